@@ -1,0 +1,1 @@
+"""market — backend of a municipal technology market (科技大市场)."""

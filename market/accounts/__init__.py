@@ -1,0 +1,1 @@
+"""Organisations, their users, and how they prove who they are."""

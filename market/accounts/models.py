@@ -1,0 +1,66 @@
+"""Organisations, users and credentials (session tokens and API keys)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.core.db import Base, BigIntPK, IdMixin, TimestampMixin, UTCDateTime
+
+
+class Organisation(IdMixin, TimestampMixin, Base):
+    """An enterprise, university, institute, intermediary or the bureau itself."""
+
+    __tablename__ = "organisations"
+
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    credit_code: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    credit_code_check_ok: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    entity_type_code: Mapped[str] = mapped_column(sa.String(3))
+    region_code: Mapped[str] = mapped_column(sa.String(6), index=True)
+    country: Mapped[str] = mapped_column(sa.String(2), default="CN")
+    verification_status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    filing_level: Mapped[str | None] = mapped_column(sa.String(20))
+    filing_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    research_integrity_blacklisted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    contact_name: Mapped[str | None] = mapped_column(sa.String(100))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verification_status == "verified"
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+
+    org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), index=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    email: Mapped[str | None] = mapped_column(sa.String(200))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(30))
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    # 评审专家: the fields an expert reviews in (technical field codes).
+    expert_fields: Mapped[str | None] = mapped_column(sa.String(400))
+
+
+class Credential(IdMixin, Base):
+    """A bearer token from a login, or a named API key for a machine client. Only hashes are stored."""
+
+    __tablename__ = "credentials"
+
+    user_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # "token" | "api_key"
+    name: Mapped[str | None] = mapped_column(sa.String(100))
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,34 @@
+"""The FastAPI application: routers of every domain, one error shape."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from market.accounts.endpoints import router as accounts_router
+from market.calls.endpoints import router as calls_router
+from market.contracts.endpoints import router as contracts_router
+from market.core.errors import install_error_handlers
+from market.listings.endpoints import router as listings_router
+from market.matching.endpoints import router as matching_router
+from market.stats.endpoints import router as stats_router
+from market.subsidies.endpoints import router as subsidies_router
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="market — 科技大市场",
+        version="0.1.0",
+        description="Technology market backend: listings, matching, technology contracts, subsidies, open calls.",
+    )
+    install_error_handlers(app)
+    for router in (
+        accounts_router, listings_router, matching_router, contracts_router, stats_router, subsidies_router,
+        calls_router,
+    ):  # fmt: skip
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,1 @@
+"""Open calls (揭榜挂帅): problems, bids, review, award and delivery."""

@@ -1,0 +1,1 @@
+"""Technology contracts: registration and recognition (技术合同认定登记)."""

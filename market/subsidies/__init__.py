@@ -1,0 +1,1 @@
+"""Subsidies: policies as data, computed with their working, approved and frozen."""
