@@ -20,6 +20,8 @@ from market.core.db import create_db_engine, set_engine
 from market.embedded import start_postgres
 from tests.factories import World
 
+pytest_plugins = ["tests.services"]
+
 TEST_ROOT = Path(os.environ.get("MARKET_TEST_DIR") or tempfile.mkdtemp(prefix="market-test-"))
 
 
@@ -32,7 +34,7 @@ def alembic_config(connection: sa.Connection) -> Config:
 
 def migrate(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "head")
+        command.upgrade(alembic_config(conn), "heads")
 
 
 @pytest.fixture(scope="session")
