@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from market.core.config import get_settings
@@ -200,3 +201,32 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def json_array_contains(column: Any, value: str) -> sa.ColumnElement[bool]:
+    """`value` is an element of the JSON array in `column` (JSONB containment on PostgreSQL)."""
+    return _JsonContains(column, value)
+
+
+class _JsonContains(sa.sql.expression.ColumnElement[bool]):
+    inherit_cache = True
+    type = sa.Boolean()
+
+    def __init__(self, column: Any, value: str) -> None:
+        self.column = column
+        self.value = value
+
+
+@compiles(_JsonContains, "postgresql")
+def _json_contains_pg(element: _JsonContains, compiler: Any, **kw: Any) -> str:
+    import json
+
+    rhs = sa.cast(sa.literal(json.dumps([element.value])), JSONB)
+    return compiler.process(element.column.op("@>")(rhs), **kw)
+
+
+@compiles(_JsonContains)
+def _json_contains_default(element: _JsonContains, compiler: Any, **kw: Any) -> str:
+    each = sa.func.json_each(element.column).table_valued("value")
+    stmt = sa.exists(sa.select(1).select_from(each).where(each.c.value == element.value))
+    return compiler.process(stmt, **kw)

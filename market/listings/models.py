@@ -43,6 +43,11 @@ class Achievement(ListingMixin, Base):
     # 国内首创 / 首台套 and similar recognitions, as codes.
     recognitions: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
+    @property
+    def price_value(self) -> Decimal | str | None:
+        """The asking price as the API shows it: an amount, or 面议."""
+        return "面议" if self.price_negotiable else self.asking_price
+
 
 class Demand(ListingMixin, Base):
     """技术需求: a technical problem a firm wants solved."""
@@ -56,3 +61,8 @@ class Demand(ListingMixin, Base):
     budget_negotiable: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     cooperation_modes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     deadline: Mapped[dt.date | None] = mapped_column(sa.Date)
+
+    @property
+    def budget_value(self) -> Decimal | str | None:
+        """The budget as the API shows it: an amount, or 面议."""
+        return "面议" if self.budget_negotiable else self.budget
