@@ -79,7 +79,9 @@ def pg_engine(postgres_server: str, pg_template: str) -> Iterator[sa.Engine]:
     engine = create_db_engine(_with_db(postgres_server, name))
     set_engine(engine)
     yield engine
+    leaked = engine.pool.checkedout()
     engine.dispose()
+    assert leaked == 0, f"{leaked} database connection(s) still checked out after the test"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin.dispose()

@@ -70,7 +70,9 @@ class PatentNumber:
     kind: str
 
 
-def _patent_check_char(digits: str, weights: tuple[int, ...]) -> str:
+def patent_check_char(digits: str) -> str:
+    """The CNIPA check character for 12 (2003 on) or 8 (before) application-number digits."""
+    weights = PATENT_WEIGHTS if len(digits) == 12 else tuple(range(2, 10))
     rem = sum(int(d) * w for d, w in zip(digits, weights, strict=False)) % 11
     return "X" if rem == 10 else str(rem)
 
@@ -87,15 +89,15 @@ def check_patent_number(raw: str) -> PatentNumber:
         )
     digits, check = m.groups()
     if len(digits) == 12:
-        year, kind_digit, weights = int(digits[:4]), digits[4], PATENT_WEIGHTS
+        year, kind_digit = int(digits[:4]), digits[4]
         if year < 2003:
             raise IdentifierError("invalid_patent_number", "12-digit patent numbers start in 2003")
     else:
         yy = int(digits[:2])
-        year, kind_digit, weights = (1900 + yy if yy >= 85 else 2000 + yy), digits[2], tuple(range(2, 10))
+        year, kind_digit = (1900 + yy if yy >= 85 else 2000 + yy), digits[2]
     if kind_digit not in PATENT_TYPES:
         raise IdentifierError("invalid_patent_number", f"patent type digit '{kind_digit}' is not 1, 2, 3, 8 or 9")
-    expected = _patent_check_char(digits, weights)
+    expected = patent_check_char(digits)
     if expected != check:
         raise IdentifierError(
             "invalid_patent_number", f"patent number {raw}: check character should be {expected}, not {check}"
