@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -97,5 +98,13 @@ class EmbeddedStack:
 
         from market.app import create_app
 
+        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into SystemExit so
+        # the stack's __exit__ still stops Meilisearch, Redis and the worker.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _exit_on_signal)
         print(f"API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", flush=True)
         uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
