@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     # The deployment's own region (GB/T 2260); statistics default to it.
     region_code: str = "330200"
     registration_office_code: str = "330200"
+    # 技术合同登记号 template: {year}, {office}, {seq}; default 16 digits (4 + 6 + 6).
+    registration_number_template: str = "{year:04d}{office:0>6}{seq:06d}"
+    # Public holidays and 调休 working weekends (ISO dates, comma separated) for decision deadlines.
+    contract_holidays: str = ""
+    contract_extra_working_days: str = ""
     environment: str = "development"
 
     @field_validator("secret_key")

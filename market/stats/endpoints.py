@@ -1,5 +1,191 @@
-"""HTTP endpoints of this domain (placeholder until the domain lands)."""
+"""HTTP endpoints of the turnover statistics (bureau staff only), as JSON, CSV or XLSX."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(prefix="/api/v1")
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from market.accounts.roles import Role
+from market.contracts.rules import china_date, region_prefix
+from market.core.config import get_settings
+from market.core.db import utcnow
+from market.core.deps import Actor, BureauActor, SessionDep, require_roles
+from market.core.errors import NotFound, ValidationFailed
+from market.stats import export, service
+from market.stats.models import MonthlyReport
+
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+
+FORMATS = ("json", "csv", "xlsx")
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class PeriodParams(BaseModel):
+    start: dt.date
+    end: dt.date
+
+
+def period(
+    year: Annotated[int | None, Query(ge=1990, le=2100, description="registration year")] = None,
+    month: Annotated[int | None, Query(description="1-12, within year")] = None,
+    quarter: Annotated[int | None, Query(description="1-4, within year")] = None,
+    date_from: Annotated[dt.date | None, Query(alias="from", description="registration date from (inclusive)")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to", description="registration date to (inclusive)")] = None,
+) -> PeriodParams:
+    """The registration period: from/to, or a year (month / quarter), default this year to date."""
+    if date_from or date_to:
+        if year is not None or month is not None or quarter is not None:
+            raise ValidationFailed("give either from/to or year/month/quarter", code="ambiguous_period")
+        today = china_date(utcnow())
+        start, end = date_from or dt.date(today.year, 1, 1), date_to or today
+    elif year is not None:
+        start, end = service.period_bounds(year, month, quarter)
+    else:
+        if month is not None or quarter is not None:
+            raise ValidationFailed.field("year", "year_required", "month and quarter need a year")
+        today = china_date(utcnow())
+        start, end = dt.date(today.year, 1, 1), today
+    if start > end:
+        raise ValidationFailed.field("from", "period_out_of_order", "from is after to")
+    return PeriodParams(start=start, end=end)
+
+
+PeriodDep = Annotated[PeriodParams, Depends(period)]
+FormatQ = Annotated[str, Query(alias="format", description="json, csv or xlsx")]
+
+
+def render(table: service.Table, fmt: str) -> Any:
+    if fmt not in FORMATS:
+        raise ValidationFailed.field("format", "invalid_format", "format: json, csv or xlsx")
+    if fmt == "json":
+        return service.jsonable_table(table)
+    body = export.to_csv(table) if fmt == "csv" else export.to_xlsx(table)
+    return Response(body, media_type=MEDIA[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{table.title}.{fmt}"'})  # fmt: skip
+
+
+@router.get("/summary")
+def summary(session: SessionDep, actor: BureauActor, p: PeriodDep, fmt: FormatQ = "json") -> Any:
+    """Count, 成交额 and 技术交易额 of the period, beside the same period last year."""
+    return render(service.summary(session, p.start, p.end), fmt)
+
+
+@router.get("/year-to-date")
+def year_to_date(
+    session: SessionDep, actor: BureauActor, as_of: dt.date | None = None, fmt: FormatQ = "json"
+) -> Any:
+    """Year to date (累计), with year-on-year growth."""
+    return render(service.year_to_date(session, as_of or china_date(utcnow())), fmt)
+
+
+@router.get("/series")
+def series(
+    session: SessionDep, actor: BureauActor, p: PeriodDep,
+    granularity: Annotated[str, Query(description="month, quarter or year")] = "month", fmt: FormatQ = "json",
+) -> Any:  # fmt: skip
+    """Figures per registration month / quarter / year, each with year-on-year growth."""
+    return render(service.series(session, p.start, p.end, granularity), fmt)
+
+
+@router.get("/breakdown/{dimension}")
+def breakdown(
+    dimension: str,
+    session: SessionDep,
+    actor: BureauActor,
+    p: PeriodDep,
+    region_level: Annotated[int, Query(description="2 province, 4 city, 6 county (region dimensions)")] = 6,
+    within: Annotated[str | None, Query(description="only regions under this prefix (region dimensions)")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    order_by: str = "total_amount",
+    fmt: FormatQ = "json",
+) -> Any:
+    """By contract_type, subtype, technical_field, ip_type, seller_entity_type (输出), buyer_entity_type (吸纳),
+    seller_region (输出), buyer_region (吸纳), intermediary, seller, buyer."""
+    table = service.breakdown(session, dimension, p.start, p.end, region_level=region_level, within=within,
+                              limit=limit, order_by=order_by)  # fmt: skip
+    return render(table, fmt)
+
+
+@router.get("/top/{side}")
+def top(
+    side: str, session: SessionDep, actor: BureauActor, p: PeriodDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10, order_by: str = "total_amount", fmt: FormatQ = "json",
+) -> Any:  # fmt: skip
+    """Top sellers or buyers of the period."""
+    return render(service.top_parties(session, side, p.start, p.end, limit, order_by), fmt)
+
+
+@router.get("/flows")
+def flows(
+    session: SessionDep, actor: BureauActor, p: PeriodDep,
+    region: Annotated[str | None, Query(description="region code or prefix; default the deployment's (3302)")] = None,
+    fmt: FormatQ = "json",
+) -> Any:  # fmt: skip
+    """Output, absorption, local↔local, inflow and outflow for a region."""
+    return render(service.flows(session, p.start, p.end, region), fmt)
+
+
+class TargetIn(BaseModel):
+    region: str | None = Field(None, description="region prefix; default the deployment's")
+    contract_count: int | None = Field(None, ge=0)
+    total_amount: Decimal | None = Field(None, ge=0, max_digits=16, decimal_places=2, description="成交额 target")
+    technical_transaction_amount: Decimal | None = Field(None, ge=0, max_digits=16, decimal_places=2)
+
+
+@router.put("/targets/{year}")
+def set_target(
+    year: int, data: TargetIn, session: SessionDep, actor: Annotated[Actor, require_roles(Role.bureau_admin)]
+) -> dict[str, Any]:
+    """Set the year's target (bureau admin)."""
+    t = service.set_target(session, actor.user_id, year, data.region, contract_count=data.contract_count,
+                           total_amount=data.total_amount,
+                           technical_transaction_amount=data.technical_transaction_amount)  # fmt: skip
+    return {"year": t.year, "region": t.region_prefix, "contract_count": t.contract_count,
+            "total_amount": t.total_amount, "technical_transaction_amount": t.technical_transaction_amount}  # fmt: skip
+
+
+@router.get("/targets/{year}/progress")
+def target_progress(
+    year: int, session: SessionDep, actor: BureauActor, region: str | None = None,
+    as_of: dt.date | None = None, fmt: FormatQ = "json",
+) -> Any:  # fmt: skip
+    """Progress against the year's target (basis: 技术输出, sellers in the region)."""
+    return render(service.progress(session, year, region, as_of), fmt)
+
+
+@router.get("/reports")
+def list_reports(session: SessionDep, actor: BureauActor) -> list[dict[str, Any]]:
+    """Stored monthly reports (月度监测)."""
+    rows = session.scalars(sa.select(MonthlyReport).order_by(MonthlyReport.year.desc(), MonthlyReport.month.desc()))
+    return [{"id": r.id, "year": r.year, "month": r.month, "region": r.region_prefix, "generated_at": r.generated_at}
+            for r in rows]  # fmt: skip
+
+
+@router.get("/reports/{year}/{month}")
+def get_report(
+    year: int, month: int, session: SessionDep, actor: BureauActor, region: str | None = None,
+    fmt: FormatQ = "json",
+) -> Any:  # fmt: skip
+    """One monthly report as issued; xlsx gives one sheet per table."""
+    prefix = region_prefix(region or get_settings().region_code)
+    report = session.scalar(sa.select(MonthlyReport).where(
+        MonthlyReport.year == year, MonthlyReport.month == month, MonthlyReport.region_prefix == prefix
+    ))  # fmt: skip
+    if report is None:
+        raise NotFound("no report for that month yet", code="report_not_found")
+    if fmt == "xlsx":
+        body = export.to_xlsx_many([service.table_from_json(t) for t in report.content["tables"]])
+        return Response(body, media_type=MEDIA["xlsx"],
+                        headers={"Content-Disposition": f'attachment; filename="report-{year}-{month:02d}.xlsx"'})
+    if fmt != "json":
+        raise ValidationFailed.field("format", "invalid_format", "a report is json or xlsx")
+    return {"year": report.year, "month": report.month, "region": report.region_prefix,
+            "generated_at": report.generated_at, "content": report.content}  # fmt: skip

@@ -1,0 +1,24 @@
+"""Contract and statistics tasks: the monthly report (月度监测), produced on a schedule."""
+
+from __future__ import annotations
+
+from market.contracts.rules import china_date
+from market.core.db import session_scope, utcnow
+from market.stats import service
+from workers.base import add_beat, task
+
+QUEUE = "default"
+
+
+@task("market.contracts.monthly_report", queue=QUEUE)
+def monthly_report(year: int | None = None, month: int | None = None, region: str | None = None,
+                   replace: bool = False) -> int:  # fmt: skip
+    """Produce (once) the report of the given month, default the month just ended; returns the report id."""
+    if year is None or month is None:
+        year, month = service.previous_month(china_date(utcnow()))
+    with session_scope() as session:
+        return service.produce_monthly_report(session, year, month, region, replace=replace).id
+
+
+# Daily: the first run after a month ends produces its report; later runs find it and do nothing.
+add_beat("contracts-monthly-report", "market.contracts.monthly_report", 24 * 3600, queue=QUEUE)
