@@ -4,6 +4,7 @@ from market.accounts import models as accounts_models  # noqa: F401
 from market.core import audit, outbox  # noqa: F401
 from market.listings import models as listings_models  # noqa: F401
 from market.contracts import models as contracts_models  # noqa: F401
+from market.stats import models as stats_models  # noqa: F401
 from market.subsidies import models as subsidies_models  # noqa: F401
 from market.calls import models as calls_models  # noqa: F401
 from market.matching import models as matching_models  # noqa: F401
