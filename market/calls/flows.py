@@ -1,0 +1,836 @@
+"""The open-call state machine: one function per transition, each checked for role and state, each audited.
+
+Every function takes the acting user (`actor`; None means the deadline scheduler) and `now` (injectable so
+tests pin the clock). Services flush; the request or task commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from market.accounts.models import Organisation, User
+from market.accounts.roles import Role
+from market.calls import rules
+from market.calls.models import (
+    Bid, BidTeamMember, Call, ExpertConflict, Milestone, Objection, Project, ReviewAssignment, Tranche,
+)  # fmt: skip
+from market.calls.rules import BidState, CallKind, CallState, ProjectState
+from market.core import audit, outbox
+from market.core.db import to_money, utcnow
+from market.core.deps import Actor
+from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from market.core.vocab import OrgKind
+
+SEARCH_TOPIC = "search.index"
+
+
+# --- plumbing ---------------------------------------------------------------------------------------
+
+
+def _guard(action: str, call: Call | None, actor: Actor | None) -> rules.Transition:
+    """Check role and state for `action`; the scheduler (actor None) passes the role check."""
+    state = call.state if call is not None else None
+    try:
+        role = actor.role if actor is not None else next(iter(rules.CALL_TRANSITIONS[action].roles))
+        return rules.check_transition(action, state, role)
+    except rules.TransitionError as e:
+        if e.code == "role_required":
+            raise Forbidden(e.message, code="role_required") from None
+        raise InvalidState(e.message, code="invalid_state") from None
+
+
+def _problems(problems: Sequence[rules.Problem]) -> None:
+    if problems:
+        details = [{"field": f, "code": c, "message": m} for f, c, m in problems]
+        code = problems[0][1] if len(problems) == 1 else "validation_failed"
+        raise ValidationFailed(problems[0][2] if len(problems) == 1 else "The call or bid has problems.",
+                               code=code, details=details)  # fmt: skip
+
+
+def _publicly_changed(session: Session, call: Call) -> None:
+    """Bump the version and tell the search index (it drops the document when the call is not public)."""
+    call.version = (call.version or 0) + 1
+    session.flush()
+    outbox.emit(session, SEARCH_TOPIC, "call", call.id, {"version": call.version})
+
+
+def _move(session: Session, call: Call, action: str, actor: Actor | None, to_state: str, **detail: Any) -> None:
+    before = call.state
+    call.state = to_state
+    audit.record(
+        session, entity_type="call", entity_id=call.id, action=action, actor=actor,
+        from_state=before, to_state=to_state, detail=detail or None,
+    )  # fmt: skip
+    if before in rules.PUBLIC_CALL_STATES or to_state in rules.PUBLIC_CALL_STATES:
+        _publicly_changed(session, call)
+
+
+def _lock_call(session: Session, call_id: int, *, shared: bool = False) -> Call:
+    """Load a call, locked against concurrent transitions (bids share the lock; closing takes it exclusively)."""
+    stmt = sa.select(Call).where(Call.id == call_id).with_for_update(read=shared)
+    call = session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
+    if call is None:
+        raise NotFound("call not found", code="call_not_found")
+    return call
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or utcnow()
+
+
+TERM_FIELDS = (
+    "title", "problem", "technical_field", "indicators", "total_amount", "gov_support_ratio_pct", "gov_support_cap",
+    "duration_months", "bid_deadline", "eligible_entity_types", "eligible_regions", "consortium_allowed",
+    "winners_count", "review_criteria", "experts_per_bid", "notice_days", "first_tranche_pct", "achievement_id",
+    "posing_org_id",
+)  # fmt: skip
+
+
+def _apply_terms(call: Call, data: Mapping[str, Any]) -> None:
+    for name in TERM_FIELDS:
+        if name in data:
+            setattr(call, name, data[name])
+    try:
+        call.firm_share, call.gov_support = rules.split_amount(
+            to_money(call.total_amount), call.gov_support_ratio_pct or 0, call.gov_support_cap
+        )
+    except ValueError as e:
+        raise ValidationFailed.field("total_amount", "amount_split_invalid", str(e)) from None
+    _problems(rules.check_criteria(call.review_criteria) if call.review_criteria else [])
+
+
+# --- proposing, vetting, publishing -----------------------------------------------------------------
+
+
+def propose_call(session: Session, actor: Actor, data: Mapping[str, Any], *, now: dt.datetime | None = None) -> Call:
+    """企业出题: a verified firm proposes a problem; bureau officers may write one (either direction) themselves."""
+    _guard("propose", None, actor)
+    kind = data.get("kind", CallKind.solve)
+    if actor.is_bureau:
+        posing_org_id = data.get("posing_org_id")
+    else:
+        if actor.org_kind != OrgKind.enterprise or not actor.org_verified:
+            raise Forbidden("problems are posed by verified enterprises", code="enterprise_required")
+        if kind != CallKind.solve:
+            raise Forbidden("揭榜转化 calls are compiled by the bureau", code="role_required")
+        posing_org_id = actor.org_id
+    call = Call(kind=kind, state=CallState.proposed, posing_org_id=posing_org_id, proposed_by=actor.user_id)
+    _apply_terms(call, data)
+    if not actor.is_bureau:
+        call.posing_org_id = actor.org_id
+    session.add(call)
+    session.flush()
+    audit.record(session, entity_type="call", entity_id=call.id, action="propose", actor=actor,
+                 to_state=call.state)  # fmt: skip
+    return call
+
+
+def update_call(session: Session, actor: Actor, call: Call, changes: Mapping[str, Any]) -> Call:
+    """Compile the call (榜单): the bureau completes or edits its terms before publication."""
+    _guard("update", call, actor)
+    _apply_terms(call, changes)
+    audit.record(session, entity_type="call", entity_id=call.id, action="update", actor=actor,
+                 detail={"fields": sorted(k for k in changes if k in TERM_FIELDS)})  # fmt: skip
+    session.flush()
+    return call
+
+
+def vet_call(session: Session, actor: Actor, call: Call, *, approve: bool, note: str | None) -> Call:
+    """The bureau vets a proposed problem: accepted for compiling, or rejected with a reason."""
+    if approve:
+        _guard("vet", call, actor)
+        call.vetting_note = note
+        _move(session, call, "vet", actor, CallState.vetted, note=note)
+    else:
+        _guard("reject", call, actor)
+        if not note:
+            raise ValidationFailed.field("note", "reason_required", "a rejection needs a reason")
+        call.vetting_note = note
+        _move(session, call, "reject", actor, CallState.rejected, note=note)
+    return call
+
+
+def publish_call(session: Session, actor: Actor, call: Call, *, now: dt.datetime | None = None) -> Call:
+    """发榜: every term must be complete and the deadline in the future."""
+    from market.listings.models import Achievement
+
+    _guard("publish", call, actor)
+    now = _now(now)
+    _problems(rules.check_call_terms(
+        kind=call.kind, indicators=call.indicators, review_criteria=call.review_criteria,
+        winners_count=call.winners_count, notice_days=call.notice_days, first_tranche_pct=call.first_tranche_pct,
+        experts_per_bid=call.experts_per_bid, achievement_id=call.achievement_id, duration_months=call.duration_months,
+    ))  # fmt: skip
+    if call.bid_deadline is None or call.bid_deadline <= now:
+        raise ValidationFailed.field("bid_deadline", "deadline_in_past", "the bid deadline must be in the future")
+    if call.kind == CallKind.adopt:
+        ach = session.get(Achievement, call.achievement_id)
+        if ach is None or ach.status != "published":
+            raise ValidationFailed.field("achievement_id", "achievement_not_published",
+                                         "揭榜转化 needs a published achievement")  # fmt: skip
+        call.posing_org_id = call.posing_org_id or ach.org_id
+    elif call.posing_org_id is None:
+        # The posing firm is the buyer of the contract the award drafts.
+        raise ValidationFailed.field("posing_org_id", "posing_org_required", "揭榜攻关 names the firm posing the problem")
+    call.published_at = now
+    _move(session, call, "publish", actor, CallState.published)
+    return call
+
+
+def cancel_call(session: Session, actor: Actor, call: Call, *, reason: str) -> Call:
+    _guard("cancel", call, actor)
+    if not reason:
+        raise ValidationFailed.field("reason", "reason_required", "a cancellation needs a reason")
+    _move(session, call, "cancel", actor, CallState.cancelled, reason=reason)
+    return call
+
+
+# --- bidding ----------------------------------------------------------------------------------------
+
+
+def _team_facts(session: Session, lead_org_id: int, member_ids: Sequence[int]) -> tuple[rules.OrgFacts, list]:
+    ids = [lead_org_id, *member_ids]
+    orgs = {o.id: o for o in session.scalars(sa.select(Organisation).where(Organisation.id.in_(ids)))}
+    missing = [i for i in ids if i not in orgs]
+    if missing:
+        raise ValidationFailed.field("member_org_ids", "organisation_not_found", f"unknown organisations: {missing}")
+
+    def facts(o: Organisation) -> rules.OrgFacts:
+        return rules.OrgFacts(o.id, o.entity_type_code, o.region_code, o.is_verified, o.research_integrity_blacklisted)
+
+    return facts(orgs[lead_org_id]), [facts(orgs[i]) for i in member_ids]
+
+
+def _check_bid_content(session: Session, call: Call, lead_org_id: int, data: Mapping[str, Any]) -> None:
+    lead, members = _team_facts(session, lead_org_id, list(data.get("member_org_ids") or []))
+    elig = rules.Eligibility(call.kind, call.eligible_entity_types or (), call.eligible_regions or (),
+                             call.consortium_allowed, call.posing_org_id)  # fmt: skip
+    problems = rules.check_eligibility(elig, lead, members)
+    problems += rules.check_milestones(data.get("milestones") or [], call.duration_months)
+    if to_money(data["price"]) <= 0:
+        problems.append(("price", "price_positive", "the price must be positive"))
+    _problems(problems)
+
+
+def _ensure_open(call: Call, now: dt.datetime) -> None:
+    if not rules.bidding_open(call.state, call.bid_deadline, now):
+        raise InvalidState("bidding is closed for this call", code="bidding_closed")
+
+
+def _set_team(session: Session, bid: Bid, members: Sequence[int]) -> None:
+    """(Re)write the bid's team rows in a savepoint; a clash means someone is already in another bid."""
+    try:
+        with session.begin_nested():
+            session.execute(sa.delete(BidTeamMember).where(BidTeamMember.bid_id == bid.id))
+            session.add_all(
+                [BidTeamMember(call_id=bid.call_id, org_id=bid.lead_org_id, bid_id=bid.id, is_lead=True)]
+                + [BidTeamMember(call_id=bid.call_id, org_id=m, bid_id=bid.id, is_lead=False) for m in members]
+            )
+            session.flush()
+    except IntegrityError:
+        raise Conflict("an organisation of this team is already in a bid on this call", code="already_bid") from None
+
+
+def submit_bid(
+    session: Session, actor: Actor, call_id: int, data: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> Bid:
+    """揭榜: the actor's organisation bids (alone or leading a consortium) strictly before the deadline."""
+    call = _lock_call(session, call_id, shared=True)
+    if call.state not in rules.PUBLIC_CALL_STATES:
+        raise NotFound("call not found", code="call_not_found")
+    _guard("submit_bid", call, actor)
+    now = _now(now)
+    _ensure_open(call, now)
+    _check_bid_content(session, call, actor.org_id, data)
+    members = [int(m) for m in data.get("member_org_ids") or []]
+    bid = Bid(
+        call_id=call.id, lead_org_id=actor.org_id, member_org_ids=members, state=BidState.submitted,
+        team_leader=data["team_leader"], plan=data["plan"], promised_indicators=list(data.get("promised_indicators") or []),
+        price=to_money(data["price"]), milestones=[dict(m) for m in data["milestones"]], submitted_by=actor.user_id,
+        submitted_at=now, last_changed_at=now,
+    )  # fmt: skip
+    session.add(bid)
+    session.flush()
+    _set_team(session, bid, members)
+    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="submit", actor=actor,
+                 to_state=bid.state, detail={"call_id": call.id})  # fmt: skip
+    return bid
+
+
+def _own_bid(bid: Bid, actor: Actor) -> None:
+    # A bid that is not yours does not exist, as far as you can tell.
+    if bid.lead_org_id != actor.org_id:
+        raise NotFound("bid not found", code="bid_not_found")
+
+
+def update_bid(
+    session: Session, actor: Actor, bid: Bid, changes: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> Bid:
+    """Change a bid while bidding is open; after the deadline nothing changes."""
+    _own_bid(bid, actor)
+    call = _lock_call(session, bid.call_id, shared=True)
+    _guard("update_bid", call, actor)
+    now = _now(now)
+    _ensure_open(call, now)
+    if bid.state != BidState.submitted:
+        raise InvalidState("only a submitted bid can be changed", code="invalid_state")
+    merged = {
+        "member_org_ids": bid.member_org_ids, "team_leader": bid.team_leader, "plan": bid.plan,
+        "promised_indicators": bid.promised_indicators, "price": bid.price, "milestones": bid.milestones,
+        **{k: v for k, v in changes.items() if v is not None},
+    }  # fmt: skip
+    _check_bid_content(session, call, bid.lead_org_id, merged)
+    merged["member_org_ids"] = [int(m) for m in merged["member_org_ids"]]
+    if merged["member_org_ids"] != bid.member_org_ids:
+        _set_team(session, bid, merged["member_org_ids"])
+    for name in ("member_org_ids", "team_leader", "plan", "promised_indicators", "milestones"):
+        setattr(bid, name, [dict(m) for m in merged[name]] if name == "milestones" else merged[name])
+    bid.price = to_money(merged["price"])
+    bid.last_changed_at = now
+    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="update", actor=actor,
+                 detail={"fields": sorted(changes)})  # fmt: skip
+    session.flush()
+    return bid
+
+
+def withdraw_bid(session: Session, actor: Actor, bid: Bid, *, now: dt.datetime | None = None) -> Bid:
+    _own_bid(bid, actor)
+    call = _lock_call(session, bid.call_id, shared=True)
+    _guard("withdraw_bid", call, actor)
+    _ensure_open(call, _now(now))
+    if bid.state != BidState.submitted:
+        raise InvalidState("only a submitted bid can be withdrawn", code="invalid_state")
+    bid.state = BidState.withdrawn
+    session.execute(sa.delete(BidTeamMember).where(BidTeamMember.bid_id == bid.id))
+    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="withdraw", actor=actor,
+                 from_state=BidState.submitted, to_state=bid.state)  # fmt: skip
+    return bid
+
+
+def close_bidding(session: Session, call_id: int, actor: Actor | None = None, *, now: dt.datetime | None = None) -> Call:
+    """The deadline has passed: no more bids (the scheduler does this; an officer may too, never early)."""
+    call = _lock_call(session, call_id)
+    _guard("close_bidding", call, actor)
+    now = _now(now)
+    if now < call.bid_deadline:
+        raise InvalidState("the bid deadline has not passed", code="deadline_not_reached")
+    _move(session, call, "close_bidding", actor, CallState.bidding_closed)
+    return call
+
+
+# --- formal check and expert review -----------------------------------------------------------------
+
+
+def formal_check(session: Session, actor: Actor, bid: Bid, *, passed: bool, reason: str | None) -> Bid:
+    """形式审查: pass or fail with a reason; may be redone until review starts."""
+    call = _lock_call(session, bid.call_id)
+    _guard("formal_check", call, actor)
+    if bid.state not in (BidState.submitted, BidState.formal_passed, BidState.formal_failed):
+        raise InvalidState("this bid is not up for formal check", code="invalid_state")
+    if not passed and not reason:
+        raise ValidationFailed.field("reason", "reason_required", "a failed formal check needs a reason")
+    before = bid.state
+    bid.state = BidState.formal_passed if passed else BidState.formal_failed
+    bid.formal_check_reason = reason
+    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="formal_check", actor=actor,
+                 from_state=before, to_state=bid.state, detail={"reason": reason} if reason else None)  # fmt: skip
+    return bid
+
+
+def _expert_pool(session: Session) -> list[rules.ExpertFacts]:
+    rows = session.execute(
+        sa.select(User.id, User.org_id, User.expert_fields).where(User.role == Role.expert, User.is_active.is_(True))
+    )
+    return [rules.ExpertFacts(uid, oid, frozenset(filter(None, (f or "").split(",")))) for uid, oid, f in rows]
+
+
+def _conflicts(session: Session) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+    """(expert -> conflicting org ids, bid -> experts who declared a conflict with it)."""
+    by_org: dict[int, set[int]] = {}
+    by_bid: dict[int, set[int]] = {}
+    for c in session.scalars(sa.select(ExpertConflict)):
+        if c.org_id is not None:
+            by_org.setdefault(c.expert_user_id, set()).add(c.org_id)
+        if c.bid_id is not None:
+            by_bid.setdefault(c.bid_id, set()).add(c.expert_user_id)
+    return by_org, by_bid
+
+
+def _assign(session: Session, call: Call, bids: Sequence[Bid], now: dt.datetime) -> list[int]:
+    """Fill each bid up to N active experts; returns the ids of bids that could not be filled.
+
+    Excluded: experts outside the call's field, from any team organisation or the posing firm, and anyone
+    who declared a conflict with one of those organisations or with the bid."""
+    pool = _expert_pool(session)
+    by_org, by_bid = _conflicts(session)
+    existing = list(session.scalars(sa.select(ReviewAssignment).where(ReviewAssignment.call_id == call.id)))
+    load: dict[int, int] = {}
+    for a in existing:
+        if a.state != "recused":
+            load[a.expert_user_id] = load.get(a.expert_user_id, 0) + 1
+    short = []
+    for bid in bids:
+        mine = [a for a in existing if a.bid_id == bid.id]
+        taken = {a.expert_user_id for a in mine}  # a recused expert is never asked again
+        active = sum(1 for a in mine if a.state != "recused")
+        candidates = [
+            e for e in rules.eligible_experts(
+                pool, field=call.technical_field,
+                team_org_ids={bid.lead_org_id, *bid.member_org_ids} | ({call.posing_org_id} - {None}),
+                conflict_org_ids=by_org, conflict_bid=by_bid.get(bid.id, set()), bid_id=bid.id,
+            ) if e.user_id not in taken
+        ]  # fmt: skip
+        need = call.experts_per_bid - active
+        for uid in rules.pick_experts(candidates, need, load, bid.id) if need > 0 else []:
+            session.add(ReviewAssignment(call_id=call.id, bid_id=bid.id, expert_user_id=uid, state="assigned",
+                                         assigned_at=now))  # fmt: skip
+            load[uid] = load.get(uid, 0) + 1
+            active += 1
+        if active < call.experts_per_bid:
+            short.append(bid.id)
+    session.flush()
+    return short
+
+
+def start_review(session: Session, actor: Actor, call_id: int, *, now: dt.datetime | None = None) -> Call:
+    """Every bid formally checked → assign N experts per passed bid by field, recusing conflicts → reviewing."""
+    call = _lock_call(session, call_id)
+    _guard("start_review", call, actor)
+    bids = list(session.scalars(sa.select(Bid).where(Bid.call_id == call.id).order_by(Bid.id)))
+    unchecked = [b.id for b in bids if b.state == BidState.submitted]
+    if unchecked:
+        raise InvalidState(f"bids not yet formally checked: {unchecked}", code="formal_check_pending")
+    passed = [b for b in bids if b.state == BidState.formal_passed]
+    if not passed:
+        raise InvalidState("no bid passed the formal check", code="no_eligible_bids")
+    short = _assign(session, call, passed, _now(now))
+    if short:
+        raise Conflict(f"not enough eligible experts in {call.technical_field} for bids {short}",
+                       code="not_enough_experts")  # fmt: skip
+    _move(session, call, "start_review", actor, CallState.reviewing, bids=len(passed))
+    return call
+
+
+def _my_assignment(session: Session, actor: Actor, bid_id: int) -> ReviewAssignment:
+    a = session.scalar(
+        sa.select(ReviewAssignment).where(ReviewAssignment.bid_id == bid_id,
+                                          ReviewAssignment.expert_user_id == actor.user_id)  # fmt: skip
+    )
+    if a is None or a.state == "recused":
+        raise NotFound("bid not found", code="bid_not_found")
+    return a
+
+
+def submit_scores(
+    session: Session, actor: Actor, bid: Bid, scores: Mapping[str, int], *, comment: str | None = None,
+    now: dt.datetime | None = None,
+) -> ReviewAssignment:
+    """An assigned expert scores every criterion once; nobody else's scores are shown to them."""
+    call = session.get(Call, bid.call_id)
+    if not actor.is_expert:
+        raise Forbidden("only experts score bids", code="role_required")
+    a = _my_assignment(session, actor, bid.id)
+    _guard("score", call, actor)
+    if a.state != "assigned":
+        raise InvalidState("you have already scored this bid", code="already_scored")
+    try:
+        total = rules.weighted_total(call.review_criteria, dict(scores))
+    except ValueError as e:
+        raise ValidationFailed.field("scores", "scores_invalid", str(e)) from None
+    a.scores, a.total_centi, a.comment, a.state, a.scored_at = dict(scores), int(total * 100), comment, "scored", _now(now)
+    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="score", actor=actor,
+                 detail={"assignment_id": a.id})  # fmt: skip
+    return a
+
+
+def declare_conflict(
+    session: Session, actor: Actor, *, org_id: int | None = None, bid_id: int | None = None, reason: str,
+    now: dt.datetime | None = None,
+) -> ExpertConflict:
+    """回避: an expert declares a conflict with an organisation or an assigned bid; open reviews are reassigned."""
+    if not actor.is_expert:
+        raise Forbidden("only experts declare conflicts", code="role_required")
+    if (org_id is None) == (bid_id is None):
+        raise ValidationFailed.field("org_id", "one_target", "name either an organisation or a bid")
+    now = _now(now)
+    if bid_id is not None:
+        _my_assignment(session, actor, bid_id)
+    elif session.get(Organisation, org_id) is None:
+        raise NotFound("organisation not found", code="organisation_not_found")
+    conflict = ExpertConflict(expert_user_id=actor.user_id, org_id=org_id, bid_id=bid_id, reason=reason,
+                              declared_at=now)  # fmt: skip
+    session.add(conflict)
+    session.flush()
+    audit.record(session, entity_type="expert_conflict", entity_id=conflict.id, action="declare", actor=actor,
+                 detail={"org_id": org_id, "bid_id": bid_id})  # fmt: skip
+    # Recuse from unscored reviews this conflict touches, and find replacements.
+    affected = session.execute(
+        sa.select(ReviewAssignment, Bid).join(Bid, Bid.id == ReviewAssignment.bid_id)
+        .where(ReviewAssignment.expert_user_id == actor.user_id, ReviewAssignment.state == "assigned")
+    ).all()  # fmt: skip
+    for a, bid in affected:
+        if bid.id == bid_id or (org_id is not None and org_id in {bid.lead_org_id, *bid.member_org_ids}):
+            call = _lock_call(session, bid.call_id)
+            _guard("recuse", call, actor)
+            a.state = "recused"
+            audit.record(session, entity_type="call_bid", entity_id=bid.id, action="recuse", actor=actor)
+            session.flush()
+            _assign(session, call, [bid], now)
+    return conflict
+
+
+def propose_winners(
+    session: Session, actor: Actor, call_id: int, bid_ids: Sequence[int], *, now: dt.datetime | None = None
+) -> Call:
+    """公示: name the proposed winners (1, or up to the 赛马制 count) once every review is in."""
+    call = _lock_call(session, call_id)
+    _guard("propose_winners", call, actor)
+    now = _now(now)
+    bids = {b.id: b for b in session.scalars(sa.select(Bid).where(Bid.call_id == call.id))}
+    open_reviews = session.scalar(
+        sa.select(sa.func.count()).select_from(ReviewAssignment)
+        .where(ReviewAssignment.call_id == call.id, ReviewAssignment.state == "assigned")
+    )  # fmt: skip
+    if open_reviews:
+        raise InvalidState(f"{open_reviews} reviews are still open", code="reviews_pending")
+    chosen = list(dict.fromkeys(bid_ids))
+    if not 1 <= len(chosen) <= call.winners_count:
+        raise ValidationFailed.field("bid_ids", "winners_count", f"name 1..{call.winners_count} winners")
+    for bid_id in chosen:
+        bid = bids.get(bid_id)
+        if bid is None or bid.state not in (BidState.formal_passed, BidState.proposed_winner):
+            raise ValidationFailed.field("bid_ids", "bid_not_eligible", f"bid {bid_id} cannot be proposed")
+    for bid in bids.values():
+        if bid.state == BidState.proposed_winner and bid.id not in chosen:
+            bid.state = BidState.formal_passed
+        elif bid.id in chosen:
+            bid.state = BidState.proposed_winner
+    call.notice_started_at = now
+    call.notice_ends_at = now + dt.timedelta(days=call.notice_days)
+    _move(session, call, "propose_winners", actor, CallState.notice, bid_ids=chosen,
+          notice_ends_at=call.notice_ends_at.isoformat())  # fmt: skip
+    return call
+
+
+def lodge_objection(
+    session: Session, actor: Actor, call_id: int, *, text: str, bid_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Objection:
+    """异议: any logged-in user, during the notice period, against the call or a proposed winner."""
+    call = _lock_call(session, call_id, shared=True)
+    _guard("lodge_objection", call, actor)
+    now = _now(now)
+    if now >= call.notice_ends_at:
+        raise InvalidState("the public notice period is over", code="notice_over")
+    if bid_id is not None:
+        bid = session.get(Bid, bid_id)
+        if bid is None or bid.call_id != call.id or bid.state != BidState.proposed_winner:
+            raise NotFound("bid not found", code="bid_not_found")
+    if not text.strip():
+        raise ValidationFailed.field("text", "text_required", "say what the objection is")
+    obj = Objection(call_id=call.id, bid_id=bid_id, lodged_by=actor.user_id, text=text, state="open", lodged_at=now)
+    session.add(obj)
+    session.flush()
+    audit.record(session, entity_type="call_objection", entity_id=obj.id, action="lodge", actor=actor,
+                 to_state="open", detail={"call_id": call.id, "bid_id": bid_id})  # fmt: skip
+    return obj
+
+
+def resolve_objection(
+    session: Session, actor: Actor, objection: Objection, *, upheld: bool, resolution: str,
+    now: dt.datetime | None = None,
+) -> Objection:
+    """The officer resolves an objection; upholding one against a proposed winner disqualifies it and
+    sends the call back to review, so winners are proposed (and noticed) again."""
+    call = _lock_call(session, objection.call_id)
+    _guard("resolve_objection", call, actor)
+    if objection.state != "open":
+        raise InvalidState("this objection is already resolved", code="already_resolved")
+    if not resolution:
+        raise ValidationFailed.field("resolution", "reason_required", "a resolution needs a reason")
+    objection.state = "upheld" if upheld else "dismissed"
+    objection.resolution, objection.resolved_by, objection.resolved_at = resolution, actor.user_id, _now(now)
+    audit.record(session, entity_type="call_objection", entity_id=objection.id, action="resolve", actor=actor,
+                 from_state="open", to_state=objection.state, detail={"resolution": resolution})  # fmt: skip
+    if upheld and objection.bid_id is not None:
+        bid = session.get(Bid, objection.bid_id)
+        if bid.state == BidState.proposed_winner:
+            bid.state = BidState.disqualified
+            audit.record(session, entity_type="call_bid", entity_id=bid.id, action="disqualify", actor=actor,
+                         from_state=BidState.proposed_winner, to_state=bid.state)  # fmt: skip
+            _move(session, call, "objection_upheld", actor, CallState.reviewing, objection_id=objection.id)
+    return objection
+
+
+def end_notice(session: Session, call_id: int, actor: Actor | None = None, *, now: dt.datetime | None = None) -> Call:
+    """The notice period is over (the scheduler does this)."""
+    call = _lock_call(session, call_id)
+    _guard("end_notice", call, actor)
+    if _now(now) < call.notice_ends_at:
+        raise InvalidState("the public notice period is not over", code="notice_not_over")
+    _move(session, call, "end_notice", actor, CallState.notice_ended)
+    return call
+
+
+# --- award and delivery -----------------------------------------------------------------------------
+
+
+# 揭榜转化 transfers the achievement's rights; the subtype follows its IP type.
+_TRANSFER_SUBTYPE = {
+    "invention_patent": "patent_right", "utility_model": "patent_right", "design": "patent_right",
+    "software_copyright": "software_copyright", "ic_layout": "ic_layout", "plant_variety": "plant_variety",
+}  # fmt: skip
+
+
+def _draft_contract(session: Session, actor: Actor, call: Call, bid: Bid) -> int:
+    """The one place this domain talks to contracts: a draft technology contract per awarded bid.
+
+    揭榜攻关: the winning team develops for the posing firm (技术开发 / 委托开发, seller = lead).
+    揭榜转化: the achievement's holder transfers it to the winning enterprise (技术转让).
+    """
+    from market.contracts.service import create_draft_contract
+    from market.listings.models import Achievement
+
+    data: dict[str, Any] = {"project_name": call.title, "total_amount": bid.price, "call_id": call.id,
+                            "technical_field": call.technical_field}  # fmt: skip
+    if call.kind == CallKind.adopt:
+        ach = session.get(Achievement, call.achievement_id)
+        data |= {"contract_type": "transfer", "subtype": _TRANSFER_SUBTYPE.get(ach.ip_type, "technical_secret"),
+                 "seller_org_id": ach.org_id, "buyer_org_id": bid.lead_org_id, "achievement_id": ach.id}  # fmt: skip
+    else:
+        data |= {"contract_type": "development", "subtype": "commissioned", "seller_org_id": bid.lead_org_id,
+                 "buyer_org_id": call.posing_org_id}  # fmt: skip
+    return create_draft_contract(session, actor, data).id
+
+
+def award(session: Session, actor: Actor, call_id: int, *, now: dt.datetime | None = None) -> list[Project]:
+    """立项: the notice is over and every objection resolved; winners get a project and a draft contract."""
+    call = _lock_call(session, call_id)
+    _guard("award", call, actor)
+    now = _now(now)
+    open_objections = session.scalar(
+        sa.select(sa.func.count()).select_from(Objection).where(Objection.call_id == call.id, Objection.state == "open")
+    )
+    if open_objections:
+        raise InvalidState(f"{open_objections} objections are still open", code="objections_open")
+    bids = list(session.scalars(sa.select(Bid).where(Bid.call_id == call.id).order_by(Bid.id)))
+    winners = [b for b in bids if b.state == BidState.proposed_winner]
+    if not winners:
+        raise InvalidState("no proposed winner left; propose again", code="no_winner")
+    grants = rules.split_evenly(call.gov_support, len(winners))
+    projects = []
+    for bid, grant in zip(winners, grants, strict=True):
+        bid.state = BidState.winner
+        project = Project(call_id=call.id, bid_id=bid.id, state=ProjectState.awarded, gov_grant=grant)
+        session.add(project)
+        session.flush()
+        amounts = rules.milestone_amounts(bid.price, [m["payment_share_pct"] for m in bid.milestones])
+        for seq, (m, amount) in enumerate(zip(bid.milestones, amounts, strict=True), start=1):
+            session.add(Milestone(
+                project_id=project.id, seq=seq, title=m["title"], deliverable=m["deliverable"],
+                due_month=m["due_month"], payment_share_pct=m["payment_share_pct"], amount=amount, state="pending",
+            ))  # fmt: skip
+        first = rules.first_tranche(grant, call.first_tranche_pct)
+        session.add(Tranche(project_id=project.id, kind="first", amount=first, state="scheduled"))
+        session.add(Tranche(project_id=project.id, kind="final", amount=grant - first, state="scheduled"))
+        project.contract_id = _draft_contract(session, actor, call, bid)
+        audit.record(session, entity_type="call_project", entity_id=project.id, action="award", actor=actor,
+                     to_state=project.state, detail={"bid_id": bid.id, "contract_id": project.contract_id})  # fmt: skip
+        projects.append(project)
+    for bid in bids:
+        if bid.state == BidState.formal_passed:
+            bid.state = BidState.not_selected
+    call.awarded_at = now
+    _move(session, call, "award", actor, CallState.awarded, projects=[p.id for p in projects])
+    session.flush()
+    return projects
+
+
+def _project_call(session: Session, project: Project, action: str, actor: Actor) -> Call:
+    call = _lock_call(session, project.call_id)
+    _guard(action, call, actor)
+    return call
+
+
+def down_select(session: Session, actor: Actor, call_id: int, keep_bid_ids: Sequence[int]) -> list[Project]:
+    """赛马制 down-selection: keep some of the parallel teams, stop the rest (their unpaid tranches lapse)."""
+    call = _lock_call(session, call_id)
+    _guard("down_select", call, actor)
+    if call.winners_count < 2:
+        raise InvalidState("down-selection is for 赛马制 calls", code="not_horse_race")
+    running = [p for p in session.scalars(sa.select(Project).where(Project.call_id == call.id))
+               if p.state in (ProjectState.awarded, ProjectState.in_progress)]  # fmt: skip
+    keep = set(keep_bid_ids)
+    if not keep or not keep <= {p.bid_id for p in running} or keep == {p.bid_id for p in running}:
+        raise ValidationFailed.field("keep_bid_ids", "keep_invalid", "keep a non-empty proper subset of running teams")
+    dropped = []
+    for p in running:
+        if p.bid_id not in keep:
+            before, p.state = p.state, ProjectState.dropped
+            for t in session.scalars(sa.select(Tranche).where(Tranche.project_id == p.id, Tranche.state != "paid")):
+                t.state = "cancelled"
+            audit.record(session, entity_type="call_project", entity_id=p.id, action="down_select", actor=actor,
+                         from_state=before, to_state=p.state)  # fmt: skip
+            dropped.append(p)
+    session.flush()
+    return dropped
+
+
+def sign_project(session: Session, actor: Actor, project: Project, *, signed_on: dt.date) -> Project:
+    """The contract is signed: milestone due dates are fixed and the first tranche falls due."""
+    _project_call(session, project, "deliver", actor)
+    if not actor.is_bureau:
+        raise Forbidden("the bureau records the signing", code="role_required")
+    if project.state != ProjectState.awarded:
+        raise InvalidState("the project is not awaiting signature", code="invalid_state")
+    call = session.get(Call, project.call_id)
+    project.signed_on = signed_on
+    project.end_date = rules.add_months(signed_on, call.duration_months)
+    for m in session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id)):
+        m.due_date = rules.add_months(signed_on, m.due_month)
+    first = session.scalar(sa.select(Tranche).where(Tranche.project_id == project.id, Tranche.kind == "first"))
+    first.state = "due"
+    project.state = ProjectState.in_progress
+    audit.record(session, entity_type="call_project", entity_id=project.id, action="sign", actor=actor,
+                 from_state=ProjectState.awarded, to_state=project.state, detail={"signed_on": signed_on.isoformat()})  # fmt: skip
+    session.flush()
+    return project
+
+
+def _running(project: Project) -> None:
+    if project.state != ProjectState.in_progress:
+        raise InvalidState("the project is not in progress", code="invalid_state")
+
+
+def submit_milestone(session: Session, actor: Actor, project: Project, milestone: Milestone, *, note: str) -> Milestone:
+    """The winning team hands in a milestone's deliverable."""
+    _project_call(session, project, "deliver", actor)
+    bid = session.get(Bid, project.bid_id)
+    if actor.is_bureau or actor.org_id != bid.lead_org_id:
+        raise NotFound("project not found", code="project_not_found")
+    _running(project)
+    if milestone.state not in ("pending", "failed"):
+        raise InvalidState("this milestone is not awaiting a deliverable", code="invalid_state")
+    before, milestone.state, milestone.submission_note = milestone.state, "submitted", note
+    audit.record(session, entity_type="call_project", entity_id=project.id, action="submit_milestone", actor=actor,
+                 from_state=before, to_state="submitted", detail={"milestone": milestone.seq})  # fmt: skip
+    return milestone
+
+
+def review_milestone(
+    session: Session, actor: Actor, project: Project, milestone: Milestone, *, passed: bool, note: str | None,
+    now: dt.datetime | None = None,
+) -> Milestone:
+    _project_call(session, project, "deliver", actor)
+    if not actor.is_bureau:
+        raise Forbidden("milestones are reviewed by the bureau", code="role_required")
+    _running(project)
+    if milestone.state != "submitted":
+        raise InvalidState("no deliverable to review", code="invalid_state")
+    if not passed and not note:
+        raise ValidationFailed.field("note", "reason_required", "a failed review needs a reason")
+    milestone.state, milestone.review_note, milestone.reviewed_at = ("passed" if passed else "failed"), note, _now(now)
+    audit.record(session, entity_type="call_project", entity_id=project.id, action="review_milestone", actor=actor,
+                 from_state="submitted", to_state=milestone.state, detail={"milestone": milestone.seq})  # fmt: skip
+    return milestone
+
+
+def extend_project(session: Session, actor: Actor, project: Project, *, months: int, reason: str) -> Project:
+    """延期: once per project; the end date and every open milestone move by the same months."""
+    _project_call(session, project, "deliver", actor)
+    if not actor.is_bureau:
+        raise Forbidden("extensions are granted by the bureau", code="role_required")
+    _running(project)
+    try:
+        rules.check_extension(project.extension_months is not None, months)
+    except rules.TransitionError as e:
+        raise InvalidState(e.message, code=e.code) if e.code == "extension_used" else ValidationFailed.field(
+            "months", e.code, e.message) from None  # fmt: skip
+    project.extension_months, project.extension_reason = months, reason
+    project.end_date = rules.add_months(project.end_date, months)
+    for m in session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id, Milestone.state != "passed")):
+        m.due_date = rules.add_months(m.due_date, months)
+    audit.record(session, entity_type="call_project", entity_id=project.id, action="extend", actor=actor,
+                 detail={"months": months, "reason": reason})  # fmt: skip
+    session.flush()
+    return project
+
+
+def accept_project(
+    session: Session, actor: Actor, project: Project, *, result: str, note: str, now: dt.datetime | None = None
+) -> Project:
+    """验收: passed (final tranche due), failed, or 尽职免责 — failed but diligent (no penalty, no final tranche)."""
+    _project_call(session, project, "deliver", actor)
+    if not actor.is_bureau:
+        raise Forbidden("acceptance is decided by the bureau", code="role_required")
+    _running(project)
+    if result not in rules.ACCEPTANCE_RESULTS:
+        raise ValidationFailed.field("result", "result_invalid", "passed, failed or diligent")
+    if not note:
+        raise ValidationFailed.field("note", "reason_required", "an acceptance decision needs a note")
+    if result == ProjectState.passed:
+        states = set(session.scalars(sa.select(Milestone.state).where(Milestone.project_id == project.id)))
+        if states != {"passed"}:
+            raise InvalidState("every milestone must pass before acceptance passes", code="milestones_open")
+    final = session.scalar(sa.select(Tranche).where(Tranche.project_id == project.id, Tranche.kind == "final"))
+    final.state = "due" if result == ProjectState.passed else "cancelled"
+    before, project.state = project.state, result
+    project.acceptance_note, project.accepted_at = note, _now(now)
+    audit.record(session, entity_type="call_project", entity_id=project.id, action="accept", actor=actor,
+                 from_state=before, to_state=result, detail={"note": note})  # fmt: skip
+    return project
+
+
+def pay_tranche(session: Session, actor: Actor, tranche: Tranche, *, now: dt.datetime | None = None) -> Tranche:
+    project = session.get(Project, tranche.project_id)
+    _project_call(session, project, "deliver", actor)
+    if not actor.is_bureau:
+        raise Forbidden("the bureau pays tranches", code="role_required")
+    if tranche.state != "due":
+        raise InvalidState("this tranche is not due", code="tranche_not_due")
+    tranche.state, tranche.paid_at = "paid", _now(now)
+    audit.record(session, entity_type="call_project", entity_id=project.id, action="pay_tranche", actor=actor,
+                 to_state="paid", detail={"tranche": tranche.kind, "amount": str(tranche.amount)})  # fmt: skip
+    return tranche
+
+
+def close_call(session: Session, actor: Actor, call_id: int) -> Call:
+    """Every project is accepted (or dropped): the call is closed."""
+    call = _lock_call(session, call_id)
+    _guard("close", call, actor)
+    open_projects = [p.id for p in session.scalars(sa.select(Project).where(Project.call_id == call.id))
+                     if p.state not in rules.PROJECT_FINAL_STATES]  # fmt: skip
+    if open_projects:
+        raise InvalidState(f"projects still running: {open_projects}", code="projects_open")
+    _move(session, call, "close", actor, CallState.closed)
+    return call
+
+
+# --- the scheduler --------------------------------------------------------------------------------
+
+
+def advance_deadlines(session: Session, now: dt.datetime | None = None) -> dict[str, list[int]]:
+    """Close bidding and end notices whose time has come (the Celery beat task calls this)."""
+    now = _now(now)
+    due_bidding = session.scalars(
+        sa.select(Call.id).where(Call.state == CallState.published, Call.bid_deadline <= now).order_by(Call.id)
+    ).all()
+    due_notice = session.scalars(
+        sa.select(Call.id).where(Call.state == CallState.notice, Call.notice_ends_at <= now).order_by(Call.id)
+    ).all()
+    done: dict[str, list[int]] = {"bidding_closed": [], "notice_ended": []}
+    for key, ids, step in (("bidding_closed", due_bidding, close_bidding), ("notice_ended", due_notice, end_notice)):
+        for call_id in ids:
+            try:
+                step(session, call_id, None, now=now)
+            except InvalidState:
+                continue  # moved on by someone else between the query and the lock
+            done[key].append(call_id)
+    return done
+

@@ -1,0 +1,339 @@
+"""Request and response shapes of open calls (揭榜挂帅)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from market.calls.rules import CallKind
+from market.core.vocab import TechnicalField
+
+MoneyIn = Annotated[Decimal, Field(max_digits=16, decimal_places=2, description="yuan, 2 decimals")]
+
+
+class Indicator(BaseModel):
+    """技术指标: a measurable indicator and its target."""
+
+    name: str = Field(min_length=1, max_length=200)
+    target: str = Field(min_length=1, max_length=200, description="e.g. ≥ 350 Wh/kg")
+    unit: str | None = Field(None, max_length=40)
+
+
+class Criterion(BaseModel):
+    """评审指标: weights over all criteria sum to 100."""
+
+    name: str = Field(min_length=1, max_length=100)
+    weight: int = Field(gt=0, le=100)
+
+
+class CallTerms(BaseModel):
+    """Terms of a call (榜单); on update every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    problem: str | None = Field(None, min_length=1, description="the problem (揭榜攻关) or what taking up means (揭榜转化)")
+    technical_field: TechnicalField | None = None
+    indicators: list[Indicator] | None = None
+    total_amount: MoneyIn | None = Field(None, description="榜额 (yuan)")
+    gov_support_ratio_pct: int | None = Field(None, ge=0, le=100, description="government support as % of 榜额")
+    gov_support_cap: MoneyIn | None = Field(None, description="cap on the government support (yuan)")
+    duration_months: int | None = Field(None, ge=1, le=120)
+    bid_deadline: AwareDatetime | None = Field(None, description="bids are taken strictly before this instant (with offset)")
+    eligible_entity_types: list[str] | None = Field(None, description="法人性质 codes or prefixes ('1' = domestic firms); empty = all")
+    eligible_regions: list[str] | None = Field(None, description="region-code prefixes ('3302' = Ningbo); empty = all")
+    consortium_allowed: bool | None = Field(None, description="联合体 bids accepted")
+    winners_count: int | None = Field(None, ge=1, le=5, description="1, or 2–5 under 赛马制")
+    review_criteria: list[Criterion] | None = None
+    experts_per_bid: int | None = Field(None, ge=1, le=15)
+    notice_days: int | None = Field(None, ge=1, le=30, description="公示 length in days")
+    first_tranche_pct: int | None = Field(None, ge=1, le=100, description="share of the grant paid on signing")
+    achievement_id: int | None = Field(None, description="揭榜转化: the achievement to take up")
+    posing_org_id: int | None = Field(None, description="the posing firm (set by the bureau; a firm poses as itself)")
+
+    def data(self) -> dict[str, Any]:
+        out = self.model_dump(exclude_unset=True)
+        for key in ("indicators", "review_criteria"):
+            if out.get(key) is not None:
+                out[key] = [dict(x) for x in out[key]]
+        if out.get("technical_field") is not None:
+            out["technical_field"] = str(out["technical_field"])
+        return out
+
+
+class CallProposal(CallTerms):
+    kind: CallKind = Field(CallKind.solve, description="solve 揭榜攻关 / adopt 揭榜转化")
+    title: str = Field(min_length=1, max_length=200)
+    problem: str = Field(min_length=1)
+    technical_field: TechnicalField
+    total_amount: MoneyIn = Field(description="榜额 (yuan)")
+    gov_support_ratio_pct: int = Field(0, ge=0, le=100)
+    duration_months: int = Field(ge=1, le=120)
+    indicators: list[Indicator] = Field(default_factory=list)
+    review_criteria: list[Criterion] = Field(default_factory=list)
+    eligible_entity_types: list[str] = Field(default_factory=list)
+    eligible_regions: list[str] = Field(default_factory=list)
+    consortium_allowed: bool = True
+    winners_count: int = Field(1, ge=1, le=5)
+    experts_per_bid: int = Field(3, ge=1, le=15)
+    notice_days: int = Field(5, ge=1, le=30)
+    first_tranche_pct: int = Field(60, ge=1, le=100)
+
+    def data(self) -> dict[str, Any]:
+        out = super().data()
+        for name in ("kind", "gov_support_ratio_pct", "consortium_allowed", "winners_count", "experts_per_bid",
+                     "notice_days", "first_tranche_pct", "indicators", "review_criteria", "eligible_entity_types",
+                     "eligible_regions"):  # fmt: skip
+            value = getattr(self, name)
+            out.setdefault(name, [dict(x) for x in value] if name in ("indicators", "review_criteria") else value)
+        return out
+
+
+class VetIn(BaseModel):
+    approve: bool
+    note: str | None = None
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1)
+
+
+class NoticeEntry(BaseModel):
+    bid_id: int
+    lead_org_id: int
+    lead_org_name: str | None
+    member_org_names: list[str | None]
+    team_leader: str
+    score: Decimal | None
+
+
+class CallOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    state: str
+    title: str
+    problem: str
+    technical_field: str
+    indicators: list[dict[str, Any]]
+    total_amount: Decimal
+    firm_share: Decimal = Field(description="the posing firm's share of 榜额")
+    gov_support: Decimal = Field(description="government support (min(榜额 × ratio, cap))")
+    gov_support_ratio_pct: int
+    gov_support_cap: Decimal | None
+    duration_months: int
+    bid_deadline: dt.datetime | None
+    eligible_entity_types: list[str]
+    eligible_regions: list[str]
+    consortium_allowed: bool
+    winners_count: int
+    review_criteria: list[dict[str, Any]]
+    experts_per_bid: int
+    notice_days: int
+    first_tranche_pct: int
+    achievement_id: int | None
+    posing_org_id: int | None
+    vetting_note: str | None
+    published_at: dt.datetime | None
+    notice_ends_at: dt.datetime | None
+    awarded_at: dt.datetime | None
+    version: int
+    notice: list[NoticeEntry] = Field(default_factory=list, description="公示: proposed winners (or winners)")
+
+
+class Milestone(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    deliverable: str = Field(min_length=1)
+    due_month: int = Field(description="months after signing")
+    payment_share_pct: int = Field(description="share of the price; shares sum to 100")
+
+
+class BidIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_org_ids: list[int] = Field(default_factory=list, description="联合体 members (the actor's org leads)")
+    team_leader: str = Field(min_length=1, max_length=100)
+    plan: str = Field(min_length=1)
+    promised_indicators: list[Indicator] = Field(default_factory=list)
+    price: MoneyIn
+    milestones: list[Milestone]
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class BidChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_org_ids: list[int] | None = None
+    team_leader: str | None = Field(None, min_length=1, max_length=100)
+    plan: str | None = Field(None, min_length=1)
+    promised_indicators: list[Indicator] | None = None
+    price: MoneyIn | None = None
+    milestones: list[Milestone] | None = None
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class BidOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_id: int
+    lead_org_id: int
+    member_org_ids: list[int]
+    state: str
+    team_leader: str
+    plan: str
+    promised_indicators: list[dict[str, Any]]
+    price: Decimal
+    milestones: list[dict[str, Any]]
+    submitted_at: dt.datetime
+    last_changed_at: dt.datetime
+    formal_check_reason: str | None
+
+
+class FormalCheckIn(BaseModel):
+    passed: bool
+    reason: str | None = None
+
+
+class ScoresIn(BaseModel):
+    scores: dict[str, int] = Field(description="criterion name → 0..100")
+    comment: str | None = None
+
+
+class AssignmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_id: int
+    bid_id: int
+    state: str
+    scores: dict[str, int] | None
+    total_centi: int | None = Field(description="own weighted total × 100")
+    comment: str | None
+    assigned_at: dt.datetime
+    scored_at: dt.datetime | None
+
+
+class ConflictIn(BaseModel):
+    org_id: int | None = None
+    bid_id: int | None = None
+    reason: str = Field(min_length=1)
+
+
+class ProposeWinnersIn(BaseModel):
+    bid_ids: list[int] = Field(min_length=1)
+
+
+class ObjectionIn(BaseModel):
+    bid_id: int | None = Field(None, description="a proposed winner, or none for the call as a whole")
+    text: str = Field(min_length=1)
+
+
+class ResolveIn(BaseModel):
+    upheld: bool
+    resolution: str = Field(min_length=1)
+
+
+class ObjectionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_id: int
+    bid_id: int | None
+    text: str
+    state: str
+    resolution: str | None
+    lodged_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+
+class DownSelectIn(BaseModel):
+    keep_bid_ids: list[int] = Field(min_length=1)
+
+
+class MilestoneOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    seq: int
+    title: str
+    deliverable: str
+    due_month: int
+    due_date: dt.date | None
+    payment_share_pct: int
+    amount: Decimal
+    state: str
+    submission_note: str | None
+    review_note: str | None
+
+
+class TrancheOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    amount: Decimal
+    state: str
+    paid_at: dt.datetime | None
+
+
+class ProjectOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_id: int
+    bid_id: int
+    contract_id: int | None
+    state: str
+    gov_grant: Decimal
+    signed_on: dt.date | None
+    end_date: dt.date | None
+    extension_months: int | None
+    acceptance_note: str | None
+    milestones: list[MilestoneOut] = Field(default_factory=list)
+    tranches: list[TrancheOut] = Field(default_factory=list)
+
+
+class SignIn(BaseModel):
+    signed_on: dt.date
+
+
+class MilestoneSubmitIn(BaseModel):
+    note: str = Field(min_length=1)
+
+
+class MilestoneReviewIn(BaseModel):
+    passed: bool
+    note: str | None = None
+
+
+class ExtensionIn(BaseModel):
+    months: int
+    reason: str = Field(min_length=1)
+
+
+class AcceptanceIn(BaseModel):
+    result: str = Field(description="passed 通过 / failed 不通过 / diligent 尽职免责")
+    note: str = Field(min_length=1)
+
+
+class ReviewRow(BaseModel):
+    bid_id: int
+    state: str
+    score: Decimal | None
+    n_scored: int
+    trimmed: bool
+    spread: Decimal | None
+    stdev: Decimal | None
+    disagreement: bool
+    assigned: int
+    pending: int
+    experts: list[dict[str, Any]]
