@@ -77,10 +77,12 @@ class EmbeddedStack:
 
     @staticmethod
     def _start_worker(data: Path) -> Process:
+        from workers.app import QUEUES
+
         log = open(data / "worker.log", "ab")  # noqa: SIM115 - handed to the child
         popen = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-B", "--loglevel=INFO",
-             "--concurrency=2", "-Q", "default,search", "--schedule", str(data / "celerybeat-schedule")],
+             "--concurrency=2", "-Q", ",".join(QUEUES), "--schedule", str(data / "celerybeat-schedule")],
             cwd=PROJECT_ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         print(f"celery worker + beat: pid {popen.pid} (log {data / 'worker.log'})", flush=True)
