@@ -11,21 +11,14 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from market.accounts.roles import BUREAU_ROLES, Role
-from market.core.db import new_session
+from market.core.db import session_scope
 from market.core.errors import Forbidden, Unauthorized
 
 
 def get_session() -> Iterator[Session]:
     """One session per request; commits when the endpoint returns, rolls back on error."""
-    session = new_session()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a client never reads ahead of its own write
