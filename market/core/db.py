@@ -230,3 +230,63 @@ def _json_contains_default(element: _JsonContains, compiler: Any, **kw: Any) -> 
     each = sa.func.json_each(element.column).table_valued("value")
     stmt = sa.exists(sa.select(1).select_from(each).where(each.c.value == element.value))
     return compiler.process(stmt, **kw)
+
+
+def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL (fast), executemany elsewhere.
+
+    Column types still apply (Money → fen, JSON → text); every row must have the same keys.
+    """
+    if not rows:
+        return
+    if is_sqlite(session) or session.get_bind().dialect.driver != "psycopg":
+        session.execute(table.insert(), rows)
+        return
+    import json
+
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    converters: list[Callable[[Any], Any] | None] = []
+    for name in names:
+        col_type = table.c[name].type
+        if isinstance(col_type, sa.types.TypeDecorator):
+            converters.append(lambda v, t=col_type: t.process_bind_param(v, dialect))
+        elif isinstance(col_type, sa.JSON):
+            converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
+        else:
+            converters.append(None)
+    pairs = list(zip(names, converters, strict=True))
+    columns = ", ".join(f'"{n}"' for n in names)
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[n] if conv is None else conv(row[n]) for n, conv in pairs])
+
+
+def upsert_adding(session: Session, table: sa.Table, rows: list[dict[str, Any]], *, keys: list[str],
+                  add: list[str], keep_greatest: list[str] = ()) -> None:  # fmt: skip
+    """INSERT rows; where a row with the same `keys` exists, add the `add` columns to it instead.
+
+    One statement (INSERT … ON CONFLICT DO UPDATE on both databases); `keep_greatest` columns keep
+    the larger of the stored and the new value. No two rows may share the same keys.
+    """
+    if not rows:
+        return
+    if is_sqlite(session):
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+
+        greatest = sa.func.max  # SQLite's two-argument max() is scalar
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+
+        greatest = sa.func.greatest
+    stmt = dialect_insert(table).values(rows)
+    updates: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in add}
+    updates.update({name: greatest(table.c[name], stmt.excluded[name]) for name in keep_greatest})
+    session.execute(stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=updates))
+
+
+def lock_against_writes(session: Session, table: sa.Table) -> None:
+    """Block writers of `table` until the transaction ends (SQLite: its one writer already holds the lock)."""
+    if not is_sqlite(session):
+        session.execute(sa.text(f'LOCK TABLE "{table.name}" IN SHARE MODE'))

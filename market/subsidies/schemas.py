@@ -1,0 +1,194 @@
+"""API shapes of the subsidy domain (money as Decimal yuan; Chinese terms in the descriptions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from market.subsidies.calculator import Aggregation, Basis, Beneficiary
+
+
+class BracketIn(BaseModel):
+    rate: Decimal = Field(ge=0, le=1, description="marginal rate, e.g. 0.015 for 1.5 %")
+    upto: Decimal | None = Field(None, gt=0, description="upper edge of the band in yuan; null = no upper edge")
+
+
+class AwardIn(BaseModel):
+    filing_level: str = Field(description="national / provincial / city")
+    amount: Decimal = Field(ge=0)
+    label: str = ""
+
+
+class PolicySpec(BaseModel):
+    """A subsidy policy (补助政策) as data. A null criterion means "any"."""
+
+    code: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9][a-z0-9\-_.]*$")
+    name: str = Field(min_length=1, max_length=200)
+    beneficiary: Beneficiary
+    basis: Basis = Field(Basis.total, description="total 合同成交额 / technical 技术交易额 / paid 实际履行金额")
+    aggregation: Aggregation = Field(Aggregation.per_contract, description="per contract, or on the beneficiary's annual basis")
+    brackets: list[BracketIn] = Field(default_factory=list, description="flat = one open band; tiered bands are marginal")
+    contract_types: list[str] | None = None
+    subtypes: list[str] | None = None
+    seller_entity_types: list[str] | None = Field(None, description="法人性质 codes or classes: enterprise, research, university, institute")
+    buyer_entity_types: list[str] | None = None
+    seller_regions: list[str] | None = Field(None, description="region-code prefixes, e.g. 3302")
+    buyer_regions: list[str] | None = None
+    intermediary_regions: list[str] | None = None
+    intermediary_filing_levels: list[str] | None = None
+    required_flags_any: list[str] | None = Field(None, description="domestic_first 国内首创 / first_set 首台套 / voucher_eligible 创新券")
+    min_annual_basis: Decimal | None = Field(None, ge=0, description="minimum annual qualifying amount (门槛)")
+    cap_per_contract: Decimal | None = Field(None, ge=0)
+    cap_per_year: Decimal | None = Field(None, ge=0, description="cap per beneficiary per period")
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    one_off_awards: list[AwardIn] = Field(default_factory=list)
+    value_added_only: bool = Field(True, description="同一项目多次转让，仅就增值部分补助")
+    source: str = ""
+    description: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class PolicyEdit(PolicySpec):
+    code: str | None = None  # taken from the path
+
+
+class PolicyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    current_version: int
+    is_preset: bool
+    active: bool
+    spec: dict[str, Any]
+
+
+class PolicyVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version: int
+    spec: dict[str, Any]
+    created_by: int | None
+    created_at: dt.datetime
+
+
+class PolicyDetail(PolicyOut):
+    versions: list[PolicyVersionOut]
+
+
+class RunIn(BaseModel):
+    period_start: dt.date
+    period_end: dt.date
+    policy_codes: list[str] | None = Field(None, description="default: every active policy")
+    name: str | None = Field(None, max_length=200)
+    corrects_run_id: int | None = Field(None, description="the frozen run this run corrects")
+
+
+class RunPolicyOut(BaseModel):
+    code: str
+    version: int
+    policy_version_id: int
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    period_start: dt.date
+    period_end: dt.date
+    status: str
+    compute_state: str
+    progress_done: int
+    progress_total: int
+    contract_count: int
+    total: Decimal
+    error: str | None
+    corrects_run_id: int | None
+    computed_at: dt.datetime | None
+    reviewed_at: dt.datetime | None
+    approved_at: dt.datetime | None
+    frozen_at: dt.datetime | None
+    policies: list[RunPolicyOut] = []
+
+
+class ResultOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    run_id: int
+    policy_code: str
+    policy_version_id: int
+    beneficiary_key: str
+    beneficiary_org_id: int | None
+    beneficiary_name: str
+    basis_total: Decimal
+    before_caps: Decimal
+    contract_cap_cut: Decimal
+    year_cap_cut: Decimal
+    awards: Decimal
+    total: Decimal
+    contract_count: int
+    excluded_count: int
+
+
+class ResultDetail(ResultOut):
+    working: dict[str, Any]
+
+
+class ExclusionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    policy_version_id: int
+    contract_id: int
+    beneficiary_key: str | None
+    reason: str
+    message: str = ""
+
+
+class ChangeOut(BaseModel):
+    policy_code: str
+    beneficiary_key: str
+    beneficiary_name: str
+    before: Decimal
+    after: Decimal
+    change: Decimal
+
+
+class DiffOut(BaseModel):
+    run_id: int
+    against_run_id: int
+    total_before: Decimal
+    total_after: Decimal
+    change: Decimal
+    changes: list[ChangeOut]
+
+
+class WhatIfIn(BaseModel):
+    policy: PolicySpec
+    period_start: dt.date
+    period_end: dt.date
+
+
+class WhatIfOut(BaseModel):
+    policy_code: str
+    period_start: dt.date
+    period_end: dt.date
+    contracts: int
+    total: Decimal
+    current_total: Decimal | None = Field(description="the policy's current version over the same period, if it exists")
+    change: Decimal
+    beneficiaries_paid: int
+    changes: list[ChangeOut]
+    changes_truncated: bool
+
+
+class VoucherIn(BaseModel):
+    contract_id: int

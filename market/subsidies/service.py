@@ -1,0 +1,717 @@
+"""Subsidy services: policies and versions, loading contract facts, runs through approval, what-if, export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gc
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from market.accounts.models import Organisation
+from market.accounts.roles import ORG_ROLES
+from market.contracts.models import Contract, ContractParty, ContractPayment
+from market.core import audit
+from market.core.config import get_settings
+from market.core.db import bulk_insert, session_scope, utcnow
+from market.core.deps import Actor
+from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from market.subsidies import calculator as calc
+from market.subsidies import rules
+from market.subsidies.calculator import ContractFact, History, Party, Period, Policy, PolicyError, Recognition
+from market.subsidies.models import (
+    ComputeState, RunStatus, SubsidyExclusion, SubsidyPolicy, SubsidyPolicyVersion, SubsidyResult, SubsidyRun,
+    SubsidyRunPolicy, VoucherRedemption,
+)  # fmt: skip
+from market.subsidies.presets import all_presets
+
+ZERO = Decimal(0)
+
+
+def jurisdiction() -> str:
+    """The deployment's city as a region prefix (330200 → 3302)."""
+    return get_settings().region_code[:4]
+
+
+def require(actor: Actor, action: str) -> None:
+    if actor.role not in rules.ACTION_ROLES[action]:
+        raise Forbidden(f"your role may not {action} subsidies", code="subsidy_role_required")
+
+
+# ---- policies -----------------------------------------------------------------------------------
+
+
+def parse_policy(spec: dict[str, Any]) -> Policy:
+    try:
+        return calc.policy_from_dict(spec)
+    except PolicyError as exc:
+        raise ValidationFailed.field("policy", exc.code, exc.message) from exc
+
+
+def ensure_presets(session: Session) -> None:
+    """Install the shipped presets once (version 1 each); existing policies are left as edited."""
+    have = set(session.scalars(sa.select(SubsidyPolicy.code)))
+    for policy in all_presets(jurisdiction()):
+        if policy.code in have:
+            continue
+        try:
+            with session.begin_nested():  # two first requests at once: the loser's savepoint rolls back
+                row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, is_preset=True)
+                session.add(row)
+                session.flush()
+                session.add(SubsidyPolicyVersion(policy_id=row.id, version=1, spec=calc.policy_to_dict(policy)))
+                session.flush()
+        except sa.exc.IntegrityError:
+            continue
+
+
+def get_policy(session: Session, code: str) -> SubsidyPolicy:
+    row = session.scalar(sa.select(SubsidyPolicy).where(SubsidyPolicy.code == code))
+    if row is None:
+        raise NotFound(f"no subsidy policy {code!r}", code="policy_not_found")
+    return row
+
+
+def current_version(session: Session, policy: SubsidyPolicy) -> SubsidyPolicyVersion:
+    return session.scalars(
+        sa.select(SubsidyPolicyVersion).where(
+            SubsidyPolicyVersion.policy_id == policy.id, SubsidyPolicyVersion.version == policy.current_version
+        )
+    ).one()
+
+
+def versions_of(session: Session, policy: SubsidyPolicy) -> list[SubsidyPolicyVersion]:
+    return list(
+        session.scalars(
+            sa.select(SubsidyPolicyVersion)
+            .where(SubsidyPolicyVersion.policy_id == policy.id)
+            .order_by(SubsidyPolicyVersion.version)
+        )
+    )
+
+
+def list_policies(session: Session) -> list[SubsidyPolicy]:
+    ensure_presets(session)
+    return list(session.scalars(sa.select(SubsidyPolicy).order_by(SubsidyPolicy.id)))
+
+
+def create_policy(session: Session, actor: Actor, spec: dict[str, Any]) -> SubsidyPolicy:
+    require(actor, "edit_policy")
+    policy = parse_policy(spec)
+    if session.scalar(sa.select(SubsidyPolicy.id).where(SubsidyPolicy.code == policy.code)):
+        raise ValidationFailed.field("code", "policy_code_taken", f"a policy {policy.code!r} exists; edit it instead")
+    row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1)
+    session.add(row)
+    session.flush()
+    session.add(
+        SubsidyPolicyVersion(policy_id=row.id, version=1, spec=calc.policy_to_dict(policy), created_by=actor.user_id)
+    )
+    audit.record(session, entity_type="subsidy_policy", entity_id=row.id, action="created", actor=actor)
+    session.flush()
+    return row
+
+
+def edit_policy(session: Session, actor: Actor, code: str, spec: dict[str, Any]) -> SubsidyPolicyVersion:
+    """Editing never changes a version: it adds the next one (runs keep pointing at theirs)."""
+    require(actor, "edit_policy")
+    row = get_policy(session, code)
+    policy = parse_policy(spec | {"code": code})
+    session.execute(sa.select(SubsidyPolicy.id).where(SubsidyPolicy.id == row.id).with_for_update())
+    row.current_version += 1
+    row.name = policy.name
+    version = SubsidyPolicyVersion(
+        policy_id=row.id, version=row.current_version, spec=calc.policy_to_dict(policy), created_by=actor.user_id
+    )
+    session.add(version)
+    audit.record(
+        session, entity_type="subsidy_policy", entity_id=row.id, action="new_version", actor=actor,
+        detail={"version": row.current_version},
+    )  # fmt: skip
+    session.flush()
+    return version
+
+
+# ---- contract facts (the only place that reads the contracts tables) -------------------------------
+
+SUBSIDY_STATUSES = ("registered", "cancelled")
+
+
+def _party(row: Any) -> Party:
+    return Party(
+        name=row.name,
+        org_id=row.org_id,
+        credit_code=row.credit_code,
+        entity_type=row.entity_type_code or "",
+        region=row.region_code or "",
+        filing_level=row.filing_level,
+        filing_date=row.filing_date,
+    )
+
+
+def _activity_id(contract_type: str, seller: Party, buyer: Party, project_name: str) -> str:
+    # A re-registration of the same deal is a new row: same type, same parties, same project is one activity.
+    return f"{contract_type}|{seller.credit_code or seller.name}|{buyer.credit_code or buyer.name}|{project_name.strip()}"
+
+
+def load_facts(session: Session, period: Period) -> list[ContractFact]:
+    """Registered and cancelled contracts registered in the period, as calculator facts."""
+    in_period = sa.and_(
+        Contract.status.in_(SUBSIDY_STATUSES),
+        Contract.registration_date >= period.start,
+        Contract.registration_date <= period.end,
+    )
+    parties: dict[int, dict[str, Any]] = defaultdict(dict)
+    connection = session.connection()  # Core rows: no ORM bookkeeping for 100k+ plain tuples
+    party_rows = connection.execute(
+        sa.select(
+            ContractParty.contract_id, ContractParty.role, ContractParty.org_id, ContractParty.name,
+            ContractParty.credit_code, ContractParty.entity_type_code, ContractParty.region_code,
+            ContractParty.broker_name, Organisation.filing_level, Organisation.filing_date,
+        )
+        .join(Contract, Contract.id == ContractParty.contract_id)
+        .outerjoin(Organisation, Organisation.id == ContractParty.org_id)
+        .where(in_period)
+    )  # fmt: skip
+    brokers: dict[int, str] = {}
+    known: dict[tuple, Party] = {}  # one Party per distinct party as written: thousands of orgs, 100k+ rows
+    for row in party_rows:
+        contract_id, role, broker = row[0], row[1], row[7]
+        ident = (row[2], row[3], row[4], row[5], row[6], row[8], row[9])
+        party = known.get(ident)
+        if party is None:
+            party = known[ident] = _party(row)
+        parties[contract_id][role] = party
+        if broker:
+            brokers[contract_id] = broker
+    paid = dict(
+        connection.execute(
+            sa.select(ContractPayment.contract_id, sa.func.sum(ContractPayment.amount))
+            .join(Contract, Contract.id == ContractPayment.contract_id)
+            .where(in_period, ContractPayment.received_on <= period.end)
+            .group_by(ContractPayment.contract_id)
+        ).all()
+    )
+    vouchers = set(
+        connection.scalars(
+            sa.select(VoucherRedemption.contract_id).join(Contract, Contract.id == VoucherRedemption.contract_id).where(in_period)
+        )
+    )
+    facts = []
+    rows = connection.execute(
+        sa.select(
+            Contract.id, Contract.registration_number, Contract.contract_type, Contract.subtype, Contract.project_name,
+            Contract.total_amount, Contract.technical_transaction_amount, Contract.registration_date, Contract.status,
+            Contract.achievement_id, Contract.domestic_first, Contract.first_set,
+        ).where(in_period).order_by(Contract.id)
+    )  # fmt: skip
+    empty: dict[str, Party] = {}
+    for (cid, number, ctype, subtype, project, total, technical, day, status, achievement, first, first_set) in rows:
+        p = parties.get(cid, empty)
+        seller, buyer = p.get("seller"), p.get("buyer")
+        if seller is None or buyer is None:
+            continue  # a registered contract always has both; a broken row earns nothing
+        facts.append(
+            ContractFact(
+                cid, number or "", ctype, subtype, seller, buyer, total, technical, paid.get(cid) or ZERO, day,
+                p.get("intermediary"), brokers.get(cid), first, first_set, cid in vouchers, achievement, status,
+                _activity_id(ctype, seller, buyer, project),
+            )
+        )  # fmt: skip
+    return facts
+
+
+def load_recognitions(session: Session, period: Period) -> list[Recognition]:
+    """Intermediaries filed at national / provincial level within the period (one-off awards)."""
+    rows = session.scalars(
+        sa.select(Organisation).where(
+            Organisation.kind == "intermediary",
+            Organisation.filing_level.in_(("national", "provincial")),
+            Organisation.filing_date >= period.start,
+            Organisation.filing_date <= period.end,
+        )
+    )
+    return [
+        Recognition(
+            Party(o.name, org_id=o.id, credit_code=o.credit_code, entity_type=o.entity_type_code, region=o.region_code,
+                  filing_level=o.filing_level, filing_date=o.filing_date),
+            o.filing_level, o.filing_date,
+        )  # fmt: skip
+        for o in rows
+    ]
+
+
+def prior_transfer_values(session: Session, before: dt.date) -> dict[tuple[int, str], Decimal]:
+    """Highest earlier transfer value of each achievement, per basis (the re-transfer high-water mark)."""
+    paid = (
+        sa.select(ContractPayment.contract_id, sa.func.sum(ContractPayment.amount).label("paid"))
+        .group_by(ContractPayment.contract_id)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(Contract.achievement_id, Contract.total_amount, Contract.technical_transaction_amount, paid.c.paid)
+        .outerjoin(paid, paid.c.contract_id == Contract.id)
+        .where(
+            Contract.achievement_id.is_not(None),
+            Contract.status == "registered",
+            Contract.contract_type.in_(calc.TRANSFER_TYPES),
+            Contract.registration_date < before,
+        )
+    )
+    marks: dict[tuple[int, str], Decimal] = {}
+    for a, total, technical, paid_amount in rows:
+        for basis, value in (("total", total), ("technical", technical), ("paid", paid_amount or ZERO)):
+            marks[(a, basis)] = max(marks.get((a, basis), ZERO), value)
+    return marks
+
+
+def load_histories(session: Session, codes: Iterable[str], period: Period) -> dict[str, History]:
+    """What frozen runs of earlier periods paid, per policy code (once per activity / award, ever)."""
+    activities: dict[str, set[str]] = defaultdict(set)
+    awarded: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    rows = session.execute(
+        sa.select(SubsidyResult.policy_code, SubsidyResult.beneficiary_key, SubsidyResult.working)
+        .join(SubsidyRun, SubsidyRun.id == SubsidyResult.run_id)
+        .where(
+            SubsidyRun.status == RunStatus.frozen,
+            SubsidyRun.period_end < period.start,
+            SubsidyResult.policy_code.in_(list(codes)),
+        )
+    )
+    for code, key, working in rows:
+        activities[code].update(c["activity_id"] for c in working.get("contributions", []) if Decimal(c["paid"]) > 0)
+        awarded[code].update((key, a["filing_level"]) for a in working.get("awards", []))
+    marks = prior_transfer_values(session, period.start)
+    return {
+        code: History(frozenset(activities[code]), frozenset(awarded[code]), marks)
+        for code in set(codes)
+    }
+
+
+# ---- runs ---------------------------------------------------------------------------------------
+
+
+def get_run(session: Session, run_id: int, *, for_update: bool = False) -> SubsidyRun:
+    stmt = sa.select(SubsidyRun).where(SubsidyRun.id == run_id)
+    run = session.scalar(stmt.with_for_update() if for_update else stmt)
+    if run is None:
+        raise NotFound("no such subsidy run", code="run_not_found")
+    return run
+
+
+def run_policy_versions(session: Session, run_id: int) -> list[SubsidyPolicyVersion]:
+    return list(
+        session.scalars(
+            sa.select(SubsidyPolicyVersion)
+            .join(SubsidyRunPolicy, SubsidyRunPolicy.policy_version_id == SubsidyPolicyVersion.id)
+            .where(SubsidyRunPolicy.run_id == run_id)
+            .order_by(SubsidyPolicyVersion.id)
+        )
+    )
+
+
+def create_run(
+    session: Session,
+    actor: Actor,
+    *,
+    period_start: dt.date,
+    period_end: dt.date,
+    policy_codes: Sequence[str] | None = None,
+    name: str | None = None,
+    corrects_run_id: int | None = None,
+) -> SubsidyRun:
+    """A draft run using the current version of each policy (all active ones when none are named)."""
+    require(actor, "create")
+    if period_end < period_start:
+        raise ValidationFailed.field("period_end", "bad_period", "period_end is before period_start")
+    ensure_presets(session)
+    if policy_codes:
+        policies = [get_policy(session, c) for c in dict.fromkeys(policy_codes)]
+    else:
+        policies = list(session.scalars(sa.select(SubsidyPolicy).where(SubsidyPolicy.active).order_by(SubsidyPolicy.id)))
+    if corrects_run_id is not None:
+        corrected = get_run(session, corrects_run_id)
+        if corrected.status != RunStatus.frozen:
+            raise InvalidState("only a frozen run is corrected by a new run", code="corrects_unfrozen_run")
+    run = SubsidyRun(
+        name=name or f"{period_start.isoformat()} – {period_end.isoformat()}",
+        period_start=period_start,
+        period_end=period_end,
+        status=RunStatus.draft,
+        compute_state=ComputeState.queued,
+        progress_total=len(policies) + 1,
+        corrects_run_id=corrects_run_id,
+        created_by=actor.user_id,
+    )
+    session.add(run)
+    session.flush()
+    for p in policies:
+        session.add(SubsidyRunPolicy(run_id=run.id, policy_version_id=current_version(session, p).id))
+    audit.record(session, entity_type="subsidy_run", entity_id=run.id, action="created", actor=actor, to_state=run.status)
+    session.flush()
+    return run
+
+
+def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
+    """Queue a (re)computation; refused unless the run is a draft (a frozen run never changes)."""
+    require(actor, "compute")
+    run = get_run(session, run_id, for_update=True)
+    _check_recomputable(run)
+    if run.compute_state == ComputeState.computing:
+        raise InvalidState("the run is being computed; wait for it to finish", code="run_computing")
+    run.compute_state = ComputeState.queued
+    run.progress_done = 0
+    session.flush()
+    return run
+
+
+def _check_recomputable(run: SubsidyRun) -> None:
+    if run.status == RunStatus.frozen:
+        raise InvalidState("a frozen run never changes; start a new run to correct it", code="run_frozen")
+    if not rules.can_recompute(run.status):
+        raise InvalidState(f"a {run.status} run is not recomputed; reopen it first", code="run_not_draft")
+
+
+def enqueue_compute(session: Session, run_id: int) -> None:
+    """Send the computation to the worker once the transaction that queued it has committed."""
+    from market.core.db import after_commit
+
+    def send() -> None:
+        from workers.subsidies import compute_run_task
+
+        compute_run_task.delay(run_id)
+
+    after_commit(session, send)
+
+
+def compute_run(run_id: int, *, batch: int = 5000) -> SubsidyRun:
+    """Compute a draft run: policy by policy, each committed with its progress. Callable directly (tests)."""
+    with session_scope() as s:
+        run = get_run(s, run_id, for_update=True)
+        _check_recomputable(run)
+        run.compute_state = ComputeState.computing
+        run.progress_done = 0
+        run.error = None
+        s.execute(sa.delete(SubsidyExclusion).where(SubsidyExclusion.run_id == run_id))
+        s.execute(sa.delete(SubsidyResult).where(SubsidyResult.run_id == run_id))
+        period = Period(run.period_start, run.period_end)
+    # A run builds ~10⁶ short-lived objects and no garbage cycles worth collecting: without this the
+    # cyclic GC rescans the growing heap again and again (≈ 30 % of the wall time at 100k contracts).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with session_scope() as s:
+            versions = run_policy_versions(s, run_id)
+            policies = [(v.id, calc.policy_from_dict(v.spec)) for v in versions]
+            facts = load_facts(s, period)
+            recognitions = load_recognitions(s, period)
+            histories = load_histories(s, [p.code for _, p in policies], period)
+            _progress(s, run_id, 1, contract_count=len(facts))
+        grand_total = ZERO
+        prepared = calc.Prepared(facts)
+        for i, (version_id, policy) in enumerate(policies, start=2):
+            outcome = calc.compute(policy, prepared, period, histories.get(policy.code), recognitions)
+            with session_scope() as s:
+                if get_run(s, run_id).status != RunStatus.draft:  # reviewed meanwhile: stop writing
+                    raise InvalidState("the run left draft while computing", code="run_not_draft")
+                _store(s, run_id, version_id, policy, outcome, batch)
+                _progress(s, run_id, i)
+            grand_total += outcome.total
+        with session_scope() as s:
+            run = get_run(s, run_id, for_update=True)
+            run.compute_state = ComputeState.computed
+            run.total = grand_total
+            run.computed_at = utcnow()
+            audit.record(s, entity_type="subsidy_run", entity_id=run_id, action="computed", detail={"total": str(grand_total)})
+            return run
+    except Exception as exc:
+        with session_scope() as s:
+            run = get_run(s, run_id)
+            if run.compute_state == ComputeState.computing:
+                run.compute_state = ComputeState.failed
+                run.error = f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _progress(session: Session, run_id: int, done: int, contract_count: int | None = None) -> None:
+    values: dict[str, Any] = {"progress_done": done}
+    if contract_count is not None:
+        values["contract_count"] = contract_count
+    session.execute(sa.update(SubsidyRun).where(SubsidyRun.id == run_id).values(**values))
+
+
+def _store(session: Session, run_id: int, version_id: int, policy: Policy, outcome: calc.PolicyOutcome, batch: int) -> None:
+    results, exclusions = [], []
+    for r in outcome.results:
+        results.append(
+            {
+                "run_id": run_id,
+                "policy_version_id": version_id,
+                "policy_code": policy.code,
+                "beneficiary_key": r.key,
+                "beneficiary_org_id": r.org_id,
+                "beneficiary_name": r.name[:200],
+                "basis_total": r.basis_total,
+                "before_caps": r.before_caps,
+                "contract_cap_cut": r.contract_cap_cut,
+                "year_cap_cut": r.year_cap_cut,
+                "awards": r.total - r.contract_amount,
+                "total": r.total,
+                "contract_count": len(r.contributions),
+                "excluded_count": len(r.exclusions),
+                "working": calc.working_json(r, policy),
+            }
+        )
+        exclusions.extend(
+            {"run_id": run_id, "policy_version_id": version_id, "contract_id": e.contract_id,
+             "beneficiary_key": e.beneficiary_key, "reason": e.reason}
+            for e in r.exclusions
+        )  # fmt: skip
+    for rows, table in ((results, SubsidyResult), (exclusions, SubsidyExclusion)):
+        for start in range(0, len(rows), batch):
+            bulk_insert(session, table.__table__, rows[start : start + batch])
+
+
+def transition(session: Session, actor: Actor, run_id: int, action: str) -> SubsidyRun:
+    """Review, reopen, approve or freeze a run (the pure rules decide, this records)."""
+    if action not in rules.ACTION_ROLES or action not in rules.TRANSITIONS:
+        raise NotFound(f"unknown action {action!r}", code="unknown_action")
+    require(actor, action)
+    run = get_run(session, run_id, for_update=True)
+    try:
+        to = rules.next_status(action, run.status, run.compute_state)
+    except rules.TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from exc
+    if action == "approve" and not rules.four_eyes(run.reviewed_by, actor.user_id):
+        raise Forbidden("the reviewer may not also approve the run", code="four_eyes")
+    before, now = run.status, utcnow()
+    run.status = to
+    if action == "review":
+        run.reviewed_by, run.reviewed_at = actor.user_id, now
+    elif action == "approve":
+        run.approved_by, run.approved_at = actor.user_id, now
+    elif action == "freeze":
+        run.frozen_by, run.frozen_at = actor.user_id, now
+    elif action == "reopen":
+        run.reviewed_by = run.reviewed_at = run.approved_by = run.approved_at = None
+    audit.record(session, entity_type="subsidy_run", entity_id=run.id, action=action, actor=actor, from_state=before, to_state=to)
+    session.flush()
+    return run
+
+
+# ---- reading results ----------------------------------------------------------------------------
+
+
+def _require_reader(actor: Actor) -> None:
+    """Bureau staff read everything; an organisation's own people read its results; nobody else (experts)."""
+    if not actor.is_bureau and actor.role not in ORG_ROLES:
+        raise Forbidden("subsidy results are for the bureau and the beneficiary organisation", code="not_a_beneficiary")
+
+
+def visible_run(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
+    _require_reader(actor)
+    run = get_run(session, run_id)
+    if not actor.is_bureau and run.status not in rules.VISIBLE_TO_BENEFICIARIES:
+        raise NotFound("no such subsidy run", code="run_not_found")  # drafts do not exist for outsiders
+    return run
+
+
+def runs_query(actor: Actor) -> sa.Select:
+    _require_reader(actor)
+    stmt = sa.select(SubsidyRun).order_by(SubsidyRun.id.desc())
+    if not actor.is_bureau:
+        stmt = stmt.where(SubsidyRun.status.in_(rules.VISIBLE_TO_BENEFICIARIES))
+    return stmt
+
+
+def results_query(actor: Actor, run: SubsidyRun, *, policy_code: str | None = None, org_id: int | None = None) -> sa.Select:
+    stmt = sa.select(SubsidyResult).where(SubsidyResult.run_id == run.id)
+    if not actor.is_bureau:
+        stmt = stmt.where(SubsidyResult.beneficiary_org_id == actor.org_id)
+    elif org_id is not None:
+        stmt = stmt.where(SubsidyResult.beneficiary_org_id == org_id)
+    if policy_code:
+        stmt = stmt.where(SubsidyResult.policy_code == policy_code)
+    return stmt.order_by(SubsidyResult.policy_code, SubsidyResult.total.desc(), SubsidyResult.id)
+
+
+def get_result(session: Session, actor: Actor, result_id: int) -> SubsidyResult:
+    result = session.get(SubsidyResult, result_id)
+    if result is None:
+        raise NotFound("no such result", code="result_not_found")
+    visible_run(session, actor, result.run_id)
+    if not actor.is_bureau and result.beneficiary_org_id != actor.org_id:
+        raise NotFound("no such result", code="result_not_found")
+    return result
+
+
+def my_results(session: Session, actor: Actor) -> list[SubsidyResult]:
+    """An organisation's own results in every approved or frozen run."""
+    _require_reader(actor)
+    return list(
+        session.scalars(
+            sa.select(SubsidyResult)
+            .join(SubsidyRun, SubsidyRun.id == SubsidyResult.run_id)
+            .where(SubsidyResult.beneficiary_org_id == actor.org_id, SubsidyRun.status.in_(rules.VISIBLE_TO_BENEFICIARIES))
+            .order_by(SubsidyRun.period_start.desc(), SubsidyResult.policy_code)
+        )
+    )
+
+
+def exclusions_of_contract(session: Session, actor: Actor, run_id: int, contract_id: int) -> list[SubsidyExclusion]:
+    if not actor.is_bureau:
+        raise Forbidden("exclusions are for bureau staff; beneficiaries read them in their working", code="bureau_only")
+    get_run(session, run_id)
+    return list(
+        session.scalars(
+            sa.select(SubsidyExclusion)
+            .where(SubsidyExclusion.run_id == run_id, SubsidyExclusion.contract_id == contract_id)
+            .order_by(SubsidyExclusion.id)
+        )
+    )
+
+
+def totals_by_key(session: Session, run_id: int) -> dict[tuple[str, str], tuple[str, Decimal]]:
+    rows = session.execute(
+        sa.select(SubsidyResult.policy_code, SubsidyResult.beneficiary_key, SubsidyResult.beneficiary_name, SubsidyResult.total)
+        .where(SubsidyResult.run_id == run_id)
+    )
+    return {(code, key): (name, total) for code, key, name, total in rows}
+
+
+def diff(old: dict[tuple[str, str], tuple[str, Decimal]], new: dict[tuple[str, str], tuple[str, Decimal]]) -> list[dict[str, Any]]:
+    """Per policy and beneficiary: what changed between two sets of totals (unchanged rows left out)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        was = old.get(key, ("", ZERO))[1]
+        now = new.get(key, ("", ZERO))[1]
+        if was != now:
+            name = (new.get(key) or old.get(key))[0]
+            out.append({"policy_code": key[0], "beneficiary_key": key[1], "beneficiary_name": name,
+                        "before": was, "after": now, "change": now - was})  # fmt: skip
+    return out
+
+
+def run_diff(session: Session, actor: Actor, run_id: int, against: int | None = None) -> dict[str, Any]:
+    """A correction run against the frozen run it corrects (or any other run)."""
+    if not actor.is_bureau:
+        raise Forbidden("run differences are for bureau staff", code="bureau_only")
+    run = get_run(session, run_id)
+    other_id = against or run.corrects_run_id
+    if other_id is None:
+        raise ValidationFailed.field("against", "nothing_to_compare", "this run corrects no run; name one with ?against=")
+    other = get_run(session, other_id)
+    changes = diff(totals_by_key(session, other.id), totals_by_key(session, run.id))
+    return {"run_id": run.id, "against_run_id": other.id, "total_before": other.total, "total_after": run.total,
+            "change": run.total - other.total, "changes": changes}  # fmt: skip
+
+
+# ---- what-if: a draft policy against a past period, nothing stored ---------------------------------
+
+
+def what_if(session: Session, actor: Actor, spec: dict[str, Any], period: Period, *, limit: int = 200) -> dict[str, Any]:
+    """Compute an unsaved policy over a period; compare with the current version of the same code if any."""
+    require(actor, "edit_policy")
+    draft = parse_policy(spec)
+    facts = load_facts(session, period)
+    recognitions = load_recognitions(session, period)
+    history = load_histories(session, [draft.code], period)[draft.code]
+    new = calc.compute(draft, facts, period, history, recognitions)
+    existing = session.scalar(sa.select(SubsidyPolicy).where(SubsidyPolicy.code == draft.code))
+    old_totals: dict[tuple[str, str], tuple[str, Decimal]] = {}
+    old_total = ZERO
+    if existing is not None:
+        current = calc.policy_from_dict(current_version(session, existing).spec)
+        old = calc.compute(current, facts, period, history, recognitions)
+        old_totals = {(draft.code, r.key): (r.name, r.total) for r in old.results}
+        old_total = old.total
+    new_totals = {(draft.code, r.key): (r.name, r.total) for r in new.results}
+    changes = diff(old_totals, new_totals)
+    return {
+        "policy_code": draft.code,
+        "period_start": period.start,
+        "period_end": period.end,
+        "contracts": len(facts),
+        "total": new.total,
+        "current_total": old_total if existing is not None else None,
+        "change": new.total - old_total,
+        "beneficiaries_paid": sum(1 for r in new.results if r.total > 0),
+        "changes": changes[:limit],
+        "changes_truncated": len(changes) > limit,
+    }
+
+
+# ---- 创新券 redemptions ------------------------------------------------------------------------
+
+
+def record_voucher(session: Session, actor: Actor, contract_id: int) -> VoucherRedemption:
+    require(actor, "edit_policy")
+    if session.get(Contract, contract_id) is None:
+        raise NotFound("no such contract", code="contract_not_found")
+    existing = session.scalar(sa.select(VoucherRedemption).where(VoucherRedemption.contract_id == contract_id))
+    if existing is not None:
+        return existing
+    row = VoucherRedemption(contract_id=contract_id, recorded_by=actor.user_id)
+    session.add(row)
+    audit.record(session, entity_type="contract", entity_id=contract_id, action="voucher_redemption", actor=actor)
+    session.flush()
+    return row
+
+
+# ---- export -------------------------------------------------------------------------------------
+
+EXPORT_HEADER = [
+    "run_id", "policy_code", "policy_version", "beneficiary", "beneficiary_org_id", "basis_total", "before_caps",
+    "contract_cap_cut", "year_cap_cut", "awards", "total", "contracts", "excluded",
+]  # fmt: skip
+EXPORT_HEADER_ZH = ["批次", "政策", "政策版本", "受益方", "机构ID", "计补基数", "封顶前", "单合同封顶扣减", "年度封顶扣减", "一次性奖励", "补助金额", "合同数", "排除数"]
+DETAIL_HEADER = ["政策", "受益方", "合同ID", "登记号", "基数", "计补额(增值)", "前次转让额", "封顶前", "单合同封顶扣减", "年度封顶扣减", "补助"]
+
+
+def export_rows(session: Session, actor: Actor, run: SubsidyRun) -> Iterable[list[Any]]:
+    version_numbers = dict(session.execute(sa.select(SubsidyPolicyVersion.id, SubsidyPolicyVersion.version)).all())
+    for r in session.scalars(results_query(actor, run)):
+        yield [run.id, r.policy_code, version_numbers.get(r.policy_version_id), r.beneficiary_name, r.beneficiary_org_id,
+               r.basis_total, r.before_caps, r.contract_cap_cut, r.year_cap_cut, r.awards, r.total, r.contract_count,
+               r.excluded_count]  # fmt: skip
+
+
+def export_csv(session: Session, actor: Actor, run_id: int) -> str:
+    run = visible_run(session, actor, run_id)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(EXPORT_HEADER)
+    for row in export_rows(session, actor, run):
+        writer.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
+
+
+def export_xlsx(session: Session, actor: Actor, run_id: int) -> bytes:
+    """Two sheets: 汇总 (one row per beneficiary and policy) and 明细 (one row per contributing contract)."""
+    from openpyxl import Workbook
+
+    run = visible_run(session, actor, run_id)
+    wb = Workbook(write_only=True)
+    summary = wb.create_sheet("汇总")
+    summary.append(EXPORT_HEADER_ZH)
+    for row in export_rows(session, actor, run):
+        summary.append(row)  # Decimal cells: openpyxl writes them as exact numbers
+    detail = wb.create_sheet("明细")
+    detail.append(DETAIL_HEADER)
+    for r in session.scalars(results_query(actor, run)):
+        for c in r.working.get("contributions", []):
+            amounts = [c[k] for k in ("basis_amount", "counted_amount", "prior_transfer_value", "amount",
+                                      "contract_cap_cut", "year_cap_cut", "paid")]  # fmt: skip
+            detail.append([r.policy_code, r.beneficiary_name, c["contract_id"], c["registration_number"],
+                           *(None if a is None else Decimal(a) for a in amounts)])  # fmt: skip
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,47 @@
+"""Builders of plain calculator inputs for the subsidy tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+from market.subsidies.calculator import ContractFact, Party
+
+_ids = itertools.count(1)
+
+UNI = Party("宁波某大学", org_id=9001, entity_type="022", region="330203")
+INSTITUTE = Party("宁波某研究院", org_id=9002, entity_type="021", region="330212")
+FIRM = Party("宁波某企业", org_id=9101, entity_type="150", region="330206")
+FIRM_2 = Party("宁波另一企业", org_id=9102, entity_type="170", region="330281")
+OUTSIDE_FIRM = Party("上海某企业", org_id=9201, entity_type="150", region="310115")
+CITY_BROKER = Party("市级技术转移机构", org_id=9301, entity_type="150", region="330201", filing_level="city")
+PROVINCIAL_BROKER = Party("省级技术转移机构", org_id=9302, entity_type="150", region="330201", filing_level="provincial")
+
+
+def fact(
+    amount: str | int,
+    *,
+    type: str = "transfer",
+    seller: Party = UNI,
+    buyer: Party = FIRM,
+    technical: str | int | None = None,
+    paid: str | int | None = None,
+    on: dt.date = dt.date(2024, 6, 1),
+    **kw,
+) -> ContractFact:
+    n = kw.pop("contract_id", None) or next(_ids)
+    total = Decimal(str(amount))
+    return ContractFact(
+        contract_id=n,
+        registration_number=kw.pop("registration_number", f"330200-2024-{n:05d}"),
+        contract_type=type,
+        subtype=kw.pop("subtype", ""),
+        seller=seller,
+        buyer=buyer,
+        total_amount=total,
+        technical_amount=total if technical is None else Decimal(str(technical)),
+        paid_amount=total if paid is None else Decimal(str(paid)),
+        registered_on=on,
+        **kw,
+    )
