@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -133,6 +134,43 @@ def time_api(client: httpx.Client, path: str, params: dict, reps: int) -> tuple[
     return out, rows
 
 
+def _fen(value: str | int) -> int:
+    return int(Decimal(str(value)) * 100)
+
+
+def check(client: httpx.Client, conn: psycopg.Connection, case: str, path: str, params: dict, sql: str,
+          start: dt.date, end: dt.date) -> int:
+    """Number of rows where the API (rollup + edge days) and the plain GROUP BY over the ledger disagree."""
+    body = client.get(path, params=params).json()
+    got: dict[str, tuple[int, int, int]] = {}
+    want: dict[str, tuple[int, int, int]] = {}
+    raw = conn.execute(sql, {"start": start, "end": end}).fetchall()
+    if case == "flows/3302":
+        for i, r in enumerate(body["rows"]):
+            got[r["key"]] = (r["count"], _fen(r["total_amount"]), _fen(r["technical_transaction_amount"]))
+            want[r["key"]] = tuple(int(v or 0) for v in raw[0][3 * i:3 * i + 3])
+    else:
+        for r in body["rows"]:
+            key = r["key"] if "key" in r else r.get("period", r.get("from"))
+            got[str(key)] = (r["count"], _fen(r["total_amount"]), _fen(r["technical_transaction_amount"]))
+        for r in raw:
+            *keys, count, total, tta = r
+            if case == "summary":
+                keys = [start.isoformat()]
+            elif case == "series/month":
+                keys = [f"{keys[0]}-{keys[1]:02d}"]
+            if count or total or tta:
+                want[".".join(str(k) for k in keys)] = (int(count), int(total), int(tta))
+    if case == "series/month":  # the API lists every month of the window, the SQL also the year before
+        want = {k: v for k, v in want.items() if k in got}
+        got = {k: v for k, v in got.items() if any(v)}
+    bad = sum(1 for k in got.keys() | want.keys() if got.get(k) != want.get(k))
+    if bad:
+        print(f"    MISMATCH {case}: {bad} rows, e.g. "
+              f"{next((k, got.get(k), want.get(k)) for k in got.keys() | want.keys() if got.get(k) != want.get(k))}")
+    return bad
+
+
 def time_sql(conn: psycopg.Connection, sql: str, params: dict, reps: int) -> list[float]:
     conn.execute(sql, params).fetchall()
     out = []
@@ -141,6 +179,27 @@ def time_sql(conn: psycopg.Connection, sql: str, params: dict, reps: int) -> lis
         conn.execute(sql, params).fetchall()
         out.append(time.perf_counter() - t)
     return out
+
+
+def explain(url: str, start: dt.date, end: dt.date) -> None:
+    """EXPLAIN ANALYZE the SQL the service itself issues (captured in-process) for two heavy breakdowns."""
+    from market.core.db import create_db_engine, session_scope, set_engine
+    from market.stats import service
+
+    engine = create_db_engine(url, poolclass=sa.NullPool)
+    set_engine(engine)
+    captured: list[tuple[str, object]] = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, params, context, many: captured.append((statement, params)))
+    with session_scope() as s:
+        service.top_parties(s, "buyer", start, end, 10)
+        service.flows(s, start, end, "3302")
+    with engine.connect() as conn:
+        for statement, params in [c for c in captured if "stats_rollup" in c[0]]:
+            print("\nEXPLAIN ANALYZE", statement[:300].replace("\n", " "), "…")
+            for (line,) in conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params):
+                print("   ", line)
+    engine.dispose()
 
 
 def registration_throughput(base: str, tokens: dict[str, str], total: int, clients: int) -> tuple[float, int]:
@@ -195,9 +254,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=1_000_000, help="registered contracts to generate")
     parser.add_argument("--reps", type=int, default=20, help="timed requests per breakdown and window")
+    parser.add_argument("--sql-reps", type=int, default=5,
+                        help="timed runs of the plain SQL GROUP BY (a full ledger scan each: keep it small)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--register", type=int, default=300, help="contracts to file+register for throughput")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients for the throughput run")
+    parser.add_argument("--explain", action="store_true",
+                        help="print EXPLAIN ANALYZE of the statements the API runs for top buyers and flows (5 years)")
     parser.add_argument("--database-url", default="", help="an existing PostgreSQL server (admin URL)")
     args = parser.parse_args()
 
@@ -220,7 +283,8 @@ def main() -> int:
         tokens = bootstrap(url)
         print(f"generating {args.n:,} registered contracts …", flush=True)
         gen = generate(url, args.n)
-        print(f"generated in {gen['seconds']:.1f}s", flush=True)
+        print(f"generated in {gen['seconds']:.1f}s (of which rollup rebuild {gen['rollup_seconds']:.1f}s, "
+              f"{gen['rollup_rows']:,} rollup rows)", flush=True)
         env = {**os.environ, "MARKET_DATABASE_URL": url, "MARKET_DATA_DIR": str(workdir / "data")}
         proc, base = start_server(env, args.workers, workdir / "uvicorn.log")
         today = dt.date.today()
@@ -230,6 +294,7 @@ def main() -> int:
         }
         headers = {"Authorization": f"Bearer {tokens['registrar']}"}
         results = []
+        mismatches = 0
         with httpx.Client(base_url=base, headers=headers, timeout=120) as client, \
                 psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:  # fmt: skip
             ledger_rows = conn.execute("SELECT count(*) FROM contract_ledger").fetchone()[0]
@@ -237,10 +302,14 @@ def main() -> int:
                 for case, (path, params, sql) in CASES.items():
                     api, rows = time_api(client, path, {**params, "from": start.isoformat(), "to": end.isoformat()},
                                          args.reps)  # fmt: skip
-                    raw = time_sql(conn, sql, {"start": start, "end": end}, args.reps)
+                    raw = time_sql(conn, sql, {"start": start, "end": end}, args.sql_reps)
+                    mismatches += check(client, conn, case, path, {**params, "from": start.isoformat(),
+                                                                    "to": end.isoformat()}, sql, start, end)
                     results.append((window, case, rows, api, raw))
                     print(f"  {window:8} {case:20} api p50 {pct(api, .5):7.1f} ms  sql p50 {pct(raw, .5):7.1f} ms",
                           flush=True)  # fmt: skip
+        if args.explain:
+            explain(url, *windows["5 years"])
         print(f"\nregistration throughput: {args.register} contracts, {args.clients} clients …", flush=True)
         rate, errors = registration_throughput(base, tokens, args.register, args.clients)
 
@@ -252,6 +321,8 @@ def main() -> int:
                   f"{pct(raw, .5):>7.1f}ms {pct(raw, .95):>7.1f}ms")  # fmt: skip
         worst = max(pct(api, .5) for *_, api, _ in results)
         print(f"worst API p50: {worst:.1f} ms (target ≤ 300 ms)")
+        print(f"API figures equal to the plain SQL GROUP BY over the ledger: "
+              f"{'yes, every row' if not mismatches else f'NO, {mismatches} differences'}")
         print(f"registration throughput: {rate:.1f} contracts/s end to end (file + register, "
               f"{args.clients} clients, {errors} errors)")  # fmt: skip
     finally:

@@ -60,7 +60,7 @@ def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
 
 
 # Domains contribute their own commands (search: reindex, settings; demo: demo-data).
-for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "market.subsidies.cli"):
+for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "market.stats.cli", "market.subsidies.cli"):
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

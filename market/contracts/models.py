@@ -22,6 +22,8 @@ How the tables fit together (other domains read these; the columns are the contr
   cancelled, each dated at the event's registration date and carrying the dimensions the
   statistics group by. Every statistic is a SUM over it, so amendments and cancellations
   change the figures from their registration date on and never rewrite a past period.
+  The same sums per month and year are kept in `stats_rollup` (`market.stats.rollup`),
+  written in the transaction of every ledger row.
 - `contract_number_counters` — one row per (registration office, year), locked while a
   number is taken, which makes registration numbers gapless.
 - `contract_idempotency_keys` — filing requests already served, by (user, key).

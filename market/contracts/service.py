@@ -30,11 +30,12 @@ from market.contracts.models import (
     PartyRole,
 )
 from market.contracts.schemas import AmendmentIn, ContractIn, PartyIn
-from market.core import audit, outbox
+from market.core import audit
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from market.stats import rollup
 
 REGISTRAR_ROLES = frozenset({Role.registrar, Role.bureau_admin})
 FILER_ROLES = frozenset({Role.org_admin, Role.member})
@@ -488,6 +489,12 @@ def _reversal(session: Session, contract: Contract, event: ContractEvent) -> Led
     return LedgerEntry(**columns)
 
 
+def _enter(session: Session, *entries: LedgerEntry) -> None:
+    """Write ledger entries and, in the same transaction, add them to the statistics rollup."""
+    session.add_all(entries)
+    rollup.apply(session, entries)
+
+
 def _check_event_date(contract: Contract, day: dt.date) -> None:
     if day > today():
         raise ValidationFailed.field("effective_date", "date_in_future", "a registration date cannot be in the future")
@@ -525,11 +532,10 @@ def register(session: Session, actor: Actor, contract_id: int, *, registration_d
     )  # fmt: skip
     session.add(event)
     session.flush()
-    session.add(_ledger_entry(contract, parties, event))
+    _enter(session, _ledger_entry(contract, parties, event))
     audit.record(session, entity_type="contract", entity_id=contract.id, action="register", actor=actor,
                  from_state=before, to_state=contract.status,
                  detail={"registration_number": contract.registration_number})  # fmt: skip
-    outbox.emit(session, "contract.registered", "contract", contract.id, {"event_id": event.id})
     session.flush()
     return contract
 
@@ -623,12 +629,10 @@ def amend(session: Session, actor: Actor, contract_id: int, data: AmendmentIn) -
     )  # fmt: skip
     session.add(event)
     session.flush()
-    session.add(_reversal(session, contract, event))
-    session.add(_ledger_entry(contract, parties, event))
+    _enter(session, _reversal(session, contract, event), _ledger_entry(contract, parties, event))
     audit.record(session, entity_type="contract", entity_id=contract.id, action="amend", actor=actor,
                  from_state=contract.status, to_state=contract.status,
                  detail={"changed": changed, "version": contract.version})  # fmt: skip
-    outbox.emit(session, "contract.amended", "contract", contract.id, {"event_id": event.id})
     session.flush()
     return event
 
@@ -649,10 +653,9 @@ def cancel(session: Session, actor: Actor, contract_id: int, reason: str, effect
     )  # fmt: skip
     session.add(event)
     session.flush()
-    session.add(_reversal(session, contract, event))
+    _enter(session, _reversal(session, contract, event))
     audit.record(session, entity_type="contract", entity_id=contract.id, action="cancel", actor=actor,
                  from_state=before, to_state=contract.status, detail={"reason": reason})  # fmt: skip
-    outbox.emit(session, "contract.cancelled", "contract", contract.id, {"event_id": event.id})
     session.flush()
     return event
 
@@ -704,7 +707,6 @@ def record_payment(session: Session, actor: Actor, contract_id: int, amount: Dec
     session.flush()
     audit.record(session, entity_type="contract", entity_id=contract.id, action="payment", actor=actor,
                  detail={"payment_id": payment.id, "amount": str(amount), "received_on": received_on.isoformat()})
-    outbox.emit(session, "contract.payment", "contract", contract.id, {"payment_id": payment.id})
     return payment
 
 

@@ -1,4 +1,4 @@
-"""Statistics tables: the bureau's yearly targets and the stored monthly reports (月度监测)."""
+"""Statistics tables: the ledger rollup, the bureau's yearly targets and the stored monthly reports (月度监测)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,32 @@ class MonthlyReport(IdMixin, Base):
     region_prefix: Mapped[str] = mapped_column(sa.String(6))
     generated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class RollupRow(Base):
+    """The ledger summed per dimension value and month (grain "m", period yyyymm) or year (grain "y", period yyyy).
+
+    Kept in the transaction of every ledger write (`market.stats.rollup.apply`), so a period made of
+    whole months and years reads a few thousand rows instead of the ledger; `rebuild` recomputes it.
+    The dimensions and their keys:
+
+    - `subtype`: key = contract type, key2 = subtype (also the contract-type, summary and series figures)
+    - `technical_field`, `ip_type`, `seller_entity_type`, `buyer_entity_type`: key = the code
+    - `region`: key = seller region, key2 = buyer region (6 digits, "" abroad): both region breakdowns at
+      any level, the flows of any region prefix and the targets' basis come from these pairs
+    - `seller`, `buyer`: key = credit code, else name; `name` = the greatest name seen (as max() on the ledger)
+    - `intermediary`: key = name (contracts without one have no row)
+    """
+
+    __tablename__ = "stats_rollup"
+
+    # Primary key in query order: dimension and grain by equality, then a period range.
+    dimension: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    grain: Mapped[str] = mapped_column(sa.String(1), primary_key=True)
+    period: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    key2: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    count: Mapped[int] = mapped_column(sa.Integer)
+    total_amount: Mapped[Decimal] = mapped_column(Money)
+    technical_transaction_amount: Mapped[Decimal] = mapped_column(Money)

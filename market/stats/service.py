@@ -1,10 +1,12 @@
-"""Turnover statistics as SQL GROUP BYs over the contract ledger (registration-dated, signed entries).
+"""Turnover statistics: sums over the contract ledger (registration-dated, signed entries), read through its rollup.
 
 Every figure is a SUM over `contract_ledger`: a registration adds +1 and its amounts on its
 registration date, an amendment subtracts the old version and adds the new one on the
 amendment's registration date, a cancellation subtracts on its date. So a period's figures
 are exactly the contracts (in the versions) registered in it, net of later changes
-registered in it, and past periods are never rewritten.
+registered in it, and past periods are never rewritten. The whole years and months of a
+period are read from `stats_rollup` (the same sums, kept in step with the ledger), the days
+at its edges from the ledger itself (`market.stats.rollup`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.errors import ValidationFailed
 from market.core.vocab import ENTITY_TYPE_LABELS, IP_TYPE_LABELS, TECHNICAL_FIELD_LABELS
-from market.stats.models import MonthlyReport, StatsTarget
+from market.stats import rollup
+from market.stats.models import MonthlyReport, RollupRow, StatsTarget
 
 ZERO = Decimal("0.00")
 
@@ -58,20 +61,41 @@ class Table:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def _figures_columns() -> tuple[Any, Any, Any]:
+def source(dimension: str, start: dt.date, end: dt.date, *, years: bool = True) -> sa.Subquery:
+    """The rows to sum for one rollup dimension over [start, end]: rollup rows of its whole years (if `years`)
+    and months, ledger entries of the days at its edges. Columns: period (yyyymm), key, key2, name, count,
+    total_amount, technical_transaction_amount."""
+    R = RollupRow
+    split = rollup.split_period(start, end, years=years)
+    columns = (R.key, R.key2, R.name, R.count, R.total_amount, R.technical_transaction_amount)
+    parts: list[sa.Select] = []
+    if split.years:
+        parts.append(sa.select((R.period * 100).label("period"), *columns)
+                     .where(R.dimension == dimension, R.grain == "y", R.period.between(*split.years)))  # fmt: skip
+    for first, last in split.months:
+        parts.append(sa.select(R.period, *columns)
+                     .where(R.dimension == dimension, R.grain == "m", R.period.between(first, last)))  # fmt: skip
+    key, key2, name, condition = rollup.LEDGER_KEYS[dimension]
+    for first, last in split.days or ([] if parts else [(start, end)]):
+        stmt = sa.select(
+            rollup.ledger_month().label("period"), key.label("key"), key2.label("key2"),
+            name.label("name"), L.sign.label("count"), L.total_amount.label("total_amount"),
+            L.technical_transaction_amount.label("technical_transaction_amount"),
+        ).where(L.entry_date >= first, L.entry_date <= last)  # fmt: skip
+        parts.append(stmt.where(condition) if condition is not None else stmt)
+    return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery("src")
+
+
+def _figures_columns(src: sa.Subquery) -> tuple[Any, Any, Any]:
     return (
-        sa.func.coalesce(sa.func.sum(L.sign), 0).label("count"),
-        sa.func.coalesce(sa.func.sum(L.total_amount), 0).label("total_amount"),
-        sa.func.coalesce(sa.func.sum(L.technical_transaction_amount), 0).label("technical_transaction_amount"),
+        sa.func.coalesce(sa.func.sum(src.c.count), 0).label("count"),
+        sa.func.coalesce(sa.func.sum(src.c.total_amount), 0).label("total_amount"),
+        sa.func.coalesce(sa.func.sum(src.c.technical_transaction_amount), 0).label("technical_transaction_amount"),
     )
 
 
 def _figures(row: Any) -> Figures:
     return Figures(int(row.count or 0), to_money(row.total_amount or 0), to_money(row.technical_transaction_amount or 0))
-
-
-def _period(stmt: sa.Select, start: dt.date, end: dt.date) -> sa.Select:
-    return stmt.where(L.entry_date >= start, L.entry_date <= end)
 
 
 # --- periods ------------------------------------------------------------------------------------
@@ -108,10 +132,13 @@ def growth(current: Decimal | int, previous: Decimal | int) -> str | None:
     return str(value.quantize(Decimal("0.01")))
 
 
-def totals(session: Session, start: dt.date, end: dt.date, where: Any = None) -> Figures:
-    stmt = _period(sa.select(*_figures_columns()), start, end)
-    if where is not None:
-        stmt = stmt.where(where)
+def totals(session: Session, start: dt.date, end: dt.date, seller_region: str | None = None) -> Figures:
+    """All registered contracts of the period, or those whose seller is in a region (code prefix)."""
+    if seller_region is None:
+        src = source("subtype", start, end)
+        return _figures(session.execute(sa.select(*_figures_columns(src))).one())
+    src = source("region", start, end)
+    stmt = sa.select(*_figures_columns(src)).where(src.c.key.like(f"{seller_region}%"))
     return _figures(session.execute(stmt).one())
 
 
@@ -148,13 +175,15 @@ def series(session: Session, start: dt.date, end: dt.date, granularity: str = "m
     """Figures per registration month / quarter / year, each beside the same period a year earlier."""
     if granularity not in GRANULARITIES:
         raise ValidationFailed.field("granularity", "invalid_granularity", "granularity: month, quarter or year")
+    src = source("subtype", same_day_last_year(start), end, years=granularity == "year")
+    year = (src.c.period // 100).label("year")
     if granularity == "month":
-        keys = (L.entry_year, L.entry_month)
+        keys = (year, (src.c.period % 100).label("month"))
     elif granularity == "quarter":
-        keys = (L.entry_year, ((L.entry_month + 2) // 3).label("quarter"))
+        keys = (year, ((src.c.period % 100 + 2) // 3).label("quarter"))
     else:
-        keys = (L.entry_year,)
-    stmt = _period(sa.select(*keys, *_figures_columns()), same_day_last_year(start), end).group_by(*keys)
+        keys = (year,)
+    stmt = sa.select(*keys, *_figures_columns(src)).group_by(*keys)
     found: dict[tuple, Figures] = {}
     for row in session.execute(stmt):
         found[tuple(int(v) for v in row[: len(keys)])] = _figures(row)
@@ -198,31 +227,28 @@ def _region_label(code: str) -> str:
 class Dimension:
     name: str
     description: str
-    columns: tuple[Any, ...]  # grouped-by columns; the first is the key
+    rollup: str  # the rollup dimension it is read from
     label: Any = None  # callable(key) -> label
 
 
 DIMENSIONS: dict[str, Dimension] = {
     d.name: d
     for d in (
-        Dimension("contract_type", "合同类型", (L.contract_type,), _type_label),
-        Dimension("subtype", "合同类型细分", (L.contract_type, L.subtype)),
-        Dimension("technical_field", "技术领域", (L.technical_field,), lambda k: TECHNICAL_FIELD_LABELS.get(k, k)),
-        Dimension("ip_type", "知识产权类型", (L.ip_type,), lambda k: IP_TYPE_LABELS.get(k, k)),
-        Dimension("seller_entity_type", "技术输出方法人性质", (L.seller_entity_type,),
+        Dimension("contract_type", "合同类型", "subtype", _type_label),
+        Dimension("subtype", "合同类型细分", "subtype"),
+        Dimension("technical_field", "技术领域", "technical_field", lambda k: TECHNICAL_FIELD_LABELS.get(k, k)),
+        Dimension("ip_type", "知识产权类型", "ip_type", lambda k: IP_TYPE_LABELS.get(k, k)),
+        Dimension("seller_entity_type", "技术输出方法人性质", "seller_entity_type",
                   lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外")),
-        Dimension("buyer_entity_type", "技术吸纳方法人性质", (L.buyer_entity_type,),
+        Dimension("buyer_entity_type", "技术吸纳方法人性质", "buyer_entity_type",
                   lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外")),
     )  # fmt: skip
 }
-REGION_DIMENSIONS = {"seller_region": (L.seller_region, "技术输出 (卖方所在地)"),
-                     "buyer_region": (L.buyer_region, "技术吸纳 (买方所在地)")}  # fmt: skip
-PARTY_DIMENSIONS = {
-    "seller": (L.seller_credit_code, L.seller_name, "卖方 (技术输出方)"),
-    "buyer": (L.buyer_credit_code, L.buyer_name, "买方 (技术吸纳方)"),
-    "intermediary": (None, L.intermediary_name, "中介机构"),
-}
-ORDERINGS = ("total_amount", "technical_transaction_amount", "count")
+# Region breakdowns read the (seller region, buyer region) pairs: key is the seller's, key2 the buyer's.
+REGION_DIMENSIONS = {"seller_region": ("key", "技术输出 (卖方所在地)"),
+                     "buyer_region": ("key2", "技术吸纳 (买方所在地)")}  # fmt: skip
+PARTY_DIMENSIONS = {"seller": "卖方 (技术输出方)", "buyer": "买方 (技术吸纳方)", "intermediary": "中介机构"}
+ORDERINGS = ("count", "total_amount", "technical_transaction_amount")  # in _figures_columns order
 ALL_BREAKDOWNS = (*DIMENSIONS, *REGION_DIMENSIONS, *PARTY_DIMENSIONS)
 
 
@@ -245,11 +271,12 @@ def breakdown(
     if order_by not in ORDERINGS:
         raise ValidationFailed.field("order_by", "invalid_order", f"order_by: {', '.join(ORDERINGS)}")
     meta: dict[str, Any] = {"dimension": dimension, "from": start, "to": end}
-    count_col, total_col, tta_col = _figures_columns()
-    sort = {"total_amount": total_col, "technical_transaction_amount": tta_col, "count": count_col}[order_by]
     if dimension in DIMENSIONS:
         dim = DIMENSIONS[dimension]
-        stmt = sa.select(*dim.columns, count_col, total_col, tta_col).group_by(*dim.columns)
+        src = source(dim.rollup, start, end)
+        keys = (src.c.key, src.c.key2) if dimension == "subtype" else (src.c.key,)
+        figs = _figures_columns(src)
+        stmt = sa.select(*keys, *figs).group_by(*keys)
         meta["description"] = dim.description
 
         def key_of(row: Any) -> tuple[str, str]:
@@ -260,9 +287,12 @@ def breakdown(
     elif dimension in REGION_DIMENSIONS:
         if region_level not in (2, 4, 6):
             raise ValidationFailed.field("region_level", "invalid_region_level", "region_level: 2, 4 or 6")
-        column, meta["description"] = REGION_DIMENSIONS[dimension]
+        column_name, meta["description"] = REGION_DIMENSIONS[dimension]
+        src = source("region", start, end)
+        column = src.c[column_name]
         key = sa.func.substr(column, 1, region_level).label("key")
-        stmt = sa.select(key, count_col, total_col, tta_col).group_by(key)
+        figs = _figures_columns(src)
+        stmt = sa.select(key, *figs).group_by(key)
         if within:
             stmt = stmt.where(column.like(f"{rules.region_prefix(within)}%"))
         meta["region_level"] = region_level
@@ -271,13 +301,11 @@ def breakdown(
             return row[0], _region_label(row[0])
 
     elif dimension in PARTY_DIMENSIONS:
-        code_col, name_col, meta["description"] = PARTY_DIMENSIONS[dimension]
-        # A party is its credit code when it has one (names drift between contracts), else its name.
-        ident = sa.func.coalesce(sa.func.nullif(code_col, ""), name_col) if code_col is not None else name_col
-        ident = ident.label("key")
-        stmt = sa.select(ident, sa.func.max(name_col).label("name"), count_col, total_col, tta_col).group_by(ident)
-        if dimension == "intermediary":
-            stmt = stmt.where(L.intermediary_name != "")
+        meta["description"] = PARTY_DIMENSIONS[dimension]
+        # Keyed by credit code when the party has one, else by name; shown under the greatest name seen.
+        src = source(dimension, start, end)
+        figs = _figures_columns(src)
+        stmt = sa.select(src.c.key, sa.func.max(src.c.name).label("name"), *figs).group_by(src.c.key)
 
         def key_of(row: Any) -> tuple[str, str]:
             return row[0], row[1]
@@ -286,7 +314,8 @@ def breakdown(
         raise ValidationFailed.field(
             "dimension", "unknown_dimension", f"dimension must be one of: {', '.join(ALL_BREAKDOWNS)}"
         )
-    stmt = _period(stmt, start, end).order_by(sort.desc(), sa.literal_column("1"))
+    sort = figs[ORDERINGS.index(order_by)]
+    stmt = stmt.order_by(sort.desc(), sa.literal_column("1"))
     if limit:
         stmt = stmt.limit(limit)
     rows = []
@@ -324,8 +353,9 @@ def flows(session: Session, start: dt.date, end: dt.date, region: str | None = N
     prefix = rules.region_prefix(region or get_settings().region_code)
     if not prefix.isdigit():
         raise ValidationFailed.field("region", "invalid_region_code", "region must be a region code or prefix, e.g. 3302")
-    seller_in = L.seller_region.like(f"{prefix}%")
-    buyer_in = L.buyer_region.like(f"{prefix}%")
+    src = source("region", start, end)
+    seller_in = src.c.key.like(f"{prefix}%")
+    buyer_in = src.c.key2.like(f"{prefix}%")
     conditions = {
         "output": seller_in,
         "absorption": buyer_in,
@@ -336,13 +366,13 @@ def flows(session: Session, start: dt.date, end: dt.date, region: str | None = N
     columns = []
     for name, cond in conditions.items():
         columns += [
-            sa.func.coalesce(sa.func.sum(sa.case((cond, L.sign), else_=0)), 0).label(f"{name}_count"),
-            sa.func.coalesce(sa.func.sum(sa.case((cond, L.total_amount), else_=0)), 0).label(f"{name}_total"),
-            sa.func.coalesce(sa.func.sum(sa.case((cond, L.technical_transaction_amount), else_=0)), 0)
+            sa.func.coalesce(sa.func.sum(sa.case((cond, src.c.count), else_=0)), 0).label(f"{name}_count"),
+            sa.func.coalesce(sa.func.sum(sa.case((cond, src.c.total_amount), else_=0)), 0).label(f"{name}_total"),
+            sa.func.coalesce(sa.func.sum(sa.case((cond, src.c.technical_transaction_amount), else_=0)), 0)
             .label(f"{name}_tta"),
         ]
     # One pass over the period, only rows touching the region.
-    stmt = _period(sa.select(*columns), start, end).where(sa.or_(seller_in, buyer_in))
+    stmt = sa.select(*columns).where(sa.or_(seller_in, buyer_in))
     row = session.execute(stmt).one()._mapping
     rows = [
         {"key": name, "label": label, "count": int(row[f"{name}_count"]),
@@ -380,7 +410,7 @@ def progress(session: Session, year: int, region: str | None = None, as_of: dt.d
     as_of = as_of or rules.china_date(utcnow())
     end = min(as_of, dt.date(year, 12, 31))
     target = session.scalar(sa.select(StatsTarget).where(StatsTarget.year == year, StatsTarget.region_prefix == prefix))
-    done = totals(session, dt.date(year, 1, 1), end, L.seller_region.like(f"{prefix}%"))
+    done = totals(session, dt.date(year, 1, 1), end, seller_region=prefix)
     rows = []
     for metric, achieved in (("count", done.count), ("total_amount", done.total_amount),
                              ("technical_transaction_amount", done.technical_transaction_amount)):  # fmt: skip

@@ -5,13 +5,17 @@ import random
 from collections import defaultdict
 from decimal import Decimal
 
+import sqlalchemy as sa
+
 from market.accounts.roles import Role
 from market.contracts import rules, service
 from market.contracts.schemas import AmendmentIn, ContractIn
 from market.core.db import session_scope
 from market.core.deps import Actor
 from market.core.vocab import IPType, OrgKind, TechnicalField
+from market.stats import rollup
 from market.stats import service as stats
+from market.stats.models import RollupRow
 from tests.contracts.payloads import contract_body
 
 REGIONS = ["330203", "330205", "330212", "330100", "310104", "110108"]  # Ningbo ×3, Hangzhou, Shanghai, Beijing
@@ -136,9 +140,20 @@ KEYS = {
 def test_every_breakdown_reconciles(world, engine):
     entries = build_ledger(world)
     today = service.today()
+    last_month_end = today.replace(day=1) - dt.timedelta(days=1)
+    # Mid-month edges (ledger), whole months and whole years (rollup), and both at once.
     windows = [(dt.date(today.year, 1, 1), today), (today - dt.timedelta(days=800), today),
-               (today - dt.timedelta(days=200), today - dt.timedelta(days=30))]
+               (today - dt.timedelta(days=200), today - dt.timedelta(days=30)),
+               (dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)),
+               (dt.date(today.year - 1, today.month, 1), last_month_end),
+               (dt.date(today.year - 2, 12, 1), today), (today, today)]
     with session_scope() as s:
+        # The rollup the service kept in step equals a GROUP BY over the ledger, and a rebuild changes nothing.
+        assert rollup.differences(s) == []
+        kept = sorted(s.execute(sa.select(RollupRow.__table__)).all())
+        assert kept, "registrations must reach the rollup"
+        assert rollup.rebuild(s) == len(kept)
+        assert sorted(s.execute(sa.select(RollupRow.__table__)).all()) == kept
         for start, end in windows:
             everything = tally(entries, start, end, lambda d: "all").get("all", (0, Decimal(0), Decimal(0)))
             t = stats.totals(s, start, end)
