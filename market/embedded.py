@@ -75,8 +75,13 @@ class Meilisearch(Process):
             MEILI_BINARY.chmod(0o755)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / "meilisearch.log"
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.popen = subprocess.Popen(
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.popen = self._spawn(log)
+        _wait(lambda: httpx.get(f"{self.url}/health", timeout=1).status_code == 200, 60, "Meilisearch")
+        return self
+
+    def _spawn(self, log) -> subprocess.Popen:
+        return subprocess.Popen(
             [
                 str(MEILI_BINARY), "--db-path", str(self.data_dir / "data.ms"), "--http-addr", f"127.0.0.1:{self.port}",
                 "--master-key", self.master_key, "--no-analytics", "--env", "development",
@@ -84,8 +89,6 @@ class Meilisearch(Process):
             ],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        _wait(lambda: httpx.get(f"{self.url}/health", timeout=1).status_code == 200, 60, "Meilisearch")
-        return self
 
 
 def start_meilisearch(data_dir: Path, port: int | None = None, master_key: str | None = None) -> Meilisearch:

@@ -34,7 +34,7 @@ def alembic_config(connection: sa.Connection) -> Config:
 
 def migrate(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "heads")
+        command.upgrade(alembic_config(conn), "head")
 
 
 @pytest.fixture(scope="session")

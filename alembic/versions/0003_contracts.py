@@ -1,7 +1,7 @@
 """contracts: contract ledger (技术合同认定登记), registration events, statistics ledger, targets, monthly reports
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-23 18:30:02.951443
 """
 from alembic import op
@@ -11,7 +11,7 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """subsidies: policies and versions, runs, results with working, exclusions, voucher redemptions
 
 Revision ID: 0004
-Revises: 0001 (depends on 0003: contracts)
+Revises: 0003
 Create Date: 2026-11-23 18:33:37.835506
 """
 from alembic import op
@@ -11,9 +11,9 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision = '0004'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
-depends_on = '0003'
+depends_on = None
 
 
 def upgrade() -> None:

@@ -1,5 +1,158 @@
-"""HTTP endpoints of this domain (placeholder until the domain lands)."""
+"""HTTP endpoints: /search, /match, /synonyms, /saved-searches, /inbox, /webhooks, /search/lag."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, status
+
+from market.core.deps import BureauActor, CurrentActor, OptionalActor, SessionDep
+from market.core.pagination import Page, PageDep
+from market.core.vocab import Maturity, TechnicalField, TransferMode
+from market.matching import service
+from market.matching.models import SavedSearch, WebhookDelivery, WebhookSubscription
+from market.matching.schemas import (
+    DeliveryOut,
+    IndexLag,
+    MatchResults,
+    NotificationOut,
+    SavedSearchIn,
+    SavedSearchOut,
+    SearchResults,
+    SynonymGroupIn,
+    SynonymGroupOut,
+    WebhookCreated,
+    WebhookIn,
+    WebhookOut,
+)
+from search.query import SearchFilters
 
 router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/search", response_model=SearchResults, tags=["search"], summary="Full-text search over public listings")
+def search(
+    session: SessionDep,
+    page: PageDep,
+    kind: Annotated[Literal["achievement", "demand", "call"], Query(description="what to search")] = "achievement",
+    q: Annotated[str, Query(max_length=200)] = "",
+    technical_field: TechnicalField | None = None,
+    maturity: Annotated[Maturity | None, Query(description="成熟度 (demands: wanted maturity)")] = None,
+    mode: Annotated[TransferMode | None, Query(description="transfer / cooperation mode")] = None,
+    region_code: Annotated[str | None, Query(pattern=r"^\d{6}$", description="330200 = all of Ningbo")] = None,
+    min_price: Annotated[Decimal | None, Query(ge=0, description="yuan")] = None,
+    max_price: Annotated[Decimal | None, Query(ge=0, description="yuan")] = None,
+    include_negotiable: Annotated[bool, Query(description="with a price range, also 面议 listings")] = False,
+    sort: Literal["relevance", "newest", "oldest", "price_asc", "price_desc"] = "relevance",
+) -> dict:
+    filters = SearchFilters(
+        technical_field=technical_field, maturity=maturity, mode=mode, region_code=region_code,
+        min_price=min_price, max_price=max_price, include_negotiable=include_negotiable,
+    )  # fmt: skip
+    return service.search(session, kind, q, filters, sort=sort, page=page)
+
+
+@router.get("/search/lag", response_model=IndexLag, tags=["search"], summary="Index lag (oldest undrained change)")
+def index_lag(session: SessionDep, actor: BureauActor) -> dict:
+    return service.index_lag(session)
+
+
+@router.get(
+    "/match/{kind}/{listing_id}", response_model=MatchResults, tags=["search"],
+    summary="For a demand: the achievements that fit it; for an achievement: the demands",
+)  # fmt: skip
+def match(
+    kind: Literal["achievement", "demand"],
+    listing_id: int,
+    session: SessionDep,
+    actor: OptionalActor,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+) -> dict:
+    listing = service.get_listing(session, actor, kind, listing_id)
+    return service.match_listing(session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code))
+
+
+# -- synonyms (read: anyone; edit: bureau) ------------------------------------------------------
+
+
+@router.get("/synonyms", response_model=Page[SynonymGroupOut], tags=["synonyms"])
+def list_synonyms(session: SessionDep, page: PageDep, term: Annotated[str | None, Query(max_length=40)] = None):
+    rows, total = service.list_synonym_groups(session, term, page)
+    return Page(items=[SynonymGroupOut.model_validate(r) for r in rows], total=total, page=page.page,
+                page_size=page.page_size)  # fmt: skip
+
+
+@router.post("/synonyms", response_model=SynonymGroupOut, status_code=status.HTTP_201_CREATED, tags=["synonyms"])
+def create_synonyms(body: SynonymGroupIn, session: SessionDep, actor: BureauActor):
+    return service.create_synonym_group(session, actor, body.terms)
+
+
+@router.put("/synonyms/{group_id}", response_model=SynonymGroupOut, tags=["synonyms"])
+def update_synonyms(group_id: int, body: SynonymGroupIn, session: SessionDep, actor: BureauActor):
+    return service.update_synonym_group(session, actor, group_id, body.terms)
+
+
+@router.delete("/synonyms/{group_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["synonyms"])
+def delete_synonyms(group_id: int, session: SessionDep, actor: BureauActor) -> None:
+    service.delete_synonym_group(session, actor, group_id)
+
+
+# -- saved searches and the inbox ---------------------------------------------------------------
+
+
+@router.post("/saved-searches", response_model=SavedSearchOut, status_code=status.HTTP_201_CREATED, tags=["saved searches"])
+def create_saved_search(body: SavedSearchIn, session: SessionDep, actor: CurrentActor):
+    data = body.model_dump()
+    data["filters"] = body.filters.model_dump(mode="json", exclude_none=True)
+    return service.create_saved_search(session, actor, data)
+
+
+@router.get("/saved-searches", response_model=list[SavedSearchOut], tags=["saved searches"])
+def list_saved_searches(session: SessionDep, actor: CurrentActor):
+    return session.scalars(sa.select(SavedSearch).where(SavedSearch.user_id == actor.user_id).order_by(SavedSearch.id)).all()
+
+
+@router.delete("/saved-searches/{saved_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["saved searches"])
+def delete_saved_search(saved_id: int, session: SessionDep, actor: CurrentActor) -> None:
+    session.delete(service.own_saved_search(session, actor, saved_id))
+
+
+@router.get("/inbox", response_model=Page[NotificationOut], tags=["saved searches"])
+def inbox(session: SessionDep, actor: CurrentActor, page: PageDep, unread: bool = False):
+    rows, total = service.inbox(session, actor, unread, page)
+    return Page(items=[NotificationOut.model_validate(r) for r in rows], total=total, page=page.page,
+                page_size=page.page_size)  # fmt: skip
+
+
+@router.post("/inbox/{notification_id}/read", response_model=NotificationOut, tags=["saved searches"])
+def mark_read(notification_id: int, session: SessionDep, actor: CurrentActor):
+    return service.mark_read(session, actor, notification_id)
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+
+@router.post("/webhooks", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED, tags=["webhooks"])
+def create_webhook(body: WebhookIn, session: SessionDep, actor: CurrentActor):
+    return service.create_webhook(session, actor, body.url)
+
+
+@router.get("/webhooks", response_model=list[WebhookOut], tags=["webhooks"])
+def list_webhooks(session: SessionDep, actor: CurrentActor):
+    stmt = sa.select(WebhookSubscription).where(WebhookSubscription.user_id == actor.user_id)
+    return session.scalars(stmt.order_by(WebhookSubscription.id)).all()
+
+
+@router.delete("/webhooks/{sub_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["webhooks"])
+def delete_webhook(sub_id: int, session: SessionDep, actor: CurrentActor) -> None:
+    service.own_webhook(session, actor, sub_id).active = False
+
+
+@router.get("/webhooks/{sub_id}/deliveries", response_model=list[DeliveryOut], tags=["webhooks"])
+def deliveries(sub_id: int, session: SessionDep, actor: CurrentActor):
+    sub = service.own_webhook(session, actor, sub_id)
+    stmt = sa.select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id).order_by(WebhookDelivery.id.desc())
+    return session.scalars(stmt.limit(200)).all()

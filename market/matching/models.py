@@ -1,1 +1,84 @@
-"""Tables of this domain (placeholder until the domain lands)."""
+"""Tables of matching: the editable synonym dictionary, saved searches, the notification inbox, webhooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.core.db import Base, BigIntPK, IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
+
+
+class SynonymGroup(IdMixin, TimestampMixin, Base):
+    """同义词组: terms that mean the same thing to the market (锂电 / 锂离子电池 / 动力电池)."""
+
+    __tablename__ = "synonym_groups"
+
+    terms: Mapped[list[str]] = mapped_column(JSONType)
+    updated_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+
+
+class SavedSearch(IdMixin, TimestampMixin, Base):
+    """A standing question: a text query with filters, or "what fits my listing"."""
+
+    __tablename__ = "saved_searches"
+
+    user_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    # Which listings it watches: "achievement" | "demand" | "call".
+    target: Mapped[str] = mapped_column(sa.String(20), index=True)
+    query: Mapped[str | None] = mapped_column(sa.String(200))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # "match for my listing": the listing whose matches are watched.
+    source_type: Mapped[str | None] = mapped_column(sa.String(20))
+    source_id: Mapped[int | None] = mapped_column(BigIntPK)
+    # Match score (0-100) a new listing must reach to be notified.
+    min_score: Mapped[int] = mapped_column(sa.SmallInteger, default=50)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+class Notification(IdMixin, Base):
+    """One inbox entry: a new listing that fits a saved search (once per search and listing)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.UniqueConstraint("saved_search_id", "listing_type", "listing_id"),)
+
+    user_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"), index=True)
+    saved_search_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("saved_searches.id", ondelete="CASCADE"))
+    listing_type: Mapped[str] = mapped_column(sa.String(20))
+    listing_id: Mapped[int] = mapped_column(BigIntPK)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookSubscription(IdMixin, TimestampMixin, Base):
+    """Where a user's notifications are also POSTed, signed with HMAC-SHA256 under `secret`."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    user_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"), index=True)
+    url: Mapped[str] = mapped_column(sa.String(500))
+    secret: Mapped[str] = mapped_column(sa.String(100))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+class WebhookDelivery(IdMixin, Base):
+    """The delivery log: one row per (subscription, notification), updated on each attempt."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.UniqueConstraint("subscription_id", "notification_id"),)
+
+    subscription_id: Mapped[int] = mapped_column(
+        BigIntPK, sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    notification_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("notifications.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(sa.Integer)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

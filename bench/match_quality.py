@@ -1,0 +1,156 @@
+"""Matching quality on the evaluation set (tests/data/match_eval.json): recall@k and MRR of demand → achievements.
+
+Run: .venv/bin/python -m bench.match_quality [--k 5] [--verbose]
+Starts its own Meilisearch and a SQLite database in a temporary directory unless
+MARKET_MEILI_URL / MARKET_DATABASE_URL are set.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from market.core.config import PROJECT_ROOT
+
+EVAL_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval.json"
+
+
+def eval_set() -> dict[str, Any]:
+    return json.loads(EVAL_FILE.read_text(encoding="utf-8"))
+
+
+def load(data: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """Insert the set as published listings (and their outbox rows); returns key → id maps."""
+    from market.accounts.models import Organisation
+    from market.core import outbox
+    from market.core.db import session_scope, utcnow
+    from market.listings.models import Achievement, Demand
+    from tests.factories import valid_credit_code
+
+    with session_scope() as s:
+        uni = Organisation(name="评测大学", kind="university", credit_code=valid_credit_code(900001),
+                           entity_type_code="022", region_code="330203", verification_status="verified")  # fmt: skip
+        firm = Organisation(name="评测企业", kind="enterprise", credit_code=valid_credit_code(900002),
+                            entity_type_code="150", region_code="330212", verification_status="verified")  # fmt: skip
+        s.add_all([uni, firm])
+        s.flush()
+        now = utcnow()
+        a_ids, d_ids = {}, {}
+        for key, field, maturity, title, text, keywords in data["achievements"]:
+            a = Achievement(
+                org_id=uni.id, title=title, summary=text, keywords=keywords, technical_field=field, maturity=maturity,
+                ip_type="invention_patent", transfer_modes=["license", "transfer"], asking_price=None,
+                price_negotiable=True, region_code="330203", status="published", published_at=now,
+            )  # fmt: skip
+            s.add(a)
+            s.flush()
+            outbox.emit(s, "search.index", "achievement", a.id)
+            a_ids[key] = a.id
+        for key, field, maturity, title, text, keywords, _relevant in data["demands"]:
+            d = Demand(
+                org_id=firm.id, title=title, description=text, keywords=keywords, technical_field=field,
+                wanted_maturity=maturity, budget=Decimal("500000.00"), budget_negotiable=False,
+                cooperation_modes=["license"], region_code="330212", status="published", published_at=now,
+            )  # fmt: skip
+            s.add(d)
+            s.flush()
+            outbox.emit(s, "search.index", "demand", d.id)
+            d_ids[key] = d.id
+    return a_ids, d_ids
+
+
+@dataclass
+class Quality:
+    recall_at_k: float
+    mrr: float
+    k: int
+    per_demand: list[dict[str, Any]]
+
+
+def evaluate(data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[str, int], k: int = 5) -> Quality:
+    from market.core.db import session_scope
+    from market.listings.models import Demand
+    from market.matching import service
+
+    key_of = {v: key for key, v in a_ids.items()}
+    recalls, rrs, rows = [], [], []
+    for key, *_rest, relevant in data["demands"]:
+        with session_scope() as s:
+            demand = s.get(Demand, d_ids[key])
+            result = service.match_listing(s, "demand", demand, limit=max(k, 10))
+        ranked = [key_of.get(i["listing"]["id"]) for i in result["items"]]
+        found = [r for r in relevant if r in ranked[:k]]
+        recalls.append(len(found) / len(relevant))
+        first = next((pos for pos, r in enumerate(ranked, start=1) if r in relevant), None)
+        rrs.append(1 / first if first else 0.0)
+        rows.append({"demand": key, "relevant": relevant, "top": ranked[:k], "recall": recalls[-1], "rr": rrs[-1]})
+    return Quality(sum(recalls) / len(recalls), sum(rrs) / len(rrs), k, rows)
+
+
+def run_raw_baseline(data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[str, int], k: int = 5) -> float:
+    """Recall@k of the demand's title sent as a plain Meilisearch query (no expansion, no scoring)."""
+    from search import runtime
+    from search.settings import index_uid
+
+    key_of = {v: key for key, v in a_ids.items()}
+    recalls = []
+    for _key, _f, _m, title, _t, _kw, relevant in data["demands"]:
+        hits = runtime.get_client().search(index_uid("achievement"), {"q": title, "limit": k})["hits"]
+        ranked = [key_of.get(h["id"]) for h in hits]
+        recalls.append(len([r for r in relevant if r in ranked]) / len(relevant))
+    return sum(recalls) / len(recalls)
+
+
+@click.command()
+@click.option("--k", default=5, show_default=True)
+@click.option("--verbose", is_flag=True, help="print every demand's top k")
+def main(k: int, verbose: bool) -> None:
+    import os
+
+    from market.core.db import create_db_engine, set_engine
+    from market.matching import service
+    from search import runtime
+    from search.client import MeiliClient
+
+    workdir = Path(tempfile.mkdtemp(prefix="match-quality-"))
+    if not os.environ.get("MARKET_DATABASE_URL"):
+        engine = create_db_engine(f"sqlite:///{workdir / 'eval.db'}")
+        from alembic import command
+        from alembic.config import Config
+
+        with engine.begin() as conn:
+            cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+            cfg.attributes["connection"], cfg.attributes["skip_logging"] = conn, True
+            command.upgrade(cfg, "heads")
+        set_engine(engine)
+    server = None
+    if not os.environ.get("MARKET_MEILI_URL"):
+        from market.embedded import start_meilisearch
+
+        server = start_meilisearch(workdir / "meili")
+        runtime.configure(MeiliClient(server.url, runtime.scoped_key(server.url, server.master_key, "eval")), "eval")
+    try:
+        service.apply_index_settings()
+        data = eval_set()
+        a_ids, d_ids = load(data)
+        service.drain_index()
+        q = evaluate(data, a_ids, d_ids, k)
+        baseline = run_raw_baseline(data, a_ids, d_ids, k)
+        if verbose:
+            for row in q.per_demand:
+                print(json.dumps(row, ensure_ascii=False))
+        print(f"demands={len(d_ids)} achievements={len(a_ids)}")
+        print(f"recall@{k}={q.recall_at_k:.3f}  MRR={q.mrr:.3f}  (raw title query baseline recall@{k}={baseline:.3f})")
+    finally:
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""Search and match latency through the HTTP API vs the same queries sent straight to Meilisearch, and indexing throughput.
+
+Run: .venv/bin/python -m bench.search [--achievements 100000] [--demands 20000] [--queries 200]
+Everything is real: a Meilisearch the script starts, a SQLite database (or MARKET_DATABASE_URL),
+and the API in a uvicorn subprocess. Listings are synthetic, built from the domain dictionary.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import click
+import httpx
+import sqlalchemy as sa
+
+from market.core.config import PROJECT_ROOT
+from market.core.vocab import Maturity, TechnicalField, TransferMode
+
+SENTENCES = [
+    "本成果涉及{0}与{1}，可用于{2}。", "针对{0}中的难题，提出{1}方案，显著改善{2}。", "企业需要{0}，希望结合{1}解决{2}问题。",
+    "该技术以{0}为核心，兼顾{1}和{2}。", "围绕{0}开展{1}研究，形成{2}工程化能力。",
+]  # fmt: skip
+
+
+def synthetic(rng: random.Random, groups: list[tuple[str, ...]], n: int, kind: str, org_id: int) -> list[dict]:
+    from market.core.db import utcnow
+
+    now = utcnow()
+    fields, maturities, modes = list(TechnicalField), list(Maturity), list(TransferMode)
+    rows = []
+    for i in range(n):
+        terms = [rng.choice(rng.choice(groups)) for _ in range(5)]
+        title = f"{terms[0]}{rng.choice(['技术', '系统', '工艺', '装置', '方法', '需求'])}{i}"
+        text = "".join(rng.choice(SENTENCES).format(*rng.sample(terms, 3)) for _ in range(3))
+        price = None if rng.random() < 0.3 else Decimal(rng.randrange(5, 500) * 10000)
+        common = dict(
+            title=title, technical_field=rng.choice(fields).value, keywords=terms[1:3], region_code="330212",
+            status="published" if rng.random() < 0.95 else "draft", published_at=now, org_id=org_id, version=1,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        if kind == "achievement":
+            rows.append({
+                **common, "summary": text, "maturity": rng.choice(maturities).value, "ip_type": "invention_patent",
+                "patent_numbers": [], "transfer_modes": [m.value for m in rng.sample(modes, 2)], "asking_price": price,
+                "price_negotiable": price is None, "inventors": [], "recognitions": [],
+            })  # fmt: skip
+        else:
+            rows.append({
+                **common, "description": text, "wanted_maturity": rng.choice(maturities).value, "budget": price,
+                "budget_negotiable": price is None, "cooperation_modes": [rng.choice(modes).value],
+            })  # fmt: skip
+    return rows
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+def summary(name: str, api: list[float], raw: list[float]) -> None:
+    a50, a95, r50, r95 = pct(api, 50), pct(api, 95), pct(raw, 50), pct(raw, 95)
+    # Each API request is paired with the same request sent raw right after it: on a shared machine the
+    # median of the paired differences is steadier than the difference of two medians.
+    paired = statistics.median(a - r for a, r in zip(api, raw, strict=True)) * 1000
+    print(f"{name:<8} API p50={a50:7.2f} ms p95={a95:7.2f} ms | raw Meilisearch p50={r50:7.2f} ms p95={r95:7.2f} ms"
+          f" | difference p50={a50 - r50:+.2f} ms p95={a95 - r95:+.2f} ms, median paired={paired:+.2f} ms")  # fmt: skip
+
+
+@click.command()
+@click.option("--achievements", default=100_000, show_default=True)
+@click.option("--demands", default=20_000, show_default=True)
+@click.option("--queries", default=200, show_default=True, help="requests per measured operation")
+@click.option("--batch", default=2000, show_default=True, help="outbox rows per drain batch")
+@click.option("--seed", default=7)
+def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from market.accounts.models import Organisation
+    from market.core.db import create_db_engine, session_scope, set_engine, utcnow
+    from market.core.outbox import OutboxEvent
+    from market.embedded import free_port, start_meilisearch
+    from market.listings.models import Achievement, Demand
+    from market.matching import service
+    from search import indexer, query, runtime
+    from search.client import MeiliClient
+    from search.settings import index_uid, settings_for
+    from search.synonyms import shipped_groups
+    from tests.factories import valid_credit_code
+
+    rng = random.Random(seed)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    db_url = os.environ.get("MARKET_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
+    engine = create_db_engine(db_url)
+    with engine.begin() as conn:
+        cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+        cfg.attributes["connection"], cfg.attributes["skip_logging"] = conn, True
+        command.upgrade(cfg, "heads")
+    set_engine(engine)
+    meili = start_meilisearch(workdir / "meili")
+    key = runtime.scoped_key(meili.url, meili.master_key, "bench")
+    client = MeiliClient(meili.url, key, timeout=120)
+    runtime.configure(client, "bench")
+    api = None
+    try:
+        service.apply_index_settings()
+        groups = list(shipped_groups())
+        with session_scope() as s:
+            org = Organisation(name="基准机构", kind="university", credit_code=valid_credit_code(990001),
+                               entity_type_code="022", region_code="330203", verification_status="verified")  # fmt: skip
+            s.add(org)
+            s.flush()
+            org_id = org.id
+        print(f"generating {achievements} achievements and {demands} demands …", flush=True)
+        a_rows = synthetic(rng, groups, achievements, "achievement", org_id)
+        d_rows = synthetic(rng, groups, demands, "demand", org_id)
+
+        # -- indexing throughput: commit → searchable, through the outbox drain
+        with session_scope() as s:
+            for model, rows, kind in ((Achievement, a_rows, "achievement"), (Demand, d_rows, "demand")):
+                for start in range(0, len(rows), 5000):
+                    s.execute(sa.insert(model), rows[start : start + 5000])
+                ids = s.scalars(sa.select(model.id)).all()
+                now = utcnow()
+                s.execute(sa.insert(OutboxEvent), [
+                    {"topic": "search.index", "entity_type": kind, "entity_id": i, "created_at": now, "available_at": now,
+                     "attempts": 0} for i in ids
+                ])  # fmt: skip
+        committed = time.perf_counter()
+        result = service.drain_index(limit=batch)
+        drained = time.perf_counter() - committed
+        total = achievements + demands
+        assert result.error is None, result.error
+        print(f"indexing via outbox drain: {total} listings in {drained:.1f} s = {total / drained:,.0f} listings/s "
+              f"(commit → searchable, batch {batch})", flush=True)  # fmt: skip
+
+        # -- Meilisearch's own bulk add of the same documents into a fresh index
+        with session_scope() as s:
+            extractor = service.current_extractor(s)
+            synonyms = extractor.thesaurus.meili_synonyms()
+            docs = {
+                k: [d for d in indexer.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
+                for k, m in (("achievement", Achievement), ("demand", Demand))
+            }
+        bulk_uid = index_uid("achievement", "_bulk")
+        indexer.ensure_index(client, bulk_uid)
+        client.wait_task(client.update_settings(bulk_uid, settings_for("achievement", synonyms)), timeout=600)
+        flat = docs["achievement"] + [{**d, "id": d["id"] + 10**9} for d in docs["demand"]]
+        started = time.perf_counter()
+        tasks = [client.add_documents(bulk_uid, flat[i : i + batch]) for i in range(0, len(flat), batch)]
+        for t in tasks:
+            client.wait_task(t, timeout=3600)
+        bulk = time.perf_counter() - started
+        print(f"Meilisearch bulk add (same documents, same settings): {len(flat)} in {bulk:.1f} s = "
+              f"{len(flat) / bulk:,.0f} docs/s", flush=True)  # fmt: skip
+        client.wait_task(client.delete_index(bulk_uid))
+
+        # -- the API in a uvicorn subprocess
+        port = free_port()
+        env = {**os.environ, "MARKET_DATABASE_URL": db_url, "MARKET_MEILI_URL": meili.url, "MARKET_MEILI_API_KEY": key,
+               "MARKET_MEILI_INDEX_PREFIX": "bench", "MARKET_DATA_DIR": str(workdir / "api")}  # fmt: skip
+        api = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "market.app:create_app", "--factory", "--port", str(port),
+             "--log-level", "warning", "--no-access-log"],
+            cwd=PROJECT_ROOT, env=env,
+        )  # fmt: skip
+        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if http.get("/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("API did not start")
+            time.sleep(0.2)
+
+        words = [rng.choice(g) for g in rng.sample(groups, min(queries, len(groups)))]
+        words = (words * (queries // len(words) + 1))[:queries]
+        with session_scope() as s:
+            demand_ids = rng.sample(list(s.scalars(sa.select(Demand.id).where(Demand.status == "published"))), queries)
+        uid_a = index_uid("achievement")
+
+        # The raw side gets the exact requests the API sends, prepared beforehand: pure Meilisearch time.
+        def search_body(q: str) -> tuple:
+            variants = extractor.variants(extractor.terms(q))
+            return query.search_request(uid_a, "achievement", q, variants, query.SearchFilters(),
+                                        sort="relevance", offset=0, limit=20)  # fmt: skip
+
+        with session_scope() as s:
+            match_bodies = {
+                d: service.match_request(extractor, "demand", service.document_of("demand", s.get(Demand, d), extractor))
+                for d in demand_ids
+            }
+        search_bodies = {q: search_body(q) for q in set(words)}
+
+        def raw_search(q: str) -> None:
+            qs, fed, body = search_bodies[q]
+            client.search(uid_a, body) if body is not None else client.multi_search(qs, fed)
+
+        def raw_match(demand_id: int) -> None:
+            client.multi_search(match_bodies[demand_id], query.match_federation())
+
+        for q in words[:20]:  # warm-up: caches, connections
+            http.get("/api/v1/search", params={"q": q})
+            raw_search(q)
+        api_search, raw_search_t, api_match, raw_match_t = [], [], [], []
+        for q, d in zip(words, demand_ids, strict=True):
+            t = time.perf_counter()
+            assert http.get("/api/v1/search", params={"q": q}).status_code == 200
+            api_search.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            raw_search(q)
+            raw_search_t.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            assert http.get(f"/api/v1/match/demand/{d}").status_code == 200
+            api_match.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            raw_match(d)
+            raw_match_t.append(time.perf_counter() - t)
+        floor = []
+        for _ in range(queries):
+            t = time.perf_counter()
+            http.get("/healthz")
+            floor.append(time.perf_counter() - t)
+        print(f"indexed: {achievements} achievements, {demands} demands; {queries} requests each, interleaved")
+        print(f"HTTP floor (GET /healthz, no search): p50={pct(floor, 50):.2f} ms p95={pct(floor, 95):.2f} ms")
+        summary("search", api_search, raw_search_t)
+        summary("match", api_match, raw_match_t)
+        print(f"(mean API search {statistics.mean(api_search) * 1000:.2f} ms, match {statistics.mean(api_match) * 1000:.2f} ms)")
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(20)
+        meili.stop()
+
+
+if __name__ == "__main__":
+    main()

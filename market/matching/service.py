@@ -1,0 +1,526 @@
+"""Search, match, synonyms, saved searches, the inbox and webhooks: the market side of Meilisearch."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from market.core.db import after_commit, session_scope, utcnow
+from market.core.deps import Actor
+from market.core.errors import NotFound, ValidationFailed
+from market.core.pagination import PageParams, paginate
+from market.listings.models import Achievement, Demand
+from market.matching.models import Notification, SavedSearch, SynonymGroup, WebhookDelivery, WebhookSubscription
+from search import documents, indexer, query, runtime
+from search.scoring import Facts, MatchScore, score_pair
+from search.settings import index_uid
+from search.synonyms import Thesaurus, normalise
+from search.terms import TermExtractor, shipped_vocabulary
+
+log = logging.getLogger(__name__)
+
+OTHER_SIDE = {"demand": "achievement", "achievement": "demand"}
+ENDED_STATES = frozenset({"closed", "withdrawn"})
+MODELS = {"achievement": Achievement, "demand": Demand}
+
+# -- the dictionary, cached per process and refreshed when the bureau edits it --------------------
+
+_cache: dict[str, Any] = {"stamp": None, "checked": 0.0, "thesaurus": None, "extractor": None}
+CACHE_SECONDS = 5.0
+
+
+def _stamp(session: Session) -> tuple[int, Any]:
+    return tuple(session.execute(sa.select(sa.func.count(), sa.func.max(SynonymGroup.updated_at))).one())
+
+
+def current_extractor(session: Session) -> TermExtractor:
+    now = time.monotonic()
+    if _cache["extractor"] is not None and now - _cache["checked"] < CACHE_SECONDS:
+        return _cache["extractor"]
+    stamp = _stamp(session)
+    if stamp != _cache["stamp"] or _cache["extractor"] is None:
+        groups = session.scalars(sa.select(SynonymGroup.terms).order_by(SynonymGroup.id)).all()
+        thesaurus = Thesaurus.of(groups)
+        _cache.update(thesaurus=thesaurus, extractor=TermExtractor(thesaurus, shipped_vocabulary()), stamp=stamp)
+    _cache["checked"] = now
+    return _cache["extractor"]
+
+
+def current_thesaurus(session: Session) -> Thesaurus:
+    return current_extractor(session).thesaurus
+
+
+def reset_cache() -> None:
+    _cache.update(stamp=None, checked=0.0, thesaurus=None, extractor=None)
+
+
+# -- index upkeep --------------------------------------------------------------------------------
+
+
+def apply_index_settings() -> None:
+    """Create the indexes and apply settings and synonyms (idempotent; start-up and CLI)."""
+    with session_scope() as session:
+        synonyms = current_thesaurus(session).meili_synonyms()
+    indexer.apply_settings(runtime.get_client(), synonyms)
+
+
+def search_startup() -> None:
+    """Web/worker start-up: register the outbox nudger and apply index settings if a Meilisearch is configured.
+
+    Without MARKET_MEILI_URL the embedded runner starts Meilisearch first (runtime.get_client()),
+    so a bare create_app() in another domain's tests never spawns a search engine.
+    """
+    import importlib
+
+    from market.core.config import get_settings
+    from search.client import SearchUnavailable
+
+    with contextlib.suppress(ModuleNotFoundError):
+        importlib.import_module("workers.search")  # registers the after-commit nudger
+    if runtime.configured() or get_settings().meili_url:
+        try:
+            apply_index_settings()
+        except SearchUnavailable:
+            log.warning("Meilisearch unavailable at start-up; run `market search apply-settings` once it is up")
+
+
+def drain_index(limit: int = indexer.BATCH, on_public=None) -> indexer.DrainResult:
+    with session_scope() as session:
+        extractor = current_extractor(session)
+    return indexer.drain(runtime.get_client(), extractor, limit=limit, on_public=on_public)
+
+
+def reindex() -> dict[str, int]:
+    with session_scope() as session:
+        extractor = current_extractor(session)
+        synonyms = extractor.thesaurus.meili_synonyms()
+    return indexer.reindex(runtime.get_client(), extractor, synonyms)
+
+
+def index_lag(session: Session) -> dict[str, Any]:
+    return indexer.index_lag(session)
+
+
+# -- presenting documents -----------------------------------------------------------------------
+
+
+def _yuan(value: int | None) -> str | None:
+    return None if value is None else str((Decimal(value) / 100).quantize(Decimal("0.01")))
+
+
+def present(hit: dict[str, Any]) -> dict[str, Any]:
+    """A search document as the API shows it: money back in yuan strings, 面议 spelled out."""
+    out = {k: v for k, v in hit.items() if not k.startswith("_") and k not in ("terms", "version")}
+    kind = hit.get("kind")
+    if kind == "achievement":
+        fen_value = out.pop("asking_price_fen", None)
+        out["asking_price"] = "面议" if out.get("price_negotiable") else _yuan(fen_value)
+    elif kind == "demand":
+        fen_value = out.pop("budget_fen", None)
+        out["budget"] = "面议" if out.get("budget_negotiable") else _yuan(fen_value)
+    if "_formatted" in hit:
+        out["highlight"] = {
+            k: v for k, v in hit["_formatted"].items() if k in ("title", "summary", "description") and v
+        }
+    return out
+
+
+def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts: frozenset[str] | None = None) -> Facts:
+    """Matching facts of a document; `concepts` overrides the document's own (e.g. those shared with a source)."""
+    if concepts is None:
+        concepts = frozenset(extractor.concept_keys(doc.get("terms") or []))
+    if kind == "achievement":
+        return Facts(
+            doc.get("technical_field"), doc.get("maturity_rank"), doc.get("asking_price_fen"),
+            bool(doc.get("price_negotiable")), frozenset(doc.get("transfer_modes") or []), doc.get("region_code"),
+            concepts,
+        )  # fmt: skip
+    return Facts(
+        doc.get("technical_field"), doc.get("wanted_maturity_rank"), doc.get("budget_fen"),
+        bool(doc.get("budget_negotiable")), frozenset(doc.get("cooperation_modes") or []), doc.get("region_code"),
+        concepts,
+    )  # fmt: skip
+
+
+def document_of(kind: str, listing: Achievement | Demand, extractor: TermExtractor) -> dict[str, Any]:
+    project = documents.achievement_document if kind == "achievement" else documents.demand_document
+    return project(listing, "", extractor)
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+def search(
+    session: Session, kind: str, q: str, filters: query.SearchFilters, *, sort: str, page: PageParams
+) -> dict[str, Any]:
+    """Public full-text search; query words are expanded through the synonym dictionary."""
+    extractor = current_extractor(session)
+    variants = extractor.variants(extractor.terms(q)) if q.strip() else []
+    uid = index_uid(kind)
+    queries, federation, body = query.search_request(
+        uid, kind, q, variants, filters, sort=sort, offset=page.offset, limit=page.page_size
+    )
+    client = runtime.get_client()
+    if body is not None:
+        result = client.search(uid, body)
+        facets = result.get("facetDistribution", {})
+    else:
+        result = client.multi_search(queries, federation)
+        facets = result.get("facetsByIndex", {}).get(uid, {}).get("distribution", {})
+    items = []
+    for hit in result["hits"]:
+        item = present(hit)
+        item["relevance"] = round(hit.get("_rankingScore", 0.0), 4)
+        items.append(item)
+    return {
+        "items": items,
+        "total": result.get("estimatedTotalHits", result.get("totalHits", len(items))),
+        "page": page.page,
+        "page_size": page.page_size,
+        "facets": facets,
+        "expanded_terms": variants,
+    }
+
+
+# -- match ---------------------------------------------------------------------------------------
+
+
+def match_listing(
+    session: Session, kind: str, listing: Achievement | Demand, *, limit: int = 10,
+    filters: query.SearchFilters | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The other side's public listings that fit `listing`, best first, each with its reasons."""
+    extractor = current_extractor(session)
+    source = document_of(kind, listing, extractor)
+    return match_document(extractor, kind, source, limit=limit, filters=filters)
+
+
+def match_document(
+    extractor: TermExtractor, kind: str, source: dict[str, Any], *, limit: int = 10,
+    filters: query.SearchFilters | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    target = OTHER_SIDE[kind]
+    body = source.get("summary") if kind == "achievement" else source.get("description")
+    concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
+    weights = {c.key: c.weight for c in concepts}
+    queries = query.match_queries(index_uid(target), target, concepts, filters or query.SearchFilters())
+    if not queries:
+        return {"source": {"kind": kind, "id": source["id"]}, "concepts": [], "items": []}
+    result = runtime.get_client().multi_search(queries, query.match_federation())
+    source_facts = facts_of(kind, source, extractor)
+    ranked: list[tuple[MatchScore, dict[str, Any]]] = []
+    for hit in result["hits"]:
+        shared = extractor.shared(concepts, extractor.concept_keys(hit.get("terms") or []))
+        candidate = facts_of(target, hit, extractor, shared)
+        demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+        engine = hit.get("_rankingScore", hit.get("_federation", {}).get("weightedRankingScore", 0.0))
+        scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+        ranked.append((scored, hit))
+    ranked.sort(key=lambda pair: (-pair[0].score, pair[1]["id"]))
+    items = []
+    for scored, hit in ranked[:limit]:
+        items.append({
+            "listing": present(hit),
+            "score": scored.score,
+            "text_score": scored.text_score,
+            "matched_terms": list(scored.matched_terms),
+            "reasons": [{"constraint": r.constraint, "fit": r.fit.value, "detail": r.detail} for r in scored.reasons],
+        })  # fmt: skip
+    return {
+        "source": {"kind": kind, "id": source["id"]},
+        "concepts": [{"term": c.key, "weight": c.weight, "variants": list(c.variants)} for c in concepts],
+        "items": items,
+    }
+
+
+def match_request(
+    extractor: TermExtractor, kind: str, source: dict[str, Any], filters: query.SearchFilters | None = None
+) -> list[dict[str, Any]]:
+    """The federated queries a match sends (also what the benchmark sends straight to Meilisearch)."""
+    body = source.get("summary") if kind == "achievement" else source.get("description")
+    concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
+    return query.match_queries(index_uid(OTHER_SIDE[kind]), OTHER_SIDE[kind], concepts, filters or query.SearchFilters())
+
+
+def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Achievement | Demand:
+    from market.listings import service as listings
+
+    if kind not in MODELS:
+        raise NotFound(f"unknown listing kind '{kind}'", code="unknown_kind")
+    return listings.get_visible(session, actor, kind, listing_id)  # type: ignore[arg-type]
+
+
+# -- synonyms ------------------------------------------------------------------------------------
+
+MAX_TERMS = 30
+
+
+def _clean_terms(terms: list[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(t.strip() for t in terms if t and t.strip()))
+    if len(cleaned) < 2:
+        raise ValidationFailed.field("terms", "synonyms_too_few", "a synonym group needs at least two distinct terms")
+    if len(cleaned) > MAX_TERMS:
+        raise ValidationFailed.field("terms", "synonyms_too_many", f"at most {MAX_TERMS} terms per group")
+    for t in cleaned:
+        if len(t) > 40 or "," in t or "，" in t:
+            raise ValidationFailed.field("terms", "synonym_invalid", f"'{t}' is not a valid term (≤ 40 chars, no commas)")
+    return cleaned
+
+
+def _push_synonyms_after_commit(session: Session) -> None:
+    def push() -> None:
+        reset_cache()
+        with session_scope() as s:
+            synonyms = current_thesaurus(s).meili_synonyms()
+        indexer.push_synonyms(runtime.get_client(), synonyms)
+
+    after_commit(session, push)
+
+
+def create_synonym_group(session: Session, actor: Actor, terms: list[str]) -> SynonymGroup:
+    group = SynonymGroup(terms=_clean_terms(terms), updated_by=actor.user_id)
+    session.add(group)
+    session.flush()
+    _push_synonyms_after_commit(session)
+    return group
+
+
+def update_synonym_group(session: Session, actor: Actor, group_id: int, terms: list[str]) -> SynonymGroup:
+    group = session.get(SynonymGroup, group_id)
+    if group is None:
+        raise NotFound(f"synonym group {group_id} not found", code="synonym_group_not_found")
+    group.terms = _clean_terms(terms)
+    group.updated_by = actor.user_id
+    group.updated_at = utcnow()
+    session.flush()
+    _push_synonyms_after_commit(session)
+    return group
+
+
+def delete_synonym_group(session: Session, actor: Actor, group_id: int) -> None:
+    group = session.get(SynonymGroup, group_id)
+    if group is None:
+        raise NotFound(f"synonym group {group_id} not found", code="synonym_group_not_found")
+    session.delete(group)
+    session.flush()
+    _push_synonyms_after_commit(session)
+
+
+def list_synonym_groups(session: Session, term: str | None, page: PageParams) -> tuple[list[SynonymGroup], int]:
+    stmt = sa.select(SynonymGroup).order_by(SynonymGroup.id)
+    if not term:
+        return paginate(session, stmt, page)
+    # JSON containment differs across databases; the dictionary is small enough to filter here.
+    t = normalise(term)
+    hits = [g for g in session.scalars(stmt) if any(t in normalise(x) for x in g.terms)]
+    return hits[page.offset : page.offset + page.page_size], len(hits)
+
+
+# -- saved searches, inbox, webhooks ------------------------------------------------------------
+
+
+def create_saved_search(session: Session, actor: Actor, data: dict[str, Any]) -> SavedSearch:
+    if data.get("source_type"):
+        listing = get_listing(session, actor, data["source_type"], data["source_id"])
+        target = OTHER_SIDE[data["source_type"]]
+        query_text = None
+        source_id = listing.id
+    else:
+        if not (data.get("query") or "").strip():
+            raise ValidationFailed.field("query", "query_required", "give a query, or a listing to match")
+        target, query_text, source_id = data["target"], data["query"].strip(), None
+    saved = SavedSearch(
+        user_id=actor.user_id, name=data["name"], target=target, query=query_text, filters=data.get("filters") or {},
+        source_type=data.get("source_type"), source_id=source_id, min_score=data.get("min_score", 50), active=True,
+    )  # fmt: skip
+    session.add(saved)
+    session.flush()
+    return saved
+
+
+def own_saved_search(session: Session, actor: Actor, saved_id: int) -> SavedSearch:
+    saved = session.get(SavedSearch, saved_id)
+    if saved is None or saved.user_id != actor.user_id:
+        raise NotFound(f"saved search {saved_id} not found", code="saved_search_not_found")
+    return saved
+
+
+def _filters_of(saved: SavedSearch, listing_id: int) -> query.SearchFilters:
+    f = dict(saved.filters or {})
+    for money in ("min_price", "max_price"):
+        if f.get(money) is not None:
+            f[money] = Decimal(str(f[money]))
+    return query.SearchFilters(**f, only_ids=[listing_id])
+
+
+def evaluate(session: Session, saved: SavedSearch, kind: str, listing_id: int) -> dict[str, Any] | None:
+    """Does the (indexed, public) listing fit this saved search? The hit's detail, or None."""
+    filters = _filters_of(saved, listing_id)
+    if saved.source_type:
+        source = session.get(MODELS[saved.source_type], saved.source_id)
+        if source is None or source.status in ENDED_STATES:  # its owner no longer looks
+            return None
+        result = match_listing(session, saved.source_type, source, limit=1, filters=filters)
+        if not result["items"] or result["items"][0]["score"] * 100 < saved.min_score:
+            return None
+        item = result["items"][0]
+        return {"score": item["score"], "matched_terms": item["matched_terms"], "title": item["listing"]["title"]}
+    result = search(session, kind, saved.query or "", filters, sort="relevance", page=PageParams(page=1, page_size=1))
+    if not result["items"]:
+        return None
+    return {"score": result["items"][0]["relevance"], "title": result["items"][0]["title"]}
+
+
+def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int]:
+    """Create inbox entries (and webhook deliveries) for every saved search the new listing fits."""
+    listing = session.get(MODELS[kind], listing_id) if kind in MODELS else None
+    if listing is None or listing.status not in documents.PUBLIC_STATES:
+        return []
+    searches = session.scalars(
+        sa.select(SavedSearch).where(SavedSearch.target == kind, SavedSearch.active.is_(True)).order_by(SavedSearch.id)
+    ).all()
+    if not searches:
+        return []
+    done = set(
+        session.scalars(
+            sa.select(Notification.saved_search_id).where(
+                Notification.listing_type == kind, Notification.listing_id == listing_id
+            )
+        )
+    )
+    created: list[int] = []
+    for saved in searches:
+        if saved.id in done or (saved.source_type == kind and saved.source_id == listing_id):
+            continue
+        detail = evaluate(session, saved, kind, listing_id)
+        if detail is None:
+            continue
+        note = Notification(
+            user_id=saved.user_id, saved_search_id=saved.id, listing_type=kind, listing_id=listing_id,
+            title=f"「{saved.name}」有新匹配: {listing.title}"[:300], detail={**detail, "saved_search": saved.name},
+        )  # fmt: skip
+        session.add(note)
+        session.flush()
+        for sub in session.scalars(
+            sa.select(WebhookSubscription).where(
+                WebhookSubscription.user_id == saved.user_id, WebhookSubscription.active.is_(True)
+            )
+        ):
+            session.add(WebhookDelivery(subscription_id=sub.id, notification_id=note.id, status="pending", attempts=0))
+        created.append(note.id)
+    session.flush()
+    return created
+
+
+def pending_deliveries(session: Session, notification_ids: list[int]) -> list[int]:
+    if not notification_ids:
+        return []
+    return list(
+        session.scalars(
+            sa.select(WebhookDelivery.id).where(
+                WebhookDelivery.notification_id.in_(notification_ids), WebhookDelivery.status == "pending"
+            )
+        )
+    )
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """X-Market-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+class WebhookFailed(Exception):
+    """The receiver did not answer 2xx; the task retries with backoff."""
+
+
+def deliver_webhook(delivery_id: int, *, final_attempt: bool = False, timeout: float = 10.0) -> str:
+    """POST one notification, log the attempt in its own transaction, raise WebhookFailed to retry."""
+    with session_scope() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status == "delivered":
+            return "skipped"
+        sub = session.get(WebhookSubscription, delivery.subscription_id)
+        note = session.get(Notification, delivery.notification_id)
+        payload = {
+            "event": "saved_search.match", "delivery_id": delivery.id, "notification_id": note.id,
+            "saved_search_id": note.saved_search_id, "listing_type": note.listing_type, "listing_id": note.listing_id,
+            "title": note.title, "detail": note.detail, "created_at": note.created_at.isoformat(),
+        }  # fmt: skip
+        body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+        url, secret = sub.url, sub.secret
+    ts = int(time.time())
+    headers = {
+        "Content-Type": "application/json", "X-Market-Event": "saved_search.match",
+        "X-Market-Delivery": str(delivery_id), "X-Market-Signature": sign(secret, ts, body),
+    }  # fmt: skip
+    status_code, error = None, None
+    try:
+        response = httpx.post(url, content=body, headers=headers, timeout=timeout)
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    with session_scope() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        delivery.attempts += 1
+        delivery.last_status_code = status_code
+        delivery.last_error = error
+        if error is None:
+            delivery.status, delivery.delivered_at = "delivered", utcnow()
+        elif final_attempt:
+            delivery.status = "failed"
+    if error is not None:
+        raise WebhookFailed(error)
+    return "delivered"
+
+
+def create_webhook(session: Session, actor: Actor, url: str) -> WebhookSubscription:
+    if not url.startswith(("https://", "http://")):
+        raise ValidationFailed.field("url", "invalid_url", "webhook URL must be http(s)")
+    sub = WebhookSubscription(user_id=actor.user_id, url=url, secret=secrets.token_hex(24), active=True)
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def own_webhook(session: Session, actor: Actor, sub_id: int) -> WebhookSubscription:
+    sub = session.get(WebhookSubscription, sub_id)
+    if sub is None or sub.user_id != actor.user_id:
+        raise NotFound(f"webhook {sub_id} not found", code="webhook_not_found")
+    return sub
+
+
+def inbox(session: Session, actor: Actor, unread_only: bool, page: PageParams) -> tuple[list[Notification], int]:
+    stmt = sa.select(Notification).where(Notification.user_id == actor.user_id).order_by(Notification.id.desc())
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return paginate(session, stmt, page)
+
+
+def mark_read(session: Session, actor: Actor, notification_id: int) -> Notification:
+    note = session.get(Notification, notification_id)
+    if note is None or note.user_id != actor.user_id:
+        raise NotFound(f"notification {notification_id} not found", code="notification_not_found")
+    if note.read_at is None:
+        note.read_at = utcnow()
+        session.flush()
+    return note
+
+
+def ensure_kind_searchable(kind: str) -> None:
+    if kind not in ("achievement", "demand", "call"):
+        raise ValidationFailed.field("kind", "unknown_kind", "kind must be achievement, demand or call")
+

@@ -1,0 +1,1 @@
+"""Everything Meilisearch: client, index settings as data, documents, query building, match scoring."""

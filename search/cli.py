@@ -1,0 +1,54 @@
+"""CLI commands for the search index: apply settings, drain the outbox, full reindex with swap, lag."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group("search")
+def search_group() -> None:
+    """Meilisearch index upkeep."""
+
+
+@search_group.command("apply-settings")
+def apply_settings() -> None:
+    """Create the indexes and apply settings and synonyms (idempotent)."""
+    from market.matching import service
+
+    service.apply_index_settings()
+    click.echo("settings applied")
+
+
+@search_group.command("reindex")
+def reindex() -> None:
+    """Rebuild every index from the database into a new index and swap it in (no empty moment)."""
+    from market.matching import service
+
+    service.apply_index_settings()
+    counts = service.reindex()
+    click.echo(json.dumps({"reindexed": counts}, ensure_ascii=False))
+
+
+@search_group.command("drain")
+@click.option("--limit", default=500, show_default=True, help="outbox rows per batch")
+def drain(limit: int) -> None:
+    """Drain due outbox rows into the index now (what the Celery task does)."""
+    from market.matching import service
+
+    r = service.drain_index(limit=limit)
+    click.echo(json.dumps({"processed": r.processed, "retried": r.retried, "error": r.error}))
+
+
+@search_group.command("lag")
+def lag() -> None:
+    """Print the index lag (oldest undrained outbox entry)."""
+    from market.core.db import session_scope
+    from market.matching import service
+
+    with session_scope() as session:
+        click.echo(json.dumps(service.index_lag(session), default=str))
+
+
+commands: list[click.Command] = [search_group]

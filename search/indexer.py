@@ -1,0 +1,371 @@
+"""Keeping the index in step with the database: the outbox drain and the full reindex with index swap.
+
+The drain claims outbox rows with a lease (available_at pushed forward), pushes the *current*
+state of each entity, and marks rows processed only after Meilisearch reports the task
+succeeded. A worker killed mid-batch leaves its rows to reappear when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from market.accounts.models import Organisation
+from market.core.db import is_sqlite, session_scope, utcnow
+from market.core.outbox import OutboxEvent
+from market.listings.models import Achievement, Demand
+from search import documents
+from search.client import MeiliClient, SearchError
+from search.settings import KINDS, index_uid, settings_for
+from search.terms import TermExtractor
+
+log = logging.getLogger(__name__)
+
+TOPIC = "search.index"
+# How long a claimed batch stays invisible to other drainers (a killed worker's rows return after it).
+LEASE = dt.timedelta(seconds=float(os.environ.get("MARKET_SEARCH_LEASE_SECONDS", "120")))
+BATCH = 500
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """2 s, 4 s, 8 s … capped at 5 minutes."""
+    return dt.timedelta(seconds=min(2 ** max(attempts, 1), 300))
+
+
+@dataclass
+class Claimed:
+    ids: list[int]
+    entities: dict[str, set[int]]
+    attempts: dict[int, int]
+
+
+@dataclass
+class DrainResult:
+    processed: int = 0
+    retried: int = 0
+    batches: int = 0
+    # (kind, id) of entities now public in the index, for saved-search notifications.
+    public: list[tuple[str, int]] = field(default_factory=list)
+    error: str | None = None
+
+
+def claim_batch(limit: int = BATCH, lease: dt.timedelta = LEASE, topic: str = TOPIC) -> Claimed:
+    """Take up to `limit` due rows and push their availability past the lease (committed at once)."""
+    with session_scope() as session:
+        now = utcnow()
+        stmt = (
+            sa.select(OutboxEvent)
+            .where(OutboxEvent.topic == topic, OutboxEvent.processed_at.is_(None), OutboxEvent.available_at <= now)
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+        if not is_sqlite(session):
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = session.scalars(stmt).all()
+        claimed = Claimed([], {}, {})
+        for row in rows:
+            row.available_at = now + lease
+            row.attempts = (row.attempts or 0) + 1
+            claimed.ids.append(row.id)
+            claimed.attempts[row.id] = row.attempts
+            claimed.entities.setdefault(row.entity_type, set()).add(row.entity_id)
+        return claimed
+
+
+def _org_names(session: Session, org_ids: Iterable[int]) -> dict[int, str]:
+    ids = set(org_ids)
+    if not ids:
+        return {}
+    return dict(session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
+
+
+def _calls_module():
+    try:
+        return importlib.import_module("market.calls.service")
+    except ModuleNotFoundError:
+        return None
+
+
+def calls_indexable() -> bool:
+    calls = _calls_module()
+    return calls is not None and hasattr(calls, "search_document")
+
+
+def _call_documents(
+    session: Session, ids: set[int], extractor: TermExtractor
+) -> dict[int, dict[str, Any] | None]:
+    """Open calls are indexed when the calls domain exposes search_document (guarded: it may not exist)."""
+    if not calls_indexable():
+        return {}
+    project = _calls_module().search_document
+    return {i: documents.call_document(project(session, i), extractor) for i in ids}
+
+
+def load_documents(
+    session: Session, kind: str, ids: set[int], extractor: TermExtractor
+) -> dict[int, dict[str, Any] | None]:
+    """Current document per id; None means "must not be in the index" (draft, closed, deleted)."""
+    if kind == "call":
+        return _call_documents(session, ids, extractor)
+    model = {"achievement": Achievement, "demand": Demand}.get(kind)
+    if model is None:
+        return {}
+    rows = session.scalars(sa.select(model).where(model.id.in_(ids))).all()
+    names = _org_names(session, (r.org_id for r in rows))
+    project = documents.achievement_document if kind == "achievement" else documents.demand_document
+    out: dict[int, dict[str, Any] | None] = dict.fromkeys(ids)
+    for row in rows:
+        if row.status in documents.PUBLIC_STATES:
+            out[row.id] = project(row, names.get(row.org_id, ""), extractor)
+    return out
+
+
+def push(client: MeiliClient, docs_by_kind: dict[str, dict[int, dict[str, Any] | None]]) -> None:
+    """Send additions and deletions, then wait until Meilisearch has applied them (raises if it did not)."""
+    tasks = []
+    for kind, docs in docs_by_kind.items():
+        uid = index_uid(kind)
+        present = [d for d in docs.values() if d is not None]
+        absent = [i for i, d in docs.items() if d is None]
+        if present:
+            tasks.append(client.add_documents(uid, present))
+        if absent:
+            tasks.append(client.delete_documents(uid, absent))
+    for task in tasks:
+        client.wait_task(task)
+
+
+def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int]:
+    model = {"achievement": Achievement, "demand": Demand}.get(kind)
+    if model is None or not ids:
+        return {}
+    return dict(session.execute(sa.select(model.id, model.version).where(model.id.in_(ids))).all())
+
+
+@dataclass
+class Batch:
+    claimed: Claimed
+    docs: dict[str, dict[int, dict[str, Any] | None]]
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def prepare(extractor: TermExtractor, limit: int = BATCH) -> Batch | None:
+    """Claim due rows and load the current state of their entities (None when nothing is due)."""
+    claimed = claim_batch(limit)
+    if not claimed.ids:
+        return None
+    try:
+        with session_scope() as session:
+            docs = {k: load_documents(session, k, ids, extractor) for k, ids in claimed.entities.items()}
+    except Exception as exc:
+        _retry_later(claimed, f"{type(exc).__name__}: {exc}")
+        raise
+    return Batch(claimed, docs)
+
+
+def send(client: MeiliClient, batch: Batch) -> None:
+    """Enqueue the batch's additions and deletions (Meilisearch applies tasks in order)."""
+    for kind, docs in batch.docs.items():
+        uid = index_uid(kind)
+        present = [d for d in docs.values() if d is not None]
+        absent = [i for i, d in docs.items() if d is None]
+        if present:
+            batch.tasks.append(client.add_documents(uid, present))
+        if absent:
+            batch.tasks.append(client.delete_documents(uid, absent))
+
+
+def push(client: MeiliClient, docs_by_kind: dict[str, dict[int, dict[str, Any] | None]]) -> None:
+    """Send additions and deletions, then wait until Meilisearch has applied them (raises if it did not)."""
+    batch = Batch(Claimed([], {}, {}), docs_by_kind)
+    send(client, batch)
+    for task in batch.tasks:
+        client.wait_task(task)
+
+
+def finish(client: MeiliClient, batch: Batch, result: DrainResult) -> None:
+    """Wait for the batch's tasks, then mark its rows processed, or due again if their entity changed meanwhile."""
+    for task in batch.tasks:
+        client.wait_task(task, timeout=600)
+    # A slower worker may have pushed an older state over a newer one: rows whose entity
+    # changed since we read it stay unprocessed, so the current state is pushed again.
+    with session_scope() as session:
+        stale: set[tuple[str, int]] = set()
+        for kind, by_id in batch.docs.items():
+            now_versions = _versions(session, kind, set(by_id))
+            for i, doc in by_id.items():
+                if doc is not None and now_versions.get(i, doc["version"]) != doc["version"]:
+                    stale.add((kind, i))
+                elif doc is not None:
+                    result.public.append((kind, i))
+        rows = session.scalars(sa.select(OutboxEvent).where(OutboxEvent.id.in_(batch.claimed.ids))).all()
+        now = utcnow()
+        for row in rows:
+            if (row.entity_type, row.entity_id) in stale:
+                row.available_at = now
+                result.retried += 1
+            else:
+                row.processed_at = now
+                row.last_error = None
+                result.processed += 1
+    result.batches += 1
+
+
+def drain_once(client: MeiliClient, extractor: TermExtractor, limit: int = BATCH) -> DrainResult:
+    """One batch: claim, load current state, push, wait, then mark processed (or schedule a retry)."""
+    return drain(client, extractor, limit=limit, max_batches=1)
+
+
+def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int]:
+    model = {"achievement": Achievement, "demand": Demand}.get(kind)
+    if model is None or not ids:
+        return {}
+    return dict(session.execute(sa.select(model.id, model.version).where(model.id.in_(ids))).all())
+
+
+def _retry_later(claimed: Claimed, error: str) -> None:
+    with session_scope() as session:
+        now = utcnow()
+        for row in session.scalars(sa.select(OutboxEvent).where(OutboxEvent.id.in_(claimed.ids))).all():
+            row.available_at = now + backoff(row.attempts)
+            row.last_error = error[:2000]
+    log.warning("search drain failed for %d outbox rows: %s", len(claimed.ids), error)
+
+
+def drain(
+    client: MeiliClient, extractor: TermExtractor, *, limit: int = BATCH, max_batches: int = 1000,
+    on_public: Callable[[list[tuple[str, int]]], None] | None = None,
+) -> DrainResult:  # fmt: skip
+    """Drain until nothing is due, one batch in flight while the next is prepared; a failure stops the drain
+    and its rows come back after a backoff."""
+    total = DrainResult()
+    unfinished: list[Batch] = []  # sent, not yet waited for: at most two at a time
+    prepared = 0
+    try:
+        while True:
+            nxt = prepare(extractor, limit) if prepared < max_batches else None
+            if nxt is not None:
+                prepared += 1
+                unfinished.append(nxt)
+                send(client, nxt)
+            if len(unfinished) > 1 or (nxt is None and unfinished):
+                before = len(total.public)
+                finish(client, unfinished[0], total)
+                unfinished.pop(0)
+                if on_public and len(total.public) > before:
+                    on_public(total.public[before:])
+            if nxt is None and not unfinished:
+                break
+    except Exception as exc:  # noqa: BLE001 - the rows carry the error and come back after a backoff
+        total.error = f"{type(exc).__name__}: {exc}"
+        for batch in unfinished:
+            _retry_later(batch.claimed, total.error)
+            total.retried += len(batch.claimed.ids)
+    return total
+
+
+def index_lag(session: Session, topic: str = TOPIC) -> dict[str, Any]:
+    """Oldest undrained outbox entry: its age in seconds (0 when all caught up) and the backlog size."""
+    oldest, pending = session.execute(
+        sa.select(sa.func.min(OutboxEvent.created_at), sa.func.count()).where(
+            OutboxEvent.topic == topic, OutboxEvent.processed_at.is_(None)
+        )
+    ).one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    age = (utcnow() - oldest).total_seconds() if oldest else 0.0
+    return {"pending": int(pending), "oldest_created_at": oldest, "lag_seconds": round(max(age, 0.0), 3)}
+
+
+# -- settings and full reindex -------------------------------------------------------------------
+
+
+def ensure_index(client: MeiliClient, uid: str) -> None:
+    if client.get_index(uid) is None:
+        try:
+            client.wait_task(client.create_index(uid))
+        except SearchError as exc:
+            if exc.code != "search_task_failed":  # created concurrently: fine
+                raise
+
+
+def apply_settings(client: MeiliClient, synonyms: dict[str, list[str]], kinds: Iterable[str] = KINDS) -> None:
+    """Create missing indexes and (re)apply settings; Meilisearch treats identical settings as a no-op."""
+    for kind in kinds:
+        uid = index_uid(kind)
+        ensure_index(client, uid)
+        client.wait_task(client.update_settings(uid, settings_for(kind, synonyms)), timeout=300)
+
+
+def push_synonyms(client: MeiliClient, synonyms: dict[str, list[str]], kinds: Iterable[str] = KINDS) -> None:
+    tasks = [client.request("PUT", f"/indexes/{index_uid(k)}/settings/synonyms", json=synonyms) for k in kinds]
+    for task in tasks:
+        client.wait_task(task, timeout=300)
+
+
+def _all_public_ids(session: Session, kind: str) -> list[int]:
+    if kind == "call":
+        from market.calls import rules
+        from market.calls.models import Call
+
+        return list(session.scalars(sa.select(Call.id).where(Call.state.in_(rules.PUBLIC_CALL_STATES)).order_by(Call.id)))
+    model = {"achievement": Achievement, "demand": Demand}[kind]
+    return list(
+        session.scalars(sa.select(model.id).where(model.status.in_(documents.PUBLIC_STATES)).order_by(model.id))
+    )
+
+
+def reindex(
+    client: MeiliClient, extractor: TermExtractor, synonyms: dict[str, list[str]], *,
+    kinds: Iterable[str] | None = None, batch: int = 2000,
+) -> dict[str, int]:  # fmt: skip
+    """Build each index afresh under a temporary name, then swap it in: search is never empty meanwhile."""
+    started = utcnow()
+    if kinds is None:
+        kinds = ("achievement", "demand", "call") if calls_indexable() else ("achievement", "demand")
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        live, fresh = index_uid(kind), index_uid(kind, "_rebuild")
+        ensure_index(client, live)
+        if client.get_index(fresh) is not None:
+            client.wait_task(client.delete_index(fresh))
+        client.wait_task(client.create_index(fresh))
+        client.wait_task(client.update_settings(fresh, settings_for(kind, synonyms)), timeout=300)
+        with session_scope() as session:
+            ids = _all_public_ids(session, kind)
+        tasks = []
+        for start in range(0, len(ids), batch):
+            with session_scope() as session:
+                docs = load_documents(session, kind, set(ids[start : start + batch]), extractor)
+            present = [d for d in docs.values() if d is not None]
+            if present:
+                tasks.append(client.add_documents(fresh, present))
+        for task in tasks:
+            client.wait_task(task, timeout=600)
+        swap = client.swap_indexes([(live, fresh)])
+        drop = client.delete_index(fresh)  # the old contents, once swapped under the temporary name
+        try:
+            client.wait_task(swap)
+        except SearchError as exc:
+            # A key scoped to our indexes cannot read a swap task (it has no single index);
+            # tasks run in order, so the deletion enqueued after it is our barrier.
+            if exc.code != "search_task_not_found":
+                raise
+        client.wait_task(drop)
+        counts[kind] = len(ids)
+    # Changes drained into the old index while we were building are replayed into the new one.
+    with session_scope() as session:
+        session.execute(
+            sa.update(OutboxEvent)
+            .where(OutboxEvent.topic == TOPIC, OutboxEvent.created_at >= started - dt.timedelta(seconds=5))
+            .values(processed_at=None, available_at=utcnow())
+        )
+    return counts

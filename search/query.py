@@ -1,0 +1,152 @@
+"""Query building: public search (filters, facets, sort, highlight) and match queries from a listing's key terms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from search.documents import PUBLIC_STATES, fen
+from search.settings import FACETS
+from search.terms import Concept
+
+# Meilisearch reads at most 10 words of one query, and ANDs them before dropping the last:
+# a concept's variants are therefore separate queries, merged by federated search.
+MAX_MATCH_QUERIES = 24
+MATCH_CANDIDATES = 40
+# Long texts stay out of match candidates: scoring needs terms and structured fields, and the listing has a page.
+MATCH_ATTRIBUTES = [
+    "id", "kind", "title", "keywords", "terms", "technical_field", "technical_field_label", "region_code", "org_id",
+    "org_name", "status", "published_at_ts", "maturity", "maturity_rank", "transfer_modes", "asking_price_fen",
+    "price_negotiable", "ip_type", "wanted_maturity", "wanted_maturity_rank", "cooperation_modes", "budget_fen",
+    "budget_negotiable", "deadline",
+]  # fmt: skip
+PUBLIC_FILTER = "status IN [" + ", ".join(sorted(PUBLIC_STATES)) + "]"
+HIGHLIGHT = {"achievement": ["title", "summary"], "demand": ["title", "description"], "call": ["title", "description"]}
+PRICE_FIELD = {"achievement": "asking_price_fen", "demand": "budget_fen", "call": "total_amount_fen"}
+NEGOTIABLE_FIELD = {"achievement": "price_negotiable", "demand": "budget_negotiable"}
+MATURITY_FIELD = {"achievement": "maturity", "demand": "wanted_maturity"}
+MODES_FIELD = {"achievement": "transfer_modes", "demand": "cooperation_modes"}
+SORTS = {
+    "newest": ["published_at_ts:desc", "id:desc"],
+    "oldest": ["published_at_ts:asc", "id:asc"],
+    "price_asc": "price:asc",
+    "price_desc": "price:desc",
+}
+
+
+def _quote(value: str) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass
+class SearchFilters:
+    technical_field: str | None = None
+    maturity: str | None = None
+    mode: str | None = None
+    region_code: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    include_negotiable: bool = False
+    exclude_ids: list[int] = field(default_factory=list)
+    only_ids: list[int] = field(default_factory=list)
+
+
+def region_clause(code: str) -> str:
+    """330000 = the province, 330200 = the city (prefix-aware), anything else exact."""
+    if len(code) == 6 and code.endswith("0000"):
+        return f"province_code = {_quote(code)}"
+    if len(code) == 6 and code.endswith("00"):
+        return f"city_code = {_quote(code)}"
+    return f"region_code = {_quote(code)}"
+
+
+def filter_expression(kind: str, f: SearchFilters) -> list[str | list[str]]:
+    """Meilisearch filter (AND of the list); drafts are excluded here, always."""
+    out: list[str | list[str]] = [PUBLIC_FILTER]
+    if f.technical_field:
+        out.append(f"technical_field = {_quote(f.technical_field)}")
+    if f.maturity and kind in MATURITY_FIELD:
+        out.append(f"{MATURITY_FIELD[kind]} = {_quote(f.maturity)}")
+    if f.mode and kind in MODES_FIELD:
+        out.append(f"{MODES_FIELD[kind]} = {_quote(f.mode)}")
+    if f.region_code:
+        out.append(region_clause(f.region_code))
+    if f.min_price is not None or f.max_price is not None:
+        price = PRICE_FIELD[kind]
+        parts = []
+        if f.min_price is not None:
+            parts.append(f"{price} >= {fen(f.min_price)}")
+        if f.max_price is not None:
+            parts.append(f"{price} <= {fen(f.max_price)}")
+        ranged = " AND ".join(parts)
+        if f.include_negotiable and kind in NEGOTIABLE_FIELD:
+            out.append([f"({ranged})", f"{NEGOTIABLE_FIELD[kind]} = true"])
+        else:
+            out.append(ranged)
+    if f.exclude_ids:
+        out.append(f"id NOT IN [{', '.join(str(int(i)) for i in f.exclude_ids)}]")
+    if f.only_ids:
+        out.append(f"id IN [{', '.join(str(int(i)) for i in f.only_ids)}]")
+    return out
+
+
+def sort_for(kind: str, sort: str) -> list[str] | None:
+    if sort == "relevance":
+        return None
+    if sort in ("newest", "oldest"):
+        return list(SORTS[sort])
+    if sort in ("price_asc", "price_desc"):
+        return [f"{PRICE_FIELD[kind]}:{sort.split('_')[1]}", "id:desc"]
+    raise ValueError(sort)
+
+
+def search_request(
+    uid: str, kind: str, q: str, variants: list[str], filters: SearchFilters, *, sort: str, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
+    """(queries, federation, single_body): a plain search when sorting or without expansion, else federated."""
+    base = {
+        "indexUid": uid,
+        "filter": filter_expression(kind, filters),
+        "attributesToHighlight": HIGHLIGHT[kind],
+        "highlightPreTag": "<em>",
+        "highlightPostTag": "</em>",
+        "attributesToCrop": [HIGHLIGHT[kind][1]],
+        "cropLength": 60,
+        "showRankingScore": True,
+    }
+    sort_spec = sort_for(kind, sort)
+    extra = [v for v in variants if v and v != q.strip().lower()][: MAX_MATCH_QUERIES - 1]
+    if sort_spec is not None or not q.strip() or not extra:
+        body = {**base, "q": q, "offset": offset, "limit": limit, "facets": FACETS[kind]}
+        body.pop("indexUid")
+        if sort_spec:
+            body["sort"] = sort_spec
+        return [], None, body
+    queries = [{**base, "q": q}] + [{**base, "q": v, "federationOptions": {"weight": 0.9}} for v in extra]
+    federation = {"offset": offset, "limit": limit, "facetsByIndex": {uid: FACETS[kind]}}
+    return queries, federation, None
+
+
+def match_queries(uid: str, kind: str, concepts: list[Concept], filters: SearchFilters) -> list[dict[str, Any]]:
+    """One query per concept variant (title-like weight for the strongest concepts), all with the same filter."""
+    flt = filter_expression(kind, filters)
+    top = max((c.weight for c in concepts), default=1.0)
+    queries: list[dict[str, Any]] = []
+    # Round-robin over concepts so that one concept with many variants cannot use up the budget.
+    depth = max((len(c.variants) for c in concepts), default=0)
+    for i in range(depth):
+        for concept in concepts:
+            if i >= len(concept.variants) or len(queries) >= MAX_MATCH_QUERIES:
+                continue
+            weight = round(0.5 + 0.5 * concept.weight / top, 3)
+            queries.append({
+                "indexUid": uid, "q": concept.variants[i], "filter": flt, "showRankingScore": True,
+                "attributesToRetrieve": MATCH_ATTRIBUTES,
+                "federationOptions": {"weight": weight},
+            })  # fmt: skip
+    return queries
+
+
+def match_federation(limit: int = MATCH_CANDIDATES) -> dict[str, Any]:
+    return {"offset": 0, "limit": limit}

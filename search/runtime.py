@@ -1,0 +1,84 @@
+"""Which Meilisearch the process talks to: the configured one, or one the project starts itself.
+
+The app never holds the master key: for its own server the project creates a scoped API key
+(search, documents, indexes, tasks, settings on the project's indexes) and uses that.
+"""
+
+from __future__ import annotations
+
+import atexit
+import secrets
+import threading
+from pathlib import Path
+
+from market.core.config import get_settings
+from search.client import MeiliClient
+
+APP_KEY_NAME = "market-app"
+APP_KEY_ACTIONS = ["search", "documents.*", "indexes.*", "tasks.*", "settings.*"]
+
+_lock = threading.Lock()
+_client: MeiliClient | None = None
+_prefix: str | None = None
+_server = None
+
+
+def index_prefix() -> str:
+    return _prefix or get_settings().meili_index_prefix
+
+
+_owned = False  # the current client was made here (and is closed here when replaced)
+
+
+def configure(client: MeiliClient | None, prefix: str | None = None) -> None:
+    """Point this process at a client (tests, benchmarks, the embedded run); None = read the settings again."""
+    global _client, _prefix, _owned
+    if _client is not None and _owned and _client is not client:
+        _client.close()
+    _client, _prefix, _owned = client, prefix, False
+
+
+def configured() -> bool:
+    return _client is not None
+
+
+def get_client() -> MeiliClient:
+    global _client, _owned
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _owned = True
+                settings = get_settings()
+                if settings.meili_url:
+                    _client = MeiliClient(settings.meili_url, settings.meili_api_key)
+                else:
+                    _client = start_embedded(settings.data_dir / "meilisearch")
+    return _client
+
+
+def scoped_key(url: str, master_key: str, prefix: str) -> str:
+    """The app's key on a server we administer: reuse the existing one, or create it."""
+    admin = MeiliClient(url, master_key)
+    try:
+        pattern = f"{prefix}_*"
+        for key in admin.list_keys():
+            if key.get("name") == APP_KEY_NAME and key.get("indexes") == [pattern]:
+                return key["key"]
+        return admin.create_key(name=APP_KEY_NAME, actions=APP_KEY_ACTIONS, indexes=[pattern])["key"]
+    finally:
+        admin.close()
+
+
+def start_embedded(data_dir: Path) -> MeiliClient:
+    """Start (once per process) a Meilisearch under data_dir; its master key stays in a file beside the data."""
+    global _server
+    from market.embedded import start_meilisearch
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / "master.key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(32))
+        key_file.chmod(0o600)
+    _server = start_meilisearch(data_dir, master_key=key_file.read_text().strip())
+    atexit.register(_server.stop)
+    return MeiliClient(_server.url, scoped_key(_server.url, _server.master_key, index_prefix()))

@@ -1,0 +1,75 @@
+"""Index settings as data: one entry per index, applied idempotently (at start-up and by `market search apply-settings`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search import runtime
+
+KINDS = ("achievement", "demand", "call")
+
+_COMMON_FILTERS = [
+    "id", "status", "technical_field", "region_code", "city_code", "province_code", "org_id", "terms",
+    "published_at_ts",
+]  # fmt: skip
+# Codes are matched exactly: a typo-tolerant patent number would find someone else's patent.
+_TYPO = {"enabled": True, "disableOnNumbers": True, "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9}}
+
+INDEX_SETTINGS: dict[str, dict[str, Any]] = {
+    "achievement": {
+        "searchableAttributes": ["title", "keywords", "terms", "summary", "org_name", "inventors", "patent_numbers"],
+        "filterableAttributes": _COMMON_FILTERS + [
+            "maturity", "maturity_rank", "transfer_modes", "asking_price_fen", "price_negotiable", "ip_type",
+            "recognitions",
+        ],  # fmt: skip
+        "sortableAttributes": ["id", "published_at_ts", "asking_price_fen", "maturity_rank"],
+        "localizedAttributes": [
+            {"attributePatterns": ["title", "keywords", "terms", "summary", "org_name", "inventors"], "locales": ["cmn"]}
+        ],
+        "typoTolerance": {**_TYPO, "disableOnAttributes": ["patent_numbers", "region_code", "terms"]},
+    },
+    "demand": {
+        "searchableAttributes": ["title", "keywords", "terms", "description", "org_name"],
+        "filterableAttributes": _COMMON_FILTERS + [
+            "wanted_maturity", "wanted_maturity_rank", "cooperation_modes", "budget_fen", "budget_negotiable",
+            "deadline",
+        ],  # fmt: skip
+        "sortableAttributes": ["id", "published_at_ts", "budget_fen", "deadline"],
+        "localizedAttributes": [
+            {"attributePatterns": ["title", "keywords", "terms", "description", "org_name"], "locales": ["cmn"]}
+        ],
+        "typoTolerance": {**_TYPO, "disableOnAttributes": ["region_code", "terms"]},
+    },
+    "call": {
+        "searchableAttributes": ["title", "keywords", "terms", "description", "org_name", "winners"],
+        "filterableAttributes": _COMMON_FILTERS + [
+            "kind", "state", "bidding_open", "horse_race", "consortium_allowed", "total_amount_fen", "bid_deadline",
+        ],  # fmt: skip
+        "sortableAttributes": ["id", "published_at_ts", "total_amount_fen", "bid_deadline"],
+        "localizedAttributes": [
+            {"attributePatterns": ["title", "keywords", "terms", "description", "org_name"], "locales": ["cmn"]}
+        ],
+        "typoTolerance": {**_TYPO, "disableOnAttributes": ["region_code", "terms"]},
+    },
+}
+SHARED_SETTINGS: dict[str, Any] = {
+    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
+    "faceting": {"maxValuesPerFacet": 100},
+    "pagination": {"maxTotalHits": 2000},
+}
+FACETS = {
+    "achievement": ["technical_field", "maturity", "transfer_modes", "region_code", "ip_type", "price_negotiable"],
+    "demand": ["technical_field", "wanted_maturity", "cooperation_modes", "region_code", "budget_negotiable"],
+    "call": ["technical_field", "region_code", "kind", "state", "bidding_open"],
+}
+
+
+def index_uid(kind: str, suffix: str = "") -> str:
+    return f"{runtime.index_prefix()}_{kind}s{suffix}"
+
+
+def settings_for(kind: str, synonyms: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    out = {**SHARED_SETTINGS, **INDEX_SETTINGS[kind], "displayedAttributes": ["*"]}
+    if synonyms is not None:
+        out["synonyms"] = synonyms
+    return out

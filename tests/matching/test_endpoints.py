@@ -1,0 +1,178 @@
+"""Synonyms (bureau-edited, pushed to Meilisearch), saved searches, the inbox and signed webhooks, per role."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from market.accounts.roles import Role
+from market.core.db import session_scope
+from market.core.vocab import OrgKind
+from market.matching import service
+from tests.search.conftest import drain, ids, post
+
+
+@pytest.fixture
+def people(pg_world):
+    return {
+        "institute": pg_world.member(OrgKind.institute, region_code="330203"),
+        "firm": pg_world.member(OrgKind.enterprise, region_code="330212"),
+        "broker": pg_world.member(OrgKind.intermediary, Role.member),
+        "bureau": pg_world.bureau(Role.bureau_admin),
+        "registrar": pg_world.bureau(Role.registrar),
+    }
+
+
+def test_synonyms_are_seeded_listed_and_edited_only_by_bureau(pg_client, meili, people):
+    r = pg_client.get("/api/v1/synonyms", params={"page_size": 5})
+    assert r.status_code == 200 and r.json()["total"] >= 200
+    assert any("锂电" in g["terms"] for g in pg_client.get("/api/v1/synonyms", params={"term": "锂电"}).json()["items"])
+    body = {"terms": ["甬江实验室", "YJL"]}
+    assert pg_client.post("/api/v1/synonyms", json=body).status_code == 401
+    assert pg_client.post("/api/v1/synonyms", json=body, headers=people["firm"].headers).status_code == 403
+    r = pg_client.post("/api/v1/synonyms", json={"terms": ["同一个", "同一个"]}, headers=people["bureau"].headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "synonyms_too_few"
+
+    inst = people["institute"]
+    listing = post(pg_client, inst, "achievement", title="甬江实验室柔性电子材料", summary="柔性电子印刷墨水与器件技术成果。")
+    drain()
+    assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "YJL"})) == []
+    r = pg_client.post("/api/v1/synonyms", json=body, headers=people["registrar"].headers)
+    assert r.status_code == 201, r.text
+    group_id = r.json()["id"]
+    # pushed to Meilisearch after commit, and used for query expansion at once
+    assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "YJL"})) == [listing]
+    r = pg_client.put(f"/api/v1/synonyms/{group_id}", json={"terms": ["甬江实验室", "甬江"]}, headers=people["bureau"].headers)
+    assert r.status_code == 200 and r.json()["terms"] == ["甬江实验室", "甬江"]
+    assert pg_client.delete(f"/api/v1/synonyms/{group_id}", headers=people["firm"].headers).status_code == 403
+    assert pg_client.delete(f"/api/v1/synonyms/{group_id}", headers=people["bureau"].headers).status_code == 204
+    assert pg_client.put(f"/api/v1/synonyms/{group_id}", json=body, headers=people["bureau"].headers).status_code == 404
+
+
+class Receiver:
+    """A real HTTP endpoint on loopback that records what it gets and answers with a configurable status."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append((dict(self.headers), body))
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _notify(kind: str, listing_id: int) -> list[int]:
+    with session_scope() as s:
+        created = service.notify_for_listing(s, kind, listing_id)
+        return service.pending_deliveries(s, created)
+
+
+def test_saved_searches_notify_inbox_and_signed_webhook(pg_client, meili, people, receiver):
+    firm, inst, broker = people["firm"], people["institute"], people["broker"]
+    demand = post(pg_client, firm, "demand")
+    drain()
+    assert pg_client.post("/api/v1/saved-searches", json={"name": "x", "target": "achievement", "query": "锂电"}).status_code == 401
+    r = pg_client.post(
+        "/api/v1/saved-searches", json={"name": "我的需求的匹配", "source_type": "demand", "source_id": demand, "min_score": 40},
+        headers=firm.headers,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["target"] == "achievement"
+    r = pg_client.post(
+        "/api/v1/saved-searches",
+        json={"name": "锂电成果", "target": "achievement", "query": "锂电", "filters": {"region_code": "330200"}},
+        headers=broker.headers,
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert pg_client.post(
+        "/api/v1/saved-searches", json={"name": "bad", "target": "achievement", "query": " "}, headers=broker.headers
+    ).json()["error"]["code"] == "query_required"
+    hook = pg_client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=firm.headers)
+    assert hook.status_code == 201
+    secret, hook_id = hook.json()["secret"], hook.json()["id"]
+
+    fits = post(pg_client, inst, "achievement")
+    unrelated = post(
+        pg_client, inst, "achievement", title="水稻赤眼蜂生物防治", technical_field="agriculture",
+        summary="释放赤眼蜂防治水稻螟虫的技术。", keywords=["赤眼蜂"],
+    )  # fmt: skip
+    drain()
+    deliveries = _notify("achievement", fits)
+    assert _notify("achievement", unrelated) == []
+    assert _notify("achievement", fits) == []  # once per search and listing
+
+    firm_inbox = pg_client.get("/api/v1/inbox", headers=firm.headers).json()
+    assert [n["listing_id"] for n in firm_inbox["items"]] == [fits]
+    assert firm_inbox["items"][0]["detail"]["score"] >= 0.4 and "锂离子电池" in firm_inbox["items"][0]["detail"]["matched_terms"]
+    broker_inbox = pg_client.get("/api/v1/inbox", headers=broker.headers).json()
+    assert [n["listing_id"] for n in broker_inbox["items"]] == [fits]
+    assert pg_client.get("/api/v1/inbox", headers=inst.headers).json()["items"] == []
+    note_id = firm_inbox["items"][0]["id"]
+    assert pg_client.post(f"/api/v1/inbox/{note_id}/read", headers=broker.headers).status_code == 404
+    assert pg_client.post(f"/api/v1/inbox/{note_id}/read", headers=firm.headers).json()["read_at"]
+    assert pg_client.get("/api/v1/inbox", params={"unread": True}, headers=firm.headers).json()["total"] == 0
+
+    # webhook: first attempt fails (receiver down with 500) and is logged; the retry succeeds, signed
+    assert len(deliveries) == 1
+    receiver.status = 500
+    with pytest.raises(service.WebhookFailed):
+        service.deliver_webhook(deliveries[0])
+    receiver.status = 204
+    assert service.deliver_webhook(deliveries[0]) == "delivered"
+    assert service.deliver_webhook(deliveries[0]) == "skipped"  # idempotent
+    log = pg_client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=firm.headers).json()
+    assert log[0]["status"] == "delivered" and log[0]["attempts"] == 2 and log[0]["last_status_code"] == 204
+    assert pg_client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=broker.headers).status_code == 404
+    headers, body = receiver.requests[-1]
+    t, v1 = (part.split("=", 1)[1] for part in headers["X-Market-Signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(v1, expected)
+    assert json.loads(body)["listing_id"] == fits and headers["X-Market-Event"] == "saved_search.match"
+    assert "secret" not in pg_client.get("/api/v1/webhooks", headers=firm.headers).json()[0]
+
+
+def test_saved_search_on_someone_elses_draft_is_refused(pg_client, meili, people):
+    draft = post(pg_client, people["firm"], "demand", publish=False)
+    r = pg_client.post(
+        "/api/v1/saved-searches", json={"name": "x", "source_type": "demand", "source_id": draft},
+        headers=people["broker"].headers,
+    )  # fmt: skip
+    assert r.status_code == 404
+    r = pg_client.post(
+        "/api/v1/saved-searches", json={"name": "x", "source_type": "demand"}, headers=people["broker"].headers
+    )
+    assert r.status_code == 422
+    mine = pg_client.post(
+        "/api/v1/saved-searches", json={"name": "mine", "target": "demand", "query": "机器人"}, headers=people["broker"].headers
+    ).json()["id"]
+    assert pg_client.delete(f"/api/v1/saved-searches/{mine}", headers=people["firm"].headers).status_code == 404
+    assert [s["id"] for s in pg_client.get("/api/v1/saved-searches", headers=people["broker"].headers).json()] == [mine]
+    assert pg_client.delete(f"/api/v1/saved-searches/{mine}", headers=people["broker"].headers).status_code == 204
