@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from market.accounts.endpoints import router as accounts_router
 from market.calls.endpoints import router as calls_router
@@ -14,8 +18,18 @@ from market.stats.endpoints import router as stats_router
 from market.subsidies.endpoints import router as subsidies_router
 
 
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    from market.matching.service import search_startup
+
+    # Registers the outbox nudger and applies index settings when a Meilisearch is configured.
+    await run_in_threadpool(search_startup)
+    yield
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="market — 科技大市场",
         version="0.1.0",
         description="Technology market backend: listings, matching, technology contracts, subsidies, open calls.",
