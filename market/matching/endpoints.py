@@ -75,6 +75,16 @@ def match(
     return service.match_listing(session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code))
 
 
+@router.get(
+    "/match/call/{call_id}/organisations", tags=["search", "calls"],
+    summary="For a published open call (揭榜挂帅): the organisations whose listings fit it, with those listings",
+)  # fmt: skip
+def match_call(
+    call_id: int, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> dict:
+    return service.match_call_organisations(session, call_id, limit=limit)
+
+
 # -- synonyms (read: anyone; edit: bureau) ------------------------------------------------------
 
 
