@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     contract_holidays: str = ""
     contract_extra_working_days: str = ""
     environment: str = "development"
+    # Webhooks may not target loopback, private or link-local addresses (SSRF) unless this is set,
+    # e.g. for a receiver on the same host in tests.
+    webhook_allow_private_targets: bool = False
 
     @field_validator("secret_key")
     @classmethod

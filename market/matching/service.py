@@ -467,11 +467,12 @@ def deliver_webhook(delivery_id: int, *, final_attempt: bool = False, timeout: f
     }  # fmt: skip
     status_code, error = None, None
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=timeout)
+        check_webhook_target(url)  # again at delivery: DNS may have changed since the subscription
+        response = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, WebhookTargetRefused) as exc:
         error = f"{type(exc).__name__}: {exc}"
     with session_scope() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
@@ -487,9 +488,38 @@ def deliver_webhook(delivery_id: int, *, final_attempt: bool = False, timeout: f
     return "delivered"
 
 
+class WebhookTargetRefused(ValueError):
+    pass
+
+
+def check_webhook_target(url: str) -> None:
+    """Refuse URLs that are not http(s) or whose host resolves to a loopback, private or link-local address."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    from market.core.config import get_settings
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookTargetRefused("webhook URL must be http(s) with a host")
+    if get_settings().webhook_allow_private_targets:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        raise WebhookTargetRefused(f"webhook host '{parts.hostname}' does not resolve") from None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0])
+        if not ip.is_global:
+            raise WebhookTargetRefused(f"webhook host '{parts.hostname}' is an internal address ({ip})")
+
+
 def create_webhook(session: Session, actor: Actor, url: str) -> WebhookSubscription:
-    if not url.startswith(("https://", "http://")):
-        raise ValidationFailed.field("url", "invalid_url", "webhook URL must be http(s)")
+    try:
+        check_webhook_target(url)
+    except WebhookTargetRefused as refused:
+        raise ValidationFailed.field("url", "invalid_webhook_url", str(refused)) from None
     sub = WebhookSubscription(user_id=actor.user_id, url=url, secret=secrets.token_hex(24), active=True)
     session.add(sub)
     session.flush()

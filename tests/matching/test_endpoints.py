@@ -83,10 +83,30 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def allow_loopback_webhooks(monkeypatch):
+    from market.core.config import get_settings
+
+    monkeypatch.setenv("MARKET_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("MARKET_WEBHOOK_ALLOW_PRIVATE_TARGETS")
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def receiver(allow_loopback_webhooks):
     r = Receiver()
     yield r
     r.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/x", "http://169.254.169.254/latest",
+            "http://[::1]/x", "ftp://example.com/x", "not a url"],
+)  # fmt: skip
+def test_webhooks_to_internal_addresses_are_refused(pg_client, people, url):
+    r = pg_client.post("/api/v1/webhooks", json={"url": url}, headers=people["firm"].headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_webhook_url", r.text
 
 
 def _notify(kind: str, listing_id: int) -> list[int]:
