@@ -362,12 +362,17 @@ def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
     require(actor, "compute")
     run = get_run(session, run_id, for_update=True)
     _check_recomputable(run)
-    if run.compute_state == ComputeState.computing:
+    if run.compute_state == ComputeState.computing and run.updated_at > utcnow() - STALE_COMPUTATION:
         raise InvalidState("the run is being computed; wait for it to finish", code="run_computing")
+    # A computation silent for longer than STALE_COMPUTATION lost its worker: it may be queued again.
     run.compute_state = ComputeState.queued
     run.progress_done = 0
     session.flush()
     return run
+
+
+# Each policy step commits its progress (bumping updated_at) within seconds even at 100k contracts.
+STALE_COMPUTATION = dt.timedelta(minutes=10)
 
 
 def _check_recomputable(run: SubsidyRun) -> None:

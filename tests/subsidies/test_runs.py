@@ -267,3 +267,29 @@ def test_voucher_redemption_makes_a_service_contract_eligible(client, market, wo
     assert r.status_code == 201
     after = totals(client, m["officer"], create_and_compute(client, m["officer"], codes=codes))
     assert after == {("lc2020-voucher-provider", provider): "50000.00", ("lc2020-voucher-sme", m["firm"]): "120000.00"}
+
+
+def test_a_computation_whose_worker_died_can_be_queued_again(client, market):
+    import sqlalchemy as sa
+
+    from market.core.db import session_scope, utcnow
+    from market.subsidies.models import SubsidyRun
+
+    m = market
+    run_id = create_and_compute(client, m["officer"])
+    url = f"/api/v1/subsidies/runs/{run_id}/compute"
+
+    def computing_since(minutes: int) -> None:
+        with session_scope() as s:
+            s.execute(sa.update(SubsidyRun).where(SubsidyRun.id == run_id).values(
+                compute_state="computing", updated_at=utcnow() - dt.timedelta(minutes=minutes)))  # fmt: skip
+
+    computing_since(1)  # a live computation: refused
+    r = client.post(url, headers=m["officer"].headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "run_computing"
+    computing_since(30)  # silent for 30 minutes: its worker is gone
+    r = client.post(url, headers=m["officer"].headers)
+    assert r.status_code == 202, r.text
+    assert r.json()["compute_state"] == "queued"
+    service.compute_run(run_id)
+    assert client.get(f"/api/v1/subsidies/runs/{run_id}", headers=m["officer"].headers).json()["compute_state"] == "computed"
