@@ -40,10 +40,11 @@ class MonthlyReport(IdMixin, Base):
 
 
 class RollupRow(Base):
-    """The ledger summed per dimension value and month (grain "m", period yyyymm) or year (grain "y", period yyyy).
+    """The ledger summed per dimension value and year (grain "y", period yyyy), quarter ("q", yyyyq),
+    month ("m", yyyymm) or day ("d", yyyymmdd).
 
-    Kept in the transaction of every ledger write (`market.stats.rollup.apply`), so a period made of
-    whole months and years reads a few thousand rows instead of the ledger; `rebuild` recomputes it.
+    Kept in the transaction of every ledger write (`market.stats.rollup.apply`), so any period is read as
+    its whole years, quarters and months and its edge days, never from the ledger; `rebuild` recomputes it.
     The dimensions and their keys:
 
     - `subtype`: key = contract type, key2 = subtype (also the contract-type, summary and series figures)

@@ -1,10 +1,10 @@
-"""The ledger rollup: `contract_ledger` summed per dimension value and month/year, kept in step with every ledger write.
+"""The ledger rollup: `contract_ledger` summed per dimension value and year/quarter/month/day, kept in step with it.
 
-A statistic over [start, end] is read as whole years and whole months from `stats_rollup` plus
-the ledger rows of the partial months at the edges (`split_period`), so it costs a few thousand
-rows whatever the period and stays exactly the ledger's SUM. `apply` runs in the transaction
-that writes the ledger entries; `rebuild` recomputes everything from the ledger; `differences`
-says where the two disagree (there should be none).
+A statistic over [start, end] is read from `stats_rollup` alone, as whole years, whole quarters,
+whole months and the days left at the edges (`split_period`): a handful of rows per dimension value
+whatever the period, never the ledger's scattered rows, and exactly the ledger's SUM. `apply` runs
+in the transaction that writes the ledger entries; `rebuild` recomputes everything from the ledger;
+`differences` says where the two disagree (there should be none).
 """
 
 from __future__ import annotations
@@ -66,17 +66,32 @@ def ledger_month() -> Any:
     return sa.cast(L.entry_year, sa.Integer) * 100 + L.entry_month
 
 
+def ledger_day() -> Any:
+    """yyyymmdd of a ledger entry (extract() is strftime() on SQLite, numeric on PostgreSQL: cast both)."""
+    return ledger_month() * 100 + sa.cast(sa.extract("day", L.entry_date), sa.Integer)
+
+
+# The grains and how their `period` is written: y yyyy, q yyyyq (quarter 1-4), m yyyymm, d yyyymmdd.
+GRAINS = ("y", "q", "m", "d")
+
+
+def periods(day: dt.date) -> tuple[tuple[str, int], ...]:
+    """(grain, period) of every rollup row a ledger entry dated `day` counts in."""
+    return (("y", day.year), ("q", day.year * 10 + (day.month + 2) // 3), ("m", day.year * 100 + day.month),
+            ("d", day.year * 10000 + day.month * 100 + day.day))  # fmt: skip
+
+
 KEY_COLUMNS = ["dimension", "grain", "period", "key", "key2"]
 SUMS = ["count", "total_amount", "technical_transaction_amount"]
 
 
 def apply(session: Session, entries: Iterable[L]) -> None:
-    """Add ledger entries (not yet committed, same transaction) to the rollup's month and year rows."""
+    """Add ledger entries (not yet committed, same transaction) to the rollup's year, quarter, month and day rows."""
     acc: dict[tuple[Any, ...], list[Any]] = {}
     for e in entries:
         total, tta = to_money(e.total_amount), to_money(e.technical_transaction_amount)
         for dimension, key, key2, name in entry_keys(e):
-            for grain, period in (("m", e.entry_year * 100 + e.entry_month), ("y", e.entry_year)):
+            for grain, period in periods(e.entry_date):
                 # Name is part of the key here: which of two names is "greatest" is the database's
                 # collation's call, so both go to the database (as max() over the ledger would see them).
                 row = acc.setdefault((dimension, grain, period, key, key2, name), [0, Decimal(0), Decimal(0)])
@@ -96,10 +111,11 @@ def apply(session: Session, entries: Iterable[L]) -> None:
         upsert_adding(session, R.__table__, rows, keys=KEY_COLUMNS, add=SUMS, keep_greatest=["name"])
 
 
-def _ledger_select(dimension: str, grain: str = "m") -> sa.Select:
-    """The month (or year) rows of one dimension, computed from the ledger."""
+def _ledger_select(dimension: str, grain: str = "d") -> sa.Select:
+    """The rows of one dimension at one grain, computed from the ledger."""
     key, key2, name, condition = LEDGER_KEYS[dimension]
-    period = (ledger_month() if grain == "m" else L.entry_year).label("period")
+    period = {"y": L.entry_year, "q": sa.cast(L.entry_year, sa.Integer) * 10 + (L.entry_month + 2) // 3,
+              "m": ledger_month(), "d": ledger_day()}[grain].label("period")  # fmt: skip
     stmt = sa.select(
         sa.literal(dimension).label("dimension"), sa.literal(grain).label("grain"), period, key.label("key"),
         key2.label("key2"), sa.func.max(name).label("name"), sa.func.sum(L.sign).label("count"),
@@ -109,14 +125,23 @@ def _ledger_select(dimension: str, grain: str = "m") -> sa.Select:
     return stmt.where(condition) if condition is not None else stmt
 
 
-def _years_select() -> sa.Select:
-    year = (R.period // 100).label("period")
+# How a coarser grain's period is computed from a finer one's: (coarser, finer, period expression).
+_COARSER = (
+    ("m", "d", lambda p: p // 100),
+    ("q", "m", lambda p: p // 100 * 10 + (p % 100 + 2) // 3),
+    ("y", "q", lambda p: p // 10),
+)
+
+
+def _coarser_select(grain: str, finer: str, period_of: Any) -> sa.Select:
+    period = period_of(R.period).label("period")
     return (
-        sa.select(R.dimension, sa.literal("y").label("grain"), year, R.key, R.key2, sa.func.max(R.name).label("name"),
+        sa.select(R.dimension, sa.literal(grain).label("grain"), period, R.key, R.key2,
+                  sa.func.max(R.name).label("name"),
                   sa.func.sum(R.count).label("count"), sa.func.sum(R.total_amount).label("total_amount"),
                   sa.func.sum(R.technical_transaction_amount).label("technical_transaction_amount"))
-        .where(R.grain == "m")
-        .group_by(R.dimension, year, R.key, R.key2)
+        .where(R.grain == finer)
+        .group_by(R.dimension, period, R.key, R.key2)
     )  # fmt: skip
 
 
@@ -125,10 +150,15 @@ def rebuild(session: Session) -> int:
     lock_against_writes(session, L.__table__)
     session.execute(sa.delete(R))
     columns = [*KEY_COLUMNS, "name", *SUMS]
+    # Written in key order (as time-ordered writes leave them), so a period's rows share pages: its range
+    # scan reads a few hundred pages instead of one per row.
     for dimension in LEDGER_KEYS:
-        session.execute(sa.insert(R).from_select(columns, _ledger_select(dimension)))
-    # Years from the months just written: a ninth of the rows to read.
-    session.execute(sa.insert(R).from_select(columns, _years_select()))
+        stmt = _ledger_select(dimension, "d")
+        session.execute(sa.insert(R).from_select(columns, stmt.order_by(*stmt.selected_columns[2:5])))
+    # Each coarser grain from the finer one just written: the ledger is read once.
+    for grain, finer, period_of in _COARSER:
+        stmt = _coarser_select(grain, finer, period_of)
+        session.execute(sa.insert(R).from_select(columns, stmt.order_by(*stmt.selected_columns[:5])))
     return session.scalar(sa.select(sa.func.count()).select_from(R)) or 0
 
 
@@ -148,7 +178,7 @@ def differences(session: Session) -> list[Difference]:
     expected = {
         tuple(r[:5]): _figures(r)
         for dimension in LEDGER_KEYS
-        for grain in ("m", "y")
+        for grain in GRAINS
         for r in session.execute(_ledger_select(dimension, grain))
     }
     actual = {tuple(r[:5]): _figures(r) for r in session.execute(sa.select(R.__table__))}
@@ -164,9 +194,10 @@ def differences(session: Session) -> list[Difference]:
 
 @dataclass
 class Split:
-    """A date range as whole years + whole months (read from the rollup) + edge days (read from the ledger)."""
+    """A date range as whole years + whole quarters + whole months + the days at its edges, all rollup grains."""
 
     years: tuple[int, int] | None = None  # inclusive
+    quarters: list[tuple[int, int]] = field(default_factory=list)  # inclusive yyyyq ranges
     months: list[tuple[int, int]] = field(default_factory=list)  # inclusive yyyymm ranges
     days: list[tuple[dt.date, dt.date]] = field(default_factory=list)  # inclusive date ranges
 
@@ -175,12 +206,22 @@ def _next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
-def _ym(d: dt.date) -> int:
-    return d.year * 100 + d.month
+def _cut(lo: int, hi: int, size: int) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """Months lo..hi (index year*12 + month-1, inclusive) as whole aligned blocks of `size` (their block
+    indexes, inclusive) and the month runs left before and after them."""
+    a, b = -(-lo // size) * size, (hi + 1) // size * size  # first month of the first block, month after the last
+    if a >= b:
+        return None, [(lo, hi)]
+    return (a // size, b // size - 1), [r for r in ((lo, a - 1), (b, hi)) if r[0] <= r[1]]
 
 
-def split_period(start: dt.date, end: dt.date, *, years: bool = True) -> Split:
-    """Cut [start, end] into whole years (if `years`), whole months and the days left at either edge."""
+def _yyyymm(index: int) -> int:
+    return index // 12 * 100 + index % 12 + 1
+
+
+def split_period(start: dt.date, end: dt.date, *, years: bool = True, quarters: bool = True) -> Split:
+    """Cut [start, end] into whole years (if `years`), whole quarters (if `quarters`), whole months and the days
+    left at either edge: the coarsest rows that add up to exactly the period."""
     split = Split()
     if start > end:
         return split
@@ -194,15 +235,15 @@ def split_period(start: dt.date, end: dt.date, *, years: bool = True) -> Split:
         split.days.append((start, first - dt.timedelta(days=1)))
     if after <= end:
         split.days.append((after, end))
-    last = after - dt.timedelta(days=1)  # last day of the last whole month
-    y0 = first.year if first.month == 1 else first.year + 1
-    y1 = last.year if last.month == 12 else last.year - 1
-    if years and y0 <= y1:
-        split.years = (y0, y1)
-        if first < dt.date(y0, 1, 1):
-            split.months.append((_ym(first), first.year * 100 + 12))
-        if dt.date(y1, 12, 31) < last:
-            split.months.append(((y1 + 1) * 100 + 1, _ym(last)))
-    else:
-        split.months.append((_ym(first), _ym(last)))
+    runs = [(first.year * 12 + first.month - 1, after.year * 12 + after.month - 2)]
+    if years:
+        blocks, runs = _cut(*runs[0], 12)
+        split.years = blocks
+    if quarters:
+        cut = [_cut(lo, hi, 3) for lo, hi in runs]
+        split.quarters = [(q0 // 4 * 10 + q0 % 4 + 1, q1 // 4 * 10 + q1 % 4 + 1) for (q0, q1), _ in
+                          (c for c in cut if c[0] is not None)]  # fmt: skip
+        runs = [r for _, rest in cut for r in rest]
+    split.months = [(_yyyymm(lo), _yyyymm(hi)) for lo, hi in sorted(runs)]
+    split.quarters.sort()
     return split

@@ -4,9 +4,9 @@ Every figure is a SUM over `contract_ledger`: a registration adds +1 and its amo
 registration date, an amendment subtracts the old version and adds the new one on the
 amendment's registration date, a cancellation subtracts on its date. So a period's figures
 are exactly the contracts (in the versions) registered in it, net of later changes
-registered in it, and past periods are never rewritten. The whole years and months of a
-period are read from `stats_rollup` (the same sums, kept in step with the ledger), the days
-at its edges from the ledger itself (`market.stats.rollup`).
+registered in it, and past periods are never rewritten. A period is read from `stats_rollup`
+(the same sums per year, quarter, month and day, kept in step with the ledger) as its whole
+years, quarters and months and the days at its edges (`market.stats.rollup`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.contracts import rules
-from market.contracts.models import LedgerEntry as L
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.errors import ValidationFailed
@@ -61,28 +60,31 @@ class Table:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def source(dimension: str, start: dt.date, end: dt.date, *, years: bool = True) -> sa.Subquery:
-    """The rows to sum for one rollup dimension over [start, end]: rollup rows of its whole years (if `years`)
-    and months, ledger entries of the days at its edges. Columns: period (yyyymm), key, key2, name, count,
-    total_amount, technical_transaction_amount."""
+def source(dimension: str, start: dt.date, end: dt.date, *, years: bool = True, quarters: bool = True,
+           keys: list[str] | None = None) -> sa.Subquery:
+    """The rollup rows to sum for one dimension over [start, end]: its whole years (if `years`), whole quarters
+    (if `quarters`), whole months and the days at its edges. Columns: period (yyyymm; a year's is yyyy00, a
+    quarter's its first month), key, key2, name, count, total_amount, technical_transaction_amount. With `keys`,
+    only the rows of those keys."""
     R = RollupRow
-    split = rollup.split_period(start, end, years=years)
+    split = rollup.split_period(start, end, years=years, quarters=quarters)
     columns = (R.key, R.key2, R.name, R.count, R.total_amount, R.technical_transaction_amount)
-    parts: list[sa.Select] = []
-    if split.years:
-        parts.append(sa.select((R.period * 100).label("period"), *columns)
-                     .where(R.dimension == dimension, R.grain == "y", R.period.between(*split.years)))  # fmt: skip
-    for first, last in split.months:
-        parts.append(sa.select(R.period, *columns)
-                     .where(R.dimension == dimension, R.grain == "m", R.period.between(first, last)))  # fmt: skip
-    key, key2, name, condition = rollup.LEDGER_KEYS[dimension]
-    for first, last in split.days or ([] if parts else [(start, end)]):
-        stmt = sa.select(
-            rollup.ledger_month().label("period"), key.label("key"), key2.label("key2"),
-            name.label("name"), L.sign.label("count"), L.total_amount.label("total_amount"),
-            L.technical_transaction_amount.label("technical_transaction_amount"),
-        ).where(L.entry_date >= first, L.entry_date <= last)  # fmt: skip
-        parts.append(stmt.where(condition) if condition is not None else stmt)
+
+    def rows(grain: str, period: Any, first: int, last: int) -> sa.Select:
+        stmt = sa.select(period.label("period"), *columns).where(
+            R.dimension == dimension, R.grain == grain, R.period.between(first, last)
+        )
+        return stmt.where(R.key.in_(keys)) if keys is not None else stmt
+
+    def day(d: dt.date) -> int:
+        return d.year * 10000 + d.month * 100 + d.day
+
+    parts = [rows("y", R.period * 100, *split.years)] if split.years else []
+    parts += [rows("q", R.period // 10 * 100 + R.period % 10 * 3 - 2, *q) for q in split.quarters]
+    parts += [rows("m", R.period, *m) for m in split.months]
+    parts += [rows("d", R.period // 100, day(first), day(last)) for first, last in split.days]
+    if not parts:  # an empty period: no rows, with the same columns
+        parts = [rows("d", R.period // 100, 1, 0)]
     return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery("src")
 
 
@@ -175,7 +177,8 @@ def series(session: Session, start: dt.date, end: dt.date, granularity: str = "m
     """Figures per registration month / quarter / year, each beside the same period a year earlier."""
     if granularity not in GRANULARITIES:
         raise ValidationFailed.field("granularity", "invalid_granularity", "granularity: month, quarter or year")
-    src = source("subtype", same_day_last_year(start), end, years=granularity == "year")
+    src = source("subtype", same_day_last_year(start), end, years=granularity == "year",
+                 quarters=granularity != "month")
     year = (src.c.period // 100).label("year")
     if granularity == "month":
         keys = (year, (src.c.period % 100).label("month"))
@@ -304,6 +307,8 @@ def breakdown(
         meta["description"] = PARTY_DIMENSIONS[dimension]
         # Keyed by credit code when the party has one, else by name; shown under the greatest name seen.
         src = source(dimension, start, end)
+        if limit:
+            return _top_parties(session, dimension, src, start, end, limit, order_by, meta)
         figs = _figures_columns(src)
         stmt = sa.select(src.c.key, sa.func.max(src.c.name).label("name"), *figs).group_by(src.c.key)
 
@@ -325,6 +330,28 @@ def breakdown(
             continue
         key, label = key_of(row)
         rows.append({"key": key, "label": label, **figures.as_dict()})
+    return Table(f"by_{dimension}", ["key", "label", *Figures().as_dict()], rows, meta)
+
+
+def _top_parties(session: Session, dimension: str, src: sa.Subquery, start: dt.date, end: dt.date, limit: int,
+                 order_by: str, meta: dict[str, Any]) -> Table:  # fmt: skip
+    """The first `limit` parties of a breakdown in two passes: tens of thousands of parties are ranked by the one
+    figure ordered by (summing the other two and comparing names for all of them costs more than the ranking
+    itself), then the figures and names of just those few are summed (the same rows, so the same exact sums)."""
+    sort = _figures_columns(src)[ORDERINGS.index(order_by)]
+    ranked = [key for key, _ in session.execute(
+        sa.select(src.c.key, sort).group_by(src.c.key).order_by(sort.desc(), src.c.key).limit(limit)
+    )]  # fmt: skip
+    rows = []
+    if ranked:
+        few = source(dimension, start, end, keys=ranked)
+        figs = _figures_columns(few)
+        stmt = sa.select(few.c.key, sa.func.max(few.c.name).label("name"), *figs).group_by(few.c.key)
+        found = {row.key: row for row in session.execute(stmt)}
+        for key in ranked:
+            figures = _figures(found[key])
+            if _nonzero(figures):
+                rows.append({"key": key, "label": found[key].name, **figures.as_dict()})
     return Table(f"by_{dimension}", ["key", "label", *Figures().as_dict()], rows, meta)
 
 

@@ -160,6 +160,11 @@ def test_every_breakdown_reconciles(world, engine):
             assert (t.count, t.total_amount, t.technical_transaction_amount) == everything
             for dim, key in KEYS.items():
                 assert as_map(stats.breakdown(s, dim, start, end)) == tally(entries, start, end, key), dim
+            for side in ("seller", "buyer"):  # top N: ranked in one pass, summed in another, the same rows
+                for order_by in stats.ORDERINGS:
+                    full = stats.breakdown(s, side, start, end, order_by=order_by).rows
+                    top = stats.top_parties(s, side, start, end, limit=3, order_by=order_by).rows
+                    assert top == full[: len(top)] and (top or not full), (side, order_by)
             for level in (2, 4):
                 got = as_map(stats.breakdown(s, "seller_region", start, end, region_level=level))
                 assert got == tally(entries, start, end, lambda d: d["seller"]["region"][:level]), level
