@@ -87,10 +87,14 @@ def celery_broker(redis_server: Redis) -> Iterator[str]:
     from workers.app import celery_app
 
     def reset_pools() -> None:
+        from kombu import pools
+
         if celery_app._pool is not None:
             celery_app._pool.force_close_all()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
+        # kombu keeps producer pools per connection in a global registry; a closed one would be reused.
+        pools.reset()
 
     old = celery_app.conf.broker_url
     celery_app.conf.broker_url = redis_server.url
