@@ -35,9 +35,11 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
-from market.embedded import free_port, start_postgres  # noqa: E402
+from api import start_server  # noqa: E402  (bench/api.py: uvicorn helpers)
+from market.embedded import start_postgres  # noqa: E402
 
 FIELD = "new_energy"
 
@@ -127,26 +129,6 @@ def bid_body(i: int) -> dict:
             {"title": "验收", "deliverable": "报告", "due_month": 24, "payment_share_pct": 60},
         ],
     }  # fmt: skip
-
-
-def start_server(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "market.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    until = time.monotonic() + 60
-    while time.monotonic() < until:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited ({proc.returncode}); see {log}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("uvicorn did not start")
 
 
 def fire(base: str, call_id: int, tokens: list[str], attempts: list[Attempt], schedule: dict[int, float],

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from market.contracts import rules  # noqa: E402
-from market.core.identifiers import CREDIT_CODE_ALPHABET, credit_code_check_char  # noqa: E402
+from market.core.identifiers import make_credit_code
 from market.core.vocab import IPType, TechnicalField  # noqa: E402
 
 NINGBO = ["330203", "330205", "330206", "330211", "330212", "330213", "330225", "330226", "330281", "330282"]
@@ -43,12 +43,7 @@ IP_BY_TYPE = {
 
 
 def credit_code(n: int, region: str) -> str:
-    body = ""
-    for _ in range(9):
-        body = CREDIT_CODE_ALPHABET[n % 31] + body
-        n //= 31
-    first17 = "91" + region + body
-    return first17 + credit_code_check_char(first17)
+    return make_credit_code(n, region)
 
 
 def pick_region(rnd: random.Random) -> str:

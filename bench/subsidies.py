@@ -27,7 +27,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from market.core.identifiers import CREDIT_CODE_ALPHABET, credit_code_check_char  # noqa: E402
+from market.core.identifiers import make_credit_code
 
 NINGBO = ["330201", "330203", "330205", "330206", "330211", "330212", "330213", "330225", "330226", "330281"]
 ELSEWHERE = ["330102", "330106", "330302", "110108", "310104", "310115", "320505", "440305"]
@@ -40,12 +40,7 @@ SUBTYPES = {
 
 
 def credit_code(n: int, region: str) -> str:
-    body = ""
-    for _ in range(9):
-        body = CREDIT_CODE_ALPHABET[n % 31] + body
-        n //= 31
-    first17 = "91" + region + body
-    return first17 + credit_code_check_char(first17)
+    return make_credit_code(n, region)
 
 
 def region(rnd: random.Random) -> str:

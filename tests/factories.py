@@ -9,7 +9,7 @@ from market.accounts import service
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
 from market.core.db import session_scope, utcnow
-from market.core.identifiers import CREDIT_CODE_ALPHABET, credit_code_check_char
+from market.core.identifiers import make_credit_code
 from market.core.vocab import OrgKind
 
 _seq = itertools.count(1)
@@ -25,13 +25,7 @@ ENTITY_TYPE_FOR_KIND = {
 
 
 def valid_credit_code(n: int | None = None, region: str = "330200") -> str:
-    n = next(_seq) if n is None else n
-    body = ""
-    for _ in range(9):
-        body = CREDIT_CODE_ALPHABET[n % 31] + body
-        n //= 31
-    first17 = "91" + region + body
-    return first17 + credit_code_check_char(first17)
+    return make_credit_code(next(_seq) if n is None else n, region)
 
 
 @dataclass

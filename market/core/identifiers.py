@@ -38,6 +38,16 @@ def credit_code_check_char(first17: str) -> str:
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 
+def make_credit_code(serial: int, region: str, prefix: str = "91") -> str:
+    """A valid code for serial number `serial` (demo data, benchmarks, tests): prefix + region + serial + check."""
+    body = ""
+    for _ in range(9):
+        body = CREDIT_CODE_ALPHABET[serial % 31] + body
+        serial //= 31
+    first17 = prefix + region + body
+    return first17 + credit_code_check_char(first17)
+
+
 def check_credit_code(raw: str) -> CreditCodeCheck:
     """统一社会信用代码 (GB 32100-2015). A bad check digit is a warning: early pilot codes fail it."""
     value = (raw or "").strip().upper()
