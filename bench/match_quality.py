@@ -1,8 +1,11 @@
-"""Matching quality on the evaluation set (tests/data/match_eval.json): recall@k and MRR of demand → achievements.
+"""Matching quality on the evaluation sets: recall@k and MRR of demand → achievements, tuned vs held-out.
 
-Run: .venv/bin/python -m bench.match_quality [--k 5] [--verbose]
-Starts its own Meilisearch and a SQLite database in a temporary directory unless
-MARKET_MEILI_URL / MARKET_DATABASE_URL are set.
+Run: .venv/bin/python -m bench.match_quality [--k 5] [--verbose] [--eval-file PATH ...]
+Without --eval-file it evaluates the tuned set (tests/data/match_eval.json, the one the synonym
+dictionary was extended on) and the held-out set (tests/data/match_eval_holdout.json, written
+without looking at the dictionary): the held-out figure is the honest one.
+Each set gets its own SQLite database and index prefix in a temporary directory, on its own
+Meilisearch, unless MARKET_MEILI_URL / MARKET_DATABASE_URL are set (then one set per run).
 """
 
 from __future__ import annotations
@@ -19,10 +22,16 @@ import click
 from market.core.config import PROJECT_ROOT
 
 EVAL_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval.json"
+HOLDOUT_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_holdout.json"
+LABELS = {EVAL_FILE: "tuned", HOLDOUT_FILE: "held-out"}
 
 
-def eval_set() -> dict[str, Any]:
-    return json.loads(EVAL_FILE.read_text(encoding="utf-8"))
+def eval_set(path: Path = EVAL_FILE) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def label_of(path: Path) -> str:
+    return LABELS.get(Path(path).resolve(), Path(path).stem)
 
 
 def load(data: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
@@ -107,46 +116,67 @@ def run_raw_baseline(data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[st
     return sum(recalls) / len(recalls)
 
 
+def _fresh_database(path: Path) -> None:
+    """A new SQLite database at `path`, migrated to heads, as the process's engine."""
+    from alembic import command
+    from alembic.config import Config
+
+    from market.core.db import create_db_engine, set_engine
+
+    engine = create_db_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+        cfg.attributes["connection"], cfg.attributes["skip_logging"] = conn, True
+        command.upgrade(cfg, "heads")
+    set_engine(engine)
+
+
 @click.command()
 @click.option("--k", default=5, show_default=True)
 @click.option("--verbose", is_flag=True, help="print every demand's top k")
-def main(k: int, verbose: bool) -> None:
+@click.option(
+    "--eval-file", "eval_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="evaluation set(s) to run (repeatable); default: the tuned and the held-out set",
+)  # fmt: skip
+def main(k: int, verbose: bool, eval_files: tuple[Path, ...]) -> None:
     import os
 
-    from market.core.db import create_db_engine, set_engine
     from market.matching import service
     from search import runtime
     from search.client import MeiliClient
 
+    files = [Path(f).resolve() for f in eval_files] or [EVAL_FILE, HOLDOUT_FILE]
+    own_db, own_meili = not os.environ.get("MARKET_DATABASE_URL"), not os.environ.get("MARKET_MEILI_URL")
+    if len(files) > 1 and not (own_db and own_meili):
+        # two sets in one database and index would rank each other's listings; keep them apart
+        raise click.UsageError("with MARKET_DATABASE_URL / MARKET_MEILI_URL set, pass exactly one --eval-file")
     workdir = Path(tempfile.mkdtemp(prefix="match-quality-"))
-    if not os.environ.get("MARKET_DATABASE_URL"):
-        engine = create_db_engine(f"sqlite:///{workdir / 'eval.db'}")
-        from alembic import command
-        from alembic.config import Config
-
-        with engine.begin() as conn:
-            cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-            cfg.attributes["connection"], cfg.attributes["skip_logging"] = conn, True
-            command.upgrade(cfg, "heads")
-        set_engine(engine)
     server = None
-    if not os.environ.get("MARKET_MEILI_URL"):
+    if own_meili:
         from market.embedded import start_meilisearch
 
         server = start_meilisearch(workdir / "meili")
-        runtime.configure(MeiliClient(server.url, runtime.scoped_key(server.url, server.master_key, "eval")), "eval")
     try:
-        service.apply_index_settings()
-        data = eval_set()
-        a_ids, d_ids = load(data)
-        service.drain_index()
-        q = evaluate(data, a_ids, d_ids, k)
-        baseline = run_raw_baseline(data, a_ids, d_ids, k)
-        if verbose:
-            for row in q.per_demand:
-                print(json.dumps(row, ensure_ascii=False))
-        print(f"demands={len(d_ids)} achievements={len(a_ids)}")
-        print(f"recall@{k}={q.recall_at_k:.3f}  MRR={q.mrr:.3f}  (raw title query baseline recall@{k}={baseline:.3f})")
+        for n, path in enumerate(files, start=1):
+            label = label_of(path)
+            if own_db:
+                _fresh_database(workdir / f"eval{n}.db")
+            if server is not None:
+                prefix = f"eval{n}"
+                key = runtime.scoped_key(server.url, server.master_key, prefix)
+                runtime.configure(MeiliClient(server.url, key), prefix)
+            service.apply_index_settings()
+            data = eval_set(path)
+            a_ids, d_ids = load(data)
+            service.drain_index()
+            q = evaluate(data, a_ids, d_ids, k)
+            baseline = run_raw_baseline(data, a_ids, d_ids, k)
+            if verbose:
+                for row in q.per_demand:
+                    print(json.dumps(row, ensure_ascii=False))
+            print(f"[{label}] {path.name}: demands={len(d_ids)} achievements={len(a_ids)}")
+            print(f"[{label}] recall@{k}={q.recall_at_k:.3f}  MRR={q.mrr:.3f}  "
+                  f"(raw title query baseline recall@{k}={baseline:.3f})")  # fmt: skip
     finally:
         if server is not None:
             server.stop()

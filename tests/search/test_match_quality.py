@@ -1,11 +1,15 @@
-"""Matching quality floor on the evaluation set (bench/match_quality.py prints the same figures)."""
+"""Matching quality floors on the tuned and held-out evaluation sets (bench/match_quality.py prints the figures)."""
 
-from bench.match_quality import eval_set, evaluate, load, run_raw_baseline
+from bench.match_quality import HOLDOUT_FILE, eval_set, evaluate, load, run_raw_baseline
 from market.matching import service
 
 # Reached: recall@5 = 1.00, MRR = 0.95 (raw title query: recall@5 ≈ 0.30). Floors leave room for engine changes.
 RECALL_FLOOR = 0.90
 MRR_FLOOR = 0.85
+
+# Reached on the held-out set: recall@5 = 0.763, MRR = 0.789 (raw title query: recall@5 = 0.105).
+HOLDOUT_RECALL_FLOOR = 0.71
+HOLDOUT_MRR_FLOOR = 0.73
 
 
 def test_demands_find_their_achievements_in_other_words(pg_engine, meili):
@@ -17,4 +21,22 @@ def test_demands_find_their_achievements_in_other_words(pg_engine, meili):
     assert quality.recall_at_k >= RECALL_FLOOR, quality.per_demand
     assert quality.mrr >= MRR_FLOOR
     # the dictionary and scoring are what make the difference
+    assert run_raw_baseline(data, a_ids, d_ids, k=5) < quality.recall_at_k - 0.3
+
+
+def test_held_out_demands_find_their_achievements(pg_engine, meili):
+    """Held-out set (tests/data/match_eval_holdout.json), written without looking at the synonym dictionary.
+
+    The tuned set's figures are optimistic: the dictionary was extended where that set missed. This set
+    was never used to tune the dictionary, so its figure is the honest one, and the floors (measured − 0.05)
+    are only a regression guard on a set the dictionary was not tuned on — not a target to tune towards.
+    Do not extend the dictionary to fix misses here; if it is tuned on this set, write a new held-out set.
+    """
+    data = eval_set(HOLDOUT_FILE)
+    assert len(data["demands"]) >= 12 and len(data["achievements"]) >= 40
+    a_ids, d_ids = load(data)
+    assert service.drain_index().error is None
+    quality = evaluate(data, a_ids, d_ids, k=5)
+    assert quality.recall_at_k >= HOLDOUT_RECALL_FLOOR, quality.per_demand
+    assert quality.mrr >= HOLDOUT_MRR_FLOOR, quality.per_demand
     assert run_raw_baseline(data, a_ids, d_ids, k=5) < quality.recall_at_k - 0.3
