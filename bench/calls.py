@@ -35,10 +35,9 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
-from api import start_server  # noqa: E402  (bench/api.py: uvicorn helpers)
+from bench.api import start_server  # noqa: E402  (bench/api.py: uvicorn helpers)
 from market.embedded import start_postgres  # noqa: E402
 
 FIELD = "new_energy"

@@ -1,6 +1,6 @@
 """Search and match latency through the HTTP API vs the same queries sent straight to Meilisearch, and indexing throughput.
 
-Run: .venv/bin/python -m bench.search [--achievements 100000] [--demands 20000] [--queries 200]
+Run: .venv/bin/python bench/search.py [--achievements 100000] [--demands 20000] [--queries 200]
 Everything is real: a Meilisearch the script starts, a SQLite database (or MARKET_DATABASE_URL),
 and the API in a uvicorn subprocess. Listings are synthetic, built from the domain dictionary.
 """
@@ -21,8 +21,11 @@ import click
 import httpx
 import sqlalchemy as sa
 
-from market.core.config import PROJECT_ROOT
-from market.core.vocab import Maturity, TechnicalField, TransferMode
+# Run as a script, bench/ comes first on sys.path and this file would shadow the `search` package.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+
+from market.core.config import PROJECT_ROOT  # noqa: E402
+from market.core.vocab import Maturity, TechnicalField, TransferMode  # noqa: E402
 
 SENTENCES = [
     "本成果涉及{0}与{1}，可用于{2}。", "针对{0}中的难题，提出{1}方案，显著改善{2}。", "企业需要{0}，希望结合{1}解决{2}问题。",

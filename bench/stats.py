@@ -32,10 +32,9 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
-from api import migrate, start_server, stop_server  # noqa: E402  (bench/api.py: schema + uvicorn helpers)
+from bench.api import migrate, start_server, stop_server  # noqa: E402  (bench/api.py: schema + uvicorn helpers)
 from gen_contracts import generate  # noqa: E402
 
 from market.embedded import start_postgres  # noqa: E402
