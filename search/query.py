@@ -13,13 +13,18 @@ from search.terms import Concept
 # Meilisearch reads at most 10 words of one query, and ANDs them before dropping the last:
 # a concept's variants are therefore separate queries, merged by federated search.
 MAX_MATCH_QUERIES = 24
-MATCH_CANDIDATES = 40
-# Long texts stay out of match candidates: scoring needs terms and structured fields, and the listing has a page.
+MAX_OOV_TERMS = 6
+OOV_STRATEGIES = ("last", "frequency")
+# Re-scoring decides the order: fetch more than will be shown.
+MATCH_CANDIDATES = 60
+# Same-field listings without any text hit rank after every text hit in the federation (scores are 0–1).
+FALLBACK_WEIGHT = 0.01
+# Scoring needs terms, structured fields and the text (for out-of-dictionary terms); the long text is not shown.
 MATCH_ATTRIBUTES = [
     "id", "kind", "title", "keywords", "terms", "technical_field", "technical_field_label", "region_code", "org_id",
     "org_name", "status", "published_at_ts", "maturity", "maturity_rank", "transfer_modes", "asking_price_fen",
     "price_negotiable", "ip_type", "wanted_maturity", "wanted_maturity_rank", "cooperation_modes", "budget_fen",
-    "budget_negotiable", "deadline",
+    "budget_negotiable", "deadline", "summary", "description",
 ]  # fmt: skip
 PUBLIC_FILTER = "status IN [" + ", ".join(sorted(PUBLIC_STATES)) + "]"
 HIGHLIGHT = {"achievement": ["title", "summary"], "demand": ["title", "description"], "call": ["title", "description"]}
@@ -128,24 +133,48 @@ def search_request(
     return queries, federation, None
 
 
-def match_queries(uid: str, kind: str, concepts: list[Concept], filters: SearchFilters) -> list[dict[str, Any]]:
-    """One query per concept variant (title-like weight for the strongest concepts), all with the same filter."""
+def match_queries(
+    uid: str, kind: str, concepts: list[Concept], filters: SearchFilters, *, field: str | None = None
+) -> list[dict[str, Any]]:
+    """One query per concept variant (title-like weight for the strongest concepts), all with the same filter.
+
+    Out-of-dictionary concepts get their own queries, outside the dictionary budget: jieba splits them into
+    words it knows, and Meilisearch may drop words, by position (`last`) and, for longer ones, by frequency.
+    With `field`, a last placeholder query brings in listings of that technical field at a token weight,
+    so that a listing whose words retrieve too little still gets same-field candidates (see `FALLBACK_WEIGHT`).
+    """
     flt = filter_expression(kind, filters)
     top = max((c.weight for c in concepts), default=1.0)
     queries: list[dict[str, Any]] = []
+
+    def add(q: str, weight: float, **extra: Any) -> None:
+        queries.append({
+            "indexUid": uid, "q": q, "filter": flt, "showRankingScore": True,
+            "attributesToRetrieve": MATCH_ATTRIBUTES, "federationOptions": {"weight": weight}, **extra,
+        })  # fmt: skip
+
+    known = [c for c in concepts if not c.oov]
     # Round-robin over concepts so that one concept with many variants cannot use up the budget.
-    depth = max((len(c.variants) for c in concepts), default=0)
+    depth = max((len(c.variants) for c in known), default=0)
     for i in range(depth):
-        for concept in concepts:
+        for concept in known:
             if i >= len(concept.variants) or len(queries) >= MAX_MATCH_QUERIES:
                 continue
-            weight = round(0.5 + 0.5 * concept.weight / top, 3)
-            queries.append({
-                "indexUid": uid, "q": concept.variants[i], "filter": flt, "showRankingScore": True,
-                "attributesToRetrieve": MATCH_ATTRIBUTES,
-                "federationOptions": {"weight": weight},
-            })  # fmt: skip
+            add(concept.variants[i], round(0.5 + 0.5 * concept.weight / top, 3))
+    for concept in [c for c in concepts if c.oov][:MAX_OOV_TERMS]:
+        weight = round(0.4 + 0.4 * concept.weight / top, 3)
+        # the two relaxations find different things: dropping the last words vs the most frequent ones
+        for strategy in OOV_STRATEGIES if len(concept.key) > 2 else OOV_STRATEGIES[:1]:
+            add(concept.key, weight, matchingStrategy=strategy)
+    if field and queries:
+        add("", FALLBACK_WEIGHT, filter=flt + [f"technical_field = {_quote(field)}"])
     return queries
+
+
+def fallback_position(queries: list[dict[str, Any]]) -> int | None:
+    """Index of the same-field placeholder query in `queries`, if there is one."""
+    last = len(queries) - 1
+    return last if queries and queries[-1]["q"] == "" else None
 
 
 def match_federation(limit: int = MATCH_CANDIDATES) -> dict[str, Any]:

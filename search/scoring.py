@@ -28,6 +28,13 @@ WEIGHTS = {
 }
 # Within text relevance: Meilisearch's own ranking score vs how much of the source's meaning is covered.
 ENGINE_SHARE = 0.35
+# Text evidence counts less across technical fields: the same words mean less in another field, so a
+# same-field candidate stays above an off-field one with similar text evidence.
+FIELD_TEXT_FACTOR = {Fit.fit: 1.0, Fit.unknown: 0.9, Fit.partial: 0.9, Fit.miss: 0.7}
+# A candidate without any text evidence (a same-field fallback) keeps this share of its constraint score:
+# at most 0.4 × 0.25 = 0.1, below the 0.12 any same-field candidate with text evidence has for its field alone.
+NO_TEXT_SHARE = 0.25
+NO_TEXT_REASON = "无共同关键词，仅技术领域相同 (no shared terms; same field)"
 
 
 @dataclass(frozen=True)
@@ -124,14 +131,26 @@ def text_relevance(
 def score_pair(
     demand: Facts, achievement: Facts, *, query_concepts: Mapping[str, float], candidate: Facts, engine_score: float
 ) -> MatchScore:
-    """Score one (demand, achievement) pair; `candidate` is whichever side was found by the search."""
+    """Score one (demand, achievement) pair; `candidate` is whichever side was found by the search.
+
+    Text counts in full within the same technical field and less across fields (`FIELD_TEXT_FACTOR`).
+    Without any text evidence (no shared concept, no engine score) only a share of the constraints counts,
+    and the reasons say so: such a candidate ranks below every same-field candidate with text evidence.
+    """
     text, matched = text_relevance(query_concepts, candidate.concepts, engine_score)
+    field = field_fit(demand, achievement)
     reasons = (
-        field_fit(demand, achievement),
+        field,
         maturity_fit(demand, achievement),
         price_fit(demand, achievement),
         modes_fit(demand, achievement),
         region_fit(demand, achievement),
     )
-    score = WEIGHTS["text"] * text + sum(WEIGHTS[r.constraint] * FIT_VALUE[r.fit] for r in reasons)
+    constraints = sum(WEIGHTS[r.constraint] * FIT_VALUE[r.fit] for r in reasons)
+    if text <= 0.0:
+        # said on the field reason: the reasons keep one entry per constraint
+        note = NO_TEXT_REASON if field.fit == Fit.fit else "无共同关键词"
+        noted = field._replace(detail=f"{note}；{field.detail}")
+        return MatchScore(round(NO_TEXT_SHARE * constraints, 4), 0.0, matched, (noted,) + reasons[1:])
+    score = WEIGHTS["text"] * FIELD_TEXT_FACTOR[field.fit] * text + constraints
     return MatchScore(round(score, 4), round(text, 4), matched, reasons)

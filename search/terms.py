@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,18 @@ VOCABULARY_FILE = Path(__file__).parent / "data" / "vocabulary.txt"
 _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]|[0-9]+[A-Za-z]+")
 # Generic words that match everywhere and carry no technical meaning.
 STOPWORDS = frozenset({"技术", "系统", "方法", "装置", "设备", "研究", "应用", "开发", "产品", "企业", "项目", "需求"})
+# Words that say how someone asks, not what about: out-of-dictionary text is cut at them (longest first).
+_FILLER_WORDS = (
+    "希望", "需要", "想要", "寻求", "寻找", "想找", "能够", "可以", "提供", "解决", "实现", "目前", "现有", "问题",
+    "我们", "我厂", "公司", "客户", "进行", "通过", "以及", "或者", "一种", "相关", "方面", "主要", "存在", "要求",
+    "提高", "提升", "降低", "减少", "改善", "优化", "生产", "制备", "反映", "方案", "用于", "采用", "基于", "利用",
+    "的", "了", "和", "与", "及", "或", "等", "在", "对", "为", "是", "把", "被", "将", "从", "于", "其", "之", "我",
+    "你", "他", "们", "这", "那", "个", "想", "找", "很", "较", "更", "也", "都", "又", "就", "但", "却", "后", "时",
+)  # fmt: skip
+_FILLER = re.compile("|".join(sorted(set(_FILLER_WORDS) | STOPWORDS, key=len, reverse=True)))
+_CJK_RUN = re.compile("[\u4e00-\u9fff]+")
+OOV_MAX_LEN = 8
+OOV_TITLE_WEIGHT, OOV_BODY_WEIGHT = 1.5, 0.5
 
 
 @lru_cache
@@ -35,27 +48,79 @@ class Segmenter:
         self.max_len = max((len(w) for w in self.words), default=1)
 
     def terms(self, text: str) -> list[str]:
+        return [token for token, known in self._walk(text) if known]
+
+    def gaps(self, text: str) -> list[str]:
+        """The Chinese runs the dictionary does not cover, cut at punctuation, Latin tokens and dictionary terms."""
+        out: list[str] = []
+        run: list[str] = []
+        for token, known in self._walk(text):
+            if not known and len(token) == 1 and _is_cjk(token):
+                run.append(token)
+                continue
+            if run:
+                out.append("".join(run))
+                run = []
+        if run:
+            out.append("".join(run))
+        return out
+
+    def _walk(self, text: str) -> Iterator[tuple[str, bool]]:
+        """(token, is_dictionary_term) over text: dictionary terms and Latin tokens, else single characters."""
         text = normalise(text)
-        found: list[str] = []
         i, n = 0, len(text)
         while i < n:
             ch = text[i]
             if ch.isascii() and ch.isalnum():
                 m = _LATIN.match(text, i)
                 token = m.group(0) if m else ch
-                end = i + len(token)
-                if token in self.words:
-                    found.append(token)
-                i = max(end, i + 1)
+                yield token, token in self.words
+                i = max(i + len(token), i + 1)
                 continue
             for size in range(min(self.max_len, n - i), 1, -1):
                 if text[i : i + size] in self.words:
-                    found.append(text[i : i + size])
+                    yield text[i : i + size], True
                     i += size
                     break
             else:
+                yield ch, False
                 i += 1
-        return found
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def oov_terms(gap: str) -> list[str]:
+    """Key-term candidates in a run of out-of-dictionary text: cut at filler words, keep pieces of 2–8 characters.
+
+    Meilisearch's jieba tokenizer splits each piece again at query time, so a piece need not be one word;
+    longer pieces are halved so that a query stays within the words Meilisearch reads.
+    """
+    text = _FILLER.sub(" ", gap)
+    out: list[str] = []
+    for piece in text.split():
+        while len(piece) > OOV_MAX_LEN:
+            half = (len(piece) + 1) // 2
+            out.append(piece[:half])
+            piece = piece[half:]
+        out.append(piece)
+    return [p for p in out if len(p) >= 2 and p not in STOPWORDS]
+
+
+def bigrams(text: str) -> frozenset[str]:
+    """Character bigrams of the Chinese runs in text (and Latin tokens whole): evidence for out-of-dictionary terms."""
+    text = normalise(text)
+    grams = {m.group(0) for m in _LATIN.finditer(text)}
+    for run in _CJK_RUN.findall(text):
+        grams.update(run[i : i + 2] for i in range(len(run) - 1))
+    return frozenset(grams)
+
+
+def covers(term: str, text_grams: frozenset[str]) -> bool:
+    """Does a text (by its bigrams) contain at least half of an out-of-dictionary term's bigrams?"""
+    grams = bigrams(term)
+    return bool(grams) and 2 * len(grams & text_grams) >= len(grams)
 
 
 @dataclass(frozen=True)
@@ -68,6 +133,8 @@ class Concept:
     variants: tuple[str, ...]
     # Every synonym group the surface words belong to; a candidate sharing any of them has the concept.
     aliases: frozenset[str] = frozenset()
+    # Out of the dictionary: a candidate has it when its text covers the term's character bigrams.
+    oov: bool = False
 
 
 class TermExtractor:
@@ -84,7 +151,10 @@ class TermExtractor:
             out.extend(self.segmenter.terms(text or ""))
         return list(dict.fromkeys(out))
 
-    def concepts(self, title: str, keywords: list[str], body: str, limit: int = 10) -> list[Concept]:
+    def concepts(
+        self, title: str, keywords: list[str], body: str, limit: int = 10, oov_limit: int = 6
+    ) -> list[Concept]:
+        """Dictionary concepts (at most `limit`), then out-of-dictionary ones (at most `oov_limit`)."""
         weights: Counter[str] = Counter()
         surface: dict[str, list[str]] = {}
         for text, weight in ((title, 3.0), (" ".join(keywords), 2.5), (body, 1.0)):
@@ -102,13 +172,27 @@ class TermExtractor:
                 weights[key] += 2.5
                 surface[key] = [kw_n]
         ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return [
+        known = [
             Concept(
                 key, tuple(surface[key]), min(w, 6.0), tuple(self.variants(surface[key])),
                 frozenset().union(*(self.thesaurus.keys(t) for t in surface[key])),
+                # an owner's keyword outside the dictionary is never in a candidate's terms: look in its text
+                oov=not any(t in self.segmenter.words for t in surface[key]),
             )
             for key, w in ranked
         ]  # fmt: skip
+        return known + self.oov_concepts(title, body, {c.key for c in known}, limit=oov_limit)
+
+    def oov_concepts(self, title: str, body: str, known: set[str], limit: int = 6) -> list[Concept]:
+        """Concepts from text the dictionary does not know, weighted below dictionary terms (they are guesses)."""
+        weights: Counter[str] = Counter()
+        for text, weight in ((title, OOV_TITLE_WEIGHT), (body, OOV_BODY_WEIGHT)):
+            for gap in self.segmenter.gaps(text or ""):
+                for term in oov_terms(gap):
+                    if term not in known:
+                        weights[term] += weight
+        ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [Concept(t, (t,), min(w, 3.0), (t,), frozenset({t}), oov=True) for t, w in ranked]
 
     def variants(self, surface: list[str]) -> list[str]:
         out: list[str] = []
@@ -124,6 +208,11 @@ class TermExtractor:
         return out
 
     @staticmethod
-    def shared(concepts: list[Concept], candidate_keys: set[str] | frozenset[str]) -> frozenset[str]:
-        """The source's concepts (by key) that a candidate with these group keys also has."""
-        return frozenset(c.key for c in concepts if c.aliases & candidate_keys)
+    def shared(
+        concepts: list[Concept], candidate_keys: set[str] | frozenset[str], candidate_text: str = ""
+    ) -> frozenset[str]:
+        """The source's concepts (by key) that a candidate with these group keys (and this text) also has."""
+        grams = bigrams(candidate_text) if candidate_text else frozenset()
+        return frozenset(
+            c.key for c in concepts if (covers(c.key, grams) if c.oov else bool(c.aliases & candidate_keys))
+        )

@@ -214,24 +214,35 @@ def match_document(
     body = source.get("summary") if kind == "achievement" else source.get("description")
     concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
     weights = {c.key: c.weight for c in concepts}
-    queries = query.match_queries(index_uid(target), target, concepts, filters or query.SearchFilters())
+    queries = query.match_queries(
+        index_uid(target), target, concepts, filters or query.SearchFilters(), field=source.get("technical_field")
+    )
     if not queries:
         return {"source": {"kind": kind, "id": source["id"]}, "concepts": [], "items": []}
+    # one federated request: concept queries, out-of-dictionary queries and the same-field fallback
     result = runtime.get_client().multi_search(queries, query.match_federation())
+    fallback = query.fallback_position(queries)
+    oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
     source_facts = facts_of(kind, source, extractor)
     ranked: list[tuple[MatchScore, dict[str, Any]]] = []
     for hit in result["hits"]:
-        shared = extractor.shared(concepts, extractor.concept_keys(hit.get("terms") or []))
+        text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
+        shared = extractor.shared(concepts, extractor.concept_keys(hit.get("terms") or []), text)
         candidate = facts_of(target, hit, extractor, shared)
         demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
-        engine = hit.get("_rankingScore", hit.get("_federation", {}).get("weightedRankingScore", 0.0))
+        federation = hit.get("_federation", {})
+        engine = hit.get("_rankingScore", federation.get("weightedRankingScore", 0.0))
+        if federation.get("queriesPosition", -1) >= oov_from:
+            engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
+        if fallback is not None and federation.get("queriesPosition") == fallback:
+            engine = 0.0  # found only by the placeholder query: no text evidence from the engine
         scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
         ranked.append((scored, hit))
     ranked.sort(key=lambda pair: (-pair[0].score, pair[1]["id"]))
     items = []
     for scored, hit in ranked[:limit]:
         items.append({
-            "listing": present(hit),
+            "listing": {k: v for k, v in present(hit).items() if k not in ("summary", "description")},
             "score": scored.score,
             "text_score": scored.text_score,
             "matched_terms": list(scored.matched_terms),
@@ -244,13 +255,20 @@ def match_document(
     }
 
 
+def _body(hit: dict[str, Any]) -> str:
+    return hit.get("summary") or hit.get("description") or ""
+
+
 def match_request(
     extractor: TermExtractor, kind: str, source: dict[str, Any], filters: query.SearchFilters | None = None
 ) -> list[dict[str, Any]]:
     """The federated queries a match sends (also what the benchmark sends straight to Meilisearch)."""
     body = source.get("summary") if kind == "achievement" else source.get("description")
     concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
-    return query.match_queries(index_uid(OTHER_SIDE[kind]), OTHER_SIDE[kind], concepts, filters or query.SearchFilters())
+    return query.match_queries(
+        index_uid(OTHER_SIDE[kind]), OTHER_SIDE[kind], concepts, filters or query.SearchFilters(),
+        field=source.get("technical_field"),
+    )  # fmt: skip
 
 
 def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Achievement | Demand:

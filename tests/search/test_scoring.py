@@ -3,6 +3,10 @@
 import pytest
 
 from search.scoring import (
+    FIELD_TEXT_FACTOR,
+    FIT_VALUE,
+    NO_TEXT_REASON,
+    NO_TEXT_SHARE,
     WEIGHTS,
     Facts,
     Fit,
@@ -101,3 +105,46 @@ def test_score_combines_text_and_constraints_with_reasons():
     }
     assert s_good.matched_terms == ("锂离子电池",)
     assert sum(WEIGHTS.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("field", "factor"), [("new_energy", 1.0), (None, 0.9), ("agriculture", 0.7)])
+def test_text_counts_less_across_technical_fields(field, factor):
+    demand = D(technical_field="new_energy")
+    candidate = A(technical_field=field, concepts=frozenset({"锂离子电池"}))
+    s = score_pair(demand, candidate, query_concepts={"锂离子电池": 1.0}, candidate=candidate, engine_score=1.0)
+    assert FIELD_TEXT_FACTOR[field_fit(demand, candidate).fit] == factor
+    constraints = sum(WEIGHTS[r.constraint] * FIT_VALUE[r.fit] for r in s.reasons)
+    assert s.score == pytest.approx(WEIGHTS["text"] * factor * s.text_score + constraints, abs=1e-4)
+
+
+def test_same_field_candidate_beats_off_field_one_with_somewhat_more_text_evidence():
+    demand = D(technical_field="agriculture")
+    w = {"养殖": 2.0, "粪污": 1.0}
+    same = A(technical_field="agriculture", concepts=frozenset({"养殖"}))
+    off = A(technical_field="new_energy", concepts=frozenset({"养殖", "粪污"}))
+    s_same = score_pair(demand, same, query_concepts=w, candidate=same, engine_score=0.6)
+    s_off = score_pair(demand, off, query_concepts=w, candidate=off, engine_score=0.6)
+    assert s_off.text_score > s_same.text_score and s_same.score > s_off.score
+
+
+@pytest.mark.parametrize(
+    "evidenced",
+    [
+        # the weakest same-field candidate with text evidence: every other constraint missed
+        A("new_energy", 1, 900_000_00, False, frozenset({"equity"}), "110101", frozenset()),
+        A("new_energy", 1, 900_000_00, False, frozenset({"equity"}), "110101", frozenset({"锂离子电池"})),
+    ],
+)
+def test_same_field_fallback_without_text_ranks_below_any_same_field_text_evidence(evidenced):
+    demand = D("new_energy", 3, 50_000_00, False, frozenset({"license"}), "330212")
+    w = {"锂离子电池": 1.0}
+    best_fallback = A("new_energy", 5, 10_000_00, False, frozenset({"license"}), "330203", frozenset())
+    fb = score_pair(demand, best_fallback, query_concepts=w, candidate=best_fallback, engine_score=0.0)
+    ev = score_pair(demand, evidenced, query_concepts=w, candidate=evidenced, engine_score=0.01)
+    assert fb.text_score == 0.0 and fb.matched_terms == () and ev.text_score > 0
+    assert fb.score < ev.score
+    assert fb.score == pytest.approx(NO_TEXT_SHARE * (1 - WEIGHTS["text"]))
+    # the reasons say why it is there, one entry per constraint still
+    assert [r.constraint for r in fb.reasons] == [r.constraint for r in ev.reasons]
+    assert fb.reasons[0].fit == Fit.fit and NO_TEXT_REASON in fb.reasons[0].detail
+    assert NO_TEXT_REASON not in ev.reasons[0].detail

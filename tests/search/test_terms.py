@@ -3,7 +3,8 @@
 import pytest
 
 from search.synonyms import Thesaurus, parse_groups, shipped_groups, shipped_thesaurus
-from search.terms import Segmenter, TermExtractor, shipped_vocabulary
+from search.query import SearchFilters, fallback_position, match_queries
+from search.terms import OOV_MAX_LEN, Segmenter, TermExtractor, bigrams, covers, oov_terms, shipped_vocabulary
 
 
 def test_shipped_dictionary_has_at_least_200_groups_with_the_issue_examples():
@@ -51,3 +52,67 @@ def test_demand_and_achievement_in_different_words_share_concepts():
     # title and keywords weigh more than the body
     weights = {c.key: c.weight for c in demand}
     assert weights["机器换人"] > weights["粉尘"]
+
+
+def test_gaps_are_the_chinese_runs_the_dictionary_does_not_cover():
+    seg = Segmenter({"锂电池", "正极材料"})
+    assert seg.gaps("石墨烯导热膜用于锂电池，NCM正极材料的包覆") == ["石墨烯导热膜用于", "的包覆"]
+    assert seg.terms("石墨烯导热膜用于锂电池") == ["锂电池"]
+
+
+@pytest.mark.parametrize(
+    ("gap", "terms"),
+    [
+        ("石墨烯导热膜", ["石墨烯导热膜"]),
+        ("希望寻找海水淡化的反渗透膜", ["海水淡化", "反渗透膜"]),  # cut at filler words (希望, 寻找, 的)
+        ("我们需要提高", []),  # nothing but filler
+        ("的", []),
+        ("城市地下综合管廊智能巡检", ["城市地下综合", "管廊智能巡检"]),  # long pieces are halved
+        ("项目", []),  # a stopword alone
+    ],
+)
+def test_oov_terms_cut_at_filler_words_and_halve_long_pieces(gap, terms):
+    assert oov_terms(gap) == terms
+    assert all(2 <= len(t) <= OOV_MAX_LEN for t in oov_terms(gap))
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "covered"),
+    [
+        ("石墨烯导热膜", "高导热石墨烯薄膜", True),  # 石墨, 墨烯, 导热: three of the five bigrams
+        ("石墨烯导热膜", "导电薄膜", False),
+        ("管廊", "综合管廊巡检", True),
+        ("管廊", "廊管", False),
+        ("bms", "电池BMS管理", True),
+    ],
+)
+def test_covers_by_character_bigrams(term, text, covered):
+    assert covers(term, bigrams(text)) is covered
+
+
+def test_out_of_dictionary_terms_become_weaker_concepts_found_by_text():
+    ex = TermExtractor(Thesaurus.of([["锂电", "锂离子电池"]]), frozenset())
+    concepts = ex.concepts("锂电，石墨烯导热膜", ["自研关键词"], "需要的是防水涂层")
+    by_key = {c.key: c for c in concepts}
+    assert not by_key["锂电"].oov
+    # the owner's keyword and the uncovered text are looked for in a candidate's text, not its terms
+    assert by_key["自研关键词"].oov and by_key["石墨烯导热膜"].oov and by_key["防水涂层"].oov
+    assert [c.oov for c in concepts] == sorted(c.oov for c in concepts)  # dictionary concepts first
+    assert by_key["防水涂层"].weight < by_key["石墨烯导热膜"].weight < by_key["锂电"].weight
+    shared = ex.shared(concepts, {"锂电"}, "一种防水涂层的制备")
+    assert shared == {"锂电", "防水涂层"}
+    assert ex.shared(concepts, set(), "") == frozenset()
+
+
+def test_match_queries_add_relaxed_oov_queries_and_a_same_field_fallback():
+    ex = TermExtractor(Thesaurus.of([["锂电", "锂离子电池"]]), frozenset())
+    concepts = ex.concepts("锂电防水涂层", [], "")
+    queries = match_queries("x_achievements", "achievement", concepts, SearchFilters(), field="new_energy")
+    assert [(q["q"], q.get("matchingStrategy")) for q in queries] == [
+        ("锂电", None), ("锂离子电池", None), ("防水涂层", "last"), ("防水涂层", "frequency"), ("", None),
+    ]
+    assert fallback_position(queries) == 4
+    assert queries[4]["filter"][-1] == 'technical_field = "new_energy"'
+    assert queries[4]["federationOptions"]["weight"] < min(q["federationOptions"]["weight"] for q in queries[:4])
+    without = match_queries("x_achievements", "achievement", concepts, SearchFilters())
+    assert fallback_position(without) is None and len(without) == 4
