@@ -11,6 +11,7 @@ Meilisearch, unless MARKET_MEILI_URL / MARKET_DATABASE_URL are set (then one set
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,7 +20,10 @@ from typing import Any
 
 import click
 
-from market.core.config import PROJECT_ROOT
+# Run as a script, bench/ comes first on sys.path and bench/search.py would shadow the `search` package.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+
+from market.core.config import PROJECT_ROOT  # noqa: E402
 
 EVAL_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval.json"
 HOLDOUT_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_holdout.json"
