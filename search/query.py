@@ -26,6 +26,7 @@ MATCH_ATTRIBUTES = [
     "price_negotiable", "ip_type", "wanted_maturity", "wanted_maturity_rank", "cooperation_modes", "budget_fen",
     "budget_negotiable", "deadline", "summary", "description",
 ]  # fmt: skip
+MATCH_ATTRIBUTES_NO_TEXT = [a for a in MATCH_ATTRIBUTES if a not in ("summary", "description")]
 PUBLIC_FILTER = "status IN [" + ", ".join(sorted(PUBLIC_STATES)) + "]"
 HIGHLIGHT = {"achievement": ["title", "summary"], "demand": ["title", "description"], "call": ["title", "description"]}
 PRICE_FIELD = {"achievement": "asking_price_fen", "demand": "budget_fen", "call": "total_amount_fen"}
@@ -147,10 +148,13 @@ def match_queries(
     top = max((c.weight for c in concepts), default=1.0)
     queries: list[dict[str, Any]] = []
 
+    # the long text is only read for out-of-dictionary concepts: without any, it is not fetched
+    attributes = MATCH_ATTRIBUTES if any(c.oov for c in concepts) else MATCH_ATTRIBUTES_NO_TEXT
+
     def add(q: str, weight: float, **extra: Any) -> None:
         queries.append({
             "indexUid": uid, "q": q, "filter": flt, "showRankingScore": True,
-            "attributesToRetrieve": MATCH_ATTRIBUTES, "federationOptions": {"weight": weight}, **extra,
+            "attributesToRetrieve": attributes, "federationOptions": {"weight": weight}, **extra,
         })  # fmt: skip
 
     known = [c for c in concepts if not c.oov]

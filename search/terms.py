@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from search.synonyms import Thesaurus, normalise
 
@@ -119,8 +120,21 @@ def bigrams(text: str) -> frozenset[str]:
 
 def covers(term: str, text_grams: frozenset[str]) -> bool:
     """Does a text (by its bigrams) contain at least half of an out-of-dictionary term's bigrams?"""
-    grams = bigrams(term)
+    grams = bigrams_of_term(term)
     return bool(grams) and 2 * len(grams & text_grams) >= len(grams)
+
+
+@lru_cache(maxsize=4096)
+def bigrams_of_term(term: str) -> frozenset[str]:
+    """`bigrams` of a concept key: the same few terms are checked against every candidate of every match."""
+    return bigrams(term)
+
+
+@lru_cache(maxsize=4096)
+def _split_grams(term: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A term's bigrams as (Chinese pairs, Latin tokens): a pair is in a text's bigrams iff it is a substring."""
+    grams = bigrams_of_term(term)
+    return tuple(g for g in grams if _is_cjk(g[0])), frozenset(g for g in grams if not _is_cjk(g[0]))
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,9 @@ class TermExtractor:
     def __init__(self, thesaurus: Thesaurus, vocabulary: frozenset[str] | set[str] = frozenset()) -> None:
         self.thesaurus = thesaurus
         self.segmenter = Segmenter(thesaurus.terms() | set(vocabulary))
+        # Per-extractor (so per dictionary version) caches: the same listings are matched and found again and again.
+        self._concepts_cache: dict[tuple[Any, ...], tuple[Concept, ...]] = {}
+        self._keys_cache: dict[tuple[str, ...], frozenset[str]] = {}
 
     def terms(self, *texts: str) -> list[str]:
         """Distinct dictionary terms in texts, in order of first appearance."""
@@ -155,6 +172,14 @@ class TermExtractor:
         self, title: str, keywords: list[str], body: str, limit: int = 10, oov_limit: int = 6
     ) -> list[Concept]:
         """Dictionary concepts (at most `limit`), then out-of-dictionary ones (at most `oov_limit`)."""
+        key = (title, tuple(keywords), body, limit, oov_limit)
+        cached = self._concepts_cache.get(key)
+        if cached is None:
+            cached = tuple(self._concepts(title, keywords, body, limit, oov_limit))
+            _remember(self._concepts_cache, key, cached)
+        return list(cached)
+
+    def _concepts(self, title: str, keywords: list[str], body: str, limit: int, oov_limit: int) -> list[Concept]:
         weights: Counter[str] = Counter()
         surface: dict[str, list[str]] = {}
         for text, weight in ((title, 3.0), (" ".join(keywords), 2.5), (body, 1.0)):
@@ -207,12 +232,55 @@ class TermExtractor:
             out |= self.thesaurus.keys(t)
         return out
 
+    def candidate_keys(self, terms: list[str]) -> frozenset[str]:
+        """`concept_keys`, remembered: a candidate's indexed terms come back in many matches."""
+        key = tuple(terms)
+        cached = self._keys_cache.get(key)
+        if cached is None:
+            cached = frozenset(self.concept_keys(terms))
+            _remember(self._keys_cache, key, cached)
+        return cached
+
     @staticmethod
     def shared(
         concepts: list[Concept], candidate_keys: set[str] | frozenset[str], candidate_text: str = ""
     ) -> frozenset[str]:
         """The source's concepts (by key) that a candidate with these group keys (and this text) also has."""
-        grams = bigrams(candidate_text) if candidate_text else frozenset()
-        return frozenset(
-            c.key for c in concepts if (covers(c.key, grams) if c.oov else bool(c.aliases & candidate_keys))
-        )
+        return ConceptMatcher(concepts).shared(candidate_keys, candidate_text)
+
+
+class ConceptMatcher:
+    """`TermExtractor.shared` for one source's concepts, prepared once and applied to each of its candidates."""
+
+    def __init__(self, concepts: list[Concept]) -> None:
+        self.known = [(c.key, c.aliases) for c in concepts if not c.oov]
+        self.oov = [(c.key, *_split_grams(c.key)) for c in concepts if c.oov]
+        self.reads_text = bool(self.oov)  # only out-of-dictionary concepts look at a candidate's text
+
+    def shared(self, candidate_keys: set[str] | frozenset[str], candidate_text: str = "") -> frozenset[str]:
+        found = [key for key, aliases in self.known if not aliases.isdisjoint(candidate_keys)]
+        text = normalise(candidate_text) if self.oov and candidate_text else ""
+        if text:
+            latin: frozenset[str] | None = None  # the text's Latin tokens, computed only if a term has one
+            for key, cjk, latin_grams in self.oov:
+                total = len(cjk) + len(latin_grams)
+                if not total:
+                    continue
+                # two adjacent Chinese characters are one of the text's bigrams exactly when they occur in it
+                hits = sum(1 for g in cjk if g in text)
+                if latin_grams:
+                    if latin is None:
+                        latin = frozenset(m.group(0) for m in _LATIN.finditer(text))
+                    hits += len(latin_grams & latin)
+                if 2 * hits >= total:
+                    found.append(key)
+        return frozenset(found)
+
+
+CACHE_ENTRIES = 20_000
+
+
+def _remember(cache: dict, key: Any, value: Any) -> None:
+    if len(cache) >= CACHE_ENTRIES:  # bounded: start over rather than track recency
+        cache.clear()
+    cache[key] = value

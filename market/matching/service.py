@@ -26,7 +26,7 @@ from search import documents, indexer, query, runtime
 from search.scoring import Facts, MatchScore, score_pair
 from search.settings import index_uid
 from search.synonyms import Thesaurus, normalise
-from search.terms import TermExtractor, shipped_vocabulary
+from search.terms import ConceptMatcher, TermExtractor, shipped_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +225,12 @@ def match_document(
     oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
     source_facts = facts_of(kind, source, extractor)
     ranked: list[tuple[MatchScore, dict[str, Any]]] = []
+    matcher = ConceptMatcher(concepts)
     for hit in result["hits"]:
-        text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
-        shared = extractor.shared(concepts, extractor.concept_keys(hit.get("terms") or []), text)
+        text = ""
+        if matcher.reads_text:
+            text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
+        shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
         candidate = facts_of(target, hit, extractor, shared)
         demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
         federation = hit.get("_federation", {})

@@ -1,10 +1,14 @@
 """Synonym dictionary and key-term extraction: different words for the same thing meet on one concept."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from search.synonyms import Thesaurus, parse_groups, shipped_groups, shipped_thesaurus
 from search.query import SearchFilters, fallback_position, match_queries
-from search.terms import OOV_MAX_LEN, Segmenter, TermExtractor, bigrams, covers, oov_terms, shipped_vocabulary
+from search.terms import (
+    OOV_MAX_LEN, Concept, ConceptMatcher, Segmenter, TermExtractor, bigrams, covers, oov_terms, shipped_vocabulary,
+)  # fmt: skip
 
 
 def test_shipped_dictionary_has_at_least_200_groups_with_the_issue_examples():
@@ -116,3 +120,26 @@ def test_match_queries_add_relaxed_oov_queries_and_a_same_field_fallback():
     assert queries[4]["federationOptions"]["weight"] < min(q["federationOptions"]["weight"] for q in queries[:4])
     without = match_queries("x_achievements", "achievement", concepts, SearchFilters())
     assert fallback_position(without) is None and len(without) == 4
+
+
+_ALPHABET = "石墨烯导热膜管廊电池防水涂层的，BMSbms5G- "
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(st.text(alphabet=_ALPHABET, min_size=1, max_size=8), min_size=1, max_size=5),
+    text=st.text(alphabet=_ALPHABET, max_size=40),
+)
+def test_prepared_matcher_agrees_with_bigram_coverage(keys, text):
+    # ConceptMatcher tests Chinese pairs as substrings instead of building the text's bigrams: same answer
+    concepts = [Concept(k, (k,), 1.0, (k,), frozenset({k}), oov=True) for k in keys]
+    expected = frozenset(k for k in keys if text and covers(k, bigrams(text)))
+    assert ConceptMatcher(concepts).shared(frozenset(), text) == expected
+
+
+def test_match_queries_fetch_the_long_text_only_for_out_of_dictionary_concepts():
+    ex = TermExtractor(Thesaurus.of([["锂电", "锂离子电池"]]), frozenset())
+    known_only = match_queries("x", "achievement", ex.concepts("锂电", [], ""), SearchFilters())
+    with_oov = match_queries("x", "achievement", ex.concepts("锂电防水涂层", [], ""), SearchFilters())
+    assert all("summary" not in q["attributesToRetrieve"] for q in known_only)
+    assert all("summary" in q["attributesToRetrieve"] for q in with_oov)
