@@ -61,19 +61,12 @@ class Result:
                 f"{rps:.1f}", f"{statistics.median(lat) * 1000:.1f}", f"{p95 * 1000:.1f}"]  # fmt: skip
 
 
-def migrate(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
+def migrate(url: str, revision: str = "head") -> None:
     from market.core.db import create_db_engine
+    from market.core.migrations import upgrade
 
     engine = create_db_engine(url, poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        cfg = Config(str(ROOT / "alembic.ini"))
-        cfg.attributes["connection"] = conn
-        cfg.attributes["skip_logging"] = True
-        # "heads": every domain's migration branch, as the test databases are built.
-        command.upgrade(cfg, "heads")
+    upgrade(engine, revision)
     engine.dispose()
 
 

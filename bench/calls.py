@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
-from bench.api import start_server  # noqa: E402  (bench/api.py: uvicorn helpers)
+from bench.api import migrate, start_server  # noqa: E402  (bench/api.py: uvicorn helpers)
 from market.embedded import start_postgres  # noqa: E402
 
 FIELD = "new_energy"
@@ -54,20 +54,6 @@ class Attempt:
     bid_id: int | None = None
     submitted_at: dt.datetime | None = None
 
-
-def migrate(url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from market.core.db import create_db_engine
-
-    engine = create_db_engine(url, poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        cfg = Config(str(ROOT / "alembic.ini"))
-        cfg.attributes["connection"] = conn
-        cfg.attributes["skip_logging"] = True
-        command.upgrade(cfg, "heads")
-    engine.dispose()
 
 
 def seed(n_orgs: int) -> tuple[str, list[str], int]:

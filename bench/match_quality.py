@@ -122,16 +122,12 @@ def run_raw_baseline(data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[st
 
 def _fresh_database(path: Path) -> None:
     """A new SQLite database at `path`, migrated to heads, as the process's engine."""
-    from alembic import command
-    from alembic.config import Config
+    from market.core.migrations import upgrade
 
     from market.core.db import create_db_engine, set_engine
 
     engine = create_db_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-        cfg.attributes["connection"], cfg.attributes["skip_logging"] = conn, True
-        command.upgrade(cfg, "heads")
+    upgrade(engine)
     set_engine(engine)
 
 

@@ -84,8 +84,7 @@ def summary(name: str, api: list[float], raw: list[float]) -> None:
 @click.option("--batch", default=2000, show_default=True, help="outbox rows per drain batch")
 @click.option("--seed", default=7)
 def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -> None:
-    from alembic import command
-    from alembic.config import Config
+    from market.core.migrations import upgrade
 
     from market.accounts.models import Organisation
     from market.core.db import create_db_engine, session_scope, set_engine, utcnow
@@ -103,10 +102,7 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -
     workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
     db_url = os.environ.get("MARKET_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
     engine = create_db_engine(db_url)
-    with engine.begin() as conn:
-        cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-        cfg.attributes["connection"], cfg.attributes["skip_logging"] = conn, True
-        command.upgrade(cfg, "heads")
+    upgrade(engine)
     set_engine(engine)
     meili = start_meilisearch(workdir / "meili")
     key = runtime.scoped_key(meili.url, meili.master_key, "bench")

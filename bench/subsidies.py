@@ -47,16 +47,12 @@ def region(rnd: random.Random) -> str:
     return rnd.choice(NINGBO) if rnd.random() < 0.75 else rnd.choice(ELSEWHERE)
 
 
-def migrate(url: str, revision: str = "heads") -> None:
-    from alembic import command
-    from alembic.config import Config
+def migrate(url: str, revision: str = "head") -> None:
+    from market.core.db import create_db_engine
+    from market.core.migrations import upgrade
 
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        cfg = Config(str(ROOT / "alembic.ini"))
-        cfg.attributes["connection"] = conn
-        cfg.attributes["skip_logging"] = True
-        command.upgrade(cfg, revision)
+    engine = create_db_engine(url, poolclass=sa.NullPool)
+    upgrade(engine, revision)
     engine.dispose()
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 import click
 
-from market.core.config import PROJECT_ROOT, get_settings
+from market.core.config import get_settings
 
 
 @click.group()
@@ -19,10 +18,9 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Bring the database schema to the latest revision (alembic upgrade head)."""
-    from alembic import command
-    from alembic.config import Config
+    from market.core.migrations import upgrade
 
-    command.upgrade(Config(str(PROJECT_ROOT / "alembic.ini")), "head")
+    upgrade()
     click.echo(f"database at head: {get_settings().sqlalchemy_url.split('@')[-1]}")
 
 

@@ -62,10 +62,9 @@ class EmbeddedStack:
 
     @staticmethod
     def migrate() -> None:
-        from alembic import command
-        from alembic.config import Config
+        from market.core.migrations import upgrade
 
-        command.upgrade(Config(str(PROJECT_ROOT / "alembic.ini")), "head")
+        upgrade()
 
     @staticmethod
     def _bootstrap_search() -> None:

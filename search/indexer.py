@@ -128,21 +128,6 @@ def load_documents(
     return out
 
 
-def push(client: MeiliClient, docs_by_kind: dict[str, dict[int, dict[str, Any] | None]]) -> None:
-    """Send additions and deletions, then wait until Meilisearch has applied them (raises if it did not)."""
-    tasks = []
-    for kind, docs in docs_by_kind.items():
-        uid = index_uid(kind)
-        present = [d for d in docs.values() if d is not None]
-        absent = [i for i, d in docs.items() if d is None]
-        if present:
-            tasks.append(client.add_documents(uid, present))
-        if absent:
-            tasks.append(client.delete_documents(uid, absent))
-    for task in tasks:
-        client.wait_task(task)
-
-
 def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int]:
     model = {"achievement": Achievement, "demand": Demand}.get(kind)
     if model is None or not ids:
@@ -222,13 +207,6 @@ def finish(client: MeiliClient, batch: Batch, result: DrainResult) -> None:
 def drain_once(client: MeiliClient, extractor: TermExtractor, limit: int = BATCH) -> DrainResult:
     """One batch: claim, load current state, push, wait, then mark processed (or schedule a retry)."""
     return drain(client, extractor, limit=limit, max_batches=1)
-
-
-def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int]:
-    model = {"achievement": Achievement, "demand": Demand}.get(kind)
-    if model is None or not ids:
-        return {}
-    return dict(session.execute(sa.select(model.id, model.version).where(model.id.in_(ids))).all())
 
 
 def _retry_later(claimed: Claimed, error: str) -> None:

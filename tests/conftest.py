@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from fastapi.testclient import TestClient
 
-from market.core.config import PROJECT_ROOT
 from market.core.db import create_db_engine, set_engine
+from market.core.migrations import upgrade
 from market.embedded import start_postgres
 from tests.factories import World
 
@@ -25,16 +23,8 @@ pytest_plugins = ["tests.services"]
 TEST_ROOT = Path(os.environ.get("MARKET_TEST_DIR") or tempfile.mkdtemp(prefix="market-test-"))
 
 
-def alembic_config(connection: sa.Connection) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.attributes["connection"] = connection
-    cfg.attributes["skip_logging"] = True
-    return cfg
-
-
 def migrate(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "head")
+    upgrade(engine)
 
 
 @pytest.fixture(scope="session")

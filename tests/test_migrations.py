@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 import market.models  # noqa: F401
 from market.core.config import PROJECT_ROOT
 from market.core.db import Base
+from market.core.migrations import alembic_config
 
 
 def test_history_has_one_head_and_no_forks():
@@ -25,8 +26,6 @@ def test_models_match_migrations(engine):
 
 
 def test_downgrade_to_base_and_up_again(sqlite_engine):
-    from tests.conftest import alembic_config
-
     with sqlite_engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")
         command.upgrade(alembic_config(conn), "head")

@@ -137,8 +137,8 @@ def login(session: Session, username: str, password: str) -> str:
     return secret
 
 
-def actor_for_user(session: Session, user: User) -> Actor:
-    org = get_org(session, user.org_id)
+def actor_for_user(session: Session, user: User, org: Organisation | None = None) -> Actor:
+    org = org or get_org(session, user.org_id)
     return Actor(
         user_id=user.id, org_id=org.id, role=Role(user.role), org_kind=org.kind,
         org_verified=org.is_verified or org.kind == OrgKind.bureau, username=user.username,
@@ -146,18 +146,20 @@ def actor_for_user(session: Session, user: User) -> Actor:
 
 
 def actor_from_secret(session: Session, secret: str) -> Actor:
+    # One query per authenticated request: the credential, its user and the user's organisation.
     row = session.execute(
-        sa.select(Credential, User)
+        sa.select(Credential, User, Organisation)
         .join(User, User.id == Credential.user_id)
+        .join(Organisation, Organisation.id == User.org_id)
         .where(Credential.secret_hash == security.secret_digest(secret))
     ).first()
     now = utcnow()
     if row is None:
         raise Unauthorized("invalid or expired credentials", code="invalid_token")
-    cred, user = row
+    cred, user, org = row
     if cred.revoked_at is not None or (cred.expires_at is not None and cred.expires_at < now) or not user.is_active:
         raise Unauthorized("invalid or expired credentials", code="invalid_token")
-    return actor_for_user(session, user)
+    return actor_for_user(session, user, org)
 
 
 def revoke_api_key(session: Session, actor: Actor, key_id: int) -> None:
