@@ -37,9 +37,8 @@ NO_TEXT_SHARE = 0.25
 NO_TEXT_REASON = "无共同关键词，仅技术领域相同 (no shared terms; same field)"
 
 
-@dataclass(frozen=True)
-class Facts:
-    """What matching needs to know about one listing (either side)."""
+class Facts(NamedTuple):
+    """What matching needs to know about one listing (either side); a tuple: one is made per candidate."""
 
     technical_field: str | None = None
     maturity_rank: int | None = None  # achievement: its maturity; demand: the wanted maturity
@@ -64,57 +63,96 @@ class MatchScore:
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
 
 
-def field_fit(demand: Facts, achievement: Facts) -> Reason:
+# -- the checks decide (cheap: every candidate is ranked), the reasons describe (only for those shown) --
+
+
+def field_check(demand: Facts, achievement: Facts) -> Fit:
     if not demand.technical_field or not achievement.technical_field:
-        return Reason("technical_field", Fit.unknown, "技术领域未填写")
-    if demand.technical_field == achievement.technical_field:
-        return Reason("technical_field", Fit.fit, f"技术领域一致 ({demand.technical_field})")
-    return Reason(
-        "technical_field", Fit.miss, f"技术领域不同 ({demand.technical_field} ≠ {achievement.technical_field})"
-    )
+        return Fit.unknown
+    return Fit.fit if demand.technical_field == achievement.technical_field else Fit.miss
 
 
-def maturity_fit(demand: Facts, achievement: Facts) -> Reason:
+def maturity_check(demand: Facts, achievement: Facts) -> Fit:
     wanted, has = demand.maturity_rank, achievement.maturity_rank
     if wanted is None or has is None:
-        return Reason("maturity", Fit.unknown, "成熟度要求未说明")
+        return Fit.unknown
     if has >= wanted:
-        return Reason("maturity", Fit.fit, f"成熟度满足要求 ({has} ≥ {wanted})")
-    if has == wanted - 1:
-        return Reason("maturity", Fit.partial, f"成熟度差一级 ({has} < {wanted})")
-    return Reason("maturity", Fit.miss, f"成熟度不足 ({has} < {wanted})")
+        return Fit.fit
+    return Fit.partial if has == wanted - 1 else Fit.miss
 
 
-def price_fit(demand: Facts, achievement: Facts) -> Reason:
-    """面议 on either side is compatible with anything; otherwise asking price vs budget."""
+def price_check(demand: Facts, achievement: Facts) -> Fit:
+    """面议 on either side is compatible with anything; otherwise asking price vs budget (up to 50 % over: partial)."""
     if demand.negotiable or achievement.negotiable or demand.price_fen is None or achievement.price_fen is None:
-        return Reason("price", Fit.fit, "价格面议，可协商")
+        return Fit.fit
     if achievement.price_fen <= demand.price_fen:
-        return Reason("price", Fit.fit, "报价在预算内")
-    if achievement.price_fen * 2 <= demand.price_fen * 3:
-        return Reason("price", Fit.partial, "报价超出预算不到50%")
-    return Reason("price", Fit.miss, "报价远超预算")
+        return Fit.fit
+    return Fit.partial if achievement.price_fen * 2 <= demand.price_fen * 3 else Fit.miss
 
 
-def modes_fit(demand: Facts, achievement: Facts) -> Reason:
+def modes_check(demand: Facts, achievement: Facts) -> Fit:
     if not demand.modes or not achievement.modes:
-        return Reason("modes", Fit.unknown, "合作方式未说明")
-    common = sorted(demand.modes & achievement.modes)
-    if common:
-        return Reason("modes", Fit.fit, "合作方式相符: " + ", ".join(common))
-    return Reason("modes", Fit.miss, "合作方式不相符")
+        return Fit.unknown
+    return Fit.miss if demand.modes.isdisjoint(achievement.modes) else Fit.fit
 
 
-def region_fit(demand: Facts, achievement: Facts) -> Reason:
+def region_check(demand: Facts, achievement: Facts) -> Fit:
     """Local supply is preferred (same city), then same province; elsewhere is still allowed."""
     a, b = demand.region_code or "", achievement.region_code or ""
     if len(a) < 4 or len(b) < 4:
-        return Reason("region", Fit.unknown, "地区未说明")
+        return Fit.unknown
     if a[:4] == b[:4]:
-        return Reason("region", Fit.fit, "同一城市")
-    if a[:2] == b[:2]:
-        return Reason("region", Fit.partial, "同一省份")
-    return Reason("region", Fit.miss, "不同省份")
+        return Fit.fit
+    return Fit.partial if a[:2] == b[:2] else Fit.miss
+
+
+CHECKS = (
+    ("technical_field", field_check), ("maturity", maturity_check), ("price", price_check), ("modes", modes_check),
+    ("region", region_check),
+)  # fmt: skip
+
+
+def field_fit(demand: Facts, achievement: Facts) -> Reason:
+    fit = field_check(demand, achievement)
+    if fit is Fit.unknown:
+        return Reason("technical_field", fit, "技术领域未填写")
+    if fit is Fit.fit:
+        return Reason("technical_field", fit, f"技术领域一致 ({demand.technical_field})")
+    return Reason("technical_field", fit, f"技术领域不同 ({demand.technical_field} ≠ {achievement.technical_field})")
+
+
+def maturity_fit(demand: Facts, achievement: Facts) -> Reason:
+    fit = maturity_check(demand, achievement)
+    wanted, has = demand.maturity_rank, achievement.maturity_rank
+    detail = {
+        Fit.unknown: "成熟度要求未说明", Fit.fit: f"成熟度满足要求 ({has} ≥ {wanted})",
+        Fit.partial: f"成熟度差一级 ({has} < {wanted})", Fit.miss: f"成熟度不足 ({has} < {wanted})",
+    }[fit]  # fmt: skip
+    return Reason("maturity", fit, detail)
+
+
+def price_fit(demand: Facts, achievement: Facts) -> Reason:
+    fit = price_check(demand, achievement)
+    if fit is Fit.fit:
+        priced = not (demand.negotiable or achievement.negotiable) and None not in (demand.price_fen, achievement.price_fen)
+        return Reason("price", fit, "报价在预算内" if priced else "价格面议，可协商")
+    return Reason("price", fit, "报价超出预算不到50%" if fit is Fit.partial else "报价远超预算")
+
+
+def modes_fit(demand: Facts, achievement: Facts) -> Reason:
+    fit = modes_check(demand, achievement)
+    if fit is Fit.fit:
+        return Reason("modes", fit, "合作方式相符: " + ", ".join(sorted(demand.modes & achievement.modes)))
+    return Reason("modes", fit, "合作方式未说明" if fit is Fit.unknown else "合作方式不相符")
+
+
+def region_fit(demand: Facts, achievement: Facts) -> Reason:
+    fit = region_check(demand, achievement)
+    detail = {Fit.unknown: "地区未说明", Fit.fit: "同一城市", Fit.partial: "同一省份", Fit.miss: "不同省份"}[fit]
+    return Reason("region", fit, detail)
+
+
+EXPLAIN = (field_fit, maturity_fit, price_fit, modes_fit, region_fit)
 
 
 def text_relevance(
@@ -128,29 +166,43 @@ def text_relevance(
     return ENGINE_SHARE * engine + (1 - ENGINE_SHARE) * coverage, matched
 
 
+# Each check's weighted value per fit, in `CHECKS` order: looked up for every candidate of every match.
+_WEIGHTED = tuple({fit: WEIGHTS[name] * FIT_VALUE[fit] for fit in Fit} for name, _ in CHECKS)
+
+
+def _combine(text: float, fits: list[Fit] | tuple[Fit, ...]) -> float:
+    """The score from text relevance and the constraints' fits (in `CHECKS` order, the field first)."""
+    constraints = 0.0
+    for weighted, fit in zip(_WEIGHTED, fits, strict=True):
+        constraints += weighted[fit]
+    if text <= 0.0:
+        return round(NO_TEXT_SHARE * constraints, 4)
+    return round(WEIGHTS["text"] * FIELD_TEXT_FACTOR[fits[0]] * text + constraints, 4)
+
+
+def rank_score(
+    demand: Facts, achievement: Facts, *, query_concepts: Mapping[str, float], candidate: Facts, engine_score: float
+) -> float:
+    """`score_pair(...).score` without the reasons: every candidate is ranked, only those shown are explained."""
+    text, _ = text_relevance(query_concepts, candidate.concepts, engine_score)
+    return _combine(text, [check(demand, achievement) for _, check in CHECKS])
+
+
 def score_pair(
     demand: Facts, achievement: Facts, *, query_concepts: Mapping[str, float], candidate: Facts, engine_score: float
 ) -> MatchScore:
-    """Score one (demand, achievement) pair; `candidate` is whichever side was found by the search.
+    """Score one (demand, achievement) pair with its reasons; `candidate` is whichever side the search found.
 
     Text counts in full within the same technical field and less across fields (`FIELD_TEXT_FACTOR`).
     Without any text evidence (no shared concept, no engine score) only a share of the constraints counts,
     and the reasons say so: such a candidate ranks below every same-field candidate with text evidence.
     """
     text, matched = text_relevance(query_concepts, candidate.concepts, engine_score)
-    field = field_fit(demand, achievement)
-    reasons = (
-        field,
-        maturity_fit(demand, achievement),
-        price_fit(demand, achievement),
-        modes_fit(demand, achievement),
-        region_fit(demand, achievement),
-    )
-    constraints = sum(WEIGHTS[r.constraint] * FIT_VALUE[r.fit] for r in reasons)
+    reasons = tuple(explain(demand, achievement) for explain in EXPLAIN)
+    score = _combine(text, [r.fit for r in reasons])
     if text <= 0.0:
         # said on the field reason: the reasons keep one entry per constraint
+        field = reasons[0]
         note = NO_TEXT_REASON if field.fit == Fit.fit else "无共同关键词"
-        noted = field._replace(detail=f"{note}；{field.detail}")
-        return MatchScore(round(NO_TEXT_SHARE * constraints, 4), 0.0, matched, (noted,) + reasons[1:])
-    score = WEIGHTS["text"] * FIELD_TEXT_FACTOR[field.fit] * text + constraints
-    return MatchScore(round(score, 4), round(text, 4), matched, reasons)
+        return MatchScore(score, 0.0, matched, (field._replace(detail=f"{note}；{field.detail}"),) + reasons[1:])
+    return MatchScore(score, round(text, 4), matched, reasons)

@@ -47,6 +47,13 @@ class Segmenter:
     def __init__(self, words: set[str] | frozenset[str]) -> None:
         self.words = {normalise(w) for w in words if w} - STOPWORDS
         self.max_len = max((len(w) for w in self.words), default=1)
+        # For each first character, the lengths of the words starting with it, longest first: most characters
+        # start no word, and the others only a few lengths, so a position costs a lookup or two, not max_len.
+        lengths: dict[str, set[int]] = {}
+        for w in self.words:
+            if len(w) > 1:
+                lengths.setdefault(w[0], set()).add(len(w))
+        self._lengths = {ch: tuple(sorted(ls, reverse=True)) for ch, ls in lengths.items()}
 
     def terms(self, text: str) -> list[str]:
         return [token for token, known in self._walk(text) if known]
@@ -78,8 +85,8 @@ class Segmenter:
                 yield token, token in self.words
                 i = max(i + len(token), i + 1)
                 continue
-            for size in range(min(self.max_len, n - i), 1, -1):
-                if text[i : i + size] in self.words:
+            for size in self._lengths.get(ch, ()):
+                if i + size <= n and text[i : i + size] in self.words:
                     yield text[i : i + size], True
                     i += size
                     break
@@ -206,7 +213,7 @@ class TermExtractor:
             )
             for key, w in ranked
         ]  # fmt: skip
-        return known + self.oov_concepts(title, body, {c.key for c in known}, limit=oov_limit)
+        return _without_echoes(known + self.oov_concepts(title, body, {c.key for c in known}, limit=oov_limit))
 
     def oov_concepts(self, title: str, body: str, known: set[str], limit: int = 6) -> list[Concept]:
         """Concepts from text the dictionary does not know, weighted below dictionary terms (they are guesses)."""
@@ -275,6 +282,21 @@ class ConceptMatcher:
                 if 2 * hits >= total:
                     found.append(key)
         return frozenset(found)
+
+
+def _without_echoes(concepts: list[Concept]) -> list[Concept]:
+    """Drop out-of-dictionary concepts that merely extend another concept's word (体检拍 beside 体检, COD超标 beside
+    COD, 导尿管插进去太涩 beside 导尿管): a candidate with the word would count the same meaning twice."""
+    words = [(w, c) for c in concepts for w in c.surface]
+    kept = []
+    for concept in concepts:
+        echo = concept.oov and any(
+            other is not concept and w != concept.key and w in concept.key and (not other.oov or other.weight >= concept.weight)
+            for w, other in words
+        )  # fmt: skip
+        if not echo:
+            kept.append(concept)
+    return kept
 
 
 CACHE_ENTRIES = 20_000

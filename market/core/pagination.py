@@ -21,7 +21,7 @@ class PageParams(BaseModel):
         return (self.page - 1) * self.page_size
 
 
-def page_params(
+async def page_params(  # async: pure, so FastAPI need not send it to a worker thread
     page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
     page_size: Annotated[int, Query(ge=1, le=200, description="items per page (max 200)")] = 20,
 ) -> PageParams:

@@ -6,9 +6,10 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from sqlalchemy.orm import Session
 
-from market.core.deps import BureauActor, CurrentActor, OptionalActor, SessionDep
+from market.core.deps import BearerToken, BureauActor, CurrentActor, SessionDep, actor_for, in_unit_of_work
 from market.core.pagination import Page, PageDep
 from market.core.vocab import Maturity, TechnicalField, TransferMode
 from market.matching import service
@@ -33,8 +34,7 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.get("/search", response_model=SearchResults, tags=["search"], summary="Full-text search over public listings")
-def search(
-    session: SessionDep,
+async def search(
     page: PageDep,
     kind: Annotated[Literal["achievement", "demand", "call"], Query(description="what to search")] = "achievement",
     q: Annotated[str, Query(max_length=200)] = "",
@@ -51,7 +51,7 @@ def search(
         technical_field=technical_field, maturity=maturity, mode=mode, region_code=region_code,
         min_price=min_price, max_price=max_price, include_negotiable=include_negotiable,
     )  # fmt: skip
-    return service.search(session, kind, q, filters, sort=sort, page=page)
+    return await in_unit_of_work(lambda session: service.search(session, kind, q, filters, sort=sort, page=page))
 
 
 @router.get("/search/lag", response_model=IndexLag, tags=["search"], summary="Index lag (oldest undrained change)")
@@ -63,16 +63,19 @@ def index_lag(session: SessionDep, actor: BureauActor) -> dict:
     "/match/{kind}/{listing_id}", response_model=MatchResults, tags=["search"],
     summary="For a demand: the achievements that fit it; for an achievement: the demands",
 )  # fmt: skip
-def match(
+async def match(
     kind: Literal["achievement", "demand"],
     listing_id: int,
-    session: SessionDep,
-    actor: OptionalActor,
+    request: Request,
+    token: BearerToken,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> dict:
-    listing = service.get_listing(session, actor, kind, listing_id)
-    return service.match_listing(session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code))
+    def work(session: Session) -> dict:
+        listing = service.get_listing(session, actor_for(session, request, token), kind, listing_id)
+        return service.match_listing(session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code))
+
+    return await in_unit_of_work(work)
 
 
 @router.get(

@@ -16,14 +16,15 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from market.core.db import after_commit, session_scope, utcnow
+from market.core import outbox
+from market.core.db import after_commit, json_array_contains, session_scope, utcnow
 from market.core.deps import Actor
 from market.core.errors import NotFound, ValidationFailed
 from market.core.pagination import PageParams, paginate
 from market.listings.models import Achievement, Demand
 from market.matching.models import Notification, SavedSearch, SynonymGroup, WebhookDelivery, WebhookSubscription
 from search import documents, indexer, query, runtime
-from search.scoring import Facts, MatchScore, score_pair
+from search.scoring import Facts, rank_score, score_pair
 from search.settings import index_uid
 from search.synonyms import Thesaurus, normalise
 from search.terms import ConceptMatcher, TermExtractor, shipped_vocabulary
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 OTHER_SIDE = {"demand": "achievement", "achievement": "demand"}
 ENDED_STATES = frozenset({"closed", "withdrawn"})
 MODELS = {"achievement": Achievement, "demand": Demand}
+# A listing as matching reads it: the ORM object, or its columns as a Row (documents read attributes only).
+Listing = Achievement | Demand | sa.Row[Any]
 
 # -- the dictionary, cached per process and refreshed when the bureau edits it --------------------
 
@@ -153,7 +156,7 @@ def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts:
     )  # fmt: skip
 
 
-def document_of(kind: str, listing: Achievement | Demand, extractor: TermExtractor) -> dict[str, Any]:
+def document_of(kind: str, listing: Listing, extractor: TermExtractor) -> dict[str, Any]:
     project = documents.achievement_document if kind == "achievement" else documents.demand_document
     return project(listing, "", extractor)
 
@@ -197,7 +200,7 @@ def search(
 
 
 def match_listing(
-    session: Session, kind: str, listing: Achievement | Demand, *, limit: int = 10,
+    session: Session, kind: str, listing: Listing, *, limit: int = 10,
     filters: query.SearchFilters | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The other side's public listings that fit `listing`, best first, each with its reasons."""
@@ -224,8 +227,8 @@ def match_document(
     fallback = query.fallback_position(queries)
     oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
     source_facts = facts_of(kind, source, extractor)
-    ranked: list[tuple[MatchScore, dict[str, Any]]] = []
     matcher = ConceptMatcher(concepts)
+    ranked: list[tuple[float, int, Facts, float, dict[str, Any]]] = []
     for hit in result["hits"]:
         text = ""
         if matcher.reads_text:
@@ -239,11 +242,13 @@ def match_document(
             engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
         if fallback is not None and federation.get("queriesPosition") == fallback:
             engine = 0.0  # found only by the placeholder query: no text evidence from the engine
-        scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
-        ranked.append((scored, hit))
-    ranked.sort(key=lambda pair: (-pair[0].score, pair[1]["id"]))
+        score = rank_score(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+        ranked.append((-score, hit["id"], candidate, engine, hit))
+    ranked.sort(key=lambda row: row[:2])
     items = []
-    for scored, hit in ranked[:limit]:
+    for _, _, candidate, engine, hit in ranked[:limit]:  # only those shown are explained
+        demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+        scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
         items.append({
             "listing": {k: v for k, v in present(hit).items() if k not in ("summary", "description")},
             "score": scored.score,
@@ -274,12 +279,13 @@ def match_request(
     )  # fmt: skip
 
 
-def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Achievement | Demand:
+def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Listing:
+    """The listing to match or watch, if the actor may see it (read-only: its columns, not an ORM object)."""
     from market.listings import service as listings
 
     if kind not in MODELS:
         raise NotFound(f"unknown listing kind '{kind}'", code="unknown_kind")
-    return listings.get_visible(session, actor, kind, listing_id)  # type: ignore[arg-type]
+    return listings.visible_row(session, actor, kind, listing_id)  # type: ignore[arg-type]
 
 
 # -- synonyms ------------------------------------------------------------------------------------
@@ -309,8 +315,31 @@ def _push_synonyms_after_commit(session: Session) -> None:
     after_commit(session, push)
 
 
+def _reindex_listings_using(session: Session, terms: list[str]) -> int:
+    """Index again the public listings that use a term the dictionary did not know: their documents carry
+    the dictionary terms found in them, and matching compares those. Same transaction as the edit (outbox)."""
+    new = sorted({normalise(t) for t in terms} - current_extractor(session).segmenter.words)
+    if not new:
+        return 0
+    queued = 0
+    for kind, model in MODELS.items():
+        body = model.summary if kind == "achievement" else model.description
+        uses = [
+            c for t in new
+            for c in (model.title.icontains(t, autoescape=True), body.icontains(t, autoescape=True),
+                      json_array_contains(model.keywords, t))
+        ]  # fmt: skip
+        ids = session.scalars(sa.select(model.id).where(model.status.in_(documents.PUBLIC_STATES), sa.or_(*uses)))
+        for listing_id in ids:
+            outbox.emit(session, indexer.TOPIC, kind, listing_id)
+            queued += 1
+    return queued
+
+
 def create_synonym_group(session: Session, actor: Actor, terms: list[str]) -> SynonymGroup:
-    group = SynonymGroup(terms=_clean_terms(terms), updated_by=actor.user_id)
+    cleaned = _clean_terms(terms)
+    _reindex_listings_using(session, cleaned)  # against the dictionary before this edit
+    group = SynonymGroup(terms=cleaned, updated_by=actor.user_id)
     session.add(group)
     session.flush()
     _push_synonyms_after_commit(session)
@@ -321,7 +350,9 @@ def update_synonym_group(session: Session, actor: Actor, group_id: int, terms: l
     group = session.get(SynonymGroup, group_id)
     if group is None:
         raise NotFound(f"synonym group {group_id} not found", code="synonym_group_not_found")
-    group.terms = _clean_terms(terms)
+    cleaned = _clean_terms(terms)
+    _reindex_listings_using(session, cleaned)  # against the dictionary before this edit
+    group.terms = cleaned
     group.updated_by = actor.user_id
     group.updated_at = utcnow()
     session.flush()

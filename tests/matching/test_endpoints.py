@@ -9,9 +9,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+import sqlalchemy as sa
 
 from market.accounts.roles import Role
 from market.core.db import session_scope
+from market.core.outbox import OutboxEvent
 from market.core.vocab import OrgKind
 from market.matching import service
 from tests.search.conftest import drain, ids, post
@@ -52,6 +54,33 @@ def test_synonyms_are_seeded_listed_and_edited_only_by_bureau(pg_client, meili, 
     assert pg_client.delete(f"/api/v1/synonyms/{group_id}", headers=people["firm"].headers).status_code == 403
     assert pg_client.delete(f"/api/v1/synonyms/{group_id}", headers=people["bureau"].headers).status_code == 204
     assert pg_client.put(f"/api/v1/synonyms/{group_id}", json=body, headers=people["bureau"].headers).status_code == 404
+
+
+def test_a_new_dictionary_term_reindexes_the_listings_that_use_it(pg_client, meili, people):
+    # The demand says 犯困 (no dictionary term), the achievement says 疲劳识别; neither side's indexed terms link them.
+    inst, firm, bureau = people["institute"], people["firm"], people["bureau"]
+    achievement = post(pg_client, inst, "achievement", title="驾驶员疲劳识别装置", keywords=["疲劳识别"],
+                       summary="近红外摄像头提取眼睑闭合度，实时识别驾驶员疲劳并声光提醒。", technical_field="modern_transport")
+    other = post(pg_client, inst, "achievement", title="公交客流统计方法", keywords=["客流"],
+                 summary="刷卡数据推算线路客流。", technical_field="modern_transport")
+    demand = post(pg_client, firm, "demand", title="公交司机开车犯困", keywords=["犯困"],
+                  description="夜班司机容易犯困，想装提醒装置。", technical_field="modern_transport")
+    drain()
+
+    def matched_terms() -> list[str]:
+        r = pg_client.get(f"/api/v1/match/demand/{demand}")
+        assert r.status_code == 200, r.text
+        return next((i["matched_terms"] for i in r.json()["items"] if i["listing"]["id"] == achievement), [])
+
+    assert "疲劳识别" not in matched_terms()
+    r = pg_client.post("/api/v1/synonyms", json={"terms": ["疲劳识别", "驾驶员疲劳", "犯困"]}, headers=bureau.headers)
+    assert r.status_code == 201, r.text
+    with session_scope() as s:  # queued in the edit's own transaction: the listings using a new term, no other
+        queued = {(e.entity_type, e.entity_id) for e in s.scalars(
+            sa.select(OutboxEvent).where(OutboxEvent.topic == "search.index", OutboxEvent.processed_at.is_(None)))}
+    assert queued == {("achievement", achievement), ("demand", demand)} and ("achievement", other) not in queued
+    drain()
+    assert "疲劳识别" in matched_terms()
 
 
 class Receiver:

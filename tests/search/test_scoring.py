@@ -1,12 +1,15 @@
 """Match scoring rules, table-driven: each constraint, 面议, and how they combine with text relevance."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from search.scoring import (
     FIELD_TEXT_FACTOR,
     FIT_VALUE,
     NO_TEXT_REASON,
     NO_TEXT_SHARE,
+    CHECKS,
     WEIGHTS,
     Facts,
     Fit,
@@ -14,6 +17,7 @@ from search.scoring import (
     maturity_fit,
     modes_fit,
     price_fit,
+    rank_score,
     region_fit,
     score_pair,
     text_relevance,
@@ -148,3 +152,25 @@ def test_same_field_fallback_without_text_ranks_below_any_same_field_text_eviden
     assert [r.constraint for r in fb.reasons] == [r.constraint for r in ev.reasons]
     assert fb.reasons[0].fit == Fit.fit and NO_TEXT_REASON in fb.reasons[0].detail
     assert NO_TEXT_REASON not in ev.reasons[0].detail
+
+
+def _facts():
+    codes = st.sampled_from([None, "330212", "330203", "330106", "320102", "33"])
+    return st.builds(
+        Facts, st.sampled_from([None, "new_energy", "agriculture"]), st.one_of(st.none(), st.integers(1, 5)),
+        st.one_of(st.none(), st.integers(0, 10**9)), st.booleans(),
+        st.frozensets(st.sampled_from(["transfer", "license", "equity"])), codes,
+        st.frozensets(st.sampled_from(["锂离子电池", "正极材料", "隔膜"])),
+    )  # fmt: skip
+
+
+
+WEIGHTS_OF_CONCEPTS = st.dictionaries(st.sampled_from(["锂离子电池", "正极材料", "电解液"]), st.floats(0.5, 6), min_size=1)
+
+
+@given(demand=_facts(), candidate=_facts(), engine=st.floats(0, 1), weights=WEIGHTS_OF_CONCEPTS)
+def test_ranking_score_is_the_explained_score(demand, candidate, engine, weights):
+    # every candidate is ranked by rank_score and only those shown are explained: the two must agree
+    explained = score_pair(demand, candidate, query_concepts=weights, candidate=candidate, engine_score=engine)
+    assert rank_score(demand, candidate, query_concepts=weights, candidate=candidate, engine_score=engine) == explained.score
+    assert [r.fit for r in explained.reasons] == [check(demand, candidate) for _, check in CHECKS]

@@ -108,6 +108,15 @@ def test_out_of_dictionary_terms_become_weaker_concepts_found_by_text():
     assert ex.shared(concepts, set(), "") == frozenset()
 
 
+def test_out_of_dictionary_pieces_that_extend_another_concept_are_dropped():
+    ex = TermExtractor(Thesaurus.of([["COD", "化学需氧量"], ["体检", "健康体检"]]), frozenset())
+    keys = {c.key for c in ex.concepts("COD超标被约谈", ["COD超标", "导尿管", "导尿管插进去太涩"], "体检拍的照片")}
+    # COD超标 is COD again, 导尿管插进去太涩 is the keyword 导尿管 again, 体检拍 is 体检 again: counted once each
+    assert {"cod", "导尿管", "体检"} <= keys
+    assert not keys & {"cod超标", "导尿管插进去太涩", "体检拍"}
+    assert "约谈" in keys  # a piece that extends nothing stays
+
+
 def test_match_queries_add_relaxed_oov_queries_and_a_same_field_fallback():
     ex = TermExtractor(Thesaurus.of([["锂电", "锂离子电池"]]), frozenset())
     concepts = ex.concepts("锂电防水涂层", [], "")
