@@ -418,20 +418,56 @@ def _filters_of(saved: SavedSearch, listing_id: int) -> query.SearchFilters:
 
 def evaluate(session: Session, saved: SavedSearch, kind: str, listing_id: int) -> dict[str, Any] | None:
     """Does the (indexed, public) listing fit this saved search? The hit's detail, or None."""
-    filters = _filters_of(saved, listing_id)
-    if saved.source_type:
-        source = session.get(MODELS[saved.source_type], saved.source_id)
-        if source is None or source.status in ENDED_STATES:  # its owner no longer looks
-            return None
-        result = match_listing(session, saved.source_type, source, limit=1, filters=filters)
-        if not result["items"] or result["items"][0]["score"] * 100 < saved.min_score:
-            return None
-        item = result["items"][0]
-        return {"score": item["score"], "matched_terms": item["matched_terms"], "title": item["listing"]["title"]}
-    result = search(session, kind, saved.query or "", filters, sort="relevance", page=PageParams(page=1, page_size=1))
-    if not result["items"]:
+    if not saved.source_type:
+        return evaluate_queries(session, [saved], kind, listing_id).get(saved.id)
+    source = session.get(MODELS[saved.source_type], saved.source_id)
+    if source is None or source.status in ENDED_STATES:  # its owner no longer looks
         return None
-    return {"score": result["items"][0]["relevance"], "title": result["items"][0]["title"]}
+    result = match_listing(session, saved.source_type, source, limit=1, filters=_filters_of(saved, listing_id))
+    if not result["items"] or result["items"][0]["score"] * 100 < saved.min_score:
+        return None
+    item = result["items"][0]
+    return {"score": item["score"], "matched_terms": item["matched_terms"], "title": item["listing"]["title"]}
+
+
+# Queries per Meilisearch request when saved searches are checked against a new listing.
+QUERIES_PER_REQUEST = 200
+
+
+def evaluate_queries(
+    session: Session, saved_searches: list[SavedSearch], kind: str, listing_id: int
+) -> dict[int, dict[str, Any]]:
+    """Query saved searches the new listing fits, by id: all of them checked in a few multi-search requests.
+
+    Each saved search is its public search restricted to this one listing (synonym variants included,
+    at the weight search gives them); it fits when any of its queries finds the listing.
+    """
+    extractor = current_extractor(session)
+    uid = index_uid(kind)
+    owners: list[tuple[int, float]] = []  # per query: (saved search id, weight)
+    queries: list[dict[str, Any]] = []
+    for saved in saved_searches:
+        q = saved.query or ""
+        variants = extractor.variants(extractor.terms(q)) if q.strip() else []
+        federated, _, body = query.search_request(
+            uid, kind, q, variants, _filters_of(saved, listing_id), sort="relevance", offset=0, limit=1
+        )
+        for one in federated or [{**body, "indexUid": uid}]:
+            weight = one.get("federationOptions", {}).get("weight", 1.0)
+            queries.append({k: v for k, v in one.items() if k not in ("federationOptions", "facets")})
+            owners.append((saved.id, weight))
+    fits: dict[int, dict[str, Any]] = {}
+    client = runtime.get_client()
+    for start in range(0, len(queries), QUERIES_PER_REQUEST):
+        results = client.multi_search(queries[start : start + QUERIES_PER_REQUEST])["results"]
+        for (saved_id, weight), result in zip(owners[start : start + QUERIES_PER_REQUEST], results, strict=True):
+            if not result["hits"]:
+                continue
+            hit = result["hits"][0]
+            score = round(weight * hit.get("_rankingScore", 0.0), 4)
+            if saved_id not in fits or score > fits[saved_id]["score"]:
+                fits[saved_id] = {"score": score, "title": hit.get("title")}
+    return fits
 
 
 def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int]:
@@ -451,11 +487,12 @@ def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int
             )
         )
     )
+    pending = [s for s in searches if s.id not in done and not (s.source_type == kind and s.source_id == listing_id)]
+    # query searches in a few requests together; a "match for my listing" is a match of its own
+    fitting_queries = evaluate_queries(session, [s for s in pending if not s.source_type], kind, listing_id)
     created: list[int] = []
-    for saved in searches:
-        if saved.id in done or (saved.source_type == kind and saved.source_id == listing_id):
-            continue
-        detail = evaluate(session, saved, kind, listing_id)
+    for saved in pending:
+        detail = evaluate(session, saved, kind, listing_id) if saved.source_type else fitting_queries.get(saved.id)
         if detail is None:
             continue
         note = Notification(

@@ -225,3 +225,25 @@ def test_saved_search_on_someone_elses_draft_is_refused(pg_client, meili, people
     assert pg_client.delete(f"/api/v1/saved-searches/{mine}", headers=people["firm"].headers).status_code == 404
     assert [s["id"] for s in pg_client.get("/api/v1/saved-searches", headers=people["broker"].headers).json()] == [mine]
     assert pg_client.delete(f"/api/v1/saved-searches/{mine}", headers=people["broker"].headers).status_code == 204
+
+
+def test_many_query_searches_are_checked_in_one_request(pg_client, meili, people, monkeypatch):
+    broker, inst = people["broker"], people["institute"]
+    queries = {"动力电池": True, "正极材料": True, "高镍": True, "水稻": False, "赤眼蜂": False}  # 动力电池 ≈ 锂电 (synonym)
+    names = {}
+    for q in queries:
+        r = pg_client.post("/api/v1/saved-searches", json={"name": q, "target": "achievement", "query": q},
+                           headers=broker.headers)  # fmt: skip
+        assert r.status_code == 201, r.text
+        names[r.json()["id"]] = q
+    listing = post(pg_client, inst, "achievement")
+    drain()
+    client = service.runtime.get_client()
+    sent = []
+    real = client.multi_search
+    monkeypatch.setattr(client, "multi_search", lambda *a, **kw: sent.append(a) or real(*a, **kw))
+    _notify("achievement", listing)
+    assert len(sent) == 1  # five saved searches, their synonym variants included, one Meilisearch request
+    inbox = pg_client.get("/api/v1/inbox", headers=broker.headers).json()["items"]
+    assert sorted(n["detail"]["saved_search"] for n in inbox) == sorted(q for q, fits in queries.items() if fits)
+    assert all(n["listing_id"] == listing and 0 < n["detail"]["score"] <= 1 for n in inbox)
