@@ -1,9 +1,10 @@
-"""Matching quality on the evaluation sets: recall@k and MRR of demand → achievements, tuned vs held-out.
+"""Matching quality on the evaluation sets: recall@k and MRR of demand → achievements.
 
-Run: .venv/bin/python -m bench.match_quality [--k 5] [--verbose] [--eval-file PATH ...]
-Without --eval-file it evaluates the tuned set (tests/data/match_eval.json, the one the synonym
-dictionary was extended on) and the held-out set (tests/data/match_eval_holdout.json, written
-without looking at the dictionary): the held-out figure is the honest one.
+Run: .venv/bin/python bench/match_quality.py [--k 5] [--verbose] [--eval-file PATH ...]
+Without --eval-file it evaluates all four sets in tests/data: tuned (match_eval.json, the one the
+dictionary was extended on), held-out, blind (now a development set) and blind2 (written by someone who
+read neither code nor dictionary, measured once: the honest figure). tests/search/test_match_quality.py
+says how each was used.
 Each set gets its own SQLite database and index prefix in a temporary directory, on its own
 Meilisearch, unless MARKET_MEILI_URL / MARKET_DATABASE_URL are set (then one set per run).
 """
@@ -27,7 +28,9 @@ from market.core.config import PROJECT_ROOT  # noqa: E402
 
 EVAL_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval.json"
 HOLDOUT_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_holdout.json"
-LABELS = {EVAL_FILE: "tuned", HOLDOUT_FILE: "held-out"}
+BLIND_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind.json"
+BLIND2_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind2.json"
+LABELS = {EVAL_FILE: "tuned", HOLDOUT_FILE: "held-out", BLIND_FILE: "blind", BLIND2_FILE: "blind2"}
 
 
 def eval_set(path: Path = EVAL_FILE) -> dict[str, Any]:
@@ -136,7 +139,7 @@ def _fresh_database(path: Path) -> None:
 @click.option("--verbose", is_flag=True, help="print every demand's top k")
 @click.option(
     "--eval-file", "eval_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="evaluation set(s) to run (repeatable); default: the tuned and the held-out set",
+    help="evaluation set(s) to run (repeatable); default: all four (tuned, held-out, blind, blind2)",
 )  # fmt: skip
 def main(k: int, verbose: bool, eval_files: tuple[Path, ...]) -> None:
     import os
@@ -145,7 +148,7 @@ def main(k: int, verbose: bool, eval_files: tuple[Path, ...]) -> None:
     from search import runtime
     from search.client import MeiliClient
 
-    files = [Path(f).resolve() for f in eval_files] or [EVAL_FILE, HOLDOUT_FILE]
+    files = [Path(f).resolve() for f in eval_files] or list(LABELS)
     own_db, own_meili = not os.environ.get("MARKET_DATABASE_URL"), not os.environ.get("MARKET_MEILI_URL")
     if len(files) > 1 and not (own_db and own_meili):
         # two sets in one database and index would rank each other's listings; keep them apart

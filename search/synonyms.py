@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-DATA_FILE = Path(__file__).parent / "data" / "synonyms.txt"
+DATA_DIR = Path(__file__).parent / "data"
+# The shipped dictionary, in the order migrations loaded it: technical synonyms (0002), then how firms
+# describe problems, mapped onto the technical concept (0008).
+SHIPPED_FILES = ("synonyms.txt", "problems.txt")
 
 
 def normalise(term: str) -> str:
@@ -30,8 +33,11 @@ def parse_groups(text: str) -> list[list[str]]:
 
 
 @lru_cache
-def shipped_groups() -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(g) for g in parse_groups(DATA_FILE.read_text(encoding="utf-8")))
+def shipped_groups(*files: str) -> tuple[tuple[str, ...], ...]:
+    """The groups of the named shipped files (all of them by default), in file order."""
+    return tuple(
+        tuple(g) for name in files or SHIPPED_FILES for g in parse_groups((DATA_DIR / name).read_text(encoding="utf-8"))
+    )
 
 
 @dataclass(frozen=True)

@@ -54,24 +54,38 @@ class Segmenter:
             if len(w) > 1:
                 lengths.setdefault(w[0], set()).add(len(w))
         self._lengths = {ch: tuple(sorted(ls, reverse=True)) for ch, ls in lengths.items()}
+        self._parsed: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def terms(self, text: str) -> list[str]:
-        return [token for token, known in self._walk(text) if known]
+        return list(self.parse(text)[0])
 
     def gaps(self, text: str) -> list[str]:
         """The Chinese runs the dictionary does not cover, cut at punctuation, Latin tokens and dictionary terms."""
-        out: list[str] = []
+        return list(self.parse(text)[1])
+
+    def parse(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(dictionary terms, uncovered Chinese runs) of text, in one walk, remembered: a listing's text is
+        read for its terms, its out-of-dictionary pieces and their links, often more than once per request."""
+        cached = self._parsed.get(text)
+        if cached is not None:
+            return cached
+        terms: list[str] = []
+        gaps: list[str] = []
         run: list[str] = []
         for token, known in self._walk(text):
-            if not known and len(token) == 1 and _is_cjk(token):
+            if known:
+                terms.append(token)
+            elif len(token) == 1 and _is_cjk(token):
                 run.append(token)
                 continue
             if run:
-                out.append("".join(run))
+                gaps.append("".join(run))
                 run = []
         if run:
-            out.append("".join(run))
-        return out
+            gaps.append("".join(run))
+        parsed = (tuple(terms), tuple(gaps))
+        _remember(self._parsed, text, parsed)
+        return parsed
 
     def _walk(self, text: str) -> Iterator[tuple[str, bool]]:
         """(token, is_dictionary_term) over text: dictionary terms and Latin tokens, else single characters."""
@@ -164,16 +178,45 @@ class TermExtractor:
     def __init__(self, thesaurus: Thesaurus, vocabulary: frozenset[str] | set[str] = frozenset()) -> None:
         self.thesaurus = thesaurus
         self.segmenter = Segmenter(thesaurus.terms() | set(vocabulary))
+        self._parts = _unambiguous_parts(thesaurus)
+        self._parts_max = max((len(p) for p in self._parts), default=0)
         # Per-extractor (so per dictionary version) caches: the same listings are matched and found again and again.
         self._concepts_cache: dict[tuple[Any, ...], tuple[Concept, ...]] = {}
         self._keys_cache: dict[tuple[str, ...], frozenset[str]] = {}
 
     def terms(self, *texts: str) -> list[str]:
-        """Distinct dictionary terms in texts, in order of first appearance."""
+        """Distinct dictionary terms in texts, in order of first appearance (those linked by a part included)."""
         out: list[str] = []
         for text in texts:
-            out.extend(self.segmenter.terms(text or ""))
+            out.extend(self._terms_of(text or ""))
         return list(dict.fromkeys(out))
+
+    def _terms_of(self, text: str) -> list[str]:
+        return self.segmenter.terms(text) + self.linked_terms(text)
+
+    def linked_terms(self, text: str) -> list[str]:
+        """Dictionary phrases that text says only in part: 犯困 for 司机犯困, 打瞌睡 for 开车打瞌睡.
+
+        Firms word the same complaint many ways, and a phrase dictionary lists only some. A piece of
+        out-of-dictionary text (filler words cut off) links to a phrase when it is the phrase's end, at least
+        half of it, and every phrase ending so means the same concept (see `_unambiguous_parts`).
+        """
+        out: list[str] = []
+        if not self._parts:
+            return out
+        for gap in self.segmenter.gaps(text):
+            for piece in oov_terms(gap):
+                i = 0
+                while i < len(piece) - 1:
+                    for size in range(min(self._parts_max, len(piece) - i), 1, -1):
+                        phrase = self._parts.get(piece[i : i + size])
+                        if phrase is not None:
+                            out.append(phrase)
+                            i += size
+                            break
+                    else:
+                        i += 1
+        return out
 
     def concepts(
         self, title: str, keywords: list[str], body: str, limit: int = 10, oov_limit: int = 6
@@ -190,7 +233,7 @@ class TermExtractor:
         weights: Counter[str] = Counter()
         surface: dict[str, list[str]] = {}
         for text, weight in ((title, 3.0), (" ".join(keywords), 2.5), (body, 1.0)):
-            for term in self.segmenter.terms(text or ""):
+            for term in self._terms_of(text or ""):
                 key = self.thesaurus.concept(term)
                 weights[key] += weight
                 surface.setdefault(key, [])
@@ -282,6 +325,24 @@ class ConceptMatcher:
                 if 2 * hits >= total:
                     found.append(key)
         return frozenset(found)
+
+
+def _unambiguous_parts(thesaurus: Thesaurus) -> dict[str, str]:
+    """The end of a dictionary phrase (at least half of it, two characters or more, not itself a dictionary term)
+    → the shortest phrase ending so, when every phrase ending so names the same concept."""
+    terms = thesaurus.terms()
+    found: dict[str, set[str]] = {}
+    for term in terms:
+        n = len(term)
+        for size in range(max(2, (n + 1) // 2), n):
+            part = term[n - size :]  # the end: 犯困 of 司机犯困 says what is wrong; 司机 only who
+            if part not in terms and _is_cjk(part[0]) and part not in STOPWORDS:
+                found.setdefault(part, set()).add(term)
+    out: dict[str, str] = {}
+    for part, phrases in found.items():
+        if len({thesaurus.concept(p) for p in phrases}) == 1 and not _FILLER.fullmatch(part):
+            out[part] = min(phrases, key=lambda p: (len(p), p))
+    return out
 
 
 def _without_echoes(concepts: list[Concept]) -> list[Concept]:

@@ -120,7 +120,7 @@ def upgrade() -> None:
     from market.core.db import utcnow
 
     now = utcnow()
-    op.bulk_insert(groups, [{"terms": list(g), "created_at": now, "updated_at": now} for g in shipped_groups()])
+    op.bulk_insert(groups, [{"terms": list(g), "created_at": now, "updated_at": now} for g in shipped_groups("synonyms.txt")])
 
 
 def downgrade() -> None:

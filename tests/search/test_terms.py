@@ -117,6 +117,19 @@ def test_out_of_dictionary_pieces_that_extend_another_concept_are_dropped():
     assert "约谈" in keys  # a piece that extends nothing stays
 
 
+def test_text_that_says_only_the_end_of_a_phrase_links_to_it_when_unambiguous():
+    ex = TermExtractor(Thesaurus.of([
+        ["疲劳驾驶", "司机犯困", "开车打瞌睡"], ["光老化", "户外发脆"], ["再生塑料", "再生料发黄"], ["锈蚀", "不锈钢发黄"],
+    ]), frozenset())  # fmt: skip
+    assert ex.linked_terms("夜班公交司机容易打瞌睡，还有人犯困") == ["开车打瞌睡", "司机犯困"]
+    assert ex.thesaurus.concept(ex.terms("老是犯困")[0]) == "疲劳驾驶"
+    # 发黄 ends phrases of two concepts: no link; 司机 is only the start of 司机犯困: no link
+    assert ex.linked_terms("外壳发黄") == [] and ex.linked_terms("司机招聘") == []
+    # a demand in its own words now shares a concept with the achievement's
+    demand = {c.key for c in ex.concepts("公交车队犯困问题", ["犯困"], "")}
+    assert "疲劳驾驶" in demand and "疲劳驾驶" in ex.concept_keys(ex.terms("驾驶员疲劳驾驶实时预警"))
+
+
 def test_match_queries_add_relaxed_oov_queries_and_a_same_field_fallback():
     ex = TermExtractor(Thesaurus.of([["锂电", "锂离子电池"]]), frozenset())
     concepts = ex.concepts("锂电防水涂层", [], "")
