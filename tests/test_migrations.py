@@ -29,3 +29,35 @@ def test_downgrade_to_base_and_up_again(sqlite_engine):
     with sqlite_engine.begin() as conn:
         command.downgrade(alembic_config(conn), "base")
         command.upgrade(alembic_config(conn), "head")
+
+
+def test_problem_phrases_arrive_with_a_reindex_of_public_listings(engine, world):
+    # 0008 on a database in use: the phrase groups join the editable dictionary, and every public listing
+    # is queued for the search index again (its indexed terms depend on the dictionary); drafts are not.
+    import sqlalchemy as sa
+
+    from market.core.db import session_scope
+    from market.core.outbox import OutboxEvent
+    from market.listings.models import Achievement, Demand
+    from market.matching.models import SynonymGroup
+    from search.synonyms import shipped_groups
+
+    from market.core.vocab import OrgKind
+
+    member = world.member(OrgKind.university)
+    with session_scope() as s:
+        s.execute(sa.delete(OutboxEvent))
+        common = dict(org_id=member.org_id, keywords=[], technical_field="new_energy", region_code="330203", version=1)
+        public = Achievement(title="公开成果", summary="x", maturity="pilot", ip_type="other", patent_numbers=[],
+                             transfer_modes=[], price_negotiable=True, inventors=[], recognitions=[],
+                             status="published", **common)  # fmt: skip
+        draft = Demand(title="草稿需求", description="x", cooperation_modes=[], budget_negotiable=True, status="draft",
+                       **common)  # fmt: skip
+        s.add_all([public, draft])
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0007")
+        assert conn.scalar(sa.select(sa.func.count()).select_from(SynonymGroup)) == len(shipped_groups("synonyms.txt"))
+        command.upgrade(alembic_config(conn), "head")
+        assert conn.scalar(sa.select(sa.func.count()).select_from(SynonymGroup)) == len(shipped_groups())
+        queued = conn.execute(sa.select(OutboxEvent.entity_type, OutboxEvent.entity_id)).all()
+    assert queued == [("achievement", public.id)]
