@@ -145,14 +145,13 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -
         # -- Meilisearch's own bulk add of the same documents into a fresh index
         with session_scope() as s:
             extractor = service.current_extractor(s)
-            synonyms = extractor.thesaurus.meili_synonyms()
             docs = {
                 k: [d for d in indexer.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
                 for k, m in (("achievement", Achievement), ("demand", Demand))
             }
         bulk_uid = index_uid("achievement", "_bulk")
         indexer.ensure_index(client, bulk_uid)
-        client.wait_task(client.update_settings(bulk_uid, settings_for("achievement", synonyms)), timeout=600)
+        client.wait_task(client.update_settings(bulk_uid, settings_for("achievement")), timeout=600)
         flat = docs["achievement"] + [{**d, "id": d["id"] + 10**9} for d in docs["demand"]]
         started = time.perf_counter()
         tasks = [client.add_documents(bulk_uid, flat[i : i + batch]) for i in range(0, len(flat), batch)]

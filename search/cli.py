@@ -14,7 +14,7 @@ def search_group() -> None:
 
 @search_group.command("apply-settings")
 def apply_settings() -> None:
-    """Create the indexes and apply settings and synonyms (idempotent)."""
+    """Create the indexes and apply their settings (idempotent)."""
     from market.matching import service
 
     service.apply_index_settings()

@@ -275,18 +275,12 @@ def ensure_index(client: MeiliClient, uid: str) -> None:
                 raise
 
 
-def apply_settings(client: MeiliClient, synonyms: dict[str, list[str]], kinds: Iterable[str] = KINDS) -> None:
+def apply_settings(client: MeiliClient, kinds: Iterable[str] = KINDS) -> None:
     """Create missing indexes and (re)apply settings; Meilisearch treats identical settings as a no-op."""
     for kind in kinds:
         uid = index_uid(kind)
         ensure_index(client, uid)
-        client.wait_task(client.update_settings(uid, settings_for(kind, synonyms)), timeout=300)
-
-
-def push_synonyms(client: MeiliClient, synonyms: dict[str, list[str]], kinds: Iterable[str] = KINDS) -> None:
-    tasks = [client.request("PUT", f"/indexes/{index_uid(k)}/settings/synonyms", json=synonyms) for k in kinds]
-    for task in tasks:
-        client.wait_task(task, timeout=300)
+        client.wait_task(client.update_settings(uid, settings_for(kind)), timeout=300)
 
 
 def _all_public_ids(session: Session, kind: str) -> list[int]:
@@ -302,8 +296,7 @@ def _all_public_ids(session: Session, kind: str) -> list[int]:
 
 
 def reindex(
-    client: MeiliClient, extractor: TermExtractor, synonyms: dict[str, list[str]], *,
-    kinds: Iterable[str] | None = None, batch: int = 2000,
+    client: MeiliClient, extractor: TermExtractor, *, kinds: Iterable[str] | None = None, batch: int = 2000,
 ) -> dict[str, int]:  # fmt: skip
     """Build each index afresh under a temporary name, then swap it in: search is never empty meanwhile."""
     started = utcnow()
@@ -316,7 +309,7 @@ def reindex(
         if client.get_index(fresh) is not None:
             client.wait_task(client.delete_index(fresh))
         client.wait_task(client.create_index(fresh))
-        client.wait_task(client.update_settings(fresh, settings_for(kind, synonyms)), timeout=300)
+        client.wait_task(client.update_settings(fresh, settings_for(kind)), timeout=300)
         with session_scope() as session:
             ids = _all_public_ids(session, kind)
         tasks = []

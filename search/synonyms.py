@@ -78,10 +78,6 @@ class Thesaurus:
             out.extend(normalise(t) for t in self.groups[i])
         return list(dict.fromkeys(out))
 
-    def meili_synonyms(self) -> dict[str, list[str]]:
-        """Meilisearch's settings shape: every term maps to the others in its groups (mutual synonyms)."""
-        return {term: [t for t in self.expand(term) if t != term] for term in sorted(self._by_term)}
-
 
 @lru_cache
 def shipped_thesaurus() -> Thesaurus:

@@ -53,7 +53,6 @@ def meili(meili_server: Meilisearch, meili_app_key: str) -> Iterator:
     from search import indexer, runtime
     from search.client import MeiliClient
     from search.settings import KINDS, index_uid
-    from search.synonyms import shipped_thesaurus
 
     if not meili_server.popen or meili_server.popen.poll() is not None:
         meili_server.start()  # a previous test stopped it
@@ -61,7 +60,7 @@ def meili(meili_server: Meilisearch, meili_app_key: str) -> Iterator:
     prefix = f"t_{secrets.token_hex(4)}"
     runtime.configure(client, prefix)
     service.reset_cache()
-    indexer.apply_settings(client, shipped_thesaurus().meili_synonyms())
+    indexer.apply_settings(client)
     yield client
     if meili_server.popen and meili_server.popen.poll() is None:
         for kind in KINDS:

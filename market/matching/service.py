@@ -60,10 +60,6 @@ def current_extractor(session: Session) -> TermExtractor:
     return _cache["extractor"]
 
 
-def current_thesaurus(session: Session) -> Thesaurus:
-    return current_extractor(session).thesaurus
-
-
 def reset_cache() -> None:
     _cache.update(stamp=None, checked=0.0, thesaurus=None, extractor=None)
 
@@ -72,10 +68,8 @@ def reset_cache() -> None:
 
 
 def apply_index_settings() -> None:
-    """Create the indexes and apply settings and synonyms (idempotent; start-up and CLI)."""
-    with session_scope() as session:
-        synonyms = current_thesaurus(session).meili_synonyms()
-    indexer.apply_settings(runtime.get_client(), synonyms)
+    """Create the indexes and apply their settings (idempotent; start-up and CLI)."""
+    indexer.apply_settings(runtime.get_client())
 
 
 def search_startup() -> None:
@@ -107,8 +101,7 @@ def drain_index(limit: int = indexer.BATCH, on_public=None) -> indexer.DrainResu
 def reindex() -> dict[str, int]:
     with session_scope() as session:
         extractor = current_extractor(session)
-        synonyms = extractor.thesaurus.meili_synonyms()
-    return indexer.reindex(runtime.get_client(), extractor, synonyms)
+    return indexer.reindex(runtime.get_client(), extractor)
 
 
 def index_lag(session: Session) -> dict[str, Any]:
@@ -305,14 +298,9 @@ def _clean_terms(terms: list[str]) -> list[str]:
     return cleaned
 
 
-def _push_synonyms_after_commit(session: Session) -> None:
-    def push() -> None:
-        reset_cache()
-        with session_scope() as s:
-            synonyms = current_thesaurus(s).meili_synonyms()
-        indexer.push_synonyms(runtime.get_client(), synonyms)
-
-    after_commit(session, push)
+def _reload_dictionary_after_commit(session: Session) -> None:
+    # this process at once; the others within CACHE_SECONDS (they compare the table's count and last change)
+    after_commit(session, reset_cache)
 
 
 def _reindex_listings_using(session: Session, terms: list[str]) -> int:
@@ -342,7 +330,7 @@ def create_synonym_group(session: Session, actor: Actor, terms: list[str]) -> Sy
     group = SynonymGroup(terms=cleaned, updated_by=actor.user_id)
     session.add(group)
     session.flush()
-    _push_synonyms_after_commit(session)
+    _reload_dictionary_after_commit(session)
     return group
 
 
@@ -356,7 +344,7 @@ def update_synonym_group(session: Session, actor: Actor, group_id: int, terms: l
     group.updated_by = actor.user_id
     group.updated_at = utcnow()
     session.flush()
-    _push_synonyms_after_commit(session)
+    _reload_dictionary_after_commit(session)
     return group
 
 
@@ -366,7 +354,7 @@ def delete_synonym_group(session: Session, actor: Actor, group_id: int) -> None:
         raise NotFound(f"synonym group {group_id} not found", code="synonym_group_not_found")
     session.delete(group)
     session.flush()
-    _push_synonyms_after_commit(session)
+    _reload_dictionary_after_commit(session)
 
 
 def list_synonym_groups(session: Session, term: str | None, page: PageParams) -> tuple[list[SynonymGroup], int]:

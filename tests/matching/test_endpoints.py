@@ -1,4 +1,4 @@
-"""Synonyms (bureau-edited, pushed to Meilisearch), saved searches, the inbox and signed webhooks, per role."""
+"""Synonyms (bureau-edited, used for query expansion at once), saved searches, the inbox and signed webhooks, per role."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_synonyms_are_seeded_listed_and_edited_only_by_bureau(pg_client, meili, 
     r = pg_client.post("/api/v1/synonyms", json=body, headers=people["registrar"].headers)
     assert r.status_code == 201, r.text
     group_id = r.json()["id"]
-    # pushed to Meilisearch after commit, and used for query expansion at once
+    # the dictionary is reloaded after commit and used for query expansion at once
     assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "YJL"})) == [listing]
     r = pg_client.put(f"/api/v1/synonyms/{group_id}", json={"terms": ["甬江实验室", "甬江"]}, headers=people["bureau"].headers)
     assert r.status_code == 200 and r.json()["terms"] == ["甬江实验室", "甬江"]
