@@ -46,9 +46,8 @@ class Segmenter:
 
     def __init__(self, words: set[str] | frozenset[str]) -> None:
         self.words = {normalise(w) for w in words if w} - STOPWORDS
-        self.max_len = max((len(w) for w in self.words), default=1)
         # For each first character, the lengths of the words starting with it, longest first: most characters
-        # start no word, and the others only a few lengths, so a position costs a lookup or two, not max_len.
+        # start no word, and the others only a few lengths, so a position costs a lookup or two.
         lengths: dict[str, set[int]] = {}
         for w in self.words:
             if len(w) > 1:
@@ -179,7 +178,7 @@ class TermExtractor:
         self.thesaurus = thesaurus
         self.segmenter = Segmenter(thesaurus.terms() | set(vocabulary))
         self._parts = _unambiguous_parts(thesaurus)
-        self._parts_max = max((len(p) for p in self._parts), default=0)
+        self._part_finder = Segmenter(set(self._parts))  # the same longest-first walk, over phrase parts
         # Per-extractor (so per dictionary version) caches: the same listings are matched and found again and again.
         self._concepts_cache: dict[tuple[Any, ...], tuple[Concept, ...]] = {}
         self._keys_cache: dict[tuple[str, ...], frozenset[str]] = {}
@@ -201,22 +200,12 @@ class TermExtractor:
         out-of-dictionary text (filler words cut off) links to a phrase when it is the phrase's end, at least
         half of it, and every phrase ending so means the same concept (see `_unambiguous_parts`).
         """
-        out: list[str] = []
-        if not self._parts:
-            return out
-        for gap in self.segmenter.gaps(text):
-            for piece in oov_terms(gap):
-                i = 0
-                while i < len(piece) - 1:
-                    for size in range(min(self._parts_max, len(piece) - i), 1, -1):
-                        phrase = self._parts.get(piece[i : i + size])
-                        if phrase is not None:
-                            out.append(phrase)
-                            i += size
-                            break
-                    else:
-                        i += 1
-        return out
+        return [
+            self._parts[part]
+            for gap in self.segmenter.gaps(text)
+            for piece in oov_terms(gap)
+            for part in self._part_finder.terms(piece)
+        ]
 
     def concepts(
         self, title: str, keywords: list[str], body: str, limit: int = 10, oov_limit: int = 6

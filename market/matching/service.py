@@ -39,7 +39,7 @@ Listing = Achievement | Demand | sa.Row[Any]
 
 # -- the dictionary, cached per process and refreshed when the bureau edits it --------------------
 
-_cache: dict[str, Any] = {"stamp": None, "checked": 0.0, "thesaurus": None, "extractor": None}
+_cache: dict[str, Any] = {"stamp": None, "checked": 0.0, "extractor": None}
 CACHE_SECONDS = 5.0
 
 
@@ -55,13 +55,13 @@ def current_extractor(session: Session) -> TermExtractor:
     if stamp != _cache["stamp"] or _cache["extractor"] is None:
         groups = session.scalars(sa.select(SynonymGroup.terms).order_by(SynonymGroup.id)).all()
         thesaurus = Thesaurus.of(groups)
-        _cache.update(thesaurus=thesaurus, extractor=TermExtractor(thesaurus, shipped_vocabulary()), stamp=stamp)
+        _cache.update(extractor=TermExtractor(thesaurus, shipped_vocabulary()), stamp=stamp)
     _cache["checked"] = now
     return _cache["extractor"]
 
 
 def reset_cache() -> None:
-    _cache.update(stamp=None, checked=0.0, thesaurus=None, extractor=None)
+    _cache.update(stamp=None, checked=0.0, extractor=None)
 
 
 # -- index upkeep --------------------------------------------------------------------------------

@@ -98,10 +98,17 @@ def test_match_both_directions_with_reasons(pg_client, meili, people):
 
     back = pg_client.get(f"/api/v1/match/achievement/{battery}").json()["items"]
     assert [i["listing"]["id"] for i in back] == [demand]
-    # a draft's matches are only for its owner; the public gets 404
+    # a draft's matches are only for its owner (bearer token or API key) and the bureau; others get 404
     draft = post(pg_client, firm, "demand", publish=False)
     assert pg_client.get(f"/api/v1/match/demand/{draft}").status_code == 404
+    assert pg_client.get(f"/api/v1/match/demand/{draft}", headers=inst.headers).status_code == 404
     assert pg_client.get(f"/api/v1/match/demand/{draft}", headers=firm.headers).status_code == 200
+    assert pg_client.get(f"/api/v1/match/demand/{draft}", headers=people["bureau"].headers).status_code == 200
+    key = pg_client.post("/api/v1/auth/api-keys", json={"name": "match"}, headers=firm.headers)
+    assert key.status_code == 201, key.text
+    assert pg_client.get(f"/api/v1/match/demand/{draft}", headers={"X-API-Key": key.json()["key"]}).status_code == 200
+    bad = pg_client.get(f"/api/v1/match/demand/{draft}", headers={"Authorization": "Bearer not-a-token"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_token"
 
 
 def test_full_reindex_swaps_without_an_empty_moment(pg_client, meili, people):
