@@ -561,10 +561,10 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 WEBHOOK_TOPIC = "webhooks.deliver"
 WEBHOOK_TIMEOUT = 10.0
 # Attempt n waits FIRST_RETRY · 2^(n-1), at most MAX_RETRY_WAIT, ±25 % jitter: 30 s, 1, 2, 4, 8, 16, 32 min,
-# then hourly; after MAX_ATTEMPTS (≈ 6 h of trying) the delivery is `failed` until someone redelivers it.
+# then hourly; after MAX_ATTEMPTS (≈ 7 h of trying, at least 5 h) the delivery is `failed` until someone redelivers it.
 FIRST_RETRY = dt.timedelta(seconds=30)
 MAX_RETRY_WAIT = dt.timedelta(hours=1)
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 14
 # An attempt in flight holds its delivery this long: no second worker sends it meanwhile.
 DELIVERY_LEASE = dt.timedelta(seconds=WEBHOOK_TIMEOUT * 3 + 30)
 
@@ -761,6 +761,8 @@ def is_internal_address(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in _NAT64_LOCAL:
             return True
+        if ip in _NAT64:  # the gateway reaches the IPv4 it carries: that address decides
+            candidates = []
         candidates.extend(_embedded_ipv4(ip))
     return any(
         not a.is_global or a.is_multicast or a.is_reserved or a.is_unspecified or a.is_loopback or a.is_link_local
