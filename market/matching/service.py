@@ -841,6 +841,7 @@ def mark_read(session: Session, actor: Actor, notification_id: int) -> Notificat
     if note.read_at is None:
         note.read_at = utcnow()
         session.flush()
+        audit.record(session, entity_type="notification", entity_id=note.id, action="read", actor=actor)
     return note
 
 

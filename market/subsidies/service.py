@@ -367,9 +367,12 @@ def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
     if run.compute_state == ComputeState.computing and run.updated_at > utcnow() - STALE_COMPUTATION:
         raise InvalidState("the run is being computed; wait for it to finish", code="run_computing")
     # A computation silent for longer than STALE_COMPUTATION lost its worker: it may be queued again.
+    before = run.compute_state
     run.compute_state = ComputeState.queued
     run.progress_done = 0
     session.flush()
+    audit.record(session, entity_type="subsidy_run", entity_id=run.id, action="compute_requested", actor=actor,
+                 from_state=str(before), to_state=str(ComputeState.queued))  # fmt: skip
     return run
 
 
