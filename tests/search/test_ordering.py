@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
 from market.matching import service
@@ -53,3 +55,57 @@ def test_a_document_read_before_closing_never_lands_after_the_deletion(pg_client
     indexer.finish(client, slow, result)
     drain()
     assert listing not in _indexed_ids()
+
+
+def test_writers_and_drains_racing_on_postgresql_leave_every_published_listing_indexed(pg_client, pg_world, meili):
+    """Writers loop create → edit → publish while two drains run, as the issue's reproduction did."""
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from market.core.outbox import OutboxEvent
+
+    members = [pg_world.member(OrgKind.institute) for _ in range(3)]
+    published: list[int] = []
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer(member) -> None:
+        http = TestClient(pg_client.app)
+        try:
+            while not stop.is_set():
+                listing = post(http, member, "achievement", publish=False, title="并发写入的成果")
+                r = http.patch(f"/api/v1/achievements/{listing}", json={"title": "并发写入的成果（改）"}, headers=member.headers)
+                assert r.status_code == 200, r.text
+                transition(http, member, "achievement", listing, "publish")
+                published.append(listing)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def drainer() -> None:
+        try:
+            while not stop.is_set():
+                result = service.drain_index(limit=5)
+                assert result.error is None, result.error
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(m,)) for m in members] + [
+        threading.Thread(target=drainer) for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(8)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(published) >= 10
+    indexer_pending = 1
+    while indexer_pending:
+        drain()
+        with session_scope() as s:
+            indexer_pending = s.scalar(sa.select(sa.func.count()).where(
+                OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None)))  # fmt: skip
+    assert set(published) <= _indexed_ids()
