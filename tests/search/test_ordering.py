@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from market.core.db import session_scope
@@ -57,8 +58,12 @@ def test_a_document_read_before_closing_never_lands_after_the_deletion(pg_client
     assert listing not in _indexed_ids()
 
 
+@pytest.mark.slow
 def test_writers_and_drains_racing_on_postgresql_leave_every_published_listing_indexed(pg_client, pg_world, meili):
-    """Writers loop create → edit → publish while two drains run, as the issue's reproduction did."""
+    """Writers loop create → edit → publish while two drains run, as the issue's reproduction did.
+
+    A guard, not a detector: the race it guards against is rare (2 in 1,069 in the issue's 20 s run), and
+    it did not show in this shorter run on the old code; the deterministic tests above fail on it."""
     import threading
     import time
 
