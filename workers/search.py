@@ -31,8 +31,10 @@ def drain_search_index() -> dict:
 
 
 @task(NOTIFY, queue=QUEUE, max_retries=0)
-def notify_saved_searches() -> dict:
-    """Check saved searches against the listings the drain found public (rows of NOTIFY_TOPIC)."""
+def notify_saved_searches(*_legacy: object) -> dict:
+    """Check saved searches against the listings the drain found public (rows of NOTIFY_TOPIC).
+
+    (Messages queued by the previous version carried a listing; its outbox row is drained here all the same.)"""
     return service.drain_notifications()
 
 
