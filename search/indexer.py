@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
-from market.core.db import session_scope, utcnow
 from market.core import outbox
-from market.core.outbox import Claimed, OutboxEvent, backoff
+from market.core.db import session_scope, utcnow
+from market.core.outbox import Claimed, OutboxEvent
 from market.listings.models import Achievement, Demand
 from search import documents
 from search.client import MeiliClient, SearchError
@@ -113,7 +113,8 @@ def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int | Non
     model = _model(kind)
     if model is None or not ids:
         return {}
-    return {**dict.fromkeys(ids), **dict(session.execute(sa.select(model.id, model.version).where(model.id.in_(ids))).all())}
+    found = dict(session.execute(sa.select(model.id, model.version).where(model.id.in_(ids))).all())
+    return {**dict.fromkeys(ids), **found}
 
 
 @dataclass
