@@ -36,6 +36,7 @@ class EmbeddedStack:
             self.processes.append(meili)
             os.environ["MARKET_MEILI_URL"] = meili.url
             os.environ["MARKET_MEILI_MASTER_KEY"] = meili.master_key
+            _announce_meilisearch(meili)
             print(f"meilisearch: {meili.url} (data in {meili.data_dir})", flush=True)
         if not settings.redis_url:
             redis = start_redis(data / "redis")
@@ -53,6 +54,7 @@ class EmbeddedStack:
     def __exit__(self, *exc: object) -> None:
         for proc in reversed(self.processes):
             proc.stop()
+        _withdraw_meilisearch(self.processes)
 
     @staticmethod
     def _reload_celery() -> None:
@@ -105,6 +107,21 @@ class EmbeddedStack:
             signal.signal(sig, _exit_on_signal)
         print(f"API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", flush=True)
         uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+def _announce_meilisearch(meili: object) -> None:
+    """Let `market search drain | reindex` use this Meilisearch instead of starting one on its data directory."""
+    from search import runtime
+
+    runtime.announce(meili.data_dir, meili.url, meili.master_key, meili.popen.pid)
+
+
+def _withdraw_meilisearch(processes: list[Process]) -> None:
+    from search import runtime
+
+    for proc in processes:
+        if proc.name == "meilisearch":
+            runtime.withdraw(proc.data_dir)
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

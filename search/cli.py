@@ -34,11 +34,13 @@ def reindex() -> None:
 @search_group.command("drain")
 @click.option("--limit", default=500, show_default=True, help="outbox rows per batch")
 def drain(limit: int) -> None:
-    """Drain due outbox rows into the index now (what the Celery task does)."""
+    """Drain due outbox rows into the index now, then check saved searches against the listings now public
+    (what the worker's tasks do; with `market serve` running, its Meilisearch is used)."""
     from market.matching import service
 
     r = service.drain_index(limit=limit)
-    click.echo(json.dumps({"processed": r.processed, "retried": r.retried, "error": r.error}))
+    notified = service.drain_notifications()
+    click.echo(json.dumps({"processed": r.processed, "retried": r.retried, "error": r.error, "notifications": notified}))
 
 
 @search_group.command("lag")

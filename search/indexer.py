@@ -11,7 +11,7 @@ import datetime as dt
 import importlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
-from market.core.db import is_sqlite, session_scope, utcnow
-from market.core.outbox import OutboxEvent
+from market.core import outbox
+from market.core.db import session_scope, utcnow
+from market.core.outbox import Claimed, OutboxEvent
 from market.listings.models import Achievement, Demand
 from search import documents
 from search.client import MeiliClient, SearchError
@@ -30,21 +31,11 @@ from search.terms import TermExtractor
 log = logging.getLogger(__name__)
 
 TOPIC = "search.index"
+# A listing became (or stayed) public in the index: saved searches are checked against it.
+NOTIFY_TOPIC = "search.notify"
 # How long a claimed batch stays invisible to other drainers (a killed worker's rows return after it).
 LEASE = dt.timedelta(seconds=float(os.environ.get("MARKET_SEARCH_LEASE_SECONDS", "120")))
 BATCH = 500
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """2 s, 4 s, 8 s … capped at 5 minutes."""
-    return dt.timedelta(seconds=min(2 ** max(attempts, 1), 300))
-
-
-@dataclass
-class Claimed:
-    ids: list[int]
-    entities: dict[str, set[int]]
-    attempts: dict[int, int]
 
 
 @dataclass
@@ -52,32 +43,14 @@ class DrainResult:
     processed: int = 0
     retried: int = 0
     batches: int = 0
-    # (kind, id) of entities now public in the index, for saved-search notifications.
+    # (kind, id) of entities now public in the index; each also gets a NOTIFY_TOPIC outbox row.
     public: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
 
 
 def claim_batch(limit: int = BATCH, lease: dt.timedelta = LEASE, topic: str = TOPIC) -> Claimed:
     """Take up to `limit` due rows and push their availability past the lease (committed at once)."""
-    with session_scope() as session:
-        now = utcnow()
-        stmt = (
-            sa.select(OutboxEvent)
-            .where(OutboxEvent.topic == topic, OutboxEvent.processed_at.is_(None), OutboxEvent.available_at <= now)
-            .order_by(OutboxEvent.id)
-            .limit(limit)
-        )
-        if not is_sqlite(session):
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = session.scalars(stmt).all()
-        claimed = Claimed([], {}, {})
-        for row in rows:
-            row.available_at = now + lease
-            row.attempts = (row.attempts or 0) + 1
-            claimed.ids.append(row.id)
-            claimed.attempts[row.id] = row.attempts
-            claimed.entities.setdefault(row.entity_type, set()).add(row.entity_id)
-        return claimed
+    return outbox.claim(topic, limit, lease)
 
 
 def _org_names(session: Session, org_ids: Iterable[int]) -> dict[int, str]:
@@ -128,11 +101,20 @@ def load_documents(
     return out
 
 
-def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int]:
-    model = {"achievement": Achievement, "demand": Demand}.get(kind)
+def _model(kind: str) -> Any:
+    if kind == "call":
+        calls = importlib.import_module("market.calls.models") if calls_indexable() else None
+        return getattr(calls, "Call", None)
+    return {"achievement": Achievement, "demand": Demand}.get(kind)
+
+
+def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int | None]:
+    """Each entity's version now; None for one that no longer exists."""
+    model = _model(kind)
     if model is None or not ids:
         return {}
-    return dict(session.execute(sa.select(model.id, model.version).where(model.id.in_(ids))).all())
+    found = dict(session.execute(sa.select(model.id, model.version).where(model.id.in_(ids))).all())
+    return {**dict.fromkeys(ids), **found}
 
 
 @dataclass
@@ -140,6 +122,8 @@ class Batch:
     claimed: Claimed
     docs: dict[str, dict[int, dict[str, Any] | None]]
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    # The version each document (or deletion) was read at: what finish() compares with the current one.
+    versions: dict[str, dict[int, int | None]] = field(default_factory=dict)
 
 
 def prepare(extractor: TermExtractor, limit: int = BATCH) -> Batch | None:
@@ -149,11 +133,14 @@ def prepare(extractor: TermExtractor, limit: int = BATCH) -> Batch | None:
         return None
     try:
         with session_scope() as session:
+            # versions first: a change committed between the two reads makes the batch look stale (retried),
+            # never fresh
+            versions = {k: _versions(session, k, ids) for k, ids in claimed.entities.items()}
             docs = {k: load_documents(session, k, ids, extractor) for k, ids in claimed.entities.items()}
     except Exception as exc:
         _retry_later(claimed, f"{type(exc).__name__}: {exc}")
         raise
-    return Batch(claimed, docs)
+    return Batch(claimed, docs, versions=versions)
 
 
 def send(client: MeiliClient, batch: Batch) -> None:
@@ -177,20 +164,27 @@ def push(client: MeiliClient, docs_by_kind: dict[str, dict[int, dict[str, Any] |
 
 
 def finish(client: MeiliClient, batch: Batch, result: DrainResult) -> None:
-    """Wait for the batch's tasks, then mark its rows processed, or due again if their entity changed meanwhile."""
+    """Wait for the batch's tasks, then mark its rows processed, or due again if their entity changed meanwhile.
+
+    Two drains may hold rows of the same entity (say "created" and "published") and their tasks may
+    reach Meilisearch in either order. Whatever a drain sent — a document or a deletion — was the
+    state at the version it read; once Meilisearch has applied it, a drain that finds the entity at
+    another version leaves its row due, so the current state is sent again after the older one.
+    The last operation applied for an entity is therefore always one read at its current version.
+    """
     for task in batch.tasks:
         client.wait_task(task, timeout=600)
-    # A slower worker may have pushed an older state over a newer one: rows whose entity
-    # changed since we read it stay unprocessed, so the current state is pushed again.
     with session_scope() as session:
         stale: set[tuple[str, int]] = set()
         for kind, by_id in batch.docs.items():
+            read = batch.versions.get(kind, {})
             now_versions = _versions(session, kind, set(by_id))
             for i, doc in by_id.items():
-                if doc is not None and now_versions.get(i, doc["version"]) != doc["version"]:
+                if now_versions.get(i) != read.get(i):
                     stale.add((kind, i))
                 elif doc is not None:
                     result.public.append((kind, i))
+                    outbox.emit(session, NOTIFY_TOPIC, kind, i)
         rows = session.scalars(sa.select(OutboxEvent).where(OutboxEvent.id.in_(batch.claimed.ids))).all()
         now = utcnow()
         for row in rows:
@@ -210,17 +204,12 @@ def drain_once(client: MeiliClient, extractor: TermExtractor, limit: int = BATCH
 
 
 def _retry_later(claimed: Claimed, error: str) -> None:
-    with session_scope() as session:
-        now = utcnow()
-        for row in session.scalars(sa.select(OutboxEvent).where(OutboxEvent.id.in_(claimed.ids))).all():
-            row.available_at = now + backoff(row.attempts)
-            row.last_error = error[:2000]
+    outbox.settle([], dict.fromkeys(claimed.ids, error))
     log.warning("search drain failed for %d outbox rows: %s", len(claimed.ids), error)
 
 
 def drain(
     client: MeiliClient, extractor: TermExtractor, *, limit: int = BATCH, max_batches: int = 1000,
-    on_public: Callable[[list[tuple[str, int]]], None] | None = None,
 ) -> DrainResult:  # fmt: skip
     """Drain until nothing is due, one batch in flight while the next is prepared; a failure stops the drain
     and its rows come back after a backoff."""
@@ -235,11 +224,8 @@ def drain(
                 unfinished.append(nxt)
                 send(client, nxt)
             if len(unfinished) > 1 or (nxt is None and unfinished):
-                before = len(total.public)
                 finish(client, unfinished[0], total)
                 unfinished.pop(0)
-                if on_public and len(total.public) > before:
-                    on_public(total.public[before:])
             if nxt is None and not unfinished:
                 break
     except Exception as exc:  # noqa: BLE001 - the rows carry the error and come back after a backoff

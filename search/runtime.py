@@ -51,9 +51,65 @@ def get_client() -> MeiliClient:
                 settings = get_settings()
                 if settings.meili_url:
                     _client = MeiliClient(settings.meili_url, settings.meili_api_key)
+                elif (running := running_server(settings.data_dir / "meilisearch")) is not None:
+                    # a running stack owns that data directory: use its server, never start a second one on it
+                    _client = MeiliClient(running[0], scoped_key(*running, index_prefix()))
                 else:
                     _client = start_embedded(settings.data_dir / "meilisearch")
     return _client
+
+
+RUNNING_FILE = "running.json"
+
+
+def announce(data_dir: Path, url: str, master_key: str, pid: int) -> None:
+    """Tell other processes (the CLI) which Meilisearch serves `data_dir` (the embedded stack, once it is up)."""
+    import json
+    import os
+
+    path = data_dir / RUNNING_FILE
+    fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"url": url, "master_key": master_key, "pid": pid}, f)
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+def withdraw(data_dir: Path) -> None:
+    (data_dir / RUNNING_FILE).unlink(missing_ok=True)
+
+
+def running_server(data_dir: Path) -> tuple[str, str] | None:
+    """(url, master key) of the live Meilisearch a running stack announced for `data_dir`, else None.
+
+    A stale announcement (its process gone) is ignored; a live process that does not answer is refused
+    with a clear error rather than a second server started on the same data.
+    """
+    import json
+    import os
+
+    from search.client import SearchUnavailable
+
+    try:
+        info = json.loads((data_dir / RUNNING_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (ProcessLookupError, KeyError, ValueError, TypeError):
+        return None
+    except PermissionError:
+        pass  # alive, someone else's
+    probe = MeiliClient(info["url"], info["master_key"], timeout=2.0)
+    try:
+        probe._http.get("/health").raise_for_status()
+    except Exception:  # noqa: BLE001 - any failure means "not usable"
+        raise SearchUnavailable(
+            f"the running market stack's Meilisearch (pid {info['pid']}, {info['url']}) does not answer; "
+            f"not starting a second one on {data_dir} — restart the stack, or set MARKET_MEILI_URL"
+        ) from None
+    finally:
+        probe.close()
+    return info["url"], info["master_key"]
 
 
 def scoped_key(url: str, master_key: str, prefix: str) -> str:

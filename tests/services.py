@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import signal
 import subprocess
 import sys
@@ -101,6 +102,39 @@ def celery_broker(redis_server: Redis) -> Iterator[str]:
     yield redis_server.url
     celery_app.conf.broker_url = old
     reset_pools()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens here once closed
+
+
+@pytest.fixture
+def redis_down():
+    """Point this process's Celery app at a Redis that is not there (what an outage looks like to the API)."""
+    import workers.search  # noqa: F401 - registers the after-commit nudgers
+    from kombu import pools
+
+    from market.core import outbox
+    from workers.app import celery_app
+
+    def reset_pools() -> None:
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+        pools.reset()
+
+    old = celery_app.conf.broker_url
+    celery_app.conf.broker_url = f"redis://127.0.0.1:{_closed_port()}/0"
+    reset_pools()
+    outbox.nudger.reset()
+    yield
+    outbox.nudger.wait_idle(30)
+    celery_app.conf.broker_url = old
+    reset_pools()
+    outbox.nudger.reset()
 
 
 class Worker:

@@ -7,7 +7,7 @@ from celery import Celery
 from market.core.config import get_settings
 
 # Task modules: one per domain, each registering its tasks and beat entries.
-TASK_MODULES = ["workers.search", "workers.contracts", "workers.subsidies", "workers.calls"]
+TASK_MODULES = ["workers.search", "workers.contracts", "workers.subsidies", "workers.calls", "workers.maintenance"]
 # Every queue a task is routed to; a worker that serves everything listens on all of them.
 QUEUES = ("default", "search", "calls", "subsidies")
 

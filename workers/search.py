@@ -1,64 +1,62 @@
-"""Search tasks: drain the outbox into Meilisearch, notify saved searches, deliver signed webhooks."""
+"""Search tasks: drain the outbox into Meilisearch, notify saved searches, deliver signed webhooks.
+
+Every task here drains durable rows (outbox rows, webhook deliveries with their due time); the
+post-commit nudge only makes that sooner, and the beat entries make it happen when Redis was down.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
-from celery import current_task
 from celery.signals import worker_ready
 
 from market.core import outbox
-from market.core.db import session_scope
 from market.matching import service
 from search.client import SearchUnavailable
-from search.indexer import TOPIC
+from search.indexer import NOTIFY_TOPIC, TOPIC
 from workers.base import add_beat, task
 
 log = logging.getLogger(__name__)
 QUEUE = "search"
-WEBHOOK_RETRIES = 8
+DRAIN = "market.search.drain"
+NOTIFY = "market.search.notify"
+DELIVER = "market.search.deliver_webhooks"
 
 
-@task("market.search.drain", queue=QUEUE, max_retries=0)
+@task(DRAIN, queue=QUEUE, max_retries=0)
 def drain_search_index() -> dict:
     """Drain every due outbox row; failures are rescheduled on the rows themselves (backoff), not here."""
-    result = service.drain_index(on_public=_queue_notifications)
+    result = service.drain_index()
     return {"processed": result.processed, "retried": result.retried, "batches": result.batches, "error": result.error}
 
 
-def _queue_notifications(public: list[tuple[str, int]]) -> None:
-    for kind, listing_id in public:
-        with contextlib.suppress(Exception):
-            notify_saved_searches.apply_async((kind, listing_id), retry=False)
+@task(NOTIFY, queue=QUEUE, max_retries=0)
+def notify_saved_searches(*_legacy: object) -> dict:
+    """Check saved searches against the listings the drain found public (rows of NOTIFY_TOPIC).
+
+    (Messages queued by the previous version carried a listing; its outbox row is drained here all the same.)"""
+    return service.drain_notifications()
 
 
-@task("market.search.notify", queue=QUEUE)
-def notify_saved_searches(kind: str, listing_id: int) -> int:
-    with session_scope() as session:
-        created = service.notify_for_listing(session, kind, listing_id)
-        deliveries = service.pending_deliveries(session, created)
-    for delivery_id in deliveries:
-        deliver_webhook.apply_async((delivery_id,), retry=False)
-    return len(created)
+@task(DELIVER, queue=QUEUE, max_retries=0)
+def deliver_webhooks() -> dict:
+    """Send every webhook delivery that is due (each failure is rescheduled on its row, for hours)."""
+    return service.sweep_webhooks()
 
 
-@task("market.search.deliver_webhook", queue=QUEUE, max_retries=WEBHOOK_RETRIES)
-def deliver_webhook(delivery_id: int) -> str:
-    retries = current_task.request.retries if current_task else 0
-    return service.deliver_webhook(delivery_id, final_attempt=retries >= WEBHOOK_RETRIES)
+def _nudge(task_fn):
+    def nudge() -> None:
+        task_fn.apply_async(retry=False)  # a failure is logged once per outage by outbox.nudger
+
+    return nudge
 
 
-def nudge() -> None:
-    """After a listing change commits: drain now (if Redis is down, the beat entry catches up)."""
-    try:
-        drain_search_index.apply_async(retry=False)
-    except Exception:  # noqa: BLE001 - never fail a committed write over a nudge
-        log.warning("could not nudge the search drain; the beat entry will catch up", exc_info=True)
-
-
-outbox.register_nudger(TOPIC, nudge)
-add_beat("search-drain", "market.search.drain", 30, queue=QUEUE)
+outbox.register_nudger(TOPIC, _nudge(drain_search_index))
+outbox.register_nudger(NOTIFY_TOPIC, _nudge(notify_saved_searches))
+outbox.register_nudger(service.WEBHOOK_TOPIC, _nudge(deliver_webhooks))
+add_beat("search-drain", DRAIN, 30, queue=QUEUE)
+add_beat("search-notify", NOTIFY, 30, queue=QUEUE)
+add_beat("webhooks-deliver", DELIVER, 30, queue=QUEUE)
 
 
 @worker_ready.connect

@@ -120,8 +120,7 @@ def me(session: SessionDep, actor: CurrentActor) -> MeOut:
 @router.post("/auth/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
 def create_api_key(body: ApiKeyIn, session: SessionDep, actor: CurrentActor) -> ApiKeyCreated:
     """An API key for a machine client acting as this user; the key is shown once."""
-    user = session.get(User, actor.user_id)
-    cred, secret = service.issue_credential(session, user, kind="api_key", name=body.name)
+    cred, secret = service.create_api_key(session, actor, body.name)
     return ApiKeyCreated(id=cred.id, name=cred.name, prefix=cred.prefix, created_at=cred.created_at, key=secret)
 
 

@@ -162,11 +162,23 @@ def actor_from_secret(session: Session, secret: str) -> Actor:
     return actor_for_user(session, user, org)
 
 
+def create_api_key(session: Session, actor: Actor, name: str | None) -> tuple[Credential, str]:
+    """An API key for a machine client acting as this user (audited; the secret itself never is)."""
+    user = session.get(User, actor.user_id)
+    cred, secret = issue_credential(session, user, kind="api_key", name=name)
+    audit.record(session, entity_type="api_key", entity_id=cred.id, action="create", actor=actor, to_state="active",
+                 detail={"name": name, "prefix": cred.prefix})  # fmt: skip
+    return cred, secret
+
+
 def revoke_api_key(session: Session, actor: Actor, key_id: int) -> None:
     cred = session.get(Credential, key_id)
     if cred is None or cred.kind != "api_key" or cred.user_id != actor.user_id:
         raise NotFound("API key not found", code="api_key_not_found")
-    cred.revoked_at = utcnow()
+    if cred.revoked_at is None:
+        cred.revoked_at = utcnow()
+        audit.record(session, entity_type="api_key", entity_id=cred.id, action="revoke", actor=actor,
+                     from_state="active", to_state="revoked", detail={"prefix": cred.prefix})  # fmt: skip
 
 
 def list_api_keys(session: Session, actor: Actor) -> list[Credential]:
@@ -191,6 +203,10 @@ def ensure_bureau(session: Session, *, name: str, region_code: str, credit_code:
 def create_bureau_admin(session: Session, *, username: str, password: str, display_name: str) -> User:
     settings = get_settings()
     bureau = ensure_bureau(session, name="科技局", region_code=settings.region_code, credit_code=None)
-    return create_user(
+    user = create_user(
         session, org=bureau, username=username, password=password, display_name=display_name, role=Role.bureau_admin
     )
+    # no actor: made from the command line (`market create-admin`) by whoever runs the server
+    audit.record(session, entity_type="user", entity_id=user.id, action="create", to_state=Role.bureau_admin,
+                 detail={"via": "create-admin", "username": username})  # fmt: skip
+    return user

@@ -13,7 +13,7 @@ from market.core.deps import BearerToken, BureauActor, CurrentActor, SessionDep,
 from market.core.pagination import Page, PageDep
 from market.core.vocab import Maturity, TechnicalField, TransferMode
 from market.matching import service
-from market.matching.models import SavedSearch, WebhookDelivery, WebhookSubscription
+from market.matching.models import SavedSearch, WebhookSubscription
 from market.matching.schemas import (
     DeliveryOut,
     IndexLag,
@@ -130,7 +130,7 @@ def list_saved_searches(session: SessionDep, actor: CurrentActor):
 
 @router.delete("/saved-searches/{saved_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["saved searches"])
 def delete_saved_search(saved_id: int, session: SessionDep, actor: CurrentActor) -> None:
-    session.delete(service.own_saved_search(session, actor, saved_id))
+    service.delete_saved_search(session, actor, saved_id)
 
 
 @router.get("/inbox", response_model=Page[NotificationOut], tags=["saved searches"])
@@ -161,11 +161,27 @@ def list_webhooks(session: SessionDep, actor: CurrentActor):
 
 @router.delete("/webhooks/{sub_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["webhooks"])
 def delete_webhook(sub_id: int, session: SessionDep, actor: CurrentActor) -> None:
-    service.own_webhook(session, actor, sub_id).active = False
+    service.delete_webhook(session, actor, sub_id)
+
+
+DeliveryStatus = Annotated[
+    Literal["pending", "delivered", "failed"] | None, Query(description="only deliveries in this state")
+]
 
 
 @router.get("/webhooks/{sub_id}/deliveries", response_model=list[DeliveryOut], tags=["webhooks"])
-def deliveries(sub_id: int, session: SessionDep, actor: CurrentActor):
-    sub = service.own_webhook(session, actor, sub_id)
-    stmt = sa.select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id).order_by(WebhookDelivery.id.desc())
-    return session.scalars(stmt.limit(200)).all()
+def deliveries(sub_id: int, session: SessionDep, actor: CurrentActor, status: DeliveryStatus = None):
+    """The delivery log of one of your webhooks, newest first (200 at most)."""
+    return service.list_deliveries(session, actor, subscription_id=sub_id, status=status)
+
+
+@router.get("/webhook-deliveries", response_model=list[DeliveryOut], tags=["webhooks"])
+def all_deliveries(session: SessionDep, actor: CurrentActor, status: DeliveryStatus = None):
+    """Deliveries of all your webhooks (the bureau: everyone's), newest first; `?status=failed` for those to redo."""
+    return service.list_deliveries(session, actor, status=status)
+
+
+@router.post("/webhook-deliveries/{delivery_id}/redeliver", response_model=DeliveryOut, tags=["webhooks"])
+def redeliver(delivery_id: int, session: SessionDep, actor: CurrentActor):
+    """Send a failed (or delivered) notification again, from the start of the retry schedule (audited)."""
+    return service.redeliver(session, actor, delivery_id)

@@ -67,10 +67,17 @@ class WebhookSubscription(IdMixin, TimestampMixin, Base):
 
 
 class WebhookDelivery(IdMixin, Base):
-    """The delivery log: one row per (subscription, notification), updated on each attempt."""
+    """The delivery log: one row per (subscription, notification), updated on each attempt.
+
+    A pending delivery is sent when `next_attempt_at` is due (a beat sweep looks); each failure pushes
+    it out on an exponential schedule spanning hours, then it is `failed` until someone redelivers it.
+    """
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (sa.UniqueConstraint("subscription_id", "notification_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("subscription_id", "notification_id"),
+        sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
 
     subscription_id: Mapped[int] = mapped_column(
         BigIntPK, sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
@@ -82,3 +89,5 @@ class WebhookDelivery(IdMixin, Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the sweep sends it next (pending only); while an attempt is in flight, the end of its lease.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -133,6 +133,8 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+    subscription_id: int
+    next_attempt_at: dt.datetime | None = Field(description="when a pending delivery is tried next")
 
 
 class IndexLag(BaseModel):

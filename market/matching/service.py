@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import json
+import ipaddress
 import logging
+import random
 import secrets
 import time
 from decimal import Decimal
@@ -16,10 +19,10 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from market.core import outbox
-from market.core.db import after_commit, json_array_contains, session_scope, utcnow
+from market.core import audit, outbox
+from market.core.db import after_commit, is_sqlite, json_array_contains, session_scope, utcnow
 from market.core.deps import Actor
-from market.core.errors import NotFound, ValidationFailed
+from market.core.errors import InvalidState, NotFound, ValidationFailed
 from market.core.pagination import PageParams, paginate
 from market.listings.models import Achievement, Demand
 from market.matching.models import Notification, SavedSearch, SynonymGroup, WebhookDelivery, WebhookSubscription
@@ -92,10 +95,11 @@ def search_startup() -> None:
             log.warning("Meilisearch unavailable at start-up; run `market search apply-settings` once it is up")
 
 
-def drain_index(limit: int = indexer.BATCH, on_public=None) -> indexer.DrainResult:
+def drain_index(limit: int = indexer.BATCH) -> indexer.DrainResult:
+    """Drain the search outbox; each listing found public gets a NOTIFY_TOPIC row (see drain_notifications)."""
     with session_scope() as session:
         extractor = current_extractor(session)
-    return indexer.drain(runtime.get_client(), extractor, limit=limit, on_public=on_public)
+    return indexer.drain(runtime.get_client(), extractor, limit=limit)
 
 
 def reindex() -> dict[str, int]:
@@ -326,10 +330,12 @@ def _reindex_listings_using(session: Session, terms: list[str]) -> int:
 
 def create_synonym_group(session: Session, actor: Actor, terms: list[str]) -> SynonymGroup:
     cleaned = _clean_terms(terms)
-    _reindex_listings_using(session, cleaned)  # against the dictionary before this edit
+    queued = _reindex_listings_using(session, cleaned)  # against the dictionary before this edit
     group = SynonymGroup(terms=cleaned, updated_by=actor.user_id)
     session.add(group)
     session.flush()
+    audit.record(session, entity_type="synonym_group", entity_id=group.id, action="create", actor=actor,
+                 detail={"terms": cleaned, "reindexed": queued})  # fmt: skip
     _reload_dictionary_after_commit(session)
     return group
 
@@ -339,11 +345,14 @@ def update_synonym_group(session: Session, actor: Actor, group_id: int, terms: l
     if group is None:
         raise NotFound(f"synonym group {group_id} not found", code="synonym_group_not_found")
     cleaned = _clean_terms(terms)
-    _reindex_listings_using(session, cleaned)  # against the dictionary before this edit
+    queued = _reindex_listings_using(session, cleaned)  # against the dictionary before this edit
+    before = list(group.terms)
     group.terms = cleaned
     group.updated_by = actor.user_id
     group.updated_at = utcnow()
     session.flush()
+    audit.record(session, entity_type="synonym_group", entity_id=group.id, action="update", actor=actor,
+                 detail={"from": before, "to": cleaned, "reindexed": queued})  # fmt: skip
     _reload_dictionary_after_commit(session)
     return group
 
@@ -352,6 +361,8 @@ def delete_synonym_group(session: Session, actor: Actor, group_id: int) -> None:
     group = session.get(SynonymGroup, group_id)
     if group is None:
         raise NotFound(f"synonym group {group_id} not found", code="synonym_group_not_found")
+    audit.record(session, entity_type="synonym_group", entity_id=group.id, action="delete", actor=actor,
+                 detail={"terms": list(group.terms)})  # fmt: skip
     session.delete(group)
     session.flush()
     _reload_dictionary_after_commit(session)
@@ -386,7 +397,18 @@ def create_saved_search(session: Session, actor: Actor, data: dict[str, Any]) ->
     )  # fmt: skip
     session.add(saved)
     session.flush()
+    audit.record(session, entity_type="saved_search", entity_id=saved.id, action="create", actor=actor,
+                 detail={"target": target, "query": query_text, "source_type": saved.source_type,
+                         "source_id": source_id})  # fmt: skip
     return saved
+
+
+def delete_saved_search(session: Session, actor: Actor, saved_id: int) -> None:
+    saved = own_saved_search(session, actor, saved_id)
+    audit.record(session, entity_type="saved_search", entity_id=saved.id, action="delete", actor=actor,
+                 detail={"name": saved.name})  # fmt: skip
+    session.delete(saved)
+    session.flush()
 
 
 def own_saved_search(session: Session, actor: Actor, saved_id: int) -> SavedSearch:
@@ -494,7 +516,8 @@ def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int
                 WebhookSubscription.user_id == saved.user_id, WebhookSubscription.active.is_(True)
             )
         ):
-            session.add(WebhookDelivery(subscription_id=sub.id, notification_id=note.id, status="pending", attempts=0))
+            session.add(WebhookDelivery(subscription_id=sub.id, notification_id=note.id, status="pending", attempts=0,
+                                        next_attempt_at=utcnow()))  # fmt: skip
         created.append(note.id)
     session.flush()
     return created
@@ -512,21 +535,83 @@ def pending_deliveries(session: Session, notification_ids: list[int]) -> list[in
     )
 
 
+def notify_saved_searches(kind: str, listing_id: int) -> list[int]:
+    """Inbox entries and webhook deliveries for one listing now in the index (the NOTIFY_TOPIC handler)."""
+    with session_scope() as session:
+        created = notify_for_listing(session, kind, listing_id)
+        if pending_deliveries(session, created):
+            outbox.nudge_after_commit(session, WEBHOOK_TOPIC)
+    return created
+
+
+def drain_notifications(limit: int = 50) -> dict[str, int]:
+    """Check saved searches against every listing the index drain found public (worker, beat and CLI alike)."""
+    return outbox.drain_topic(
+        indexer.NOTIFY_TOPIC, lambda kind, listing_id, _payload: notify_saved_searches(kind, listing_id), limit=limit
+    )
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """X-Market-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={mac}"
 
 
-class WebhookFailed(Exception):
-    """The receiver did not answer 2xx; the task retries with backoff."""
+# Nudge name for "a webhook delivery is due" (deliveries are rows of their own, not outbox rows).
+WEBHOOK_TOPIC = "webhooks.deliver"
+WEBHOOK_TIMEOUT = 10.0
+# Attempt n waits FIRST_RETRY · 2^(n-1), at most MAX_RETRY_WAIT, ±25 % jitter: 30 s, 1, 2, 4, 8, 16, 32 min,
+# then hourly; after MAX_ATTEMPTS (≈ 7 h of trying, at least 5 h) the delivery is `failed` until someone redelivers it.
+FIRST_RETRY = dt.timedelta(seconds=30)
+MAX_RETRY_WAIT = dt.timedelta(hours=1)
+MAX_ATTEMPTS = 14
+# An attempt in flight holds its delivery this long: no second worker sends it meanwhile.
+DELIVERY_LEASE = dt.timedelta(seconds=WEBHOOK_TIMEOUT * 3 + 30)
 
 
-def deliver_webhook(delivery_id: int, *, final_attempt: bool = False, timeout: float = 10.0) -> str:
-    """POST one notification, log the attempt in its own transaction, raise WebhookFailed to retry."""
+def retry_delay(attempts: int, rand: Any = random.random) -> dt.timedelta:
+    """How long after its `attempts`-th failed attempt a delivery is tried again."""
+    base = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY_WAIT)
+    return base * (0.75 + 0.5 * rand())
+
+
+def claim_due_deliveries(limit: int = 100) -> list[int]:
+    """Pending deliveries whose time has come, leased to this caller (committed at once)."""
+    with session_scope() as session:
+        now = utcnow()
+        stmt = (
+            sa.select(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+        if not is_sqlite(session):
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = session.scalars(stmt).all()
+        for row in rows:
+            row.next_attempt_at = now + DELIVERY_LEASE
+        return [row.id for row in rows]
+
+
+def sweep_webhooks(limit: int = 100, timeout: float = WEBHOOK_TIMEOUT) -> dict[str, int]:
+    """Send every due delivery once (beat, every 30 s, and the nudge after a notification)."""
+    counts: dict[str, int] = {}
+    for delivery_id in claim_due_deliveries(limit):
+        outcome = deliver_webhook(delivery_id, timeout=timeout)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def deliver_webhook(delivery_id: int, *, timeout: float = WEBHOOK_TIMEOUT) -> str:
+    """POST one notification and log the attempt: "delivered", "retrying" (due again later), "failed", "skipped".
+
+    A receiver slower than the timeout may still act on the request, so a timed-out attempt is never
+    re-sent at once: like any failure it waits its turn on the schedule, and the body and the
+    X-Market-Delivery header are the same on every attempt, for the receiver to drop a repeat.
+    """
     with session_scope() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status == "delivered":
+        if delivery is None or delivery.status != "pending":
             return "skipped"
         sub = session.get(WebhookSubscription, delivery.subscription_id)
         note = session.get(Notification, delivery.notification_id)
@@ -536,60 +621,181 @@ def deliver_webhook(delivery_id: int, *, final_attempt: bool = False, timeout: f
             "title": note.title, "detail": note.detail, "created_at": note.created_at.isoformat(),
         }  # fmt: skip
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-        url, secret = sub.url, sub.secret
+        url, secret, active = sub.url, sub.secret, sub.active
     ts = int(time.time())
     headers = {
         "Content-Type": "application/json", "X-Market-Event": "saved_search.match",
         "X-Market-Delivery": str(delivery_id), "X-Market-Signature": sign(secret, ts, body),
     }  # fmt: skip
     status_code, error = None, None
-    try:
-        check_webhook_target(url)  # again at delivery: DNS may have changed since the subscription
-        response = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
-        status_code = response.status_code
-        if not 200 <= status_code < 300:
-            error = f"HTTP {status_code}"
-    except (httpx.HTTPError, WebhookTargetRefused) as exc:
-        error = f"{type(exc).__name__}: {exc}"
+    if not active:
+        error = "the webhook was deleted"
+    else:
+        try:
+            status_code = post_pinned(url, body, headers, timeout)
+        except WebhookRejected as exc:
+            status_code, error = exc.status_code, str(exc)
+        except (httpx.HTTPError, WebhookTargetRefused) as exc:
+            error = f"{type(exc).__name__}: {exc}"
     with session_scope() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
         delivery.attempts += 1
         delivery.last_status_code = status_code
         delivery.last_error = error
         if error is None:
-            delivery.status, delivery.delivered_at = "delivered", utcnow()
-        elif final_attempt:
-            delivery.status = "failed"
-    if error is not None:
-        raise WebhookFailed(error)
-    return "delivered"
+            delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", utcnow(), None
+            return "delivered"
+        if delivery.attempts >= MAX_ATTEMPTS or not active:
+            delivery.status, delivery.next_attempt_at = "failed", None
+            webhook_failed(delivery.subscription_id)
+            return "failed"
+        delivery.next_attempt_at = utcnow() + retry_delay(delivery.attempts)
+        return "retrying"
+
+
+def webhook_failed(subscription_id: int) -> None:
+    """Hook for metrics: a delivery gave up (a no-op here; operations may count it)."""
+
+
+class WebhookRejected(Exception):
+    """The receiver answered, but not 2xx."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
+
+
+def post_pinned(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST to the address vetted by check_webhook_target, never looking the name up a second time.
+
+    The connection goes to the vetted IP; the Host header and (for https) SNI and certificate check
+    use the name, so a DNS answer that changes between check and connect (rebinding) is never used.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    ip = check_webhook_target(url)
+    host = f"[{ip}]" if ":" in ip else ip
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    name = parts.hostname or ""
+    host_header = (f"[{name}]" if ":" in name else name) + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": name} if parts.scheme == "https" else {}
+    with httpx.Client(timeout=timeout, follow_redirects=False) as http:
+        request = http.build_request("POST", pinned, content=body, headers={**headers, "Host": host_header},
+                                     extensions=extensions)  # fmt: skip
+        response = http.send(request)
+    if not 200 <= response.status_code < 300:
+        raise WebhookRejected(response.status_code)
+    return response.status_code
+
+
+def list_deliveries(
+    session: Session, actor: Actor, *, subscription_id: int | None = None, status: str | None = None, limit: int = 200
+) -> list[WebhookDelivery]:
+    """A subscriber's deliveries (one webhook, or all of theirs); the bureau may see everyone's."""
+    stmt = sa.select(WebhookDelivery).join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+    if subscription_id is not None:
+        stmt = stmt.where(WebhookDelivery.subscription_id == own_webhook(session, actor, subscription_id).id)
+    elif not actor.is_bureau:
+        stmt = stmt.where(WebhookSubscription.user_id == actor.user_id)
+    if status:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    return list(session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(limit)))
+
+
+def redeliver(session: Session, actor: Actor, delivery_id: int) -> WebhookDelivery:
+    """Send a delivery again from the start of the schedule (its subscriber, or the bureau)."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    sub = session.get(WebhookSubscription, delivery.subscription_id) if delivery else None
+    if sub is None or not (actor.is_bureau or sub.user_id == actor.user_id):
+        raise NotFound(f"webhook delivery {delivery_id} not found", code="webhook_delivery_not_found")
+    if not sub.active:
+        raise InvalidState("the webhook was deleted; create it again", code="webhook_inactive")
+    if delivery.status == "pending":
+        raise InvalidState("the delivery is still being tried", code="delivery_pending")
+    before = delivery.status
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, utcnow()
+    session.flush()
+    audit.record(
+        session, entity_type="webhook_delivery", entity_id=delivery.id, action="redeliver", actor=actor,
+        from_state=before, to_state="pending", detail={"subscription_id": sub.id},
+    )  # fmt: skip
+    outbox.nudge_after_commit(session, WEBHOOK_TOPIC)
+    return delivery
+
+
+def prune_deliveries(session: Session, older_than: dt.timedelta) -> int:
+    """Delete delivered deliveries older than `older_than`; pending and failed ones stay until resolved."""
+    cutoff = utcnow() - older_than
+    result = session.execute(
+        sa.delete(WebhookDelivery).where(WebhookDelivery.status == "delivered", WebhookDelivery.delivered_at < cutoff)
+    )
+    return result.rowcount or 0
 
 
 class WebhookTargetRefused(ValueError):
     pass
 
 
-def check_webhook_target(url: str) -> None:
-    """Refuse URLs that are not http(s) or whose host resolves to a loopback, private or link-local address."""
-    import ipaddress
+# NAT64 prefixes: the well-known one carries a public IPv4 in its last 32 bits; the local-use one is internal.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries: mapped, compatible, 6to4, Teredo, NAT64."""
+    found = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo:
+        found.extend(ip.teredo)
+    if ip in _IPV4_COMPATIBLE or ip in _NAT64:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
+def is_internal_address(address: str) -> bool:
+    """Loopback, private, link-local, reserved or multicast, in any IPv4 or IPv6 spelling."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return True
+        if ip in _NAT64:  # the gateway reaches the IPv4 it carries: that address decides
+            candidates = []
+        candidates.extend(_embedded_ipv4(ip))
+    return any(
+        not a.is_global or a.is_multicast or a.is_reserved or a.is_unspecified or a.is_loopback or a.is_link_local
+        for a in candidates
+    )
+
+
+def check_webhook_target(url: str) -> str:
+    """The one address a webhook may be sent to: refuse URLs that are not http(s) or whose host resolves to an
+    internal address (any of its addresses; the message never echoes one), else return the first address."""
     import socket
     from urllib.parse import urlsplit
 
     from market.core.config import get_settings
 
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookTargetRefused("webhook URL must be http(s) with a host") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookTargetRefused("webhook URL must be http(s) with a host")
-    if get_settings().webhook_allow_private_targets:
-        return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
+        infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)  # fmt: skip
+    except (socket.gaierror, UnicodeError):
         raise WebhookTargetRefused(f"webhook host '{parts.hostname}' does not resolve") from None
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if not ip.is_global:
-            raise WebhookTargetRefused(f"webhook host '{parts.hostname}' is an internal address ({ip})")
+    addresses = [info[4][0] for info in infos]
+    if not addresses:
+        raise WebhookTargetRefused(f"webhook host '{parts.hostname}' does not resolve")
+    if not get_settings().webhook_allow_private_targets and any(is_internal_address(a) for a in addresses):
+        raise WebhookTargetRefused(f"webhook host '{parts.hostname}' is an internal address")
+    return addresses[0]
 
 
 def create_webhook(session: Session, actor: Actor, url: str) -> WebhookSubscription:
@@ -600,7 +806,18 @@ def create_webhook(session: Session, actor: Actor, url: str) -> WebhookSubscript
     sub = WebhookSubscription(user_id=actor.user_id, url=url, secret=secrets.token_hex(24), active=True)
     session.add(sub)
     session.flush()
+    audit.record(session, entity_type="webhook", entity_id=sub.id, action="create", actor=actor, to_state="active",
+                 detail={"url": url})  # fmt: skip
     return sub
+
+
+def delete_webhook(session: Session, actor: Actor, sub_id: int) -> None:
+    sub = own_webhook(session, actor, sub_id)
+    if sub.active:
+        sub.active = False
+        session.flush()
+        audit.record(session, entity_type="webhook", entity_id=sub.id, action="delete", actor=actor,
+                     from_state="active", to_state="deleted")  # fmt: skip
 
 
 def own_webhook(session: Session, actor: Actor, sub_id: int) -> WebhookSubscription:
@@ -624,6 +841,7 @@ def mark_read(session: Session, actor: Actor, notification_id: int) -> Notificat
     if note.read_at is None:
         note.read_at = utcnow()
         session.flush()
+        audit.record(session, entity_type="notification", entity_id=note.id, action="read", actor=actor)
     return note
 
 

@@ -428,6 +428,19 @@ def set_target(session: Session, actor_user_id: int, year: int, region: str | No
         to_money(technical_transaction_amount) if technical_transaction_amount is not None else None
     )
     session.flush()
+    from types import SimpleNamespace
+
+    from market.core import audit
+
+    audit.record(
+        session, entity_type="stats_target", entity_id=target.id, action="set",
+        actor=SimpleNamespace(user_id=actor_user_id), detail={
+            "year": year, "region_prefix": prefix, "contract_count": contract_count,
+            "total_amount": None if total_amount is None else str(target.total_amount),
+            "technical_transaction_amount": None if technical_transaction_amount is None
+            else str(target.technical_transaction_amount),
+        },
+    )  # fmt: skip
     return target
 
 

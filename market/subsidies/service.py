@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import gc
 import io
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -21,7 +22,7 @@ from market.core import audit
 from market.core.config import get_settings
 from market.core.db import bulk_insert, session_scope, utcnow
 from market.core.deps import Actor
-from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
 from market.subsidies import calculator as calc
 from market.subsidies import rules
 from market.subsidies.calculator import ContractFact, History, Party, Period, Policy, PolicyError, Recognition
@@ -31,6 +32,7 @@ from market.subsidies.models import (
 )  # fmt: skip
 from market.subsidies.presets import all_presets
 
+log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 
 
@@ -365,9 +367,12 @@ def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
     if run.compute_state == ComputeState.computing and run.updated_at > utcnow() - STALE_COMPUTATION:
         raise InvalidState("the run is being computed; wait for it to finish", code="run_computing")
     # A computation silent for longer than STALE_COMPUTATION lost its worker: it may be queued again.
+    before = run.compute_state
     run.compute_state = ComputeState.queued
     run.progress_done = 0
     session.flush()
+    audit.record(session, entity_type="subsidy_run", entity_id=run.id, action="compute_requested", actor=actor,
+                 from_state=str(before), to_state=str(ComputeState.queued))  # fmt: skip
     return run
 
 
@@ -382,16 +387,28 @@ def _check_recomputable(run: SubsidyRun) -> None:
         raise InvalidState(f"a {run.status} run is not recomputed; reopen it first", code="run_not_draft")
 
 
+# Outbox topic of queued computations: written with the run, drained by the worker (nudged after the
+# commit, and swept by beat, so a run queued while Redis is down is computed once it is back or by the sweep).
+COMPUTE_TOPIC = "subsidies.compute"
+
+
 def enqueue_compute(session: Session, run_id: int) -> None:
-    """Send the computation to the worker once the transaction that queued it has committed."""
-    from market.core.db import after_commit
+    """Queue the computation durably, in the transaction that queued the run."""
+    from market.core import outbox
 
-    def send() -> None:
-        from workers.subsidies import compute_run_task
+    outbox.emit(session, COMPUTE_TOPIC, "subsidy_run", run_id)
 
-        compute_run_task.delay(run_id)
 
-    after_commit(session, send)
+def compute_queued(entity_type: str, run_id: int, _payload: object = None) -> None:
+    """The COMPUTE_TOPIC handler: compute the run unless it is no longer waiting (a decision, not a failure)."""
+    with session_scope() as s:
+        run = s.get(SubsidyRun, run_id)
+        if run is None or run.compute_state != ComputeState.queued or not rules.can_recompute(run.status):
+            return
+    try:
+        compute_run(run_id)
+    except MarketError as exc:
+        log.warning("subsidy run %s not computed: %s (%s)", run_id, exc.message, exc.code)
 
 
 def compute_run(run_id: int, *, batch: int = 5000) -> SubsidyRun:
