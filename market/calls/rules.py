@@ -265,8 +265,8 @@ def check_call_terms(
         problems.append(("winners_count", "winners_count_range", "one winner, or 2–5 under 赛马制"))
     if not 1 <= notice_days <= 30:
         problems.append(("notice_days", "notice_days_range", "public notice lasts 1–30 days"))
-    if not 1 <= first_tranche_pct <= 100:
-        problems.append(("first_tranche_pct", "first_tranche_range", "the first tranche is 1–100 % of the grant"))
+    if not 0 <= first_tranche_pct <= 100:
+        problems.append(("first_tranche_pct", "first_tranche_range", "the first tranche is 0–100 % of the grant"))
     if not 1 <= experts_per_bid <= 15:
         problems.append(("experts_per_bid", "experts_per_bid_range", "1–15 experts per bid"))
     if not 1 <= duration_months <= 120:

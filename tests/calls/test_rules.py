@@ -130,7 +130,7 @@ def _org(i=1, etype="022", region="330212", verified=True, black=False):
         (rules.Eligibility("solve", entity_types=["1"]), _org(etype="150"), [], []),
         (rules.Eligibility("solve", entity_types=["021", "022"]), _org(etype="150"), [], ["entity_type_not_eligible"]),
         (rules.Eligibility("solve", consortium_allowed=False), _org(), [_org(2)], ["consortium_not_allowed"]),
-        (rules.Eligibility("solve"), _org(), [_org(2, black=True)], ["research_integrity_blacklisted"]),
+        (rules.Eligibility("solve"), _org(), [_org(2, black=True)], ["not_eligible"]),
         (rules.Eligibility("solve"), _org(), [_org(1)], ["members_duplicate"]),
         (rules.Eligibility("adopt"), _org(etype="022"), [], ["enterprise_required"]),
         (rules.Eligibility("solve"), _org(verified=False), [], ["org_not_verified"]),
