@@ -306,7 +306,8 @@ def get_project(project_id: int, session: SessionDep, actor: CurrentActor) -> Pr
 @router.post("/projects/{project_id}/sign", response_model=ProjectOut, summary="Record the signing; first tranche due")
 def sign(project_id: int, body: SignIn, session: SessionDep, actor: CurrentActor) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
-    return _project_out(session, flows.sign_project(session, actor, project, signed_on=body.signed_on))
+    return _project_out(session, flows.sign_project(session, actor, project, signed_on=body.signed_on,
+                                                    ip_type=body.ip_type and str(body.ip_type)))  # fmt: skip
 
 
 @router.post("/projects/{project_id}/milestones/{milestone_id}/submit", response_model=ProjectOut)

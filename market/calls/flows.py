@@ -827,12 +827,12 @@ _TRANSFER_SUBTYPE = {
 
 
 def _draft_contract(session: Session, actor: Actor, call: Call, bid: Bid) -> int:
-    """The one place this domain talks to contracts: a draft technology contract per awarded bid.
+    """A draft technology contract per awarded bid, naming every accepted consortium member as a party.
 
     揭榜攻关: the winning team develops for the posing firm (技术开发 / 委托开发, seller = lead).
     揭榜转化: the achievement's holder transfers it to the winning enterprise (技术转让).
     """
-    from market.contracts.service import create_draft_contract
+    from market.contracts.service import add_consortium_members, create_draft_contract
     from market.listings.models import Achievement
 
     data: dict[str, Any] = {"project_name": call.title, "total_amount": bid.price, "call_id": call.id,
@@ -844,7 +844,10 @@ def _draft_contract(session: Session, actor: Actor, call: Call, bid: Bid) -> int
     else:
         data |= {"contract_type": "development", "subtype": "commissioned", "seller_org_id": bid.lead_org_id,
                  "buyer_org_id": call.posing_org_id}  # fmt: skip
-    return create_draft_contract(session, actor, data).id
+    contract_id = create_draft_contract(session, actor, data).id
+    if bid.member_org_ids:
+        add_consortium_members(session, actor, contract_id, list(bid.member_org_ids))
+    return contract_id
 
 
 def award(session: Session, actor: Actor, call_id: int, *, now: dt.datetime | None = None) -> list[Project]:
@@ -1012,11 +1015,14 @@ def down_select(
     return dropped
 
 
-def sign_project(session: Session, actor: Actor, project: Project, *, signed_on: dt.date) -> Project:
-    """The contract is signed: milestone due dates are fixed and the first tranche falls due."""
+def sign_project(
+    session: Session, actor: Actor, project: Project, *, signed_on: dt.date, ip_type: str | None = None
+) -> Project:
+    """The contract is signed: milestone due dates are fixed, the first tranche falls due, and the award's draft
+    contract is filed for registration (by the bureau, or by the team's lead — a party to it)."""
     _project_call(session, project, "deliver", actor)
-    if not actor.is_bureau:
-        raise Forbidden("the bureau records the signing", code="role_required")
+    if not (actor.is_bureau or actor.org_id == session.get(Bid, project.bid_id).lead_org_id):
+        raise Forbidden("the bureau or the team's lead records the signing", code="role_required")
     if project.state != ProjectState.awarded:
         raise InvalidState("the project is not awaiting signature", code="invalid_state")
     call = session.get(Call, project.call_id)
@@ -1027,6 +1033,17 @@ def sign_project(session: Session, actor: Actor, project: Project, *, signed_on:
     first = session.scalar(sa.select(Tranche).where(Tranche.project_id == project.id, Tranche.kind == "first"))
     first.state = "due"
     project.state = ProjectState.in_progress
+    if project.contract_id is not None:
+        from market.contracts.service import file_signed_draft
+
+        from market.listings.models import Achievement
+
+        if ip_type is None:
+            ach = session.get(Achievement, call.achievement_id) if call.achievement_id else None
+            ip_type = ach.ip_type if ach is not None and ach.ip_type else "technical_secret"
+        # Paid in instalments (the tranches); an open call is a municipal plan (市级科技计划).
+        file_signed_draft(session, actor, project.contract_id, signing_date=signed_on, valid_until=project.end_date,
+                          payment_method="instalments", ip_type=ip_type, plan_source="municipal")  # fmt: skip
     audit.record(session, entity_type="call_project", entity_id=project.id, action="sign", actor=actor,
                  from_state=ProjectState.awarded, to_state=project.state, detail={"signed_on": signed_on.isoformat()})  # fmt: skip
     session.flush()
@@ -1271,8 +1288,13 @@ def close_call(session: Session, actor: Actor, call_id: int) -> Call:
 
 
 def _cancel_contract(session: Session, actor: Actor, project: Project, *, reason: str) -> None:
-    """The draft contract of a team that will not deliver is cancelled (placeholder until wired to contracts)."""
-    return None
+    """The contract of a team that will not deliver is cancelled (a registered one by a registrar)."""
+    from market.contracts.service import withdraw_award_contract
+
+    if project.contract_id is not None:
+        contract = withdraw_award_contract(session, actor, project.contract_id, reason)
+        audit.record(session, entity_type="call_project", entity_id=project.id, action="contract_withdrawn",
+                     actor=actor, detail={"contract_id": contract.id, "contract_status": contract.status})  # fmt: skip
 
 
 # --- the scheduler --------------------------------------------------------------------------------

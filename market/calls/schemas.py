@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from market.calls.rules import CallKind
-from market.core.vocab import TechnicalField
+from market.core.vocab import IPType, TechnicalField
 
 MoneyIn = Annotated[Decimal, Field(max_digits=16, decimal_places=2, description="yuan, 2 decimals")]
 
@@ -380,6 +380,8 @@ class ProjectOut(BaseModel):
 
 class SignIn(BaseModel):
     signed_on: dt.date
+    ip_type: IPType | None = Field(None, description="the contract's 知识产权类型 (default: the achievement's for 揭榜转化, "
+                                                     "technical_secret for 揭榜攻关)")
 
 
 class MilestoneSubmitIn(BaseModel):

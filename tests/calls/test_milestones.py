@@ -147,8 +147,8 @@ def test_overdue_milestones_remind_team_and_officer_once_by_beat(kit):
         assert flows.remind_overdue(s, dt.datetime(2026, 12, 30, 12, tzinfo=dt.UTC)) == []
     with session_scope() as s:
         assert flows.remind_overdue(s, dt.datetime(2026, 12, 31, 1, tzinfo=dt.UTC)) == [p["milestones"][0]["id"]]
-    # The beat task runs on the real clock: a project signed in 2020 is long overdue on all three milestones.
-    old, old_team = _awarded(kit, signed_on="2020-01-15")
+    # The beat task runs on the real clock: a ten-year project signed in 2020 is long overdue on all three milestones.
+    old, old_team = _awarded(kit, signed_on="2020-01-15", duration_months=120)
     reminded = set(remind_overdue.apply().get())
     assert {m["id"] for m in old["milestones"]} <= reminded and p["milestones"][0]["id"] not in reminded
     assert remind_overdue.apply().get() == []
