@@ -267,3 +267,37 @@ def test_stage_changes_reach_bidders_inbox_and_webhooks(kit):
         deliveries = s.scalars(sa.select(WebhookDelivery).join(Notification)
                                .where(Notification.user_id == uni.user_id)).all()  # fmt: skip
         assert [d.status for d in deliveries] == ["pending"]
+
+
+# --- award contracts --------------------------------------------------------------------------------
+
+
+def test_signing_is_recorded_by_the_bureau_or_the_lead_only_and_files_the_contract(kit):
+    kit.clock.now = T0
+    call = kit.published_call(experts_per_bid=1)
+    uni, partner = kit.bidder(), kit.bidder(OrgKind.enterprise)
+    bid = kit.consortium_bid(uni, call["id"], [partner])
+    experts = kit.experts(1)
+    kit.close_and_check(call["id"], [bid])
+    (p,) = kit.to_award(call["id"], [bid["id"]], experts)
+    contract_url = f"/api/v1/contracts/{p['contract_id']}"
+    parties = kit.ok(kit.client.get(contract_url, headers=partner.headers))["parties"]
+    assert {(x["role"], x["org_id"]) for x in parties} >= {("consortium_member", partner.org_id)}
+    for who in (partner, kit.firm, kit.world.expert()):
+        r = kit.client.post(_url(p, "/sign"), json={"signed_on": "2026-04-30"}, headers=who.headers)
+        assert r.status_code in (403, 404)
+    assert kit.ok(kit.client.get(contract_url, headers=uni.headers))["status"] == "draft"
+    kit.post(kit.officer, _url(p, "/sign"), {"signed_on": "2026-04-30"})
+    filed = kit.ok(kit.client.get(contract_url, headers=uni.headers))
+    assert (filed["status"], filed["signing_date"], filed["payment_method"]) == ("submitted", "2026-04-30", "instalments")
+
+
+def test_terminated_project_withdraws_its_contract(kit):
+    p, uni = _awarded(kit)
+    m1 = p["milestones"][0]
+    _submit(kit, uni, p, m1)
+    _review(kit, p, m1, passed=False)
+    kit.post(kit.officer, _url(p, f"/milestones/{m1['id']}/decision"),
+             {"decision": "terminate", "reason": "无法继续", "unspent_amount": "0.00"})  # fmt: skip
+    contract = kit.ok(kit.client.get(f"/api/v1/contracts/{p['contract_id']}", headers=kit.officer.headers))
+    assert contract["status"] == "cancelled"
