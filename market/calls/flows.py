@@ -893,7 +893,8 @@ def award(session: Session, actor: Actor, call_id: int, *, now: dt.datetime | No
         shares = [m["payment_share_pct"] for m in bid.milestones]
         amounts = rules.milestone_amounts(bid.price, shares)
         first, per_milestone = rules.tranche_plan(grant, call.first_tranche_pct, shares)
-        session.add(Tranche(project_id=project.id, kind="first", amount=first, state="scheduled"))
+        if first > 0:
+            session.add(Tranche(project_id=project.id, kind="first", amount=first, state="scheduled"))
         for seq, (m, amount, tranche) in enumerate(zip(bid.milestones, amounts, per_milestone, strict=True), start=1):
             milestone = Milestone(
                 project_id=project.id, seq=seq, title=m["title"], deliverable=m["deliverable"],
@@ -902,8 +903,9 @@ def award(session: Session, actor: Actor, call_id: int, *, now: dt.datetime | No
             session.add(milestone)
             session.flush()
             kind = "final" if seq == len(bid.milestones) else "milestone"
-            session.add(Tranche(project_id=project.id, kind=kind, milestone_id=milestone.id, amount=tranche,
-                                state="scheduled"))  # fmt: skip
+            if tranche > 0:  # a 100 % first tranche leaves nothing to pay per milestone
+                session.add(Tranche(project_id=project.id, kind=kind, milestone_id=milestone.id, amount=tranche,
+                                    state="scheduled"))  # fmt: skip
         project.contract_id = _draft_contract(session, actor, call, bid)
         audit.record(session, entity_type="call_project", entity_id=project.id, action="award", actor=actor,
                      to_state=project.state, detail={"bid_id": bid.id, "contract_id": project.contract_id})  # fmt: skip
@@ -1000,7 +1002,9 @@ def down_select(
     shares = rules.split_evenly(freed, len(kept)) if disposition == "reallocated" and freed > 0 else []
     for p, share in zip(kept, shares, strict=False):
         p.gov_grant = to_money(p.gov_grant) + share
-        session.add(Tranche(project_id=p.id, kind="reallocated", amount=share, state="scheduled"))
+        # A kept team whose project is suspended gets it suspended too, like its other later tranches.
+        state = "suspended" if p.state == ProjectState.suspended else "scheduled"
+        session.add(Tranche(project_id=p.id, kind="reallocated", amount=share, state=state))
     for p in kept:
         notify(session, "project.kept", call.id, f"赛马制保留: {call.title}", org_ids=_project_team(session, p),
                detail={"project_id": p.id, "reallocated": str(dict(zip([q.id for q in kept], shares)).get(p.id, 0))})
@@ -1031,7 +1035,8 @@ def sign_project(
     for m in session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id)):
         m.due_date = rules.add_months(signed_on, m.due_month)
     first = session.scalar(sa.select(Tranche).where(Tranche.project_id == project.id, Tranche.kind == "first"))
-    first.state = "due"
+    if first is not None:
+        first.state = "due"
     project.state = ProjectState.in_progress
     if project.contract_id is not None:
         from market.contracts.service import file_signed_draft

@@ -301,3 +301,12 @@ def test_terminated_project_withdraws_its_contract(kit):
              {"decision": "terminate", "reason": "无法继续", "unspent_amount": "0.00"})  # fmt: skip
     contract = kit.ok(kit.client.get(f"/api/v1/contracts/{p['contract_id']}", headers=kit.officer.headers))
     assert contract["status"] == "cancelled"
+
+
+def test_first_tranche_of_zero_with_a_reason_pays_everything_by_milestone(kit):
+    p, uni = _awarded(kit, first_tranche_pct=0, first_tranche_reason="全部按里程碑拨付")
+    assert [(t["kind"], t["amount"]) for t in p["tranches"]] == [
+        ("milestone", "300000.00"), ("milestone", "300000.00"), ("final", "400000.00")]
+    m1 = p["milestones"][0]
+    _submit(kit, uni, p, m1)
+    assert _review(kit, p, m1)["tranches"][0]["state"] == "due"
