@@ -20,6 +20,7 @@ from market.calls.schemas import (
 )  # fmt: skip
 from market.core.db import utcnow
 from market.core.deps import CurrentActor, OptionalActor, SessionDep
+from market.core.errors import NotFound
 from market.core.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls 揭榜挂帅"])
@@ -154,6 +155,15 @@ def list_bids(call_id: int, session: SessionDep, actor: OptionalActor) -> list[B
 @router.get("/{call_id}/bids/{bid_id}", response_model=BidOut)
 def get_bid(call_id: int, bid_id: int, session: SessionDep, actor: OptionalActor) -> BidOut:
     return BidOut.model_validate(service.get_bid(session, actor, call_id, bid_id))
+
+
+@router.get("/{call_id}/bids/{bid_id}/invitations", response_model=list[InvitationOut],
+            summary="Who was invited to the consortium, and their answers (the bid's team and the bureau)")  # fmt: skip
+def bid_invitations(call_id: int, bid_id: int, session: SessionDep, actor: CurrentActor) -> list[InvitationOut]:
+    bid = service.get_bid(session, actor, call_id, bid_id)
+    if actor.is_expert:
+        raise NotFound("bid not found", code="bid_not_found")
+    return [InvitationOut.model_validate(i) for i in service.invitations_of(session, bid)]
 
 
 @router.patch("/{call_id}/bids/{bid_id}", response_model=BidOut, summary="Change your bid before the deadline")

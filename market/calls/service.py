@@ -225,6 +225,11 @@ def my_invitations(session: Session, actor: Actor) -> list[dict[str, Any]]:
     return out
 
 
+def invitations_of(session: Session, bid: Bid) -> list[BidInvitation]:
+    """A bid's invitations (for those who may read the bid: its team and the bureau)."""
+    return list(session.scalars(sa.select(BidInvitation).where(BidInvitation.bid_id == bid.id).order_by(BidInvitation.id)))
+
+
 def get_invitation(session: Session, actor: Actor, invitation_id: int) -> BidInvitation:
     inv = session.get(BidInvitation, invitation_id)
     if inv is None or inv.org_id != actor.org_id:

@@ -63,6 +63,11 @@ def test_declined_invitation_and_no_answer_after_the_deadline(kit):
     uni, firm, inst = kit.bidder(), kit.bidder(OrgKind.enterprise), kit.bidder(OrgKind.institute)
     bid = kit.bid(uni, call["id"], member_org_ids=[firm.org_id, inst.org_id])
     kit.post(firm, f"/api/v1/calls/invitations/{kit.invitation(firm, bid['id'])['id']}/decline")
+    # The lead follows the answers; an invitee that has not joined does not see the others'.
+    listed = kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/bids/{bid['id']}/invitations", headers=uni.headers))
+    assert [(i["org_id"], i["state"]) for i in listed] == [(firm.org_id, "declined"), (inst.org_id, "invited")]
+    r = kit.client.get(f"/api/v1/calls/{call['id']}/bids/{bid['id']}/invitations", headers=inst.headers)
+    assert r.status_code == 404
     kit.clock.now = DEADLINE
     r = kit.client.post(f"/api/v1/calls/invitations/{kit.invitation(inst, bid['id'])['id']}/accept", headers=inst.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "bidding_closed"
