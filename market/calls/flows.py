@@ -448,6 +448,9 @@ def withdraw_bid(session: Session, actor: Actor, bid: Bid, *, now: dt.datetime |
     return bid
 
 
+_ANSWER_LABELS = {"accept": "接受邀请", "decline": "拒绝邀请", "withdraw": "退出"}
+
+
 def answer_invitation(
     session: Session, actor: Actor, invitation: BidInvitation, *, action: str, now: dt.datetime | None = None
 ) -> BidInvitation:
@@ -480,7 +483,7 @@ def answer_invitation(
     invitation.responded_at = now
     audit.record(session, entity_type="call_bid", entity_id=bid.id, action=f"member_{action}", actor=actor,
                  from_state=before, to_state=invitation.state, detail={"org_id": actor.org_id})  # fmt: skip
-    notify(session, f"bid.member_{action}", call.id, f"联合体成员已{ {'accept': '接受', 'decline': '拒绝', 'withdraw': '退出'}[action] }: {call.title}",
+    notify(session, f"bid.member_{action}", call.id, f"联合体成员已{_ANSWER_LABELS[action]}: {call.title}",
            org_ids=[bid.lead_org_id], detail={"bid_id": bid.id, "org_id": actor.org_id})  # fmt: skip
     session.flush()
     return invitation
