@@ -10,7 +10,7 @@ from alembic import op
 import market.core.db
 
 revision = '0009'
-down_revision = '0008'
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

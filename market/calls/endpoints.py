@@ -5,18 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from market.calls import flows, service
 from market.calls.models import Call
 from market.calls.schemas import (
-    AcceptanceIn, AssignmentOut, BidChange, BidIn, BidOut, CallOut, CallProposal, CallTerms, ConflictIn,
-    DownSelectIn, ExtensionIn, FormalCheckIn, MilestoneReviewIn, MilestoneSubmitIn, NoticeEntry, ObjectionIn, ObjectionOut,
-    MilestoneOut, ProjectOut, ProposeWinnersIn, ReasonIn, ResolveIn, ReviewRow, ScoresIn, SignIn, TrancheOut, VetIn,
+    AcceptanceIn, AnswerIn, AssignmentOut, BidChange, BidIn, BidOut, CallOut, CallProposal, CallTerms, ConflictIn,
+    DecisionIn, DownSelectIn, ExtensionIn, FormalCheckIn, IntegrityIn, IntegrityOut, InvitationOut, MidtermReviewIn,
+    MilestoneReviewIn, MilestoneSubmitIn, NoticeEntry, ObjectionIn, ObjectionOut, MilestoneOut, ProjectOut,
+    ProposeWinnersIn, ReasonIn, ResolveIn, ReviewRow, RouteChangeIn, ScoresIn, SignIn, TrancheOut, VetIn,
 )  # fmt: skip
 from market.core.db import utcnow
 from market.core.deps import CurrentActor, OptionalActor, SessionDep
+from market.core.errors import NotFound
 from market.core.pagination import Page, PageDep, paginate
 
 router = APIRouter(prefix="/api/v1/calls", tags=["calls 揭榜挂帅"])
@@ -41,6 +45,45 @@ def _project_out(session: Session, project) -> ProjectOut:
     out.milestones = [MilestoneOut.model_validate(m) for m in service.milestones_of(session, project.id)]
     out.tranches = [TrancheOut.model_validate(t) for t in service.tranches_of(session, project.id)]
     return out
+
+
+# --- research-integrity records (科研失信), consortium invitations -------------------------------------
+
+
+@router.post("/integrity/records", status_code=201, response_model=IntegrityOut,
+             summary="Record a research-integrity (科研失信) entry (bureau)")  # fmt: skip
+def record_integrity(body: IntegrityIn, session: SessionDep, actor: CurrentActor, now: Now) -> IntegrityOut:
+    return IntegrityOut.model_validate(flows.record_integrity(session, actor, body.model_dump(), now=now))
+
+
+@router.get("/integrity/records", response_model=Page[IntegrityOut], summary="Research-integrity records (bureau)")
+def list_integrity(
+    session: SessionDep, actor: CurrentActor, page: PageDep, org_id: Annotated[int | None, Query()] = None
+) -> Page[IntegrityOut]:
+    rows, total = paginate(session, service.list_integrity_records(actor, org_id=org_id), page)
+    return Page(items=[IntegrityOut.model_validate(r) for r in rows], total=total, page=page.page,
+                page_size=page.page_size)  # fmt: skip
+
+
+@router.post("/integrity/records/{record_id}/lift", response_model=IntegrityOut, summary="Lift a record early")
+def lift_integrity(record_id: int, body: ReasonIn, session: SessionDep, actor: CurrentActor, now: Now) -> IntegrityOut:
+    rec = service.get_integrity_record(session, actor, record_id)
+    return IntegrityOut.model_validate(flows.lift_integrity(session, actor, rec, reason=body.reason, now=now))
+
+
+@router.get("/invitations/mine", response_model=list[InvitationOut], summary="Consortium invitations to your organisation")
+def my_invitations(session: SessionDep, actor: CurrentActor) -> list[InvitationOut]:
+    return [InvitationOut(**row) for row in service.my_invitations(session, actor)]
+
+
+@router.post("/invitations/{invitation_id}/{action}", response_model=InvitationOut,
+             summary="Accept or decline an invitation to a consortium, or withdraw after accepting")  # fmt: skip
+def answer_invitation(
+    invitation_id: int, action: Literal["accept", "decline", "withdraw"], session: SessionDep, actor: CurrentActor,
+    now: Now,
+) -> InvitationOut:
+    inv = service.get_invitation(session, actor, invitation_id)
+    return InvitationOut.model_validate(flows.answer_invitation(session, actor, inv, action=action, now=now))
 
 
 # --- calls ------------------------------------------------------------------------------------------
@@ -114,6 +157,15 @@ def get_bid(call_id: int, bid_id: int, session: SessionDep, actor: OptionalActor
     return BidOut.model_validate(service.get_bid(session, actor, call_id, bid_id))
 
 
+@router.get("/{call_id}/bids/{bid_id}/invitations", response_model=list[InvitationOut],
+            summary="Who was invited to the consortium, and their answers (the bid's team and the bureau)")  # fmt: skip
+def bid_invitations(call_id: int, bid_id: int, session: SessionDep, actor: CurrentActor) -> list[InvitationOut]:
+    bid = service.get_bid(session, actor, call_id, bid_id)
+    if actor.is_expert:
+        raise NotFound("bid not found", code="bid_not_found")
+    return [InvitationOut.model_validate(i) for i in service.invitations_of(session, bid)]
+
+
 @router.patch("/{call_id}/bids/{bid_id}", response_model=BidOut, summary="Change your bid before the deadline")
 def update_bid(call_id: int, bid_id: int, body: BidChange, session: SessionDep, actor: CurrentActor, now: Now) -> BidOut:
     bid = service.get_bid(session, actor, call_id, bid_id)
@@ -127,9 +179,12 @@ def withdraw_bid(call_id: int, bid_id: int, session: SessionDep, actor: CurrentA
 
 
 @router.post("/{call_id}/bids/{bid_id}/formal-check", response_model=BidOut, summary="形式审查")
-def formal_check(call_id: int, bid_id: int, body: FormalCheckIn, session: SessionDep, actor: CurrentActor) -> BidOut:
+def formal_check(
+    call_id: int, bid_id: int, body: FormalCheckIn, session: SessionDep, actor: CurrentActor, now: Now
+) -> BidOut:
     bid = service.get_bid(session, actor, call_id, bid_id)
-    return BidOut.model_validate(flows.formal_check(session, actor, bid, passed=body.passed, reason=body.reason))
+    return BidOut.model_validate(flows.formal_check(session, actor, bid, passed=body.passed, reason=body.reason,
+                                                    now=now))  # fmt: skip
 
 
 # --- review -----------------------------------------------------------------------------------------
@@ -177,13 +232,33 @@ def propose_winners(call_id: int, body: ProposeWinnersIn, session: SessionDep, a
 def lodge_objection(call_id: int, body: ObjectionIn, session: SessionDep, actor: CurrentActor, now: Now) -> ObjectionOut:
     service.get_call(session, actor, call_id)
     obj = flows.lodge_objection(session, actor, call_id, text=body.text, bid_id=body.bid_id, now=now)
-    return ObjectionOut.model_validate(obj)
+    return ObjectionOut(**service.objection_view(actor, obj))
 
 
-@router.get("/{call_id}/objections", response_model=list[ObjectionOut])
+@router.get("/{call_id}/objections", response_model=list[ObjectionOut],
+            summary="Objections you may see: all (bureau), yours, or those against your team's bid")  # fmt: skip
 def list_objections(call_id: int, session: SessionDep, actor: CurrentActor) -> list[ObjectionOut]:
     call = service.get_call(session, actor, call_id)
-    return [ObjectionOut.model_validate(o) for o in service.list_objections(session, actor, call)]
+    return [ObjectionOut(**service.objection_view(actor, o)) for o in service.list_objections(session, actor, call)]
+
+
+@router.post("/{call_id}/objections/{objection_id}/answer", response_model=ObjectionOut,
+             summary="The team concerned answers an objection before it is resolved")  # fmt: skip
+def answer_objection(
+    call_id: int, objection_id: int, body: AnswerIn, session: SessionDep, actor: CurrentActor, now: Now
+) -> ObjectionOut:
+    obj = service.get_objection(session, actor, call_id, objection_id)
+    return ObjectionOut(**service.objection_view(actor, flows.answer_objection(session, actor, obj, answer=body.answer,
+                                                                               now=now)))  # fmt: skip
+
+
+@router.post("/{call_id}/objections/{objection_id}/disclose", response_model=ObjectionOut,
+             summary="The bureau lets the team concerned see who objected")  # fmt: skip
+def disclose_objector(
+    call_id: int, objection_id: int, body: ReasonIn, session: SessionDep, actor: CurrentActor
+) -> ObjectionOut:
+    obj = service.get_objection(session, actor, call_id, objection_id)
+    return ObjectionOut(**service.objection_view(actor, flows.disclose_objector(session, actor, obj, reason=body.reason)))
 
 
 @router.post("/{call_id}/objections/{objection_id}/resolve", response_model=ObjectionOut)
@@ -191,9 +266,9 @@ def resolve_objection(
     call_id: int, objection_id: int, body: ResolveIn, session: SessionDep, actor: CurrentActor, now: Now
 ) -> ObjectionOut:
     obj = service.get_objection(session, actor, call_id, objection_id)
-    return ObjectionOut.model_validate(
-        flows.resolve_objection(session, actor, obj, upheld=body.upheld, resolution=body.resolution, now=now)
-    )
+    return ObjectionOut(**service.objection_view(
+        actor, flows.resolve_objection(session, actor, obj, upheld=body.upheld, resolution=body.resolution, now=now)
+    ))  # fmt: skip
 
 
 @router.post("/{call_id}/award", response_model=list[ProjectOut], summary="立项: award, drafting a contract per winner")
@@ -202,10 +277,19 @@ def award(call_id: int, session: SessionDep, actor: CurrentActor, now: Now) -> l
     return [_project_out(session, p) for p in flows.award(session, actor, call_id, now=now)]
 
 
-@router.post("/{call_id}/down-select", response_model=list[ProjectOut], summary="赛马制: keep some teams")
-def down_select(call_id: int, body: DownSelectIn, session: SessionDep, actor: CurrentActor) -> list[ProjectOut]:
+@router.post("/{call_id}/midterm-review", response_model=CallOut, summary="赛马制: record the mid-term review")
+def midterm_review(call_id: int, body: MidtermReviewIn, session: SessionDep, actor: CurrentActor, now: Now) -> CallOut:
     service.get_call(session, actor, call_id)
-    return [_project_out(session, p) for p in flows.down_select(session, actor, call_id, body.keep_bid_ids)]
+    return _call_out(session, flows.record_midterm_review(session, actor, call_id, conclusion=body.conclusion, now=now))
+
+
+@router.post("/{call_id}/down-select", response_model=list[ProjectOut],
+             summary="赛马制: keep some teams; the dropped teams' grant is reallocated or returned")  # fmt: skip
+def down_select(call_id: int, body: DownSelectIn, session: SessionDep, actor: CurrentActor, now: Now) -> list[ProjectOut]:
+    service.get_call(session, actor, call_id)
+    dropped = flows.down_select(session, actor, call_id, body.keep_bid_ids, disposition=body.disposition,
+                                reason=body.reason, now=now)  # fmt: skip
+    return [_project_out(session, p) for p in dropped]
 
 
 @router.post("/{call_id}/close", response_model=CallOut)
@@ -232,7 +316,8 @@ def get_project(project_id: int, session: SessionDep, actor: CurrentActor) -> Pr
 @router.post("/projects/{project_id}/sign", response_model=ProjectOut, summary="Record the signing; first tranche due")
 def sign(project_id: int, body: SignIn, session: SessionDep, actor: CurrentActor) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
-    return _project_out(session, flows.sign_project(session, actor, project, signed_on=body.signed_on))
+    return _project_out(session, flows.sign_project(session, actor, project, signed_on=body.signed_on,
+                                                    ip_type=body.ip_type and str(body.ip_type)))  # fmt: skip
 
 
 @router.post("/projects/{project_id}/milestones/{milestone_id}/submit", response_model=ProjectOut)
@@ -254,6 +339,27 @@ def review_milestone(
     return _project_out(session, project)
 
 
+@router.post("/projects/{project_id}/milestones/{milestone_id}/decision", response_model=ProjectOut,
+             summary="After a failed milestone: continue, rework or terminate")  # fmt: skip
+def decide_milestone(
+    project_id: int, milestone_id: int, body: DecisionIn, session: SessionDep, actor: CurrentActor, now: Now
+) -> ProjectOut:
+    project, _ = service.get_project(session, actor, project_id)
+    milestone = service.get_milestone(session, project, milestone_id)
+    flows.decide_after_failure(session, actor, project, milestone, decision=body.decision, reason=body.reason,
+                               unspent_amount=body.unspent_amount, now=now)  # fmt: skip
+    return _project_out(session, project)
+
+
+@router.post("/projects/{project_id}/route-changes", response_model=ProjectOut,
+             summary="Record an approved change of technical route (技术路线变更)")  # fmt: skip
+def route_change(project_id: int, body: RouteChangeIn, session: SessionDep, actor: CurrentActor, now: Now) -> ProjectOut:
+    project, _ = service.get_project(session, actor, project_id)
+    flows.record_route_change(session, actor, project, description=body.description, reason=body.reason,
+                              approved_on=body.approved_on, now=now)  # fmt: skip
+    return _project_out(session, project)
+
+
 @router.post("/projects/{project_id}/extension", response_model=ProjectOut, summary="延期 (once)")
 def extend(project_id: int, body: ExtensionIn, session: SessionDep, actor: CurrentActor) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
@@ -263,8 +369,10 @@ def extend(project_id: int, body: ExtensionIn, session: SessionDep, actor: Curre
 @router.post("/projects/{project_id}/acceptance", response_model=ProjectOut, summary="验收")
 def accept(project_id: int, body: AcceptanceIn, session: SessionDep, actor: CurrentActor, now: Now) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
-    return _project_out(session, flows.accept_project(session, actor, project, result=body.result, note=body.note,
-                                                      now=now))  # fmt: skip
+    return _project_out(session, flows.accept_project(
+        session, actor, project, result=body.result, note=body.note, unspent_amount=body.unspent_amount,
+        expert_panel=body.expert_panel, expert_panel_conclusion=body.expert_panel_conclusion, now=now,
+    ))  # fmt: skip
 
 
 @router.post("/projects/{project_id}/tranches/{tranche_id}/pay", response_model=ProjectOut)

@@ -1,4 +1,5 @@
-"""Tables of open calls (揭榜挂帅): calls, bids, expert reviews, objections, projects, milestones, tranches."""
+"""Tables of open calls (揭榜挂帅): calls, bids and invitations, integrity records, reviews, objections, projects,
+milestones, tranches."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class Call(IdMixin, TimestampMixin, Base):
     experts_per_bid: Mapped[int] = mapped_column(sa.Integer, default=3)
     notice_days: Mapped[int] = mapped_column(sa.Integer, default=5)
     first_tranche_pct: Mapped[int] = mapped_column(sa.Integer, default=60)
+    # Why the first tranche is below 60 % of the grant (seed practice: ≥ 60 % after signing); required then.
+    first_tranche_reason: Mapped[str | None] = mapped_column(sa.Text)
     achievement_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("achievements.id"))
     posing_org_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), index=True)
     proposed_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
@@ -50,6 +53,11 @@ class Call(IdMixin, TimestampMixin, Base):
     notice_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     notice_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     awarded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # 赛马制: the mid-term review (中期评估) a down-selection rests on, and what was decided there.
+    midterm_review: Mapped[str | None] = mapped_column(sa.Text)
+    midterm_reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # {"kept", "dropped", "disposition" (reallocated | returned), "amount", "reason", "at"}
+    down_selection: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # Bumped on every change of the public state; the search index ignores older documents.
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
 
@@ -61,7 +69,7 @@ class Bid(IdMixin, TimestampMixin, Base):
 
     call_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("calls.id"), index=True)
     lead_org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), index=True)
-    member_org_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)  # 联合体 members
+    member_org_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)  # 联合体 members who accepted
     state: Mapped[str] = mapped_column(sa.String(20), index=True)
     team_leader: Mapped[str] = mapped_column(sa.String(100))
     plan: Mapped[str] = mapped_column(sa.Text)
@@ -87,6 +95,40 @@ class BidTeamMember(Base):
     org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), primary_key=True)
     bid_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("call_bids.id"), index=True)
     is_lead: Mapped[bool] = mapped_column(sa.Boolean)
+
+
+class BidInvitation(IdMixin, Base):
+    """An invitation to join a consortium bid (联合体): the member is a party only once it accepts."""
+
+    __tablename__ = "call_bid_invitations"
+    __table_args__ = (sa.UniqueConstraint("bid_id", "org_id"),)
+
+    call_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("calls.id"), index=True)
+    bid_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("call_bids.id"), index=True)
+    org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), index=True)
+    state: Mapped[str] = mapped_column(sa.String(20))  # invited | accepted | declined | withdrawn | revoked
+    invited_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class IntegrityRecord(IdMixin, TimestampMixin, Base):
+    """科研失信: a research-integrity record on an organisation or a person, kept by the bureau.
+
+    Consulted at bid time, at formal check and at award; a bidder learns only that it is not eligible.
+    """
+
+    __tablename__ = "research_integrity_records"
+
+    org_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), index=True)
+    person_name: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+    reason: Mapped[str] = mapped_column(sa.Text)
+    source_document: Mapped[str] = mapped_column(sa.String(300))
+    starts_on: Mapped[dt.date] = mapped_column(sa.Date)
+    ends_on: Mapped[dt.date] = mapped_column(sa.Date)
+    recorded_by: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    lifted_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    lift_reason: Mapped[str | None] = mapped_column(sa.Text)
+    lifted_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
 
 
 class ExpertConflict(IdMixin, Base):
@@ -127,6 +169,11 @@ class Objection(IdMixin, Base):
     call_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("calls.id"), index=True)
     bid_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("call_bids.id"))
     lodged_by: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    lodged_by_org_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"))
+    # The bidder concerned sees the objection; the objector's identity only if the bureau decides so.
+    reveal_objector: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    answer: Mapped[str | None] = mapped_column(sa.Text)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     text: Mapped[str] = mapped_column(sa.Text)
     state: Mapped[str] = mapped_column(sa.String(20))  # open | upheld | dismissed
     resolution: Mapped[str | None] = mapped_column(sa.Text)
@@ -152,6 +199,13 @@ class Project(IdMixin, TimestampMixin, Base):
     extension_reason: Mapped[str | None] = mapped_column(sa.Text)
     acceptance_note: Mapped[str | None] = mapped_column(sa.Text)
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # 尽职免责 rests on an expert panel's conclusion (经组织专家评议认定): [names] and its text.
+    expert_panel: Mapped[list[str] | None] = mapped_column(JSONType)
+    expert_panel_conclusion: Mapped[str | None] = mapped_column(sa.Text)
+    # Failed acceptance (or termination): the unspent grant to recover (追回).
+    recovery_amount: Mapped[Decimal | None] = mapped_column(Money)
+    # Approved changes of technical route (技术路线变更): [{"description", "reason", "approved_on", "at"}].
+    route_changes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, default=list)
 
 
 class Milestone(IdMixin, Base):
@@ -170,15 +224,20 @@ class Milestone(IdMixin, Base):
     submission_note: Mapped[str | None] = mapped_column(sa.Text)
     review_note: Mapped[str | None] = mapped_column(sa.Text)
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # After a failure the officer decides: continue | rework | terminate.
+    decision: Mapped[str | None] = mapped_column(sa.String(20))
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # overdue reminder sent
 
 
 class Tranche(IdMixin, Base):
-    """A payment of the government grant: first tranche on signing, the rest on acceptance."""
+    """A payment of the government grant: the first on signing, one per milestone accepted, the final on acceptance."""
 
     __tablename__ = "call_tranches"
 
     project_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("call_projects.id"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(20))  # first | final
+    kind: Mapped[str] = mapped_column(sa.String(20))  # first | milestone | final | reallocated
+    milestone_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("call_milestones.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
-    state: Mapped[str] = mapped_column(sa.String(20))  # scheduled | due | paid | cancelled
+    state: Mapped[str] = mapped_column(sa.String(20))  # scheduled | suspended | due | paid | cancelled
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

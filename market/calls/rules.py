@@ -47,6 +47,8 @@ class BidState(StrEnum):
 class ProjectState(StrEnum):
     awarded = "awarded"  # contract drafted, not yet signed
     in_progress = "in_progress"  # signed; milestones running
+    suspended = "suspended"  # a milestone failed: later tranches wait for the officer's decision
+    terminated = "terminated"  # the officer ended it after a failed milestone
     dropped = "dropped"  # 赛马制: not kept at down-selection
     passed = "passed"  # 验收通过
     failed = "failed"  # 验收不通过
@@ -55,7 +57,11 @@ class ProjectState(StrEnum):
 
 
 ACCEPTANCE_RESULTS = (ProjectState.passed, ProjectState.failed, ProjectState.diligent)
-PROJECT_FINAL_STATES = frozenset({ProjectState.dropped, *ACCEPTANCE_RESULTS, ProjectState.closed})
+PROJECT_FINAL_STATES = frozenset({ProjectState.dropped, ProjectState.terminated, *ACCEPTANCE_RESULTS, ProjectState.closed})
+# What the officer may decide after a failed milestone.
+MILESTONE_DECISIONS = ("continue", "rework", "terminate")
+# Invitation states of a consortium member (联合体成员).
+INVITATION_STATES = ("invited", "accepted", "declined", "withdrawn", "revoked")
 
 # Calls the public may read (and search finds); earlier states are the bureau's and the poser's business.
 PUBLIC_CALL_STATES = frozenset(
@@ -98,14 +104,16 @@ CALL_TRANSITIONS: dict[str, Transition] = {
     "recuse": _t([S.reviewing], None, {Role.expert}),
     "propose_winners": _t([S.reviewing], S.notice, OFFICER_ROLES),
     "lodge_objection": _t([S.notice], None, set(Role)),
+    "answer_objection": _t([S.notice, S.notice_ended], None, ORG_ROLES),
     "resolve_objection": _t([S.notice, S.notice_ended], None, OFFICER_ROLES),
     "end_notice": _t([S.notice], S.notice_ended, OFFICER_ROLES),
     "award": _t([S.notice_ended], S.awarded, OFFICER_ROLES),
+    "midterm_review": _t([S.awarded], None, OFFICER_ROLES),
     "down_select": _t([S.awarded], None, OFFICER_ROLES),
     "deliver": _t([S.awarded], None, OFFICER_ROLES | ORG_ROLES),
     "close": _t([S.awarded], S.closed, OFFICER_ROLES),
 }
-BID_ACTIONS = {"submit_bid", "update_bid", "withdraw_bid"}
+BID_ACTIONS = {"submit_bid", "update_bid", "withdraw_bid", "answer_invitation"}
 for _name in BID_ACTIONS:
     CALL_TRANSITIONS[_name] = _t([S.published], None, ORG_ROLES)
 
@@ -150,6 +158,63 @@ def split_amount(total: Decimal, gov_ratio_pct: int, gov_cap: Decimal | None) ->
     if gov_cap is not None:
         support = min(support, to_money(gov_cap))
     return to_money(total) - support, support
+
+
+FIRST_TRANCHE_USUAL_PCT = 60  # seed practice: the first tranche is at least 60 % of the grant, after signing
+
+
+def check_money_terms(
+    *, total_amount: Decimal, gov_support_ratio_pct: int, gov_support_cap: Decimal | None, first_tranche_pct: int,
+    first_tranche_reason: str | None,
+) -> list[Problem]:
+    """Amounts are positive (the cap non-negative), shares 0–100, and a first tranche below 60 % of the grant
+    needs the officer's recorded reason."""
+    problems: list[Problem] = []
+    if total_amount is None or to_money(total_amount) <= 0:
+        problems.append(("total_amount", "amount_not_positive", "榜额 must be greater than zero"))
+    if gov_support_cap is not None and to_money(gov_support_cap) < 0:
+        problems.append(("gov_support_cap", "amount_negative", "the government support cap cannot be negative"))
+    if not 0 <= (gov_support_ratio_pct or 0) <= 100:
+        problems.append(("gov_support_ratio_pct", "share_range", "a share is 0–100 %"))
+    if not 0 <= first_tranche_pct <= 100:
+        problems.append(("first_tranche_pct", "share_range", "a share is 0–100 %"))
+    elif first_tranche_pct < FIRST_TRANCHE_USUAL_PCT and not (first_tranche_reason or "").strip():
+        problems.append(("first_tranche_reason", "first_tranche_reason_required",
+                         f"a first tranche below {FIRST_TRANCHE_USUAL_PCT} % of the grant needs a recorded reason"))  # fmt: skip
+    return problems
+
+
+def check_bid_price(price: Decimal, total_amount: Decimal) -> list[Problem]:
+    """A bid's price is positive and at most the call's 榜额: the government's part of it (price × ratio, capped)
+    then never exceeds the support the call offers."""
+    price = to_money(price)
+    if price <= 0:
+        return [("price", "price_positive", "the price must be positive")]
+    if price > to_money(total_amount):
+        return [("price", "price_exceeds_call",
+                 f"the price exceeds the call's total amount (榜额) of {to_money(total_amount)} yuan")]  # fmt: skip
+    return []
+
+
+def tranche_plan(gov_grant: Decimal, first_tranche_pct: int, shares_pct: Sequence[int]) -> tuple[Decimal, list[Decimal]]:
+    """The grant as (first tranche on signing, one tranche per milestone by its payment share); exact to the fen.
+
+    The last milestone's tranche is the final one, released when acceptance passes."""
+    first = first_tranche(gov_grant, first_tranche_pct)
+    return first, milestone_amounts(to_money(gov_grant) - first, shares_pct)
+
+
+def milestone_reviewable(seq: int, earlier: Sequence[tuple[int, str, str | None]]) -> bool:
+    """Milestones are reviewed in order: every earlier one passed, or failed and the officer chose to continue."""
+    return all(state == "passed" or (state == "failed" and decision == "continue")
+               for s, state, decision in earlier if s < seq)  # fmt: skip
+
+
+def integrity_record_active(starts_on: dt.date, ends_on: dt.date, lifted_on: dt.date | None, on: dt.date) -> bool:
+    """A 科研失信 record binds from its start to its end date inclusive, unless lifted early (from that day)."""
+    if lifted_on is not None and lifted_on <= on:
+        return False
+    return starts_on <= on <= ends_on
 
 
 def first_tranche(gov_grant: Decimal, first_tranche_pct: int) -> Decimal:
@@ -200,8 +265,8 @@ def check_call_terms(
         problems.append(("winners_count", "winners_count_range", "one winner, or 2–5 under 赛马制"))
     if not 1 <= notice_days <= 30:
         problems.append(("notice_days", "notice_days_range", "public notice lasts 1–30 days"))
-    if not 1 <= first_tranche_pct <= 100:
-        problems.append(("first_tranche_pct", "first_tranche_range", "the first tranche is 1–100 % of the grant"))
+    if not 0 <= first_tranche_pct <= 100:
+        problems.append(("first_tranche_pct", "first_tranche_range", "the first tranche is 0–100 % of the grant"))
     if not 1 <= experts_per_bid <= 15:
         problems.append(("experts_per_bid", "experts_per_bid_range", "1–15 experts per bid"))
     if not 1 <= duration_months <= 120:
@@ -303,9 +368,9 @@ def check_eligibility(elig: Eligibility, lead: OrgFacts, members: Sequence[OrgFa
         if not org.verified:
             problems.append(("members" if org is not lead else "lead_org", "org_not_verified",
                              f"organisation {org.id} is not verified"))  # fmt: skip
-        if org.blacklisted:
-            problems.append(("members" if org is not lead else "lead_org", "research_integrity_blacklisted",
-                             f"organisation {org.id} is on the research-integrity blacklist (科研失信)"))  # fmt: skip
+    if any(org.blacklisted for org in (lead, *members)):
+        # The bidder learns only that it is not eligible; the bureau reads the record itself.
+        problems.append(("team", "not_eligible", "this team is not eligible for this call"))
     return problems
 
 

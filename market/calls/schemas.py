@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from market.calls.rules import CallKind
-from market.core.vocab import TechnicalField
+from market.core.vocab import IPType, TechnicalField
 
 MoneyIn = Annotated[Decimal, Field(max_digits=16, decimal_places=2, description="yuan, 2 decimals")]
 
@@ -50,7 +50,10 @@ class CallTerms(BaseModel):
     review_criteria: list[Criterion] | None = None
     experts_per_bid: int | None = Field(None, ge=1, le=15)
     notice_days: int | None = Field(None, ge=1, le=30, description="公示 length in days")
-    first_tranche_pct: int | None = Field(None, ge=1, le=100, description="share of the grant paid on signing")
+    first_tranche_pct: int | None = Field(None, ge=0, le=100, description="share of the grant paid on signing; below "
+                                          "60 % only with first_tranche_reason")
+    first_tranche_reason: str | None = Field(None, max_length=2000,
+                                             description="why the first tranche is below 60 % of the grant")
     achievement_id: int | None = Field(None, description="揭榜转化: the achievement to take up")
     posing_org_id: int | None = Field(None, description="the posing firm (set by the bureau; a firm poses as itself)")
 
@@ -80,7 +83,7 @@ class CallProposal(CallTerms):
     winners_count: int = Field(1, ge=1, le=5)
     experts_per_bid: int = Field(3, ge=1, le=15)
     notice_days: int = Field(5, ge=1, le=30)
-    first_tranche_pct: int = Field(60, ge=1, le=100)
+    first_tranche_pct: int = Field(60, ge=0, le=100)
 
     def data(self) -> dict[str, Any]:
         out = super().data()
@@ -135,12 +138,18 @@ class CallOut(BaseModel):
     experts_per_bid: int
     notice_days: int
     first_tranche_pct: int
+    first_tranche_reason: str | None
     achievement_id: int | None
     posing_org_id: int | None
     vetting_note: str | None
     published_at: dt.datetime | None
     notice_ends_at: dt.datetime | None
     awarded_at: dt.datetime | None
+    midterm_review: str | None = Field(description="赛马制: the recorded mid-term review (中期评估)")
+    midterm_reviewed_at: dt.datetime | None
+    down_selection: dict[str, Any] | None = Field(
+        description="赛马制 down-selection: kept and dropped bids, disposition of the freed grant "
+                    "(reallocated to the kept teams | returned), amount, reason")
     version: int
     notice: list[NoticeEntry] = Field(default_factory=list, description="公示: proposed winners (or winners)")
 
@@ -155,11 +164,13 @@ class Milestone(BaseModel):
 class BidIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    member_org_ids: list[int] = Field(default_factory=list, description="联合体 members (the actor's org leads)")
+    member_org_ids: list[int] = Field(default_factory=list, description="联合体 members to invite (the actor's org "
+                                      "leads); each joins only by accepting")
     team_leader: str = Field(min_length=1, max_length=100)
     plan: str = Field(min_length=1)
     promised_indicators: list[Indicator] = Field(default_factory=list)
-    price: MoneyIn
+    price: MoneyIn = Field(description="the work's price (yuan); at most the call's 榜额 — the government's part "
+                                       "(price × support ratio, capped) then stays within what the call offers")
     milestones: list[Milestone]
 
     def data(self) -> dict[str, Any]:
@@ -186,7 +197,7 @@ class BidOut(BaseModel):
     id: int
     call_id: int
     lead_org_id: int
-    member_org_ids: list[int]
+    member_org_ids: list[int] = Field(description="consortium members who accepted")
     state: str
     team_leader: str
     plan: str
@@ -253,10 +264,68 @@ class ObjectionOut(BaseModel):
     resolution: str | None
     lodged_at: dt.datetime
     resolved_at: dt.datetime | None
+    lodged_by_org_id: int | None = Field(None, description="shown to the bidder only if the bureau disclosed it")
+    reveal_objector: bool = False
+    answer: str | None = Field(None, description="the bidder's answer")
+    answered_at: dt.datetime | None = None
+
+
+class AnswerIn(BaseModel):
+    answer: str = Field(min_length=1)
 
 
 class DownSelectIn(BaseModel):
     keep_bid_ids: list[int] = Field(min_length=1)
+    disposition: str = Field(description="the dropped teams' unpaid grant: reallocated (to the kept teams) | returned")
+    reason: str = Field(min_length=1)
+
+
+class MidtermReviewIn(BaseModel):
+    conclusion: str = Field(min_length=1, description="中期评估 conclusion")
+
+
+class InvitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_id: int
+    bid_id: int
+    org_id: int
+    state: str = Field(description="invited | accepted | declined | withdrawn | revoked")
+    invited_at: dt.datetime
+    responded_at: dt.datetime | None
+    call_title: str | None = None
+    lead_org_id: int | None = None
+    lead_org_name: str | None = None
+
+
+class IntegrityIn(BaseModel):
+    """科研失信 record: an organisation or a person (a team leader), with reason, source and period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    org_id: int | None = None
+    person_name: str | None = Field(None, max_length=100)
+    reason: str = Field(min_length=1)
+    source_document: str = Field(min_length=1, max_length=300, description="the decision it rests on (文号)")
+    starts_on: dt.date
+    ends_on: dt.date
+
+
+class IntegrityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    org_id: int | None
+    person_name: str | None
+    reason: str
+    source_document: str
+    starts_on: dt.date
+    ends_on: dt.date
+    recorded_by: int
+    lifted_on: dt.date | None
+    lift_reason: str | None
+    created_at: dt.datetime
 
 
 class MilestoneOut(BaseModel):
@@ -273,15 +342,18 @@ class MilestoneOut(BaseModel):
     state: str
     submission_note: str | None
     review_note: str | None
+    decision: str | None = Field(None, description="after a failure: continue | rework | terminate")
+    decision_reason: str | None = None
 
 
 class TrancheOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    kind: str
+    kind: str = Field(description="first (on signing) | milestone | final (on acceptance) | reallocated (赛马制)")
+    milestone_id: int | None = None
     amount: Decimal
-    state: str
+    state: str = Field(description="scheduled | suspended | due | paid | cancelled")
     paid_at: dt.datetime | None
 
 
@@ -298,12 +370,18 @@ class ProjectOut(BaseModel):
     end_date: dt.date | None
     extension_months: int | None
     acceptance_note: str | None
+    expert_panel: list[str] | None = None
+    expert_panel_conclusion: str | None = None
+    recovery_amount: Decimal | None = Field(None, description="unspent grant to recover (failed / terminated)")
+    route_changes: list[dict[str, Any]] | None = None
     milestones: list[MilestoneOut] = Field(default_factory=list)
     tranches: list[TrancheOut] = Field(default_factory=list)
 
 
 class SignIn(BaseModel):
     signed_on: dt.date
+    ip_type: IPType | None = Field(None, description="the contract's 知识产权类型 (default: the achievement's for 揭榜转化, "
+                                                     "technical_secret for 揭榜攻关)")
 
 
 class MilestoneSubmitIn(BaseModel):
@@ -323,6 +401,21 @@ class ExtensionIn(BaseModel):
 class AcceptanceIn(BaseModel):
     result: str = Field(description="passed 通过 / failed 不通过 / diligent 尽职免责")
     note: str = Field(min_length=1)
+    unspent_amount: MoneyIn | None = Field(None, description="failed: the unspent grant to recover")
+    expert_panel: list[str] | None = Field(None, description="尽职免责: the experts of the panel (≥ 3)")
+    expert_panel_conclusion: str | None = Field(None, description="尽职免责: the panel's conclusion (专家评议意见)")
+
+
+class DecisionIn(BaseModel):
+    decision: str = Field(description="continue | rework | terminate")
+    reason: str = Field(min_length=1)
+    unspent_amount: MoneyIn | None = Field(None, description="terminate: the unspent grant to recover")
+
+
+class RouteChangeIn(BaseModel):
+    description: str = Field(min_length=1, description="the new technical route (技术路线)")
+    reason: str = Field(min_length=1)
+    approved_on: dt.date
 
 
 class ReviewRow(BaseModel):

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.calls import rules
-from market.calls.models import Bid, Call, Milestone, Objection, Project, ReviewAssignment, Tranche
+from market.calls.models import (
+    Bid, BidInvitation, Call, IntegrityRecord, Milestone, Objection, Project, ReviewAssignment, Tranche,
+)  # fmt: skip
 from market.calls.rules import BidState, CallState
 from market.core.db import utcnow
 from market.core.deps import Actor
@@ -165,19 +167,96 @@ def my_assignments(session: Session, actor: Actor) -> list[ReviewAssignment]:
 # --- objections -------------------------------------------------------------------------------------
 
 
+def _concerns(session: Session, actor: Actor, obj: Objection) -> bool:
+    """The objection is against a bid of the actor's team."""
+    if obj.bid_id is None or actor.is_bureau or actor.is_expert:
+        return False
+    bid = session.get(Bid, obj.bid_id)
+    return actor.org_id in {bid.lead_org_id, *bid.member_org_ids}
+
+
+def _may_read_objection(session: Session, actor: Actor, obj: Objection) -> bool:
+    return actor.is_bureau or obj.lodged_by == actor.user_id or _concerns(session, actor, obj)
+
+
 def list_objections(session: Session, actor: Actor, call: Call) -> list[Objection]:
-    """The bureau sees all objections; anyone else the ones they lodged."""
+    """The bureau sees all objections; the objector its own; a team those against its bid."""
     stmt = sa.select(Objection).where(Objection.call_id == call.id).order_by(Objection.id)
-    if not actor.is_bureau:
-        stmt = stmt.where(Objection.lodged_by == actor.user_id)
-    return list(session.scalars(stmt))
+    return [o for o in session.scalars(stmt) if _may_read_objection(session, actor, o)]
 
 
 def get_objection(session: Session, actor: Actor, call_id: int, objection_id: int) -> Objection:
     obj = session.get(Objection, objection_id)
-    if obj is None or obj.call_id != call_id or not (actor.is_bureau or obj.lodged_by == actor.user_id):
+    if obj is None or obj.call_id != call_id or not _may_read_objection(session, actor, obj):
         raise NotFound("objection not found", code="objection_not_found")
     return obj
+
+
+def objection_view(actor: Actor, obj: Objection) -> dict[str, Any]:
+    """The objection as the actor may see it: the objector's organisation only to the bureau, the objector
+    itself, or the team concerned once the bureau disclosed it."""
+    show = actor.is_bureau or obj.lodged_by == actor.user_id or obj.reveal_objector
+    return {
+        "id": obj.id, "call_id": obj.call_id, "bid_id": obj.bid_id, "text": obj.text, "state": obj.state,
+        "resolution": obj.resolution, "lodged_at": obj.lodged_at, "resolved_at": obj.resolved_at,
+        "lodged_by_org_id": obj.lodged_by_org_id if show else None, "reveal_objector": obj.reveal_objector,
+        "answer": obj.answer, "answered_at": obj.answered_at,
+    }  # fmt: skip
+
+
+# --- consortium invitations -------------------------------------------------------------------------
+
+
+def my_invitations(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """Invitations to the actor's organisation: the call and the lead, never the plan."""
+    rows = session.execute(
+        sa.select(BidInvitation, Bid.lead_org_id, Call.title).join(Bid, Bid.id == BidInvitation.bid_id)
+        .join(Call, Call.id == BidInvitation.call_id).where(BidInvitation.org_id == actor.org_id)
+        .order_by(BidInvitation.id.desc())
+    ).all()  # fmt: skip
+    names = _org_names(session, {lead for _, lead, _ in rows})
+    out = []
+    for inv, lead, title in rows:
+        out.append({
+            "id": inv.id, "call_id": inv.call_id, "bid_id": inv.bid_id, "org_id": inv.org_id, "state": inv.state,
+            "invited_at": inv.invited_at, "responded_at": inv.responded_at, "call_title": title,
+            "lead_org_id": lead, "lead_org_name": names.get(lead),
+        })  # fmt: skip
+    return out
+
+
+def invitations_of(session: Session, bid: Bid) -> list[BidInvitation]:
+    """A bid's invitations (for those who may read the bid: its team and the bureau)."""
+    return list(session.scalars(sa.select(BidInvitation).where(BidInvitation.bid_id == bid.id).order_by(BidInvitation.id)))
+
+
+def get_invitation(session: Session, actor: Actor, invitation_id: int) -> BidInvitation:
+    inv = session.get(BidInvitation, invitation_id)
+    if inv is None or inv.org_id != actor.org_id:
+        raise NotFound("invitation not found", code="invitation_not_found")
+    return inv
+
+
+# --- research-integrity records (科研失信) -------------------------------------------------------------
+
+
+def _bureau_only(actor: Actor) -> None:
+    if not actor.is_bureau:
+        raise Forbidden("research-integrity records are kept by the bureau", code="role_required")
+
+
+def list_integrity_records(actor: Actor, *, org_id: int | None = None) -> sa.Select:
+    _bureau_only(actor)
+    stmt = sa.select(IntegrityRecord).order_by(IntegrityRecord.id.desc())
+    return stmt.where(IntegrityRecord.org_id == org_id) if org_id is not None else stmt
+
+
+def get_integrity_record(session: Session, actor: Actor, record_id: int) -> IntegrityRecord:
+    _bureau_only(actor)
+    rec = session.get(IntegrityRecord, record_id)
+    if rec is None:
+        raise NotFound("record not found", code="integrity_record_not_found")
+    return rec
 
 
 # --- projects ---------------------------------------------------------------------------------------

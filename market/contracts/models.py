@@ -55,6 +55,7 @@ class PartyRole(StrEnum):
     seller = "seller"  # 卖方 (技术输出方)
     buyer = "buyer"  # 买方 (技术吸纳方)
     intermediary = "intermediary"  # 中介方 (技术转移服务机构)
+    consortium_member = "consortium_member"  # 联合体成员: develops with the seller (open-call consortium)
 
 
 class EventKind(StrEnum):

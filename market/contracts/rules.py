@@ -221,7 +221,7 @@ def _check_parties(f: ContractFacts) -> list[Problem]:
         by_role.setdefault(p.role, []).append(p)
     for i, p in enumerate(f.parties):
         where = f"parties.{i}"
-        if p.role not in {"seller", "buyer", "intermediary"}:
+        if p.role not in {"seller", "buyer", "intermediary", "consortium_member"}:
             problems.append(Problem(f"{where}.role", "unknown_party_role", "role must be seller, buyer or intermediary"))
         if not p.name.strip():
             problems.append(Problem(f"{where}.name", "party_name_required", "party name is required"))
@@ -244,7 +244,7 @@ def _check_parties(f: ContractFacts) -> list[Problem]:
         if role not in by_role:
             problems.append(Problem("parties", "missing_party", f"the contract has no {role} ({label})"))
     for role, listed in by_role.items():
-        if len(listed) > 1:
+        if len(listed) > 1 and role != "consortium_member":  # a consortium has any number of members
             problems.append(Problem("parties", "duplicate_party", f"more than one {role} on the contract"))
     seller, buyer = by_role.get("seller", [None])[0], by_role.get("buyer", [None])[0]
     if seller and buyer and _party_key(seller) == _party_key(buyer):

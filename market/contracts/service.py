@@ -714,3 +714,55 @@ def payments_of(session: Session, contract_id: int) -> list[ContractPayment]:
     stmt = sa.select(ContractPayment).where(ContractPayment.contract_id == contract_id)
     return list(session.scalars(stmt.order_by(ContractPayment.received_on, ContractPayment.id)))
 
+
+
+# --- open-call award contracts (called by market.calls) ----------------------------------------------
+
+
+def add_consortium_members(session: Session, actor: Actor | None, contract_id: int, org_ids: list[int]) -> None:
+    """Name an award draft's consortium members (联合体成员, co-developers with the seller) as parties."""
+    contract = session.get(Contract, contract_id)
+    if contract is None or contract.status != ContractStatus.draft:
+        raise InvalidState("only a draft contract takes consortium members", code="invalid_state")
+    for org in session.scalars(sa.select(Organisation).where(Organisation.id.in_(org_ids)).order_by(Organisation.id)):
+        session.add(ContractParty(
+            contract_id=contract.id, role=PartyRole.consortium_member, org_id=org.id, name=org.name,
+            credit_code=org.credit_code, entity_type_code=org.entity_type_code, region_code=org.region_code,
+            country=org.country,
+        ))  # fmt: skip
+    session.flush()
+    audit.record(session, entity_type="contract", entity_id=contract.id, action="add_consortium_members", actor=actor,
+                 detail={"org_ids": list(org_ids)})  # fmt: skip
+
+
+def file_signed_draft(
+    session: Session, actor: Actor, contract_id: int, *, signing_date: dt.date, valid_until: dt.date,
+    payment_method: str, ip_type: str, plan_source: str,
+) -> Contract:
+    """An award draft is signed: its dates and terms are set and it is filed like any contract (normal
+    registration; every filing check applies)."""
+    contract = get_visible(session, actor, contract_id, for_update=True)
+    if contract.status != ContractStatus.draft:
+        raise InvalidState(f"a {contract.status} contract is not awaiting signature", code="invalid_state")
+    contract.signing_date, contract.valid_from, contract.valid_until = signing_date, signing_date, valid_until
+    contract.payment_method, contract.ip_type, contract.plan_source = payment_method, ip_type, plan_source
+    session.flush()
+    return submit_contract(session, actor, contract_id)
+
+
+def withdraw_award_contract(session: Session, actor: Actor, contract_id: int, reason: str) -> Contract:
+    """The team will not deliver: an unregistered award contract is cancelled; a registered one is cancelled
+    (注销登记) when the actor is a registrar, and otherwise left for the registrar (returned unchanged)."""
+    contract = session.get(Contract, contract_id, with_for_update=True)
+    if contract is None:
+        raise NotFound("contract not found", code="contract_not_found")
+    if contract.status == ContractStatus.registered:
+        if actor.role in REGISTRAR_ROLES:
+            cancel(session, actor, contract_id, reason, None)
+        return contract
+    if contract.status in (ContractStatus.draft, ContractStatus.returned, ContractStatus.submitted):
+        before, contract.status = contract.status, ContractStatus.cancelled
+        session.flush()
+        audit.record(session, entity_type="contract", entity_id=contract.id, action="withdraw_award", actor=actor,
+                     from_state=before, to_state=contract.status, detail={"reason": reason})  # fmt: skip
+    return contract

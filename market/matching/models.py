@@ -46,7 +46,8 @@ class Notification(IdMixin, Base):
     __table_args__ = (sa.UniqueConstraint("saved_search_id", "listing_type", "listing_id"),)
 
     user_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"), index=True)
-    saved_search_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("saved_searches.id", ondelete="CASCADE"))
+    # None for notices that come from no saved search (e.g. open-call events: listing_type "call").
+    saved_search_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("saved_searches.id", ondelete="CASCADE"))
     listing_type: Mapped[str] = mapped_column(sa.String(20))
     listing_id: Mapped[int] = mapped_column(BigIntPK)
     title: Mapped[str] = mapped_column(sa.String(300))

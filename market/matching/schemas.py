@@ -98,7 +98,7 @@ class SavedSearchOut(BaseModel):
 class NotificationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    saved_search_id: int
+    saved_search_id: int | None
     listing_type: str
     listing_id: int
     title: str

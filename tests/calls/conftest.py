@@ -98,6 +98,17 @@ class Kit:
     def bid(self, who: Member, call_id: int, status: int = 201, **over: Any) -> dict:
         return self.post(who, f"/api/v1/calls/{call_id}/bids", bid_body(**over), status)
 
+    def consortium_bid(self, lead: Member, call_id: int, members: list[Member], **over: Any) -> dict:
+        """Submit a bid inviting `members`; each accepts its invitation (a member joins only by accepting)."""
+        bid = self.bid(lead, call_id, member_org_ids=[m.org_id for m in members], **over)
+        for m in members:
+            self.post(m, f"/api/v1/calls/invitations/{self.invitation(m, bid['id'])['id']}/accept")
+        return self.ok(self.client.get(f"/api/v1/calls/{call_id}/bids/{bid['id']}", headers=lead.headers))
+
+    def invitation(self, who: Member, bid_id: int) -> dict:
+        mine = self.ok(self.client.get("/api/v1/calls/invitations/mine", headers=who.headers))
+        return next(i for i in mine if i["bid_id"] == bid_id)
+
     def experts(self, n: int, fields: list[str] | None = None) -> list[Member]:
         return [self.world.expert(fields=fields or [FIELD]) for _ in range(n)]
 

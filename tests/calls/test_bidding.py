@@ -75,7 +75,8 @@ def test_celery_task_runs_the_service(kit):
     [
         ({"eligible_regions": ["3302"]}, {"region_code": "330106"}, "region_not_eligible"),
         ({"eligible_entity_types": ["022"]}, {"entity_type_code": "021"}, "entity_type_not_eligible"),
-        ({}, {"research_integrity_blacklisted": True}, "research_integrity_blacklisted"),
+        # 科研失信: the bidder learns only that it is not eligible.
+        ({}, {"research_integrity_blacklisted": True}, "not_eligible"),
         ({}, {"verified": False}, "org_not_verified"),
     ],
 )
@@ -96,8 +97,8 @@ def test_consortium_rules(kit):
     with session_scope() as s:
         s.get(Organisation, bad).research_integrity_blacklisted = True
     r = kit.client.post(f"/api/v1/calls/{call['id']}/bids", json=bid_body(member_org_ids=[bad]), headers=uni.headers)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "research_integrity_blacklisted"
-    kit.bid(uni, call["id"], member_org_ids=[firm.org_id])
+    assert r.status_code == 422 and r.json()["error"]["code"] == "not_eligible"
+    kit.consortium_bid(uni, call["id"], [firm])
     # The same organisation cannot bid twice, nor lead a bid while a member of another.
     assert kit.bid(uni, call["id"], status=409)["error"]["code"] == "already_bid"
     assert kit.bid(firm, call["id"], status=409)["error"]["code"] == "already_bid"
@@ -123,7 +124,7 @@ def test_only_org_users_bid_and_not_on_unpublished_calls(kit):
 def test_withdrawn_bid_frees_the_team(kit):
     call = kit.published_call()
     uni, firm = kit.bidder(), kit.bidder(OrgKind.enterprise)
-    bid = kit.bid(uni, call["id"], member_org_ids=[firm.org_id])
+    bid = kit.consortium_bid(uni, call["id"], [firm])
     withdrawn = kit.post(uni, f"/api/v1/calls/{call['id']}/bids/{bid['id']}/withdraw")
     assert withdrawn["state"] == "withdrawn"
     # The former member may now lead its own bid, and the former lead may bid again.

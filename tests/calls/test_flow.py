@@ -51,7 +51,10 @@ def test_full_life_of_a_call(kit):
     assert len(projects) == 1
     p = projects[0]
     assert Decimal(p["gov_grant"]) == Decimal("1000000.00")
-    assert [Decimal(t["amount"]) for t in p["tranches"]] == [Decimal("600000.00"), Decimal("400000.00")]
+    # First tranche 60 % on signing; the other 400,000 by the milestones' shares (30/30/40), the last one final.
+    assert [(t["kind"], Decimal(t["amount"])) for t in p["tranches"]] == [
+        ("first", Decimal("600000.00")), ("milestone", Decimal("120000.00")), ("milestone", Decimal("120000.00")),
+        ("final", Decimal("160000.00"))]
     assert [Decimal(m["amount"]) for m in p["milestones"]] == [Decimal("1440000.00"), Decimal("1440000.00"), Decimal("1920000.00")]
     # The award drafted a technology contract linked to the call: the winner develops for the posing firm.
     with session_scope() as s:
@@ -69,7 +72,7 @@ def test_full_life_of_a_call(kit):
     pid = p["id"]
     signed = kit.post(kit.officer, f"/api/v1/calls/projects/{pid}/sign", {"signed_on": "2026-05-15"})
     assert signed["end_date"] == "2028-05-15" and signed["milestones"][0]["due_date"] == "2027-01-15"
-    first, final = signed["tranches"]
+    first, final = signed["tranches"][0], signed["tranches"][-1]
     assert first["state"] == "due" and final["state"] == "scheduled"
     kit.post(kit.officer, f"/api/v1/calls/projects/{pid}/tranches/{first['id']}/pay")
     # Acceptance cannot pass while milestones are open.
@@ -79,7 +82,7 @@ def test_full_life_of_a_call(kit):
         kit.post(uni, f"/api/v1/calls/projects/{pid}/milestones/{m['id']}/submit", {"note": "交付"})
         kit.post(kit.officer, f"/api/v1/calls/projects/{pid}/milestones/{m['id']}/review", {"passed": True})
     accepted = kit.post(kit.officer, f"/api/v1/calls/projects/{pid}/acceptance", {"result": "passed", "note": "指标全部达成"})
-    assert accepted["state"] == "passed" and accepted["tranches"][1]["state"] == "due"
+    assert accepted["state"] == "passed" and [t["state"] for t in accepted["tranches"]] == ["paid", "due", "due", "due"]
     closed = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/close")
     assert closed["state"] == "closed"
 

@@ -95,16 +95,28 @@ def test_horse_race_down_selection_extension_and_acceptance_outcomes(kit):
     assert len({p["contract_id"] for p in projects}) == 3
     for p in projects:
         kit.post(kit.officer, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": "2026-04-30"})
-    dropped = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/down-select", {"keep_bid_ids": [bids[0]["id"], bids[1]["id"]]})
+    keep = {"keep_bid_ids": [bids[0]["id"], bids[1]["id"]], "disposition": "reallocated", "reason": "中期评估排名前二"}
+    # Down-selection rests on a recorded mid-term review.
+    r = kit.client.post(f"/api/v1/calls/{call['id']}/down-select", json=keep, headers=kit.officer.headers)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "midterm_review_required"
+    kit.post(kit.officer, f"/api/v1/calls/{call['id']}/midterm-review", {"conclusion": "第三组进度滞后"})
+    dropped = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/down-select", keep)
     assert [(d["bid_id"], d["state"]) for d in dropped] == [(bids[2]["id"], "dropped")]
-    assert {t["state"] for t in dropped[0]["tranches"]} == {"cancelled"}
+    # The first tranche fell due on signing and stays owed; what was not yet due is freed ...
+    assert [t["state"] for t in dropped[0]["tranches"]] == ["due", "cancelled", "cancelled", "cancelled"]
+    # ... and, as decided, reallocated evenly to the two kept teams (333,333.33 − 233,333.33 = 100,000.00).
+    shown = kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}")).get("down_selection")
+    assert (shown["disposition"], shown["amount"]) == ("reallocated", "100000.00")
+    kept = kit.ok(kit.client.get(f"/api/v1/calls/projects/{projects[0]['id']}", headers=kit.officer.headers))
+    assert Decimal(kept["gov_grant"]) == Decimal("383333.34")
+    assert [(t["kind"], t["amount"]) for t in kept["tranches"] if t["kind"] == "reallocated"] == [("reallocated", "50000.00")]
 
     p0, p1 = projects[0]["id"], projects[1]["id"]
     ext = kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/extension", {"months": 6, "reason": "设备到货延迟"})
     assert ext["end_date"] == "2028-10-30" and ext["milestones"][0]["due_date"] == "2027-06-30"
     r = kit.client.post(f"/api/v1/calls/projects/{p0}/extension", json={"months": 1, "reason": "再延"}, headers=kit.officer.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "extension_used"
-    # A failed milestone review needs a reason; then 尽职免责 ends the project without the final tranche.
+    # A failed milestone review needs a reason; it suspends the project until the officer decides.
     m = ext["milestones"][0]
     winner = kit.world.user(bids[0]["lead_org_id"])
     kit.post(winner, f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/submit", {"note": "小试样品"})
@@ -113,11 +125,22 @@ def test_horse_race_down_selection_extension_and_acceptance_outcomes(kit):
     assert r.status_code == 422 and r.json()["error"]["code"] == "reason_required"
     reviewed = kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/review",
                         {"passed": False, "note": "电导率未达标"})  # fmt: skip
-    assert reviewed["milestones"][0]["state"] == "failed"
-    diligent = kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/acceptance", {"result": "diligent", "note": "技术路线受限，勤勉尽责"})
-    assert diligent["state"] == "diligent" and diligent["tranches"][1]["state"] == "cancelled"
-    failed = kit.post(kit.officer, f"/api/v1/calls/projects/{p1}/acceptance", {"result": "failed", "note": "未达指标"})
-    assert failed["state"] == "failed"
+    assert reviewed["milestones"][0]["state"] == "failed" and reviewed["state"] == "suspended"
+    kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/decision",
+             {"decision": "continue", "reason": "专家认为可继续"})  # fmt: skip
+    # 尽职免责 only on an expert panel's recorded conclusion; nothing is recovered.
+    body = {"result": "diligent", "note": "技术路线受限，勤勉尽责"}
+    r = kit.client.post(f"/api/v1/calls/projects/{p0}/acceptance", json=body, headers=kit.officer.headers)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "expert_panel_required"
+    diligent = kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/acceptance",
+                        {**body, "expert_panel": ["王", "李", "赵"], "expert_panel_conclusion": "勤勉尽责，予以免责"})  # fmt: skip
+    assert diligent["state"] == "diligent" and diligent["tranches"][-1]["state"] == "cancelled"
+    assert diligent["recovery_amount"] == "0.00"
+    first = kit.ok(kit.client.get(f"/api/v1/calls/projects/{p1}", headers=kit.officer.headers))["tranches"][0]
+    kit.post(kit.officer, f"/api/v1/calls/projects/{p1}/tranches/{first['id']}/pay")
+    failed = kit.post(kit.officer, f"/api/v1/calls/projects/{p1}/acceptance",
+                      {"result": "failed", "note": "未达指标", "unspent_amount": "100000.00"})  # fmt: skip
+    assert failed["state"] == "failed" and failed["recovery_amount"] == "100000.00"
     closed = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/close")
     assert closed["state"] == "closed"
 

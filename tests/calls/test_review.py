@@ -21,7 +21,7 @@ def test_assignment_by_field_never_own_org_or_declared_conflict(pg_kit):
     kit = pg_kit
     call = kit.published_call(experts_per_bid=2)
     uni, member = kit.bidder(OrgKind.university), kit.bidder(OrgKind.enterprise)
-    bid = kit.bid(uni, call["id"], member_org_ids=[member.org_id])
+    bid = kit.consortium_bid(uni, call["id"], [member])
     own = kit.world.expert(affiliation_org_id=uni.org_id, fields=[FIELD])
     from_member = kit.world.expert(affiliation_org_id=member.org_id, fields=[FIELD])
     other_field = kit.world.expert(fields=["agriculture"])

@@ -130,7 +130,7 @@ def _org(i=1, etype="022", region="330212", verified=True, black=False):
         (rules.Eligibility("solve", entity_types=["1"]), _org(etype="150"), [], []),
         (rules.Eligibility("solve", entity_types=["021", "022"]), _org(etype="150"), [], ["entity_type_not_eligible"]),
         (rules.Eligibility("solve", consortium_allowed=False), _org(), [_org(2)], ["consortium_not_allowed"]),
-        (rules.Eligibility("solve"), _org(), [_org(2, black=True)], ["research_integrity_blacklisted"]),
+        (rules.Eligibility("solve"), _org(), [_org(2, black=True)], ["not_eligible"]),
         (rules.Eligibility("solve"), _org(), [_org(1)], ["members_duplicate"]),
         (rules.Eligibility("adopt"), _org(etype="022"), [], ["enterprise_required"]),
         (rules.Eligibility("solve"), _org(verified=False), [], ["org_not_verified"]),
@@ -222,3 +222,72 @@ def test_can_read_bid(kw, visible):
     args = {"role": None, "org_id": None, "user_id": None, "team_org_ids": {5}, "bid_state": "formal_passed",
             "call_state": S.reviewing, "assigned_expert_ids": {8}} | kw  # fmt: skip
     assert rules.can_read_bid(**args) is visible
+
+
+# --- money in the terms, tranches, milestone order, integrity records -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("terms", "codes"),
+    [
+        ({}, []),
+        ({"total_amount": D("0")}, ["amount_not_positive"]),
+        ({"gov_support_cap": D("-0.01")}, ["amount_negative"]),
+        ({"gov_support_cap": D("0")}, []),
+        ({"gov_support_ratio_pct": 101}, ["share_range"]),
+        ({"first_tranche_pct": 59}, ["first_tranche_reason_required"]),
+        ({"first_tranche_pct": 59, "first_tranche_reason": "设备集中采购"}, []),
+        ({"first_tranche_pct": 0, "first_tranche_reason": "全部按里程碑拨付"}, []),
+        ({"first_tranche_pct": 60}, []),
+        ({"first_tranche_pct": -1}, ["share_range"]),
+    ],
+)
+def test_money_terms(terms, codes):
+    base = {"total_amount": D("1000"), "gov_support_ratio_pct": 30, "gov_support_cap": None, "first_tranche_pct": 60,
+            "first_tranche_reason": None}  # fmt: skip
+    assert [p[1] for p in rules.check_money_terms(**(base | terms))] == codes
+
+
+@pytest.mark.parametrize(
+    ("price", "codes"),
+    [(D("3000000"), []), (D("3000000.01"), ["price_exceeds_call"]), (D("0"), ["price_positive"]), (D("1"), [])],
+)
+def test_bid_price_against_the_call(price, codes):
+    assert [p[1] for p in rules.check_bid_price(price, D("3000000"))] == codes
+
+
+def test_tranche_plan_is_fen_exact():
+    first, rest = rules.tranche_plan(D("333333.33"), 70, [30, 30, 40])
+    assert first == D("233333.33") and rest == [D("30000.00"), D("30000.00"), D("40000.00")]
+    first, rest = rules.tranche_plan(D("100.01"), 60, [33, 33, 34])
+    assert first + sum(rest) == D("100.01")
+
+
+@pytest.mark.parametrize(
+    ("seq", "earlier", "ok"),
+    [
+        (1, [], True),
+        (2, [(1, "passed", None)], True),
+        (2, [(1, "submitted", None)], False),
+        (2, [(1, "failed", None)], False),
+        (2, [(1, "failed", "continue")], True),
+        (3, [(1, "passed", None), (2, "pending", "rework")], False),
+    ],
+)
+def test_milestones_reviewed_in_order(seq, earlier, ok):
+    assert rules.milestone_reviewable(seq, earlier) is ok
+
+
+@pytest.mark.parametrize(
+    ("lifted", "on", "active"),
+    [
+        (None, dt.date(2026, 1, 1), True),  # first day
+        (None, dt.date(2026, 12, 31), True),  # last day
+        (None, dt.date(2027, 1, 1), False),
+        (None, dt.date(2025, 12, 31), False),
+        (dt.date(2026, 6, 1), dt.date(2026, 5, 31), True),
+        (dt.date(2026, 6, 1), dt.date(2026, 6, 1), False),  # lifted from that day
+    ],
+)
+def test_integrity_record_period(lifted, on, active):
+    assert rules.integrity_record_active(dt.date(2026, 1, 1), dt.date(2026, 12, 31), lifted, on) is active

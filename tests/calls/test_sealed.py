@@ -15,7 +15,7 @@ def sealed(pg_kit):
     kit = pg_kit
     call = kit.published_call(experts_per_bid=1)
     uni, partner, inst = kit.bidder(OrgKind.university), kit.bidder(OrgKind.enterprise), kit.bidder(OrgKind.institute)
-    a = kit.bid(uni, call["id"], member_org_ids=[partner.org_id])
+    a = kit.consortium_bid(uni, call["id"], [partner])
     b = kit.bid(inst, call["id"])
     partner_user = kit.world.user(partner.org_id, Role.member)
     # Two experts; each is assigned exactly one bid (the one not from their affiliation).
