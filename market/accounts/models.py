@@ -14,14 +14,24 @@ class Organisation(IdMixin, TimestampMixin, Base):
     """An enterprise, university, institute, intermediary or the bureau itself."""
 
     __tablename__ = "organisations"
+    # A credit code is claimed by many applications but held by one verified organisation at most: a second
+    # applicant's registration becomes a dispute the bureau resolves, and a rejected one releases its code.
+    __table_args__ = (
+        sa.Index(
+            "uq_organisations_verified_credit_code", "credit_code", unique=True,
+            postgresql_where=sa.text("verification_status = 'verified'"),
+            sqlite_where=sa.text("verification_status = 'verified'"),
+        ),
+    )  # fmt: skip
 
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(20))
-    credit_code: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    credit_code: Mapped[str | None] = mapped_column(sa.String(18), index=True)
     credit_code_check_ok: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     entity_type_code: Mapped[str] = mapped_column(sa.String(3))
     region_code: Mapped[str] = mapped_column(sa.String(6), index=True)
     country: Mapped[str] = mapped_column(sa.String(2), default="CN")
+    # pending | verified | rejected | disputed (another organisation claims the same credit code)
     verification_status: Mapped[str] = mapped_column(sa.String(20), default="pending")
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
@@ -56,7 +66,8 @@ class Credential(IdMixin, Base):
     __tablename__ = "credentials"
 
     user_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(20))  # "token" | "api_key"
+    # "token" (a login session) | "api_key" | "reset" (a one-time password reset, never a bearer credential)
+    kind: Mapped[str] = mapped_column(sa.String(20))
     name: Mapped[str | None] = mapped_column(sa.String(100))
     prefix: Mapped[str] = mapped_column(sa.String(16))
     secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -64,3 +75,6 @@ class Credential(IdMixin, Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # API keys: what the key may change, space separated (see market/accounts/scopes.py); None for session
+    # tokens, which act with the user's full role. A key never does more than its user's role allows.
+    scopes: Mapped[str | None] = mapped_column(sa.String(300))

@@ -16,7 +16,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from market.core import outbox
+from market.core import audit, outbox
 from market.core.db import after_commit, json_array_contains, session_scope, utcnow
 from market.core.deps import Actor
 from market.core.errors import NotFound, ValidationFailed
@@ -418,6 +418,43 @@ def evaluate(session: Session, saved: SavedSearch, kind: str, listing_id: int) -
     return {"score": item["score"], "matched_terms": item["matched_terms"], "title": item["listing"]["title"]}
 
 
+# -- access: a saved search only evaluates what its owner may see now ------------------------------
+
+# Why a saved search paused itself (shown to its owner as `paused_reason`).
+PAUSED_SOURCE_NOT_VISIBLE = "source_not_visible"  # the watched listing went back to draft, or was deleted
+PAUSED_OWNER_DISABLED = "owner_disabled"
+
+
+def owner_still_sees_source(session: Session, saved: SavedSearch) -> bool:
+    """May the saved search's owner, as of now, see what it evaluates? If not, it pauses and says why.
+
+    A "match for my listing" reads its source listing's full text: evaluated for someone who may no longer
+    see that listing (its owner took it back to draft), it would leak the draft's terms into their inbox.
+    """
+    from market.accounts.models import User
+    from market.accounts.service import actor_for_user
+    from market.listings import service as listings
+
+    owner = session.get(User, saved.user_id)
+    reason = None
+    if owner is None or not owner.is_active:
+        reason = PAUSED_OWNER_DISABLED
+    elif saved.source_type:
+        source = session.get(MODELS[saved.source_type], saved.source_id)
+        if source is None or not listings.is_visible(actor_for_user(session, owner), source):
+            reason = PAUSED_SOURCE_NOT_VISIBLE
+    if reason is None:
+        return True
+    saved.active, saved.paused_reason = False, reason
+    audit.record(
+        session, entity_type="saved_search", entity_id=saved.id, action="pause", from_state="active",
+        to_state="paused", detail={"reason": reason},
+    )  # fmt: skip
+    session.flush()
+    log.info("saved search %s paused: %s", saved.id, reason)
+    return False
+
+
 # Queries per Meilisearch request when saved searches are checked against a new listing.
 QUERIES_PER_REQUEST = 200
 
@@ -480,6 +517,8 @@ def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int
     fitting_queries = evaluate_queries(session, [s for s in pending if not s.source_type], kind, listing_id)
     created: list[int] = []
     for saved in pending:
+        if not owner_still_sees_source(session, saved):  # access at this moment, not when it was saved
+            continue
         detail = evaluate(session, saved, kind, listing_id) if saved.source_type else fitting_queries.get(saved.id)
         if detail is None:
             continue
