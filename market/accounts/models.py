@@ -14,19 +14,13 @@ class Organisation(IdMixin, TimestampMixin, Base):
     """An enterprise, university, institute, intermediary or the bureau itself."""
 
     __tablename__ = "organisations"
-    # A credit code is claimed by many applications but held by one verified organisation at most: a second
-    # applicant's registration becomes a dispute the bureau resolves, and a rejected one releases its code.
-    __table_args__ = (
-        sa.Index(
-            "uq_organisations_verified_credit_code", "credit_code", unique=True,
-            postgresql_where=sa.text("verification_status = 'verified'"),
-            sqlite_where=sa.text("verification_status = 'verified'"),
-        ),
-    )  # fmt: skip
-
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(20))
-    credit_code: Mapped[str | None] = mapped_column(sa.String(18), index=True)
+    # The credit code this organisation holds (one holder per code). A registration whose code another
+    # organisation already claims holds none until the bureau resolves the dispute; a rejected one releases it.
+    credit_code: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    # The code it applied with (统一社会信用代码 as registered), kept through disputes and rejection.
+    claimed_credit_code: Mapped[str | None] = mapped_column(sa.String(18), index=True)
     credit_code_check_ok: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     entity_type_code: Mapped[str] = mapped_column(sa.String(3))
     region_code: Mapped[str] = mapped_column(sa.String(6), index=True)

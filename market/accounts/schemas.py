@@ -58,7 +58,8 @@ class OrganisationOut(BaseModel):
     id: int
     name: str
     kind: str
-    credit_code: str | None
+    credit_code: str | None = Field(description="the 统一社会信用代码 it holds (none while disputed or rejected)")
+    claimed_credit_code: str | None = Field(None, description="the code it registered with")
     credit_code_check_ok: bool
     entity_type_code: str
     region_code: str

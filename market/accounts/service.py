@@ -38,11 +38,13 @@ def register_organisation(
     """Create a pending organisation and its first administrator."""
     if org_fields.get("kind") == OrgKind.bureau:
         raise Forbidden("the bureau is created by the create-admin command", code="bureau_not_registrable")
-    rivals = claimants(session, org_fields.get("credit_code"))
+    code = org_fields.get("credit_code")
+    rivals = claimants(session, code)
     # A code someone already claims does not lock the rightful holder out: both become a dispute the
-    # bureau resolves (a verified holder keeps its status until then).
+    # bureau resolves (a verified holder keeps its status and its code until then).
     status = "disputed" if rivals else "pending"
-    org = Organisation(**org_fields, verification_status=status)
+    fields = {**org_fields, "credit_code": None if rivals else code, "claimed_credit_code": code}
+    org = Organisation(**fields, verification_status=status)
     session.add(org)
     session.flush()
     user = create_user(
@@ -68,7 +70,8 @@ def claimants(session: Session, credit_code: str | None, *, other_than: int | No
     if not credit_code:
         return []
     stmt = sa.select(Organisation).where(
-        Organisation.credit_code == credit_code, Organisation.verification_status != "rejected"
+        sa.or_(Organisation.credit_code == credit_code, Organisation.claimed_credit_code == credit_code),
+        Organisation.verification_status != "rejected",
     )
     if other_than is not None:
         stmt = stmt.where(Organisation.id != other_than)
@@ -88,20 +91,24 @@ def set_verification(session: Session, org: Organisation, actor: Actor, *, verif
     before = org.verification_status
     if verified:
         # Verifying one claimant of a credit code resolves its dispute: the others are rejected, audited.
-        for rival in claimants(session, org.credit_code, other_than=org.id):
+        code = org.claimed_credit_code or org.credit_code
+        for rival in claimants(session, code, other_than=org.id):
             rival_before = rival.verification_status
-            rival.verification_status, rival.verified_at = "rejected", None
+            rival.verification_status, rival.verified_at, rival.credit_code = "rejected", None, None
             rival.rejection_reason = f"统一社会信用代码已核实属于组织 {org.id} (credit code awarded to organisation {org.id})"
             audit.record(
                 session, entity_type="organisation", entity_id=rival.id, action="reject", actor=actor,
                 from_state=rival_before, to_state="rejected", detail={"dispute_won_by": org.id},
             )  # fmt: skip
-        session.flush()  # the rivals give the code up before this one takes it (one verified holder per code)
+        session.flush()  # the rivals give the code up before this one takes it (one holder per code)
         org.verification_status, org.verified_at, org.rejection_reason = "verified", utcnow(), None
+        org.credit_code = code
     else:
         if not reason:
             raise ValidationFailed.field("reason", "reason_required", "a rejection needs a reason")
         org.verification_status, org.verified_at, org.rejection_reason = "rejected", None, reason
+        org.claimed_credit_code = org.claimed_credit_code or org.credit_code
+        org.credit_code = None  # released: another applicant may register with it
     audit.record(
         session, entity_type="organisation", entity_id=org.id, action="verify" if verified else "reject",
         actor=actor, from_state=before, to_state=org.verification_status, detail={"reason": reason} if reason else None,

@@ -25,6 +25,7 @@ def test_second_claim_of_a_code_becomes_a_dispute_the_bureau_resolves(client, wo
     squatter = _register(client, code, "squatter", "抢注公司")
     rightful = _register(client, code, "rightful")
     assert rightful["verification_status"] == "disputed"
+    assert rightful["credit_code"] is None and rightful["claimed_credit_code"] == code
     assert _status(client, squatter["id"]) == "disputed"
     bureau = world.bureau()
     disputed = client.get("/api/v1/organisations", params={"verification_status": "disputed"}, headers=bureau.headers)
@@ -34,8 +35,9 @@ def test_second_claim_of_a_code_becomes_a_dispute_the_bureau_resolves(client, wo
     r = client.post(f"/api/v1/organisations/{rightful['id']}/verification", json={"verified": True}, headers=firm.headers)
     assert r.status_code == 403
     r = client.post(f"/api/v1/organisations/{rightful['id']}/verification", json={"verified": True}, headers=bureau.headers)
-    assert r.status_code == 200 and r.json()["verification_status"] == "verified"
+    assert r.status_code == 200 and r.json()["verification_status"] == "verified" and r.json()["credit_code"] == code
     assert _status(client, squatter["id"]) == "rejected"
+    assert client.get(f"/api/v1/organisations/{squatter['id']}").json()["credit_code"] is None
     assert audit_actions("organisation", squatter["id"]) == ["register", "dispute", "reject"]
 
 
@@ -61,8 +63,9 @@ def test_a_rejected_registration_releases_its_code(client, world):
         f"/api/v1/organisations/{first['id']}/verification", json={"verified": False, "reason": "营业执照不清晰"},
         headers=bureau.headers,
     )  # fmt: skip
+    assert client.get(f"/api/v1/organisations/{first['id']}").json()["claimed_credit_code"] == code
     again = _register(client, code, "again")
-    assert again["verification_status"] == "pending"  # no dispute with a rejected registration
+    assert again["verification_status"] == "pending" and again["credit_code"] == code  # no dispute: released
     r = client.post(f"/api/v1/organisations/{again['id']}/verification", json={"verified": True}, headers=bureau.headers)
     assert r.status_code == 200
 
