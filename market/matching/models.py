@@ -79,7 +79,7 @@ class WebhookDelivery(IdMixin, Base):
         BigIntPK, sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
     )
     notification_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("notifications.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending | delivered | failed
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending | delivered | failed | withheld
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     last_status_code: Mapped[int | None] = mapped_column(sa.Integer)
     last_error: Mapped[str | None] = mapped_column(sa.Text)

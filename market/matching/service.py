@@ -445,6 +445,8 @@ def owner_still_sees_source(session: Session, saved: SavedSearch) -> bool:
             reason = PAUSED_SOURCE_NOT_VISIBLE
     if reason is None:
         return True
+    if not saved.active and saved.paused_reason == reason:
+        return False  # already paused, already said why
     saved.active, saved.paused_reason = False, reason
     audit.record(
         session, entity_type="saved_search", entity_id=saved.id, action="pause", from_state="active",
@@ -453,6 +455,22 @@ def owner_still_sees_source(session: Session, saved: SavedSearch) -> bool:
     session.flush()
     log.info("saved search %s paused: %s", saved.id, reason)
     return False
+
+
+def delivery_withheld(session: Session, note: Notification) -> str | None:
+    """Why a webhook delivery may not go out now, or None: its search paused, or the listing it announces is
+    no longer visible to the subscriber (taken back to draft since the notification was made)."""
+    from market.accounts.models import User
+    from market.accounts.service import actor_for_user
+    from market.listings import service as listings
+
+    saved = session.get(SavedSearch, note.saved_search_id)
+    if saved is None or not owner_still_sees_source(session, saved):
+        return saved.paused_reason if saved is not None else PAUSED_SOURCE_NOT_VISIBLE
+    listing = session.get(MODELS[note.listing_type], note.listing_id) if note.listing_type in MODELS else None
+    if listing is None or not listings.is_visible(actor_for_user(session, session.get(User, saved.user_id)), listing):
+        return "listing_not_visible"
+    return None
 
 
 # Queries per Meilisearch request when saved searches are checked against a new listing.
@@ -569,6 +587,9 @@ def deliver_webhook(delivery_id: int, *, final_attempt: bool = False, timeout: f
             return "skipped"
         sub = session.get(WebhookSubscription, delivery.subscription_id)
         note = session.get(Notification, delivery.notification_id)
+        if (withheld := delivery_withheld(session, note)) is not None:  # access at this moment: see below
+            delivery.status, delivery.last_error = "withheld", withheld
+            return "withheld"
         payload = {
             "event": "saved_search.match", "delivery_id": delivery.id, "notification_id": note.id,
             "saved_search_id": note.saved_search_id, "listing_type": note.listing_type, "listing_id": note.listing_id,

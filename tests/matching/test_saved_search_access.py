@@ -13,7 +13,7 @@ from market.core.db import session_scope
 from market.core.vocab import OrgKind
 from market.matching import service
 from tests.accounts.helpers import audit_actions
-from tests.matching.test_endpoints import allow_loopback_webhooks  # noqa: F401 - a fixture
+from tests.matching.test_endpoints import allow_loopback_webhooks, receiver  # noqa: F401 - fixtures
 from tests.search.conftest import drain, post, transition
 
 OTHER = {"demand": "achievement", "achievement": "demand"}
@@ -121,3 +121,27 @@ def test_query_search_pauses_when_its_owner_is_disabled(pg_client, meili, people
     with session_scope() as s:
         saved = s.get(service.SavedSearch, saved_id)
         assert (saved.active, saved.paused_reason) == (False, "owner_disabled")
+
+
+@pytest.mark.parametrize("change", ["listing_back_to_draft", "owner_disabled"])
+def test_webhook_delivery_is_withheld_when_its_owner_may_no_longer_see(pg_client, meili, people, receiver, change):
+    broker, inst = people["broker"], people["institute"]
+    pg_client.post(
+        "/api/v1/saved-searches", json={"name": "正极", "target": "achievement", "query": "正极材料"}, headers=broker.headers
+    )
+    hook = pg_client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=broker.headers).json()
+    listing = post(pg_client, inst, "achievement")
+    drain()
+    _, deliveries = _notify("achievement", listing)
+    assert len(deliveries) == 1
+    if change == "listing_back_to_draft":  # between the notification and its delivery
+        transition(pg_client, inst, "achievement", listing, "withdraw")
+        transition(pg_client, inst, "achievement", listing, "reopen")
+    else:
+        assert pg_client.post(f"/api/v1/users/{broker.user_id}/disable", headers=people["bureau"].headers).status_code == 200
+    assert service.deliver_webhook(deliveries[0]) == "withheld"
+    assert receiver.requests == []
+    with session_scope() as s:
+        delivery = s.get(service.WebhookDelivery, deliveries[0])
+        expected = "listing_not_visible" if change == "listing_back_to_draft" else "owner_disabled"
+        assert (delivery.status, delivery.last_error, delivery.subscription_id) == ("withheld", expected, hook["id"])
