@@ -113,8 +113,10 @@ def client_address(request: Request) -> str:
 def get_throttle(request: Request) -> Throttle:
     """The application's throttle, made on first use for the settings in force."""
     settings = get_settings()
+    key = (settings.redis_url, settings.rate_limit_prefix, settings.login_failures_per_username,
+           settings.login_failures_per_address, settings.registrations_per_address)  # fmt: skip
     throttle = getattr(request.app.state, "throttle", None)
-    if throttle is None or throttle.prefix != settings.rate_limit_prefix:
+    if throttle is None or getattr(request.app.state, "throttle_key", None) != key:
         throttle = Throttle(settings.redis_url, settings.rate_limit_prefix)
-        request.app.state.throttle = throttle
+        request.app.state.throttle, request.app.state.throttle_key = throttle, key
     return throttle

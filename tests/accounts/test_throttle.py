@@ -91,6 +91,17 @@ def test_with_redis_the_counts_are_shared_by_every_api_process(client, world, se
     _assert_throttled(login(client, user.username))
 
 
+def test_redis_failing_mid_run_falls_back_to_memory_not_to_500(client, world, settings_env):
+    settings_env(redis_url="redis://127.0.0.1:1/0", login_failures_per_username="2/15 minutes")  # nothing listens
+    user = world.member(OrgKind.enterprise)
+    set_password(user.user_id)
+    assert login(client, user.username).status_code == 200
+    assert client.app.state.throttle.backend == "MemoryStorage"
+    for _ in range(2):
+        assert login(client, user.username, "wrong-wrong-wrong").status_code == 401
+    _assert_throttled(login(client, user.username))  # still throttled, in memory
+
+
 class CountingHasher:
     """Wraps the argon2 hasher to count verifications (argon2 itself still runs)."""
 
