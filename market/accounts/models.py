@@ -14,6 +14,7 @@ class Organisation(IdMixin, TimestampMixin, Base):
     """An enterprise, university, institute, intermediary or the bureau itself."""
 
     __tablename__ = "organisations"
+
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(20))
     # The credit code this organisation holds (one holder per code). A registration whose code another

@@ -587,7 +587,7 @@ def deliver_webhook(delivery_id: int, *, final_attempt: bool = False, timeout: f
             return "skipped"
         sub = session.get(WebhookSubscription, delivery.subscription_id)
         note = session.get(Notification, delivery.notification_id)
-        if (withheld := delivery_withheld(session, note)) is not None:  # access at this moment: see below
+        if (withheld := delivery_withheld(session, note)) is not None:  # access at this moment
             delivery.status, delivery.last_error = "withheld", withheld
             return "withheld"
         payload = {
