@@ -121,7 +121,14 @@ class ApiKeyIn(BaseModel):
         description="what the key may change (default: read only): read (nothing), listings, contracts, bids, calls, matching, "
         "subsidies, stats, accounts; every key reads what its user may read, and never exceeds the user's role",
     )
-    expires_at: dt.datetime | None = Field(None, description="optional: the key stops working at this time")
+    expires_at: dt.datetime | None = Field(
+        None, description="optional: the key stops working at this time (UTC when no offset is given)"
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _utc(cls, v: dt.datetime | None) -> dt.datetime | None:
+        return v.replace(tzinfo=dt.UTC) if v is not None and v.tzinfo is None else v
 
 
 class ApiKeyOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Organisation registration and verification, users, logins and API keys."""
+"""Organisation registration, verification and credit-code disputes; users, logins, sessions, passwords, API keys."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, Unauthorized, ValidationFailed
 from market.core.vocab import OrgKind
 
-def check_password_strength(password: str, user_inputs: list[str] | tuple[str, ...] = (), field: str = "password") -> None:
+
+def check_password_strength(
+    password: str, user_inputs: list[str] | tuple[str, ...] = (), field: str = "password"
+) -> None:
     """Refuse a new password that is too long or easy to guess (zxcvbn, knowing the user's own names)."""
     problem = security.password_problem(password, list(user_inputs))
     if problem:
@@ -35,7 +38,7 @@ def get_org(session: Session, org_id: int) -> Organisation:
 def register_organisation(
     session: Session, *, org_fields: dict, admin_username: str, admin_password: str, admin_display_name: str
 ) -> tuple[Organisation, User]:
-    """Create a pending organisation and its first administrator."""
+    """Create a pending (or, when its credit code is already claimed, disputed) organisation and its first admin."""
     if org_fields.get("kind") == OrgKind.bureau:
         raise Forbidden("the bureau is created by the create-admin command", code="bureau_not_registrable")
     code = org_fields.get("credit_code")

@@ -116,11 +116,13 @@ def test_key_expiry(client, world):
     past = (utcnow() - dt.timedelta(minutes=1)).isoformat()
     r = client.post("/api/v1/auth/api-keys", json={"name": "x", "expires_at": past}, headers=firm.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "expiry_in_past"
+    naive = (utcnow() + dt.timedelta(days=1)).replace(tzinfo=None).isoformat()  # no offset: read as UTC
+    assert client.post("/api/v1/auth/api-keys", json={"name": "n", "expires_at": naive}, headers=firm.headers).status_code == 201
     soon = (utcnow() + dt.timedelta(days=1)).isoformat()
     key = _key(client, firm, ["read"], expires_at=soon)
     assert client.get("/api/v1/auth/me", headers=key).status_code == 200
     listed = client.get("/api/v1/auth/api-keys", headers=firm.headers).json()
-    assert listed[0]["expires_at"] is not None
+    assert all(k["expires_at"] is not None for k in listed)
     with session_scope() as s:
         s.execute(sa.update(Credential).where(Credential.kind == "api_key").values(expires_at=utcnow() - dt.timedelta(seconds=1)))
     r = client.get("/api/v1/auth/me", headers=key)
