@@ -84,7 +84,8 @@ def list_organisations(
     if region_code:
         stmt = stmt.where(Organisation.region_code.startswith(region_code.rstrip("0") or region_code))
     items, total = paginate(session, stmt, page)
-    return Page(items=[organisation_out(o, actor) for o in items], total=total, page=page.page, page_size=page.page_size)
+    items = [organisation_out(o, actor) for o in items]
+    return Page(items=items, total=total, page=page.page, page_size=page.page_size)
 
 
 @router.get("/organisations/{org_id}", response_model=OrganisationOut)

@@ -118,8 +118,9 @@ class ApiKeyIn(BaseModel):
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.read],
         min_length=1,
-        description="what the key may change (default: read only): read (nothing), listings, contracts, bids, calls, matching, "
-        "subsidies, stats, accounts; every key reads what its user may read, and never exceeds the user's role",
+        description="what the key may change (default: read only): read (nothing), listings, contracts, bids, "
+        "calls, matching, subsidies, stats, accounts; every key reads what its user may read, and never exceeds "
+        "the user's role",
     )
     expires_at: dt.datetime | None = Field(
         None, description="optional: the key stops working at this time (UTC when no offset is given)"

@@ -98,7 +98,9 @@ def set_verification(session: Session, org: Organisation, actor: Actor, *, verif
         for rival in claimants(session, code, other_than=org.id):
             rival_before = rival.verification_status
             rival.verification_status, rival.verified_at, rival.credit_code = "rejected", None, None
-            rival.rejection_reason = f"统一社会信用代码已核实属于组织 {org.id} (credit code awarded to organisation {org.id})"
+            rival.rejection_reason = (
+                f"统一社会信用代码已核实属于组织 {org.id} (credit code awarded to organisation {org.id})"
+            )
             audit.record(
                 session, entity_type="organisation", entity_id=rival.id, action="reject", actor=actor,
                 from_state=rival_before, to_state="rejected", detail={"dispute_won_by": org.id},
@@ -181,7 +183,7 @@ def issue_credential(
     cred = Credential(
         user_id=user.id, kind=kind, name=name, prefix=secret[:12], secret_hash=security.secret_digest(secret),
         created_at=now, expires_at=expires_at,
-        scopes=api_scopes.serialise(scopes if scopes is not None else api_scopes.ALL_SCOPES) if kind == "api_key" else None,
+        scopes=api_scopes.serialise(api_scopes.ALL_SCOPES if scopes is None else scopes) if kind == "api_key" else None,
     )  # fmt: skip
     session.add(cred)
     session.flush()
@@ -203,7 +205,9 @@ def login(session: Session, username: str, password: str) -> str:
     return secret
 
 
-def actor_for_user(session: Session, user: User, org: Organisation | None = None, cred: Credential | None = None) -> Actor:
+def actor_for_user(
+    session: Session, user: User, org: Organisation | None = None, cred: Credential | None = None
+) -> Actor:
     org = org or get_org(session, user.org_id)
     return Actor(
         user_id=user.id, org_id=org.id, role=Role(user.role), org_kind=org.kind,
@@ -243,7 +247,8 @@ def create_api_key(
     cred, secret = issue_credential(session, user, kind="api_key", name=name, scopes=scopes, expires_at=expires_at)
     audit.record(
         session, entity_type="user", entity_id=user.id, action="api_key_create", actor=actor,
-        detail={"credential_id": cred.id, "scopes": cred.scopes, "expires_at": expires_at.isoformat() if expires_at else None},
+        detail={"credential_id": cred.id, "scopes": cred.scopes,
+                "expires_at": expires_at.isoformat() if expires_at else None},
     )  # fmt: skip
     return cred, secret
 
