@@ -61,3 +61,37 @@ def test_problem_phrases_arrive_with_a_reindex_of_public_listings(engine, world)
         assert conn.scalar(sa.select(sa.func.count()).select_from(SynonymGroup)) == len(shipped_groups())
         queued = conn.execute(sa.select(OutboxEvent.entity_type, OutboxEvent.entity_id)).all()
     assert queued == [("achievement", public.id)]
+
+
+
+def test_0011_on_a_database_in_use(engine, world):
+    # Keys from before scopes existed could do everything, and keep doing it; a rejected registration releases
+    # its code (kept as its claim); nothing referencing organisations or saved searches is lost down and up.
+    import sqlalchemy as sa
+
+    from market.accounts import service
+    from market.accounts.models import Credential, Organisation, User
+    from market.accounts.scopes import ALL_SCOPES
+    from market.core.db import session_scope
+    from market.core.vocab import OrgKind
+    from market.matching.models import Notification, SavedSearch
+
+    member = world.member(OrgKind.enterprise)
+    rejected = world.org(OrgKind.enterprise, verified=False)
+    with session_scope() as s:
+        org = s.get(Organisation, rejected)
+        org.verification_status, code = "rejected", org.credit_code
+        service.issue_credential(s, s.get(User, member.user_id), kind="api_key", name="old", scopes={"read"})
+        saved = SavedSearch(user_id=member.user_id, name="x", target="achievement", query="锂电", filters={}, min_score=50)
+        s.add(saved)
+        s.flush()
+        s.add(Notification(user_id=member.user_id, saved_search_id=saved.id, listing_type="achievement", listing_id=1, title="t"))
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0008")
+        command.upgrade(alembic_config(conn), "head")
+    with session_scope() as s:
+        assert set(s.scalar(sa.select(Credential.scopes).where(Credential.kind == "api_key")).split()) == set(ALL_SCOPES)
+        org = s.get(Organisation, rejected)
+        assert (org.credit_code, org.claimed_credit_code) == (None, code)
+        assert s.get(Organisation, member.org_id).claimed_credit_code == s.get(Organisation, member.org_id).credit_code
+        assert s.scalar(sa.select(sa.func.count()).select_from(Notification)) == 1

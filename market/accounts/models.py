@@ -17,11 +17,16 @@ class Organisation(IdMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[str] = mapped_column(sa.String(20))
+    # The credit code this organisation holds (one holder per code). A registration whose code another
+    # organisation already claims holds none until the bureau resolves the dispute; a rejected one releases it.
     credit_code: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    # The code it applied with (统一社会信用代码 as registered), kept through disputes and rejection.
+    claimed_credit_code: Mapped[str | None] = mapped_column(sa.String(18), index=True)
     credit_code_check_ok: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     entity_type_code: Mapped[str] = mapped_column(sa.String(3))
     region_code: Mapped[str] = mapped_column(sa.String(6), index=True)
     country: Mapped[str] = mapped_column(sa.String(2), default="CN")
+    # pending | verified | rejected | disputed (another organisation claims the same credit code)
     verification_status: Mapped[str] = mapped_column(sa.String(20), default="pending")
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
@@ -56,7 +61,8 @@ class Credential(IdMixin, Base):
     __tablename__ = "credentials"
 
     user_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(20))  # "token" | "api_key"
+    # "token" (a login session) | "api_key" | "reset" (a one-time password reset, never a bearer credential)
+    kind: Mapped[str] = mapped_column(sa.String(20))
     name: Mapped[str | None] = mapped_column(sa.String(100))
     prefix: Mapped[str] = mapped_column(sa.String(16))
     secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -64,3 +70,6 @@ class Credential(IdMixin, Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # API keys: what the key may change, space separated (see market/accounts/scopes.py); None for session
+    # tokens, which act with the user's full role. A key never does more than its user's role allows.
+    scopes: Mapped[str | None] = mapped_column(sa.String(300))

@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from market.accounts.roles import Role
+from market.accounts.scopes import Scope
 from market.core.identifiers import IdentifierError, check_credit_code, check_region_code
 from market.core.vocab import FilingLevel, OrgKind, TechnicalField, is_known_entity_type
 
@@ -57,7 +58,8 @@ class OrganisationOut(BaseModel):
     id: int
     name: str
     kind: str
-    credit_code: str | None
+    credit_code: str | None = Field(description="the 统一社会信用代码 it holds (none while disputed or rejected)")
+    claimed_credit_code: str | None = Field(None, description="the code it registered with")
     credit_code_check_ok: bool
     entity_type_code: str
     region_code: str
@@ -113,6 +115,21 @@ class TokenOut(BaseModel):
 
 class ApiKeyIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] = Field(
+        default_factory=lambda: [Scope.read],
+        min_length=1,
+        description="what the key may change (default: read only): read (nothing), listings, contracts, bids, "
+        "calls, matching, subsidies, stats, accounts; every key reads what its user may read, and never exceeds "
+        "the user's role",
+    )
+    expires_at: dt.datetime | None = Field(
+        None, description="optional: the key stops working at this time (UTC when no offset is given)"
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _utc(cls, v: dt.datetime | None) -> dt.datetime | None:
+        return v.replace(tzinfo=dt.UTC) if v is not None and v.tzinfo is None else v
 
 
 class ApiKeyOut(BaseModel):
@@ -122,7 +139,46 @@ class ApiKeyOut(BaseModel):
     name: str | None
     prefix: str
     created_at: dt.datetime
+    expires_at: dt.datetime | None = None
+    scopes: list[str] = []
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        return v.split() if isinstance(v, str) else (v or [])
 
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="shown once; send it as the X-API-Key header")
+
+
+class SessionOut(BaseModel):
+    """A login session (one bearer token), as its owner sees it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    prefix: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    current: bool = False
+
+
+class RevokedOut(BaseModel):
+    revoked: int
+
+
+class PasswordChangeIn(BaseModel):
+    old_password: str = Field(min_length=1)
+    new_password: str = Field(min_length=1)
+
+
+class PasswordResetIssued(BaseModel):
+    user_id: int
+    reset_token: str = Field(description="shown once; single use; hand it to the user over a trusted channel")
+    expires_at: dt.datetime
+
+
+class PasswordResetIn(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1)

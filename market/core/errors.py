@@ -77,6 +77,16 @@ class ValidationFailed(MarketError):
         return cls(message, code=code, details=[{"field": field, "code": code, "message": message}])
 
 
+class TooManyRequests(MarketError):
+    status_code = 429
+    code = "rate_limited"
+    message = "Too many attempts; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(MarketError):
     status_code = 503
     code = "service_unavailable"

@@ -37,6 +37,9 @@ class SavedSearch(IdMixin, TimestampMixin, Base):
     # Match score (0-100) a new listing must reach to be notified.
     min_score: Mapped[int] = mapped_column(sa.SmallInteger, default=50)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    # Why it stopped by itself (e.g. "source_not_visible": its owner may no longer see the listing it
+    # watches); None while active or when its owner paused it.
+    paused_reason: Mapped[str | None] = mapped_column(sa.String(60))
 
 
 class Notification(IdMixin, Base):
@@ -84,7 +87,7 @@ class WebhookDelivery(IdMixin, Base):
         BigIntPK, sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
     )
     notification_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("notifications.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending | delivered | failed
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")  # pending | delivered | failed | withheld
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     last_status_code: Mapped[int | None] = mapped_column(sa.Integer)
     last_error: Mapped[str | None] = mapped_column(sa.Text)

@@ -92,6 +92,9 @@ class SavedSearchOut(BaseModel):
     source_id: int | None
     min_score: int
     active: bool
+    paused_reason: str | None = Field(
+        None, description="why it paused itself, e.g. source_not_visible (its listing is no longer visible to you)"
+    )
     created_at: dt.datetime
 
 

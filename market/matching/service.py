@@ -440,6 +440,63 @@ def evaluate(session: Session, saved: SavedSearch, kind: str, listing_id: int) -
     return {"score": item["score"], "matched_terms": item["matched_terms"], "title": item["listing"]["title"]}
 
 
+# -- access: a saved search only evaluates what its owner may see now ------------------------------
+
+# Why a saved search paused itself (shown to its owner as `paused_reason`).
+PAUSED_SOURCE_NOT_VISIBLE = "source_not_visible"  # the watched listing went back to draft, or was deleted
+PAUSED_OWNER_DISABLED = "owner_disabled"
+
+
+def owner_still_sees_source(session: Session, saved: SavedSearch) -> bool:
+    """May the saved search's owner, as of now, see what it evaluates? If not, it pauses and says why.
+
+    A "match for my listing" reads its source listing's full text: evaluated for someone who may no longer
+    see that listing (its owner took it back to draft), it would leak the draft's terms into their inbox.
+    """
+    from market.accounts.models import User
+    from market.accounts.service import actor_for_user
+    from market.listings import service as listings
+
+    owner = session.get(User, saved.user_id)
+    reason = None
+    if owner is None or not owner.is_active:
+        reason = PAUSED_OWNER_DISABLED
+    elif saved.source_type:
+        source = session.get(MODELS[saved.source_type], saved.source_id)
+        if source is None or not listings.is_visible(actor_for_user(session, owner), source):
+            reason = PAUSED_SOURCE_NOT_VISIBLE
+    if reason is None:
+        return True
+    if not saved.active and saved.paused_reason == reason:
+        return False  # already paused, already said why
+    saved.active, saved.paused_reason = False, reason
+    audit.record(
+        session, entity_type="saved_search", entity_id=saved.id, action="pause", from_state="active",
+        to_state="paused", detail={"reason": reason},
+    )  # fmt: skip
+    session.flush()
+    log.info("saved search %s paused: %s", saved.id, reason)
+    return False
+
+
+def delivery_withheld(session: Session, note: Notification) -> str | None:
+    """Why a webhook delivery may not go out now, or None: its search paused, or the listing it announces is
+    no longer visible to the subscriber (taken back to draft since the notification was made)."""
+    from market.accounts.models import User
+    from market.accounts.service import actor_for_user
+    from market.listings import service as listings
+
+    if note.saved_search_id is None:
+        return None  # a domain's own notice (an open call's stage, a voucher), addressed when it was made
+    saved = session.get(SavedSearch, note.saved_search_id)
+    if saved is None or not owner_still_sees_source(session, saved):
+        return saved.paused_reason if saved is not None else PAUSED_SOURCE_NOT_VISIBLE
+    listing = session.get(MODELS[note.listing_type], note.listing_id) if note.listing_type in MODELS else None
+    if listing is None or not listings.is_visible(actor_for_user(session, session.get(User, saved.user_id)), listing):
+        return "listing_not_visible"
+    return None
+
+
 # Queries per Meilisearch request when saved searches are checked against a new listing.
 QUERIES_PER_REQUEST = 200
 
@@ -502,6 +559,8 @@ def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int
     fitting_queries = evaluate_queries(session, [s for s in pending if not s.source_type], kind, listing_id)
     created: list[int] = []
     for saved in pending:
+        if not owner_still_sees_source(session, saved):  # access at this moment, not when it was saved
+            continue
         detail = evaluate(session, saved, kind, listing_id) if saved.source_type else fitting_queries.get(saved.id)
         if detail is None:
             continue
@@ -511,16 +570,37 @@ def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int
         )  # fmt: skip
         session.add(note)
         session.flush()
-        for sub in session.scalars(
-            sa.select(WebhookSubscription).where(
-                WebhookSubscription.user_id == saved.user_id, WebhookSubscription.active.is_(True)
-            )
-        ):
-            session.add(WebhookDelivery(subscription_id=sub.id, notification_id=note.id, status="pending", attempts=0,
-                                        next_attempt_at=utcnow()))  # fmt: skip
+        queue_deliveries(session, [note])
         created.append(note.id)
     session.flush()
     return created
+
+
+def queue_deliveries(session: Session, notes: list[Notification]) -> int:
+    """A pending webhook delivery, due now, per active subscription of each note's user (the one way any
+    domain's inbox entry reaches webhooks): the beat sweep sends it; call `nudge_deliveries` to send sooner."""
+    by_user: dict[int, list[Notification]] = {}
+    for note in notes:
+        by_user.setdefault(note.user_id, []).append(note)
+    if not by_user:
+        return 0
+    session.flush()
+    count = 0
+    subs = sa.select(WebhookSubscription).where(
+        WebhookSubscription.user_id.in_(by_user), WebhookSubscription.active.is_(True)
+    )
+    for sub in session.scalars(subs):
+        for note in by_user[sub.user_id]:
+            session.add(WebhookDelivery(subscription_id=sub.id, notification_id=note.id, status="pending", attempts=0,
+                                        next_attempt_at=utcnow()))  # fmt: skip
+            count += 1
+    session.flush()
+    return count
+
+
+def nudge_deliveries(session: Session) -> None:
+    """Ask the worker to send due deliveries once this transaction commits (best effort; beat sweeps anyway)."""
+    outbox.nudge_after_commit(session, WEBHOOK_TOPIC)
 
 
 def pending_deliveries(session: Session, notification_ids: list[int]) -> list[int]:
@@ -615,8 +695,14 @@ def deliver_webhook(delivery_id: int, *, timeout: float = WEBHOOK_TIMEOUT) -> st
             return "skipped"
         sub = session.get(WebhookSubscription, delivery.subscription_id)
         note = session.get(Notification, delivery.notification_id)
+        if (withheld := delivery_withheld(session, note)) is not None:  # access at this moment
+            delivery.status, delivery.last_error = "withheld", withheld
+            return "withheld"
+        event = "saved_search.match" if note.saved_search_id is not None else str(
+            (note.detail or {}).get("event") or f"{note.listing_type}.notice"
+        )
         payload = {
-            "event": "saved_search.match", "delivery_id": delivery.id, "notification_id": note.id,
+            "event": event, "delivery_id": delivery.id, "notification_id": note.id,
             "saved_search_id": note.saved_search_id, "listing_type": note.listing_type, "listing_id": note.listing_id,
             "title": note.title, "detail": note.detail, "created_at": note.created_at.isoformat(),
         }  # fmt: skip
@@ -624,7 +710,7 @@ def deliver_webhook(delivery_id: int, *, timeout: float = WEBHOOK_TIMEOUT) -> st
         url, secret, active = sub.url, sub.secret, sub.active
     ts = int(time.time())
     headers = {
-        "Content-Type": "application/json", "X-Market-Event": "saved_search.match",
+        "Content-Type": "application/json", "X-Market-Event": event,
         "X-Market-Delivery": str(delivery_id), "X-Market-Signature": sign(secret, ts, body),
     }  # fmt: skip
     status_code, error = None, None
