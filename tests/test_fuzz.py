@@ -24,7 +24,7 @@ from market.app import create_app
 from market.core.db import create_db_engine, set_engine
 from tests.factories import World
 
-EXAMPLES = int(os.environ.get("MARKET_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("MARKET_FUZZ_EXAMPLES", "5"))
 
 app = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
