@@ -14,7 +14,7 @@ from market.contracts.endpoints import router as contracts_router
 from market.core.config import get_settings
 from market.core.errors import install_error_handlers
 from market.core.headers import SecurityHeadersMiddleware
-from market.core.types import guard_integer_params
+from market.core.types import guard_params
 from market.listings.endpoints import router as listings_router
 from market.matching.endpoints import router as matching_router
 from market.stats.endpoints import router as stats_router
@@ -34,8 +34,8 @@ def create_app() -> FastAPI:
     docs = get_settings().docs_enabled
     app = FastAPI(
         lifespan=lifespan,
-        # Every route: an integer path/query parameter past int64 is a 422 before it reaches a database.
-        dependencies=[Depends(guard_integer_params)],
+        # Every route: an integer past int64 or a control character in a path/query value is a 422, before any database.
+        dependencies=[Depends(guard_params)],
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,

@@ -135,10 +135,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(sa.exc.DataError)
     @app.exception_handler(OverflowError)
-    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
-        # PostgreSQL's "integer out of range" / SQLite's "Python int too large": input past what a column holds.
-        log.warning("database refused a value: %s", type(getattr(exc, "orig", exc)).__name__)
-        return JSONResponse(error_body("out_of_range", "A value is out of the range the field allows."), status_code=422)
+    async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+        # Input past what a column holds (PostgreSQL "integer out of range", SQLite "Python int too large").
+        err = data_error(exc)
+        log.warning("database refused a value: %s (%s)", err.code, type(getattr(exc, "orig", exc)).__name__)
+        return JSONResponse(error_body(err.code, err.message), status_code=err.status_code)
 
     # Unexpected exceptions are answered by `CatchAllMiddleware`, not by an `Exception` handler: Starlette
     # re-raises after such a handler's response, and the server then closes the keep-alive connection.
@@ -156,6 +157,19 @@ def integrity_error(exc: sa.exc.IntegrityError) -> MarketError:
     if state == "23502" or "NOT NULL" in text:
         return ValidationFailed("A required value is missing.", code="missing_value")
     return ValidationFailed("The values break a rule of the record.", code="constraint_violated")
+
+
+def data_error(exc: Exception) -> MarketError:
+    """The 422 a value the database cannot store means (a backstop behind the shared input types)."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None) or ""
+    if isinstance(orig, OverflowError) or state == "22003":
+        return ValidationFailed("A value is out of the range the field allows.", code="out_of_range")
+    if state in ("22021", "22P05") or "NUL" in str(orig):
+        return ValidationFailed("Text contains characters that cannot be stored.", code="invalid_text")
+    if state == "22001":
+        return ValidationFailed("A value is too long for its field.", code="too_long")
+    return ValidationFailed("A value cannot be stored in its field.", code="invalid_value")
 
 
 INTERNAL_ERROR = error_body("internal_error", "An internal error occurred; it has been logged.")

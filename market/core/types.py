@@ -144,8 +144,17 @@ def _is_int(annotation: Any) -> bool:
     return any(a is int or _is_int(a) for a in args if a is not type(None))
 
 
-async def guard_integer_params(request: Request) -> None:
-    """App-wide dependency: an integer path or query parameter beyond int64 is a 422, not a database overflow."""
+async def guard_params(request: Request) -> None:
+    """App-wide dependency on every route, before its own parameters are read.
+
+    An integer path or query parameter beyond int64 is a 422, not a database overflow; no path or query
+    value may carry control or bidi characters (PostgreSQL refuses NUL, SQLite would match it).
+    """
+    for name, raw in [*request.path_params.items(), *request.query_params.multi_items()]:
+        try:
+            check_text(str(raw), multiline=False)
+        except IdentifierError as exc:
+            raise ValidationFailed.field(name, exc.code, f"{name}: {exc.message}") from None
     route = request.scope.get("route")
     if route is None:
         return

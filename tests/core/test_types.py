@@ -185,3 +185,46 @@ def test_roles_get_the_same_answers(client, world):
         err = error(client.post("/api/v1/demands", json=demand_body(title="\x00\x00\x00\x00"), headers=who.headers))
         assert err["code"] in ("control_character", "forbidden", "role_required"), err
     assert error(client.post("/api/v1/demands", json=demand_body(title="\x00abc")))["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/demands?q=%00abc", "/api/v1/achievements?q=ab%1Bc", "/api/v1/search?q=%E2%80%AEabc",
+     "/api/v1/demands?region_code=33%002"],
+)
+def test_control_characters_in_query_are_422(client, world, path):
+    member = world.member()
+    err = error(client.get(path, headers=member.headers))
+    assert err["code"] in ("control_character", "bidi_control"), err
+
+
+def test_database_errors_map_to_4xx_on_both_databases(engine):
+    """The backstop: a constraint or range error that slips past the schemas is the client's 4xx, never a 500."""
+    import sqlalchemy as sa
+
+    from market.core.errors import data_error, integrity_error
+
+    def fails(sql: str, **params) -> Exception:
+        with engine.connect() as conn:
+            try:
+                conn.execute(sa.text(sql), params)
+            except (sa.exc.DBAPIError, OverflowError) as exc:
+                return exc
+        raise AssertionError(f"{sql} did not fail")
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t_parent (id BIGINT PRIMARY KEY)"))
+        conn.execute(sa.text("CREATE TABLE t_child (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL UNIQUE, "
+                             "parent_id BIGINT REFERENCES t_parent (id))"))  # fmt: skip
+        conn.execute(sa.text("INSERT INTO t_parent (id) VALUES (1)"))
+        conn.execute(sa.text("INSERT INTO t_child (id, name, parent_id) VALUES (1, 'a', 1)"))
+    cases = {
+        "unknown_reference": "INSERT INTO t_child (id, name, parent_id) VALUES (2, 'b', 99999)",
+        "already_exists": "INSERT INTO t_child (id, name) VALUES (3, 'a')",
+        "missing_value": "INSERT INTO t_child (id, name) VALUES (4, NULL)",
+    }
+    for code, sql in cases.items():
+        exc = fails(sql)
+        assert isinstance(exc, sa.exc.IntegrityError) and integrity_error(exc).code == code, (code, exc)
+    exc = fails("INSERT INTO t_parent (id) VALUES (:big)", big=2**63)
+    assert data_error(exc).code == "out_of_range", exc
