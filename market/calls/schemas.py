@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from market.calls.rules import CallKind
-from market.core.types import Id, LongText, Text
+from market.core.types import Id, LongText, Text, text
 from market.core.vocab import TechnicalField
 
 MoneyIn = Annotated[Decimal, Field(max_digits=16, decimal_places=2, description="yuan, 2 decimals")]
@@ -35,8 +35,8 @@ class CallTerms(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Text | None = Field(None, min_length=1, max_length=200)
-    problem: LongText | None = Field(None, min_length=1, description="the problem (揭榜攻关) or what taking up means (揭榜转化)")
+    title: text(200, min_length=1) | None = None
+    problem: text(min_length=1, multiline=True) | None = Field(None, description="the problem (揭榜攻关) or what taking up means (揭榜转化)")
     technical_field: TechnicalField | None = None
     indicators: list[Indicator] | None = None
     total_amount: MoneyIn | None = Field(None, description="榜额 (yuan)")
@@ -171,8 +171,8 @@ class BidChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     member_org_ids: list[Id] | None = None
-    team_leader: Text | None = Field(None, min_length=1, max_length=100)
-    plan: LongText | None = Field(None, min_length=1)
+    team_leader: text(100, min_length=1) | None = None
+    plan: text(min_length=1, multiline=True) | None = None
     promised_indicators: list[Indicator] | None = None
     price: MoneyIn | None = None
     milestones: list[Milestone] | None = None

@@ -165,7 +165,7 @@ def data_error(exc: Exception) -> MarketError:
     state = getattr(orig, "sqlstate", None) or ""
     if isinstance(orig, OverflowError) or state == "22003":
         return ValidationFailed("A value is out of the range the field allows.", code="out_of_range")
-    if state in ("22021", "22P05") or "NUL" in str(orig):
+    if state in ("22021", "22P05") or "0x00" in str(orig):
         return ValidationFailed("Text contains characters that cannot be stored.", code="invalid_text")
     if state == "22001":
         return ValidationFailed("A value is too long for its field.", code="too_long")

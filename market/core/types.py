@@ -86,9 +86,12 @@ Text = Annotated[str, _TextRules(multiline=False)]
 LongText = Annotated[str, _TextRules(multiline=True)]
 
 
-def text(max_length: int, *, min_length: int = 0, multiline: bool = False) -> Any:
-    """A Text / LongText with its bounds, where a Field() cannot carry them (list items, Optional)."""
-    return Annotated[str, Field(min_length=min_length or None, max_length=max_length), _TextRules(multiline=multiline)]
+def text(max_length: int | None = None, *, min_length: int = 0, multiline: bool = False) -> Any:
+    """A Text / LongText with its bounds inside the type, where a field's Field() cannot reach the text rules:
+    list items, and Optional fields (`text(200, min_length=1) | None`), whose constraints pydantic applies
+    outside the str schema, so the visible-character minimum would not see them."""
+    bounds = Field(min_length=min_length or None, max_length=max_length)
+    return Annotated[str, bounds, _TextRules(multiline=multiline)]
 
 
 # ---- PATCH bodies ------------------------------------------------------------------------------
