@@ -17,8 +17,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import core_schema
 
 from market.core.errors import ValidationFailed
-# The tree's ValueError with a stable code, which the 422 handler reports as that code.
-from market.core.identifiers import IdentifierError
+from market.core.identifiers import IdentifierError  # the tree's ValueError with a code the 422 handler reports
 
 # Ids are BIGINT on PostgreSQL and INTEGER (64-bit) on SQLite.
 INT64_MAX = 2**63 - 1
@@ -118,16 +117,14 @@ def patch_model(model: type[BaseModel], name: str) -> type[BaseModel]:
     return create_model(name, __base__=model, **fields)  # type: ignore[call-overload]
 
 
-# ---- path and query integers -------------------------------------------------------------------
-
-_INT_PARAMS: dict[int, list[tuple[str, str]]] = {}
+# ---- path and query parameters ----------------------------------------------------------------
 
 
 def _int_params(route: Any) -> list[tuple[str, str]]:
     """(location, name) of every integer path/query parameter a route (and its dependencies) declares."""
-    key = id(route)
-    if key not in _INT_PARAMS:
-        found: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] | None = getattr(route, "_int_params", None)  # kept on the route: one walk each
+    if found is None:
+        found = []
         stack = [route.dependant] if getattr(route, "dependant", None) else []
         while stack:
             dep = stack.pop()
@@ -136,8 +133,8 @@ def _int_params(route: Any) -> list[tuple[str, str]]:
                     if _is_int(p.field_info.annotation):
                         found.append((where, p.alias or p.name))
             stack.extend(dep.dependencies)
-        _INT_PARAMS[key] = found
-    return _INT_PARAMS[key]
+        route._int_params = found
+    return found
 
 
 def _is_int(annotation: Any) -> bool:
