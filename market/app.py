@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from market.accounts.endpoints import router as accounts_router
 from market.calls.endpoints import router as calls_router
 from market.contracts.endpoints import router as contracts_router
+from market.core.config import get_settings
 from market.core.errors import install_error_handlers
+from market.core.headers import SecurityHeadersMiddleware
+from market.core.types import guard_params
 from market.listings.endpoints import router as listings_router
 from market.matching.endpoints import router as matching_router
 from market.stats.endpoints import router as stats_router
@@ -28,13 +31,20 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    docs = get_settings().docs_enabled
     app = FastAPI(
         lifespan=lifespan,
+        # Every route: an integer past int64 or a control character in a path/query value is a 422, before any database.
+        dependencies=[Depends(guard_params)],
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="market — 科技大市场",
         version="0.1.0",
         description="Technology market backend: listings, matching, technology contracts, subsidies, open calls.",
     )
     install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost of ours: error responses get the headers too
     # Routes are tried in order, at some 20 µs each: the most requested (search and match) come first.
     # The domains' paths never overlap (each has its own first segment), so the order changes nothing else.
     for router in (

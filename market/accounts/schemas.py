@@ -9,20 +9,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from market.accounts.roles import Role
 from market.accounts.scopes import Scope
 from market.core.identifiers import IdentifierError, check_credit_code, check_region_code
+from market.core.types import LongText, Text
 from market.core.vocab import FilingLevel, OrgKind, TechnicalField, is_known_entity_type
 
 
 class OrganisationFields(BaseModel):
-    name: str = Field(min_length=2, max_length=200)
+    name: Text = Field(min_length=2, max_length=200)
     kind: OrgKind
-    credit_code: str = Field(description="统一社会信用代码 (GB 32100-2015, 18 characters)")
-    entity_type_code: str = Field(description="法人性质 code, e.g. 022 高等院校, 150 有限责任公司")
-    region_code: str = Field(description="行政区划代码 (GB/T 2260), e.g. 330212")
-    country: str = Field("CN", min_length=2, max_length=2)
+    credit_code: Text = Field(description="统一社会信用代码 (GB 32100-2015, 18 characters)")
+    entity_type_code: Text = Field(description="法人性质 code, e.g. 022 高等院校, 150 有限责任公司")
+    region_code: Text = Field(description="行政区划代码 (GB/T 2260), e.g. 330212")
+    country: Text = Field("CN", min_length=2, max_length=2)
     filing_level: FilingLevel | None = Field(None, description="intermediaries: 备案级别")
     filing_date: dt.date | None = None
-    contact_name: str | None = None
-    contact_phone: str | None = None
+    contact_name: Text | None = None
+    contact_phone: Text | None = None
 
     @field_validator("credit_code")
     @classmethod
@@ -43,9 +44,9 @@ class OrganisationFields(BaseModel):
 
 
 class AdminAccount(BaseModel):
-    username: str = Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: Text = Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=1)
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: Text = Field(min_length=1, max_length=100)
 
 
 class OrganisationRegistration(OrganisationFields):
@@ -80,15 +81,15 @@ class RegistrationOut(BaseModel):
 
 class VerificationIn(BaseModel):
     verified: bool
-    reason: str | None = None
+    reason: LongText | None = None
 
 
 class UserIn(BaseModel):
-    username: str = Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: Text = Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str | None = Field(None, description="omit for a machine-only user that uses API keys")
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: Text = Field(min_length=1, max_length=100)
     role: Role = Role.member
-    email: str | None = None
+    email: Text | None = None
     expert_fields: list[TechnicalField] | None = None
 
 
@@ -114,7 +115,7 @@ class TokenOut(BaseModel):
 
 
 class ApiKeyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.read],
         min_length=1,

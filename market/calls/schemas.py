@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from market.calls.rules import CallKind
+from market.core.types import Id, LongText, Text, text
 from market.core.vocab import IPType, TechnicalField
 
 MoneyIn = Annotated[Decimal, Field(max_digits=16, decimal_places=2, description="yuan, 2 decimals")]
@@ -17,15 +18,15 @@ MoneyIn = Annotated[Decimal, Field(max_digits=16, decimal_places=2, description=
 class Indicator(BaseModel):
     """技术指标: a measurable indicator and its target."""
 
-    name: str = Field(min_length=1, max_length=200)
-    target: str = Field(min_length=1, max_length=200, description="e.g. ≥ 350 Wh/kg")
-    unit: str | None = Field(None, max_length=40)
+    name: Text = Field(min_length=1, max_length=200)
+    target: Text = Field(min_length=1, max_length=200, description="e.g. ≥ 350 Wh/kg")
+    unit: Text | None = Field(None, max_length=40)
 
 
 class Criterion(BaseModel):
     """评审指标: weights over all criteria sum to 100."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     weight: int = Field(gt=0, le=100)
 
 
@@ -34,8 +35,8 @@ class CallTerms(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, min_length=1, max_length=200)
-    problem: str | None = Field(None, min_length=1, description="the problem (揭榜攻关) or what taking up means (揭榜转化)")
+    title: text(200, min_length=1) | None = None
+    problem: text(min_length=1, multiline=True) | None = Field(None, description="the problem (揭榜攻关) or what taking up means (揭榜转化)")
     technical_field: TechnicalField | None = None
     indicators: list[Indicator] | None = None
     total_amount: MoneyIn | None = Field(None, description="榜额 (yuan)")
@@ -43,8 +44,8 @@ class CallTerms(BaseModel):
     gov_support_cap: MoneyIn | None = Field(None, description="cap on the government support (yuan)")
     duration_months: int | None = Field(None, ge=1, le=120)
     bid_deadline: AwareDatetime | None = Field(None, description="bids are taken strictly before this instant (with offset)")
-    eligible_entity_types: list[str] | None = Field(None, description="法人性质 codes or prefixes ('1' = domestic firms); empty = all")
-    eligible_regions: list[str] | None = Field(None, description="region-code prefixes ('3302' = Ningbo); empty = all")
+    eligible_entity_types: list[Text] | None = Field(None, description="法人性质 codes or prefixes ('1' = domestic firms); empty = all")
+    eligible_regions: list[Text] | None = Field(None, description="region-code prefixes ('3302' = Ningbo); empty = all")
     consortium_allowed: bool | None = Field(None, description="联合体 bids accepted")
     winners_count: int | None = Field(None, ge=1, le=5, description="1, or 2–5 under 赛马制")
     review_criteria: list[Criterion] | None = None
@@ -52,10 +53,10 @@ class CallTerms(BaseModel):
     notice_days: int | None = Field(None, ge=1, le=30, description="公示 length in days")
     first_tranche_pct: int | None = Field(None, ge=0, le=100, description="share of the grant paid on signing; below "
                                           "60 % only with first_tranche_reason")
-    first_tranche_reason: str | None = Field(None, max_length=2000,
+    first_tranche_reason: LongText | None = Field(None, max_length=2000,
                                              description="why the first tranche is below 60 % of the grant")
-    achievement_id: int | None = Field(None, description="揭榜转化: the achievement to take up")
-    posing_org_id: int | None = Field(None, description="the posing firm (set by the bureau; a firm poses as itself)")
+    achievement_id: Id | None = Field(None, description="揭榜转化: the achievement to take up")
+    posing_org_id: Id | None = Field(None, description="the posing firm (set by the bureau; a firm poses as itself)")
 
     def data(self) -> dict[str, Any]:
         out = self.model_dump(exclude_unset=True)
@@ -69,16 +70,16 @@ class CallTerms(BaseModel):
 
 class CallProposal(CallTerms):
     kind: CallKind = Field(CallKind.solve, description="solve 揭榜攻关 / adopt 揭榜转化")
-    title: str = Field(min_length=1, max_length=200)
-    problem: str = Field(min_length=1)
+    title: Text = Field(min_length=1, max_length=200)
+    problem: LongText = Field(min_length=1)
     technical_field: TechnicalField
     total_amount: MoneyIn = Field(description="榜额 (yuan)")
     gov_support_ratio_pct: int = Field(0, ge=0, le=100)
     duration_months: int = Field(ge=1, le=120)
     indicators: list[Indicator] = Field(default_factory=list)
     review_criteria: list[Criterion] = Field(default_factory=list)
-    eligible_entity_types: list[str] = Field(default_factory=list)
-    eligible_regions: list[str] = Field(default_factory=list)
+    eligible_entity_types: list[Text] = Field(default_factory=list)
+    eligible_regions: list[Text] = Field(default_factory=list)
     consortium_allowed: bool = True
     winners_count: int = Field(1, ge=1, le=5)
     experts_per_bid: int = Field(3, ge=1, le=15)
@@ -97,11 +98,11 @@ class CallProposal(CallTerms):
 
 class VetIn(BaseModel):
     approve: bool
-    note: str | None = None
+    note: LongText | None = None
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field(min_length=1)
+    reason: LongText = Field(min_length=1)
 
 
 class NoticeEntry(BaseModel):
@@ -155,8 +156,8 @@ class CallOut(BaseModel):
 
 
 class Milestone(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    deliverable: str = Field(min_length=1)
+    title: Text = Field(min_length=1, max_length=200)
+    deliverable: LongText = Field(min_length=1)
     due_month: int = Field(description="months after signing")
     payment_share_pct: int = Field(description="share of the price; shares sum to 100")
 
@@ -164,10 +165,10 @@ class Milestone(BaseModel):
 class BidIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    member_org_ids: list[int] = Field(default_factory=list, description="联合体 members to invite (the actor's org "
+    member_org_ids: list[Id] = Field(default_factory=list, description="联合体 members to invite (the actor's org "
                                       "leads); each joins only by accepting")
-    team_leader: str = Field(min_length=1, max_length=100)
-    plan: str = Field(min_length=1)
+    team_leader: Text = Field(min_length=1, max_length=100)
+    plan: LongText = Field(min_length=1)
     promised_indicators: list[Indicator] = Field(default_factory=list)
     price: MoneyIn = Field(description="the work's price (yuan); at most the call's 榜额 — the government's part "
                                        "(price × support ratio, capped) then stays within what the call offers")
@@ -180,9 +181,9 @@ class BidIn(BaseModel):
 class BidChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    member_org_ids: list[int] | None = None
-    team_leader: str | None = Field(None, min_length=1, max_length=100)
-    plan: str | None = Field(None, min_length=1)
+    member_org_ids: list[Id] | None = None
+    team_leader: text(100, min_length=1) | None = None
+    plan: text(min_length=1, multiline=True) | None = None
     promised_indicators: list[Indicator] | None = None
     price: MoneyIn | None = None
     milestones: list[Milestone] | None = None
@@ -211,12 +212,12 @@ class BidOut(BaseModel):
 
 class FormalCheckIn(BaseModel):
     passed: bool
-    reason: str | None = None
+    reason: LongText | None = None
 
 
 class ScoresIn(BaseModel):
     scores: dict[str, int] = Field(description="criterion name → 0..100")
-    comment: str | None = None
+    comment: LongText | None = None
 
 
 class AssignmentOut(BaseModel):
@@ -234,23 +235,23 @@ class AssignmentOut(BaseModel):
 
 
 class ConflictIn(BaseModel):
-    org_id: int | None = None
-    bid_id: int | None = None
-    reason: str = Field(min_length=1)
+    org_id: Id | None = None
+    bid_id: Id | None = None
+    reason: LongText = Field(min_length=1)
 
 
 class ProposeWinnersIn(BaseModel):
-    bid_ids: list[int] = Field(min_length=1)
+    bid_ids: list[Id] = Field(min_length=1)
 
 
 class ObjectionIn(BaseModel):
-    bid_id: int | None = Field(None, description="a proposed winner, or none for the call as a whole")
-    text: str = Field(min_length=1)
+    bid_id: Id | None = Field(None, description="a proposed winner, or none for the call as a whole")
+    text: LongText = Field(min_length=1)
 
 
 class ResolveIn(BaseModel):
     upheld: bool
-    resolution: str = Field(min_length=1)
+    resolution: LongText = Field(min_length=1)
 
 
 class ObjectionOut(BaseModel):
@@ -275,13 +276,13 @@ class AnswerIn(BaseModel):
 
 
 class DownSelectIn(BaseModel):
-    keep_bid_ids: list[int] = Field(min_length=1)
-    disposition: str = Field(description="the dropped teams' unpaid grant: reallocated (to the kept teams) | returned")
-    reason: str = Field(min_length=1)
+    keep_bid_ids: list[Id] = Field(min_length=1)
+    disposition: Text = Field(description="the dropped teams' unpaid grant: reallocated (to the kept teams) | returned")
+    reason: LongText = Field(min_length=1)
 
 
 class MidtermReviewIn(BaseModel):
-    conclusion: str = Field(min_length=1, description="中期评估 conclusion")
+    conclusion: LongText = Field(min_length=1, description="中期评估 conclusion")
 
 
 class InvitationOut(BaseModel):
@@ -304,10 +305,10 @@ class IntegrityIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    org_id: int | None = None
-    person_name: str | None = Field(None, max_length=100)
-    reason: str = Field(min_length=1)
-    source_document: str = Field(min_length=1, max_length=300, description="the decision it rests on (文号)")
+    org_id: Id | None = None
+    person_name: Text | None = Field(None, max_length=100)
+    reason: LongText = Field(min_length=1)
+    source_document: Text = Field(min_length=1, max_length=300, description="the decision it rests on (文号)")
     starts_on: dt.date
     ends_on: dt.date
 
@@ -385,36 +386,36 @@ class SignIn(BaseModel):
 
 
 class MilestoneSubmitIn(BaseModel):
-    note: str = Field(min_length=1)
+    note: LongText = Field(min_length=1)
 
 
 class MilestoneReviewIn(BaseModel):
     passed: bool
-    note: str | None = None
+    note: LongText | None = None
 
 
 class ExtensionIn(BaseModel):
     months: int
-    reason: str = Field(min_length=1)
+    reason: LongText = Field(min_length=1)
 
 
 class AcceptanceIn(BaseModel):
-    result: str = Field(description="passed 通过 / failed 不通过 / diligent 尽职免责")
-    note: str = Field(min_length=1)
+    result: Text = Field(description="passed 通过 / failed 不通过 / diligent 尽职免责")
+    note: LongText = Field(min_length=1)
     unspent_amount: MoneyIn | None = Field(None, description="failed: the unspent grant to recover")
-    expert_panel: list[str] | None = Field(None, description="尽职免责: the experts of the panel (≥ 3)")
-    expert_panel_conclusion: str | None = Field(None, description="尽职免责: the panel's conclusion (专家评议意见)")
+    expert_panel: list[Text] | None = Field(None, description="尽职免责: the experts of the panel (≥ 3)")
+    expert_panel_conclusion: LongText | None = Field(None, description="尽职免责: the panel's conclusion (专家评议意见)")
 
 
 class DecisionIn(BaseModel):
-    decision: str = Field(description="continue | rework | terminate")
-    reason: str = Field(min_length=1)
+    decision: Text = Field(description="continue | rework | terminate")
+    reason: LongText = Field(min_length=1)
     unspent_amount: MoneyIn | None = Field(None, description="terminate: the unspent grant to recover")
 
 
 class RouteChangeIn(BaseModel):
-    description: str = Field(min_length=1, description="the new technical route (技术路线)")
-    reason: str = Field(min_length=1)
+    description: LongText = Field(min_length=1, description="the new technical route (技术路线)")
+    reason: LongText = Field(min_length=1)
     approved_on: dt.date
 
 

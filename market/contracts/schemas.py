@@ -8,23 +8,25 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from market.core.types import Id, LongText, Text
+
 MoneyIn = Annotated[Decimal, Field(max_digits=16, decimal_places=2)]
 
 
 class PartyIn(BaseModel):
-    role: str = Field(description="seller 卖方 / buyer 买方 / intermediary 中介方")
-    org_id: int | None = Field(None, description="a member organisation; its details fill what is not given")
-    name: str | None = None
-    credit_code: str | None = Field(None, description="统一社会信用代码")
-    entity_type_code: str | None = Field(None, description="法人性质 code, e.g. 022 高等院校, 150 有限责任公司")
-    region_code: str | None = Field(None, description="行政区划代码 (6 digits); empty for a party abroad")
-    country: str | None = Field(None, description="ISO 3166 alpha-2, default CN")
-    broker_name: str | None = Field(None, description="技术经纪人 (intermediary only)")
+    role: Text = Field(description="seller 卖方 / buyer 买方 / intermediary 中介方")
+    org_id: Id | None = Field(None, description="a member organisation; its details fill what is not given")
+    name: Text | None = None
+    credit_code: Text | None = Field(None, description="统一社会信用代码")
+    entity_type_code: Text | None = Field(None, description="法人性质 code, e.g. 022 高等院校, 150 有限责任公司")
+    region_code: Text | None = Field(None, description="行政区划代码 (6 digits); empty for a party abroad")
+    country: Text | None = Field(None, description="ISO 3166 alpha-2, default CN")
+    broker_name: Text | None = Field(None, description="技术经纪人 (intermediary only)")
 
 
 class DeductionIn(BaseModel):
-    kind: str = Field(description="equipment 设备 / instruments 仪器 / parts 零部件 / raw_materials 原材料 / other_non_technical")
-    description: str | None = None
+    kind: Text = Field(description="equipment 设备 / instruments 仪器 / parts 零部件 / raw_materials 原材料 / other_non_technical")
+    description: LongText | None = None
     amount: MoneyIn
 
 
@@ -33,9 +35,9 @@ class ContractIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project_name: str = Field(min_length=1, max_length=300)
-    contract_type: str = Field(description="development 技术开发 / transfer 技术转让 / license 技术许可 / consulting 技术咨询 / service 技术服务")
-    subtype: str
+    project_name: Text = Field(min_length=1, max_length=300)
+    contract_type: Text = Field(description="development 技术开发 / transfer 技术转让 / license 技术许可 / consulting 技术咨询 / service 技术服务")
+    subtype: Text
     signing_date: dt.date | None = None
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
@@ -44,18 +46,18 @@ class ContractIn(BaseModel):
         None, description="技术交易额 = 成交额 − deductions; derived when omitted, checked when given"
     )
     deductions: list[DeductionIn] = Field(default_factory=list, description="非技术性费用, itemised")
-    payment_method: str | None = Field(None, description="lump_sum / instalments / royalty / equity")
-    ip_type: str | None = None
-    technical_field: str | None = None
-    plan_source: str | None = Field(None, description="national / ministry / provincial / municipal / unplanned")
+    payment_method: Text | None = Field(None, description="lump_sum / instalments / royalty / equity")
+    ip_type: Text | None = None
+    technical_field: Text | None = None
+    plan_source: Text | None = Field(None, description="national / ministry / provincial / municipal / unplanned")
     related_party: bool = False
     domestic_first: bool = False
     first_set: bool = False
     technology_import: bool = Field(False, description="技术引进: the domestic buyer files")
     disputed: bool = False
-    achievement_id: int | None = None
-    demand_id: int | None = None
-    call_id: int | None = None
+    achievement_id: Id | None = None
+    demand_id: Id | None = None
+    call_id: Id | None = None
     parties: list[PartyIn] = Field(default_factory=list)
     submit: bool = Field(True, description="file it now (true) or keep it as a draft (false)")
 
@@ -65,29 +67,29 @@ class AmendmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1)
+    reason: LongText = Field(min_length=1)
     effective_date: dt.date | None = Field(None, description="registration date of the amendment; default today")
-    project_name: str | None = None
-    contract_type: str | None = None
-    subtype: str | None = None
+    project_name: Text | None = None
+    contract_type: Text | None = None
+    subtype: Text | None = None
     valid_until: dt.date | None = None
     total_amount: MoneyIn | None = None
     deductions: list[DeductionIn] | None = None
-    payment_method: str | None = None
-    ip_type: str | None = None
-    technical_field: str | None = None
-    plan_source: str | None = None
+    payment_method: Text | None = None
+    ip_type: Text | None = None
+    technical_field: Text | None = None
+    plan_source: Text | None = None
     parties: list[PartyIn] | None = None
 
 
 class CancellationIn(BaseModel):
-    reason: str = Field(min_length=1)
+    reason: LongText = Field(min_length=1)
     effective_date: dt.date | None = None
 
 
 class CorrectionItem(BaseModel):
-    field: str
-    message: str
+    field: Text
+    message: LongText
 
 
 class ReturnIn(BaseModel):
@@ -95,8 +97,8 @@ class ReturnIn(BaseModel):
 
 
 class RefuseIn(BaseModel):
-    reason: str = Field(description="one of the 不予登记 reasons, see GET /contracts/catalogue")
-    note: str | None = None
+    reason: LongText = Field(description="one of the 不予登记 reasons, see GET /contracts/catalogue")
+    note: LongText | None = None
 
 
 class RegisterIn(BaseModel):
@@ -106,7 +108,7 @@ class RegisterIn(BaseModel):
 class PaymentIn(BaseModel):
     amount: MoneyIn
     received_on: dt.date
-    note: str | None = None
+    note: LongText | None = None
 
 
 class PartyOut(BaseModel):

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     contract_holidays: str = ""
     contract_extra_working_days: str = ""
     environment: str = "development"
+    # Serve /docs, /redoc and /openapi.json; unset means on, except when environment is "production".
+    api_docs: bool | None = None
     # Webhooks may not target loopback, private or link-local addresses (SSRF) unless this is set,
     # e.g. for a receiver on the same host in tests.
     webhook_allow_private_targets: bool = False
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
         if value and value.lower() in PLACEHOLDER_SECRETS:
             raise ValueError("MARKET_SECRET_KEY is a placeholder; set a real secret")
         return value
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +136,77 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(
-            error_body("internal_error", "An internal error occurred; it has been logged."), status_code=500
-        )
+    @app.exception_handler(sa.exc.IntegrityError)
+    async def _integrity_error(_: Request, exc: sa.exc.IntegrityError) -> JSONResponse:
+        # A backstop: the schemas and services check first; a constraint that still fires is the client's input.
+        err = integrity_error(exc)
+        log.warning("constraint refused a request: %s (%s)", err.code, type(exc.orig).__name__)
+        return JSONResponse(error_body(err.code, err.message), status_code=err.status_code)
+
+    @app.exception_handler(sa.exc.DataError)
+    @app.exception_handler(OverflowError)
+    async def _data_error(_: Request, exc: Exception) -> JSONResponse:
+        # Input past what a column holds (PostgreSQL "integer out of range", SQLite "Python int too large").
+        err = data_error(exc)
+        log.warning("database refused a value: %s (%s)", err.code, type(getattr(exc, "orig", exc)).__name__)
+        return JSONResponse(error_body(err.code, err.message), status_code=err.status_code)
+
+    # Unexpected exceptions are answered by `CatchAllMiddleware`, not by an `Exception` handler: Starlette
+    # re-raises after such a handler's response, and the server then closes the keep-alive connection.
+    app.add_middleware(CatchAllMiddleware)
+
+
+def integrity_error(exc: sa.exc.IntegrityError) -> MarketError:
+    """The 4xx a constraint violation means, the same on PostgreSQL (SQLSTATE) and SQLite (message)."""
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    text = str(exc.orig).upper()
+    if state == "23503" or "FOREIGN KEY" in text:
+        return ValidationFailed("A referenced record does not exist.", code="unknown_reference")
+    if state == "23505" or "UNIQUE" in text:
+        return Conflict("A record with these values already exists.", code="already_exists")
+    if state == "23502" or "NOT NULL" in text:
+        return ValidationFailed("A required value is missing.", code="missing_value")
+    return ValidationFailed("The values break a rule of the record.", code="constraint_violated")
+
+
+def data_error(exc: Exception) -> MarketError:
+    """The 422 a value the database cannot store means (a backstop behind the shared input types)."""
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None) or ""
+    if isinstance(orig, OverflowError) or state == "22003":
+        return ValidationFailed("A value is out of the range the field allows.", code="out_of_range")
+    if state in ("22021", "22P05") or "0x00" in str(orig):
+        return ValidationFailed("Text contains characters that cannot be stored.", code="invalid_text")
+    if state == "22001":
+        return ValidationFailed("A value is too long for its field.", code="too_long")
+    return ValidationFailed("A value cannot be stored in its field.", code="invalid_value")
+
+
+INTERNAL_ERROR = error_body("internal_error", "An internal error occurred; it has been logged.")
+
+
+class CatchAllMiddleware:
+    """Answer an unhandled exception with the one error shape and a 500, and keep the connection usable."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.exception("unhandled error", exc_info=exc)
+            if started:
+                raise  # half a response is out: only closing the connection can tell the client
+            await JSONResponse(INTERNAL_ERROR, status_code=500)(scope, receive, send)

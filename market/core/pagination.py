@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
+# A page past this is refused (422), not turned into an OFFSET past what the databases take.
+MAX_PAGE = 1_000_000
+
 
 class PageParams(BaseModel):
     page: int = 1
@@ -22,7 +25,7 @@ class PageParams(BaseModel):
 
 
 async def page_params(  # async: pure, so FastAPI need not send it to a worker thread
-    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")] = 1,
     page_size: Annotated[int, Query(ge=1, le=200, description="items per page (max 200)")] = 20,
 ) -> PageParams:
     return PageParams(page=page, page_size=page_size)

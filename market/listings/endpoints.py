@@ -1,13 +1,13 @@
 """HTTP endpoints for achievements (/achievements) and demands (/demands)."""
 
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
 
 from market.core.deps import CurrentActor, OptionalActor, SessionDep
 from market.core.pagination import Page, PageDep
+from market.core.types import MoneyIn
 from market.core.vocab import (
     IP_TYPE_LABELS,
     MATURITY_LABELS,
@@ -60,8 +60,8 @@ def _routes(kind: str, path: str, create_model: type, patch_model: type, out_mod
         region_code: Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="prefix-aware: 330200 = Ningbo")] = None,
         status_: Annotated[str | None, Query(alias="status")] = None,
         org_id: int | None = None,
-        min_price: Annotated[Decimal | None, Query(ge=0, description="minimum price / budget in yuan")] = None,
-        max_price: Annotated[Decimal | None, Query(ge=0, description="maximum price / budget in yuan")] = None,
+        min_price: Annotated[MoneyIn | None, Query(ge=0, description="minimum price / budget in yuan")] = None,
+        max_price: Annotated[MoneyIn | None, Query(ge=0, description="maximum price / budget in yuan")] = None,
         include_negotiable: Annotated[bool, Query(description="with a price range: also list 面议 ones")] = False,
         negotiable: Annotated[bool | None, Query(description="only 面议 (true) or only priced (false)")] = None,
         q: Annotated[str | None, Query(max_length=100, description="title contains")] = None,

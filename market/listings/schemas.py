@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 from market.core.identifiers import IdentifierError, check_patent_number, check_region_code
+from market.core.types import LongText, Text, patch_model, text
 from market.core.vocab import IPType, Maturity, TechnicalField, TransferMode
 
 NEGOTIABLE = "面议"
@@ -49,9 +50,9 @@ def _check_region(value: str) -> str:
 
 
 class _ListingBase(BaseModel):
-    title: str = Field(min_length=4, max_length=200)
+    title: Text = Field(min_length=4, max_length=200)
     technical_field: TechnicalField = Field(description="技术领域")
-    keywords: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list, max_length=20)
+    keywords: list[text(40, min_length=1)] = Field(default_factory=list, max_length=20)
     region_code: str = Field(description="行政区划代码 (GB/T 2260)")
 
     _region = field_validator("region_code")(lambda cls, v: _check_region(v))
@@ -60,14 +61,14 @@ class _ListingBase(BaseModel):
 class AchievementIn(_ListingBase):
     """科技成果."""
 
-    summary: str = Field(min_length=10, max_length=20000)
+    summary: LongText = Field(min_length=10, max_length=20000)
     maturity: Maturity = Field(description="成熟度: 实验室 / 小试 / 中试 / 小批量 / 产业化")
     trl: int | None = Field(None, ge=1, le=9, description="technology readiness level 1-9")
     ip_type: IPType = Field(description="知识产权类型")
     patent_numbers: list[str] = Field(default_factory=list, description="CNIPA numbers, e.g. ZL201710601862.3")
     transfer_modes: list[TransferMode] = Field(min_length=1, description="转化方式")
     asking_price: PriceOrNegotiable
-    inventors: list[str] = Field(default_factory=list)
+    inventors: list[text(100)] = Field(default_factory=list, max_length=100)
     recognitions: list[Literal["domestic_first", "first_set"]] = Field(
         default_factory=list, description="国内首创 / 首台套"
     )
@@ -85,7 +86,7 @@ class AchievementIn(_ListingBase):
 class DemandIn(_ListingBase):
     """技术需求."""
 
-    description: str = Field(min_length=10, max_length=20000)
+    description: LongText = Field(min_length=10, max_length=20000)
     wanted_maturity: Maturity | None = None
     budget: PriceOrNegotiable
     cooperation_modes: list[TransferMode] = Field(min_length=1, description="合作方式")
@@ -99,20 +100,8 @@ class DemandIn(_ListingBase):
         return v
 
 
-def _all_optional(model: type[BaseModel], name: str) -> type[BaseModel]:
-    """The PATCH shape of a create model: same fields and checks, all optional."""
-    from pydantic import create_model
-    from pydantic.fields import FieldInfo
-
-    fields = {
-        n: (f.annotation | None, FieldInfo.merge_field_infos(f, default=None, default_factory=None))
-        for n, f in model.model_fields.items()
-    }
-    return create_model(name, __base__=model, **fields)  # type: ignore[call-overload]
-
-
-AchievementPatch = _all_optional(AchievementIn, "AchievementPatch")
-DemandPatch = _all_optional(DemandIn, "DemandPatch")
+AchievementPatch = patch_model(AchievementIn, "AchievementPatch")
+DemandPatch = patch_model(DemandIn, "DemandPatch")
 
 
 class _ListingOutBase(BaseModel):
@@ -153,7 +142,7 @@ class DemandOut(_ListingOutBase):
 
 class TransitionIn(BaseModel):
     action: Literal["publish", "mark_matched", "mark_negotiating", "close", "withdraw", "reopen"]
-    note: str | None = Field(None, max_length=1000)
+    note: LongText | None = Field(None, max_length=1000)
 
 
 class HistoryEntry(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from market.core.deps import BearerToken, BureauActor, CurrentActor, SessionDep, actor_for, in_unit_of_work
 from market.core.pagination import Page, PageDep
+from market.core.types import MoneyIn
 from market.core.vocab import Maturity, TechnicalField, TransferMode
 from market.matching import service
 from market.matching.models import SavedSearch, WebhookSubscription
@@ -42,8 +42,8 @@ async def search(
     maturity: Annotated[Maturity | None, Query(description="成熟度 (demands: wanted maturity)")] = None,
     mode: Annotated[TransferMode | None, Query(description="transfer / cooperation mode")] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{6}$", description="330200 = all of Ningbo")] = None,
-    min_price: Annotated[Decimal | None, Query(ge=0, description="yuan")] = None,
-    max_price: Annotated[Decimal | None, Query(ge=0, description="yuan")] = None,
+    min_price: Annotated[MoneyIn | None, Query(ge=0, description="yuan")] = None,
+    max_price: Annotated[MoneyIn | None, Query(ge=0, description="yuan")] = None,
     include_negotiable: Annotated[bool, Query(description="with a price range, also 面议 listings")] = False,
     sort: Literal["relevance", "newest", "oldest", "price_asc", "price_desc"] = "relevance",
 ) -> dict:

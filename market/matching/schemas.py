@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from market.core.types import Id, MoneyIn, Text
 from market.core.vocab import Maturity, TechnicalField, TransferMode
 
 
@@ -41,7 +41,7 @@ class MatchResults(BaseModel):
 
 
 class SynonymGroupIn(BaseModel):
-    terms: list[str] = Field(min_length=2, max_length=30, description="同义词: terms that mean the same")
+    terms: list[Text] = Field(min_length=2, max_length=30, description="同义词: terms that mean the same")
 
 
 class SynonymGroupOut(BaseModel):
@@ -55,21 +55,21 @@ class SavedSearchFilters(BaseModel):
     technical_field: TechnicalField | None = None
     maturity: Maturity | None = None
     mode: TransferMode | None = None
-    region_code: str | None = Field(None, pattern=r"^\d{6}$")
-    min_price: Decimal | None = Field(None, ge=0)
-    max_price: Decimal | None = Field(None, ge=0)
+    region_code: Text | None = Field(None, pattern=r"^\d{6}$")
+    min_price: MoneyIn | None = None
+    max_price: MoneyIn | None = None
     include_negotiable: bool = False
 
 
 class SavedSearchIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     target: Literal["achievement", "demand", "call"] | None = Field(
         None, description="what to watch (for a text query)"
     )
-    query: str | None = Field(None, max_length=200)
+    query: Text | None = Field(None, max_length=200)
     filters: SavedSearchFilters = Field(default_factory=SavedSearchFilters)
     source_type: Literal["achievement", "demand"] | None = Field(None, description='"match for my listing"')
-    source_id: int | None = None
+    source_id: Id | None = None
     min_score: int = Field(50, ge=0, le=100, description="match score (0-100) a listing must reach")
 
     @model_validator(mode="after")
@@ -111,7 +111,7 @@ class NotificationOut(BaseModel):
 
 
 class WebhookIn(BaseModel):
-    url: str = Field(max_length=500)
+    url: Text = Field(max_length=500)
 
 
 class WebhookOut(BaseModel):

@@ -28,17 +28,24 @@ MEDIA = {
 }
 
 
+# Statistics cover registrations from 1990 to 2100: a date or year outside is a 422, never a date overflow
+# when the service steps back a year for the year-on-year comparison.
+FIRST_DAY, LAST_DAY = dt.date(1990, 1, 1), dt.date(2100, 12, 31)
+StatsDate = Annotated[dt.date, Field(ge=FIRST_DAY, le=LAST_DAY, description="1990-01-01 … 2100-12-31")]
+StatsYear = Annotated[int, Field(ge=1990, le=2100)]
+
+
 class PeriodParams(BaseModel):
     start: dt.date
     end: dt.date
 
 
 def period(
-    year: Annotated[int | None, Query(ge=1990, le=2100, description="registration year")] = None,
+    year: Annotated[StatsYear | None, Query(description="registration year")] = None,
     month: Annotated[int | None, Query(description="1-12, within year")] = None,
     quarter: Annotated[int | None, Query(description="1-4, within year")] = None,
-    date_from: Annotated[dt.date | None, Query(alias="from", description="registration date from (inclusive)")] = None,
-    date_to: Annotated[dt.date | None, Query(alias="to", description="registration date to (inclusive)")] = None,
+    date_from: Annotated[StatsDate | None, Query(alias="from", description="registration date from (inclusive)")] = None,
+    date_to: Annotated[StatsDate | None, Query(alias="to", description="registration date to (inclusive)")] = None,
 ) -> PeriodParams:
     """The registration period: from/to, or a year (month / quarter), default this year to date."""
     if date_from or date_to:
@@ -80,7 +87,7 @@ def summary(session: SessionDep, actor: BureauActor, p: PeriodDep, fmt: FormatQ 
 
 @router.get("/year-to-date")
 def year_to_date(
-    session: SessionDep, actor: BureauActor, as_of: dt.date | None = None, fmt: FormatQ = "json"
+    session: SessionDep, actor: BureauActor, as_of: StatsDate | None = None, fmt: FormatQ = "json"
 ) -> Any:
     """Year to date (累计), with year-on-year growth."""
     return render(service.year_to_date(session, as_of or china_date(utcnow())), fmt)
@@ -142,7 +149,7 @@ class TargetIn(BaseModel):
 
 @router.put("/targets/{year}")
 def set_target(
-    year: int, data: TargetIn, session: SessionDep, actor: Annotated[Actor, require_roles(Role.bureau_admin)]
+    year: StatsYear, data: TargetIn, session: SessionDep, actor: Annotated[Actor, require_roles(Role.bureau_admin)]
 ) -> dict[str, Any]:
     """Set the year's target (bureau admin)."""
     t = service.set_target(session, actor.user_id, year, data.region, contract_count=data.contract_count,
@@ -154,8 +161,8 @@ def set_target(
 
 @router.get("/targets/{year}/progress")
 def target_progress(
-    year: int, session: SessionDep, actor: BureauActor, region: str | None = None,
-    as_of: dt.date | None = None, fmt: FormatQ = "json",
+    year: StatsYear, session: SessionDep, actor: BureauActor, region: str | None = None,
+    as_of: StatsDate | None = None, fmt: FormatQ = "json",
 ) -> Any:  # fmt: skip
     """Progress against the year's target (basis: 技术输出, sellers in the region)."""
     return render(service.progress(session, year, region, as_of), fmt)
@@ -171,8 +178,8 @@ def list_reports(session: SessionDep, actor: BureauActor) -> list[dict[str, Any]
 
 @router.get("/reports/{year}/{month}")
 def get_report(
-    year: int, month: int, session: SessionDep, actor: BureauActor, region: str | None = None,
-    fmt: FormatQ = "json",
+    year: StatsYear, month: Annotated[int, Field(ge=1, le=12)], session: SessionDep, actor: BureauActor,
+    region: str | None = None, fmt: FormatQ = "json",
 ) -> Any:  # fmt: skip
     """One monthly report as issued; xlsx gives one sheet per table."""
     prefix = region_prefix(region or get_settings().region_code)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from market.core.types import Id, LongText, Text
 from market.subsidies.calculator import Aggregation, Basis, Beneficiary
 
 
@@ -17,29 +18,29 @@ class BracketIn(BaseModel):
 
 
 class AwardIn(BaseModel):
-    filing_level: str = Field(description="national / provincial / city")
+    filing_level: Text = Field(description="national / provincial / city")
     amount: Decimal = Field(ge=0)
-    label: str = ""
+    label: Text = ""
 
 
 class PolicySpec(BaseModel):
     """A subsidy policy (补助政策) as data. A null criterion means "any"."""
 
-    code: str = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9][a-z0-9\-_.]*$")
-    name: str = Field(min_length=1, max_length=200)
+    code: Text = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9][a-z0-9\-_.]*$")
+    name: Text = Field(min_length=1, max_length=200)
     beneficiary: Beneficiary
     basis: Basis = Field(Basis.total, description="total 合同成交额 / technical 技术交易额 / paid 实际履行金额")
     aggregation: Aggregation = Field(Aggregation.per_contract, description="per contract, or on the beneficiary's annual basis")
     brackets: list[BracketIn] = Field(default_factory=list, description="flat = one open band; tiered bands are marginal")
-    contract_types: list[str] | None = None
-    subtypes: list[str] | None = None
-    seller_entity_types: list[str] | None = Field(None, description="法人性质 codes or classes: enterprise, research, university, institute")
-    buyer_entity_types: list[str] | None = None
-    seller_regions: list[str] | None = Field(None, description="region-code prefixes, e.g. 3302")
-    buyer_regions: list[str] | None = None
-    intermediary_regions: list[str] | None = None
-    intermediary_filing_levels: list[str] | None = None
-    required_flags_any: list[str] | None = Field(None, description="domestic_first 国内首创 / first_set 首台套 / voucher_eligible 创新券")
+    contract_types: list[Text] | None = None
+    subtypes: list[Text] | None = None
+    seller_entity_types: list[Text] | None = Field(None, description="法人性质 codes or classes: enterprise, research, university, institute")
+    buyer_entity_types: list[Text] | None = None
+    seller_regions: list[Text] | None = Field(None, description="region-code prefixes, e.g. 3302")
+    buyer_regions: list[Text] | None = None
+    intermediary_regions: list[Text] | None = None
+    intermediary_filing_levels: list[Text] | None = None
+    required_flags_any: list[Text] | None = Field(None, description="domestic_first 国内首创 / first_set 首台套 / voucher_eligible 创新券")
     min_annual_basis: Decimal | None = Field(None, ge=0, description="minimum annual qualifying amount (门槛)")
     cap_per_contract: Decimal | None = Field(None, ge=0)
     cap_per_year: Decimal | None = Field(None, ge=0, description="cap per beneficiary per period")
@@ -47,15 +48,15 @@ class PolicySpec(BaseModel):
     valid_until: dt.date | None = None
     one_off_awards: list[AwardIn] = Field(default_factory=list)
     value_added_only: bool = Field(True, description="同一项目多次转让，仅就增值部分补助")
-    source: str = ""
-    description: str = ""
+    source: Text = ""
+    description: LongText = ""
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
 
 class PolicyEdit(PolicySpec):
-    code: str | None = None  # taken from the path
+    code: Text | None = None  # taken from the path
 
 
 class PolicyOut(BaseModel):
@@ -86,9 +87,9 @@ class PolicyDetail(PolicyOut):
 class RunIn(BaseModel):
     period_start: dt.date
     period_end: dt.date
-    policy_codes: list[str] | None = Field(None, description="default: every active policy")
-    name: str | None = Field(None, max_length=200)
-    corrects_run_id: int | None = Field(None, description="the frozen run this run corrects")
+    policy_codes: list[Text] | None = Field(None, description="default: every active policy")
+    name: Text | None = Field(None, max_length=200)
+    corrects_run_id: Id | None = Field(None, description="the frozen run this run corrects")
 
 
 class RunPolicyOut(BaseModel):
@@ -191,4 +192,4 @@ class WhatIfOut(BaseModel):
 
 
 class VoucherIn(BaseModel):
-    contract_id: int
+    contract_id: Id

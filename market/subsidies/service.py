@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import gc
-import io
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,7 +16,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation
 from market.accounts.roles import ORG_ROLES
 from market.contracts.models import Contract, ContractParty, ContractPayment
-from market.core import audit
+from market.core import audit, export
 from market.core.config import get_settings
 from market.core.db import bulk_insert, session_scope, utcnow
 from market.core.deps import Actor
@@ -706,34 +704,25 @@ def export_rows(session: Session, actor: Actor, run: SubsidyRun) -> Iterable[lis
                r.excluded_count]  # fmt: skip
 
 
-def export_csv(session: Session, actor: Actor, run_id: int) -> str:
+def export_csv(session: Session, actor: Actor, run_id: int) -> bytes:
     run = visible_run(session, actor, run_id)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(EXPORT_HEADER)
-    for row in export_rows(session, actor, run):
-        writer.writerow(["" if v is None else v for v in row])
-    return buf.getvalue()
+    return export.to_csv(EXPORT_HEADER, export_rows(session, actor, run))
 
 
 def export_xlsx(session: Session, actor: Actor, run_id: int) -> bytes:
     """Two sheets: 汇总 (one row per beneficiary and policy) and 明细 (one row per contributing contract)."""
-    from openpyxl import Workbook
-
     run = visible_run(session, actor, run_id)
-    wb = Workbook(write_only=True)
-    summary = wb.create_sheet("汇总")
-    summary.append(EXPORT_HEADER_ZH)
-    for row in export_rows(session, actor, run):
-        summary.append(row)  # Decimal cells: openpyxl writes them as exact numbers
-    detail = wb.create_sheet("明细")
-    detail.append(DETAIL_HEADER)
-    for r in session.scalars(results_query(actor, run)):
-        for c in r.working.get("contributions", []):
-            amounts = [c[k] for k in ("basis_amount", "counted_amount", "prior_transfer_value", "amount",
-                                      "contract_cap_cut", "year_cap_cut", "paid")]  # fmt: skip
-            detail.append([r.policy_code, r.beneficiary_name, c["contract_id"], c["registration_number"],
-                           *(None if a is None else Decimal(a) for a in amounts)])  # fmt: skip
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+
+    def detail_rows() -> Iterable[list[Any]]:
+        for r in session.scalars(results_query(actor, run)):
+            for c in r.working.get("contributions", []):
+                amounts = [c[k] for k in ("basis_amount", "counted_amount", "prior_transfer_value", "amount",
+                                          "contract_cap_cut", "year_cap_cut", "paid")]  # fmt: skip
+                yield [r.policy_code, r.beneficiary_name, c["contract_id"], c["registration_number"],
+                       *(None if a is None else Decimal(a) for a in amounts)]  # fmt: skip
+
+    # Decimal cells: written as exact numbers.
+    return export.to_xlsx([
+        export.Sheet("汇总", EXPORT_HEADER_ZH, export_rows(session, actor, run)),
+        export.Sheet("明细", DETAIL_HEADER, detail_rows()),
+    ])  # fmt: skip

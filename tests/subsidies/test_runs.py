@@ -193,7 +193,8 @@ def test_export_csv_and_xlsx_respect_visibility(client, market):
     _freeze(client, m, run_id)
     csv_all = client.get(f"/api/v1/subsidies/runs/{run_id}/export.csv", headers=m["officer"].headers)
     assert csv_all.status_code == 200 and csv_all.headers["content-type"].startswith("text/csv")
-    lines = csv_all.text.strip().splitlines()
+    assert csv_all.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for Chinese
+    lines = csv_all.text.lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("run_id,policy_code,policy_version") and len(lines) == 1 + 5  # uni×2, firm, firm2, shanghai
     mine = client.get(f"/api/v1/subsidies/runs/{run_id}/export.csv", headers=m["firm_admin"].headers).text.strip().splitlines()
     assert len(mine) == 2 and mine[1].split(",")[-3] == "1000000.00"
