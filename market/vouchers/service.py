@@ -420,8 +420,6 @@ def book_service(session: Session, actor: Actor, voucher_id: int, data: dict[str
         rules.check_booking(facts, category=data["category"], price=data["price"], voucher_amount=data["voucher_amount"],
                             settlement=data["settlement"], today=today)  # fmt: skip
     except rules.RuleViolation as exc:
-        if exc.code == "related_party":
-            _audit(session, actor, "voucher", voucher.id, "booking_refused", reason="related_party", provider=provider.org_id)
         raise _refused(exc) from None
     booking = VoucherBooking(voucher_id=voucher.id, provider_org_id=provider.org_id, category=data["category"],
                              scope=data["scope"], price=data["price"], voucher_amount=data["voucher_amount"],
@@ -629,6 +627,8 @@ def figures(session: Session, programme_id: int) -> dict[str, Any]:
 
     total, by_category, by_provider = blank(), defaultdict(blank), defaultdict(blank)
     for category, provider, status, amount, redeemed in rows:
+        if status not in BOOKED:
+            continue  # cancelled or voided: never counted
         for bucket in (total, by_category[category], by_provider[provider]):
             if status in BOOKED:
                 bucket["booked"] += amount
