@@ -1,0 +1,59 @@
+"""The budget is never overcommitted, even when officers approve at the same instant (real threads, real databases)."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal as D
+
+import sqlalchemy as sa
+
+from market.accounts.service import actor_from_secret
+from market.core.db import session_scope
+from market.core.errors import MarketError
+from market.core.vocab import OrgKind
+from market.vouchers import service
+from market.vouchers.models import Voucher, VoucherProgramme
+from tests.vouchers.conftest import API, TODAY, ok, open_programme
+
+THREADS = 12
+
+
+def test_concurrent_approvals_never_overcommit(vclient, parties, world, engine):
+    c, officer = vclient, parties.officer
+    # 100,000 of budget, 12 applications of 10,000: exactly 10 fit.
+    programme = open_programme(c, officer, total_budget="100000.00", per_firm_ceiling="10000.00")
+    ids = []
+    for _ in range(THREADS):
+        firm = world.member(OrgKind.enterprise)
+        body = {"firm_kind": "sme", "requested_amount": "10000.00", "purpose": "x"}
+        ids.append(ok(c.post(f"{API}/programmes/{programme['id']}/applications", json=body, headers=firm.headers), 201)["id"])
+    with session_scope() as s:
+        actor = actor_from_secret(s, officer.token)
+
+    barrier = threading.Barrier(THREADS)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def approve(voucher_id: int) -> None:
+        barrier.wait()
+        try:
+            with session_scope() as s:
+                service.approve_voucher(s, actor, voucher_id, None, TODAY)
+            result = "issued"
+        except MarketError as exc:
+            result = exc.code
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=approve, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(outcomes) == ["budget_exhausted"] * 2 + ["issued"] * 10
+    with session_scope() as s:
+        committed = s.scalar(sa.select(VoucherProgramme.committed).where(VoucherProgramme.id == programme["id"]))
+        issued = s.scalar(sa.select(sa.func.sum(Voucher.value)).where(Voucher.status == "issued"))
+        numbers = s.scalars(sa.select(Voucher.number).where(Voucher.status == "issued")).all()
+    assert committed == issued == D("100000")
+    assert len(set(numbers)) == 10
