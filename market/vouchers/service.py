@@ -27,6 +27,7 @@ from market.vouchers.models import (
 )  # fmt: skip
 
 ZERO = Decimal("0")
+NIL = Decimal("0.00")  # an amount of nothing, shown with its two places
 # Bureau roles that run the scheme; a registrar reads but does not decide.
 OFFICERS = (Role.bureau_admin, Role.programme_officer)
 
@@ -610,7 +611,7 @@ def figures(session: Session, programme_id: int) -> dict[str, Any]:
     """Issued, booked, used, redeemed amounts and rates (of the issued value), in all, by category and by provider."""
     programme = get_programme(session, programme_id)
     issued = session.scalar(sa.select(sa.func.sum(Voucher.value)).where(
-        Voucher.programme_id == programme_id, Voucher.number.is_not(None))) or ZERO  # fmt: skip
+        Voucher.programme_id == programme_id, Voucher.number.is_not(None))) or NIL  # fmt: skip
     rows = session.execute(
         sa.select(VoucherBooking.category, VoucherBooking.provider_org_id, VoucherBooking.status,
                   VoucherBooking.voucher_amount, VoucherRedemptionClaim.amount)
@@ -623,7 +624,7 @@ def figures(session: Session, programme_id: int) -> dict[str, Any]:
         Organisation.id.in_({r[1] for r in rows} or {0}))).all())  # fmt: skip
 
     def blank() -> dict[str, Decimal]:
-        return {"booked": ZERO, "used": ZERO, "redeemed": ZERO}
+        return {"booked": NIL, "used": NIL, "redeemed": NIL}
 
     total, by_category, by_provider = blank(), defaultdict(blank), defaultdict(blank)
     for category, provider, status, amount, redeemed in rows:
