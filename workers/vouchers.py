@@ -9,7 +9,7 @@ from market.core.db import session_scope, utcnow
 from market.vouchers import notices, service
 from workers.base import add_beat, task
 
-QUEUE = "vouchers"
+QUEUE = "default"  # light, infrequent work: no queue of its own
 EXPIRE = "market.vouchers.expire_due"
 DELIVER_NOTICES = "market.vouchers.deliver_notices"
 
