@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from market.contracts.rules import china_date
 from market.core.db import utcnow
@@ -119,7 +119,7 @@ def record_award(body: AwardIn, session: SessionDep, actor: CurrentActor) -> Any
 
 
 @router.get("/provider-subsidy/{year}", summary="The year's provider subsidy from redemptions (seed 004 §5(3)), by provider")
-def provider_subsidy(year: int, session: SessionDep, actor: BureauActor) -> Any:
+def provider_subsidy(year: Annotated[int, Path(ge=2000, le=2100)], session: SessionDep, actor: BureauActor) -> Any:
     return subsidy.provider_subsidy(session, year, jurisdiction())
 
 
