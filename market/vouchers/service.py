@@ -497,12 +497,14 @@ def cancel_booking(session: Session, actor: Actor, booking_id: int) -> VoucherBo
     booking, voucher = visible_booking(session, actor, booking_id)
     if not (actor.org_id in (voucher.firm_org_id, booking.provider_org_id)):
         raise Forbidden("only the parties cancel a booking", code="forbidden")
+    # The lock order of every path that touches the budget: programme, then voucher.
+    programme = get_programme(session, voucher.programme_id, for_update=True)
     voucher = _voucher(session, voucher.id, for_update=True)
+    session.refresh(programme)
     _step(session, actor, booking, "cancel")
     if voucher.status == "issued":
         voucher.balance = voucher.balance + booking.voucher_amount
-    else:  # expired or voided meanwhile: the released amount goes straight back to the budget
-        programme = get_programme(session, voucher.programme_id, for_update=True)
+    else:  # expired meanwhile: the released amount goes straight back to the budget
         programme.committed = programme.committed - booking.voucher_amount
         voucher.returned = voucher.returned + booking.voucher_amount
     session.flush()

@@ -157,3 +157,22 @@ def test_application_rules_over_http(vclient, parties, world):
             422, "shares_out_of_range")  # fmt: skip
     refused(c.post(f"{API}/programmes", json={**PROGRAMME, "face_value": "1000.00"}, headers=officer.headers),
             422, "value_rule_required")  # fmt: skip
+
+
+def test_same_organisation_and_out_of_city(vclient, parties, world):
+    c, officer = vclient, parties.officer
+    # a firm that is also an admitted provider may not serve itself
+    admit_provider(c, officer, parties.firm, ["testing_certification"])
+    programme = open_programme(c, officer)
+    body = {"firm_kind": "sme", "requested_amount": "20000.00", "purpose": "x"}
+    applied = ok(c.post(f"{API}/programmes/{programme['id']}/applications", json=body, headers=parties.firm.headers), 201)
+    voucher = ok(c.post(f"{API}/vouchers/{applied['id']}/approve", json={}, headers=officer.headers))
+    refused(book(c, parties.firm, voucher["id"], parties.firm, "testing_certification", "1000.00", "900.00", "general"),
+            403, "related_party")  # fmt: skip
+    # a provider outside the city serves only where the programme allows 通用通兑
+    shanghai = world.member(OrgKind.intermediary, region_code="310104")
+    admit_provider(c, officer, shanghai, ["testing_certification"])
+    refused(book(c, parties.firm, voucher["id"], shanghai, "testing_certification", "1000.00", "900.00", "general"),
+            403, "out_of_city_not_allowed")  # fmt: skip
+    ok(c.patch(f"{API}/programmes/{programme['id']}", json={"out_of_city_allowed": True}, headers=officer.headers))
+    ok(book(c, parties.firm, voucher["id"], shanghai, "testing_certification", "1000.00", "900.00", "general"), 201)
