@@ -376,7 +376,8 @@ def void_for_fraud(session: Session, actor: Actor, voucher_id: int, description:
         voucher.balance = voucher.balance + booking.voucher_amount
         _audit(session, actor, "voucher_booking", booking.id, "voided", booking.status, "voided")
         booking.status = "voided"
-    returned = _give_back(session, voucher, programme) if voucher.status in ("issued", "applied") else ZERO
+    # Whatever the voucher still holds (its balance plus the voided bookings' amounts) goes back to the budget.
+    returned = _give_back(session, voucher, programme)
     before, voucher.status = voucher.status, "voided"
     finding = VoucherFinding(org_id=target_org, voucher_id=voucher.id, kind="fraud", description=description,
                              recorded_by=actor.user_id, recorded_at=utcnow())  # fmt: skip

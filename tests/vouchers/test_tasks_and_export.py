@@ -107,3 +107,22 @@ def test_figures_export_csv_and_xlsx(vclient, parties):
     assert {r[0] for r in rows[1:]} == {"programme", "category", "provider"}
     refused(c.get(url, params={"format": "pdf"}, headers=officer.headers), 422, "invalid_format")
     assert b["status"] == "booked"
+
+
+def test_voiding_an_expired_voucher_returns_its_open_bookings(vclient, parties):
+    from market.vouchers import service
+
+    c, officer, firm, p = vclient, parties.officer, parties.firm, parties.provider
+    admit_provider(c, officer, p, ["testing_certification"])
+    programme = open_programme(c, officer)
+    voucher = issue_voucher(c, officer, firm, programme["id"], "30000.00")
+    ok(book(c, firm, voucher["id"], p, "testing_certification", "10000.00", "9000.00", "general"), 201)
+    import datetime as dt
+
+    with session_scope() as s:
+        assert service.expire_due(s, dt.date(2027, 1, 1)) == [voucher["id"]]
+    assert D(ok(c.get(f"{API}/programmes/{programme['id']}"))["committed"]) == D("9000")  # the booked part stays
+    ok(c.post(f"{API}/vouchers/{voucher['id']}/void", json={"description": "虚构服务"}, headers=officer.headers))
+    assert D(ok(c.get(f"{API}/programmes/{programme['id']}"))["committed"]) == D("0")
+    after = ok(c.get(f"{API}/vouchers/{voucher['id']}", headers=officer.headers))
+    assert (after["status"], D(after["returned"])) == ("voided", D("30000"))
