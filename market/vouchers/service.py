@@ -33,9 +33,7 @@ OFFICERS = (Role.bureau_admin, Role.programme_officer)
 
 
 def _refused(exc: rules.RuleViolation) -> MarketError:
-    if exc.code in ("invalid_state",):
-        return InvalidState(exc.message, code=exc.code)
-    if exc.code in ("budget_exhausted", "voucher_balance_insufficient", "voucher_not_active", "voucher_expired",
+    if exc.code in ("invalid_state", "budget_exhausted", "voucher_balance_insufficient", "voucher_not_active", "voucher_expired",
                     "programme_closed", "duplicate_application"):  # fmt: skip
         return InvalidState(exc.message, code=exc.code)
     if exc.code in ("related_party", "provider_not_approved", "firm_not_eligible", "org_not_verified",
@@ -211,7 +209,8 @@ def declare_relationship(session: Session, actor: Actor, provider_org_id: int, f
     """A party (or the bureau) declares a relationship; from then on the provider may not serve the firm."""
     if not (actor.is_bureau or actor.org_id in (provider_org_id, firm_org_id)):
         raise Forbidden("only one of the two parties or the bureau declares a relationship", code="forbidden")
-    _org(session, provider_org_id), _org(session, firm_org_id)
+    for org_id in (provider_org_id, firm_org_id):
+        _org(session, org_id)
     existing = session.scalar(sa.select(VoucherRelationship).where(
         VoucherRelationship.provider_org_id == provider_org_id, VoucherRelationship.firm_org_id == firm_org_id))  # fmt: skip
     if existing is not None:
@@ -384,7 +383,7 @@ def void_for_fraud(session: Session, actor: Actor, voucher_id: int, description:
     session.add(finding)
     session.flush()
     _audit(session, actor, "voucher", voucher.id, "voided", before, "voided", returned=returned, finding=finding.id)
-    _audit(session, actor, "organisation", target_org, "finding_recorded", detail_kind="fraud", voucher=voucher.id)
+    _audit(session, actor, "organisation", target_org, "finding_recorded", kind="fraud", voucher=voucher.id)
     notices.emit(session, voucher.firm_org_id, "voucher", voucher.id, f"创新券已作废: {voucher.number}",
                  {"reason": description})  # fmt: skip
     return finding
