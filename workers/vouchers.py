@@ -6,7 +6,7 @@ import contextlib
 
 from market.contracts.rules import china_date
 from market.core.db import session_scope, utcnow
-from market.vouchers import notices, service
+from market.vouchers import flows, notices
 from workers.base import add_beat, task
 
 QUEUE = "default"  # light, infrequent work: no queue of its own
@@ -18,7 +18,7 @@ DELIVER_NOTICES = "market.vouchers.deliver_notices"
 def expire_due() -> list[int]:
     """Expire vouchers past their date; unused value returns to the budget (idempotent)."""
     with session_scope() as session:
-        return service.expire_due(session, china_date(utcnow()))
+        return flows.expire_due(session, china_date(utcnow()))
 
 
 @task(DELIVER_NOTICES, queue=QUEUE, max_retries=3)

@@ -13,7 +13,7 @@ from market.core.deps import BureauActor, CurrentActor, OptionalActor, SessionDe
 from market.core.pagination import Page, PageDep, paginate
 from market.stats.endpoints import FormatQ, render
 from market.subsidies.service import jurisdiction
-from market.vouchers import service, subsidy
+from market.vouchers import flows, service, subsidy
 from market.vouchers.schemas import (
     ApplicationIn, ApprovalIn, AwardIn, AwardOut, BookingIn, BookingOut, ClaimIn, ClaimOut, ConfirmIn, DecisionIn,
     DeliveryIn, FindingOut, NoteIn, PaymentOut, ProgrammeEdit, ProgrammeIn, ProgrammeOut, ProviderIn, ProviderOut,
@@ -141,17 +141,17 @@ def get_voucher(voucher_id: int, session: SessionDep, actor: CurrentActor) -> An
 
 @router.post("/vouchers/{voucher_id}/approve", response_model=VoucherOut, summary="Issue the voucher (bureau)")
 def approve(voucher_id: int, body: ApprovalIn, session: SessionDep, actor: CurrentActor, today: Today) -> Any:
-    return service.approve_voucher(session, actor, voucher_id, body.granted_amount, today)
+    return flows.approve_voucher(session, actor, voucher_id, body.granted_amount, today)
 
 
 @router.post("/vouchers/{voucher_id}/reject", response_model=VoucherOut)
 def reject(voucher_id: int, body: NoteIn, session: SessionDep, actor: CurrentActor) -> Any:
-    return service.reject_voucher(session, actor, voucher_id, body.note)
+    return flows.reject_voucher(session, actor, voucher_id, body.note)
 
 
 @router.post("/vouchers/{voucher_id}/void", response_model=FindingOut, summary="Void for fraud and record the finding")
 def void(voucher_id: int, body: VoidIn, session: SessionDep, actor: CurrentActor) -> Any:
-    return service.void_for_fraud(session, actor, voucher_id, body.description, body.org_id)
+    return flows.void_for_fraud(session, actor, voucher_id, body.description, body.org_id)
 
 
 @router.get("/findings/{org_id}", response_model=list[FindingOut], summary="Findings against an organisation")
@@ -161,7 +161,7 @@ def findings(org_id: int, session: SessionDep, actor: CurrentActor) -> Any:
 
 @router.post("/vouchers/{voucher_id}/bookings", status_code=201, response_model=BookingOut, summary="Book a service")
 def book(voucher_id: int, body: BookingIn, session: SessionDep, actor: CurrentActor, today: Today) -> Any:
-    return service.book_service(session, actor, voucher_id, body.model_dump(), today)
+    return flows.book_service(session, actor, voucher_id, body.model_dump(), today)
 
 
 # --- bookings and claims ---------------------------------------------------------------------------
@@ -181,22 +181,22 @@ def get_booking(booking_id: int, session: SessionDep, actor: CurrentActor) -> An
 
 @router.post("/bookings/{booking_id}/deliver", response_model=BookingOut, summary="The provider delivers, with evidence")
 def deliver(booking_id: int, body: DeliveryIn, session: SessionDep, actor: CurrentActor) -> Any:
-    return service.deliver(session, actor, booking_id, [e.model_dump() for e in body.evidence])
+    return flows.deliver(session, actor, booking_id, [e.model_dump() for e in body.evidence])
 
 
 @router.post("/bookings/{booking_id}/confirm", response_model=BookingOut, summary="The firm confirms and scores")
 def confirm(booking_id: int, body: ConfirmIn, session: SessionDep, actor: CurrentActor) -> Any:
-    return service.confirm(session, actor, booking_id, body.scores)
+    return flows.confirm(session, actor, booking_id, body.scores)
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut)
 def cancel(booking_id: int, session: SessionDep, actor: CurrentActor) -> Any:
-    return service.cancel_booking(session, actor, booking_id)
+    return flows.cancel_booking(session, actor, booking_id)
 
 
 @router.post("/bookings/{booking_id}/claim", status_code=201, response_model=ClaimOut, summary="兑现: claim the voucher share")
 def claim(booking_id: int, body: ClaimIn, session: SessionDep, actor: CurrentActor) -> Any:
-    return _claim_out(session, service.submit_claim(session, actor, booking_id, body.model_dump()))
+    return _claim_out(session, flows.submit_claim(session, actor, booking_id, body.model_dump()))
 
 
 @router.get("/claims", response_model=Page[ClaimOut], summary="Redemption claims (the claimant's; bureau: all)")
@@ -213,4 +213,4 @@ def get_claim(claim_id: int, session: SessionDep, actor: CurrentActor) -> Any:
 
 @router.post("/claims/{claim_id}/review", response_model=ClaimOut, summary="Approve (pay by shares) or reject (bureau)")
 def review(claim_id: int, body: ReviewIn, session: SessionDep, actor: CurrentActor, today: Today) -> Any:
-    return _claim_out(session, service.review_claim(session, actor, claim_id, body.approve, body.note, today))
+    return _claim_out(session, flows.review_claim(session, actor, claim_id, body.approve, body.note, today))

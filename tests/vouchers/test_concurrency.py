@@ -11,7 +11,7 @@ from market.accounts.service import actor_from_secret
 from market.core.db import session_scope
 from market.core.errors import MarketError
 from market.core.vocab import OrgKind
-from market.vouchers import service
+from market.vouchers import flows
 from market.vouchers.models import Voucher, VoucherProgramme
 from tests.vouchers.conftest import API, TODAY, ok, open_programme
 
@@ -38,7 +38,7 @@ def test_concurrent_approvals_never_overcommit(vclient, parties, world, engine):
         barrier.wait()
         try:
             with session_scope() as s:
-                service.approve_voucher(s, actor, voucher_id, None, TODAY)
+                flows.approve_voucher(s, actor, voucher_id, None, TODAY)
             result = "issued"
         except MarketError as exc:
             result = exc.code

@@ -110,7 +110,7 @@ def test_figures_export_csv_and_xlsx(vclient, parties):
 
 
 def test_voiding_an_expired_voucher_returns_its_open_bookings(vclient, parties):
-    from market.vouchers import service
+    from market.vouchers import flows
 
     c, officer, firm, p = vclient, parties.officer, parties.firm, parties.provider
     admit_provider(c, officer, p, ["testing_certification"])
@@ -120,7 +120,7 @@ def test_voiding_an_expired_voucher_returns_its_open_bookings(vclient, parties):
     import datetime as dt
 
     with session_scope() as s:
-        assert service.expire_due(s, dt.date(2027, 1, 1)) == [voucher["id"]]
+        assert flows.expire_due(s, dt.date(2027, 1, 1)) == [voucher["id"]]
     assert D(ok(c.get(f"{API}/programmes/{programme['id']}"))["committed"]) == D("9000")  # the booked part stays
     ok(c.post(f"{API}/vouchers/{voucher['id']}/void", json={"description": "虚构服务"}, headers=officer.headers))
     assert D(ok(c.get(f"{API}/programmes/{programme['id']}"))["committed"]) == D("0")

@@ -101,13 +101,13 @@ def test_a_year_of_vouchers(vclient, parties, world):
     refused(book(c, cheat_d, vd["id"], p2, "intellectual_property", "100.00", "90.00", "general"), 409, "voucher_not_active")
 
     # Year end: the beat's expiry gives the unused value back.
-    from market.vouchers import service
+    from market.vouchers import flows
 
     with session_scope() as s:
-        expired = service.expire_due(s, dt.date(2027, 1, 1))
+        expired = flows.expire_due(s, dt.date(2027, 1, 1))
     assert sorted(expired) == sorted([va["id"], vb["id"], vc["id"]])
     with session_scope() as s:
-        assert service.expire_due(s, dt.date(2027, 1, 2)) == []  # idempotent
+        assert flows.expire_due(s, dt.date(2027, 1, 2)) == []  # idempotent
     returned = {v: D(ok(c.get(f"{API}/vouchers/{v}", headers=officer.headers))["returned"]) for v in (va["id"], vb["id"], vc["id"])}
     assert returned == {va["id"]: D("14000"), vb["id"]: D("13000"), vc["id"]: D("30000")}
     assert D(ok(c.get(f"{API}/programmes/{pid}"))["committed"]) == D("63000")
