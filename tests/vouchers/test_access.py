@@ -176,3 +176,35 @@ def test_same_organisation_and_out_of_city(vclient, parties, world):
             403, "out_of_city_not_allowed")  # fmt: skip
     ok(c.patch(f"{API}/programmes/{programme['id']}", json={"out_of_city_allowed": True}, headers=officer.headers))
     ok(book(c, parties.firm, voucher["id"], shanghai, "testing_certification", "1000.00", "900.00", "general"), 201)
+
+
+def test_reject_cancel_close_and_lists_per_role(vclient, parties):
+    c = vclient
+    who = {**parties.all_roles(), "registrar": parties.registrar.headers}
+    denied_org = (403, "role_required")
+    admit_provider(c, parties.officer, parties.provider, ["testing_certification"])
+    programme = open_programme(c, parties.officer)
+    pid = programme["id"]
+    body = {"firm_kind": "sme", "requested_amount": "20000.00", "purpose": "x"}
+    to_reject = ok(c.post(f"{API}/programmes/{pid}/applications", json=body, headers=parties.firm_b.headers), 201)
+    _try(c, "POST", f"{API}/vouchers/{to_reject['id']}/reject", who, {
+        "anonymous": (401, None), "firm": denied_org, "provider": denied_org, "other_firm": denied_org,
+        "registrar": denied_org, "bureau": (200, None)}, {"note": "不符合条件"})  # fmt: skip
+
+    applied = ok(c.post(f"{API}/programmes/{pid}/applications", json=body, headers=parties.firm.headers), 201)
+    voucher = ok(c.post(f"{API}/vouchers/{applied['id']}/approve", json={}, headers=parties.officer.headers))
+    booking = ok(book(c, parties.firm, voucher["id"], parties.provider, "testing_certification", "1000.00", "900.00", "general"), 201)
+    _try(c, "POST", f"{API}/bookings/{booking['id']}/cancel", who, {
+        "anonymous": (401, None), "other_firm": (404, None), "bureau": (403, "forbidden"), "firm": (200, None)})  # fmt: skip
+
+    for path in ("/vouchers", "/bookings", "/claims"):
+        assert c.get(f"{API}{path}").status_code == 401
+        assert ok(c.get(f"{API}{path}", headers=who["other_firm"]))["total"] == 0
+    assert ok(c.get(f"{API}/vouchers", headers=who["bureau"]))["total"] == 2
+    assert ok(c.get(f"{API}/bookings", headers=who["provider"]))["total"] == 1
+    assert ok(c.get(f"{API}/providers?status=pending", headers=who["bureau"]))["total"] == 0
+
+    _try(c, "POST", f"{API}/programmes/{pid}/close", who, {
+        "anonymous": (401, None), "firm": denied_org, "provider": denied_org, "registrar": denied_org,
+        "bureau": (200, None)})  # fmt: skip
+    refused(c.post(f"{API}/programmes/{pid}/applications", json=body, headers=parties.other_firm.headers), 409, "programme_closed")
