@@ -34,7 +34,6 @@ def approve_voucher(session: Session, actor: Actor, voucher_id: int, granted: De
     # Lock order: programme, then voucher — every path that changes `committed` takes them in this order.
     programme = get_programme(session, programme_id, for_update=True)
     voucher = get_voucher(session, voucher_id, for_update=True)
-    session.refresh(programme)
     if voucher.status != "applied":
         raise InvalidState(f"the application is {voucher.status}", code="invalid_state")
     if programme.status != "open":
@@ -85,7 +84,6 @@ def expire_due(session: Session, today: dt.date) -> list[int]:
     for voucher_id in due:
         programme = get_programme(session, get_voucher(session, voucher_id).programme_id, for_update=True)
         voucher = get_voucher(session, voucher_id, for_update=True)
-        session.refresh(programme)
         if not rules.is_due_to_expire(voucher.status, voucher.expires_on, today):
             continue
         unused = _give_back(session, voucher, programme)
@@ -103,7 +101,6 @@ def void_for_fraud(session: Session, actor: Actor, voucher_id: int, description:
     require_officer(actor)
     programme = get_programme(session, get_voucher(session, voucher_id).programme_id, for_update=True)
     voucher = get_voucher(session, voucher_id, for_update=True)
-    session.refresh(programme)
     if voucher.status not in ("issued", "applied", "expired"):
         raise InvalidState(f"the voucher is {voucher.status}", code="invalid_state")
     target_org = org_id or voucher.firm_org_id
@@ -215,7 +212,6 @@ def cancel_booking(session: Session, actor: Actor, booking_id: int) -> VoucherBo
     # The lock order of every path that touches the budget: programme, then voucher.
     programme = get_programme(session, voucher.programme_id, for_update=True)
     voucher = get_voucher(session, voucher.id, for_update=True)
-    session.refresh(programme)
     _step(session, actor, booking, "cancel")
     if voucher.status == "issued":
         voucher.balance = voucher.balance + booking.voucher_amount
@@ -254,7 +250,8 @@ def review_claim(session: Session, actor: Actor, claim_id: int, approve: bool, n
                  ) -> VoucherRedemptionClaim:  # fmt: skip
     """Bureau review: an approval pays the voucher share split by the programme's shares, each with its payer."""
     require_officer(actor)
-    claim = session.scalar(sa.select(VoucherRedemptionClaim).where(VoucherRedemptionClaim.id == claim_id).with_for_update())
+    claim = session.scalar(sa.select(VoucherRedemptionClaim).where(VoucherRedemptionClaim.id == claim_id)
+                           .with_for_update().execution_options(populate_existing=True))  # fmt: skip
     if claim is None:
         raise NotFound("no such claim", code="claim_not_found")
     if claim.status != "submitted":

@@ -88,7 +88,8 @@ def get_programme(session: Session, programme_id: int, *, for_update: bool = Fal
     if for_update:
         # The budget check reads and writes `committed`: concurrent approvals queue on this row (PostgreSQL);
         # SQLite's transactions already begin IMMEDIATE, one writer at a time.
-        stmt = stmt.with_for_update()
+        # populate_existing: a row this session already loaded is read again under the lock, not reused stale.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     programme = session.scalar(stmt)
     if programme is None:
         raise NotFound("no such voucher programme", code="programme_not_found")
@@ -258,7 +259,7 @@ def apply_for_voucher(session: Session, actor: Actor, programme_id: int, firm_ki
 def get_voucher(session: Session, voucher_id: int, *, for_update: bool = False) -> Voucher:
     stmt = sa.select(Voucher).where(Voucher.id == voucher_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     voucher = session.scalar(stmt)
     if voucher is None:
         raise NotFound("no such voucher", code="voucher_not_found")

@@ -57,3 +57,55 @@ def test_concurrent_approvals_never_overcommit(vclient, parties, world, engine):
         numbers = s.scalars(sa.select(Voucher.number).where(Voucher.status == "issued")).all()
     assert committed == issued == D("100000")
     assert len(set(numbers)) == 10
+
+
+def _race(calls) -> list[str]:
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def run(call) -> None:
+        barrier.wait()
+        try:
+            with session_scope() as s:
+                call(s)
+            result = "ok"
+        except MarketError as exc:
+            result = exc.code
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return sorted(outcomes)
+
+
+def test_one_application_approved_twice_at_once_is_issued_once(vclient, parties, engine):
+    c, officer = vclient, parties.officer
+    programme = open_programme(c, officer)
+    body = {"firm_kind": "sme", "requested_amount": "10000.00", "purpose": "x"}
+    vid = ok(c.post(f"{API}/programmes/{programme['id']}/applications", json=body, headers=parties.firm.headers), 201)["id"]
+    with session_scope() as s:
+        actor = actor_from_secret(s, officer.token)
+    outcomes = _race([lambda s: flows.approve_voucher(s, actor, vid, None, TODAY)] * 4)
+    assert outcomes == ["invalid_state"] * 3 + ["ok"]
+    assert D(ok(c.get(f"{API}/programmes/{programme['id']}"))["committed"]) == D("10000")
+
+
+def test_bookings_at_once_never_overspend_a_voucher(vclient, parties, engine):
+    from tests.vouchers.conftest import admit_provider, issue_voucher
+
+    c, officer = vclient, parties.officer
+    admit_provider(c, officer, parties.provider, ["testing_certification"])
+    programme = open_programme(c, officer)
+    voucher = issue_voucher(c, officer, parties.firm, programme["id"], "10000.00")
+    with session_scope() as s:
+        firm = actor_from_secret(s, parties.firm.token)
+    data = {"provider_org_id": parties.provider.org_id, "category": "testing_certification", "scope": "x",
+            "price": D("4000"), "voucher_amount": D("3600"), "settlement": "general"}  # fmt: skip
+    outcomes = _race([lambda s: flows.book_service(s, firm, voucher["id"], data, TODAY)] * 4)
+    assert outcomes == ["ok"] * 2 + ["voucher_balance_insufficient"] * 2  # 2 × 3,600 fit in 10,000; a third does not
+    assert D(ok(c.get(f"{API}/vouchers/{voucher['id']}", headers=parties.firm.headers))["balance"]) == D("2800")
