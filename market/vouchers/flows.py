@@ -23,7 +23,8 @@ from market.vouchers.models import (
     VoucherRedemptionClaim, VoucherRelationship,
 )  # fmt: skip
 from market.vouchers.service import (
-    ZERO, audit_change, get_org, refusal, terms_of, get_voucher, get_programme, require_officer, visible_booking, visible_voucher,
+    ZERO, audit_change, get_org, refusal, terms_of, get_voucher, get_programme, lock_booking, require_officer, visible_booking,
+    visible_voucher,
 )  # fmt: skip
 
 
@@ -106,10 +107,12 @@ def void_for_fraud(session: Session, actor: Actor, voucher_id: int, description:
     target_org = org_id or voucher.firm_org_id
     get_org(session, target_org)
     open_bookings = session.scalars(sa.select(VoucherBooking).where(
-        VoucherBooking.voucher_id == voucher.id, VoucherBooking.status.in_(("booked", "delivered", "confirmed", "claimed"))))  # fmt: skip
+        VoucherBooking.voucher_id == voucher.id, VoucherBooking.status.in_(("booked", "delivered", "confirmed", "claimed")))
+        .order_by(VoucherBooking.id).with_for_update().execution_options(populate_existing=True)).all()  # fmt: skip
     for booking in open_bookings:
         for claim in session.scalars(sa.select(VoucherRedemptionClaim).where(
-                VoucherRedemptionClaim.booking_id == booking.id, VoucherRedemptionClaim.status == "submitted")):  # fmt: skip
+                VoucherRedemptionClaim.booking_id == booking.id, VoucherRedemptionClaim.status == "submitted")
+                .with_for_update().execution_options(populate_existing=True)).all():  # fmt: skip
             claim.status, claim.review_note = "rejected", "voucher voided"
             audit_change(session, actor, "voucher_claim", claim.id, "rejected", "submitted", "rejected", note="voucher voided")
         voucher.balance = voucher.balance + booking.voucher_amount
@@ -182,6 +185,7 @@ def deliver(session: Session, actor: Actor, booking_id: int, evidence: list[dict
         raise Forbidden("only the provider records delivery", code="forbidden")
     if not evidence:
         raise ValidationFailed.field("evidence", "evidence_required", "delivery needs evidence (report, test certificate…)")
+    booking = lock_booking(session, booking.id)
     _step(session, actor, booking, "deliver", evidence=len(evidence))
     booking.evidence, booking.delivered_at = evidence, utcnow()
     notices.emit(session, voucher.firm_org_id, "voucher_booking", booking.id, "服务已交付，请确认并评价", {})
@@ -197,6 +201,7 @@ def confirm(session: Session, actor: Actor, booking_id: int, scores: dict[str, i
         score = rules.service_score(scores)
     except rules.RuleViolation as exc:
         raise refusal(exc) from None
+    booking = lock_booking(session, booking.id)
     _step(session, actor, booking, "confirm", score=score)
     booking.scores, booking.score, booking.confirmed_at = dict(scores), score, utcnow()
     notices.emit(session, booking.provider_org_id, "voucher_booking", booking.id, "服务已确认", {"score": str(score)})
@@ -212,6 +217,7 @@ def cancel_booking(session: Session, actor: Actor, booking_id: int) -> VoucherBo
     # The lock order of every path that touches the budget: programme, then voucher.
     programme = get_programme(session, voucher.programme_id, for_update=True)
     voucher = get_voucher(session, voucher.id, for_update=True)
+    booking = lock_booking(session, booking.id)
     _step(session, actor, booking, "cancel")
     if voucher.status == "issued":
         voucher.balance = voucher.balance + booking.voucher_amount
@@ -229,6 +235,9 @@ def submit_claim(session: Session, actor: Actor, booking_id: int, data: dict[str
     claimant_org = voucher.firm_org_id if who == "firm" else booking.provider_org_id
     if actor.org_id != claimant_org:
         raise Forbidden(f"under this settlement the {who} claims the voucher share", code="wrong_claimant")
+    # voucher, then booking: a void running at the same time either sees this claim or this claim sees the void
+    voucher = get_voucher(session, voucher.id, for_update=True)
+    booking = lock_booking(session, booking.id)
     if voucher.status == "voided":
         raise InvalidState("the voucher is void", code="voucher_not_active")
     try:
@@ -250,14 +259,16 @@ def review_claim(session: Session, actor: Actor, claim_id: int, approve: bool, n
                  ) -> VoucherRedemptionClaim:  # fmt: skip
     """Bureau review: an approval pays the voucher share split by the programme's shares, each with its payer."""
     require_officer(actor)
+    found = session.get(VoucherRedemptionClaim, claim_id)
+    if found is None:
+        raise NotFound("no such claim", code="claim_not_found")
+    # Lock order as a void takes them: voucher, booking, claim.
+    voucher = get_voucher(session, session.get(VoucherBooking, found.booking_id).voucher_id, for_update=True)
+    booking = lock_booking(session, found.booking_id)
     claim = session.scalar(sa.select(VoucherRedemptionClaim).where(VoucherRedemptionClaim.id == claim_id)
                            .with_for_update().execution_options(populate_existing=True))  # fmt: skip
-    if claim is None:
-        raise NotFound("no such claim", code="claim_not_found")
     if claim.status != "submitted":
         raise InvalidState(f"the claim is {claim.status}", code="invalid_state")
-    booking = session.get(VoucherBooking, claim.booking_id)
-    voucher = session.get(Voucher, booking.voucher_id)
     programme = get_programme(session, voucher.programme_id)
     _step(session, actor, booking, "approve" if approve else "reject", claim=claim.id)
     claim.status = "approved" if approve else "rejected"

@@ -294,6 +294,12 @@ def findings_of(session: Session, actor: Actor, org_id: int) -> list[VoucherFind
 # ---- bookings -------------------------------------------------------------------------------------
 
 
+def lock_booking(session: Session, booking_id: int) -> VoucherBooking:
+    """The booking row, locked and read afresh (take its voucher's lock first where both are needed)."""
+    return session.scalar(sa.select(VoucherBooking).where(VoucherBooking.id == booking_id)
+                          .with_for_update().execution_options(populate_existing=True))  # fmt: skip
+
+
 def visible_booking(session: Session, actor: Actor, booking_id: int) -> tuple[VoucherBooking, Voucher]:
     booking = session.get(VoucherBooking, booking_id)
     voucher = session.get(Voucher, booking.voucher_id) if booking else None

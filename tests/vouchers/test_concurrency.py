@@ -109,3 +109,20 @@ def test_bookings_at_once_never_overspend_a_voucher(vclient, parties, engine):
     outcomes = _race([lambda s: flows.book_service(s, firm, voucher["id"], data, TODAY)] * 4)
     assert outcomes == ["ok"] * 2 + ["voucher_balance_insufficient"] * 2  # 2 × 3,600 fit in 10,000; a third does not
     assert D(ok(c.get(f"{API}/vouchers/{voucher['id']}", headers=parties.firm.headers))["balance"]) == D("2800")
+
+
+def test_one_booking_claimed_at_once_is_paid_once(vclient, parties, engine):
+    from tests.vouchers.conftest import EVIDENCE, SCORES, admit_provider, book, issue_voucher
+
+    c, officer, firm = vclient, parties.officer, parties.firm
+    admit_provider(c, officer, parties.provider, ["testing_certification"])
+    programme = open_programme(c, officer)
+    voucher = issue_voucher(c, officer, firm, programme["id"], "10000.00")
+    b = ok(book(c, firm, voucher["id"], parties.provider, "testing_certification", "4000.00", "3600.00", "general"), 201)
+    ok(c.post(f"{API}/bookings/{b['id']}/deliver", json=EVIDENCE, headers=parties.provider.headers))
+    ok(c.post(f"{API}/bookings/{b['id']}/confirm", json=SCORES, headers=firm.headers))
+    with session_scope() as s:
+        actor = actor_from_secret(s, firm.token)
+    data = {"contract_reference": "SC", "payment_proof": "回单", "paid_amount": D("4000")}
+    outcomes = _race([lambda s: flows.submit_claim(s, actor, b["id"], data)] * 4)
+    assert outcomes == ["invalid_state"] * 3 + ["ok"]
