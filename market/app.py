@@ -19,6 +19,7 @@ from market.listings.endpoints import router as listings_router
 from market.matching.endpoints import router as matching_router
 from market.stats.endpoints import router as stats_router
 from market.subsidies.endpoints import router as subsidies_router
+from market.vouchers.endpoints import router as vouchers_router
 
 
 @asynccontextmanager
@@ -49,7 +50,7 @@ def create_app() -> FastAPI:
     # The domains' paths never overlap (each has its own first segment), so the order changes nothing else.
     for router in (
         matching_router, listings_router, accounts_router, contracts_router, stats_router, subsidies_router,
-        calls_router,
+        calls_router, vouchers_router,
     ):  # fmt: skip
         app.include_router(router)
 

@@ -10,6 +10,7 @@ from market.core.config import get_settings
 TASK_MODULES = ["workers.search", "workers.contracts", "workers.subsidies", "workers.calls", "workers.maintenance"]
 # Every queue a task is routed to; a worker that serves everything listens on all of them.
 QUEUES = ("default", "search", "calls", "subsidies")
+TASK_MODULES.append("workers.vouchers")  # innovation vouchers: expiry and notices (default queue)
 
 
 def broker_url() -> str:

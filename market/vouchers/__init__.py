@@ -1,0 +1,1 @@
+"""Innovation vouchers (创新券): programmes, providers, vouchers, service bookings, redemption, figures."""

@@ -1,0 +1,34 @@
+"""The hook for the subsidy engine: redemptions and provincial awards as calculator facts, no engine change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+from market.subsidies import calculator as calc
+from market.subsidies.presets import preset
+from market.vouchers.subsidy import AWARD_TYPE, award_match_policy
+
+
+def _fact(i: int, seller_region: str, contract_type: str, amount: str) -> calc.ContractFact:
+    seller = calc.Party(f"provider {seller_region}", org_id=10 if seller_region.startswith("3302") else 11, region=seller_region)
+    buyer = calc.Party("firm", org_id=20, region="330212", entity_type="150")
+    return calc.ContractFact(i, f"CXQ/{i}", contract_type, "voucher_service", seller, buyer, D(amount), D(amount),
+                             D(amount), dt.date(2026, 5, 1), voucher_eligible=True, activity_id=f"voucher-booking:{i}")  # fmt: skip
+
+
+def test_award_match_is_a_storable_policy_paying_one_to_one_in_the_city_only():
+    policy = award_match_policy(("3302",))
+    assert calc.policy_from_dict(calc.policy_to_dict(policy)) == policy  # the bureau can store and edit it as data
+    facts = [_fact(1, "330203", AWARD_TYPE, "80000"), _fact(2, "310104", AWARD_TYPE, "50000"),
+             _fact(3, "330203", "service", "40000")]  # fmt: skip
+    outcome = calc.compute(policy, facts, calc.Period.year(2026))
+    paid = {r.org_id: r.total for r in outcome.results}
+    assert paid == {10: D("80000.00"), 11: D("0.00")}  # out of city: excluded (seller_region); services: out of scope
+
+
+def test_provider_preset_ignores_award_facts_and_pays_five_percent_of_service_contracts():
+    policy = preset("lc2020-voucher-provider", "3302")
+    facts = [_fact(1, "330203", "service", "40000"), _fact(2, "330203", AWARD_TYPE, "80000")]
+    outcome = calc.compute(policy, facts, calc.Period.year(2026))
+    assert [(r.org_id, r.total) for r in outcome.results] == [(10, D("2000.00"))]

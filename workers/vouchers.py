@@ -1,0 +1,40 @@
+"""Voucher tasks (创新券): the beat expires vouchers and delivers voucher notices to the inbox and webhooks."""
+
+from __future__ import annotations
+
+import contextlib
+
+from market.contracts.rules import china_date
+from market.core.db import session_scope, utcnow
+from market.vouchers import flows, notices
+from workers.base import add_beat, task
+
+QUEUE = "default"  # light, infrequent work: no queue of its own
+EXPIRE = "market.vouchers.expire_due"
+DELIVER_NOTICES = "market.vouchers.deliver_notices"
+
+
+@task(EXPIRE, queue=QUEUE, max_retries=3)
+def expire_due() -> list[int]:
+    """Expire vouchers past their date; unused value returns to the budget (idempotent)."""
+    with session_scope() as session:
+        return flows.expire_due(session, china_date(utcnow()))
+
+
+@task(DELIVER_NOTICES, queue=QUEUE, max_retries=3)
+def deliver_notices() -> int:
+    """Pending voucher notices → inbox entries and webhook deliveries (sent by the search queue's webhook task)."""
+    from workers.search import deliver_webhook
+
+    with session_scope() as session:
+        deliveries = notices.deliver_pending(session)
+    for delivery_id in deliveries:
+        with contextlib.suppress(Exception):  # a delivery not queued now stays pending in its table
+            deliver_webhook.apply_async((delivery_id,), retry=False)
+    return len(deliveries)
+
+
+# Hourly: a voucher expires at the end of its last day; an hour late changes nothing (the booking check
+# itself refuses an expired voucher at the instant).
+add_beat("vouchers-expire-due", EXPIRE, 3600.0, queue=QUEUE)
+add_beat("vouchers-deliver-notices", DELIVER_NOTICES, 30.0, queue=QUEUE)
