@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from market.contracts.rules import china_date
 from market.core.db import session_scope, utcnow
 from market.vouchers import flows, notices
@@ -23,15 +21,9 @@ def expire_due() -> list[int]:
 
 @task(DELIVER_NOTICES, queue=QUEUE, max_retries=3)
 def deliver_notices() -> int:
-    """Pending voucher notices → inbox entries and webhook deliveries (sent by the search queue's webhook task)."""
-    from workers.search import deliver_webhook
-
+    """Pending voucher notices → inbox entries and webhook deliveries (sent by the webhook sweep)."""
     with session_scope() as session:
-        deliveries = notices.deliver_pending(session)
-    for delivery_id in deliveries:
-        with contextlib.suppress(Exception):  # a delivery not queued now stays pending in its table
-            deliver_webhook.apply_async((delivery_id,), retry=False)
-    return len(deliveries)
+        return len(notices.deliver_pending(session))
 
 
 # Hourly: a voucher expires at the end of its last day; an hour late changes nothing (the booking check
