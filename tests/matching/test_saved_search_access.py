@@ -81,7 +81,7 @@ def test_match_for_a_listing_pauses_when_its_owner_takes_the_listing_back_to_dra
     assert _inbox(pg_client, broker) == [first]
     saved = _saved(pg_client, broker, saved_id)
     assert saved["active"] is False and saved["paused_reason"] == "source_not_visible"
-    assert audit_actions("saved_search", saved_id) == ["pause"]
+    assert audit_actions("saved_search", saved_id) == ["create", "pause"]
 
 
 def test_match_for_my_own_draft_keeps_working(pg_client, meili, people):

@@ -13,6 +13,7 @@ from market.accounts.roles import Role
 from market.core.audit import AuditEntry
 from market.core.db import session_scope, utcnow
 from market.core.vocab import OrgKind
+from market.listings.models import Achievement
 from market.matching import service
 from market.matching.models import Notification, SavedSearch, WebhookDelivery, WebhookSubscription
 from tests.matching.test_endpoints import Receiver, allow_loopback_webhooks  # noqa: F401 - a fixture
@@ -40,10 +41,15 @@ def _delivery_for(client, member, url: str) -> tuple[int, int]:
     assert hook.status_code == 201, hook.text
     with session_scope() as s:
         saved = SavedSearch(user_id=member.user_id, name="s", target="achievement", query="x", filters={}, min_score=50)
-        s.add(saved)
+        listing = Achievement(org_id=member.org_id, title="公开成果", summary="x", keywords=[], technical_field="new_energy",
+                              region_code="330203", maturity="pilot", ip_type="other", patent_numbers=[],
+                              transfer_modes=[], price_negotiable=True, inventors=[], recognitions=[],
+                              status="published", published_at=utcnow())  # fmt: skip
+        s.add_all([saved, listing])
         s.flush()
-        note = Notification(user_id=member.user_id, saved_search_id=saved.id, listing_type="achievement", listing_id=1,
-                            title="t", detail={})  # fmt: skip
+        # a public listing the subscriber may see: a delivery about anything else is withheld
+        note = Notification(user_id=member.user_id, saved_search_id=saved.id, listing_type="achievement",
+                            listing_id=listing.id, title="t", detail={})  # fmt: skip
         s.add(note)
         s.flush()
         d = WebhookDelivery(subscription_id=hook.json()["id"], notification_id=note.id, status="pending", attempts=0,
