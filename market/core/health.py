@@ -1,0 +1,145 @@
+"""Readiness (/readyz: database, Meilisearch, Redis, worker heartbeat, index lag), the worker heartbeat, /metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
+
+from market.core.config import get_settings
+
+HEARTBEAT_KEY = "market:worker:heartbeat"
+HEARTBEAT_SECONDS = 15.0
+COMPONENTS = ("database", "meilisearch", "redis", "worker", "index_lag")
+
+router = APIRouter(tags=["ops"])
+
+
+def _limit(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def redis_client(timeout: float = 1.0):
+    """A plain Redis client on the broker URL (Celery's redis+socket:// spelled as redis-py's unix://)."""
+    import redis
+
+    url = get_settings().redis_url
+    if not url:
+        return None
+    if url.startswith("redis+socket://"):
+        url = "unix://" + url[len("redis+socket://") :]
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def write_heartbeat() -> dict[str, Any]:
+    """Run by the worker on a beat schedule: proves that beat schedules and a worker runs tasks."""
+    beat = {"at": time.time(), "hostname": socket.gethostname(), "pid": os.getpid()}
+    client = redis_client()
+    if client is None:
+        return beat
+    try:
+        client.set(HEARTBEAT_KEY, json.dumps(beat), ex=int(HEARTBEAT_SECONDS * 20))
+    finally:
+        client.close()
+    return beat
+
+
+def _database() -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    from market.core.db import get_engine
+
+    with get_engine().connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+    return {"status": "ok"}
+
+
+def _meilisearch() -> dict[str, Any]:
+    from search import runtime
+
+    if not (runtime.configured() or get_settings().meili_url):
+        return {"status": "not_configured"}
+    client = runtime.get_client()
+    return {"status": "ok"} if client.healthy() else {"status": "down"}
+
+
+def _redis_and_worker() -> tuple[dict[str, Any], dict[str, Any]]:
+    client = redis_client()
+    if client is None:
+        return {"status": "not_configured"}, {"status": "unknown", "detail": "no Redis configured"}
+    try:
+        client.ping()
+        raw = client.get(HEARTBEAT_KEY)
+    except Exception as exc:  # noqa: BLE001 - reported, never raised
+        return {"status": "down", "detail": type(exc).__name__}, {"status": "unknown", "detail": "Redis is down"}
+    finally:
+        client.close()
+    if raw is None:
+        return {"status": "ok"}, {"status": "down", "detail": "no heartbeat yet"}
+    beat = json.loads(raw)
+    age = max(time.time() - float(beat["at"]), 0.0)
+    stale = age > _limit("MARKET_HEARTBEAT_STALE_SECONDS", HEARTBEAT_SECONDS * 4)
+    return {"status": "ok"}, {"status": "stale" if stale else "ok", "age_seconds": round(age, 1),
+                              "hostname": beat.get("hostname")}  # fmt: skip
+
+
+def _index_lag() -> dict[str, Any]:
+    from market.core.db import session_scope
+
+    try:
+        from market.matching.service import index_lag
+    except ModuleNotFoundError:
+        return {"status": "not_configured"}
+    with session_scope() as session:
+        lag = index_lag(session)
+    limit = _limit("MARKET_READY_MAX_INDEX_LAG_SECONDS", 300)
+    return {"status": "ok" if lag["lag_seconds"] <= limit else "behind", "lag_seconds": lag["lag_seconds"],
+            "pending": lag["pending"], "limit_seconds": limit}  # fmt: skip
+
+
+def check(only: set[str] | None = None) -> dict[str, Any]:
+    """Each component's status; overall "ok" only when every checked one is ok (or not configured)."""
+    components: dict[str, dict[str, Any]] = {}
+
+    def run(name: str, fn) -> None:
+        if only and name not in only:
+            return
+        started = time.perf_counter()
+        try:
+            components[name] = fn()
+        except Exception as exc:  # noqa: BLE001 - a failed check is a status, not an error
+            components[name] = {"status": "down", "detail": type(exc).__name__}
+        components[name]["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+
+    run("database", _database)
+    run("meilisearch", _meilisearch)
+    if not only or {"redis", "worker"} & only:
+        started = time.perf_counter()
+        redis_status, worker_status = _redis_and_worker()
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        for name, status in (("redis", redis_status), ("worker", worker_status)):
+            if not only or name in only:
+                components[name] = {**status, "latency_ms": ms}
+    run("index_lag", _index_lag)
+    ok = all(c["status"] in ("ok", "not_configured") for c in components.values())
+    return {"status": "ok" if ok else "unavailable", "components": components}
+
+
+@router.get("/readyz", summary="Readiness: database, Meilisearch, Redis, worker heartbeat, index lag")
+async def readyz(response: Response) -> dict[str, Any]:
+    result = await run_in_threadpool(check)
+    response.status_code = 200 if result["status"] == "ok" else 503
+    return result
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics() -> Response:
+    from market.core.metrics import render
+
+    body, content_type = await run_in_threadpool(render)
+    return Response(body, media_type=content_type)
