@@ -251,25 +251,41 @@ def _read_text(path: Path) -> str:
         return ""
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, …]; None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _start_time(pid: int) -> str:
     """The process's start time in clock ticks since boot (/proc): a recycled pid has another."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = _stat(pid)
+    return fields[19] if fields else ""
 
 
-def marked_processes(data: Path) -> list[int]:
-    """Processes (other than this one) started by a stack on this data directory: they carry its mark."""
-    needle = f"{STACK_MARK}={Path(data).resolve()}".encode() + b"\0"
-    found = []
+def _leftovers(data: Path, recorded: dict[int, int]) -> set[int]:
+    """Live processes of an earlier stack: members of a recorded process group (not younger pid reuse:
+    started no earlier than the recorded leader), or carrying the stack's mark for this directory.
+
+    The mark alone is not enough: Redis and Celery rewrite their process titles over their environment.
+    """
+    needle = f"{STACK_MARK}={data}".encode() + b"\0"
+    found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
+        fields = _stat(entry.name)
+        if not fields or fields[0] == "Z":
+            continue
+        pgrp, start = int(fields[2]), int(fields[19])
+        if pgrp in recorded and start >= recorded[pgrp]:
+            found.add(int(entry.name))
+            continue
         try:
             if needle in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
+                found.add(int(entry.name))
         except OSError:
             continue
     return found
@@ -278,30 +294,27 @@ def marked_processes(data: Path) -> list[int]:
 def cleanup_leftovers(data: Path, timeout: float = 10.0) -> list[str]:
     """Stop whatever an earlier stack on this data directory left running; returns what was found.
 
-    Only called with the stack lock held, so nothing marked with this directory can belong to a live stack.
+    Only called with the stack lock held, so nothing recorded for this directory can belong to a live stack.
     """
     data = Path(data).resolve()
-    found: dict[int, str] = {}
+    recorded: dict[int, int] = {}
+    names: dict[int, str] = {}
     for pid_file in (data / "run").glob("*.pid"):
-        if pid_file.name == "stack.pid":
-            continue
         parts = _read_text(pid_file).split()
-        if len(parts) == 2 and parts[0].isdigit() and _start_time(int(parts[0])) == parts[1]:
-            found[int(parts[0])] = f"{pid_file.stem} (pid {parts[0]})"
-        pid_file.unlink()
-    for pid in marked_processes(data):
-        found.setdefault(pid, f"pid {pid}")
-    if not found:
-        return []
-    for pid in found:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and marked_processes(data):
-        time.sleep(0.1)
-    for pid in marked_processes(data):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    while marked_processes(data) and time.monotonic() < deadline + 5:
-        time.sleep(0.1)
-    return list(found.values())
+        if pid_file.name != "stack.pid" and len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            recorded[int(parts[0])] = int(parts[1])
+            names[int(parts[0])] = pid_file.stem
+    found = _leftovers(data, recorded)
+    described = [f"{names.get(pid, 'process')} (pid {pid})" for pid in sorted(found)]
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while found and time.monotonic() < deadline:
+            found = {pid for pid in found if (f := _stat(pid)) and f[0] != "Z"}
+            time.sleep(0.1)
+    for pid_file in (data / "run").glob("*.pid"):
+        if pid_file.name != "stack.pid":
+            pid_file.unlink()
+    return described
