@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from market import embedded
-from market.embedded import spawn, start_meilisearch
+from market.embedded import start_meilisearch
 
 
 def test_a_master_key_starting_with_a_dash_works_and_is_not_in_the_process_list(tmp_path):
@@ -33,6 +33,8 @@ def test_master_key_file_is_private_and_stable(tmp_path):
 
 
 def test_child_output_goes_to_a_rotated_size_capped_log(tmp_path, monkeypatch):
+    from market.embedded import spawn
+
     monkeypatch.setattr(embedded, "LOG_MAX_BYTES", 10_000)
     log = tmp_path / "child.log"
     popen = spawn([sys.executable, "-c", "for i in range(3000): print('line', i, 'x' * 40)"], log_path=log)
