@@ -99,7 +99,7 @@ def _search_topic() -> str:
     try:
         from search.indexer import TOPIC
     except ModuleNotFoundError:
-        return "search"
+        return "search.index"
     return TOPIC
 
 
