@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
 from typing import Any
 
-from fastapi import APIRouter, Response
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from market.core.config import get_settings
+from market.core.errors import ServiceUnavailable, error_body
+from market.core.logging import OncePerOutage
 
 HEARTBEAT_KEY = "market:worker:heartbeat"
 HEARTBEAT_SECONDS = 15.0
 COMPONENTS = ("database", "meilisearch", "redis", "worker", "index_lag")
 
 router = APIRouter(tags=["ops"])
+database_outage = OncePerOutage(logging.getLogger("market.database"), "database")
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    message = "数据库暂不可用，请稍后再试 (the database is temporarily unavailable)."
+
+
+def install_outage_handlers(app: FastAPI) -> None:
+    """A database that cannot be reached is a 503 with the one error shape, logged once per outage
+    (not a 500 with a traceback on every request)."""
+
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        database_outage.failed(exc)
+        err = DatabaseUnavailable()
+        return JSONResponse(error_body(err.code, err.message), status_code=503, headers={"Retry-After": "5"})
+
+    app.add_exception_handler(sa.exc.OperationalError, _database_down)
+    app.add_exception_handler(sa.exc.InterfaceError, _database_down)
 
 
 def _limit(name: str, default: float) -> float:
@@ -50,12 +74,15 @@ def write_heartbeat() -> dict[str, Any]:
 
 
 def _database() -> dict[str, Any]:
-    import sqlalchemy as sa
-
     from market.core.db import get_engine
 
-    with get_engine().connect() as conn:
-        conn.execute(sa.text("SELECT 1"))
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as exc:
+        database_outage.failed(exc)
+        raise
+    database_outage.ok()
     return {"status": "ok"}
 
 
