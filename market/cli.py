@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import click
 
@@ -67,6 +68,56 @@ for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "ma
         continue
     for cmd in getattr(module, "commands", []):
         main.add_command(cmd)
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Back up the database consistently into the new directory PATH (the search index is rebuilt on restore)."""
+    from market.core.backup import BackupError, backup
+
+    try:
+        manifest = backup(path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup of the {manifest['database']} database written to {path} (revision {manifest['alembic_revision']})")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.option("--no-reindex", is_flag=True, help="restore the database only (run `market search reindex` later)")
+def restore_command(path: Path, yes: bool, no_reindex: bool) -> None:
+    """Replace the whole state with the backup at PATH: database, then a full search reindex. Stop the API first."""
+    import json
+
+    from market.core.backup import BackupError, read_manifest, restore, reindex_after_restore
+    from market.stack import running_stack
+
+    pid = running_stack(get_settings().data_dir)
+    if pid:
+        raise click.ClickException(f"`market serve` (pid {pid}) is running on this data directory; stop it first")
+    try:
+        manifest = read_manifest(path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not yes:
+        click.confirm(f"Replace the database with the backup of {manifest['created_at']}?", abort=True)
+    try:
+        result = restore(path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result, ensure_ascii=False))
+    if no_reindex:
+        click.echo("search index NOT rebuilt: run `market search reindex` before serving")
+        return
+    try:
+        click.echo(json.dumps({"reindexed": reindex_after_restore()}, ensure_ascii=False))
+    except Exception as exc:  # noqa: BLE001 - the database is restored; say what is left to do
+        raise click.ClickException(
+            f"database restored, but the search reindex failed ({type(exc).__name__}: {exc}); "
+            "run `market search reindex` once Meilisearch is reachable"
+        ) from None
 
 
 if __name__ == "__main__":

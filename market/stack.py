@@ -241,6 +241,20 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def running_stack(data: Path) -> str | None:
+    """The pid of a live `market serve` on this data directory (its lock is held), else None."""
+    lock_path = Path(data).resolve() / "run" / "stack.lock"
+    if not lock_path.exists():
+        return None
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_text(lock_path.parent / "stack.pid") or "?"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return None
+
+
 # -- leftovers of a stack that was killed -------------------------------------------------------------
 
 
