@@ -70,6 +70,20 @@ for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "ma
         main.add_command(cmd)
 
 
+@main.command("ready")
+@click.option("--only", default="", help="comma-separated components (database, meilisearch, redis, worker, index_lag)")
+def ready_command(only: str) -> None:
+    """Print the readiness checks (as /readyz); exit 1 unless all are ready (container healthchecks)."""
+    import json
+
+    from market.core.health import check
+
+    result = check({c.strip() for c in only.split(",") if c.strip()} or None)
+    click.echo(json.dumps(result, ensure_ascii=False))
+    if result["status"] != "ok":
+        sys.exit(1)
+
+
 @main.command("backup")
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 def backup_command(path: Path) -> None:

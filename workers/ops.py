@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
-from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun, worker_init
 
 from market.core import health
 from market.core.logging import configure_logging, request_id_var
@@ -52,3 +54,21 @@ def _task_finished(task_id: str, task: object, retval: object = None, state: str
         request_id_var.reset(token)  # type: ignore[arg-type]
     if started is not None:
         observe_task(task.name, time.perf_counter() - started, state, retval)  # type: ignore[attr-defined]
+
+
+@worker_init.connect
+def _serve_metrics(**_: object) -> None:
+    """MARKET_METRICS_PORT: the worker's own /metrics (its pool processes' samples, with PROMETHEUS_MULTIPROC_DIR)."""
+    port = os.environ.get("MARKET_METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    registry = REGISTRY
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        for stale in Path(directory).glob("*.db"):  # a restarted container's old samples
+            stale.unlink()
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), registry=registry)
