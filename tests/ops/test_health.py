@@ -104,3 +104,29 @@ def test_worker_writes_the_heartbeat(engine, celery_worker, redis_env):
     client.close()
     assert time.time() - json.loads(raw)["at"] < 30
     assert health.check({"worker"})["components"]["worker"]["status"] == "ok"
+
+
+def test_ready_command_exits_by_status(engine, monkeypatch):
+    from click.testing import CliRunner
+
+    from market.cli import main
+
+    monkeypatch.delenv("MARKET_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    ok = CliRunner().invoke(main, ["ready", "--only", "database"])
+    assert ok.exit_code == 0 and json.loads(ok.output)["components"]["database"]["status"] == "ok"
+    down = CliRunner().invoke(main, ["ready", "--only", "redis,worker"])
+    assert down.exit_code == 1 and json.loads(down.output)["components"]["worker"]["status"] == "unknown"
+
+
+def test_compose_uses_readiness_and_restarts_the_services():
+    import yaml
+
+    from market.core.config import PROJECT_ROOT
+
+    services = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["services"]
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    for name in ("worker", "beat"):
+        assert services[name]["healthcheck"]["test"][1:4] == ["market", "ready", "--only"]
+    for name in ("api", "worker", "beat"):
+        assert services[name]["restart"] == "unless-stopped"
