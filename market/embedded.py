@@ -52,10 +52,16 @@ def _wait(predicate, timeout: float, what: str, proc: Process | None = None) -> 
     raise RuntimeError(f"{what} did not become ready within {timeout}s")
 
 
+try:  # resolved here, not in the forked child (no dynamic loading between fork and exec)
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: get SIGTERM when the parent dies, even by SIGKILL (Linux)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 def spawn(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
