@@ -15,4 +15,6 @@ RUN useradd --system --uid 10001 market
 USER market
 EXPOSE 8000
 # Logs: JSON lines on stderr. Liveness GET /healthz, readiness GET /readyz, Prometheus GET /metrics.
-CMD ["uvicorn", "market.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+# `market api`: uvicorn with the project's JSON logging (one access line per request, with its request id).
+# With --workers N, set PROMETHEUS_MULTIPROC_DIR to an empty directory (README: Metrics).
+CMD ["market", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -70,6 +70,22 @@ for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "ma
         main.add_command(cmd)
 
 
+@main.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
+def api_command(host: str, port: int, workers: int) -> None:
+    """Run the API alone on the configured services (production: the container's command), JSON logs."""
+    import uvicorn
+
+    from market.core.logging import uvicorn_log_config
+
+    uvicorn.run(
+        "market.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_config=uvicorn_log_config(), access_log=False,
+    )  # fmt: skip
+
+
 @main.command("ready")
 @click.option("--only", default="", help="comma-separated components (database, meilisearch, redis, worker, index_lag)")
 def ready_command(only: str) -> None:
@@ -101,7 +117,8 @@ def backup_command(path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 @click.option("--no-reindex", is_flag=True, help="restore the database only (run `market search reindex` later)")
-def restore_command(path: Path, yes: bool, no_reindex: bool) -> None:
+@click.option("--allow-id-reuse", is_flag=True, help="SQLite: restore even though ids issued since the backup come again")
+def restore_command(path: Path, yes: bool, no_reindex: bool, allow_id_reuse: bool) -> None:
     """Replace the whole state with the backup at PATH: database, then a full search reindex. Stop the API first."""
     import json
 
@@ -118,7 +135,7 @@ def restore_command(path: Path, yes: bool, no_reindex: bool) -> None:
     if not yes:
         click.confirm(f"Replace the database with the backup of {manifest['created_at']}?", abort=True)
     try:
-        result = restore(path)
+        result = restore(path, allow_id_reuse=allow_id_reuse)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, ensure_ascii=False))

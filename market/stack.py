@@ -217,15 +217,13 @@ class EmbeddedStack:
         import uvicorn
 
         from market.app import create_app
-        from market.core.logging import configure_logging
-
-        configure_logging()
+        from market.core.logging import uvicorn_log_config
         # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into SystemExit so
         # the stack's __exit__ still stops Meilisearch, Redis and the worker.
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, _exit_on_signal)
         print(f"API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", flush=True)
-        uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(create_app(), host=host, port=port, log_config=uvicorn_log_config(), access_log=False)
 
 
 def _started(stack: EmbeddedStack, start) -> Process:

@@ -74,8 +74,8 @@ def high_water(engine: sa.Engine) -> dict[str, int]:
     """Per table with an integer id: the highest id issued (PostgreSQL: the sequence, which counts rolled-back
     and deleted ids too; SQLite: the largest id present)."""
     marks: dict[str, int] = {}
-    inspector = sa.inspect(engine)
     with engine.connect() as conn:
+        inspector = sa.inspect(conn)  # on this connection: a second one would wait for its SQLite lock
         for table in inspector.get_table_names():
             columns = {c["name"] for c in inspector.get_columns(table)}
             if "id" not in columns or table == "alembic_version":
@@ -144,7 +144,7 @@ def read_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
-def restore(source: Path, engine: sa.Engine | None = None) -> dict[str, Any]:
+def restore(source: Path, engine: sa.Engine | None = None, *, allow_id_reuse: bool = False) -> dict[str, Any]:
     """Replace the database with the backup, migrate it to head, keep ids past every issued one.
 
     The caller reindexes search afterwards (reindex_after_restore). Nothing may be writing meanwhile:
@@ -159,6 +159,16 @@ def restore(source: Path, engine: sa.Engine | None = None) -> dict[str, Any]:
         before = high_water(engine)  # ids issued since the backup, which the outside world may have seen
     except sa.exc.DBAPIError:
         before = {}
+    if engine.dialect.name == "sqlite" and not allow_id_reuse:
+        # SQLite cannot be told to continue after an id (see _keep_ids_ahead): say which ids would come again.
+        ahead = {t: (manifest["high_water"].get(t, 0) + 1, mark) for t, mark in before.items()
+                 if mark > manifest["high_water"].get(t, 0)}  # fmt: skip
+        if ahead:
+            listed = ", ".join(f"{t} {lo}–{hi}" for t, (lo, hi) in sorted(ahead.items()))
+            raise BackupError(
+                f"this database issued ids after the backup ({listed}); SQLite would issue them again after the "
+                "restore. Pass --allow-id-reuse if none of them was seen outside (webhooks, exports, links)"
+            )
     engine.dispose()
     if engine.dialect.name == "sqlite":
         src = sqlite3.connect(source / SQLITE_FILE)

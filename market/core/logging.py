@@ -32,6 +32,33 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def formatter() -> logging.Formatter:
+    """JSON lines (default) or text (MARKET_LOG_FORMAT=text), both with the request id."""
+    if os.environ.get("MARKET_LOG_FORMAT", "json") == "text":
+        return logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    return JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        json_ensure_ascii=False,
+    )
+
+
+def uvicorn_log_config(level: str | None = None) -> dict:
+    """The same logging for uvicorn, which applies it in each of its worker processes."""
+    level = (level or os.environ.get("MARKET_LOG_LEVEL") or "INFO").upper()
+    quiet = {"handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "market.core.logging.RequestIdFilter"}},
+        "formatters": {"market": {"()": "market.core.logging.formatter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "market", "filters": ["request_id"],
+                                "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {"uvicorn": quiet, "uvicorn.error": quiet, "uvicorn.access": quiet},
+    }  # fmt: skip
+
+
 def configure_logging(level: str | None = None, *, stream=None, force: bool = False) -> None:
     """Root logger → one handler writing JSON lines (MARKET_LOG_FORMAT=text for a terminal); idempotent."""
     global _configured
@@ -39,16 +66,7 @@ def configure_logging(level: str | None = None, *, stream=None, force: bool = Fa
         return
     level = (level or os.environ.get("MARKET_LOG_LEVEL") or "INFO").upper()
     handler = logging.StreamHandler(stream or sys.stderr)
-    if os.environ.get("MARKET_LOG_FORMAT", "json") == "text":
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
-    else:
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                json_ensure_ascii=False,
-            )
-        )
+    handler.setFormatter(formatter())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -44,7 +44,14 @@ def test_restore_brings_back_the_backup_without_ghosts_in_the_index(client, meil
     drain()
     assert found(client, "高镍正极材料") == kept | ghosts
 
-    out = run("restore", str(tmp_path / "backup"), "--yes")
+    sqlite = request.node.callspec.params["engine"] == "sqlite"
+    if sqlite:
+        # SQLite cannot continue after an id: the restore refuses until told the new ids were not seen outside
+        refused = CliRunner().invoke(main, ["restore", str(tmp_path / "backup"), "--yes"])
+        assert refused.exit_code != 0 and "issued ids after the backup" in refused.output, refused.output
+        assert f"achievements {max(kept) + 1}–{max(ghosts)}" in refused.output
+        assert found(client, "高镍正极材料") == kept | ghosts  # nothing was touched
+    out = run("restore", str(tmp_path / "backup"), "--yes", *(["--allow-id-reuse"] if sqlite else []))
     assert "reindexed" in out
     assert found(client, "高镍正极材料") == kept  # the three ghosts are gone from the index
     for ghost in ghosts:
@@ -52,7 +59,7 @@ def test_restore_brings_back_the_backup_without_ghosts_in_the_index(client, meil
     for listing in kept:
         assert client.get(f"/api/v1/achievements/{listing}", headers=member.headers).status_code == 200
 
-    if request.node.callspec.params["engine"] == "sqlite":
+    if sqlite:
         pytest.xfail("SQLite issues max(id)+1 (tables have no AUTOINCREMENT): see README, Backup and restore")
     # an id the world saw before the restore is never handed to another listing
     fresh = post(client, member, "achievement", title="高镍正极材料恢复后")

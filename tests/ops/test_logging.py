@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import json
 import logging
 
@@ -111,3 +112,54 @@ def _achievement() -> dict:
     from tests.search.conftest import ACHIEVEMENT
 
     return ACHIEVEMENT
+
+
+@pytest.mark.slow
+def test_market_api_logs_json_from_every_uvicorn_worker_and_metrics_add_up(tmp_path):
+    """The container's command: two uvicorn workers, JSON access lines with request ids, one /metrics for both."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from market.core.config import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MARKET_", "PROMETHEUS_"))}
+    env.update({"MARKET_DATA_DIR": str(tmp_path / "var"), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+                "MARKET_SECRET_KEY": "a-real-secret-for-this-test-0123456789"})  # fmt: skip
+    (tmp_path / "prom").mkdir()
+    subprocess.run([sys.executable, "-m", "market.cli", "migrate"], cwd=PROJECT_ROOT, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    port = free_port()
+    with open(tmp_path / "api.log", "wb") as out:
+        api = subprocess.Popen(
+            [sys.executable, "-m", "market.cli", "api", "--port", str(port), "--workers", "2"],
+            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _get(f"{base}/healthz"), timeout=60)
+        for i in range(20):
+            with httpx.Client() as c:  # a new connection each time: both workers get some
+                assert c.get(f"{base}/healthz", headers={"X-Request-ID": f"req-api-{i}"}).status_code == 200
+        text = httpx.get(f"{base}/metrics").text
+        counted = re.search(r'market_http_request_duration_seconds_count\{method="GET",route="/healthz",status="200"\} (\S+)', text)
+        assert counted and float(counted.group(1)) >= 20, text[:2000]
+        time.sleep(0.5)
+        lines = [json.loads(line) for line in (tmp_path / "api.log").read_text().splitlines() if line.startswith("{")]
+        access = {line["request_id"] for line in lines if line["logger"] == "market.access"}
+        assert {f"req-api-{i}" for i in range(20)} <= access
+    finally:
+        os.killpg(api.pid, 15)
+        api.wait(30)
+
+
+def _get(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
