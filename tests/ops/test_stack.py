@@ -164,6 +164,16 @@ def test_a_killed_stack_leaves_nothing_that_blocks_the_next_start(data):
     assert components["meilisearch"]["status"] == "ok", second.output()[-3000:]
     assert components["redis"]["status"] == "ok"
     assert components["database"]["status"] == "ok"
+    # the restarted stack is whole: beat schedules the heartbeat, the worker runs it, and the API's
+    # /metrics adds up the API's and the worker's processes (one multiprocess directory)
+    base = f"http://127.0.0.1:{second.port}"
+    deadline = time.monotonic() + 60
+    while second.ready()["components"]["worker"]["status"] != "ok" and time.monotonic() < deadline:
+        time.sleep(1)
+    assert second.ready()["status"] == "ok", second.ready()
+    metrics = httpx.get(f"{base}/metrics").text
+    assert 'route="/readyz"' in metrics
+    assert 'market_task_duration_seconds_count{outcome="succeeded",task="market.ops.heartbeat"}' in metrics
     second.stop()
     _no_orphans(data, {**before, **after})
 
