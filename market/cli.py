@@ -50,12 +50,18 @@ def create_admin(username: str, display_name: str, password: str) -> None:
 @click.option("--no-worker", is_flag=True, help="do not start a Celery worker (outbox is drained later)")
 def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
     """Run the API with everything it needs: SQLite (default), Meilisearch, Redis and a Celery worker."""
-    from market.stack import EmbeddedStack
+    from market.stack import EmbeddedStack, StackAlreadyRunning
 
-    with EmbeddedStack(start_worker=not no_worker) as stack:
+    try:
+        stack = EmbeddedStack(start_worker=not no_worker).__enter__()
+    except StackAlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
         if demo:
             stack.load_demo()
         stack.serve(host, port)
+    finally:
+        stack.close()
 
 
 # Domains contribute their own commands (search: reindex, settings; demo: demo-data).

@@ -7,6 +7,8 @@ import logging
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 import sqlalchemy as sa
@@ -129,30 +131,48 @@ def _index_lag() -> dict[str, Any]:
             "pending": lag["pending"], "limit_seconds": limit}  # fmt: skip
 
 
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
+
+
+def _timed(fn) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        result = fn()
+    except Exception as exc:  # noqa: BLE001 - a failed check is a status, not an error
+        result = {"status": "down", "detail": type(exc).__name__}
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    if isinstance(result, tuple):
+        return tuple({**r, "latency_ms": ms} for r in result)  # type: ignore[return-value]
+    return {**result, "latency_ms": ms}
+
+
 def check(only: set[str] | None = None) -> dict[str, Any]:
-    """Each component's status; overall "ok" only when every checked one is ok (or not configured)."""
+    """Each component's status, checked in parallel and bounded in time (a hung dependency is "timeout");
+    overall "ok" only when every checked one is ok (or not configured)."""
+    wanted = set(only or COMPONENTS)
+    jobs = {name: fn for name, fn in (("database", _database), ("meilisearch", _meilisearch),
+                                      ("index_lag", _index_lag)) if name in wanted}  # fmt: skip
+    if {"redis", "worker"} & wanted:
+        jobs["redis+worker"] = _redis_and_worker
+    futures = {name: _pool.submit(_timed, fn) for name, fn in jobs.items()}
+    deadline = time.monotonic() + _limit("MARKET_READY_TIMEOUT_SECONDS", 3)
     components: dict[str, dict[str, Any]] = {}
-
-    def run(name: str, fn) -> None:
-        if only and name not in only:
-            return
-        started = time.perf_counter()
+    for name, future in futures.items():
         try:
-            components[name] = fn()
-        except Exception as exc:  # noqa: BLE001 - a failed check is a status, not an error
-            components[name] = {"status": "down", "detail": type(exc).__name__}
-        components[name]["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-
-    run("database", _database)
-    run("meilisearch", _meilisearch)
-    if not only or {"redis", "worker"} & only:
-        started = time.perf_counter()
-        redis_status, worker_status = _redis_and_worker()
-        ms = round((time.perf_counter() - started) * 1000, 1)
-        for name, status in (("redis", redis_status), ("worker", worker_status)):
-            if not only or name in only:
-                components[name] = {**status, "latency_ms": ms}
-    run("index_lag", _index_lag)
+            result = future.result(timeout=max(deadline - time.monotonic(), 0))
+        except FuturesTimeout:
+            result = {"status": "timeout"}
+            if name == "redis+worker":
+                result = (result, {"status": "unknown", "detail": "Redis did not answer"})
+        if name == "redis+worker":
+            if not isinstance(result, tuple):  # the check itself failed (e.g. a malformed Redis URL)
+                result = (result, {"status": "unknown", "detail": "Redis is down"})
+            for part, status in zip(("redis", "worker"), result, strict=True):
+                if part in wanted:
+                    components[part] = status
+        else:
+            components[name] = result
+    components = {name: components[name] for name in COMPONENTS if name in components}
     ok = all(c["status"] in ("ok", "not_configured") for c in components.values())
     return {"status": "ok" if ok else "unavailable", "components": components}
 

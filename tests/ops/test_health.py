@@ -130,3 +130,22 @@ def test_compose_uses_readiness_and_restarts_the_services():
         assert services[name]["healthcheck"]["test"][1:4] == ["market", "ready", "--only"]
     for name in ("api", "worker", "beat"):
         assert services[name]["restart"] == "unless-stopped"
+
+
+def test_a_hung_dependency_is_a_timeout_not_a_hung_probe(client, redis_env, monkeypatch):
+    """Redis stopped (SIGSTOP: it accepts nothing, answers nothing): readiness still answers in time."""
+    import os
+    import signal
+
+    monkeypatch.setenv("MARKET_READY_TIMEOUT_SECONDS", "0.5")
+    os.kill(redis_env.popen.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        r = client.get("/readyz")
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(redis_env.popen.pid, signal.SIGCONT)
+    assert r.status_code == 503
+    assert r.json()["components"]["redis"]["status"] in ("timeout", "down")
+    assert r.json()["components"]["database"]["status"] == "ok"
+    assert elapsed < 2.5
