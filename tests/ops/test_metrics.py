@@ -135,3 +135,22 @@ def test_a_real_worker_reports_a_failed_drain_through_metrics(
     assert re.search(r'market_task_failures_total\{.*reason="reported".*task="market.search.drain"', text), text
     assert 'market_task_duration_seconds_count{outcome="failed",task="market.search.drain"}' in text
     assert "ready." in worker.log()
+
+
+@pytest.mark.slow
+def test_the_worker_serves_its_own_metrics_port(engine, celery_worker, tmp_path):
+    """Compose: the worker (prefork pool or not) answers on MARKET_METRICS_PORT with its task series."""
+    import httpx
+
+    from market.embedded import free_port
+    from workers.app import celery_app
+    from workers.ops import HEARTBEAT
+
+    prom, port = tmp_path / "prom", free_port()
+    prom.mkdir()
+    (prom / "counter_999999.db").write_bytes(b"stale")  # an earlier run's file is cleared at start
+    celery_worker(queues="default", extra_env={"PROMETHEUS_MULTIPROC_DIR": str(prom), "MARKET_METRICS_PORT": str(port)})
+    assert not (prom / "counter_999999.db").exists()
+    celery_app.send_task(HEARTBEAT, queue="default")
+    series = 'market_task_duration_seconds_count{outcome="succeeded",task="market.ops.heartbeat"} 1.0'
+    wait_until(lambda: series in httpx.get(f"http://127.0.0.1:{port}/metrics").text, timeout=30)
