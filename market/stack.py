@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from market.core.config import PROJECT_ROOT, get_settings
-from market.embedded import Meilisearch, Process, master_key_file, spawn, start_meilisearch, start_redis
+from market.embedded import Process, master_key_file, spawn, start_meilisearch, start_redis
 
 log = logging.getLogger("market.stack")
 
