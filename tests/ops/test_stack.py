@@ -52,7 +52,8 @@ def _tree(root: int) -> dict[int, int]:
 
 
 def _ours(data: Path, snapshot: dict[int, int] | None = None) -> dict[int, str]:
-    """Live processes of the stack: those in the snapshot (same start time), or naming this data directory."""
+    """Live processes of the stack: those in the snapshot (same start time), or naming or working in this
+    data directory."""
     needles = (str(data).encode(), f"MARKET_STACK_DIR={data}".encode())
     found = {}
     for pid, (_, _, start) in _table().items():
@@ -61,9 +62,11 @@ def _ours(data: Path, snapshot: dict[int, int] | None = None) -> dict[int, str]:
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             environ = Path(f"/proc/{pid}/environ").read_bytes()
+            cwd = os.readlink(f"/proc/{pid}/cwd").encode()  # Redis works in its data directory
         except OSError:
             continue
-        if (snapshot and snapshot.get(pid) == start) or any(n in cmdline or n in environ for n in needles):
+        if (snapshot and snapshot.get(pid) == start) or any(n in cmdline or n in environ for n in needles) \
+                or cwd.startswith(needles[0]):
             found[pid] = cmdline.replace(b"\0", b" ").decode(errors="replace")[:120]
     return found
 
