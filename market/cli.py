@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import click
 
@@ -49,12 +50,18 @@ def create_admin(username: str, display_name: str, password: str) -> None:
 @click.option("--no-worker", is_flag=True, help="do not start a Celery worker (outbox is drained later)")
 def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
     """Run the API with everything it needs: SQLite (default), Meilisearch, Redis and a Celery worker."""
-    from market.stack import EmbeddedStack
+    from market.stack import EmbeddedStack, StackAlreadyRunning
 
-    with EmbeddedStack(start_worker=not no_worker) as stack:
+    try:
+        stack = EmbeddedStack(start_worker=not no_worker).__enter__()
+    except StackAlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
         if demo:
             stack.load_demo()
         stack.serve(host, port)
+    finally:
+        stack.close()
 
 
 # Domains contribute their own commands (search: reindex, settings; demo: demo-data).
@@ -67,6 +74,87 @@ for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "ma
         continue
     for cmd in getattr(module, "commands", []):
         main.add_command(cmd)
+
+
+@main.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
+def api_command(host: str, port: int, workers: int) -> None:
+    """Run the API alone on the configured services (production: the container's command), JSON logs."""
+    import uvicorn
+
+    from market.core.logging import uvicorn_log_config
+
+    uvicorn.run(
+        "market.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_config=uvicorn_log_config(), access_log=False,
+    )  # fmt: skip
+
+
+@main.command("ready")
+@click.option("--only", default="", help="comma-separated components (database, meilisearch, redis, worker, index_lag)")
+def ready_command(only: str) -> None:
+    """Print the readiness checks (as /readyz); exit 1 unless all are ready (container healthchecks)."""
+    import json
+
+    from market.core.health import check
+
+    result = check({c.strip() for c in only.split(",") if c.strip()} or None)
+    click.echo(json.dumps(result, ensure_ascii=False))
+    if result["status"] != "ok":
+        sys.exit(1)
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Back up the database consistently into the new directory PATH (the search index is rebuilt on restore)."""
+    from market.core.backup import BackupError, backup
+
+    try:
+        manifest = backup(path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup of the {manifest['database']} database written to {path} (revision {manifest['alembic_revision']})")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.option("--no-reindex", is_flag=True, help="restore the database only (run `market search reindex` later)")
+@click.option("--allow-id-reuse", is_flag=True, help="SQLite: restore even though ids issued since the backup come again")
+def restore_command(path: Path, yes: bool, no_reindex: bool, allow_id_reuse: bool) -> None:
+    """Replace the whole state with the backup at PATH: database, then a full search reindex. Stop the API first."""
+    import json
+
+    from market.core.backup import BackupError, read_manifest, restore, reindex_after_restore
+    from market.stack import running_stack
+
+    pid = running_stack(get_settings().data_dir)
+    if pid:
+        raise click.ClickException(f"`market serve` (pid {pid}) is running on this data directory; stop it first")
+    try:
+        manifest = read_manifest(path)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not yes:
+        click.confirm(f"Replace the database with the backup of {manifest['created_at']}?", abort=True)
+    try:
+        result = restore(path, allow_id_reuse=allow_id_reuse)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result, ensure_ascii=False))
+    if no_reindex:
+        click.echo("search index NOT rebuilt: run `market search reindex` before serving")
+        return
+    try:
+        click.echo(json.dumps({"reindexed": reindex_after_restore()}, ensure_ascii=False))
+    except Exception as exc:  # noqa: BLE001 - the database is restored; say what is left to do
+        raise click.ClickException(
+            f"database restored, but the search reindex failed ({type(exc).__name__}: {exc}); "
+            "run `market search reindex` once Meilisearch is reachable"
+        ) from None
 
 
 if __name__ == "__main__":

@@ -1,28 +1,76 @@
-"""The embedded stack for a zero-setup run: the same code path as production, its servers started here."""
+"""The embedded stack for a zero-setup run: the same code path as production, its servers started here.
+
+One stack per data directory, held by a lock file that the kernel releases however the stack ends
+(even `kill -9`). Every child carries MARKET_STACK_DIR=<data dir> in its environment and has a pid file
+under <data dir>/run/, so the next start finds and stops whatever a killed stack left behind, and a
+supervisor restarts a child that dies while serving.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
+import shutil
 import signal
-import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from market.core.config import PROJECT_ROOT, get_settings
-from market.embedded import Process, start_meilisearch, start_redis
+from market.embedded import Process, master_key_file, spawn, start_meilisearch, start_redis
+
+log = logging.getLogger("market.stack")
+
+STACK_MARK = "MARKET_STACK_DIR"
+# A child that dies more often than this is left down (readiness reports it) instead of restarted forever.
+MAX_RESTARTS, RESTART_WINDOW = 5, 60.0
+
+
+class StackAlreadyRunning(RuntimeError):
+    pass
 
 
 class EmbeddedStack:
     """Starts whatever is not configured (Meilisearch, Redis) plus a Celery worker with beat; stops them on exit."""
 
-    def __init__(self, *, start_worker: bool = True) -> None:
+    def __init__(self, *, start_worker: bool = True, supervise: bool = True) -> None:
         self.start_worker = start_worker
+        self.supervise = supervise
         self.processes: list[Process] = []
+        self._lock_file = None
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self._restarts: dict[str, list[float]] = {}
+
+    # -- start and stop ---------------------------------------------------------------------------
 
     def __enter__(self) -> EmbeddedStack:
         settings = get_settings()
-        data = Path(settings.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        self.data = data = Path(settings.data_dir).resolve()
+        self.run_dir = data / "run"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        try:
+            for what in cleanup_leftovers(data):
+                print(f"stopped a leftover of an earlier run: {what}", flush=True)
+            self._start(settings, data)
+        except BaseException:
+            self.close()
+            raise
+        if self.supervise:
+            self._supervisor = threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True)
+            self._supervisor.start()
+        return self
+
+    def _start(self, settings, data: Path) -> None:
+        # Metrics of the API and the worker's processes meet in one directory (prometheus-client multiprocess).
+        prom = data / "prometheus"
+        shutil.rmtree(prom, ignore_errors=True)
+        prom.mkdir()
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(prom))
         if not settings.secret_key:
             key_file = data / "secret_key"
             if not key_file.exists():
@@ -31,16 +79,21 @@ class EmbeddedStack:
                 key_file.write_text(secrets.token_urlsafe(32))
                 key_file.chmod(0o600)
             os.environ["MARKET_SECRET_KEY"] = key_file.read_text().strip()
+        mark = {STACK_MARK: str(data)}
         if not settings.meili_url:
-            meili = start_meilisearch(data / "meilisearch", port=int(os.environ.get("MARKET_MEILI_PORT", "7700")))
-            self.processes.append(meili)
+            meili_dir = data / "meilisearch"
+            meili = _started(
+                self, lambda: start_meilisearch(
+                    meili_dir, port=int(os.environ.get("MARKET_MEILI_PORT", "7700")),
+                    master_key=master_key_file(meili_dir), env=mark,
+                ),
+            )  # fmt: skip
             os.environ["MARKET_MEILI_URL"] = meili.url
             os.environ["MARKET_MEILI_MASTER_KEY"] = meili.master_key
             _announce_meilisearch(meili)
             print(f"meilisearch: {meili.url} (data in {meili.data_dir})", flush=True)
         if not settings.redis_url:
-            redis = start_redis(data / "redis")
-            self.processes.append(redis)
+            redis = _started(self, lambda: start_redis(data / "redis", env=mark))
             os.environ["MARKET_REDIS_URL"] = redis.url
             print(f"redis: {redis.url}", flush=True)
         get_settings.cache_clear()
@@ -48,13 +101,81 @@ class EmbeddedStack:
         self.migrate()
         self._bootstrap_search()
         if self.start_worker:
-            self.processes.append(self._start_worker(data))
-        return self
+            worker = Process(name="worker", log_path=data / "worker.log", env=mark)
+            self.processes.append(worker)
+            self._spawn_worker(worker)
+            print(f"celery worker + beat: pid {worker.popen.pid} (log {worker.log_path})", flush=True)
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every child (its whole process group) and release the data directory; safe to call twice."""
+        self._stopping.set()
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join(15)
         for proc in reversed(self.processes):
-            proc.stop()
+            with contextlib.suppress(Exception):
+                proc.stop()
+            with contextlib.suppress(FileNotFoundError):
+                (self.run_dir / f"{proc.name}.pid").unlink()
         _withdraw_meilisearch(self.processes)
+        self.processes.clear()
+        if self._lock_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.run_dir / "stack.pid").unlink()
+            self._lock_file.close()  # releases the lock
+            self._lock_file = None
+
+    def _lock(self) -> None:
+        lock = open(self.run_dir / "stack.lock", "a+")  # noqa: SIM115 - held for the stack's lifetime
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            pid = _read_text(self.run_dir / "stack.pid") or "?"
+            raise StackAlreadyRunning(
+                f"another `market serve` (pid {pid}) is running on {self.data}; stop it first or set MARKET_DATA_DIR"
+            ) from None
+        self._lock_file = lock
+        (self.run_dir / "stack.pid").write_text(f"{os.getpid()}\n")
+
+    def _record(self, proc: Process) -> None:
+        if proc.popen is not None:
+            (self.run_dir / f"{proc.name}.pid").write_text(f"{proc.popen.pid} {_start_time(proc.popen.pid)}\n")
+
+    # -- supervision ------------------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.5):
+            for proc in list(self.processes):
+                if proc.popen is None or proc.popen.poll() is None or self._stopping.is_set():
+                    continue
+                self._restart(proc)
+
+    def _restart(self, proc: Process) -> None:
+        now = time.monotonic()
+        recent = [t for t in self._restarts.get(proc.name, []) if now - t < RESTART_WINDOW]
+        if len(recent) >= MAX_RESTARTS:
+            if len(recent) == MAX_RESTARTS:
+                log.error("%s died %d times within %ds; left stopped", proc.name, MAX_RESTARTS, RESTART_WINDOW)
+                recent.append(now)
+                self._restarts[proc.name] = recent
+            return
+        self._restarts[proc.name] = [*recent, now]
+        log.warning("%s exited with status %s; restarting it", proc.name, proc.popen.returncode)
+        print(f"{proc.name} exited with status {proc.popen.returncode}; restarting", flush=True)
+        proc.stop()  # reap what is left of its process group
+        try:
+            if proc.name == "worker":
+                self._spawn_worker(proc)
+            else:
+                proc.start()  # type: ignore[attr-defined] - Meilisearch and Redis restart in place
+            self._record(proc)
+        except Exception:  # noqa: BLE001 - tried again on the next round, within the limit
+            log.exception("restarting %s failed", proc.name)
+
+    # -- pieces -----------------------------------------------------------------------------------
 
     @staticmethod
     def _reload_celery() -> None:
@@ -76,18 +197,16 @@ class EmbeddedStack:
             return
         bootstrap()
 
-    @staticmethod
-    def _start_worker(data: Path) -> Process:
+    def _spawn_worker(self, proc: Process) -> None:
         from workers.app import QUEUES
 
-        log = open(data / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-        popen = subprocess.Popen(
+        proc.die_with_parent = True
+        proc.popen = spawn(
             [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-B", "--loglevel=INFO",
-             "--concurrency=2", "-Q", ",".join(QUEUES), "--schedule", str(data / "celerybeat-schedule")],
-            cwd=PROJECT_ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+             "--concurrency=2", "-Q", ",".join(QUEUES), "--schedule", str(self.data / "celerybeat-schedule")],
+            cwd=PROJECT_ROOT, env={**os.environ, **proc.env}, log_path=proc.log_path, die_with_parent=True,
         )  # fmt: skip
-        print(f"celery worker + beat: pid {popen.pid} (log {data / 'worker.log'})", flush=True)
-        return Process(name="worker", popen=popen, log_path=data / "worker.log")
+        self._record(proc)
 
     def load_demo(self) -> None:
         from market.core.db import session_scope
@@ -100,13 +219,22 @@ class EmbeddedStack:
         import uvicorn
 
         from market.app import create_app
-
+        from market.core.logging import uvicorn_log_config
         # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into SystemExit so
         # the stack's __exit__ still stops Meilisearch, Redis and the worker.
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, _exit_on_signal)
         print(f"API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", flush=True)
-        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(), host=host, port=port, log_config=uvicorn_log_config(), access_log=False)
+
+
+def _started(stack: EmbeddedStack, start) -> Process:
+    """Start a child; it joins the stack's list (and so is stopped) even when it fails half-way."""
+    proc = start()
+    proc.die_with_parent = True
+    stack.processes.append(proc)
+    stack._record(proc)
+    return proc
 
 
 def _announce_meilisearch(meili: object) -> None:
@@ -126,3 +254,96 @@ def _withdraw_meilisearch(processes: list[Process]) -> None:
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
+
+
+def running_stack(data: Path) -> str | None:
+    """The pid of a live `market serve` on this data directory (its lock is held), else None."""
+    lock_path = Path(data).resolve() / "run" / "stack.lock"
+    if not lock_path.exists():
+        return None
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_text(lock_path.parent / "stack.pid") or "?"
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return None
+
+
+# -- leftovers of a stack that was killed -------------------------------------------------------------
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, …]; None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (/proc): a recycled pid has another."""
+    fields = _stat(pid)
+    return fields[19] if fields else ""
+
+
+def _leftovers(data: Path, recorded: dict[int, int]) -> set[int]:
+    """Live processes of an earlier stack: members of a recorded process group (not younger pid reuse:
+    started no earlier than the recorded leader), or carrying the stack's mark for this directory.
+
+    The mark alone is not enough: Redis and Celery rewrite their process titles over their environment.
+    """
+    needle = f"{STACK_MARK}={data}".encode() + b"\0"
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        fields = _stat(entry.name)
+        if not fields or fields[0] == "Z":
+            continue
+        pgrp, start = int(fields[2]), int(fields[19])
+        if pgrp in recorded and start >= recorded[pgrp]:
+            found.add(int(entry.name))
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes():
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def cleanup_leftovers(data: Path, timeout: float = 10.0) -> list[str]:
+    """Stop whatever an earlier stack on this data directory left running; returns what was found.
+
+    Only called with the stack lock held, so nothing recorded for this directory can belong to a live stack.
+    """
+    data = Path(data).resolve()
+    recorded: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for pid_file in (data / "run").glob("*.pid"):
+        parts = _read_text(pid_file).split()
+        if pid_file.name != "stack.pid" and len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            recorded[int(parts[0])] = int(parts[1])
+            names[int(parts[0])] = pid_file.stem
+    found = _leftovers(data, recorded)
+    described = [f"{names.get(pid, 'process')} (pid {pid})" for pid in sorted(found)]
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while found and time.monotonic() < deadline:
+            found = {pid for pid in found if (f := _stat(pid)) and f[0] != "Z"}
+            time.sleep(0.1)
+    for pid_file in (data / "run").glob("*.pid"):
+        if pid_file.name != "stack.pid":
+            pid_file.unlink()
+    return described

@@ -53,3 +53,8 @@ def load_task_modules() -> None:
 
 
 load_task_modules()
+
+# Operations: heartbeat beat entry, JSON logging, request ids into tasks, task metrics.
+if "workers.ops" not in TASK_MODULES:
+    TASK_MODULES.append("workers.ops")
+    load_task_modules()
