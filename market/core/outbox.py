@@ -8,6 +8,7 @@ sooner: it is handed to one background thread and never delays or fails the writ
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import threading
@@ -80,7 +81,7 @@ class Nudger:
 
     def __init__(self, quiet: float = 5.0) -> None:
         self.quiet = quiet
-        self._wanted: set[str] = set()
+        self._wanted: dict[str, contextvars.Context] = {}  # topic → the latest requester's context
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._busy = False
@@ -89,7 +90,7 @@ class Nudger:
 
     def request(self, topic: str) -> None:
         with self._cond:
-            self._wanted.add(topic)
+            self._wanted[topic] = contextvars.copy_context()  # its request id reaches the task's headers
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="outbox-nudger", daemon=True)
                 self._thread.start()
@@ -100,11 +101,11 @@ class Nudger:
             with self._cond:
                 while not self._wanted:
                     self._cond.wait()
-                topics, self._wanted = sorted(self._wanted), set()
+                topics, self._wanted = sorted(self._wanted.items()), {}
                 self._busy = True
             try:
-                for topic in topics:
-                    self._send(topic)
+                for topic, context in topics:
+                    context.run(self._send, topic)
             finally:
                 with self._cond:
                     self._busy = False
