@@ -118,6 +118,8 @@ class Contract(IdMixin, TimestampMixin, Base):
     cancelled_on: Mapped[dt.date | None] = mapped_column(sa.Date)
     # Bumped by every registered amendment (1 = as first registered).
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    # A re-registration (重新登记) of an earlier registration of the same deal: one activity for subsidies.
+    reregistration_of_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"))
 
 
 class ContractParty(IdMixin, Base):
@@ -161,6 +163,8 @@ class ContractPayment(IdMixin, Base):
     note: Mapped[str | None] = mapped_column(sa.String(200))
     recorded_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A correction is a reversing entry (negative amount) pointing at the payment it reverses; never an edit.
+    reverses_payment_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("contract_payments.id"), unique=True)
 
 
 class ContractEvent(IdMixin, Base):

@@ -72,7 +72,9 @@ class SubsidyRun(IdMixin, TimestampMixin, Base):
     progress_done: Mapped[int] = mapped_column(sa.Integer, default=0)
     progress_total: Mapped[int] = mapped_column(sa.Integer, default=0)
     contract_count: Mapped[int] = mapped_column(sa.Integer, default=0)
-    total: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))  # what this run pays
+    # Σ negative differences against frozen runs: recorded to be recovered, never netted (0010).
+    to_recover: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     error: Mapped[str | None] = mapped_column(sa.Text)
     computed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A correction of a frozen run: the diff is shown against it.
@@ -115,6 +117,13 @@ class SubsidyResult(IdMixin, Base):
     contract_cap_cut: Mapped[Decimal] = mapped_column(Money)
     year_cap_cut: Mapped[Decimal] = mapped_column(Money)
     awards: Mapped[Decimal] = mapped_column(Money)
+    # The settlement of the beneficiary's year (0010): due over the year's coverage, what frozen runs
+    # paid before, the signed difference; `total` is what this run pays, `to_recover` what it claims back.
+    year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    due_total: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    paid_before: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    difference: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    to_recover: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     total: Mapped[Decimal] = mapped_column(Money)
     contract_count: Mapped[int] = mapped_column(sa.Integer)
     excluded_count: Mapped[int] = mapped_column(sa.Integer)

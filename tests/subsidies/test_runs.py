@@ -240,12 +240,8 @@ def test_once_per_activity_and_award_across_years(client, market, world):
         ("nb2014-buyer", m["firm"]): "100000.00", ("lc2020-intermediary-recognition", national): "1000000.00",
     }
     _freeze(client, m, run_2023)
-    # The 2023 deal re-registered in 2024 (same parties, same project): the same activity, not paid again.
-    with session_scope() as s:
-        from market.contracts.models import Contract
-
-        project = s.get(Contract, m["c"]["last_year"]).project_name
-    again = add_contract(m["uni"], m["firm"], 1_000_000, on=dt.date(2024, 2, 1), project=project)
+    # The 2023 deal re-registered in 2024 (the registration says so): the same activity, not paid again.
+    again = add_contract(m["uni"], m["firm"], 1_000_000, on=dt.date(2024, 2, 1), reregistration_of_id=m["c"]["last_year"])
     run_2024 = create_and_compute(client, m["officer"], codes=["nb2014-buyer", "lc2020-intermediary-recognition"])
     t = totals(client, m["officer"], run_2024)
     assert t[("nb2014-buyer", m["firm"])] == "1000000.00"  # only "big"
