@@ -194,6 +194,7 @@ class Policy:
     value_added_only: bool = True
     source: str = ""
     description: str = ""
+    jurisdiction: str = ""  # the region-code prefix whose rules these are (3715 聊城, 3302 宁波); "" = not said
 
     def __post_init__(self) -> None:
         check_policy(self)
@@ -800,6 +801,7 @@ def policy_to_dict(policy: Policy) -> dict:
             {"filing_level": a.filing_level, "amount": str(a.amount), "label": a.label} for a in policy.one_off_awards
         ],
         "value_added_only": policy.value_added_only,
+        "jurisdiction": policy.jurisdiction,
         "source": policy.source,
         "description": policy.description,
     }
@@ -864,5 +866,6 @@ def policy_from_dict(data: Mapping) -> Policy:
             kwargs[name] = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     kwargs["value_added_only"] = bool(data.get("value_added_only", True))
     kwargs["source"] = str(data.get("source") or "")
+    kwargs["jurisdiction"] = str(data.get("jurisdiction") or "")
     kwargs["description"] = str(data.get("description") or "")
     return Policy(**kwargs)

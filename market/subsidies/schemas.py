@@ -47,6 +47,8 @@ class PolicySpec(BaseModel):
     valid_until: dt.date | None = None
     one_off_awards: list[AwardIn] = Field(default_factory=list)
     value_added_only: bool = Field(True, description="同一项目多次转让，仅就增值部分补助")
+    jurisdiction: str | None = Field(None, pattern=r"^\d{2,6}$", description="region-code prefix whose rules these are; "
+                                     "default the deployment's (MARKET_REGION_CODE); only the deployment's own run")
     source: str = ""
     description: str = ""
 

@@ -49,6 +49,7 @@ def require(actor: Actor, action: str) -> None:
 
 
 def parse_policy(spec: dict[str, Any]) -> Policy:
+    spec = spec | {"jurisdiction": spec.get("jurisdiction") or jurisdiction()}
     try:
         return calc.policy_from_dict(spec)
     except PolicyError as exc:
@@ -63,13 +64,20 @@ def ensure_presets(session: Session) -> None:
             continue
         try:
             with session.begin_nested():  # two first requests at once: the loser's savepoint rolls back
-                row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, is_preset=True)
+                # Another city's preset ships disabled: it runs here only once adopted (a version for this city).
+                row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, is_preset=True,
+                                    active=policy.jurisdiction == jurisdiction())  # fmt: skip
                 session.add(row)
                 session.flush()
                 session.add(SubsidyPolicyVersion(policy_id=row.id, version=1, spec=calc.policy_to_dict(policy)))
                 session.flush()
         except sa.exc.IntegrityError:
             continue
+
+
+def enabled(session: Session, policy: SubsidyPolicy) -> bool:
+    """Active, and its current version is this deployment's rules (never another city's)."""
+    return policy.active and current_version(session, policy).spec.get("jurisdiction") == jurisdiction()
 
 
 def get_policy(session: Session, code: str) -> SubsidyPolicy:
@@ -107,7 +115,7 @@ def create_policy(session: Session, actor: Actor, spec: dict[str, Any]) -> Subsi
     policy = parse_policy(spec)
     if session.scalar(sa.select(SubsidyPolicy.id).where(SubsidyPolicy.code == policy.code)):
         raise ValidationFailed.field("code", "policy_code_taken", f"a policy {policy.code!r} exists; edit it instead")
-    row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1)
+    row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, active=policy.jurisdiction == jurisdiction())
     session.add(row)
     session.flush()
     session.add(
@@ -126,6 +134,7 @@ def edit_policy(session: Session, actor: Actor, code: str, spec: dict[str, Any])
     session.execute(sa.select(SubsidyPolicy.id).where(SubsidyPolicy.id == row.id).with_for_update())
     row.current_version += 1
     row.name = policy.name
+    row.active = policy.jurisdiction == jurisdiction()
     version = SubsidyPolicyVersion(
         policy_id=row.id, version=row.current_version, spec=calc.policy_to_dict(policy), created_by=actor.user_id
     )
@@ -374,8 +383,14 @@ def create_run(
     ensure_presets(session)
     if policy_codes:
         policies = [get_policy(session, c) for c in dict.fromkeys(policy_codes)]
+        for p in policies:
+            if not enabled(session, p):
+                raise ValidationFailed.field("policy_codes", "policy_not_enabled",
+                                             f"{p.code} is not enabled for this deployment ({jurisdiction()}): another "
+                                             "city's rules run only once adopted as a version for this city")  # fmt: skip
     else:
-        policies = list(session.scalars(sa.select(SubsidyPolicy).where(SubsidyPolicy.active).order_by(SubsidyPolicy.id)))
+        active = sa.select(SubsidyPolicy).where(SubsidyPolicy.active).order_by(SubsidyPolicy.id)
+        policies = [p for p in session.scalars(active) if enabled(session, p)]
     if corrects_run_id is not None:
         corrected = get_run(session, corrects_run_id)
         if corrected.status != RunStatus.frozen:

@@ -22,8 +22,6 @@ def test_amendment_and_cancellation_are_dated(world):
     buyer = world.member(OrgKind.enterprise)
     reg = world.bureau(Role.registrar)
     registrar = Actor(user_id=reg.user_id, org_id=reg.org_id, role=Role.registrar, org_kind="bureau", org_verified=True)
-    filer = Actor(user_id=seller.user_id, org_id=seller.org_id, role=Role.org_admin, org_kind="university",
-                  org_verified=True)
     today = service.today()
     d1, d2 = today - dt.timedelta(days=60), today - dt.timedelta(days=20)
     body = contract_body(seller.org_id, buyer.org_id, signing_date=(d1 - dt.timedelta(days=2)).isoformat(),

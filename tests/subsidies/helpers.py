@@ -45,3 +45,15 @@ def fact(
         registered_on=on,
         **kw,
     )
+
+
+def adopt(client, who, *codes: str, jurisdiction: str = "3302") -> None:
+    """The bureau adopts another city's presets for its own city: a new version of each (through the API)."""
+    from market.subsidies.calculator import policy_from_dict, policy_to_dict
+    from market.subsidies.presets import adopted
+
+    for code in codes:
+        spec = client.get(f"/api/v1/subsidies/policies/{code}", headers=who.headers).json()["spec"]
+        r = client.put(f"/api/v1/subsidies/policies/{code}", headers=who.headers,
+                       json=policy_to_dict(adopted(policy_from_dict(spec), jurisdiction)))  # fmt: skip
+        assert r.status_code == 200, r.text

@@ -10,6 +10,7 @@ import pytest
 from market.accounts.roles import Role
 from market.core.vocab import OrgKind
 from market.subsidies import service
+from tests.subsidies.helpers import adopt
 from tests.subsidies.ledger import add_contract, add_payment, set_contract
 
 SELLER = "lc2020-seller-development-transfer"  # 1.5 % of the year's 成交额, cap 500,000 per seller per year
@@ -18,11 +19,12 @@ CENTRE = "s000-transfer-centre"  # 10 % of the amount actually paid, cap 200,000
 
 
 @pytest.fixture
-def m(world):
+def m(world, client):
     uni = world.org(OrgKind.university, region_code="330203")
     firm = world.org(OrgKind.enterprise, region_code="330206")
-    return {"uni": uni, "firm": firm, "officer": world.bureau(Role.programme_officer),
-            "admin": world.bureau(Role.bureau_admin)}  # fmt: skip
+    officer = world.bureau(Role.programme_officer)
+    adopt(client, officer, SELLER, SERVICE)  # 聊城's rules, adopted for this (Ningbo) deployment
+    return {"uni": uni, "firm": firm, "officer": officer, "admin": world.bureau(Role.bureau_admin)}
 
 
 def run(client, m, start, end, codes, **extra) -> dict:

@@ -19,6 +19,7 @@ from market.subsidies import service
 from market.subsidies.calculator import Period
 from market.subsidies.models import SubsidyExclusion, SubsidyResult, SubsidyRun, SubsidyRunPolicy
 from market.subsidies.settlement import Books, settle_policy
+from tests.subsidies.helpers import adopt
 from tests.subsidies.ledger import add_contract, add_payment, set_contract
 
 CODES = ["lc2020-seller-development-transfer", "s000-transfer-centre"]
@@ -28,11 +29,13 @@ QUARTERS = [("2024-01-01", "2024-03-31"), ("2024-04-01", "2024-06-30"), ("2024-0
 
 
 @pytest.fixture
-def people(world):
+def people(world, client):
     uni = world.org(OrgKind.university, region_code="330203")
+    officer = world.bureau(Role.programme_officer)
+    adopt(client, officer, CODES[0])
     return {"uni": uni, "firm": world.org(OrgKind.enterprise, region_code="330206"),
             "centre": world.org(OrgKind.intermediary, region_code="330201"),
-            "officer": world.bureau(Role.programme_officer), "admin": world.bureau(Role.bureau_admin)}  # fmt: skip
+            "officer": officer, "admin": world.bureau(Role.bureau_admin)}  # fmt: skip
 
 
 def clean() -> None:
