@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from market.accounts.endpoints import router as accounts_router
 from market.calls.endpoints import router as calls_router
 from market.contracts.endpoints import router as contracts_router
+from market.filings.endpoints import router as filings_router
 from market.core.errors import install_error_handlers
 from market.listings.endpoints import router as listings_router
 from market.matching.endpoints import router as matching_router
@@ -39,7 +40,7 @@ def create_app() -> FastAPI:
     # The domains' paths never overlap (each has its own first segment), so the order changes nothing else.
     for router in (
         matching_router, listings_router, accounts_router, contracts_router, stats_router, subsidies_router,
-        calls_router,
+        calls_router, filings_router,
     ):  # fmt: skip
         app.include_router(router)
 

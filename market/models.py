@@ -8,3 +8,4 @@ from market.stats import models as stats_models  # noqa: F401
 from market.subsidies import models as subsidies_models  # noqa: F401
 from market.calls import models as calls_models  # noqa: F401
 from market.matching import models as matching_models  # noqa: F401
+from market.filings import models as filings_models  # noqa: F401

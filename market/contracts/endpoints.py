@@ -199,3 +199,9 @@ def import_contracts(data: ImportIn, session: SessionDep, actor: BureauActor) ->
     """Historical registrations (bureau admin): original numbers and dates, marked imported; row-level errors."""
     contracts = service.import_rows(session, actor, data.rows)
     return ImportOut(imported=len(contracts), contract_ids=[c.id for c in contracts])
+
+
+@router.post("/contracts/{contract_id}/achievement-link/confirm", response_model=ContractOut)
+def confirm_achievement_link(contract_id: int, session: SessionDep, actor: BureauActor) -> ContractOut:
+    """The registrar confirms the link to the achievement (it drives the re-transfer "value added only" rule)."""
+    return _out(session, service.confirm_achievement_link(session, actor, contract_id))

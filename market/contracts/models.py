@@ -122,6 +122,9 @@ class Contract(IdMixin, TimestampMixin, Base):
     reregistration_of_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"))
     # A historical registration brought in by the audited import, with its original number and date.
     imported: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # The link to the achievement (which drives the re-transfer "value added only" rule) counts once confirmed.
+    achievement_link_confirmed_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    achievement_link_confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ContractParty(IdMixin, Base):

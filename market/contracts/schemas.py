@@ -217,6 +217,7 @@ class ContractOut(BaseModel):
     version: int
     reregistration_of_id: int | None = None
     imported: bool = Field(False, description="a historical registration from the audited import")
+    achievement_link_confirmed_at: dt.datetime | None = Field(None, description="the registrar confirmed the achievement link")
     performed_amount: Decimal = Field(Decimal("0.00"), description="实际履行金额 = Σ payments received")
     parties: list[PartyOut] = Field(default_factory=list)
     deductions: list[DeductionOut] = Field(default_factory=list)

@@ -186,6 +186,8 @@ CONTRACT_FIELDS = (
 def _apply_input(session: Session, actor: Actor, contract: Contract, data: ContractIn) -> tuple[
     list[ContractParty], list[ContractDeduction]
 ]:  # fmt: skip
+    if contract.achievement_id != data.achievement_id:  # a changed link is confirmed anew
+        contract.achievement_link_confirmed_by = contract.achievement_link_confirmed_at = None
     for name in CONTRACT_FIELDS:
         setattr(contract, name, getattr(data, name))
     contract.total_amount = to_money(data.total_amount)
@@ -1019,3 +1021,17 @@ def _reserve_imported_number(session: Session, office: str, number: str) -> None
         except IntegrityError:
             pass  # created meanwhile: raise it below
     session.execute(sa.update(table).where(where, table.c.last_value < seq).values(last_value=seq))
+
+
+def confirm_achievement_link(session: Session, actor: Actor, contract_id: int) -> Contract:
+    """The registrar confirms the contract's link to an achievement; only then does the re-transfer rule use it."""
+    _require_registrar(actor)
+    contract = get_visible(session, actor, contract_id, for_update=True)
+    if contract.achievement_id is None:
+        raise InvalidState("the contract names no achievement", code="no_achievement_link")
+    if contract.achievement_link_confirmed_at is None:
+        contract.achievement_link_confirmed_by, contract.achievement_link_confirmed_at = actor.user_id, utcnow()
+        audit.record(session, entity_type="contract", entity_id=contract.id, action="achievement_link_confirmed",
+                     actor=actor, detail={"achievement_id": contract.achievement_id})  # fmt: skip
+        session.flush()
+    return contract

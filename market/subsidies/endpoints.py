@@ -14,7 +14,7 @@ from market.subsidies.calculator import REASON_MESSAGES, Period, explain
 from market.subsidies.models import SubsidyPolicy, SubsidyRun
 from market.subsidies.schemas import (
     DiffOut, ExclusionOut, PolicyDetail, PolicyEdit, PolicyOut, PolicySpec, PolicyVersionOut, ResultDetail, ResultOut,
-    RunIn, RunOut, RunPolicyOut, VoucherIn, WhatIfIn, WhatIfOut,
+    RecognitionIn, RunIn, RunOut, RunPolicyOut, VoucherIn, WhatIfIn, WhatIfOut,
 )  # fmt: skip
 
 router = APIRouter(prefix="/api/v1/subsidies", tags=["subsidies 补助"])
@@ -162,3 +162,9 @@ def export_xlsx(run_id: int, session: SessionDep, actor: CurrentActor) -> Respon
 def record_voucher(body: VoucherIn, session: SessionDep, actor: BureauActor) -> dict[str, int]:
     row = service.record_voucher(session, actor, body.contract_id)
     return {"id": row.id, "contract_id": row.contract_id}
+
+
+@router.post("/recognitions", status_code=status.HTTP_201_CREATED, summary="Record 国内首创 / 首台套 with its document")
+def record_recognition(body: RecognitionIn, session: SessionDep, actor: BureauActor) -> dict[str, int | str]:
+    row = service.record_recognition(session, actor, body.contract_id, body.kind, body.document_reference)
+    return {"id": row.id, "contract_id": row.contract_id, "kind": row.kind, "document_reference": row.document_reference}

@@ -9,6 +9,8 @@
 - `subsidy_results` — per run, policy version and beneficiary: the amounts and the full working.
 - `subsidy_exclusions` — per run and policy version, each excluded contract and why (queryable).
 - `subsidy_voucher_redemptions` — contracts the bureau accepted for 创新券 redemption (兑现条件).
+- `subsidy_contract_recognitions` — 国内首创 / 首台套 as bureau staff recorded them, with the document
+  that recognises them; the flags a filer ticks on a contract are claims and pay nothing.
 """
 
 from __future__ import annotations
@@ -149,5 +151,18 @@ class VoucherRedemption(IdMixin, Base):
     __tablename__ = "subsidy_voucher_redemptions"
 
     contract_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"), unique=True)
+    recorded_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContractRecognition(IdMixin, Base):
+    """A recognition that changes payouts (国内首创 domestic_first, 首台套 first_set), recorded with its document."""
+
+    __tablename__ = "subsidy_contract_recognitions"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "kind"),)
+
+    contract_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # domestic_first / first_set
+    document_reference: Mapped[str] = mapped_column(sa.String(200))  # the recognising document (文号)
     recorded_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -207,3 +207,9 @@ class WhatIfOut(BaseModel):
 
 class VoucherIn(BaseModel):
     contract_id: int
+
+
+class RecognitionIn(BaseModel):
+    contract_id: int
+    kind: str = Field(description="domestic_first 国内首创 / first_set 首台套")
+    document_reference: str = Field(min_length=1, max_length=200, description="the recognising document (文号)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import gc
 import io
@@ -21,13 +22,14 @@ from market.core import audit
 from market.core.config import get_settings
 from market.core.db import bulk_insert, session_scope, utcnow
 from market.core.deps import Actor
-from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.subsidies import calculator as calc
 from market.subsidies import rules
 from market.subsidies import settlement as settle
 from market.subsidies.calculator import ContractFact, Party, Period, Policy, PolicyError, Recognition
+from market.filings.rules import level_in_force
 from market.subsidies.models import (
-    ComputeState, RunStatus, SubsidyExclusion, SubsidyPolicy, SubsidyPolicyVersion, SubsidyResult, SubsidyRun,
+    ComputeState, ContractRecognition, RunStatus, SubsidyExclusion, SubsidyPolicy, SubsidyPolicyVersion, SubsidyResult, SubsidyRun,
     SubsidyRunPolicy, VoucherRedemption,
 )  # fmt: skip
 from market.subsidies.presets import all_presets
@@ -196,14 +198,14 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
     )
     parties: dict[int, dict[str, Any]] = defaultdict(dict)
     connection = session.connection()  # Core rows: no ORM bookkeeping for 100k+ plain tuples
+    # A filing level typed on a profile or a contract is a claim: the level comes from the bureau's records below.
     party_rows = connection.execute(
         sa.select(
             ContractParty.contract_id, ContractParty.role, ContractParty.org_id, ContractParty.name,
             ContractParty.credit_code, ContractParty.entity_type_code, ContractParty.region_code,
-            ContractParty.broker_name, Organisation.filing_level, Organisation.filing_date,
+            ContractParty.broker_name, sa.null().label("filing_level"), sa.null().label("filing_date"),
         )
         .join(Contract, Contract.id == ContractParty.contract_id)
-        .outerjoin(Organisation, Organisation.id == ContractParty.org_id)
         .where(in_period)
     )  # fmt: skip
     brokers: dict[int, str] = {}
@@ -234,19 +236,35 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
             sa.select(VoucherRedemption.contract_id).join(Contract, Contract.id == VoucherRedemption.contract_id).where(in_period)
         )
     )
+    recognised: dict[int, set[str]] = defaultdict(set)
+    for cid, kind in connection.execute(
+        sa.select(ContractRecognition.contract_id, ContractRecognition.kind)
+        .join(Contract, Contract.id == ContractRecognition.contract_id).where(in_period)
+    ):  # fmt: skip
+        recognised[cid].add(kind)
     roots = activity_roots(session)
+    filed = filing_records(session)
+    filed_party: dict[tuple, Party] = {}
     facts = []
     rows = connection.execute(
         sa.select(
             Contract.id, Contract.registration_number, Contract.contract_type, Contract.subtype,
             Contract.total_amount, Contract.technical_transaction_amount, Contract.registration_date, Contract.status,
-            Contract.achievement_id, Contract.domestic_first, Contract.first_set,
+            sa.case((Contract.achievement_link_confirmed_at.is_not(None), Contract.achievement_id)),
         ).where(in_period).order_by(Contract.id)
     )  # fmt: skip
     empty: dict[str, Party] = {}
-    for (cid, number, ctype, subtype, total, technical, day, status, achievement, first, first_set) in rows:
+    for (cid, number, ctype, subtype, total, technical, day, status, achievement) in rows:
         p = parties.get(cid, empty)
         seller, buyer = p.get("seller"), p.get("buyer")
+        inter = p.get("intermediary")
+        if inter is not None and inter.org_id in filed:
+            record = level_in_force(filed[inter.org_id], day)  # the level in force on the contract's date
+            if record is not None:
+                key = (inter, record.level, record.filed_on)
+                if key not in filed_party:
+                    filed_party[key] = dataclasses.replace(inter, filing_level=record.level, filing_date=record.filed_on)
+                inter = filed_party[key]
         if seller is None or buyer is None:
             continue  # a registered contract always has both; a broken row earns nothing
         paid = payments.get(cid, {})
@@ -254,7 +272,8 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
             ContractFact(
                 cid, number or "", ctype, subtype, seller, buyer, total, technical,
                 sum((a for _, a in paid.values()), ZERO), day,
-                p.get("intermediary"), brokers.get(cid), first, first_set, cid in vouchers, achievement, status,
+                inter, brokers.get(cid), "domestic_first" in recognised[cid], "first_set" in recognised[cid],
+                cid in vouchers, achievement, status,
                 f"contract:{roots.get(cid, cid)}",
                 tuple((max(received, day), amount) for received, amount in paid.values() if amount != 0),
             )
@@ -262,23 +281,28 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
     return facts
 
 
+def filing_records(session: Session) -> dict[int, list]:
+    """The bureau's recorded intermediary filings by organisation (market.filings)."""
+    from market.filings.service import records
+
+    return records(session)
+
+
 def load_recognitions(session: Session, period: Period) -> list[Recognition]:
-    """Intermediaries filed at national / provincial level within the period (one-off awards)."""
-    rows = session.scalars(
-        sa.select(Organisation).where(
-            Organisation.kind == "intermediary",
-            Organisation.filing_level.in_(("national", "provincial")),
-            Organisation.filing_date >= period.start,
-            Organisation.filing_date <= period.end,
-        )
-    )
+    """Intermediaries newly filed at national / provincial level within the period, from the bureau's records."""
+    recognised = [
+        r for rs in filing_records(session).values() for r in rs
+        if r.level in ("national", "provincial") and r.filed_on in period and r.revoked_on is None
+    ]  # fmt: skip
+    orgs = {o.id: o for o in session.scalars(sa.select(Organisation).where(Organisation.id.in_({r.org_id for r in recognised})))}
     return [
         Recognition(
-            Party(o.name, org_id=o.id, credit_code=o.credit_code, entity_type=o.entity_type_code, region=o.region_code,
-                  filing_level=o.filing_level, filing_date=o.filing_date),
-            o.filing_level, o.filing_date,
+            Party(orgs[r.org_id].name, org_id=r.org_id, credit_code=orgs[r.org_id].credit_code,
+                  entity_type=orgs[r.org_id].entity_type_code, region=orgs[r.org_id].region_code,
+                  filing_level=r.level, filing_date=r.filed_on),
+            r.level, r.filed_on,
         )  # fmt: skip
-        for o in rows
+        for r in recognised
     ]
 
 
@@ -294,6 +318,7 @@ def prior_transfer_values(session: Session, before: dt.date) -> dict[tuple[int, 
         .outerjoin(paid, paid.c.contract_id == Contract.id)
         .where(
             Contract.achievement_id.is_not(None),
+            Contract.achievement_link_confirmed_at.is_not(None),
             Contract.status == "registered",
             Contract.contract_type.in_(calc.TRANSFER_TYPES),
             Contract.registration_date < before,
@@ -840,3 +865,28 @@ def export_xlsx(session: Session, actor: Actor, run_id: int) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# ---- recognitions that change payouts (国内首创 / 首台套) -----------------------------------------------
+
+RECOGNITION_KINDS = ("domestic_first", "first_set")
+
+
+def record_recognition(session: Session, actor: Actor, contract_id: int, kind: str, document_reference: str) -> ContractRecognition:
+    """Bureau staff record a recognition with its document; until then the filer's flag is only a claim."""
+    require(actor, "record_recognition")
+    if kind not in RECOGNITION_KINDS:
+        raise ValidationFailed.field("kind", "unknown_recognition", "kind is domestic_first (国内首创) or first_set (首台套)")
+    if session.get(Contract, contract_id) is None:
+        raise NotFound("no such contract", code="contract_not_found")
+    existing = session.scalar(sa.select(ContractRecognition).where(
+        ContractRecognition.contract_id == contract_id, ContractRecognition.kind == kind))  # fmt: skip
+    if existing is not None:
+        raise Conflict("this recognition is already recorded", code="recognition_recorded")
+    row = ContractRecognition(contract_id=contract_id, kind=kind, document_reference=document_reference,
+                              recorded_by=actor.user_id)  # fmt: skip
+    session.add(row)
+    session.flush()
+    audit.record(session, entity_type="contract", entity_id=contract_id, action="recognition_recorded", actor=actor,
+                 detail={"kind": kind, "document_reference": document_reference})  # fmt: skip
+    return row

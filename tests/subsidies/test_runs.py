@@ -17,7 +17,7 @@ from market.core.vocab import OrgKind
 from market.subsidies import service
 from market.subsidies.models import SubsidyResult, SubsidyRun
 from market.subsidies.presets import all_presets
-from tests.subsidies.helpers import adopt
+from tests.subsidies.helpers import adopt, filed
 from tests.subsidies.ledger import add_contract, set_contract
 
 NB = ["nb2014-seller", "nb2014-buyer", "lc2020-seller-development-transfer"]
@@ -238,7 +238,7 @@ def test_access_per_role(client, market, world):
 
 def test_once_per_activity_and_award_across_years(client, market, world):
     m = market
-    national = world.org(OrgKind.intermediary, region_code="330201", filing_level="national", filing_date=dt.date(2023, 9, 1))
+    national = filed(client, world, "national", dt.date(2023, 9, 1))  # recorded by the bureau
     run_2023 = client.post("/api/v1/subsidies/runs", headers=m["officer"].headers,
                            json={"period_start": "2023-01-01", "period_end": "2023-12-31",
                                  "policy_codes": ["nb2014-buyer", "lc2020-intermediary-recognition"]}).json()["id"]  # fmt: skip
