@@ -23,12 +23,12 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("subsidy_runs") as t:
-        t.add_column(sa.Column("to_recover", market.core.db.Money(), server_default="0", nullable=False))
-    with op.batch_alter_table("subsidy_results") as t:
-        t.add_column(sa.Column("year", sa.SmallInteger(), nullable=True))
-        for name in ("due_total", "paid_before", "difference", "to_recover"):
-            t.add_column(sa.Column(name, market.core.db.Money(), server_default="0", nullable=False))
+    # Plain ADD COLUMN, never a batch copy of a parent table: on SQLite that drops the old table, and the
+    # drop cascades to its children (subsidy_runs → results, contracts → parties, deductions).
+    op.add_column("subsidy_runs", sa.Column("to_recover", market.core.db.Money(), server_default="0", nullable=False))
+    op.add_column("subsidy_results", sa.Column("year", sa.SmallInteger(), nullable=True))
+    for name in ("due_total", "paid_before", "difference", "to_recover"):
+        op.add_column("subsidy_results", sa.Column(name, market.core.db.Money(), server_default="0", nullable=False))
     runs = sa.table("subsidy_runs", sa.column("id", ID), sa.column("period_start", sa.Date))
     results = sa.table(
         "subsidy_results", sa.column("run_id", ID), sa.column("year", sa.SmallInteger),
@@ -39,14 +39,11 @@ def upgrade() -> None:
         conn.execute(sa.update(results).where(results.c.run_id == run_id).values(year=start.year))
     conn.execute(sa.update(results).values(due_total=results.c.total, difference=results.c.total))
 
-    with op.batch_alter_table("contracts") as t:
-        t.add_column(sa.Column("imported", sa.Boolean(), server_default=sa.false(), nullable=False))
-        t.add_column(sa.Column("achievement_link_confirmed_by", ID, nullable=True))
-        t.add_column(sa.Column("achievement_link_confirmed_at", market.core.db.UTCDateTime(timezone=True), nullable=True))
-        t.create_foreign_key(op.f("fk_contracts_achievement_link_confirmed_by_users"), "users",
-                             ["achievement_link_confirmed_by"], ["id"])  # fmt: skip
-        t.add_column(sa.Column("reregistration_of_id", ID, nullable=True))
-        t.create_foreign_key(op.f("fk_contracts_reregistration_of_id_contracts"), "contracts", ["reregistration_of_id"], ["id"])
+    op.add_column("contracts", sa.Column("imported", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("contracts", sa.Column("achievement_link_confirmed_by", ID, nullable=True))
+    op.add_column("contracts", sa.Column("achievement_link_confirmed_at", market.core.db.UTCDateTime(timezone=True), nullable=True))
+    op.add_column("contracts", sa.Column("reregistration_of_id", ID, nullable=True))
+    # contract_payments has no children: a batch copy (for the constraints, on SQLite) loses nothing.
     with op.batch_alter_table("contract_payments") as t:
         t.add_column(sa.Column("reverses_payment_id", ID, nullable=True))
         t.create_foreign_key(op.f("fk_contract_payments_reverses_payment_id_contract_payments"), "contract_payments",
@@ -146,15 +143,9 @@ def downgrade() -> None:
         t.drop_constraint(op.f("uq_contract_payments_reverses_payment_id"), type_="unique")
         t.drop_constraint(op.f("fk_contract_payments_reverses_payment_id_contract_payments"), type_="foreignkey")
         t.drop_column("reverses_payment_id")
-    with op.batch_alter_table("contracts") as t:
-        t.drop_constraint(op.f("fk_contracts_reregistration_of_id_contracts"), type_="foreignkey")
-        t.drop_constraint(op.f("fk_contracts_achievement_link_confirmed_by_users"), type_="foreignkey")
-        t.drop_column("reregistration_of_id")
-        t.drop_column("achievement_link_confirmed_at")
-        t.drop_column("achievement_link_confirmed_by")
-        t.drop_column("imported")
-    with op.batch_alter_table("subsidy_results") as t:
-        for name in ("to_recover", "difference", "paid_before", "due_total", "year"):
-            t.drop_column(name)
-    with op.batch_alter_table("subsidy_runs") as t:
-        t.drop_column("to_recover")
+    # Plain DROP COLUMN (SQLite ≥ 3.35): a batch copy of these parent tables would cascade to their children.
+    for name in ("reregistration_of_id", "achievement_link_confirmed_at", "achievement_link_confirmed_by", "imported"):
+        op.drop_column("contracts", name)
+    for name in ("to_recover", "difference", "paid_before", "due_total", "year"):
+        op.drop_column("subsidy_results", name)
+    op.drop_column("subsidy_runs", "to_recover")

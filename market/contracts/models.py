@@ -119,11 +119,13 @@ class Contract(IdMixin, TimestampMixin, Base):
     # Bumped by every registered amendment (1 = as first registered).
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     # A re-registration (重新登记) of an earlier registration of the same deal: one activity for subsidies.
-    reregistration_of_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"))
+    # No FK constraints on the 0010 columns: adding one on SQLite recreates `contracts`, and dropping the old
+    # table cascades to its parties and deductions; the service checks these ids instead.
+    reregistration_of_id: Mapped[int | None] = mapped_column(BigIntPK)
     # A historical registration brought in by the audited import, with its original number and date.
     imported: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     # The link to the achievement (which drives the re-transfer "value added only" rule) counts once confirmed.
-    achievement_link_confirmed_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    achievement_link_confirmed_by: Mapped[int | None] = mapped_column(BigIntPK)  # users.id
     achievement_link_confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
