@@ -22,8 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from market.subsidies import calculator as calc
 from market.subsidies.calculator import (
-    Basis, BeneficiaryResult, ContractFact, History, Period, Policy, PolicyOutcome, Prepared, Recognition, compute,
+    Basis, BeneficiaryResult, ContractFact, History, Period, Policy, PolicyOutcome, Prepared, Recognition,
 )  # fmt: skip
 
 ZERO = Decimal(0)
@@ -235,7 +236,7 @@ def settle_policy(
     cache = prepared if prepared is not None else {}
     if scoped_key not in cache:
         cache[scoped_key] = Prepared(facts_in(policy.basis, facts, coverage))
-    outcome = compute(policy, cache[scoped_key], coverage, books.history(coverage.year, marks), recognitions)  # type: ignore[arg-type]
+    outcome = calc.compute(policy, cache[scoped_key], coverage, books.history(coverage.year, marks), recognitions)  # type: ignore[arg-type]
     return settle(outcome, coverage.year, books.standing(coverage.year)), outcome, coverage
 
 
