@@ -12,6 +12,7 @@ from market.core.pagination import Page, PageDep, paginate
 from market.subsidies import service
 from market.subsidies.calculator import REASON_MESSAGES, Period, explain
 from market.subsidies.models import SubsidyPolicy, SubsidyRun
+from market.subsidies.settlement import settlement_items
 from market.subsidies.schemas import (
     DiffOut, ExclusionOut, PolicyDetail, PolicyEdit, PolicyOut, PolicySpec, PolicyVersionOut, ResultDetail, ResultOut,
     RecognitionIn, RunIn, RunOut, RunPolicyOut, VoucherIn, WhatIfIn, WhatIfOut,
@@ -120,6 +121,8 @@ def result_detail(result_id: int, session: SessionDep, actor: CurrentActor) -> R
 def _detail(result) -> ResultDetail:
     out = ResultDetail.model_validate(result)
     out.working = explain(result.working)
+    if "settlement" in out.working:  # stored compactly; shown item by item
+        out.working["settlement"] = out.working["settlement"] | {"items": settlement_items(result.working)}
     return out
 
 

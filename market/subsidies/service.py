@@ -358,9 +358,8 @@ def load_books(session: Session, codes: Iterable[str], *, exclude_run: int | Non
 
 
 def _items(working: dict) -> list[tuple[str, int | None, Decimal]]:
-    settled = working.get("settlement")
-    if settled is not None:
-        return [(i["item"], i["contract_id"], Decimal(i["difference"])) for i in settled["items"]]
+    if "settlement" in working:
+        return [(i["item"], i["contract_id"], Decimal(i["difference"])) for i in settle.settlement_items(working)]
     # A result frozen before settlements were kept (0010): what it paid is each contribution and award.
     items = [(c["activity_id"], c["contract_id"], Decimal(c["paid"])) for c in working.get("contributions", [])]
     return items + [(settle.AWARD + a["filing_level"], None, Decimal(a["amount"])) for a in working.get("awards", [])]

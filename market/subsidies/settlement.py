@@ -240,18 +240,44 @@ def settle_policy(
     return settle(outcome, coverage.year, books.standing(coverage.year)), outcome, coverage
 
 
+def _money(v: Decimal) -> str:
+    return str(v.quantize(Decimal("0.01")))
+
+
 def settlement_json(s: Settlement) -> dict:
-    money = lambda v: str(v.quantize(Decimal("0.01")))  # noqa: E731
+    """The settlement as stored: only items with something paid before are listed (`carried`); every other
+    item is due exactly what the working's contributions and awards say (`settlement_items` expands them)."""
     return {
         "year": s.year,
-        "paid_before": money(s.paid_before),
-        "due_now": money(s.due_now),
-        "difference": money(s.difference),
-        "to_pay": money(s.to_pay),
-        "to_recover": money(s.to_recover),
-        "items": [
-            {"item": i.item, "contract_id": i.contract_id, "paid_before": money(i.paid_before),
-             "due_now": money(i.due_now), "difference": money(i.difference)}
+        "paid_before": _money(s.paid_before),
+        "due_now": _money(s.due_now),
+        "difference": _money(s.difference),
+        "to_pay": _money(s.to_pay),
+        "to_recover": _money(s.to_recover),
+        "carried": [
+            {"item": i.item, "contract_id": i.contract_id, "paid_before": _money(i.paid_before), "due_now": _money(i.due_now)}
             for i in s.items
+            if i.paid_before
         ],  # fmt: skip
     }
+
+
+def settlement_items(working: dict) -> list[dict]:
+    """Every item of a stored settlement: paid before / due now / difference (what the books sum)."""
+    due: dict[str, list] = {}
+    for c in working.get("contributions", []):
+        entry = due.setdefault(c["activity_id"], [c["contract_id"], ZERO])
+        entry[1] += Decimal(c["paid"])
+    for a in working.get("awards", []):
+        due[AWARD + a["filing_level"]] = [None, Decimal(a["amount"])]
+    lines = {
+        item: {"item": item, "contract_id": contract_id, "paid_before": ZERO, "due_now": amount}
+        for item, (contract_id, amount) in due.items()
+    }
+    for c in working.get("settlement", {}).get("carried", []):
+        lines[c["item"]] = {"item": c["item"], "contract_id": c["contract_id"], "paid_before": Decimal(c["paid_before"]),
+                            "due_now": Decimal(c["due_now"])}  # fmt: skip
+    return [
+        {k: _money(v) if isinstance(v, Decimal) else v for k, v in (line | {"difference": line["due_now"] - line["paid_before"]}).items()}
+        for _, line in sorted(lines.items())
+    ]
