@@ -162,6 +162,14 @@ def generate(url: str, n_contracts: int, n_beneficiaries: int, year: int, seed: 
         cur.execute("INSERT INTO users (id, org_id, username, display_name, role, is_active, created_at, updated_at) "
                     "VALUES (1, %s, 'officer', 'officer', 'programme_officer', true, now(), now())",
                     (n_beneficiaries + 1,))  # fmt: skip
+        # Subsidy inputs count once verified: the bureau's filing records, recorded recognitions, confirmed links.
+        cur.execute("INSERT INTO intermediary_filings (org_id, level, status, migrated_claim, filing_number, filed_on, "
+                    "applied_at, created_at, updated_at) SELECT id, filing_level, 'recorded', false, 'F-' || id, "
+                    "filing_date, now(), now(), now() FROM organisations WHERE filing_level IS NOT NULL")  # fmt: skip
+        for kind in ("domestic_first", "first_set"):
+            cur.execute("INSERT INTO subsidy_contract_recognitions (contract_id, kind, document_reference, recorded_at) "
+                        f"SELECT id, '{kind}', 'bench', now() FROM contracts WHERE {kind}")  # fmt: skip
+        cur.execute("UPDATE contracts SET achievement_link_confirmed_at = now() WHERE achievement_id IS NOT NULL")
         for table in ("organisations", "users", "achievements", "contracts", "contract_parties", "contract_payments",
                       "subsidy_voucher_redemptions"):  # fmt: skip
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
@@ -189,6 +197,14 @@ def run(url: str, n_contracts: int, n_beneficiaries: int, year: int, seed: int) 
     set_engine(create_db_engine(url))
     officer = Actor(user_id=1, org_id=info["bureau_org"], role=Role.programme_officer, org_kind="bureau", org_verified=True)
     with session_scope() as s:
+        # Every preset, as before: another city's are adopted for this one first (they ship disabled).
+        from market.subsidies.presets import adopted, all_presets
+
+        service.ensure_presets(s)
+        here = service.jurisdiction()
+        for p in all_presets(here):
+            if p.jurisdiction != here:
+                service.edit_policy(s, officer, p.code, calc.policy_to_dict(adopted(p, here)))
         run_row = service.create_run(s, officer, period_start=dt.date(year, 1, 1), period_end=dt.date(year, 12, 31))
         run_id, n_policies = run_row.id, run_row.progress_total - 1
 

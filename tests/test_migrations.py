@@ -95,3 +95,48 @@ def test_0011_on_a_database_in_use(engine, world):
         assert (org.credit_code, org.claimed_credit_code) == (None, code)
         assert s.get(Organisation, member.org_id).claimed_credit_code == s.get(Organisation, member.org_id).credit_code
         assert s.scalar(sa.select(sa.func.count()).select_from(Notification)) == 1
+
+
+def test_money_integrity_carries_existing_data_forward(engine, world):
+    # 0010 on a database in use: profile filing levels become claims awaiting review (never paid on), and
+    # frozen results become settlements that paid what they paid, in their run's year.
+    import datetime as dt
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+
+    from market.core.db import session_scope
+    from market.core.vocab import OrgKind
+    from market.filings.models import IntermediaryFiling
+    from market.subsidies.models import SubsidyPolicy, SubsidyPolicyVersion, SubsidyResult, SubsidyRun
+
+    from market.contracts.models import ContractParty, ContractPayment
+    from tests.subsidies.ledger import add_contract
+
+    claimed = world.org(OrgKind.intermediary, filing_level="provincial", filing_date=dt.date(2022, 4, 1))
+    world.org(OrgKind.intermediary)
+    add_contract(world.org(OrgKind.university), world.org(OrgKind.enterprise), 100_000, intermediary=claimed, paid=50_000)
+    with session_scope() as s:
+        policy = SubsidyPolicy(code="p", name="p", current_version=1)
+        s.add(policy)
+        s.flush()
+        version = SubsidyPolicyVersion(policy_id=policy.id, version=1, spec={})
+        run = SubsidyRun(name="2023", period_start=dt.date(2023, 1, 1), period_end=dt.date(2023, 12, 31), status="frozen")
+        s.add_all([version, run])
+        s.flush()
+        s.add(SubsidyResult(run_id=run.id, policy_version_id=version.id, policy_code="p", beneficiary_key="org:1",
+                            beneficiary_name="x", basis_total=0, before_caps=0, contract_cap_cut=0, year_cap_cut=0,
+                            awards=0, total=Decimal("1234.50"), contract_count=1, excluded_count=0, working={}))  # fmt: skip
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0008")
+        command.upgrade(alembic_config(conn), "head")
+    with session_scope() as s:
+        filings = s.scalars(sa.select(IntermediaryFiling)).all()
+        assert [(f.org_id, f.level, f.status, f.migrated_claim, f.claimed_on, f.filed_on) for f in filings] == [
+            (claimed, "provincial", "applied", True, dt.date(2022, 4, 1), None)]
+        # Nothing cascades away on SQLite: the contract keeps its parties and payments, the run its results.
+        assert s.scalar(sa.select(sa.func.count()).select_from(ContractParty)) == 3
+        assert s.scalar(sa.select(sa.func.count()).select_from(ContractPayment)) == 1
+        r = s.scalars(sa.select(SubsidyResult)).one()
+        assert (r.year, r.due_total, r.paid_before, r.difference, r.to_recover, r.total) == (
+            2023, Decimal("1234.50"), 0, Decimal("1234.50"), 0, Decimal("1234.50"))

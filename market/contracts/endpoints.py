@@ -17,13 +17,19 @@ from market.contracts.schemas import (
     ContractSummary,
     DeductionOut,
     EventOut,
+    ImportIn,
+    ImportOut,
     PartyOut,
+    AuthorisationIn,
+    AuthorisationOut,
     PaymentIn,
     PaymentOut,
     RefuseIn,
     RegisterIn,
     ReturnIn,
+    ReversalIn,
 )
+from market.core.errors import ValidationFailed
 from market.core.deps import BureauActor, CurrentActor, SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.core.vocab import IP_TYPE_LABELS, TECHNICAL_FIELD_LABELS
@@ -54,6 +60,22 @@ def catalogue() -> dict:
         "ip_types": {k.value: v for k, v in IP_TYPE_LABELS.items()},
         "technical_fields": {k.value: v for k, v in TECHNICAL_FIELD_LABELS.items()},
     }
+
+
+@router.post("/contracts/authorisations", status_code=201, response_model=AuthorisationOut)
+def grant_authorisation(data: AuthorisationIn, session: SessionDep, actor: CurrentActor) -> AuthorisationOut:
+    """A party authorises an intermediary to file its contracts (its administrator records it)."""
+    return AuthorisationOut.model_validate(service.grant_authorisation(session, actor, data.intermediary_org_id))
+
+
+@router.get("/contracts/authorisations", response_model=list[AuthorisationOut])
+def list_authorisations(session: SessionDep, actor: CurrentActor) -> list[AuthorisationOut]:
+    return [AuthorisationOut.model_validate(a) for a in service.authorisations_of(session, actor)]
+
+
+@router.delete("/contracts/authorisations/{authorisation_id}", response_model=AuthorisationOut)
+def revoke_authorisation(authorisation_id: int, session: SessionDep, actor: CurrentActor) -> AuthorisationOut:
+    return AuthorisationOut.model_validate(service.revoke_authorisation(session, actor, authorisation_id))
 
 
 @router.post("/contracts", status_code=201, response_model=ContractOut)
@@ -110,9 +132,13 @@ def submit_contract(contract_id: int, session: SessionDep, actor: CurrentActor) 
 def register_contract(
     contract_id: int, session: SessionDep, actor: BureauActor, data: RegisterIn | None = None
 ) -> ContractOut:
-    """认定登记 (registrar): assigns the registration number."""
-    day = data.registration_date if data else None
-    return _out(session, service.register(session, actor, contract_id, registration_date=day))
+    """认定登记 (registrar): assigns the registration number; the registration date is the day of the decision."""
+    if data is not None and data.registration_date is not None:
+        raise ValidationFailed.field(
+            "registration_date", "registration_date_is_decision_date",
+            "the registration date is the decision date; historical registrations come through the import",
+        )  # fmt: skip
+    return _out(session, service.register(session, actor, contract_id))
 
 
 @router.post("/contracts/{contract_id}/return", response_model=ContractOut)
@@ -144,7 +170,7 @@ def cancel_contract(contract_id: int, data: CancellationIn, session: SessionDep,
 def contract_events(contract_id: int, session: SessionDep, actor: CurrentActor) -> list[EventOut]:
     """The registration history: registered, amended, cancelled — each with its own date."""
     service.get_visible(session, actor, contract_id)
-    return [EventOut.model_validate(e) for e in service.events_of(session, contract_id)]
+    return [EventOut.model_validate(e) for e in service.history_of(session, contract_id)]
 
 
 @router.post("/contracts/{contract_id}/payments", status_code=201, response_model=PaymentOut)
@@ -158,3 +184,24 @@ def record_payment(contract_id: int, data: PaymentIn, session: SessionDep, actor
 def list_payments(contract_id: int, session: SessionDep, actor: CurrentActor) -> list[PaymentOut]:
     service.get_visible(session, actor, contract_id)
     return [PaymentOut.model_validate(p) for p in service.payments_of(session, contract_id)]
+
+
+@router.post("/contracts/{contract_id}/payments/{payment_id}/reversal", status_code=201, response_model=PaymentOut)
+def reverse_payment(contract_id: int, payment_id: int, data: ReversalIn, session: SessionDep,
+                    actor: CurrentActor) -> PaymentOut:  # fmt: skip
+    """Correct a wrong payment with a reversing entry; payments are never edited or deleted."""
+    return PaymentOut.model_validate(service.reverse_payment(session, actor, contract_id, payment_id, data.reason))
+
+
+
+@router.post("/contracts/import", status_code=201, response_model=ImportOut)
+def import_contracts(data: ImportIn, session: SessionDep, actor: BureauActor) -> ImportOut:
+    """Historical registrations (bureau admin): original numbers and dates, marked imported; row-level errors."""
+    contracts = service.import_rows(session, actor, data.rows)
+    return ImportOut(imported=len(contracts), contract_ids=[c.id for c in contracts])
+
+
+@router.post("/contracts/{contract_id}/achievement-link/confirm", response_model=ContractOut)
+def confirm_achievement_link(contract_id: int, session: SessionDep, actor: BureauActor) -> ContractOut:
+    """The registrar confirms the link to the achievement (it drives the re-transfer "value added only" rule)."""
+    return _out(session, service.confirm_achievement_link(session, actor, contract_id))

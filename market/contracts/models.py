@@ -119,6 +119,15 @@ class Contract(IdMixin, TimestampMixin, Base):
     cancelled_on: Mapped[dt.date | None] = mapped_column(sa.Date)
     # Bumped by every registered amendment (1 = as first registered).
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    # A re-registration (重新登记) of an earlier registration of the same deal: one activity for subsidies.
+    # No FK constraints on the 0010 columns: adding one on SQLite recreates `contracts`, and dropping the old
+    # table cascades to its parties and deductions; the service checks these ids instead.
+    reregistration_of_id: Mapped[int | None] = mapped_column(BigIntPK)
+    # A historical registration brought in by the audited import, with its original number and date.
+    imported: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # The link to the achievement (which drives the re-transfer "value added only" rule) counts once confirmed.
+    achievement_link_confirmed_by: Mapped[int | None] = mapped_column(BigIntPK)  # users.id
+    achievement_link_confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ContractParty(IdMixin, Base):
@@ -162,6 +171,22 @@ class ContractPayment(IdMixin, Base):
     note: Mapped[str | None] = mapped_column(sa.String(200))
     recorded_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A correction is a reversing entry (negative amount) pointing at the payment it reverses; never an edit.
+    reverses_payment_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("contract_payments.id"), unique=True)
+
+
+class FilingAuthorisation(IdMixin, Base):
+    """A party's recorded authorisation of an intermediary to file its contracts (委托代办). Revoked, never deleted."""
+
+    __tablename__ = "contract_filing_authorisations"
+    __table_args__ = (sa.Index("ix_contract_filing_authorisations_pair", "party_org_id", "intermediary_org_id"),)
+
+    party_org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"))
+    intermediary_org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"))
+    granted_by: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ContractEvent(IdMixin, Base):

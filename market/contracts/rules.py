@@ -397,3 +397,18 @@ def region_prefix(code: str) -> str:
         if code.endswith("00"):
             return code[:4]
     return code
+
+
+def office_jurisdiction(office: str) -> str:
+    """The region prefix an office registers for: 330200 (a city office) → 3302, 330203 → 330203."""
+    return region_prefix(office)
+
+
+def in_jurisdiction(region: str | None, office: str) -> bool:
+    """An office registers applicants located in its own jurisdiction (the seller; an import's domestic buyer)."""
+    return bool(region) and region.startswith(office_jurisdiction(office))
+
+
+def may_decide(decider_id: int, touched_by: Iterable[int | None]) -> bool:
+    """Four eyes: whoever decides a registration did not create, file or edit the contract."""
+    return decider_id not in set(touched_by)

@@ -58,6 +58,7 @@ class ContractIn(BaseModel):
     achievement_id: Id | None = None
     demand_id: Id | None = None
     call_id: Id | None = None
+    reregistration_of_id: Id | None = Field(None, description="重新登记: the earlier registration of the same deal")
     parties: list[PartyIn] = Field(default_factory=list)
     submit: bool = Field(True, description="file it now (true) or keep it as a draft (false)")
 
@@ -102,7 +103,10 @@ class RefuseIn(BaseModel):
 
 
 class RegisterIn(BaseModel):
-    registration_date: dt.date | None = Field(None, description="default: today (China time)")
+    registration_date: dt.date | None = Field(
+        None, description="refused when given: the registration date is the decision date (today, China time); "
+        "historical registrations come through POST /contracts/import"
+    )
 
 
 class PaymentIn(BaseModel):
@@ -140,19 +144,39 @@ class PaymentOut(BaseModel):
     received_on: dt.date
     note: str | None
     recorded_at: dt.datetime
+    reverses_payment_id: int | None = Field(None, description="a reversing entry: the payment it corrects")
+
+
+class ReversalIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class AuthorisationIn(BaseModel):
+    intermediary_org_id: int
+
+
+class AuthorisationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    party_org_id: int
+    intermediary_org_id: int
+    granted_at: dt.datetime
+    revoked_at: dt.datetime | None
 
 
 class EventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    kind: str
-    version: int
+    kind: str = Field(description="registered / amended / cancelled, and payment / payment_reversal")
+    version: int | None
     effective_date: dt.date
     recorded_at: dt.datetime
     reason: str | None
     snapshot: dict
     previous: dict | None
+    payment: dict | None = None
 
 
 class ContractOut(BaseModel):
@@ -193,6 +217,9 @@ class ContractOut(BaseModel):
     registered_at: dt.datetime | None
     cancelled_on: dt.date | None
     version: int
+    reregistration_of_id: int | None = None
+    imported: bool = Field(False, description="a historical registration from the audited import")
+    achievement_link_confirmed_at: dt.datetime | None = Field(None, description="the registrar confirmed the achievement link")
     performed_amount: Decimal = Field(Decimal("0.00"), description="实际履行金额 = Σ payments received")
     parties: list[PartyOut] = Field(default_factory=list)
     deductions: list[DeductionOut] = Field(default_factory=list)
@@ -213,3 +240,50 @@ class ContractSummary(BaseModel):
     decision_deadline: dt.date | None
     registration_number: str | None
     registration_date: dt.date | None
+
+
+class ImportRow(BaseModel):
+    """One historical registration (a city's back catalogue): the spreadsheet's columns, one row each."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    registration_number: str = Field(min_length=1, max_length=32, description="登记号 as originally assigned")
+    registration_date: dt.date = Field(description="登记日期 as originally registered")
+    project_name: str = Field(min_length=1, max_length=300)
+    contract_type: str
+    subtype: str
+    signing_date: dt.date | None = None
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
+    total_amount: MoneyIn = Field(description="合同成交额")
+    technical_transaction_amount: MoneyIn | None = Field(None, description="技术交易额; default = 成交额")
+    payment_method: str | None = None
+    ip_type: str | None = None
+    technical_field: str | None = None
+    plan_source: str | None = None
+    technology_import: bool = False
+    seller_name: str = Field(min_length=1, max_length=200)
+    seller_credit_code: str | None = None
+    seller_entity_type: str | None = None
+    seller_region: str | None = None
+    seller_country: str | None = None
+    buyer_name: str = Field(min_length=1, max_length=200)
+    buyer_credit_code: str | None = None
+    buyer_entity_type: str | None = None
+    buyer_region: str | None = None
+    buyer_country: str | None = None
+    intermediary_name: str | None = None
+    intermediary_credit_code: str | None = None
+    intermediary_entity_type: str | None = None
+    intermediary_region: str | None = None
+    intermediary_country: str | None = None
+    broker_name: str | None = None
+
+
+class ImportIn(BaseModel):
+    rows: list[dict] = Field(min_length=1, max_length=5000, description="ImportRow objects; checked row by row")
+
+
+class ImportOut(BaseModel):
+    imported: int
+    contract_ids: list[int]

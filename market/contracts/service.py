@@ -24,6 +24,7 @@ from market.contracts.models import (
     ContractPayment,
     ContractStatus,
     EventKind,
+    FilingAuthorisation,
     IdempotencyKey,
     LedgerEntry,
     NumberCounter,
@@ -31,6 +32,7 @@ from market.contracts.models import (
 )
 from market.contracts.schemas import AmendmentIn, ContractIn, PartyIn
 from market.core import audit
+from market.core.audit import AuditEntry
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.deps import Actor
@@ -177,13 +179,15 @@ def _raise_problems(problems: list[rules.Problem]) -> None:
 CONTRACT_FIELDS = (
     "project_name", "contract_type", "subtype", "signing_date", "valid_from", "valid_until", "total_amount",
     "payment_method", "ip_type", "technical_field", "plan_source", "related_party", "domestic_first", "first_set",
-    "technology_import", "disputed", "achievement_id", "demand_id", "call_id",
+    "technology_import", "disputed", "achievement_id", "demand_id", "call_id", "reregistration_of_id",
 )  # fmt: skip
 
 
 def _apply_input(session: Session, actor: Actor, contract: Contract, data: ContractIn) -> tuple[
     list[ContractParty], list[ContractDeduction]
 ]:  # fmt: skip
+    if contract.achievement_id != data.achievement_id:  # a changed link is confirmed anew
+        contract.achievement_link_confirmed_by = contract.achievement_link_confirmed_at = None
     for name in CONTRACT_FIELDS:
         setattr(contract, name, getattr(data, name))
     contract.total_amount = to_money(data.total_amount)
@@ -192,11 +196,10 @@ def _apply_input(session: Session, actor: Actor, contract: Contract, data: Contr
     filer = next((p for p in parties if p.role == filer_role), None)
     if filer is None:
         raise ValidationFailed.field("parties", "missing_party", f"the contract has no {filer_role}")
-    if not actor.is_bureau and filer.org_id != actor.org_id:
-        raise Forbidden(
-            f"only the {filer_role} files the contract (技术引进: the domestic buyer); name your own organisation "
-            f"as {filer_role}", code="not_the_filer",
-        )  # fmt: skip
+    if filer.org_id != actor.org_id:
+        named = any(p.role == PartyRole.intermediary and p.org_id == actor.org_id for p in parties)
+        _require_authorised_intermediary(session, actor, filer.org_id, named, filer_role)
+    _check_links(session, actor, data)
     deductions = [
         ContractDeduction(kind=d.kind, description=d.description, amount=to_money(d.amount)) for d in data.deductions
     ]
@@ -228,7 +231,8 @@ def request_hash(data: ContractIn) -> str:
 
 def _require_filer(actor: Actor) -> None:
     if actor.is_bureau:
-        return
+        raise Forbidden("bureau staff do not file or edit a firm's contract; the party (or its authorised "
+                        "intermediary) does", code="bureau_may_not_file")  # fmt: skip
     if actor.role not in FILER_ROLES:
         raise Forbidden("only an organisation's members file contracts", code="role_required")
     if not actor.org_verified:
@@ -320,12 +324,116 @@ def _submit(session: Session, actor: Actor, contract: Contract) -> None:
                  detail={"decision_deadline": contract.decision_deadline.isoformat()})  # fmt: skip
 
 
+def authorised(session: Session, party_org_id: int, intermediary_org_id: int) -> bool:
+    """Whether the party has recorded (and not revoked) an authorisation of the intermediary to file for it."""
+    return session.scalar(
+        sa.select(FilingAuthorisation.id).where(
+            FilingAuthorisation.party_org_id == party_org_id,
+            FilingAuthorisation.intermediary_org_id == intermediary_org_id,
+            FilingAuthorisation.revoked_at.is_(None),
+        ).limit(1)
+    ) is not None  # fmt: skip
+
+
+def _require_authorised_intermediary(session: Session, actor: Actor, party_org_id: int | None, named: bool,
+                                     filer_role: str) -> None:  # fmt: skip
+    if not named:
+        raise Forbidden(
+            f"only the {filer_role} files the contract (技术引进: the domestic buyer), or an intermediary named on it "
+            "with the party's authorisation", code="not_the_filer",
+        )  # fmt: skip
+    if party_org_id is None or not authorised(session, party_org_id, actor.org_id):
+        raise Forbidden(f"the {filer_role} has not authorised your organisation to file for it",
+                        code="no_filing_authorisation")  # fmt: skip
+
+
+def _require_filer_of(session: Session, actor: Actor, contract: Contract) -> None:
+    """The filing party itself, or an intermediary named on the contract with the party's authorisation."""
+    _require_filer(actor)
+    if contract.filer_org_id == actor.org_id:
+        return
+    named = any(p.role == PartyRole.intermediary and p.org_id == actor.org_id for p in parties_of(session, contract.id))
+    _require_authorised_intermediary(session, actor, contract.filer_org_id, named, rules.filer_role(contract.technology_import))
+
+
+UNKNOWN_LINK = "the linked record does not exist or is not visible to you"
+
+
+def _check_links(session: Session, actor: Actor, data: ContractIn) -> None:
+    """Achievement, demand, call and re-registration links must exist and be visible to the filer.
+
+    Missing and hidden records get the same answer, so the reply never tells whether a hidden one exists.
+    """
+    from market.calls.models import Call
+    from market.calls.service import can_read_call
+    from market.listings.models import Achievement, Demand
+    from market.listings.service import is_visible
+
+    checks = (
+        ("achievement_id", Achievement, is_visible),
+        ("demand_id", Demand, is_visible),
+        ("call_id", Call, lambda a, call: can_read_call(call, a)),
+        ("reregistration_of_id", Contract, lambda a, c: c.status in (ContractStatus.registered, ContractStatus.cancelled)
+         and (c.filer_org_id == a.org_id or is_party(session, c, a.org_id))),
+    )  # fmt: skip
+    for field, model, visible in checks:
+        value = getattr(data, field)
+        if value is None:
+            continue
+        row = session.get(model, value)
+        if row is None or not visible(actor, row):
+            raise ValidationFailed.field(field, "unknown_link", UNKNOWN_LINK)
+
+
+def grant_authorisation(session: Session, actor: Actor, intermediary_org_id: int) -> FilingAuthorisation:
+    """A party's administrator authorises an intermediary to file its contracts."""
+    _require_filer(actor)
+    if actor.role != Role.org_admin:
+        raise Forbidden("your organisation's administrator records authorisations", code="role_required")
+    org = session.get(Organisation, intermediary_org_id)
+    if org is None or org.kind != "intermediary":
+        raise ValidationFailed.field("intermediary_org_id", "not_an_intermediary",
+                                     "authorisations are given to intermediaries (技术转移服务机构)")  # fmt: skip
+    existing = session.scalar(sa.select(FilingAuthorisation).where(
+        FilingAuthorisation.party_org_id == actor.org_id, FilingAuthorisation.intermediary_org_id == org.id,
+        FilingAuthorisation.revoked_at.is_(None)))  # fmt: skip
+    if existing is not None:
+        return existing
+    row = FilingAuthorisation(party_org_id=actor.org_id, intermediary_org_id=org.id, granted_by=actor.user_id)
+    session.add(row)
+    session.flush()
+    audit.record(session, entity_type="filing_authorisation", entity_id=row.id, action="granted", actor=actor,
+                 detail={"party_org_id": actor.org_id, "intermediary_org_id": org.id})  # fmt: skip
+    return row
+
+
+def revoke_authorisation(session: Session, actor: Actor, authorisation_id: int) -> FilingAuthorisation:
+    _require_filer(actor)
+    row = session.get(FilingAuthorisation, authorisation_id)
+    if row is None or row.party_org_id != actor.org_id:
+        raise NotFound("no such authorisation", code="authorisation_not_found")
+    if actor.role != Role.org_admin:
+        raise Forbidden("your organisation's administrator records authorisations", code="role_required")
+    if row.revoked_at is None:
+        row.revoked_at, row.revoked_by = utcnow(), actor.user_id
+        audit.record(session, entity_type="filing_authorisation", entity_id=row.id, action="revoked", actor=actor)
+        session.flush()
+    return row
+
+
+def authorisations_of(session: Session, actor: Actor) -> list[FilingAuthorisation]:
+    """Given by the caller's organisation, or given to it (an intermediary)."""
+    return list(session.scalars(
+        sa.select(FilingAuthorisation).where(sa.or_(FilingAuthorisation.party_org_id == actor.org_id,
+                                                    FilingAuthorisation.intermediary_org_id == actor.org_id))
+        .order_by(FilingAuthorisation.id)
+    ))  # fmt: skip
+
+
 def update_contract(session: Session, actor: Actor, contract_id: int, data: ContractIn) -> Contract:
     """Edit a draft or a returned contract (补正); `data.submit` files it again."""
     contract = get_visible(session, actor, contract_id, for_update=True)
-    if not actor.is_bureau and contract.filer_org_id != actor.org_id:
-        raise Forbidden("only the filer edits the contract", code="not_the_filer")
-    _require_filer(actor)
+    _require_filer_of(session, actor, contract)
     if contract.status not in rules.EDITABLE_STATUSES:
         raise InvalidState(f"a {contract.status} contract cannot be edited", code="contract_not_editable")
     parties, deductions = _apply_input(session, actor, contract, data)
@@ -344,9 +452,7 @@ def update_contract(session: Session, actor: Actor, contract_id: int, data: Cont
 def submit_contract(session: Session, actor: Actor, contract_id: int) -> Contract:
     """File a draft (or a corrected returned contract) as it stands."""
     contract = get_visible(session, actor, contract_id, for_update=True)
-    if not actor.is_bureau and contract.filer_org_id != actor.org_id:
-        raise Forbidden("only the filer submits the contract", code="not_the_filer")
-    _require_filer(actor)
+    _require_filer_of(session, actor, contract)
     if contract.status not in rules.EDITABLE_STATUSES:
         raise InvalidState(f"a {contract.status} contract cannot be submitted", code="invalid_state")
     parties, deductions = parties_of(session, contract.id), deductions_of(session, contract.id)
@@ -404,6 +510,18 @@ def create_draft_contract(session: Session, actor: Actor | None, data: Mapping[s
 def _require_registrar(actor: Actor) -> None:
     if actor.role not in REGISTRAR_ROLES:
         raise Forbidden("only a registrar (登记员) decides registrations", code="role_required")
+
+
+def _require_four_eyes(session: Session, actor: Actor, contract: Contract) -> None:
+    """The registrar who decides never created, filed or edited the contract (nor returned and then edited it)."""
+    touched = session.scalars(
+        sa.select(AuditEntry.actor_user_id).where(
+            AuditEntry.entity_type == "contract", AuditEntry.entity_id == contract.id,
+            AuditEntry.action.in_(("create", "create_draft", "edit", "submit")),
+        )
+    ).all()  # fmt: skip
+    if not rules.may_decide(actor.user_id, [contract.created_by, *touched]):
+        raise Forbidden("you created, filed or edited this contract; another registrar decides it", code="four_eyes")
 
 
 def _transition(contract: Contract, action: str) -> str:
@@ -503,20 +621,26 @@ def _check_event_date(contract: Contract, day: dt.date) -> None:
         raise ValidationFailed.field("effective_date", "before_registration", "the date precedes the registration")
 
 
-def register(session: Session, actor: Actor, contract_id: int, *, registration_date: dt.date | None = None) -> Contract:
-    """认定登记: assign the next gapless number of this office and year and enter the contract in the ledger."""
+def register(session: Session, actor: Actor, contract_id: int) -> Contract:
+    """认定登记: assign the next gapless number of this office and year and enter the contract in the ledger.
+
+    The registration date is the day of the decision; historical registrations come in through `import_rows`.
+    """
     _require_registrar(actor)
     contract = get_visible(session, actor, contract_id, for_update=True)
+    _require_four_eyes(session, actor, contract)
     before = contract.status
     contract.status = _transition(contract, "register")
-    day = registration_date or today()
-    if day > today():
-        raise ValidationFailed.field("registration_date", "date_in_future", "a registration date cannot be in the future")
+    day = today()
+    office = get_settings().registration_office_code
+    applicant = next((p for p in parties_of(session, contract.id) if p.role == rules.filer_role(contract.technology_import)), None)
+    if applicant is None or not rules.in_jurisdiction(applicant.region_code, office):
+        raise Forbidden(f"this office ({office}) registers applicants located in its own jurisdiction; the applicant "
+                        "registers where it is located", code="outside_jurisdiction")  # fmt: skip
     if contract.valid_until is not None and contract.valid_until < day:
         raise InvalidState("the contract is no longer in force; refuse it (invalid_or_not_in_force)",
                            code="contract_expired")  # fmt: skip
     settings = get_settings()
-    office = settings.registration_office_code
     seq = allocate_number(session, office, day.year)
     contract.registration_office, contract.registration_year, contract.registration_sequence = office, day.year, seq
     contract.registration_number = rules.format_registration_number(
@@ -544,6 +668,7 @@ def return_for_correction(session: Session, actor: Actor, contract_id: int, item
     """退回补正: the filer must fix `items` and submit again."""
     _require_registrar(actor)
     contract = get_visible(session, actor, contract_id, for_update=True)
+    _require_four_eyes(session, actor, contract)
     before = contract.status
     contract.status = _transition(contract, "return")
     contract.correction_items = items
@@ -562,6 +687,7 @@ def refuse(session: Session, actor: Actor, contract_id: int, reason: str, note: 
             "reason", "unknown_refusal_reason", f"reason must be one of: {', '.join(rules.RefusalReason)}"
         )
     contract = get_visible(session, actor, contract_id, for_update=True)
+    _require_four_eyes(session, actor, contract)
     before = contract.status
     contract.status = _transition(contract, "refuse")
     contract.refusal_reason, contract.refusal_note = reason, note
@@ -591,6 +717,10 @@ def amend(session: Session, actor: Actor, contract_id: int, data: AmendmentIn) -
     for name in changed:
         setattr(contract, name, getattr(data, name))
     if data.total_amount is not None:
+        received = performed_amount(session, contract.id)
+        if to_money(data.total_amount) < received:
+            raise ValidationFailed.field("total_amount", "total_below_received",
+                                         f"合同成交额 cannot go below what has been received ({received})")  # fmt: skip
         contract.total_amount = to_money(data.total_amount)
         changed.append("total_amount")
     parties, deductions = old_parties, old_deductions
@@ -685,8 +815,7 @@ def record_payment(session: Session, actor: Actor, contract_id: int, amount: Dec
                    note: str | None) -> ContractPayment:  # fmt: skip
     """A payment received under a registered contract (recorded by the filer or bureau staff)."""
     contract = get_visible(session, actor, contract_id, for_update=True)
-    if not actor.is_bureau and contract.filer_org_id != actor.org_id:
-        raise Forbidden("only the filer or the bureau records payments", code="not_the_filer")
+    _require_payment_recorder(actor, contract)
     if contract.status != ContractStatus.registered:
         raise InvalidState("payments are recorded against registered contracts only", code="contract_not_registered")
     amount = to_money(amount)
@@ -765,4 +894,195 @@ def withdraw_award_contract(session: Session, actor: Actor, contract_id: int, re
         session.flush()
         audit.record(session, entity_type="contract", entity_id=contract.id, action="withdraw_award", actor=actor,
                      from_state=before, to_state=contract.status, detail={"reason": reason})  # fmt: skip
+
+
+def _require_payment_recorder(actor: Actor, contract: Contract) -> None:
+    if actor.is_bureau:
+        _require_registrar(actor)  # programme officers never change a contract
+    elif contract.filer_org_id != actor.org_id:
+        raise Forbidden("only the filer or a registrar records payments", code="not_the_filer")
+
+
+def reverse_payment(session: Session, actor: Actor, contract_id: int, payment_id: int, reason: str) -> ContractPayment:
+    """Correct a wrong payment with a reversing entry (the opposite amount); nothing is deleted or edited."""
+    contract = get_visible(session, actor, contract_id, for_update=True)
+    _require_payment_recorder(actor, contract)
+    original = session.get(ContractPayment, payment_id)
+    if original is None or original.contract_id != contract.id:
+        raise NotFound("no such payment", code="payment_not_found")
+    if original.reverses_payment_id is not None:
+        raise ValidationFailed.field("payment_id", "reversal_not_reversible",
+                                     "a reversing entry is not reversed; record the payment again")  # fmt: skip
+    if session.scalar(sa.select(ContractPayment.id).where(ContractPayment.reverses_payment_id == original.id)):
+        raise Conflict("this payment has already been reversed", code="payment_already_reversed")
+    reversal = ContractPayment(contract_id=contract.id, amount=-original.amount, received_on=today(), note=reason,
+                               recorded_by=actor.user_id, reverses_payment_id=original.id)  # fmt: skip
+    session.add(reversal)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("this payment has already been reversed", code="payment_already_reversed") from None
+    audit.record(session, entity_type="contract", entity_id=contract.id, action="payment_reversal", actor=actor,
+                 detail={"payment_id": reversal.id, "reverses": original.id, "amount": str(reversal.amount), "reason": reason})
+    return reversal
+
+
+def history_of(session: Session, contract_id: int) -> list[dict[str, Any]]:
+    """The registration events and the payments (with their reversing entries), in the order they were recorded."""
+    rows: list[dict[str, Any]] = [
+        {"id": e.id, "kind": e.kind, "version": e.version, "effective_date": e.effective_date, "recorded_at": e.recorded_at,
+         "reason": e.reason, "snapshot": e.snapshot, "previous": e.previous, "payment": None}
+        for e in events_of(session, contract_id)
+    ]  # fmt: skip
+    for p in payments_of(session, contract_id):
+        rows.append({
+            "id": p.id, "kind": "payment_reversal" if p.reverses_payment_id else "payment", "version": None,
+            "effective_date": p.received_on, "recorded_at": p.recorded_at, "reason": p.note, "snapshot": {},
+            "previous": None, "payment": {"id": p.id, "amount": str(to_money(p.amount)),
+                                          "received_on": p.received_on.isoformat(),
+                                          "reverses_payment_id": p.reverses_payment_id},
+        })  # fmt: skip
+    return sorted(rows, key=lambda r: r["recorded_at"])
+
+
+# --- historical registrations: the audited import ------------------------------------------------
+
+IMPORT_ROLES = frozenset({Role.bureau_admin})
+# A back-catalogue row may lack what a live filing must have; it must still be consistent.
+IMPORT_TOLERATED = frozenset({"signing_date_required", "signing_date_in_future", "valid_from_required",
+                              "valid_until_required", "payment_method_required", "ip_type_required",
+                              "technical_field_required", "plan_source_required"})  # fmt: skip
+
+
+def _row_parties(session: Session, row: Any) -> list[ContractParty]:
+    out = []
+    for role in ("seller", "buyer", "intermediary"):
+        name = getattr(row, f"{role}_name")
+        if not name:
+            continue
+        code = getattr(row, f"{role}_credit_code") or None
+        org = session.scalar(sa.select(Organisation).where(Organisation.credit_code == code)) if code else None
+        country = (getattr(row, f"{role}_country") or "CN").upper()
+        out.append(ContractParty(
+            role=role, org_id=org.id if org else None, name=name, credit_code=code,
+            entity_type_code=getattr(row, f"{role}_entity_type") or (org.entity_type_code if org else None),
+            region_code=(getattr(row, f"{role}_region") or (org.region_code if org else None)) if country == "CN" else None,
+            country=country, broker_name=row.broker_name if role == "intermediary" else None,
+        ))  # fmt: skip
+    return out
+
+
+def import_rows(session: Session, actor: Actor, raw_rows: list[dict[str, Any]]) -> list[Contract]:
+    """Historical registrations with their original numbers and dates, marked imported and audited.
+
+    Every row is checked first; one bad row imports nothing, and the error lists every bad row
+    (`details[].row`, 1-based). The live decision never takes a date: this is the only way to a past one.
+    """
+    from pydantic import ValidationError
+
+    from market.contracts.schemas import ImportRow
+
+    if actor.role not in IMPORT_ROLES:
+        raise Forbidden("historical registrations are imported by a bureau admin", code="role_required")
+    errors: list[dict[str, Any]] = []
+    prepared = []
+    numbers: set[str] = set()
+    for i, raw in enumerate(raw_rows, start=1):
+        try:
+            row = ImportRow.model_validate(raw)
+        except ValidationError as exc:
+            errors += [{"row": i, "field": ".".join(str(x) for x in e["loc"]) or "row", "code": f"invalid_{e['type']}",
+                        "message": e["msg"]} for e in exc.errors()]  # fmt: skip
+            continue
+        problems: list[rules.Problem] = []
+        if row.registration_date > today():
+            problems.append(rules.Problem("registration_date", "date_in_future", "a registration date cannot be in the future"))
+        if row.registration_number in numbers or session.scalar(
+            sa.select(Contract.id).where(Contract.registration_number == row.registration_number)
+        ):
+            problems.append(rules.Problem("registration_number", "duplicate_registration_number",
+                                          "this registration number is already in the ledger"))  # fmt: skip
+        numbers.add(row.registration_number)
+        total = to_money(row.total_amount)
+        technical = to_money(row.technical_transaction_amount) if row.technical_transaction_amount is not None else total
+        deductions = [ContractDeduction(kind="other_non_technical", description="导入: 成交额 − 技术交易额",
+                                        amount=total - technical)] if technical < total else []  # fmt: skip
+        contract = Contract(
+            status=ContractStatus.registered, imported=True, version=1, created_by=actor.user_id,
+            total_amount=total, technical_transaction_amount=technical,
+            **{f: getattr(row, f) for f in ("project_name", "contract_type", "subtype", "signing_date", "valid_from",
+                                             "valid_until", "payment_method", "ip_type", "technical_field",
+                                             "plan_source", "technology_import")},
+        )  # fmt: skip
+        parties = _row_parties(session, row)
+        facts = _facts(contract, parties, deductions, claimed_tta=technical)
+        problems += [p for p in rules.validate_contract(facts, row.registration_date) if p.code not in IMPORT_TOLERATED]
+        errors += [{"row": i, **p.as_detail()} for p in problems]
+        prepared.append((row, contract, parties, deductions))
+    if errors:
+        bad = len({e["row"] for e in errors})
+        raise ValidationFailed(f"{bad} of {len(raw_rows)} rows have errors; nothing was imported",
+                               code="import_rows_invalid", details=errors)  # fmt: skip
+    office = get_settings().registration_office_code
+    out = []
+    for row, contract, parties, deductions in prepared:
+        day = row.registration_date
+        filer = next((p for p in parties if p.role == rules.filer_role(contract.technology_import)), None)
+        contract.filer_org_id = filer.org_id if filer and filer.org_id else actor.org_id
+        contract.registration_number, contract.registration_date = row.registration_number, day
+        contract.registration_year, contract.registered_at = day.year, utcnow()
+        contract.decided_at, contract.decided_by = contract.registered_at, actor.user_id
+        contract.registration_office = office
+        _reserve_imported_number(session, office, row.registration_number)
+        session.add(contract)
+        session.flush()
+        _replace_children(session, contract, parties, deductions)
+        event = ContractEvent(
+            contract_id=contract.id, kind=EventKind.registered, version=1, effective_date=day,
+            registrar_user_id=actor.user_id, reason="imported (historical registration)",
+            snapshot=snapshot(contract, parties, deductions),
+        )  # fmt: skip
+        session.add(event)
+        session.flush()
+        _enter(session, _ledger_entry(contract, parties, event))
+        audit.record(session, entity_type="contract", entity_id=contract.id, action="import", actor=actor,
+                     to_state=contract.status, detail={"registration_number": row.registration_number,
+                                                       "registration_date": day.isoformat()})  # fmt: skip
+        out.append(contract)
+    session.flush()
+    return out
+
+
+def _reserve_imported_number(session: Session, office: str, number: str) -> None:
+    """An imported number in this office's own format moves the live counter past it (numbers stay unique)."""
+    try:
+        year, number_office, seq = rules.parse_registration_number(number)
+    except rules.NumberFormatError:
+        return
+    if number_office != office:
+        return
+    table = NumberCounter.__table__
+    where = sa.and_(table.c.office == office, table.c.year == year)
+    if session.execute(sa.select(table.c.last_value).where(where).with_for_update()).scalar() is None:
+        try:
+            with session.begin_nested():
+                session.execute(sa.insert(table).values(office=office, year=year, last_value=seq))
+            return
+        except IntegrityError:
+            pass  # created meanwhile: raise it below
+    session.execute(sa.update(table).where(where, table.c.last_value < seq).values(last_value=seq))
+
+
+def confirm_achievement_link(session: Session, actor: Actor, contract_id: int) -> Contract:
+    """The registrar confirms the contract's link to an achievement; only then does the re-transfer rule use it."""
+    _require_registrar(actor)
+    contract = get_visible(session, actor, contract_id, for_update=True)
+    if contract.achievement_id is None:
+        raise InvalidState("the contract names no achievement", code="no_achievement_link")
+    if contract.achievement_link_confirmed_at is None:
+        contract.achievement_link_confirmed_by, contract.achievement_link_confirmed_at = actor.user_id, utcnow()
+        audit.record(session, entity_type="contract", entity_id=contract.id, action="achievement_link_confirmed",
+                     actor=actor, detail={"achievement_id": contract.achievement_id})  # fmt: skip
+        session.flush()
     return contract

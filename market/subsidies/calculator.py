@@ -116,6 +116,14 @@ class ContractFact:
     achievement_id: int | None = None
     status: str = "registered"  # registered / cancelled
     activity_id: str = ""  # amendments and re-registrations of one deal share it; "" = contract_id
+    # Payments received (net of reversals), each dated when it counts: the later of receipt and registration.
+    payments: tuple[tuple[dt.date, Decimal], ...] = ()
+    # The day the fact earns (paid-amount policies: its last payment in the covered period); None = registered_on.
+    earned_on: dt.date | None = None
+
+    @property
+    def day(self) -> dt.date:
+        return self.earned_on or self.registered_on
 
     @property
     def activity(self) -> str:
@@ -186,6 +194,7 @@ class Policy:
     value_added_only: bool = True
     source: str = ""
     description: str = ""
+    jurisdiction: str = ""  # the region-code prefix whose rules these are (3715 聊城, 3302 宁波); "" = not said
 
     def __post_init__(self) -> None:
         check_policy(self)
@@ -245,6 +254,8 @@ class History:
     awarded: frozenset[tuple[str, str]] = frozenset()  # (beneficiary key, filing level) one-offs paid before
     # Highest earlier transfer value of an achievement, per basis: {(achievement_id, basis): amount}.
     prior_transfer_values: Mapping[tuple[int, str], Decimal] = field(default_factory=dict)
+    # What each activity was paid under this policy in other years (a per-contract cap spans the years).
+    paid_elsewhere: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 NO_HISTORY = History()
@@ -442,11 +453,9 @@ def ineligibility(policy: Policy, fact: ContractFact, period: Period) -> str | N
         return "cancelled"
     if fact.status != "registered":
         return "not_registered"
-    if fact.registered_on not in period:
+    if fact.day not in period:
         return "outside_period"
-    if (policy.valid_from and fact.registered_on < policy.valid_from) or (
-        policy.valid_until and fact.registered_on > policy.valid_until
-    ):
+    if (policy.valid_from and fact.day < policy.valid_from) or (policy.valid_until and fact.day > policy.valid_until):
         return "outside_validity"
     if policy.seller_entity_types is not None and not entity_matches(fact.seller.entity_type, policy.seller_entity_types):
         return "seller_entity_type"
@@ -567,7 +576,8 @@ def compute(
         if key not in names:
             names[key] = party
         reason = ineligibility(policy, fact, period)
-        if reason is None and paid_before and fact.activity in paid_before:
+        # Paid-amount policies pay on payments, each once (the run's settlement sees to that), not once per deal.
+        if reason is None and paid_before and policy.basis is not Basis.paid and fact.activity in paid_before:
             reason = "already_subsidised"
         if reason is not None:
             exclusions[key].append(_exclusion(fact, reason, key))
@@ -617,7 +627,7 @@ def _beneficiary(
     history: History,
     recognitions: Sequence[Recognition],
 ) -> BeneficiaryResult:
-    facts = sorted(facts, key=lambda f: (f.registered_on, f.contract_id))
+    facts = sorted(facts, key=lambda f: (f.day, f.contract_id))
     awards = _awards(policy, party, period, history, recognitions)
     basis_total = sum((f.amount(policy.basis) for f in facts), ZERO)
     exclusions = list(exclusions)
@@ -651,7 +661,10 @@ def _beneficiary(
         else:
             amount = f_end - f_running
             running, f_running = end, f_end
-        contract_cut = amount - cap if cap is not None and amount > cap else ZERO
+        room = cap
+        if cap is not None and history.paid_elsewhere:
+            room = max(ZERO, cap - history.paid_elsewhere.get(f.activity, ZERO))
+        contract_cut = amount - room if room is not None and amount > room else ZERO
         contributions.append(
             Contribution(f.contract_id, f.registration_number, f.activity, full, counted, mark, pieces, amount, contract_cut, ZERO)
         )
@@ -788,6 +801,7 @@ def policy_to_dict(policy: Policy) -> dict:
             {"filing_level": a.filing_level, "amount": str(a.amount), "label": a.label} for a in policy.one_off_awards
         ],
         "value_added_only": policy.value_added_only,
+        "jurisdiction": policy.jurisdiction,
         "source": policy.source,
         "description": policy.description,
     }
@@ -852,5 +866,6 @@ def policy_from_dict(data: Mapping) -> Policy:
             kwargs[name] = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     kwargs["value_added_only"] = bool(data.get("value_added_only", True))
     kwargs["source"] = str(data.get("source") or "")
+    kwargs["jurisdiction"] = str(data.get("jurisdiction") or "")
     kwargs["description"] = str(data.get("description") or "")
     return Policy(**kwargs)

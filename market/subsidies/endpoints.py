@@ -12,9 +12,10 @@ from market.core.pagination import Page, PageDep, paginate
 from market.subsidies import service
 from market.subsidies.calculator import REASON_MESSAGES, Period, explain
 from market.subsidies.models import SubsidyPolicy, SubsidyRun
+from market.subsidies.settlement import settlement_items
 from market.subsidies.schemas import (
     DiffOut, ExclusionOut, PolicyDetail, PolicyEdit, PolicyOut, PolicySpec, PolicyVersionOut, ResultDetail, ResultOut,
-    RunIn, RunOut, RunPolicyOut, VoucherIn, WhatIfIn, WhatIfOut,
+    RecognitionIn, RunIn, RunOut, RunPolicyOut, VoucherIn, WhatIfIn, WhatIfOut,
 )  # fmt: skip
 
 router = APIRouter(prefix="/api/v1/subsidies", tags=["subsidies 补助"])
@@ -120,6 +121,8 @@ def result_detail(result_id: int, session: SessionDep, actor: CurrentActor) -> R
 def _detail(result) -> ResultDetail:
     out = ResultDetail.model_validate(result)
     out.working = explain(result.working)
+    if "settlement" in out.working:  # stored compactly; shown item by item
+        out.working["settlement"] = out.working["settlement"] | {"items": settlement_items(result.working)}
     return out
 
 
@@ -162,3 +165,9 @@ def export_xlsx(run_id: int, session: SessionDep, actor: CurrentActor) -> Respon
 def record_voucher(body: VoucherIn, session: SessionDep, actor: BureauActor) -> dict[str, int]:
     row = service.record_voucher(session, actor, body.contract_id)
     return {"id": row.id, "contract_id": row.contract_id}
+
+
+@router.post("/recognitions", status_code=status.HTTP_201_CREATED, summary="Record 国内首创 / 首台套 with its document")
+def record_recognition(body: RecognitionIn, session: SessionDep, actor: BureauActor) -> dict[str, int | str]:
+    row = service.record_recognition(session, actor, body.contract_id, body.kind, body.document_reference)
+    return {"id": row.id, "contract_id": row.contract_id, "kind": row.kind, "document_reference": row.document_reference}

@@ -9,6 +9,8 @@
 - `subsidy_results` — per run, policy version and beneficiary: the amounts and the full working.
 - `subsidy_exclusions` — per run and policy version, each excluded contract and why (queryable).
 - `subsidy_voucher_redemptions` — contracts the bureau accepted for 创新券 redemption (兑现条件).
+- `subsidy_contract_recognitions` — 国内首创 / 首台套 as bureau staff recorded them, with the document
+  that recognises them; the flags a filer ticks on a contract are claims and pay nothing.
 """
 
 from __future__ import annotations
@@ -72,7 +74,9 @@ class SubsidyRun(IdMixin, TimestampMixin, Base):
     progress_done: Mapped[int] = mapped_column(sa.Integer, default=0)
     progress_total: Mapped[int] = mapped_column(sa.Integer, default=0)
     contract_count: Mapped[int] = mapped_column(sa.Integer, default=0)
-    total: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))  # what this run pays
+    # Σ negative differences against frozen runs: recorded to be recovered, never netted (0010).
+    to_recover: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     error: Mapped[str | None] = mapped_column(sa.Text)
     computed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A correction of a frozen run: the diff is shown against it.
@@ -115,6 +119,13 @@ class SubsidyResult(IdMixin, Base):
     contract_cap_cut: Mapped[Decimal] = mapped_column(Money)
     year_cap_cut: Mapped[Decimal] = mapped_column(Money)
     awards: Mapped[Decimal] = mapped_column(Money)
+    # The settlement of the beneficiary's year (0010): due over the year's coverage, what frozen runs
+    # paid before, the signed difference; `total` is what this run pays, `to_recover` what it claims back.
+    year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    due_total: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    paid_before: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    difference: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
+    to_recover: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     total: Mapped[Decimal] = mapped_column(Money)
     contract_count: Mapped[int] = mapped_column(sa.Integer)
     excluded_count: Mapped[int] = mapped_column(sa.Integer)
@@ -140,5 +151,18 @@ class VoucherRedemption(IdMixin, Base):
     __tablename__ = "subsidy_voucher_redemptions"
 
     contract_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"), unique=True)
+    recorded_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContractRecognition(IdMixin, Base):
+    """A recognition that changes payouts (国内首创 domestic_first, 首台套 first_set), recorded with its document."""
+
+    __tablename__ = "subsidy_contract_recognitions"
+    __table_args__ = (sa.UniqueConstraint("contract_id", "kind"),)
+
+    contract_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # domestic_first / first_set
+    document_reference: Mapped[str] = mapped_column(sa.String(200))  # the recognising document (文号)
     recorded_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

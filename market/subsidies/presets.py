@@ -1,7 +1,9 @@
 """Preset policies: every row of DOMAIN.md's subsidy table as data, with exactly its numbers.
 
-Presets are written for a jurisdiction (a region-code prefix, default the deployment's city,
-e.g. "3302" for Ningbo), so another city's rules (聊城 2020) can be adopted as they stand.
+Each preset carries the jurisdiction it was written for (a region-code prefix): 聊城's rules are
+聊城's ("3715"), 宁波's are 宁波's ("3302"); seed 000 is a model text naming no city, so it is
+written for the deploying city. A deployment enables only its own city's presets; another city's
+rules are applied only after the bureau adopts them (`adopted`: a new version for its own city).
 Where the source text leaves a point open, the choice is written next to the policy.
 """
 
@@ -10,20 +12,24 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal as D
 
+import dataclasses
+
 from market.subsidies.calculator import Aggregation, Basis, Beneficiary, Bracket, OneOffAward, Policy
 
 SEED_004 = "聊城市人民政府办公室 聊政字〔2020〕15号 (seed 004)"
 SEED_000 = "科技创新跃升计划实施方案 篇二 (seed 000)"
 NINGBO_2014 = "宁波市科技局 甬科计〔2014〕49号"
+LIAOCHENG = "3715"  # 聊城市 371500
+NINGBO = "3302"  # 宁波市 330200
 
 
 def flat(rate: str) -> tuple[Bracket, ...]:
     return (Bracket(D(rate)),)
 
 
-def all_presets(jurisdiction: str = "3302") -> list[Policy]:
-    """The shipped presets, in the order of the table in DOMAIN.md."""
-    j = (jurisdiction,)
+def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
+    """The shipped presets as written, in the order of the table in DOMAIN.md (`jurisdiction`: the deploying city)."""
+    lc, nb, local = (LIAOCHENG,), (NINGBO,), (jurisdiction,)
     lc_from = dt.date(2020, 5, 14)  # 聊政字〔2020〕15号, issued 2020-05-14, no end date
     s000 = dict(valid_from=dt.date(2023, 1, 1), valid_until=dt.date(2026, 12, 31))  # the plan runs to 2026
     nb_from = dt.date(2014, 1, 1)
@@ -31,13 +37,14 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         # seed 004 §4(1): per year, on the seller's registered 成交额 of the year.
         Policy(
             code="lc2020-seller-development-transfer",
+            jurisdiction=lc[0],
             name="技术开发/转让(许可)合同卖方补助",
             beneficiary=Beneficiary.seller,
             basis=Basis.total,
             aggregation=Aggregation.per_year,
             brackets=flat("0.015"),
             contract_types=frozenset({"development", "transfer", "license"}),
-            seller_regions=j,
+            seller_regions=lc,
             cap_per_year=D("500000"),
             valid_from=lc_from,
             source=SEED_004 + " 四(一)",
@@ -45,13 +52,14 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         ),
         Policy(
             code="lc2020-seller-consulting-service",
+            jurisdiction=lc[0],
             name="技术咨询/服务合同卖方补助",
             beneficiary=Beneficiary.seller,
             basis=Basis.total,
             aggregation=Aggregation.per_year,
             brackets=flat("0.001"),
             contract_types=frozenset({"consulting", "service"}),
-            seller_regions=j,
+            seller_regions=lc,
             cap_per_year=D("200000"),
             valid_from=lc_from,
             source=SEED_004 + " 四(一)",
@@ -60,14 +68,15 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         # seed 004 §4(2): a city-filed intermediary whose brokered deals were transformed in the city.
         Policy(
             code="lc2020-intermediary-city",
+            jurisdiction=lc[0],
             name="市级技术转移服务机构补助",
             beneficiary=Beneficiary.intermediary,
             basis=Basis.total,
             aggregation=Aggregation.per_year,
             brackets=flat("0.015"),
             intermediary_filing_levels=frozenset({"city"}),
-            intermediary_regions=j,
-            buyer_regions=j,  # 促成科技成果在市内转化: the buyer takes it up in the city
+            intermediary_regions=lc,
+            buyer_regions=lc,  # 促成科技成果在市内转化: the buyer takes it up in the city
             min_annual_basis=D("3000000"),
             cap_per_year=D("500000"),
             valid_from=lc_from,
@@ -77,10 +86,11 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         # seed 004 §4(2), one-off part: kept apart so the annual cap above stays a plain cap.
         Policy(
             code="lc2020-intermediary-recognition",
+            jurisdiction=lc[0],
             name="新增国家级/省级技术转移机构一次性补助",
             beneficiary=Beneficiary.intermediary,
             contract_types=frozenset(),  # pays on recognition, not on contracts
-            intermediary_regions=j,
+            intermediary_regions=lc,
             one_off_awards=(
                 OneOffAward("national", D("1000000"), "新增国家级技术转移机构"),
                 OneOffAward("provincial", D("500000"), "备案为省级技术转移服务机构"),
@@ -92,6 +102,7 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         # seed 004 §5(3): 创新券 — the service provider's post-subsidy, and the city's share for the SME.
         Policy(
             code="lc2020-voucher-provider",
+            jurisdiction=lc[0],
             name="创新券服务机构后补助",
             beneficiary=Beneficiary.service_provider,
             basis=Basis.total,
@@ -99,7 +110,7 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
             brackets=flat("0.05"),
             contract_types=frozenset({"service"}),
             required_flags_any=frozenset({"voucher_eligible"}),
-            seller_regions=j,
+            seller_regions=lc,
             cap_per_year=D("500000"),
             valid_from=lc_from,
             source=SEED_004 + " 五(三)",
@@ -107,6 +118,7 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         ),
         Policy(
             code="lc2020-voucher-sme",
+            jurisdiction=lc[0],
             name="创新券中小微企业市级补助",
             beneficiary=Beneficiary.buyer,
             basis=Basis.paid,
@@ -115,7 +127,7 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
             contract_types=frozenset({"service"}),
             required_flags_any=frozenset({"voucher_eligible"}),
             buyer_entity_types=frozenset({"enterprise"}),
-            buyer_regions=j,
+            buyer_regions=lc,
             valid_from=lc_from,
             source=SEED_004 + " 五(三)",
             description="依托本市科技服务机构进行科技创新活动的中小微企业，在省补贴60%的同时市财政再给予30%补助。",
@@ -123,13 +135,14 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         # seed 000 篇二 §6: the cap is read as per contract (the text caps each supported result).
         Policy(
             code="s000-buyer-first-of-kind",
+            jurisdiction=local[0],
             name="国内首创/首台(套)成果引进转化补助",
             beneficiary=Beneficiary.buyer,
             basis=Basis.paid,
             aggregation=Aggregation.per_contract,
             brackets=flat("0.10"),
             buyer_entity_types=frozenset({"enterprise"}),
-            buyer_regions=j,
+            buyer_regions=local,
             required_flags_any=frozenset({"domestic_first", "first_set"}),
             cap_per_contract=D("1000000"),
             source=SEED_000 + " 6",
@@ -139,6 +152,7 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         # seed 000 篇二 §8.
         Policy(
             code="s000-transfer-centre",
+            jurisdiction=local[0],
             name="技术转移中心促成校地合作奖励",
             beneficiary=Beneficiary.intermediary,
             basis=Basis.paid,
@@ -146,7 +160,7 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
             brackets=flat("0.10"),
             seller_entity_types=frozenset({"research"}),
             buyer_entity_types=frozenset({"enterprise"}),
-            buyer_regions=j,
+            buyer_regions=local,
             cap_per_contract=D("200000"),
             source=SEED_000 + " 8",
             description="技术转移中心促成高校、科研院所与本市企业签订的技术合作，按实际履行金额的10%奖励，单个合同最高20万元。",
@@ -155,12 +169,13 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         # 甬科计〔2014〕49号: marginal brackets on the year's brokered 技术交易额.
         Policy(
             code="nb2014-intermediary",
+            jurisdiction=nb[0],
             name="技术转移服务机构促成交易补助",
             beneficiary=Beneficiary.intermediary,
             basis=Basis.technical,
             aggregation=Aggregation.per_year,
             brackets=(Bracket(D("0.015"), D("10000000")), Bracket(D("0.010"))),
-            intermediary_regions=j,
+            intermediary_regions=nb,
             cap_per_year=D("300000"),
             valid_from=nb_from,
             source=NINGBO_2014,
@@ -169,6 +184,7 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         # 甬科计〔2014〕49号: a local university / institute result taken up locally; caps per contract.
         Policy(
             code="nb2014-seller",
+            jurisdiction=nb[0],
             name="本市高校院所成果在甬转化(转让方)",
             beneficiary=Beneficiary.seller,
             basis=Basis.technical,
@@ -176,8 +192,8 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
             brackets=flat("0.05"),
             contract_types=frozenset({"transfer", "license"}),
             seller_entity_types=frozenset({"research"}),
-            seller_regions=j,
-            buyer_regions=j,
+            seller_regions=nb,
+            buyer_regions=nb,
             cap_per_contract=D("2000000"),
             valid_from=nb_from,
             source=NINGBO_2014,
@@ -185,6 +201,7 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
         ),
         Policy(
             code="nb2014-buyer",
+            jurisdiction=nb[0],
             name="本市高校院所成果在甬转化(受让方)",
             beneficiary=Beneficiary.buyer,
             basis=Basis.technical,
@@ -192,8 +209,8 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
             brackets=flat("0.10"),
             contract_types=frozenset({"transfer", "license"}),
             seller_entity_types=frozenset({"research"}),
-            seller_regions=j,
-            buyer_regions=j,
+            seller_regions=nb,
+            buyer_regions=nb,
             cap_per_contract=D("4000000"),
             valid_from=nb_from,
             source=NINGBO_2014,
@@ -202,8 +219,20 @@ def all_presets(jurisdiction: str = "3302") -> list[Policy]:
     ]
 
 
-def preset(code: str, jurisdiction: str = "3302") -> Policy:
+def adopted(policy: Policy, jurisdiction: str) -> Policy:
+    """The policy as a bureau adopts it for its own city: its jurisdiction, and its region criteria, become that city's."""
+    def swap(regions: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if regions is None else tuple(jurisdiction if r == policy.jurisdiction else r for r in regions)
+
+    return dataclasses.replace(
+        policy, jurisdiction=jurisdiction, seller_regions=swap(policy.seller_regions),
+        buyer_regions=swap(policy.buyer_regions), intermediary_regions=swap(policy.intermediary_regions),
+    )  # fmt: skip
+
+
+def preset(code: str, jurisdiction: str = NINGBO) -> Policy:
+    """A preset as `jurisdiction` would run it (adopted when it was written for another city)."""
     for p in all_presets(jurisdiction):
         if p.code == code:
-            return p
+            return p if p.jurisdiction == jurisdiction else adopted(p, jurisdiction)
     raise KeyError(code)

@@ -22,6 +22,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "approve": frozenset({Role.bureau_admin}),
     "freeze": frozenset({Role.bureau_admin}),
     "edit_policy": frozenset({Role.programme_officer, Role.bureau_admin}),
+    "record_recognition": frozenset({Role.programme_officer, Role.bureau_admin}),
 }
 
 # Beneficiaries see their own results only once the bureau has approved them.

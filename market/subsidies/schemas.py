@@ -48,6 +48,8 @@ class PolicySpec(BaseModel):
     valid_until: dt.date | None = None
     one_off_awards: list[AwardIn] = Field(default_factory=list)
     value_added_only: bool = Field(True, description="同一项目多次转让，仅就增值部分补助")
+    jurisdiction: str | None = Field(None, pattern=r"^\d{2,6}$", description="region-code prefix whose rules these are; "
+                                     "default the deployment's (MARKET_REGION_CODE); only the deployment's own run")
     source: Text = ""
     description: LongText = ""
 
@@ -110,7 +112,8 @@ class RunOut(BaseModel):
     progress_done: int
     progress_total: int
     contract_count: int
-    total: Decimal
+    total: Decimal = Field(description="what this run pays: the positive differences against frozen runs")
+    to_recover: Decimal = Field(Decimal(0), description="negative differences against frozen runs: to recover, never netted")
     error: str | None
     corrects_run_id: int | None
     computed_at: dt.datetime | None
@@ -135,7 +138,12 @@ class ResultOut(BaseModel):
     contract_cap_cut: Decimal
     year_cap_cut: Decimal
     awards: Decimal
-    total: Decimal
+    year: int | None = None
+    due_total: Decimal = Field(Decimal(0), description="due for the year over the run's period and the periods frozen runs covered")
+    paid_before: Decimal = Field(Decimal(0), description="what frozen runs settled for the year (recoveries included)")
+    difference: Decimal = Field(Decimal(0), description="due_total − paid_before")
+    to_recover: Decimal = Field(Decimal(0), description="a negative difference: recorded to be recovered")
+    total: Decimal = Field(description="what this run pays: the difference when positive")
     contract_count: int
     excluded_count: int
 
@@ -161,14 +169,21 @@ class ChangeOut(BaseModel):
     before: Decimal
     after: Decimal
     change: Decimal
+    paid_before: Decimal | None = None
+    due_now: Decimal | None = None
+    difference: Decimal | None = None
+    to_pay: Decimal | None = None
+    to_recover: Decimal | None = None
 
 
 class DiffOut(BaseModel):
     run_id: int
-    against_run_id: int
+    against_run_id: int | None
     total_before: Decimal
     total_after: Decimal
     change: Decimal
+    to_pay: Decimal = Decimal(0)
+    to_recover: Decimal = Decimal(0)
     changes: list[ChangeOut]
 
 
@@ -193,3 +208,9 @@ class WhatIfOut(BaseModel):
 
 class VoucherIn(BaseModel):
     contract_id: Id
+
+
+class RecognitionIn(BaseModel):
+    contract_id: Id
+    kind: Text = Field(description="domestic_first 国内首创 / first_set 首台套")
+    document_reference: Text = Field(min_length=1, max_length=200, description="the recognising document (文号)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import logging
@@ -20,12 +21,14 @@ from market.core import audit, export
 from market.core.config import get_settings
 from market.core.db import bulk_insert, session_scope, utcnow
 from market.core.deps import Actor
-from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
+from market.core.errors import Conflict, Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
 from market.subsidies import calculator as calc
 from market.subsidies import rules
-from market.subsidies.calculator import ContractFact, History, Party, Period, Policy, PolicyError, Recognition
+from market.subsidies import settlement as settle
+from market.subsidies.calculator import ContractFact, Party, Period, Policy, PolicyError, Recognition
+from market.filings.rules import level_in_force
 from market.subsidies.models import (
-    ComputeState, RunStatus, SubsidyExclusion, SubsidyPolicy, SubsidyPolicyVersion, SubsidyResult, SubsidyRun,
+    ComputeState, ContractRecognition, RunStatus, SubsidyExclusion, SubsidyPolicy, SubsidyPolicyVersion, SubsidyResult, SubsidyRun,
     SubsidyRunPolicy, VoucherRedemption,
 )  # fmt: skip
 from market.subsidies.presets import all_presets
@@ -48,6 +51,7 @@ def require(actor: Actor, action: str) -> None:
 
 
 def parse_policy(spec: dict[str, Any]) -> Policy:
+    spec = spec | {"jurisdiction": spec.get("jurisdiction") or jurisdiction()}
     try:
         return calc.policy_from_dict(spec)
     except PolicyError as exc:
@@ -62,13 +66,20 @@ def ensure_presets(session: Session) -> None:
             continue
         try:
             with session.begin_nested():  # two first requests at once: the loser's savepoint rolls back
-                row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, is_preset=True)
+                # Another city's preset ships disabled: it runs here only once adopted (a version for this city).
+                row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, is_preset=True,
+                                    active=policy.jurisdiction == jurisdiction())  # fmt: skip
                 session.add(row)
                 session.flush()
                 session.add(SubsidyPolicyVersion(policy_id=row.id, version=1, spec=calc.policy_to_dict(policy)))
                 session.flush()
         except sa.exc.IntegrityError:
             continue
+
+
+def enabled(session: Session, policy: SubsidyPolicy) -> bool:
+    """Active, and its current version is this deployment's rules (never another city's)."""
+    return policy.active and current_version(session, policy).spec.get("jurisdiction") == jurisdiction()
 
 
 def get_policy(session: Session, code: str) -> SubsidyPolicy:
@@ -106,7 +117,7 @@ def create_policy(session: Session, actor: Actor, spec: dict[str, Any]) -> Subsi
     policy = parse_policy(spec)
     if session.scalar(sa.select(SubsidyPolicy.id).where(SubsidyPolicy.code == policy.code)):
         raise ValidationFailed.field("code", "policy_code_taken", f"a policy {policy.code!r} exists; edit it instead")
-    row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1)
+    row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, active=policy.jurisdiction == jurisdiction())
     session.add(row)
     session.flush()
     session.add(
@@ -125,6 +136,7 @@ def edit_policy(session: Session, actor: Actor, code: str, spec: dict[str, Any])
     session.execute(sa.select(SubsidyPolicy.id).where(SubsidyPolicy.id == row.id).with_for_update())
     row.current_version += 1
     row.name = policy.name
+    row.active = policy.jurisdiction == jurisdiction()
     version = SubsidyPolicyVersion(
         policy_id=row.id, version=row.current_version, spec=calc.policy_to_dict(policy), created_by=actor.user_id
     )
@@ -154,28 +166,46 @@ def _party(row: Any) -> Party:
     )
 
 
-def _activity_id(contract_type: str, seller: Party, buyer: Party, project_name: str) -> str:
-    # A re-registration of the same deal is a new row: same type, same parties, same project is one activity.
-    return f"{contract_type}|{seller.credit_code or seller.name}|{buyer.credit_code or buyer.name}|{project_name.strip()}"
+def activity_roots(session: Session) -> dict[int, int]:
+    """Each re-registered contract's first registration: one deal is one activity, whatever its names."""
+    links = dict(session.execute(
+        sa.select(Contract.id, Contract.reregistration_of_id).where(Contract.reregistration_of_id.is_not(None))
+    ).all())  # fmt: skip
+    roots = {}
+    for cid in links:
+        root, seen = cid, set()
+        while root in links and root not in seen:
+            seen.add(root)
+            root = links[root]
+        roots[cid] = root
+    return roots
 
 
 def load_facts(session: Session, period: Period) -> list[ContractFact]:
-    """Registered and cancelled contracts registered in the period, as calculator facts."""
+    """Contracts that earn in the period: registered (or cancelled) in it, or paid in it (paid-amount policies).
+
+    Identity is the registration: a contract is its own activity, and a re-registration joins the
+    activity of the registration it re-registers (never a match on names). A payment counts from the
+    later of its receipt and the contract's registration; a reversing entry nets into the payment it reverses.
+    """
+    paid_in_period = sa.select(ContractPayment.contract_id).where(
+        ContractPayment.received_on >= period.start, ContractPayment.received_on <= period.end
+    )
     in_period = sa.and_(
         Contract.status.in_(SUBSIDY_STATUSES),
-        Contract.registration_date >= period.start,
         Contract.registration_date <= period.end,
+        sa.or_(Contract.registration_date >= period.start, Contract.id.in_(paid_in_period)),
     )
     parties: dict[int, dict[str, Any]] = defaultdict(dict)
     connection = session.connection()  # Core rows: no ORM bookkeeping for 100k+ plain tuples
+    # A filing level typed on a profile or a contract is a claim: the level comes from the bureau's records below.
     party_rows = connection.execute(
         sa.select(
             ContractParty.contract_id, ContractParty.role, ContractParty.org_id, ContractParty.name,
             ContractParty.credit_code, ContractParty.entity_type_code, ContractParty.region_code,
-            ContractParty.broker_name, Organisation.filing_level, Organisation.filing_date,
+            ContractParty.broker_name, sa.null().label("filing_level"), sa.null().label("filing_date"),
         )
         .join(Contract, Contract.id == ContractParty.contract_id)
-        .outerjoin(Organisation, Organisation.id == ContractParty.org_id)
         .where(in_period)
     )  # fmt: skip
     brokers: dict[int, str] = {}
@@ -189,60 +219,90 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
         parties[contract_id][role] = party
         if broker:
             brokers[contract_id] = broker
-    paid = dict(
-        connection.execute(
-            sa.select(ContractPayment.contract_id, sa.func.sum(ContractPayment.amount))
-            .join(Contract, Contract.id == ContractPayment.contract_id)
-            .where(in_period, ContractPayment.received_on <= period.end)
-            .group_by(ContractPayment.contract_id)
-        ).all()
-    )
+    payments: dict[int, dict[int, list]] = defaultdict(dict)  # contract -> original payment -> [day, amount]
+    for pid, cid, amount, received, reverses in connection.execute(
+        sa.select(ContractPayment.id, ContractPayment.contract_id, ContractPayment.amount, ContractPayment.received_on,
+                  ContractPayment.reverses_payment_id)
+        .join(Contract, Contract.id == ContractPayment.contract_id)
+        .where(in_period, ContractPayment.received_on <= period.end)
+        .order_by(ContractPayment.id)
+    ):  # fmt: skip
+        entry = payments[cid].setdefault(reverses or pid, [received, ZERO])
+        if reverses is None:
+            entry[0] = received
+        entry[1] += amount
     vouchers = set(
         connection.scalars(
             sa.select(VoucherRedemption.contract_id).join(Contract, Contract.id == VoucherRedemption.contract_id).where(in_period)
         )
     )
+    recognised: dict[int, set[str]] = defaultdict(set)
+    for cid, kind in connection.execute(
+        sa.select(ContractRecognition.contract_id, ContractRecognition.kind)
+        .join(Contract, Contract.id == ContractRecognition.contract_id).where(in_period)
+    ):  # fmt: skip
+        recognised[cid].add(kind)
+    roots = activity_roots(session)
+    filed = filing_records(session)
+    filed_party: dict[tuple, Party] = {}
     facts = []
     rows = connection.execute(
         sa.select(
-            Contract.id, Contract.registration_number, Contract.contract_type, Contract.subtype, Contract.project_name,
+            Contract.id, Contract.registration_number, Contract.contract_type, Contract.subtype,
             Contract.total_amount, Contract.technical_transaction_amount, Contract.registration_date, Contract.status,
-            Contract.achievement_id, Contract.domestic_first, Contract.first_set,
+            sa.case((Contract.achievement_link_confirmed_at.is_not(None), Contract.achievement_id)),
         ).where(in_period).order_by(Contract.id)
     )  # fmt: skip
     empty: dict[str, Party] = {}
-    for (cid, number, ctype, subtype, project, total, technical, day, status, achievement, first, first_set) in rows:
+    for (cid, number, ctype, subtype, total, technical, day, status, achievement) in rows:
         p = parties.get(cid, empty)
         seller, buyer = p.get("seller"), p.get("buyer")
+        inter = p.get("intermediary")
+        if inter is not None and inter.org_id in filed:
+            record = level_in_force(filed[inter.org_id], day)  # the level in force on the contract's date
+            if record is not None:
+                key = (inter, record.level, record.filed_on)
+                if key not in filed_party:
+                    filed_party[key] = dataclasses.replace(inter, filing_level=record.level, filing_date=record.filed_on)
+                inter = filed_party[key]
         if seller is None or buyer is None:
             continue  # a registered contract always has both; a broken row earns nothing
+        paid = payments.get(cid, {})
         facts.append(
             ContractFact(
-                cid, number or "", ctype, subtype, seller, buyer, total, technical, paid.get(cid) or ZERO, day,
-                p.get("intermediary"), brokers.get(cid), first, first_set, cid in vouchers, achievement, status,
-                _activity_id(ctype, seller, buyer, project),
+                cid, number or "", ctype, subtype, seller, buyer, total, technical,
+                sum((a for _, a in paid.values()), ZERO), day,
+                inter, brokers.get(cid), "domestic_first" in recognised[cid], "first_set" in recognised[cid],
+                cid in vouchers, achievement, status,
+                f"contract:{roots.get(cid, cid)}",
+                tuple((max(received, day), amount) for received, amount in paid.values() if amount != 0),
             )
         )  # fmt: skip
     return facts
 
 
+def filing_records(session: Session) -> dict[int, list]:
+    """The bureau's recorded intermediary filings by organisation (market.filings)."""
+    from market.filings.service import records
+
+    return records(session)
+
+
 def load_recognitions(session: Session, period: Period) -> list[Recognition]:
-    """Intermediaries filed at national / provincial level within the period (one-off awards)."""
-    rows = session.scalars(
-        sa.select(Organisation).where(
-            Organisation.kind == "intermediary",
-            Organisation.filing_level.in_(("national", "provincial")),
-            Organisation.filing_date >= period.start,
-            Organisation.filing_date <= period.end,
-        )
-    )
+    """Intermediaries newly filed at national / provincial level within the period, from the bureau's records."""
+    recognised = [
+        r for rs in filing_records(session).values() for r in rs
+        if r.level in ("national", "provincial") and r.filed_on in period and r.revoked_on is None
+    ]  # fmt: skip
+    orgs = {o.id: o for o in session.scalars(sa.select(Organisation).where(Organisation.id.in_({r.org_id for r in recognised})))}
     return [
         Recognition(
-            Party(o.name, org_id=o.id, credit_code=o.credit_code, entity_type=o.entity_type_code, region=o.region_code,
-                  filing_level=o.filing_level, filing_date=o.filing_date),
-            o.filing_level, o.filing_date,
+            Party(orgs[r.org_id].name, org_id=r.org_id, credit_code=orgs[r.org_id].credit_code,
+                  entity_type=orgs[r.org_id].entity_type_code, region=orgs[r.org_id].region_code,
+                  filing_level=r.level, filing_date=r.filed_on),
+            r.level, r.filed_on,
         )  # fmt: skip
-        for o in rows
+        for r in recognised
     ]
 
 
@@ -258,6 +318,7 @@ def prior_transfer_values(session: Session, before: dt.date) -> dict[tuple[int, 
         .outerjoin(paid, paid.c.contract_id == Contract.id)
         .where(
             Contract.achievement_id.is_not(None),
+            Contract.achievement_link_confirmed_at.is_not(None),
             Contract.status == "registered",
             Contract.contract_type.in_(calc.TRANSFER_TYPES),
             Contract.registration_date < before,
@@ -270,27 +331,38 @@ def prior_transfer_values(session: Session, before: dt.date) -> dict[tuple[int, 
     return marks
 
 
-def load_histories(session: Session, codes: Iterable[str], period: Period) -> dict[str, History]:
-    """What frozen runs of earlier periods paid, per policy code (once per activity / award, ever)."""
-    activities: dict[str, set[str]] = defaultdict(set)
-    awarded: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    rows = session.execute(
-        sa.select(SubsidyResult.policy_code, SubsidyResult.beneficiary_key, SubsidyResult.working)
-        .join(SubsidyRun, SubsidyRun.id == SubsidyResult.run_id)
-        .where(
-            SubsidyRun.status == RunStatus.frozen,
-            SubsidyRun.period_end < period.start,
-            SubsidyResult.policy_code.in_(list(codes)),
-        )
+def load_books(session: Session, codes: Iterable[str], *, exclude_run: int | None = None) -> dict[str, settle.Books]:
+    """Per policy code, the frozen runs' books: the periods they covered and what they settled, item by item."""
+    codes = list(dict.fromkeys(codes))
+    books = {code: settle.Books() for code in codes}
+    periods = session.execute(
+        sa.select(SubsidyPolicy.code, SubsidyRun.period_start, SubsidyRun.period_end)
+        .join(SubsidyPolicyVersion, SubsidyPolicyVersion.policy_id == SubsidyPolicy.id)
+        .join(SubsidyRunPolicy, SubsidyRunPolicy.policy_version_id == SubsidyPolicyVersion.id)
+        .join(SubsidyRun, SubsidyRun.id == SubsidyRunPolicy.run_id)
+        .where(SubsidyRun.status == RunStatus.frozen, SubsidyPolicy.code.in_(codes), SubsidyRun.id != (exclude_run or 0))
     )
-    for code, key, working in rows:
-        activities[code].update(c["activity_id"] for c in working.get("contributions", []) if Decimal(c["paid"]) > 0)
-        awarded[code].update((key, a["filing_level"]) for a in working.get("awards", []))
-    marks = prior_transfer_values(session, period.start)
-    return {
-        code: History(frozenset(activities[code]), frozenset(awarded[code]), marks)
-        for code in set(codes)
-    }
+    for code, start, end in periods:
+        books[code].add_period(Period(start, end))
+    rows = session.execute(
+        sa.select(SubsidyResult.policy_code, SubsidyResult.year, SubsidyRun.period_start, SubsidyResult.beneficiary_key,
+                  SubsidyResult.beneficiary_name, SubsidyResult.beneficiary_org_id, SubsidyResult.difference,
+                  SubsidyResult.working)
+        .join(SubsidyRun, SubsidyRun.id == SubsidyResult.run_id)
+        .where(SubsidyRun.status == RunStatus.frozen, SubsidyResult.policy_code.in_(codes))
+        .order_by(SubsidyResult.id)
+    )  # fmt: skip
+    for code, year, start, key, name, org_id, difference, working in rows:
+        books[code].add(year or start.year, key, name, org_id, difference, _items(working))
+    return books
+
+
+def _items(working: dict) -> list[tuple[str, int | None, Decimal]]:
+    if "settlement" in working:
+        return [(i["item"], i["contract_id"], Decimal(i["difference"])) for i in settle.settlement_items(working)]
+    # A result frozen before settlements were kept (0010): what it paid is each contribution and award.
+    items = [(c["activity_id"], c["contract_id"], Decimal(c["paid"])) for c in working.get("contributions", [])]
+    return items + [(settle.AWARD + a["filing_level"], None, Decimal(a["amount"])) for a in working.get("awards", [])]
 
 
 # ---- runs ---------------------------------------------------------------------------------------
@@ -329,11 +401,20 @@ def create_run(
     require(actor, "create")
     if period_end < period_start:
         raise ValidationFailed.field("period_end", "bad_period", "period_end is before period_start")
+    if not settle.spans_one_year(Period(period_start, period_end)):
+        raise ValidationFailed.field("period_end", "period_spans_years",
+                                     "a run covers one calendar year (caps are per year); run each year on its own")  # fmt: skip
     ensure_presets(session)
     if policy_codes:
         policies = [get_policy(session, c) for c in dict.fromkeys(policy_codes)]
+        for p in policies:
+            if not enabled(session, p):
+                raise ValidationFailed.field("policy_codes", "policy_not_enabled",
+                                             f"{p.code} is not enabled for this deployment ({jurisdiction()}): another "
+                                             "city's rules run only once adopted as a version for this city")  # fmt: skip
     else:
-        policies = list(session.scalars(sa.select(SubsidyPolicy).where(SubsidyPolicy.active).order_by(SubsidyPolicy.id)))
+        active = sa.select(SubsidyPolicy).where(SubsidyPolicy.active).order_by(SubsidyPolicy.id)
+        policies = [p for p in session.scalars(active) if enabled(session, p)]
     if corrects_run_id is not None:
         corrected = get_run(session, corrects_run_id)
         if corrected.status != RunStatus.frozen:
@@ -425,29 +506,35 @@ def compute_run(run_id: int, *, batch: int = 5000) -> SubsidyRun:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        year = Period.year(period.start.year)
         with session_scope() as s:
             versions = run_policy_versions(s, run_id)
             policies = [(v.id, calc.policy_from_dict(v.spec)) for v in versions]
-            facts = load_facts(s, period)
-            recognitions = load_recognitions(s, period)
-            histories = load_histories(s, [p.code for _, p in policies], period)
-            _progress(s, run_id, 1, contract_count=len(facts))
-        grand_total = ZERO
-        prepared = calc.Prepared(facts)
+            facts = load_facts(s, year)
+            recognitions = load_recognitions(s, year)
+            books = load_books(s, [p.code for _, p in policies], exclude_run=run_id)
+            marks = prior_transfer_values(s, year.start)
+            _progress(s, run_id, 1)
+        grand_total = to_recover = ZERO
+        prepared: dict = {}
         for i, (version_id, policy) in enumerate(policies, start=2):
-            outcome = calc.compute(policy, prepared, period, histories.get(policy.code), recognitions)
+            settlements, _, _ = settle.settle_policy(policy, facts, period, books[policy.code], recognitions, marks, prepared)
             with session_scope() as s:
                 if get_run(s, run_id).status != RunStatus.draft:  # reviewed meanwhile: stop writing
                     raise InvalidState("the run left draft while computing", code="run_not_draft")
-                _store(s, run_id, version_id, policy, outcome, batch)
+                _store(s, run_id, version_id, policy, settlements, batch)
                 _progress(s, run_id, i)
-            grand_total += outcome.total
+            grand_total += sum((x.to_pay for x in settlements), ZERO)
+            to_recover += sum((x.to_recover for x in settlements), ZERO)
+        counted = {f.contract_id for p in prepared.values() for f in p.facts}
         with session_scope() as s:
             run = get_run(s, run_id, for_update=True)
             run.compute_state = ComputeState.computed
-            run.total = grand_total
+            run.total, run.to_recover = grand_total, to_recover
+            run.contract_count = len(counted)
             run.computed_at = utcnow()
-            audit.record(s, entity_type="subsidy_run", entity_id=run_id, action="computed", detail={"total": str(grand_total)})
+            audit.record(s, entity_type="subsidy_run", entity_id=run_id, action="computed",
+                         detail={"total": str(grand_total), "to_recover": str(to_recover)})  # fmt: skip
             return run
     except Exception as exc:
         with session_scope() as s:
@@ -468,36 +555,71 @@ def _progress(session: Session, run_id: int, done: int, contract_count: int | No
     session.execute(sa.update(SubsidyRun).where(SubsidyRun.id == run_id).values(**values))
 
 
-def _store(session: Session, run_id: int, version_id: int, policy: Policy, outcome: calc.PolicyOutcome, batch: int) -> None:
+def _store(session: Session, run_id: int, version_id: int, policy: Policy, settlements: list[settle.Settlement],
+           batch: int) -> None:  # fmt: skip
     results, exclusions = [], []
-    for r in outcome.results:
+    for x in settlements:
+        r = x.result
+        working = calc.working_json(r, policy) if r is not None else {
+            "policy": policy.code, "basis": policy.basis.value, "aggregation": policy.aggregation.value,
+            "contributions": [], "awards": [], "exclusions": [], "total": "0.00",
+        }  # fmt: skip
+        working["settlement"] = settle.settlement_json(x)
         results.append(
             {
                 "run_id": run_id,
                 "policy_version_id": version_id,
                 "policy_code": policy.code,
-                "beneficiary_key": r.key,
-                "beneficiary_org_id": r.org_id,
-                "beneficiary_name": r.name[:200],
-                "basis_total": r.basis_total,
-                "before_caps": r.before_caps,
-                "contract_cap_cut": r.contract_cap_cut,
-                "year_cap_cut": r.year_cap_cut,
-                "awards": r.total - r.contract_amount,
-                "total": r.total,
-                "contract_count": len(r.contributions),
-                "excluded_count": len(r.exclusions),
-                "working": calc.working_json(r, policy),
+                "beneficiary_key": x.key,
+                "beneficiary_org_id": x.org_id,
+                "beneficiary_name": x.name[:200],
+                "basis_total": r.basis_total if r else ZERO,
+                "before_caps": r.before_caps if r else ZERO,
+                "contract_cap_cut": r.contract_cap_cut if r else ZERO,
+                "year_cap_cut": r.year_cap_cut if r else ZERO,
+                "awards": r.total - r.contract_amount if r else ZERO,
+                "year": x.year,
+                "due_total": x.due_now,
+                "paid_before": x.paid_before,
+                "difference": x.difference,
+                "to_recover": x.to_recover,
+                "total": x.to_pay,
+                "contract_count": len(r.contributions) if r else 0,
+                "excluded_count": len(r.exclusions) if r else 0,
+                "working": working,
             }
         )
-        exclusions.extend(
-            {"run_id": run_id, "policy_version_id": version_id, "contract_id": e.contract_id,
-             "beneficiary_key": e.beneficiary_key, "reason": e.reason}
-            for e in r.exclusions
-        )  # fmt: skip
+        if r is not None:
+            exclusions.extend(
+                {"run_id": run_id, "policy_version_id": version_id, "contract_id": e.contract_id,
+                 "beneficiary_key": e.beneficiary_key, "reason": e.reason}
+                for e in r.exclusions
+            )  # fmt: skip
     for rows, table in ((results, SubsidyResult), (exclusions, SubsidyExclusion)):
         for start in range(0, len(rows), batch):
             bulk_insert(session, table.__table__, rows[start : start + batch])
+
+
+def _check_current(session: Session, run: SubsidyRun) -> None:
+    """A run settles against the frozen runs it was computed with; one frozen since makes it outdated."""
+    policy_ids = sa.select(SubsidyPolicyVersion.policy_id).join(
+        SubsidyRunPolicy, SubsidyRunPolicy.policy_version_id == SubsidyPolicyVersion.id
+    ).where(SubsidyRunPolicy.run_id == run.id)
+    year = run.period_start.year
+    newer = session.scalar(
+        sa.select(SubsidyRun.id)
+        .join(SubsidyRunPolicy, SubsidyRunPolicy.run_id == SubsidyRun.id)
+        .join(SubsidyPolicyVersion, SubsidyPolicyVersion.id == SubsidyRunPolicy.policy_version_id)
+        .where(
+            SubsidyRun.id != run.id, SubsidyRun.status == RunStatus.frozen, SubsidyRun.frozen_at > run.computed_at,
+            SubsidyRun.period_start <= dt.date(year, 12, 31), SubsidyRun.period_end >= dt.date(year, 1, 1),
+            SubsidyPolicyVersion.policy_id.in_(policy_ids),
+        )
+        .limit(1)
+    )  # fmt: skip
+    if newer is not None:
+        raise InvalidState(f"run {newer} was frozen after this run was computed; reopen and recompute it",
+                           code="run_outdated")  # fmt: skip
 
 
 def transition(session: Session, actor: Actor, run_id: int, action: str) -> SubsidyRun:
@@ -512,6 +634,10 @@ def transition(session: Session, actor: Actor, run_id: int, action: str) -> Subs
         raise InvalidState(exc.message, code=exc.code) from exc
     if action == "approve" and not rules.four_eyes(run.reviewed_by, actor.user_id):
         raise Forbidden("the reviewer may not also approve the run", code="four_eyes")
+    if action == "freeze":
+        # Frozen runs are settled one at a time: the lock orders concurrent freezes, the check refuses a stale one.
+        session.execute(sa.select(SubsidyPolicy.id).order_by(SubsidyPolicy.id).with_for_update())
+        _check_current(session, run)
     before, now = run.status, utcnow()
     run.status = to
     if action == "review":
@@ -601,7 +727,7 @@ def exclusions_of_contract(session: Session, actor: Actor, run_id: int, contract
 
 def totals_by_key(session: Session, run_id: int) -> dict[tuple[str, str], tuple[str, Decimal]]:
     rows = session.execute(
-        sa.select(SubsidyResult.policy_code, SubsidyResult.beneficiary_key, SubsidyResult.beneficiary_name, SubsidyResult.total)
+        sa.select(SubsidyResult.policy_code, SubsidyResult.beneficiary_key, SubsidyResult.beneficiary_name, SubsidyResult.due_total)
         .where(SubsidyResult.run_id == run_id)
     )
     return {(code, key): (name, total) for code, key, name, total in rows}
@@ -621,17 +747,30 @@ def diff(old: dict[tuple[str, str], tuple[str, Decimal]], new: dict[tuple[str, s
 
 
 def run_diff(session: Session, actor: Actor, run_id: int, against: int | None = None) -> dict[str, Any]:
-    """A correction run against the frozen run it corrects (or any other run)."""
+    """Per beneficiary: paid before (frozen runs) / due now / difference; or, with `against`, two runs' dues."""
     if not actor.is_bureau:
         raise Forbidden("run differences are for bureau staff", code="bureau_only")
     run = get_run(session, run_id)
-    other_id = against or run.corrects_run_id
-    if other_id is None:
-        raise ValidationFailed.field("against", "nothing_to_compare", "this run corrects no run; name one with ?against=")
-    other = get_run(session, other_id)
+    if against is None:
+        rows = session.scalars(
+            sa.select(SubsidyResult).where(SubsidyResult.run_id == run.id, SubsidyResult.difference != 0)
+            .order_by(SubsidyResult.policy_code, SubsidyResult.beneficiary_key)
+        ).all()  # fmt: skip
+        changes = [
+            {"policy_code": r.policy_code, "beneficiary_key": r.beneficiary_key, "beneficiary_name": r.beneficiary_name,
+             "before": r.paid_before, "after": r.due_total, "change": r.difference, "paid_before": r.paid_before,
+             "due_now": r.due_total, "difference": r.difference, "to_pay": r.total, "to_recover": r.to_recover}
+            for r in rows
+        ]  # fmt: skip
+        before = sum((c["paid_before"] for c in changes), ZERO)
+        after = sum((c["due_now"] for c in changes), ZERO)
+        return {"run_id": run.id, "against_run_id": run.corrects_run_id, "total_before": before, "total_after": after,
+                "change": after - before, "to_pay": run.total, "to_recover": run.to_recover, "changes": changes}  # fmt: skip
+    other = get_run(session, against)
     changes = diff(totals_by_key(session, other.id), totals_by_key(session, run.id))
-    return {"run_id": run.id, "against_run_id": other.id, "total_before": other.total, "total_after": run.total,
-            "change": run.total - other.total, "changes": changes}  # fmt: skip
+    old, new = (sum((v for _, v in totals_by_key(session, x).values()), ZERO) for x in (other.id, run.id))
+    return {"run_id": run.id, "against_run_id": other.id, "total_before": old, "total_after": new,
+            "change": new - old, "to_pay": run.total, "to_recover": run.to_recover, "changes": changes}  # fmt: skip
 
 
 # ---- what-if: a draft policy against a past period, nothing stored ---------------------------------
@@ -641,16 +780,21 @@ def what_if(session: Session, actor: Actor, spec: dict[str, Any], period: Period
     """Compute an unsaved policy over a period; compare with the current version of the same code if any."""
     require(actor, "edit_policy")
     draft = parse_policy(spec)
-    facts = load_facts(session, period)
-    recognitions = load_recognitions(session, period)
-    history = load_histories(session, [draft.code], period)[draft.code]
-    new = calc.compute(draft, facts, period, history, recognitions)
+    if not settle.spans_one_year(period):
+        raise ValidationFailed.field("period_end", "period_spans_years", "a what-if covers one calendar year")
+    year = Period.year(period.start.year)
+    coverage = settle.Coverage(year.start.year, (period,))
+    facts = settle.facts_in(draft.basis, load_facts(session, year), coverage)
+    recognitions = load_recognitions(session, year)
+    history = load_books(session, [draft.code])[draft.code].history(year.start.year, prior_transfer_values(session, year.start))
+    new = calc.compute(draft, facts, coverage, history, recognitions)
     existing = session.scalar(sa.select(SubsidyPolicy).where(SubsidyPolicy.code == draft.code))
     old_totals: dict[tuple[str, str], tuple[str, Decimal]] = {}
     old_total = ZERO
     if existing is not None:
         current = calc.policy_from_dict(current_version(session, existing).spec)
-        old = calc.compute(current, facts, period, history, recognitions)
+        old = calc.compute(current, settle.facts_in(current.basis, load_facts(session, year), coverage), coverage, history,
+                           recognitions)  # fmt: skip
         old_totals = {(draft.code, r.key): (r.name, r.total) for r in old.results}
         old_total = old.total
     new_totals = {(draft.code, r.key): (r.name, r.total) for r in new.results}
@@ -726,3 +870,28 @@ def export_xlsx(session: Session, actor: Actor, run_id: int) -> bytes:
         export.Sheet("汇总", EXPORT_HEADER_ZH, export_rows(session, actor, run)),
         export.Sheet("明细", DETAIL_HEADER, detail_rows()),
     ])  # fmt: skip
+
+
+# ---- recognitions that change payouts (国内首创 / 首台套) -----------------------------------------------
+
+RECOGNITION_KINDS = ("domestic_first", "first_set")
+
+
+def record_recognition(session: Session, actor: Actor, contract_id: int, kind: str, document_reference: str) -> ContractRecognition:
+    """Bureau staff record a recognition with its document; until then the filer's flag is only a claim."""
+    require(actor, "record_recognition")
+    if kind not in RECOGNITION_KINDS:
+        raise ValidationFailed.field("kind", "unknown_recognition", "kind is domestic_first (国内首创) or first_set (首台套)")
+    if session.get(Contract, contract_id) is None:
+        raise NotFound("no such contract", code="contract_not_found")
+    existing = session.scalar(sa.select(ContractRecognition).where(
+        ContractRecognition.contract_id == contract_id, ContractRecognition.kind == kind))  # fmt: skip
+    if existing is not None:
+        raise Conflict("this recognition is already recorded", code="recognition_recorded")
+    row = ContractRecognition(contract_id=contract_id, kind=kind, document_reference=document_reference,
+                              recorded_by=actor.user_id)  # fmt: skip
+    session.add(row)
+    session.flush()
+    audit.record(session, entity_type="contract", entity_id=contract_id, action="recognition_recorded", actor=actor,
+                 detail={"kind": kind, "document_reference": document_reference})  # fmt: skip
+    return row

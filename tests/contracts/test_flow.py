@@ -164,8 +164,8 @@ def test_amend_cancel_history_and_payments(client, world):
     r = client.post(f"{API}/{cid}/cancellation", json={"reason": "双方协议解除"}, headers=registrar.headers)
     assert r.status_code == 201
     events = client.get(f"{API}/{cid}/events", headers=buyer.headers).json()
-    assert [e["kind"] for e in events] == ["registered", "amended", "cancelled"]
-    assert [e["version"] for e in events] == [1, 2, 2]
+    assert [e["kind"] for e in events] == ["registered", "payment", "payment", "amended", "cancelled"]
+    assert [e["version"] for e in events] == [1, None, None, 2, 2]
     assert client.get(f"{API}/{cid}", headers=seller.headers).json()["status"] == "cancelled"
     r = client.post(f"{API}/{cid}/cancellation", json={"reason": "again"}, headers=registrar.headers)
     assert r.status_code == 409

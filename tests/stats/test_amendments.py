@@ -7,12 +7,13 @@ import pytest
 
 from market.accounts.roles import Role
 from market.contracts import service
-from market.contracts.schemas import AmendmentIn, ContractIn
+from market.contracts.schemas import AmendmentIn
 from market.core.db import session_scope
 from market.core.deps import Actor
 from market.core.errors import ValidationFailed
 from market.core.vocab import OrgKind
 from market.stats import service as stats
+from tests.contracts.history import import_contract
 from tests.contracts.payloads import contract_body
 
 
@@ -21,16 +22,11 @@ def test_amendment_and_cancellation_are_dated(world):
     buyer = world.member(OrgKind.enterprise)
     reg = world.bureau(Role.registrar)
     registrar = Actor(user_id=reg.user_id, org_id=reg.org_id, role=Role.registrar, org_kind="bureau", org_verified=True)
-    filer = Actor(user_id=seller.user_id, org_id=seller.org_id, role=Role.org_admin, org_kind="university",
-                  org_verified=True)
     today = service.today()
     d1, d2 = today - dt.timedelta(days=60), today - dt.timedelta(days=20)
     body = contract_body(seller.org_id, buyer.org_id, signing_date=(d1 - dt.timedelta(days=2)).isoformat(),
                          valid_from=(d1 - dt.timedelta(days=2)).isoformat())
-    with session_scope() as s:
-        c, _ = service.file_contract(s, filer, ContractIn(**body))
-        service.register(s, registrar, c.id, registration_date=d1)
-        cid = c.id
+    cid = import_contract(world, body, d1)
     with session_scope() as s:
         service.amend(s, registrar, cid, AmendmentIn(reason="合同金额变更", total_amount="2000000.00",
                                                      technical_field="new_energy", effective_date=d2))

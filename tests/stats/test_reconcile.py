@@ -9,13 +9,14 @@ import sqlalchemy as sa
 
 from market.accounts.roles import Role
 from market.contracts import rules, service
-from market.contracts.schemas import AmendmentIn, ContractIn
+from market.contracts.schemas import AmendmentIn
 from market.core.db import session_scope
 from market.core.deps import Actor
 from market.core.vocab import IPType, OrgKind, TechnicalField
 from market.stats import rollup
 from market.stats import service as stats
 from market.stats.models import RollupRow
+from tests.contracts.history import import_contract
 from tests.contracts.payloads import contract_body
 
 REGIONS = ["330203", "330205", "330212", "330100", "310104", "110108"]  # Ningbo ×3, Hangzhou, Shanghai, Beijing
@@ -67,10 +68,7 @@ def build_ledger(world, n=36, seed=7):
             signing_date=(reg_day - dt.timedelta(days=3)).isoformat(),
             valid_from=(reg_day - dt.timedelta(days=3)).isoformat(),
         )
-        with session_scope() as s:
-            c, _ = service.file_contract(s, actor_of(seller), ContractIn(**body))
-            service.register(s, registrar, c.id, registration_date=reg_day)
-            cid = c.id
+        cid = import_contract(world, body, reg_day)
         buyer_dims = ({"code": "", "name": "Acme Robotics Inc.", "etype": "", "region": ""} if foreign_buyer
                       else orgs[buyer.org_id])
         dims = {

@@ -16,6 +16,7 @@ from market.core.vocab import OrgKind
 from market.stats import rollup
 from market.stats import service as stats
 from market.stats.models import RollupRow
+from tests.contracts.history import import_contract
 from tests.contracts.payloads import contract_body
 
 D = dt.date
@@ -86,10 +87,7 @@ def test_amendment_renaming_a_party_keeps_the_rollup_exact(world):
     day = today.replace(day=1) - dt.timedelta(days=40)  # a whole month
     body = contract_body(seller.org_id, buyer.org_id, signing_date=(day - dt.timedelta(days=2)).isoformat(),
                          valid_from=(day - dt.timedelta(days=2)).isoformat())
-    with session_scope() as s:
-        c, _ = service.file_contract(s, filer, ContractIn(**body))
-        service.register(s, registrar, c.id, registration_date=day)
-        cid = c.id
+    cid = import_contract(world, body, day)
     parties = [PartyIn(role="seller", org_id=seller.org_id, name="zz 更名后的大学"),
                PartyIn(role="buyer", org_id=buyer.org_id)]
     with session_scope() as s:

@@ -45,3 +45,29 @@ def fact(
         registered_on=on,
         **kw,
     )
+
+
+def adopt(client, who, *codes: str, jurisdiction: str = "3302") -> None:
+    """The bureau adopts another city's presets for its own city: a new version of each (through the API)."""
+    from market.subsidies.calculator import policy_from_dict, policy_to_dict
+    from market.subsidies.presets import adopted
+
+    for code in codes:
+        spec = client.get(f"/api/v1/subsidies/policies/{code}", headers=who.headers).json()["spec"]
+        r = client.put(f"/api/v1/subsidies/policies/{code}", headers=who.headers,
+                       json=policy_to_dict(adopted(policy_from_dict(spec), jurisdiction)))  # fmt: skip
+        assert r.status_code == 200, r.text
+
+
+def filed(client, world, level: str, filed_on: dt.date, *, region: str = "330201", valid_until: dt.date | None = None) -> int:
+    """An intermediary that applied for a filing and had it recorded by the bureau (through the API)."""
+    from market.accounts.roles import Role
+    from market.core.vocab import OrgKind
+
+    member = world.member(OrgKind.intermediary, region_code=region)
+    fid = client.post("/api/v1/filings", json={"level": level}, headers=member.headers).json()["id"]
+    body = {"filing_number": f"F-{fid}", "level": level, "filed_on": filed_on.isoformat(),
+            "valid_until": valid_until.isoformat() if valid_until else None}  # fmt: skip
+    r = client.post(f"/api/v1/filings/{fid}/record", json=body, headers=world.bureau(Role.bureau_admin).headers)
+    assert r.status_code == 200, r.text
+    return member.org_id

@@ -60,3 +60,11 @@ def set_contract(contract_id: int, **values) -> None:
         c = s.get(Contract, contract_id)
         for k, v in values.items():
             setattr(c, k, v)
+
+
+def add_payment(contract_id: int, amount: str | int, on: dt.date) -> int:
+    with session_scope() as s:
+        p = ContractPayment(contract_id=contract_id, amount=Decimal(str(amount)), received_on=on)
+        s.add(p)
+        s.flush()
+        return p.id

@@ -16,13 +16,18 @@ from market.core.errors import InvalidState
 from market.core.vocab import OrgKind
 from market.subsidies import service
 from market.subsidies.models import SubsidyResult, SubsidyRun
+from market.subsidies.presets import all_presets
+from tests.subsidies.helpers import adopt, filed
 from tests.subsidies.ledger import add_contract, set_contract
 
 NB = ["nb2014-seller", "nb2014-buyer", "lc2020-seller-development-transfer"]
 
 
+LIAOCHENG = [p.code for p in all_presets() if p.jurisdiction == "3715"]
+
+
 @pytest.fixture
-def market(world):
+def market(world, client):
     """A Ningbo university selling to two local firms and one in Shanghai, and the bureau's staff."""
     uni = world.org(OrgKind.university, region_code="330203")
     firm = world.org(OrgKind.enterprise, region_code="330206")
@@ -35,9 +40,11 @@ def market(world):
         "cancelled": add_contract(uni, firm, 9_000_000, on=dt.date(2024, 6, 1), status="cancelled"),
         "last_year": add_contract(uni, firm, 1_000_000, on=dt.date(2023, 6, 1)),
     }
+    officer = world.bureau(Role.programme_officer)
+    adopt(client, officer, *LIAOCHENG)  # this is Ningbo: 聊城's rules run here only once adopted
     return {
         "uni": uni, "firm": firm, "firm2": firm2, "shanghai": shanghai, "c": contracts,
-        "officer": world.bureau(Role.programme_officer), "admin": world.bureau(Role.bureau_admin),
+        "officer": officer, "admin": world.bureau(Role.bureau_admin),
         "firm_admin": world.user(firm, Role.org_admin), "uni_member": world.user(uni, Role.member),
     }  # fmt: skip
 
@@ -63,7 +70,7 @@ def test_a_run_computes_every_beneficiary_with_its_working(client, market):
     run = client.get(f"/api/v1/subsidies/runs/{run_id}", headers=m["officer"].headers).json()
     assert run["compute_state"] == "computed" and run["progress_done"] == run["progress_total"] == 4
     assert run["contract_count"] == 4  # the cancelled one is loaded (and excluded), 2023 is not in the period
-    assert sorted((p["code"], p["version"]) for p in run["policies"]) == sorted((c, 1) for c in NB)
+    assert sorted((p["code"], p["version"]) for p in run["policies"]) == sorted((c, 2 if c in LIAOCHENG else 1) for c in NB)
     t = totals(client, m["officer"], run_id)
     assert t[("nb2014-seller", m["uni"])] == "600000.00"
     assert t[("nb2014-buyer", m["firm"])] == "1000000.00" and t[("nb2014-buyer", m["firm2"])] == "200000.00"
@@ -232,7 +239,7 @@ def test_access_per_role(client, market, world):
 
 def test_once_per_activity_and_award_across_years(client, market, world):
     m = market
-    national = world.org(OrgKind.intermediary, region_code="330201", filing_level="national", filing_date=dt.date(2023, 9, 1))
+    national = filed(client, world, "national", dt.date(2023, 9, 1))  # recorded by the bureau
     run_2023 = client.post("/api/v1/subsidies/runs", headers=m["officer"].headers,
                            json={"period_start": "2023-01-01", "period_end": "2023-12-31",
                                  "policy_codes": ["nb2014-buyer", "lc2020-intermediary-recognition"]}).json()["id"]  # fmt: skip
@@ -241,12 +248,8 @@ def test_once_per_activity_and_award_across_years(client, market, world):
         ("nb2014-buyer", m["firm"]): "100000.00", ("lc2020-intermediary-recognition", national): "1000000.00",
     }
     _freeze(client, m, run_2023)
-    # The 2023 deal re-registered in 2024 (same parties, same project): the same activity, not paid again.
-    with session_scope() as s:
-        from market.contracts.models import Contract
-
-        project = s.get(Contract, m["c"]["last_year"]).project_name
-    again = add_contract(m["uni"], m["firm"], 1_000_000, on=dt.date(2024, 2, 1), project=project)
+    # The 2023 deal re-registered in 2024 (the registration says so): the same activity, not paid again.
+    again = add_contract(m["uni"], m["firm"], 1_000_000, on=dt.date(2024, 2, 1), reregistration_of_id=m["c"]["last_year"])
     run_2024 = create_and_compute(client, m["officer"], codes=["nb2014-buyer", "lc2020-intermediary-recognition"])
     t = totals(client, m["officer"], run_2024)
     assert t[("nb2014-buyer", m["firm"])] == "1000000.00"  # only "big"
