@@ -113,8 +113,10 @@ def load_documents(
     session: Session, kind: str, ids: set[int], extractor: TermExtractor
 ) -> dict[int, dict[str, Any] | None]:
     """Current document per id; None means "must not be in the index" (draft, closed, deleted)."""
+    from search import vectors  # the embedding step: stored vectors attached, missing ones queued
+
     if kind == "call":
-        return _call_documents(session, ids, extractor)
+        return vectors.attached(session, kind, _call_documents(session, ids, extractor))
     model = {"achievement": Achievement, "demand": Demand}.get(kind)
     if model is None:
         return {}
@@ -125,7 +127,7 @@ def load_documents(
     for row in rows:
         if row.status in documents.PUBLIC_STATES:
             out[row.id] = project(row, names.get(row.org_id, ""), extractor)
-    return out
+    return vectors.attached(session, kind, out)
 
 
 def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int]:

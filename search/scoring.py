@@ -206,3 +206,38 @@ def score_pair(
         note = NO_TEXT_REASON if field.fit == Fit.fit else "无共同关键词"
         return MatchScore(score, 0.0, matched, (field._replace(detail=f"{note}；{field.detail}"),) + reasons[1:])
     return MatchScore(score, round(text, 4), matched, reasons)
+
+
+# -- hybrid: lexical and semantic evidence fused by rank, then the same constraints -------------------------
+
+# Reciprocal-rank fusion constant: small, because only the first few dozen candidates of each list count.
+RRF_K = 10
+
+
+def fuse_ranks(*lists: Mapping[int, float], k: int = RRF_K) -> dict[int, float]:
+    """Reciprocal-rank fusion of scored candidate lists (id → score, higher better; ≤ 0 means "not found"),
+    scaled to 0–1: 1.0 is first in every list. Ranks, not scores: an engine's keyword score and a cosine
+    similarity are not on one scale, and neither needs calibrating for a model or a corpus."""
+    fused: dict[int, float] = {}
+    for scores in lists:
+        ranked = sorted((i for i, s in scores.items() if s > 0), key=lambda i: (-scores[i], i))
+        for rank, i in enumerate(ranked, start=1):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (k + rank)
+    top = len(lists) / (k + 1)
+    return {i: round(v / top, 6) for i, v in fused.items()} if lists else {}
+
+
+def fused_score(demand: Facts, achievement: Facts, text: float) -> float:
+    """The score of a pair from fused text evidence (0–1) and the constraints: `explain_fused(...).score`."""
+    return _combine(text, [check(demand, achievement) for _, check in CHECKS])
+
+
+def explain_fused(demand: Facts, achievement: Facts, text: float, shown_terms: tuple[str, ...]) -> MatchScore:
+    """`fused_score` with the constraints' reasons (one per constraint, as `score_pair`)."""
+    reasons = tuple(explain(demand, achievement) for explain in EXPLAIN)
+    score = _combine(text, [r.fit for r in reasons])
+    if text <= 0.0:
+        field = reasons[0]
+        note = NO_TEXT_REASON if field.fit == Fit.fit else "无共同关键词"
+        return MatchScore(score, 0.0, shown_terms, (field._replace(detail=f"{note}；{field.detail}"),) + reasons[1:])
+    return MatchScore(score, round(text, 4), shown_terms, reasons)

@@ -9,6 +9,7 @@ import json
 import logging
 import secrets
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +24,8 @@ from market.core.errors import NotFound, ValidationFailed
 from market.core.pagination import PageParams, paginate
 from market.listings.models import Achievement, Demand
 from market.matching.models import Notification, SavedSearch, SynonymGroup, WebhookDelivery, WebhookSubscription
-from search import documents, indexer, query, runtime
-from search.scoring import Facts, rank_score, score_pair
+from search import documents, embeddings, explain, indexer, query, runtime, vectors
+from search.scoring import Facts, explain_fused, fuse_ranks, fused_score, rank_score, score_pair, text_relevance
 from search.settings import index_uid
 from search.synonyms import Thesaurus, normalise
 from search.terms import ConceptMatcher, TermExtractor, shipped_vocabulary
@@ -96,6 +97,13 @@ def drain_index(limit: int = indexer.BATCH, on_public=None) -> indexer.DrainResu
     with session_scope() as session:
         extractor = current_extractor(session)
     return indexer.drain(runtime.get_client(), extractor, limit=limit, on_public=on_public)
+
+
+def embed_pending(limit: int = vectors.BATCH, on_public=None) -> indexer.DrainResult:
+    """The embedding pass of the drain: vectors for listings indexed without one (search/vectors.py)."""
+    with session_scope() as session:
+        extractor = current_extractor(session)
+    return vectors.embed_pending(runtime.get_client(), extractor, limit=limit, on_public=on_public)
 
 
 def reindex() -> dict[str, int]:
@@ -194,66 +202,175 @@ def search(
 
 def match_listing(
     session: Session, kind: str, listing: Listing, *, limit: int = 10,
-    filters: query.SearchFilters | None = None,
+    filters: query.SearchFilters | None = None, mode: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The other side's public listings that fit `listing`, best first, each with its reasons."""
     extractor = current_extractor(session)
     source = document_of(kind, listing, extractor)
-    return match_document(extractor, kind, source, limit=limit, filters=filters)
+    return match_document(extractor, kind, source, limit=limit, filters=filters, mode=mode)
+
+
+MATCH_MODES = ("hybrid", "lexical", "semantic")
+# Candidates the semantic query brings (beside the lexical federation's `query.MATCH_CANDIDATES`).
+SEMANTIC_CANDIDATES = 60
+
+
+def match_mode(mode: str | None = None) -> str:
+    """hybrid when an embedder is configured, lexical without one (a request for more falls back to lexical)."""
+    if embeddings.get_embedder() is None:
+        return "lexical"
+    return mode or "hybrid"
 
 
 def match_document(
     extractor: TermExtractor, kind: str, source: dict[str, Any], *, limit: int = 10,
-    filters: query.SearchFilters | None = None,
+    filters: query.SearchFilters | None = None, mode: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """Lexical candidates (concept queries, one federated request) and semantic candidates (the source's vector,
+    one hybrid request), fused by rank (`fuse_ranks`) and scored with the structured fit; the lexical-only
+    mode is the lexical ranking alone (`rank_score`). Only the candidates shown are explained."""
+    mode = match_mode(mode)
     target = OTHER_SIDE[kind]
+    uid = index_uid(target)
+    flt = filters or query.SearchFilters()
     body = source.get("summary") if kind == "achievement" else source.get("description")
     concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
     weights = {c.key: c.weight for c in concepts}
-    queries = query.match_queries(
-        index_uid(target), target, concepts, filters or query.SearchFilters(), field=source.get("technical_field")
-    )
-    if not queries:
+    queries = query.match_queries(uid, target, concepts, flt, field=source.get("technical_field")) if mode != "semantic" else []
+    vector = vectors.source_vector(source) if mode != "lexical" else None
+    if not queries and vector is None:
         return {"source": {"kind": kind, "id": source["id"]}, "concepts": [], "items": []}
-    # one federated request: concept queries, out-of-dictionary queries and the same-field fallback
-    result = runtime.get_client().multi_search(queries, query.match_federation())
-    fallback = query.fallback_position(queries)
-    oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
+    client = runtime.get_client()
     source_facts = facts_of(kind, source, extractor)
     matcher = ConceptMatcher(concepts)
-    ranked: list[tuple[float, int, Facts, float, dict[str, Any]]] = []
-    for hit in result["hits"]:
-        text = ""
-        if matcher.reads_text:
-            text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
-        shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
-        candidate = facts_of(target, hit, extractor, shared)
-        demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
-        federation = hit.get("_federation", {})
-        engine = hit.get("_rankingScore", federation.get("weightedRankingScore", 0.0))
-        if federation.get("queriesPosition", -1) >= oov_from:
-            engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
-        if fallback is not None and federation.get("queriesPosition") == fallback:
-            engine = 0.0  # found only by the placeholder query: no text evidence from the engine
-        score = rank_score(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
-        ranked.append((-score, hit["id"], candidate, engine, hit))
-    ranked.sort(key=lambda row: row[:2])
+    # id → (candidate facts, lexical text evidence, lexical rank score, engine score, hit)
+    found: dict[int, tuple[Facts, float, float, float, dict[str, Any]]] = {}
+    if queries:
+        # one federated request: concept queries, out-of-dictionary queries and the same-field fallback
+        result = client.multi_search(queries, query.match_federation())
+        fallback = query.fallback_position(queries)
+        oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
+        for hit in result["hits"]:
+            text = ""
+            if matcher.reads_text:
+                text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
+            shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
+            candidate = facts_of(target, hit, extractor, shared)
+            demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+            federation = hit.get("_federation", {})
+            engine = hit.get("_rankingScore", federation.get("weightedRankingScore", 0.0))
+            if federation.get("queriesPosition", -1) >= oov_from:
+                engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
+            if fallback is not None and federation.get("queriesPosition") == fallback:
+                engine = 0.0  # found only by the placeholder query: no text evidence from the engine
+            lexical, _ = text_relevance(weights, candidate.concepts, engine)
+            score = rank_score(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+            found[hit["id"]] = (candidate, lexical, score, engine, hit)
+    similarity: dict[int, float] = {}
+    if vector is not None:
+        sem = client.search(uid, {
+            "q": "", "vector": vector, "hybrid": {"embedder": vectors.EMBEDDER_NAME, "semanticRatio": 1.0},
+            "filter": query.filter_expression(target, flt), "limit": SEMANTIC_CANDIDATES, "showRankingScore": True,
+            "attributesToRetrieve": query.MATCH_ATTRIBUTES,
+        })  # fmt: skip
+        for hit in sem["hits"]:
+            score = hit.get("_rankingScore", 0.0)
+            if score <= 0.0:
+                continue  # a listing whose vector has not landed yet
+            similarity[hit["id"]] = score
+            if hit["id"] not in found:
+                text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
+                shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
+                found[hit["id"]] = (facts_of(target, hit, extractor, shared), 0.0, 0.0, 0.0, hit)
+    if mode == "lexical":
+        text_of = {i: entry[1] for i, entry in found.items()}
+        ranked = sorted(found, key=lambda i: (-found[i][2], i))
+    else:
+        lexical = {i: entry[1] for i, entry in found.items()} if mode == "hybrid" else {}
+        text_of = fuse_ranks(lexical, similarity) if lexical else fuse_ranks(similarity)
+        scores = {}
+        for i, (candidate, *_rest) in found.items():
+            demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+            scores[i] = fused_score(demand, achievement, text_of.get(i, 0.0))
+        ranked = sorted(found, key=lambda i: (-scores[i], i))
+    shown = ranked[:limit]
+    closest = _closest_sentences(client, uid, vector, [found[i][4] for i in shown])
     items = []
-    for _, _, candidate, engine, hit in ranked[:limit]:  # only those shown are explained
+    for i in shown:  # only those shown are explained
+        candidate, _lex, _score, engine, hit = found[i]
         demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
-        scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+        words = explain.shown_terms(
+            concepts, [k for k in weights if k in candidate.concepts], _text_of(source), _text_of(hit),
+            list(source.get("keywords") or []) + list(hit.get("keywords") or []),
+        )  # fmt: skip
+        if mode == "lexical":
+            scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate,
+                                engine_score=engine)  # fmt: skip
+            scored = replace(scored, matched_terms=words)
+        else:
+            scored = explain_fused(demand, achievement, text_of.get(i, 0.0), words)
+        reasons = [{"constraint": r.constraint, "fit": r.fit.value, "detail": r.detail} for r in scored.reasons]
+        meaning = _meaning_reasons(words, closest.get(i), similarity.get(i))
         items.append({
             "listing": {k: v for k, v in present(hit).items() if k not in ("summary", "description")},
             "score": scored.score,
             "text_score": scored.text_score,
             "matched_terms": list(scored.matched_terms),
-            "reasons": [{"constraint": r.constraint, "fit": r.fit.value, "detail": r.detail} for r in scored.reasons],
+            "semantic_similarity": round(2 * similarity[i] - 1, 4) if i in similarity else None,
+            "reasons": meaning + reasons,
         })  # fmt: skip
     return {
         "source": {"kind": kind, "id": source["id"]},
+        "mode": mode,
         "concepts": [{"term": c.key, "weight": c.weight, "variants": list(c.variants)} for c in concepts],
         "items": items,
     }
+
+
+def _text_of(doc: dict[str, Any]) -> str:
+    return " ".join([doc.get("title") or "", " ".join(doc.get("keywords") or []), _body(doc)])
+
+
+def _closest_sentences(
+    client: Any, uid: str, vector: list[float] | None, hits: list[dict[str, Any]]
+) -> dict[int, tuple[str, float]]:
+    """For the candidates shown: the sentence of each closest in meaning to the source (sentence vectors cached)."""
+    cache = embeddings.query_cache()
+    if vector is None or cache is None or not hits:
+        return {}
+    missing = [h["id"] for h in hits if not _body(h)]
+    if missing:  # lexical hits were fetched without their long text
+        bodies = client.search(uid, {
+            "q": "", "filter": [f"id IN [{', '.join(str(int(i)) for i in missing)}]"], "limit": len(missing),
+            "attributesToRetrieve": ["id", "summary", "description"],
+        })["hits"]  # fmt: skip
+        texts = {b["id"]: _body(b) for b in bodies}
+    else:
+        texts = {}
+    per_hit = {h["id"]: explain.sentences(_body(h) or texts.get(h["id"], "")) for h in hits}
+    flat = [s for ss in per_hit.values() for s in ss]
+    if not flat:
+        return {}
+    sentence_vectors = dict(zip(flat, cache.get(flat, "passage"), strict=True))
+    out = {}
+    for i, ss in per_hit.items():
+        best = explain.closest(vector, ss, [sentence_vectors[s] for s in ss]) if ss else None
+        if best is not None:
+            out[i] = best
+    return out
+
+
+def _meaning_reasons(
+    words: tuple[str, ...], closest: tuple[str, float] | None, similarity: float | None
+) -> list[dict[str, Any]]:
+    out = []
+    if words:
+        out.append({"constraint": "concepts", "fit": "fit", "detail": "共同概念：" + "、".join(words)})
+    if closest is not None:
+        out.append({"constraint": "meaning", "fit": "fit", "detail": f"最相近的一句：「{closest[0]}」"})
+    elif similarity is not None:
+        out.append({"constraint": "meaning", "fit": "fit", "detail": "内容语义相近"})
+    return out
 
 
 def _body(hit: dict[str, Any]) -> str:
