@@ -214,3 +214,34 @@ def source_vector(doc: dict[str, Any]) -> Vector | None:
     if cache is None:
         return None
     return cache.one(embedding_text(doc), "query")
+
+
+def embed_all(
+    client: MeiliClient, extractor: TermExtractor, *, batch: int = BATCH,
+    on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:  # fmt: skip
+    """Give every public listing a vector from the current model (after a model change: all of them), pushing
+    each batch as it is done, then forget vectors of other models. Listings keep their lexical documents
+    meanwhile, so search never stops; each is found by meaning again once its batch lands."""
+    embedder = embeddings.get_embedder()
+    if embedder is None:
+        return {}
+    kinds = ("achievement", "demand", "call") if indexer.calls_indexable() else ("achievement", "demand")
+    with session_scope() as session:
+        ids = {kind: indexer._all_public_ids(session, kind) for kind in kinds}
+    if on_start:
+        on_start(sum(len(v) for v in ids.values()))
+    counts: dict[str, int] = {}
+    for kind, all_ids in ids.items():
+        counts[kind] = 0
+        for start in range(0, len(all_ids), batch):
+            chunk = set(all_ids[start : start + batch])
+            sent, computed = embed_and_push(client, embedder, extractor, {kind: chunk})
+            for task in sent.tasks:
+                client.wait_task(task, timeout=600)
+            counts[kind] += computed
+            if on_progress:
+                on_progress(len(chunk))
+    with session_scope() as session:
+        session.execute(sa.delete(ListingEmbedding).where(ListingEmbedding.model != embedder.identity))
+    return counts

@@ -13,6 +13,7 @@ from market.core.db import session_scope
 from market.matching import service
 from search.client import SearchUnavailable
 from search.indexer import TOPIC
+from search.vectors import EMBED_TOPIC
 from workers.base import add_beat, task
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,13 @@ WEBHOOK_RETRIES = 8
 def drain_search_index() -> dict:
     """Drain every due outbox row; failures are rescheduled on the rows themselves (backoff), not here."""
     result = service.drain_index(on_public=_queue_notifications)
+    return {"processed": result.processed, "retried": result.retried, "batches": result.batches, "error": result.error}
+
+
+@task("market.search.embed", queue=QUEUE, max_retries=0)
+def embed_search_index() -> dict:
+    """The embedding pass: vectors for listings indexed without one; failures come back on the rows (backoff)."""
+    result = service.embed_pending(on_public=_queue_notifications)
     return {"processed": result.processed, "retried": result.retried, "batches": result.batches, "error": result.error}
 
 
@@ -59,6 +67,18 @@ def nudge() -> None:
 
 outbox.register_nudger(TOPIC, nudge)
 add_beat("search-drain", "market.search.drain", 30, queue=QUEUE)
+
+
+def nudge_embedding() -> None:
+    """Listings were indexed without a vector: embed them now (the beat entry catches up if Redis is down)."""
+    try:
+        embed_search_index.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - never fail a committed write over a nudge
+        log.warning("could not nudge the embedding pass; the beat entry will catch up", exc_info=True)
+
+
+outbox.register_nudger(EMBED_TOPIC, nudge_embedding)
+add_beat("search-embed", "market.search.embed", 30, queue=QUEUE)
 
 
 @worker_ready.connect

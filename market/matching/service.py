@@ -106,6 +106,14 @@ def embed_pending(limit: int = vectors.BATCH, on_public=None) -> indexer.DrainRe
     return vectors.embed_pending(runtime.get_client(), extractor, limit=limit, on_public=on_public)
 
 
+def embed_all(on_start=None, on_progress=None) -> dict[str, int]:
+    """Every public listing embedded by the current model (`market search embed`, e.g. after a model change)."""
+    apply_index_settings()  # the embedder's dimensions may have changed with the model
+    with session_scope() as session:
+        extractor = current_extractor(session)
+    return vectors.embed_all(runtime.get_client(), extractor, on_start=on_start, on_progress=on_progress)
+
+
 def reindex() -> dict[str, int]:
     with session_scope() as session:
         extractor = current_extractor(session)
