@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     embeddings_key: str = ""
     embeddings_dimensions: int = 0
     embeddings_threads: int = 0
+    # Search and query alerts find a listing by meaning alone from this cosine similarity up (multilingual-e5-small:
+    # related texts score about 0.86–0.92, unrelated ones 0.78–0.84); a different model needs its own value.
+    embeddings_min_similarity: float = 0.86
 
     @field_validator("secret_key")
     @classmethod

@@ -181,8 +181,9 @@ def search(
     variants = extractor.variants(extractor.terms(q)) if q.strip() else []
     uid = index_uid(kind)
     queries, federation, body = query.search_request(
-        uid, kind, q, variants, filters, sort=sort, offset=page.offset, limit=page.page_size
-    )
+        uid, kind, q, variants, filters, sort=sort, offset=page.offset, limit=page.page_size,
+        **_meaning_of(q, sort),
+    )  # fmt: skip
     client = runtime.get_client()
     if body is not None:
         result = client.search(uid, body)
@@ -203,6 +204,16 @@ def search(
         "facets": facets,
         "expanded_terms": variants,
     }
+
+
+def _meaning_of(q: str, sort: str) -> dict[str, Any]:
+    """The query's vector (cached) for a relevance search, when an embedder is configured; else nothing."""
+    from market.core.config import get_settings
+
+    cache = embeddings.query_cache()
+    if cache is None or sort != "relevance" or not q.strip():
+        return {}
+    return {"vector": cache.one(q.strip(), "query"), "min_similarity": get_settings().embeddings_min_similarity}
 
 
 # -- match ---------------------------------------------------------------------------------------
@@ -563,8 +574,9 @@ def evaluate_queries(
         q = saved.query or ""
         variants = extractor.variants(extractor.terms(q)) if q.strip() else []
         federated, _, body = query.search_request(
-            uid, kind, q, variants, _filters_of(saved, listing_id), sort="relevance", offset=0, limit=1
-        )
+            uid, kind, q, variants, _filters_of(saved, listing_id), sort="relevance", offset=0, limit=1,
+            **_meaning_of(q, "relevance"),
+        )  # fmt: skip
         for one in federated or [{**body, "indexUid": uid}]:
             weight = one.get("federationOptions", {}).get("weight", 1.0)
             queries.append({k: v for k, v in one.items() if k not in ("federationOptions", "facets")})

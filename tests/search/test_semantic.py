@@ -236,3 +236,24 @@ def test_lexical_only_mode_keeps_working(pg_client, meili, people):
         assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "锂电"})) == [battery]
     finally:
         embeddings.reset()
+
+
+COMPLAINT = "饭店排烟扰民"
+
+
+def test_search_and_a_saved_query_find_by_meaning(pg_client, meili, model, people):
+    inst, firm = people["institute"], people["firm"]
+    r = pg_client.post("/api/v1/saved-searches", json={"name": "油烟", "target": "achievement", "query": COMPLAINT},
+                       headers=firm.headers)  # fmt: skip
+    assert r.status_code == 201, r.text
+    hood = post(pg_client, inst, "achievement", **FUME_HOOD)
+    battery = post(pg_client, inst, "achievement", **BATTERY)
+    drain()
+    embed()
+    found = ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": COMPLAINT}))
+    assert found[:1] == [hood] and battery not in found
+    # the same query by words alone finds nothing: the meaning did it
+    assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": COMPLAINT, "sort": "newest"})) == []
+    with session_scope() as s:
+        assert service.notify_for_listing(s, "achievement", hood)
+        assert not service.notify_for_listing(s, "achievement", battery)
