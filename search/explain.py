@@ -18,14 +18,15 @@ from search.terms import Concept
 _SENTENCE_END = re.compile(r"(?<=[。！？；;!?\n])")
 MIN_SENTENCE = 6
 MAX_SENTENCE = 120
-MAX_SENTENCES = 8
+MAX_SENTENCES = 6
 
 
 def shown_terms(
     concepts: Sequence[Concept], matched: Iterable[str], source_text: str, candidate_text: str,
     keywords: Iterable[str], variants_of: dict[str, Sequence[str]] | None = None,
 ) -> tuple[str, ...]:  # fmt: skip
-    """The matched concepts that are words both sides say: dictionary words found verbatim, or owners' keywords.
+    """The matched concepts that both sides say in words: dictionary concepts whose words both texts contain
+    verbatim (shown by the group's name), or out-of-dictionary terms an owner typed as a keyword.
 
     `keywords` are both listings' keywords; `variants_of` maps a concept key to every word of its groups."""
     src, cand = normalise(source_text), normalise(candidate_text)
@@ -41,10 +42,10 @@ def shown_terms(
             if word in typed and word in src and word in cand:
                 out.append(concept.key)
             continue
-        said = [w for w in concept.surface if w and normalise(w) in src]
+        said = any(w and normalise(w) in src for w in concept.surface)
         group = (variants_of or {}).get(key) or concept.variants
         if said and any(normalise(w) in cand for w in group if w):
-            out.append(said[0])
+            out.append(concept.key)  # the group's name: a dictionary word the bureau chose
     return tuple(dict.fromkeys(out))
 
 
@@ -60,9 +61,10 @@ def sentences(text: str) -> list[str]:
 
 def closest(query: Sequence[float], candidates: Sequence[str], vectors: Sequence[Sequence[float]]) -> tuple[str, float] | None:
     """The sentence whose vector is most similar to the query's (vectors are normalised: a dot product)."""
-    best: tuple[str, float] | None = None
-    for text, vector in zip(candidates, vectors, strict=True):
-        sim = sum(a * b for a, b in zip(query, vector, strict=True))
-        if best is None or sim > best[1]:
-            best = (text, sim)
-    return best
+    if not candidates:
+        return None
+    import numpy as np
+
+    sims = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
+    best = int(sims.argmax())
+    return candidates[best], float(sims[best])

@@ -212,18 +212,24 @@ def score_pair(
 
 # Reciprocal-rank fusion constant: small, because only the first few dozen candidates of each list count.
 RRF_K = 10
+# How much each list counts in the hybrid: (lexical, semantic).
+HYBRID_WEIGHTS = (1.0, 1.0)
 
 
-def fuse_ranks(*lists: Mapping[int, float], k: int = RRF_K) -> dict[int, float]:
+def fuse_ranks(
+    *lists: Mapping[int, float], k: int | None = None, weights: tuple[float, ...] | None = None
+) -> dict[int, float]:
     """Reciprocal-rank fusion of scored candidate lists (id → score, higher better; ≤ 0 means "not found"),
     scaled to 0–1: 1.0 is first in every list. Ranks, not scores: an engine's keyword score and a cosine
     similarity are not on one scale, and neither needs calibrating for a model or a corpus."""
+    k = RRF_K if k is None else k
+    weights = weights or (1.0,) * len(lists)
     fused: dict[int, float] = {}
-    for scores in lists:
+    for scores, weight in zip(lists, weights, strict=True):
         ranked = sorted((i for i, s in scores.items() if s > 0), key=lambda i: (-scores[i], i))
         for rank, i in enumerate(ranked, start=1):
-            fused[i] = fused.get(i, 0.0) + 1.0 / (k + rank)
-    top = len(lists) / (k + 1)
+            fused[i] = fused.get(i, 0.0) + weight / (k + rank)
+    top = sum(weights) / (k + 1)
     return {i: round(v / top, 6) for i, v in fused.items()} if lists else {}
 
 

@@ -22,7 +22,7 @@ from market.core import outbox
 from market.core.db import session_scope
 from market.core.outbox import OutboxEvent
 from market.matching.models import ListingEmbedding
-from search import embeddings, indexer
+from search import embeddings, explain, indexer
 from search.client import MeiliClient
 from search.embeddings import Embedder, Vector
 from search.terms import TermExtractor
@@ -116,7 +116,10 @@ def queue(session: Session, kind: str, ids: list[int]) -> None:
             outbox.emit(session, EMBED_TOPIC, kind, i)
 
 
-def store(session: Session, kind: str, vectors: dict[int, tuple[str, Vector]], model: str) -> None:
+Embedded = tuple[str, Vector, list[str], list[Vector]]  # text hash, vector, sentences, their vectors
+
+
+def store(session: Session, kind: str, vectors: dict[int, Embedded], model: str) -> None:
     """Keep each listing's vector (one per listing and model; a new text replaces the old vector)."""
     if not vectors:
         return
@@ -127,23 +130,47 @@ def store(session: Session, kind: str, vectors: dict[int, tuple[str, Vector]], m
         )
     )  # fmt: skip
     session.add_all(
-        ListingEmbedding(entity_type=kind, entity_id=i, model=model, text_hash=h, dimensions=len(v), vector=pack(v))
-        for i, (h, v) in vectors.items()
-    )
+        ListingEmbedding(
+            entity_type=kind, entity_id=i, model=model, text_hash=h, dimensions=len(v), vector=pack(v),
+            sentences=ss, sentence_vectors=b"".join(pack(x) for x in sv),
+        )
+        for i, (h, v, ss, sv) in vectors.items()
+    )  # fmt: skip
     session.flush()
 
 
 def embed_documents(
     embedder: Embedder, kind: str, docs: dict[int, dict[str, Any] | None], missing: list[int]
-) -> dict[int, tuple[str, Vector]]:
-    """Embed the texts of `missing` documents in one call; attach the vectors to the documents."""
+) -> dict[int, Embedded]:
+    """Embed the texts of `missing` documents and their sentences in one call; attach the vectors to the documents."""
     texts = {i: embedding_text(docs[i]) for i in missing if docs.get(i) is not None}
-    vectors = embedder.embed(list(texts.values()), "passage") if texts else []
+    sentences = {i: explain.sentences(docs[i].get("summary") or docs[i].get("description") or "") for i in texts}
+    flat = list(texts.values()) + [s for ss in sentences.values() for s in ss]
+    vectors = embedder.embed(flat, "passage") if flat else []
     out = {}
-    for (i, text), vector in zip(texts.items(), vectors, strict=True):
-        out[i] = (text_hash(text), vector)
+    rest = iter(vectors[len(texts) :])
+    for (i, text), vector in zip(texts.items(), vectors, strict=False):
+        out[i] = (text_hash(text), vector, sentences[i], [next(rest) for _ in sentences[i]])
         docs[i]["_vectors"] = {EMBEDDER_NAME: {"embeddings": vector, "regenerate": False}}
         docs[i]["embedding_model"] = embedder.identity
+    return out
+
+
+def sentence_vectors(session: Session, kind: str, ids: Iterable[int], model: str) -> dict[int, tuple[list[str], list[Vector]]]:
+    """The stored sentences of listings, with their vectors (for explaining a match without the model)."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(ListingEmbedding.entity_id, ListingEmbedding.dimensions, ListingEmbedding.sentences,
+                  ListingEmbedding.sentence_vectors).where(
+            ListingEmbedding.entity_type == kind, ListingEmbedding.model == model, ListingEmbedding.entity_id.in_(ids)
+        )
+    ).all()  # fmt: skip
+    out = {}
+    for i, dims, ss, blob in rows:
+        flat = unpack(blob)
+        out[i] = (list(ss or []), [flat[n * dims : (n + 1) * dims] for n in range(len(ss or []))])
     return out
 
 

@@ -59,5 +59,38 @@ def test_problem_phrases_arrive_with_a_reindex_of_public_listings(engine, world)
         assert conn.scalar(sa.select(sa.func.count()).select_from(SynonymGroup)) == len(shipped_groups("synonyms.txt"))
         command.upgrade(alembic_config(conn), "head")
         assert conn.scalar(sa.select(sa.func.count()).select_from(SynonymGroup)) == len(shipped_groups())
-        queued = conn.execute(sa.select(OutboxEvent.entity_type, OutboxEvent.entity_id)).all()
+        queued = conn.execute(
+            sa.select(OutboxEvent.entity_type, OutboxEvent.entity_id).where(OutboxEvent.topic == "search.index")
+        ).all()
     assert queued == [("achievement", public.id)]
+
+
+def test_embeddings_arrive_with_every_public_listing_queued_for_its_vector(engine, world):
+    # 0013 on a database in use: the vector store is added empty and every public listing (not a draft) is
+    # queued for the embedding pass, which gives it its first vector.
+    import sqlalchemy as sa
+
+    from market.core.db import session_scope
+    from market.core.outbox import OutboxEvent
+    from market.core.vocab import OrgKind
+    from market.listings.models import Achievement, Demand
+
+    member = world.member(OrgKind.university)
+    with session_scope() as s:
+        s.execute(sa.delete(OutboxEvent))
+        common = dict(org_id=member.org_id, keywords=[], technical_field="new_energy", region_code="330203", version=1)
+        public = Demand(title="公开需求", description="x", cooperation_modes=[], budget_negotiable=True,
+                        status="published", **common)  # fmt: skip
+        draft = Achievement(title="草稿成果", summary="x", maturity="pilot", ip_type="other", patent_numbers=[],
+                            transfer_modes=[], price_negotiable=True, inventors=[], recognitions=[], status="draft",
+                            **common)  # fmt: skip
+        s.add_all([public, draft])
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0008")
+        assert not sa.inspect(conn).has_table("listing_embeddings")
+        command.upgrade(alembic_config(conn), "head")
+        assert sa.inspect(conn).has_table("listing_embeddings")
+        queued = conn.execute(
+            sa.select(OutboxEvent.entity_type, OutboxEvent.entity_id).where(OutboxEvent.topic == "search.embed")
+        ).all()
+    assert queued == [("demand", public.id)]

@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("text_hash", sa.String(length=64), nullable=False),
         sa.Column("dimensions", sa.Integer(), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("sentences", market.core.db.JSONType, nullable=False),
+        sa.Column("sentence_vectors", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_listing_embeddings")),

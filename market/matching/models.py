@@ -102,4 +102,8 @@ class ListingEmbedding(IdMixin, Base):
     dimensions: Mapped[int] = mapped_column(sa.Integer)
     # little-endian float32, `dimensions` of them
     vector: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # the listing's sentences and their vectors (concatenated, same layout): "the sentence closest in meaning"
+    # is read from here when a match is explained, so explaining never waits for the model
+    sentences: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    sentence_vectors: Mapped[bytes] = mapped_column(sa.LargeBinary, default=b"")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

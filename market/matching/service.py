@@ -24,7 +24,7 @@ from market.core.errors import NotFound, ValidationFailed
 from market.core.pagination import PageParams, paginate
 from market.listings.models import Achievement, Demand
 from market.matching.models import Notification, SavedSearch, SynonymGroup, WebhookDelivery, WebhookSubscription
-from search import documents, embeddings, explain, indexer, query, runtime, vectors
+from search import documents, embeddings, explain, indexer, query, runtime, scoring, vectors
 from search.scoring import Facts, explain_fused, fuse_ranks, fused_score, rank_score, score_pair, text_relevance
 from search.settings import index_uid
 from search.synonyms import Thesaurus, normalise
@@ -213,7 +213,19 @@ def _meaning_of(q: str, sort: str) -> dict[str, Any]:
     cache = embeddings.query_cache()
     if cache is None or sort != "relevance" or not q.strip():
         return {}
-    return {"vector": cache.one(q.strip(), "query"), "min_similarity": get_settings().embeddings_min_similarity}
+    vector = _query_vector(lambda: cache.one(q.strip(), "query"))
+    if vector is None:
+        return {}
+    return {"vector": vector, "min_similarity": get_settings().embeddings_min_similarity}
+
+
+def _query_vector(compute) -> list[float] | None:
+    """A query's vector, or None when the embeddings service is down: search and match fall back to words."""
+    try:
+        return compute()
+    except embeddings.EmbeddingsUnavailable:
+        log.warning("embeddings unavailable: searching by words only", exc_info=True)
+        return None
 
 
 # -- match ---------------------------------------------------------------------------------------
@@ -226,7 +238,7 @@ def match_listing(
     """The other side's public listings that fit `listing`, best first, each with its reasons."""
     extractor = current_extractor(session)
     source = document_of(kind, listing, extractor)
-    return match_document(extractor, kind, source, limit=limit, filters=filters, mode=mode)
+    return match_document(extractor, kind, source, limit=limit, filters=filters, mode=mode, session=session)
 
 
 MATCH_MODES = ("hybrid", "lexical", "semantic")
@@ -243,7 +255,7 @@ def match_mode(mode: str | None = None) -> str:
 
 def match_document(
     extractor: TermExtractor, kind: str, source: dict[str, Any], *, limit: int = 10,
-    filters: query.SearchFilters | None = None, mode: str | None = None,
+    filters: query.SearchFilters | None = None, mode: str | None = None, session: Session | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Lexical candidates (concept queries, one federated request) and semantic candidates (the source's vector,
     one hybrid request), fused by rank (`fuse_ranks`) and scored with the structured fit; the lexical-only
@@ -256,7 +268,10 @@ def match_document(
     concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
     weights = {c.key: c.weight for c in concepts}
     queries = query.match_queries(uid, target, concepts, flt, field=source.get("technical_field")) if mode != "semantic" else []
-    vector = vectors.source_vector(source) if mode != "lexical" else None
+    vector = _query_vector(lambda: vectors.source_vector(source)) if mode != "lexical" else None
+    if vector is None and mode != "lexical":
+        mode = "lexical"  # the model is unavailable: words only, said in the response
+        queries = query.match_queries(uid, target, concepts, flt, field=source.get("technical_field"))
     if not queries and vector is None:
         return {"source": {"kind": kind, "id": source["id"]}, "concepts": [], "items": []}
     client = runtime.get_client()
@@ -287,11 +302,7 @@ def match_document(
             found[hit["id"]] = (candidate, lexical, score, engine, hit)
     similarity: dict[int, float] = {}
     if vector is not None:
-        sem = client.search(uid, {
-            "q": "", "vector": vector, "hybrid": {"embedder": vectors.EMBEDDER_NAME, "semanticRatio": 1.0},
-            "filter": query.filter_expression(target, flt), "limit": SEMANTIC_CANDIDATES, "showRankingScore": True,
-            "attributesToRetrieve": query.MATCH_ATTRIBUTES,
-        })  # fmt: skip
+        sem = client.search(uid, semantic_match_request(target, vector, flt))
         for hit in sem["hits"]:
             score = hit.get("_rankingScore", 0.0)
             if score <= 0.0:
@@ -306,14 +317,14 @@ def match_document(
         ranked = sorted(found, key=lambda i: (-found[i][2], i))
     else:
         lexical = {i: entry[1] for i, entry in found.items()} if mode == "hybrid" else {}
-        text_of = fuse_ranks(lexical, similarity) if lexical else fuse_ranks(similarity)
+        text_of = fuse_ranks(lexical, similarity, weights=scoring.HYBRID_WEIGHTS) if lexical else fuse_ranks(similarity)
         scores = {}
         for i, (candidate, *_rest) in found.items():
             demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
             scores[i] = fused_score(demand, achievement, text_of.get(i, 0.0))
         ranked = sorted(found, key=lambda i: (-scores[i], i))
     shown = ranked[:limit]
-    closest = _closest_sentences(client, uid, vector, [found[i][4] for i in shown])
+    closest = _closest_sentences(session, target, vector, shown)
     items = []
     for i in shown:  # only those shown are explained
         candidate, _lex, _score, engine, hit = found[i]
@@ -346,34 +357,29 @@ def match_document(
     }
 
 
+def semantic_match_request(target: str, vector: list[float], filters: query.SearchFilters) -> dict[str, Any]:
+    """The semantic half of a match (also what the benchmark sends straight to Meilisearch)."""
+    return {
+        "q": "", "vector": vector, "hybrid": {"embedder": vectors.EMBEDDER_NAME, "semanticRatio": 1.0},
+        "filter": query.filter_expression(target, filters), "limit": SEMANTIC_CANDIDATES, "showRankingScore": True,
+        "attributesToRetrieve": query.MATCH_ATTRIBUTES,
+    }  # fmt: skip
+
+
 def _text_of(doc: dict[str, Any]) -> str:
     return " ".join([doc.get("title") or "", " ".join(doc.get("keywords") or []), _body(doc)])
 
 
 def _closest_sentences(
-    client: Any, uid: str, vector: list[float] | None, hits: list[dict[str, Any]]
+    session: Session | None, kind: str, vector: list[float] | None, ids: list[int]
 ) -> dict[int, tuple[str, float]]:
-    """For the candidates shown: the sentence of each closest in meaning to the source (sentence vectors cached)."""
-    cache = embeddings.query_cache()
-    if vector is None or cache is None or not hits:
+    """For the candidates shown: each one's sentence closest in meaning to the source (vectors stored at indexing)."""
+    embedder = embeddings.get_embedder()
+    if vector is None or embedder is None or session is None or not ids:
         return {}
-    missing = [h["id"] for h in hits if not _body(h)]
-    if missing:  # lexical hits were fetched without their long text
-        bodies = client.search(uid, {
-            "q": "", "filter": [f"id IN [{', '.join(str(int(i)) for i in missing)}]"], "limit": len(missing),
-            "attributesToRetrieve": ["id", "summary", "description"],
-        })["hits"]  # fmt: skip
-        texts = {b["id"]: _body(b) for b in bodies}
-    else:
-        texts = {}
-    per_hit = {h["id"]: explain.sentences(_body(h) or texts.get(h["id"], "")) for h in hits}
-    flat = [s for ss in per_hit.values() for s in ss]
-    if not flat:
-        return {}
-    sentence_vectors = dict(zip(flat, cache.get(flat, "passage"), strict=True))
     out = {}
-    for i, ss in per_hit.items():
-        best = explain.closest(vector, ss, [sentence_vectors[s] for s in ss]) if ss else None
+    for i, (ss, vs) in vectors.sentence_vectors(session, kind, ids, embedder.identity).items():
+        best = explain.closest(vector, ss, vs) if ss else None
         if best is not None:
             out[i] = best
     return out
@@ -804,7 +810,7 @@ def match_call_organisations(session: Session, call_id: int, *, limit: int = 10)
             budget_negotiable=False, cooperation_modes=["joint_development", "transfer", "license"],
             status="published", version=1,
         )  # fmt: skip
-    matched = match_document(extractor, kind, document_of(kind, listing, extractor), limit=MATCH_POOL)
+    matched = match_document(extractor, kind, document_of(kind, listing, extractor), limit=MATCH_POOL, session=session)
     by_org: dict[int, dict[str, Any]] = {}
     for item in matched["items"]:
         org_id = item["listing"]["org_id"]
