@@ -26,7 +26,10 @@ def _indexed_ids(kind: str = "achievement") -> set[int]:
 
 def _pending() -> int:
     with session_scope() as s:
-        return s.scalar(sa.select(sa.func.count()).where(OutboxEvent.processed_at.is_(None)))
+        # the lexical pass's rows (the embedding pass has its own topic and tests: tests/search/test_semantic.py)
+        return s.scalar(
+            sa.select(sa.func.count()).where(OutboxEvent.processed_at.is_(None), OutboxEvent.topic == indexer.TOPIC)
+        )
 
 
 def test_writes_survive_meilisearch_outage_and_index_converges(pg_client, pg_world, meili, meili_server):
@@ -45,7 +48,9 @@ def test_writes_survive_meilisearch_outage_and_index_converges(pg_client, pg_wor
         result = indexer.drain_once(runtime.get_client(), _extractor())
         assert result.error and result.processed == 0
         with session_scope() as s:
-            rows = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))).all()
+            rows = s.scalars(
+                sa.select(OutboxEvent).where(OutboxEvent.processed_at.is_(None), OutboxEvent.topic == indexer.TOPIC)
+            ).all()
             assert len(rows) == 10 and all(r.last_error and r.attempts == 1 for r in rows)
     finally:
         meili_server.start()
