@@ -190,7 +190,9 @@ def test_rank_fusion_rewards_agreement_and_ignores_scales():
     assert fused[2] > fused[1]  # 2nd + 1st beats 1st + 3rd
     assert fused[2] > fused[4]  # found by both beats found by one
     assert fuse_ranks({7: 1.0}, {7: 1.0})[7] == 1.0  # first everywhere is 1.0
-    assert fuse_ranks({7: 1.0}, {})[7] == 0.5
+    assert fuse_ranks({7: 1.0}, {})[7] == 0.8  # first in one list only: its value, no agreement share
+    # the heavier list decides between two candidates each first in one list
+    assert fuse_ranks({1: 1.0}, {2: 1.0}, weights=(1.0, 2.0)) == {1: 0.444444, 2: 0.888889}
     # only ranks count: rescaling a list's scores changes nothing
     assert fuse_ranks(lexical, {i: s * 100 - 50 for i, s in semantic.items() if s * 100 - 50 > 0}) == fused
 
