@@ -44,7 +44,7 @@ def text_hash(text: str) -> str:
 
 
 def pack(vector: Vector) -> bytes:
-    return array("f", vector).tobytes()
+    return array("f", vector).tobytes()  # float32, native order: little-endian on every platform we run on
 
 
 def unpack(blob: bytes) -> Vector:
@@ -156,8 +156,8 @@ def embed_documents(
     return out
 
 
-def sentence_vectors(session: Session, kind: str, ids: Iterable[int], model: str) -> dict[int, tuple[list[str], list[Vector]]]:
-    """The stored sentences of listings, with their vectors (for explaining a match without the model)."""
+def sentence_vectors(session: Session, kind: str, ids: Iterable[int], model: str) -> dict[int, tuple[list[str], Any]]:
+    """The stored sentences of listings, with their vectors as one float32 matrix (explaining without the model)."""
     ids = list(ids)
     if not ids:
         return {}
@@ -167,10 +167,12 @@ def sentence_vectors(session: Session, kind: str, ids: Iterable[int], model: str
             ListingEmbedding.entity_type == kind, ListingEmbedding.model == model, ListingEmbedding.entity_id.in_(ids)
         )
     ).all()  # fmt: skip
+    import numpy as np
+
     out = {}
     for i, dims, ss, blob in rows:
-        flat = unpack(blob)
-        out[i] = (list(ss or []), [flat[n * dims : (n + 1) * dims] for n in range(len(ss or []))])
+        ss = list(ss or [])
+        out[i] = (ss, np.frombuffer(blob, dtype="<f4").reshape(len(ss), dims) if ss else [])
     return out
 
 
