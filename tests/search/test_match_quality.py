@@ -12,7 +12,8 @@ to tune towards. How honest each set's figure is:
   final, and measured once: 0.900 / 0.845 (the first session's code read 0.857 / 0.786 on it).
   The honest figure. Do not change the dictionary or scoring because of its misses; write a blind3.
 - issue 13 (hybrid): the fusion's weights were chosen on these four sets (no longer blind to it, any of them);
-  the honest figure for the hybrid is blind3's, measured once (README).
+  the honest figure for the hybrid is blind3's (tests/data/match_eval_blind3.json), measured once after
+  everything was final: 0.959 / 0.894 (README). It has no floor here: nothing was tuned on it, keep it so.
 """
 
 import pytest
