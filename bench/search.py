@@ -84,7 +84,8 @@ def summary(name: str, api: list[float], raw: list[float]) -> None:
 @click.option("--queries", default=200, show_default=True, help="requests per measured operation")
 @click.option("--batch", default=2000, show_default=True, help="outbox rows per drain batch")
 @click.option("--seed", default=7)
-def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -> None:
+@click.option("--embed-sample", default=64, show_default=True, help="listings embedded to measure model throughput")
+def main(achievements: int, demands: int, queries: int, batch: int, seed: int, embed_sample: int) -> None:
     from market.core.migrations import upgrade
 
     from market.accounts.models import Organisation
@@ -93,7 +94,8 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -
     from market.embedded import free_port, start_meilisearch
     from market.listings.models import Achievement, Demand
     from market.matching import service
-    from search import indexer, query, runtime
+    from bench.vector_cache import DiskCachedEmbedder
+    from search import embeddings, indexer, query, runtime, vectors
     from search.client import MeiliClient
     from search.settings import index_uid, settings_for
     from search.synonyms import shipped_groups
@@ -109,6 +111,9 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -
     key = runtime.scoped_key(meili.url, meili.master_key, "bench")
     client = MeiliClient(meili.url, key, timeout=120)
     runtime.configure(client, "bench")
+    embedder = embeddings.from_settings()
+    # the corpus's vectors are kept on disk between runs (embedding it takes long on a small CPU)
+    embeddings.configure(DiskCachedEmbedder(embedder) if embedder is not None else None)
     api = None
     try:
         service.apply_index_settings()
@@ -141,6 +146,54 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -
         assert result.error is None, result.error
         print(f"indexing via outbox drain: {total} listings in {drained:.1f} s = {total / drained:,.0f} listings/s "
               f"(commit → searchable, batch {batch})", flush=True)  # fmt: skip
+
+        if embedder is not None:
+            # -- embedding throughput of the model itself, on a sample of real listing texts (nothing cached)
+            with session_scope() as s:
+                extractor = service.current_extractor(s)
+                sample_ids = s.scalars(sa.select(Achievement.id).limit(embed_sample)).all()
+                sample = [vectors.embedding_text(d) for d in indexer.load_documents(
+                    s, "achievement", set(sample_ids), extractor).values() if d]  # fmt: skip
+            started = time.perf_counter()
+            for text in sample[:16]:
+                embedder.embed([text], "passage")
+            single = 16 / (time.perf_counter() - started)
+            started = time.perf_counter()
+            for i in range(0, len(sample), vectors.BATCH):
+                embedder.embed(sample[i : i + vectors.BATCH], "passage")
+            batched = len(sample) / (time.perf_counter() - started)
+            print(f"embedding throughput ({embedder.identity}): single {single:.1f} listings/s, batched "
+                  f"{batched:.1f} listings/s (batches of {vectors.BATCH}, {len(sample)} listings, "
+                  f"mean {sum(map(len, sample)) / len(sample):.0f} chars)", flush=True)  # fmt: skip
+            # -- the embedding pass over the corpus (vectors from the disk cache where a previous run made them)
+            started = time.perf_counter()
+            embedded = service.embed_pending(limit=vectors.BATCH)
+            took = time.perf_counter() - started
+            cached = embeddings.get_embedder()
+            assert embedded.error is None, embedded.error
+            cached.save()
+            print(f"embedding pass: {embedded.processed} rows in {took:.1f} s; {cached.computed} vectors computed "
+                  f"now in {cached.compute_seconds:.1f} s, the rest from the on-disk cache", flush=True)  # fmt: skip
+            # -- commit → searchable by words, then by meaning, for one new listing and for a batch (no cache)
+            embeddings.configure(embedder)
+            for n in (1, 20):
+                with session_scope() as s:
+                    fresh = synthetic(random.Random(seed + n), groups, n, "achievement", org_id)
+                    for row in fresh:
+                        row["status"], row["title"] = "published", row["title"] + f"新{n}"
+                    new_ids = [s.execute(sa.insert(Achievement).values(**row)).inserted_primary_key[0] for row in fresh]
+                    now = utcnow()
+                    s.execute(sa.insert(OutboxEvent), [
+                        {"topic": "search.index", "entity_type": "achievement", "entity_id": i, "created_at": now,
+                         "available_at": now, "attempts": 0} for i in new_ids
+                    ])  # fmt: skip
+                started = time.perf_counter()
+                assert service.drain_index(limit=batch).error is None
+                by_words = time.perf_counter() - started
+                assert service.embed_pending(limit=vectors.BATCH).error is None
+                by_meaning = time.perf_counter() - started
+                print(f"commit → searchable, {n} new listing(s): by words {by_words * 1000:.0f} ms, "
+                      f"by meaning {by_meaning * 1000:.0f} ms", flush=True)  # fmt: skip
 
         # -- Meilisearch's own bulk add of the same documents into a fresh index
         with session_scope() as s:
@@ -195,16 +248,37 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -
         uid_a = index_uid("achievement")
 
         # The raw side gets the exact requests the API sends, prepared beforehand: pure Meilisearch time.
-        def search_body(q: str) -> tuple:
-            variants = extractor.variants(extractor.terms(q))
-            return query.search_request(uid_a, "achievement", q, variants, query.SearchFilters(),
-                                        sort="relevance", offset=0, limit=20)  # fmt: skip
+        # query embeddings, timed on their own (the API caches them: measured below with a warm cache)
+        query_embedding: list[float] = []
+        vector_of: dict[str, list[float]] = {}
 
+        def embed_query(text: str) -> list[float] | None:
+            if embedder is None:
+                return None
+            if text not in vector_of:
+                t = time.perf_counter()
+                vector_of[text] = embedder.embed([text], "query")[0]
+                query_embedding.append(time.perf_counter() - t)
+            return vector_of[text]
+
+        from market.core.config import get_settings
+
+        min_sim = get_settings().embeddings_min_similarity
+
+        def search_body(q: str) -> tuple:  # with the query's meaning, as the API sends it
+            variants = extractor.variants(extractor.terms(q))
+            vector = embed_query(q)
+            return query.search_request(uid_a, "achievement", q, variants, query.SearchFilters(), sort="relevance",
+                                        offset=0, limit=20, vector=vector, min_similarity=min_sim)  # fmt: skip
+
+        match_bodies, semantic_bodies = {}, {}
         with session_scope() as s:
-            match_bodies = {
-                d: service.match_request(extractor, "demand", service.document_of("demand", s.get(Demand, d), extractor))
-                for d in demand_ids
-            }
+            for d in demand_ids:
+                doc = service.document_of("demand", s.get(Demand, d), extractor)
+                match_bodies[d] = service.match_request(extractor, "demand", doc)
+                vector = embed_query(vectors.embedding_text(doc))
+                if vector is not None:
+                    semantic_bodies[d] = service.semantic_match_request("achievement", vector, query.SearchFilters())
         search_bodies = {q: search_body(q) for q in set(words)}
 
         def raw_search(q: str) -> None:
@@ -213,6 +287,15 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int) -
 
         def raw_match(demand_id: int) -> None:
             client.multi_search(match_bodies[demand_id], query.match_federation())
+            if demand_id in semantic_bodies:
+                client.search(uid_a, semantic_bodies[demand_id])
+
+        if embedder is not None:  # the API's own query cache is warmed with the same queries (embedding reported apart)
+            for q, d in zip(words, demand_ids, strict=True):
+                http.get("/api/v1/search", params={"q": q})
+                http.get(f"/api/v1/match/demand/{d}")
+            print(f"query embedding (uncached, in this process): p50={pct(query_embedding, 50):.1f} ms "
+                  f"p95={pct(query_embedding, 95):.1f} ms over {len(query_embedding)} texts", flush=True)  # fmt: skip
 
         for q in words[:20]:  # warm-up: caches, connections
             http.get("/api/v1/search", params={"q": q})

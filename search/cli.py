@@ -43,6 +43,29 @@ def drain(limit: int) -> None:
     click.echo(json.dumps({"processed": r.processed, "retried": r.retried, "error": r.error, "notifications": notified}))
 
 
+@search_group.command("embed")
+def embed() -> None:
+    """Embed every public listing with the configured model (after a model change: all of them), with progress."""
+    from market.matching import service
+    from search import embeddings
+
+    embedder = embeddings.get_embedder()
+    if embedder is None:
+        raise click.ClickException("MARKET_EMBEDDINGS=none: lexical matching only, nothing to embed")
+    state: dict = {}
+
+    def start(total: int) -> None:
+        state["bar"] = click.progressbar(length=total, label=f"embedding with {embedder.identity}", show_pos=True)
+        state["bar"].__enter__()
+
+    try:
+        counts = service.embed_all(on_start=start, on_progress=lambda n: state["bar"].update(n))
+    finally:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+    click.echo(json.dumps({"model": embedder.identity, "embedded": counts}, ensure_ascii=False))
+
+
 @search_group.command("lag")
 def lag() -> None:
     """Print the index lag (oldest undrained outbox entry)."""

@@ -86,8 +86,10 @@ def load_documents(
     session: Session, kind: str, ids: set[int], extractor: TermExtractor
 ) -> dict[int, dict[str, Any] | None]:
     """Current document per id; None means "must not be in the index" (draft, closed, deleted)."""
+    from search import vectors  # the embedding step: stored vectors attached, missing ones queued
+
     if kind == "call":
-        return _call_documents(session, ids, extractor)
+        return vectors.attached(session, kind, _call_documents(session, ids, extractor))
     model = {"achievement": Achievement, "demand": Demand}.get(kind)
     if model is None:
         return {}
@@ -98,7 +100,7 @@ def load_documents(
     for row in rows:
         if row.status in documents.PUBLIC_STATES:
             out[row.id] = project(row, names.get(row.org_id, ""), extractor)
-    return out
+    return vectors.attached(session, kind, out)
 
 
 def _model(kind: str) -> Any:
@@ -108,7 +110,7 @@ def _model(kind: str) -> Any:
     return {"achievement": Achievement, "demand": Demand}.get(kind)
 
 
-def _versions(session: Session, kind: str, ids: set[int]) -> dict[int, int | None]:
+def versions_of(session: Session, kind: str, ids: set[int]) -> dict[int, int | None]:
     """Each entity's version now; None for one that no longer exists."""
     model = _model(kind)
     if model is None or not ids:
@@ -135,7 +137,7 @@ def prepare(extractor: TermExtractor, limit: int = BATCH) -> Batch | None:
         with session_scope() as session:
             # versions first: a change committed between the two reads makes the batch look stale (retried),
             # never fresh
-            versions = {k: _versions(session, k, ids) for k, ids in claimed.entities.items()}
+            versions = {k: versions_of(session, k, ids) for k, ids in claimed.entities.items()}
             docs = {k: load_documents(session, k, ids, extractor) for k, ids in claimed.entities.items()}
     except Exception as exc:
         _retry_later(claimed, f"{type(exc).__name__}: {exc}")
@@ -178,7 +180,7 @@ def finish(client: MeiliClient, batch: Batch, result: DrainResult) -> None:
         stale: set[tuple[str, int]] = set()
         for kind, by_id in batch.docs.items():
             read = batch.versions.get(kind, {})
-            now_versions = _versions(session, kind, set(by_id))
+            now_versions = versions_of(session, kind, set(by_id))
             for i, doc in by_id.items():
                 if now_versions.get(i) != read.get(i):
                     stale.add((kind, i))

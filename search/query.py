@@ -107,10 +107,24 @@ def sort_for(kind: str, sort: str) -> list[str] | None:
     raise ValueError(sort)
 
 
+# A query's meaning as one more query of the federation: below an exact keyword hit (weight), and only listings
+# at least this similar (Meilisearch's semantic score is (1 + cosine) / 2; see Settings.embeddings_min_similarity).
+SEMANTIC_WEIGHT = 0.9
+
+
+def semantic_query(uid: str, vector: list[float], min_similarity: float, embedder: str = "semantic") -> dict[str, Any]:
+    return {
+        "indexUid": uid, "q": "", "vector": vector, "hybrid": {"embedder": embedder, "semanticRatio": 1.0},
+        "rankingScoreThreshold": round((1 + min_similarity) / 2, 4),
+    }  # fmt: skip
+
+
 def search_request(
-    uid: str, kind: str, q: str, variants: list[str], filters: SearchFilters, *, sort: str, offset: int, limit: int
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
-    """(queries, federation, single_body): a plain search when sorting or without expansion, else federated."""
+    uid: str, kind: str, q: str, variants: list[str], filters: SearchFilters, *, sort: str, offset: int, limit: int,
+    vector: list[float] | None = None, min_similarity: float = 0.86,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:  # fmt: skip
+    """(queries, federation, single_body): a plain search when sorting or without expansion or meaning, else federated
+    (the query, its synonym variants, and with `vector` the query's meaning)."""
     base = {
         "indexUid": uid,
         "filter": filter_expression(kind, filters),
@@ -123,13 +137,17 @@ def search_request(
     }
     sort_spec = sort_for(kind, sort)
     extra = [v for v in variants if v and v != q.strip().lower()][: MAX_MATCH_QUERIES - 1]
-    if sort_spec is not None or not q.strip() or not extra:
+    meaning = vector is not None and sort_spec is None and bool(q.strip())
+    if sort_spec is not None or not q.strip() or not (extra or meaning):
         body = {**base, "q": q, "offset": offset, "limit": limit, "facets": FACETS[kind]}
         body.pop("indexUid")
         if sort_spec:
             body["sort"] = sort_spec
         return [], None, body
     queries = [{**base, "q": q}] + [{**base, "q": v, "federationOptions": {"weight": 0.9}} for v in extra]
+    if meaning:
+        semantic = {**base, **semantic_query(uid, vector, min_similarity), "federationOptions": {"weight": SEMANTIC_WEIGHT}}
+        queries.append(semantic)
     federation = {"offset": offset, "limit": limit, "facetsByIndex": {uid: FACETS[kind]}}
     return queries, federation, None
 

@@ -206,3 +206,56 @@ def score_pair(
         note = NO_TEXT_REASON if field.fit == Fit.fit else "无共同关键词"
         return MatchScore(score, 0.0, matched, (field._replace(detail=f"{note}；{field.detail}"),) + reasons[1:])
     return MatchScore(score, round(text, 4), matched, reasons)
+
+
+# -- hybrid: lexical and semantic evidence fused by rank, then the same constraints -------------------------
+
+# Rank fusion: a list's n-th candidate counts (k + 1) / (k + n) of the list's weight (1.0 for the first); k small,
+# because only the first few dozen candidates of each list count.
+RRF_K = 10
+# How much each list counts in the hybrid: (lexical, semantic). Meaning counts double: on the evaluation sets
+# written in firms' own words, meaning alone ranked the answer higher than words alone (README).
+HYBRID_WEIGHTS = (1.0, 2.0)
+# Share of the other lists' evidence added to the best one's: agreement counts, absence costs little.
+AGREEMENT = 0.25
+
+
+def fuse_ranks(
+    *lists: Mapping[int, float], k: int | None = None, weights: tuple[float, ...] | None = None
+) -> dict[int, float]:
+    """Rank fusion of scored candidate lists (id → score, higher better; ≤ 0 means "not found"), scaled to 0–1
+    (1.0: first in every list). Ranks, not scores: an engine's keyword score and a cosine similarity are not on
+    one scale, and neither needs calibrating for a model or a corpus. A candidate's evidence is its best list's
+    value plus `AGREEMENT` × the others' (not a plain reciprocal-rank sum): an answer found by meaning alone —
+    in other words, often in another field — must not lose half its evidence for being absent from the words'
+    list."""
+    k = RRF_K if k is None else k
+    weights = weights or (1.0,) * len(lists)
+    per_list: list[dict[int, float]] = []
+    for scores, weight in zip(lists, weights, strict=True):
+        ranked = sorted((i for i, s in scores.items() if s > 0), key=lambda i: (-scores[i], i))
+        per_list.append({i: weight * (k + 1) / (k + rank) for rank, i in enumerate(ranked, start=1)})
+    if not per_list:
+        return {}
+    top = max(weights) + AGREEMENT * (sum(weights) - max(weights))
+    out = {}
+    for i in set().union(*per_list):
+        values = sorted((p.get(i, 0.0) for p in per_list), reverse=True)
+        out[i] = round((values[0] + AGREEMENT * sum(values[1:])) / top, 6)
+    return out
+
+
+def fused_score(demand: Facts, achievement: Facts, text: float) -> float:
+    """The score of a pair from fused text evidence (0–1) and the constraints: `explain_fused(...).score`."""
+    return _combine(text, [check(demand, achievement) for _, check in CHECKS])
+
+
+def explain_fused(demand: Facts, achievement: Facts, text: float, shown_terms: tuple[str, ...]) -> MatchScore:
+    """`fused_score` with the constraints' reasons (one per constraint, as `score_pair`)."""
+    reasons = tuple(explain(demand, achievement) for explain in EXPLAIN)
+    score = _combine(text, [r.fit for r in reasons])
+    if text <= 0.0:
+        field = reasons[0]
+        note = NO_TEXT_REASON if field.fit == Fit.fit else "无共同关键词"
+        return MatchScore(score, 0.0, shown_terms, (field._replace(detail=f"{note}；{field.detail}"),) + reasons[1:])
+    return MatchScore(score, round(text, 4), shown_terms, reasons)

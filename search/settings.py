@@ -74,4 +74,8 @@ def index_uid(kind: str, suffix: str = "") -> str:
 
 
 def settings_for(kind: str) -> dict[str, Any]:
-    return {**SHARED_SETTINGS, **INDEX_SETTINGS[kind], "displayedAttributes": ["*"]}
+    from search import embeddings, vectors
+
+    # the vectors we compute (search/vectors.py); none in lexical-only mode (null removes an earlier embedder)
+    semantic = {"embedders": vectors.embedder_settings(embeddings.get_embedder())}
+    return {**SHARED_SETTINGS, **INDEX_SETTINGS[kind], "displayedAttributes": ["*"], **semantic}

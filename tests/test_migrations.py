@@ -140,3 +140,34 @@ def test_money_integrity_carries_existing_data_forward(engine, world):
         r = s.scalars(sa.select(SubsidyResult)).one()
         assert (r.year, r.due_total, r.paid_before, r.difference, r.to_recover, r.total) == (
             2023, Decimal("1234.50"), 0, Decimal("1234.50"), 0, Decimal("1234.50"))
+
+
+def test_embeddings_arrive_with_every_public_listing_queued_for_its_vector(engine, world):
+    # 0013 on a database in use: the vector store is added empty and every public listing (not a draft) is
+    # queued for the embedding pass, which gives it its first vector.
+    import sqlalchemy as sa
+
+    from market.core.db import session_scope
+    from market.core.outbox import OutboxEvent
+    from market.core.vocab import OrgKind
+    from market.listings.models import Achievement, Demand
+
+    member = world.member(OrgKind.university)
+    with session_scope() as s:
+        s.execute(sa.delete(OutboxEvent))
+        common = dict(org_id=member.org_id, keywords=[], technical_field="new_energy", region_code="330203", version=1)
+        public = Demand(title="公开需求", description="x", cooperation_modes=[], budget_negotiable=True,
+                        status="published", **common)  # fmt: skip
+        draft = Achievement(title="草稿成果", summary="x", maturity="pilot", ip_type="other", patent_numbers=[],
+                            transfer_modes=[], price_negotiable=True, inventors=[], recognitions=[], status="draft",
+                            **common)  # fmt: skip
+        s.add_all([public, draft])
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0008")
+        assert not sa.inspect(conn).has_table("listing_embeddings")
+        command.upgrade(alembic_config(conn), "head")
+        assert sa.inspect(conn).has_table("listing_embeddings")
+        queued = conn.execute(
+            sa.select(OutboxEvent.entity_type, OutboxEvent.entity_id).where(OutboxEvent.topic == "search.embed")
+        ).all()
+    assert queued == [("demand", public.id)]

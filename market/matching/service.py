@@ -12,6 +12,7 @@ import logging
 import random
 import secrets
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +27,8 @@ from market.core.errors import InvalidState, NotFound, ValidationFailed
 from market.core.pagination import PageParams, paginate
 from market.listings.models import Achievement, Demand
 from market.matching.models import Notification, SavedSearch, SynonymGroup, WebhookDelivery, WebhookSubscription
-from search import documents, indexer, query, runtime
-from search.scoring import Facts, rank_score, score_pair
+from search import documents, embeddings, explain, indexer, query, runtime, scoring, vectors
+from search.scoring import Facts, explain_fused, fuse_ranks, fused_score, rank_score, score_pair, text_relevance
 from search.settings import index_uid
 from search.synonyms import Thesaurus, normalise
 from search.terms import ConceptMatcher, TermExtractor, shipped_vocabulary
@@ -102,6 +103,21 @@ def drain_index(limit: int = indexer.BATCH) -> indexer.DrainResult:
     return indexer.drain(runtime.get_client(), extractor, limit=limit)
 
 
+def embed_pending(limit: int = vectors.BATCH) -> indexer.DrainResult:
+    """The embedding pass of the drain: vectors for listings indexed without one (search/vectors.py)."""
+    with session_scope() as session:
+        extractor = current_extractor(session)
+    return vectors.embed_pending(runtime.get_client(), extractor, limit=limit)
+
+
+def embed_all(on_start=None, on_progress=None) -> dict[str, int]:
+    """Every public listing embedded by the current model (`market search embed`, e.g. after a model change)."""
+    apply_index_settings()  # the embedder's dimensions may have changed with the model
+    with session_scope() as session:
+        extractor = current_extractor(session)
+    return vectors.embed_all(runtime.get_client(), extractor, on_start=on_start, on_progress=on_progress)
+
+
 def reindex() -> dict[str, int]:
     with session_scope() as session:
         extractor = current_extractor(session)
@@ -169,8 +185,9 @@ def search(
     variants = extractor.variants(extractor.terms(q)) if q.strip() else []
     uid = index_uid(kind)
     queries, federation, body = query.search_request(
-        uid, kind, q, variants, filters, sort=sort, offset=page.offset, limit=page.page_size
-    )
+        uid, kind, q, variants, filters, sort=sort, offset=page.offset, limit=page.page_size,
+        **_meaning_of(q, sort),
+    )  # fmt: skip
     client = runtime.get_client()
     if body is not None:
         result = client.search(uid, body)
@@ -193,71 +210,196 @@ def search(
     }
 
 
+def _meaning_of(q: str, sort: str) -> dict[str, Any]:
+    """The query's vector (cached) for a relevance search, when an embedder is configured; else nothing."""
+    from market.core.config import get_settings
+
+    cache = embeddings.query_cache()
+    if cache is None or sort != "relevance" or not q.strip():
+        return {}
+    vector = _query_vector(lambda: cache.one(q.strip(), "query"))
+    if vector is None:
+        return {}
+    return {"vector": vector, "min_similarity": get_settings().embeddings_min_similarity}
+
+
+def _query_vector(compute) -> list[float] | None:
+    """A query's vector, or None when the embeddings service is down: search and match fall back to words."""
+    try:
+        return compute()
+    except embeddings.EmbeddingsUnavailable:
+        log.warning("embeddings unavailable: searching by words only", exc_info=True)
+        return None
+
+
 # -- match ---------------------------------------------------------------------------------------
 
 
 def match_listing(
     session: Session, kind: str, listing: Listing, *, limit: int = 10,
-    filters: query.SearchFilters | None = None,
+    filters: query.SearchFilters | None = None, mode: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The other side's public listings that fit `listing`, best first, each with its reasons."""
     extractor = current_extractor(session)
     source = document_of(kind, listing, extractor)
-    return match_document(extractor, kind, source, limit=limit, filters=filters)
+    return match_document(extractor, kind, source, limit=limit, filters=filters, mode=mode, session=session)
+
+
+MATCH_MODES = ("hybrid", "lexical", "semantic")
+# Candidates the semantic query brings (beside the lexical federation's `query.MATCH_CANDIDATES`).
+SEMANTIC_CANDIDATES = 60
+
+
+def match_mode(mode: str | None = None) -> str:
+    """hybrid when an embedder is configured, lexical without one (a request for more falls back to lexical)."""
+    if embeddings.get_embedder() is None:
+        return "lexical"
+    return mode or "hybrid"
 
 
 def match_document(
     extractor: TermExtractor, kind: str, source: dict[str, Any], *, limit: int = 10,
-    filters: query.SearchFilters | None = None,
+    filters: query.SearchFilters | None = None, mode: str | None = None, session: Session | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """Lexical candidates (concept queries, one federated request) and semantic candidates (the source's vector,
+    one hybrid request), fused by rank (`fuse_ranks`) and scored with the structured fit; the lexical-only
+    mode is the lexical ranking alone (`rank_score`). Only the candidates shown are explained."""
+    mode = match_mode(mode)
     target = OTHER_SIDE[kind]
+    uid = index_uid(target)
+    flt = filters or query.SearchFilters()
     body = source.get("summary") if kind == "achievement" else source.get("description")
     concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
     weights = {c.key: c.weight for c in concepts}
-    queries = query.match_queries(
-        index_uid(target), target, concepts, filters or query.SearchFilters(), field=source.get("technical_field")
-    )
-    if not queries:
+    queries = query.match_queries(uid, target, concepts, flt, field=source.get("technical_field")) if mode != "semantic" else []
+    vector = _query_vector(lambda: vectors.source_vector(source)) if mode != "lexical" else None
+    if vector is None and mode != "lexical":
+        mode = "lexical"  # the model is unavailable: words only, said in the response
+        queries = query.match_queries(uid, target, concepts, flt, field=source.get("technical_field"))
+    if not queries and vector is None:
         return {"source": {"kind": kind, "id": source["id"]}, "concepts": [], "items": []}
-    # one federated request: concept queries, out-of-dictionary queries and the same-field fallback
-    result = runtime.get_client().multi_search(queries, query.match_federation())
-    fallback = query.fallback_position(queries)
-    oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
+    client = runtime.get_client()
     source_facts = facts_of(kind, source, extractor)
     matcher = ConceptMatcher(concepts)
-    ranked: list[tuple[float, int, Facts, float, dict[str, Any]]] = []
-    for hit in result["hits"]:
-        text = ""
-        if matcher.reads_text:
-            text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
-        shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
-        candidate = facts_of(target, hit, extractor, shared)
-        demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
-        federation = hit.get("_federation", {})
-        engine = hit.get("_rankingScore", federation.get("weightedRankingScore", 0.0))
-        if federation.get("queriesPosition", -1) >= oov_from:
-            engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
-        if fallback is not None and federation.get("queriesPosition") == fallback:
-            engine = 0.0  # found only by the placeholder query: no text evidence from the engine
-        score = rank_score(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
-        ranked.append((-score, hit["id"], candidate, engine, hit))
-    ranked.sort(key=lambda row: row[:2])
+    # id → (candidate facts, lexical text evidence, lexical rank score, engine score, hit)
+    found: dict[int, tuple[Facts, float, float, float, dict[str, Any]]] = {}
+    if queries:
+        # one federated request: concept queries, out-of-dictionary queries and the same-field fallback
+        result = client.multi_search(queries, query.match_federation())
+        fallback = query.fallback_position(queries)
+        oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
+        for hit in result["hits"]:
+            text = ""
+            if matcher.reads_text:
+                text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
+            shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
+            candidate = facts_of(target, hit, extractor, shared)
+            demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+            federation = hit.get("_federation", {})
+            engine = hit.get("_rankingScore", federation.get("weightedRankingScore", 0.0))
+            if federation.get("queriesPosition", -1) >= oov_from:
+                engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
+            if fallback is not None and federation.get("queriesPosition") == fallback:
+                engine = 0.0  # found only by the placeholder query: no text evidence from the engine
+            lexical, _ = text_relevance(weights, candidate.concepts, engine)
+            score = rank_score(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+            found[hit["id"]] = (candidate, lexical, score, engine, hit)
+    similarity: dict[int, float] = {}
+    if vector is not None:
+        sem = client.search(uid, semantic_match_request(target, vector, flt))
+        for hit in sem["hits"]:
+            score = hit.get("_rankingScore", 0.0)
+            if score <= 0.0:
+                continue  # a listing whose vector has not landed yet
+            similarity[hit["id"]] = score
+            if hit["id"] not in found:
+                text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
+                shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
+                found[hit["id"]] = (facts_of(target, hit, extractor, shared), 0.0, 0.0, 0.0, hit)
+    if mode == "lexical":
+        text_of = {i: entry[1] for i, entry in found.items()}
+        ranked = sorted(found, key=lambda i: (-found[i][2], i))
+    else:
+        lexical = {i: entry[1] for i, entry in found.items()} if mode == "hybrid" else {}
+        text_of = fuse_ranks(lexical, similarity, weights=scoring.HYBRID_WEIGHTS) if lexical else fuse_ranks(similarity)
+        scores = {}
+        for i, (candidate, *_rest) in found.items():
+            demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+            scores[i] = fused_score(demand, achievement, text_of.get(i, 0.0))
+        ranked = sorted(found, key=lambda i: (-scores[i], i))
+    shown = ranked[:limit]
+    closest = _closest_sentences(session, target, vector, shown)
     items = []
-    for _, _, candidate, engine, hit in ranked[:limit]:  # only those shown are explained
+    for i in shown:  # only those shown are explained
+        candidate, _lex, _score, engine, hit = found[i]
         demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
-        scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+        words = explain.shown_terms(
+            concepts, [k for k in weights if k in candidate.concepts], _text_of(source), _text_of(hit),
+            list(source.get("keywords") or []) + list(hit.get("keywords") or []),
+        )  # fmt: skip
+        if mode == "lexical":
+            scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate,
+                                engine_score=engine)  # fmt: skip
+            scored = replace(scored, matched_terms=words)
+        else:
+            scored = explain_fused(demand, achievement, text_of.get(i, 0.0), words)
+        reasons = [{"constraint": r.constraint, "fit": r.fit.value, "detail": r.detail} for r in scored.reasons]
+        meaning = _meaning_reasons(words, closest.get(i), similarity.get(i))
         items.append({
             "listing": {k: v for k, v in present(hit).items() if k not in ("summary", "description")},
             "score": scored.score,
             "text_score": scored.text_score,
             "matched_terms": list(scored.matched_terms),
-            "reasons": [{"constraint": r.constraint, "fit": r.fit.value, "detail": r.detail} for r in scored.reasons],
+            "semantic_similarity": round(2 * similarity[i] - 1, 4) if i in similarity else None,
+            "reasons": meaning + reasons,
         })  # fmt: skip
     return {
         "source": {"kind": kind, "id": source["id"]},
+        "mode": mode,
         "concepts": [{"term": c.key, "weight": c.weight, "variants": list(c.variants)} for c in concepts],
         "items": items,
     }
+
+
+def semantic_match_request(target: str, vector: list[float], filters: query.SearchFilters) -> dict[str, Any]:
+    """The semantic half of a match (also what the benchmark sends straight to Meilisearch)."""
+    return {
+        "q": "", "vector": vector, "hybrid": {"embedder": vectors.EMBEDDER_NAME, "semanticRatio": 1.0},
+        "filter": query.filter_expression(target, filters), "limit": SEMANTIC_CANDIDATES, "showRankingScore": True,
+        "attributesToRetrieve": query.MATCH_ATTRIBUTES,
+    }  # fmt: skip
+
+
+def _text_of(doc: dict[str, Any]) -> str:
+    return " ".join([doc.get("title") or "", " ".join(doc.get("keywords") or []), _body(doc)])
+
+
+def _closest_sentences(
+    session: Session | None, kind: str, vector: list[float] | None, ids: list[int]
+) -> dict[int, tuple[str, float]]:
+    """For the candidates shown: each one's sentence closest in meaning to the source (vectors stored at indexing)."""
+    embedder = embeddings.get_embedder()
+    if vector is None or embedder is None or session is None or not ids:
+        return {}
+    out = {}
+    for i, (ss, vs) in vectors.sentence_vectors(session, kind, ids, embedder.identity).items():
+        best = explain.closest(vector, ss, vs) if ss else None
+        if best is not None:
+            out[i] = best
+    return out
+
+
+def _meaning_reasons(
+    words: tuple[str, ...], closest: tuple[str, float] | None, similarity: float | None
+) -> list[dict[str, Any]]:
+    out = []
+    if words:
+        out.append({"constraint": "concepts", "fit": "fit", "detail": "共同概念：" + "、".join(words)})
+    if closest is not None:
+        out.append({"constraint": "meaning", "fit": "fit", "detail": f"最相近的一句：「{closest[0]}」"})
+    elif similarity is not None:
+        out.append({"constraint": "meaning", "fit": "fit", "detail": "内容语义相近"})
+    return out
 
 
 def _body(hit: dict[str, Any]) -> str:
@@ -517,8 +659,9 @@ def evaluate_queries(
         q = saved.query or ""
         variants = extractor.variants(extractor.terms(q)) if q.strip() else []
         federated, _, body = query.search_request(
-            uid, kind, q, variants, _filters_of(saved, listing_id), sort="relevance", offset=0, limit=1
-        )
+            uid, kind, q, variants, _filters_of(saved, listing_id), sort="relevance", offset=0, limit=1,
+            **_meaning_of(q, "relevance"),
+        )  # fmt: skip
         for one in federated or [{**body, "indexUid": uid}]:
             weight = one.get("federationOptions", {}).get("weight", 1.0)
             queries.append({k: v for k, v in one.items() if k not in ("federationOptions", "facets")})
@@ -971,7 +1114,7 @@ def match_call_organisations(session: Session, call_id: int, *, limit: int = 10)
             budget_negotiable=False, cooperation_modes=["joint_development", "transfer", "license"],
             status="published", version=1,
         )  # fmt: skip
-    matched = match_document(extractor, kind, document_of(kind, listing, extractor), limit=MATCH_POOL)
+    matched = match_document(extractor, kind, document_of(kind, listing, extractor), limit=MATCH_POOL, session=session)
     by_org: dict[int, dict[str, Any]] = {}
     for item in matched["items"]:
         org_id = item["listing"]["org_id"]

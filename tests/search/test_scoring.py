@@ -5,6 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from search.scoring import (
+    explain_fused,
+    fuse_ranks,
+    fused_score,
     FIELD_TEXT_FACTOR,
     FIT_VALUE,
     NO_TEXT_REASON,
@@ -174,3 +177,34 @@ def test_ranking_score_is_the_explained_score(demand, candidate, engine, weights
     explained = score_pair(demand, candidate, query_concepts=weights, candidate=candidate, engine_score=engine)
     assert rank_score(demand, candidate, query_concepts=weights, candidate=candidate, engine_score=engine) == explained.score
     assert [r.fit for r in explained.reasons] == [check(demand, candidate) for _, check in CHECKS]
+
+
+# -- hybrid fusion ---------------------------------------------------------------------------------------
+
+
+def test_rank_fusion_rewards_agreement_and_ignores_scales():
+    lexical = {1: 0.9, 2: 0.5, 3: 0.0}  # 3: fetched but no text evidence
+    semantic = {2: 0.93, 4: 0.91, 1: 0.80}
+    fused = fuse_ranks(lexical, semantic)
+    assert set(fused) == {1, 2, 4}
+    assert fused[2] > fused[1]  # 2nd + 1st beats 1st + 3rd
+    assert fused[2] > fused[4]  # found by both beats found by one
+    assert fuse_ranks({7: 1.0}, {7: 1.0})[7] == 1.0  # first everywhere is 1.0
+    assert fuse_ranks({7: 1.0}, {})[7] == 0.8  # first in one list only: its value, no agreement share
+    # the heavier list decides between two candidates each first in one list
+    assert fuse_ranks({1: 1.0}, {2: 1.0}, weights=(1.0, 2.0)) == {1: 0.444444, 2: 0.888889}
+    # only ranks count: rescaling a list's scores changes nothing
+    assert fuse_ranks(lexical, {i: s * 100 - 50 for i, s in semantic.items() if s * 100 - 50 > 0}) == fused
+
+
+def test_fused_score_keeps_the_constraints_and_explains_the_same_score():
+    demand = Facts("new_energy", 2, 100_000, False, frozenset({"license"}), "330212")
+    same_field = Facts("new_energy", 3, 80_000, False, frozenset({"license"}), "330203")
+    other_field = same_field._replace(technical_field="new_materials")
+    assert fused_score(demand, same_field, 0.6) > fused_score(demand, other_field, 0.6)
+    explained = explain_fused(demand, same_field, 0.6, ("锂电",))
+    assert explained.score == fused_score(demand, same_field, 0.6) and explained.matched_terms == ("锂电",)
+    # no text evidence at all: only a share of the constraints, said on the field reason
+    bare = explain_fused(demand, same_field, 0.0, ())
+    assert bare.score < fused_score(demand, other_field, 0.05)
+    assert "无共同关键词" in bare.reasons[0].detail
