@@ -9,3 +9,4 @@ from market.subsidies import models as subsidies_models  # noqa: F401
 from market.calls import models as calls_models  # noqa: F401
 from market.matching import models as matching_models  # noqa: F401
 from market.vouchers import models as vouchers_models  # noqa: F401
+from market.brokers import models as brokers_models  # noqa: F401
