@@ -26,8 +26,10 @@ from market.core.vocab import OrgKind
 from market.stats.service import Table
 
 ZERO = Decimal("0")
-# Intermediary staff who manage its brokers; members act for it too.
-INTERMEDIARY_ROLES = (Role.org_admin, Role.member)
+# An intermediary's administrators manage its brokers (a broker's own account is a plain member: it reads,
+# it does not manage itself). The filer's administrators and members confirm a broker on their contract.
+INTERMEDIARY_ROLES = (Role.org_admin,)
+FILER_ROLES = (Role.org_admin, Role.member)
 BUREAU_MANAGERS = (Role.bureau_admin, Role.programme_officer)
 
 
@@ -299,7 +301,7 @@ def decide_link(session: Session, actor: Actor, link_id: int, accept: bool) -> B
     """The contract's filer confirms or rejects a proposed broker."""
     link = get_link(session, link_id)
     contract = session.get(Contract, link.contract_id)
-    if actor.org_id != contract.filer_org_id or actor.role not in INTERMEDIARY_ROLES:
+    if actor.org_id != contract.filer_org_id or actor.role not in FILER_ROLES:
         raise Forbidden("only the contract's filer confirms its broker", code="not_contract_filer")
     if link.status != "proposed":
         raise InvalidState(f"the link is already {link.status}", code="invalid_state")
