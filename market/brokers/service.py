@@ -324,8 +324,12 @@ def links_query(session: Session, actor: Actor, contract_id: int | None, broker_
     if not actor.is_bureau:
         filed = sa.select(Contract.id).where(Contract.filer_org_id == actor.org_id)
         own = sa.select(Broker.id).where(Broker.user_id == actor.user_id)
-        stmt = stmt.where(sa.or_(BrokerLink.intermediary_org_id == actor.org_id, BrokerLink.contract_id.in_(filed),
-                                 BrokerLink.broker_id.in_(own)))  # fmt: skip
+        mine = [BrokerLink.broker_id.in_(own)]
+        if actor.role in INTERMEDIARY_ROLES:
+            mine.append(BrokerLink.intermediary_org_id == actor.org_id)
+        if actor.role in FILER_ROLES:
+            mine.append(BrokerLink.contract_id.in_(filed))
+        stmt = stmt.where(sa.or_(*mine))
     if contract_id:
         stmt = stmt.where(BrokerLink.contract_id == contract_id)
     if broker_id:
