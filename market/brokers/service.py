@@ -373,7 +373,7 @@ def _deals(session: Session, start: dt.date, end: dt.date) -> list[tuple[BrokerL
         .where(BrokerLink.status == "confirmed", Contract.signing_date >= start, Contract.signing_date <= end,
                Contract.status.not_in([ContractStatus.refused, ContractStatus.cancelled]))
         .order_by(BrokerLink.id)
-    ).tuples())  # fmt: skip
+    ))  # fmt: skip
 
 
 def tallies(session: Session, start: dt.date, end: dt.date, by: str) -> dict[int, rules.Tally]:
@@ -399,10 +399,10 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
     weights = weights_for(session, end.year)
     counted = tallies(session, start, end, by)
     if by == "broker":
-        names = dict(session.execute(sa.select(Broker.id, Broker.name).where(Broker.id.in_(set(counted) or {0}))).tuples())
+        names = dict(session.execute(sa.select(Broker.id, Broker.name).where(Broker.id.in_(set(counted) or {0}))).all())
     else:
         names = dict(session.execute(sa.select(Organisation.id, Organisation.name)
-                                     .where(Organisation.id.in_(set(counted) or {0}))).tuples())  # fmt: skip
+                                     .where(Organisation.id.in_(set(counted) or {0}))).all())  # fmt: skip
     values = {k: rules.performance_value(t, weights) for k, t in counted.items()}
     ranks = rules.rank([(k, v[0]) for k, v in values.items()])
     visible = set(counted)

@@ -31,7 +31,7 @@ def confirmed_brokers(session: Session, contract_ids: set[int]) -> dict[int, str
         sa.select(BrokerLink.contract_id, Broker).join(Broker, Broker.id == BrokerLink.broker_id)
         .where(BrokerLink.status == "confirmed", BrokerLink.contract_id.in_(contract_ids or {0}))
         .order_by(BrokerLink.id)
-    ).tuples()  # fmt: skip
+    )  # fmt: skip
     found: dict[int, str] = {}
     for contract_id, broker in rows:
         found.setdefault(contract_id, broker_label(broker))

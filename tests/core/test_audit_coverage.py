@@ -284,6 +284,58 @@ def _(c):
     return c.officer, "/api/v1/subsidies/vouchers", {"contract_id": service_contract}
 
 
+# -- brokers (技术经纪人) -------------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/brokers")
+def _(c):
+    from tests.brokers.conftest import id_number
+
+    c.agency = c.kit.world.member(OrgKind.intermediary)
+    body = {"name": "李明", "id_number": id_number(), "level": "junior_broker", "start_date": "2026-01-01"}
+    return c.agency, "/api/v1/brokers", body
+
+
+@step("PATCH", "/api/v1/brokers/{broker_id}")
+def _(c):
+    c.broker = c.last["id"]
+    return c.agency, f"/api/v1/brokers/{c.broker}", {"level": "intermediate_manager"}
+
+
+@step("POST", "/api/v1/brokers/{broker_id}/trainings")
+def _(c):
+    return c.agency, f"/api/v1/brokers/{c.broker}/trainings", {"course": "技术经纪人培训", "hours": 48,
+                                                                "completed_on": "2026-04-20"}  # fmt: skip
+
+
+@step("POST", "/api/v1/brokers/links")
+def _(c):
+    c.brokered = add_contract(c.uni.org_id, c.firm.org_id, 100_000, intermediary=c.agency.org_id,
+                              signing_date=dt.date(2026, 3, 1))  # fmt: skip
+    return c.agency, "/api/v1/brokers/links", {"broker_id": c.broker, "contract_id": c.brokered}
+
+
+@step("POST", "/api/v1/brokers/links/{link_id}/decision")
+def _(c):
+    return c.uni, f"/api/v1/brokers/links/{c.last['id']}/decision", {"accept": True}
+
+
+@step("POST", "/api/v1/brokers/{broker_id}/moves")
+def _(c):
+    other = c.kit.world.member(OrgKind.intermediary)
+    return other, f"/api/v1/brokers/{c.broker}/moves", {"intermediary_org_id": other.org_id, "start_date": "2026-07-01"}
+
+
+@step("POST", "/api/v1/brokers/{broker_id}/status")
+def _(c):
+    return c.officer, f"/api/v1/brokers/{c.broker}/status", {"action": "suspend"}
+
+
+@step("PUT", "/api/v1/brokers/performance-weights/{year}")
+def _(c):
+    return c.officer, "/api/v1/brokers/performance-weights/2026", {"deals": "20"}
+
+
 # -- open calls -------------------------------------------------------------------------------------
 
 
