@@ -1,8 +1,8 @@
-"""brokers: registry, training, employment, contract links, performance weights
+"""brokers and commissioners
 
 Revision ID: 0017
 Revises: 0016
-Create Date: 2026-11-30 03:38:31.814379
+Create Date: 2026-11-30 03:45:08.741678
 """
 from alembic import op
 import sqlalchemy as sa
@@ -48,6 +48,26 @@ def upgrade() -> None:
     with op.batch_alter_table('brokers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_brokers_status'), ['status'], unique=False)
 
+    op.create_table('commissioners',
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('home_org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('home_institution', sa.String(length=200), nullable=False),
+    sa.Column('level', sa.String(length=20), nullable=False),
+    sa.Column('field', sa.String(length=40), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', market.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', market.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['home_org_id'], ['organisations.id'], name=op.f('fk_commissioners_home_org_id_organisations')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_commissioners_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commissioners'))
+    )
+    with op.batch_alter_table('commissioners', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_commissioners_home_org_id'), ['home_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commissioners_level'), ['level'], unique=False)
+
     op.create_table('broker_employments',
     sa.Column('broker_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('intermediary_org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -75,6 +95,46 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('broker_trainings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_broker_trainings_broker_id'), ['broker_id'], unique=False)
+
+    op.create_table('commissioner_awards',
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('commissioner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=True),
+    sa.Column('provincial_amount', market.core.db.Money(), nullable=True),
+    sa.Column('amount', market.core.db.Money(), nullable=False),
+    sa.Column('working', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('proposed_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('approved_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', market.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', market.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['approved_by'], ['users.id'], name=op.f('fk_commissioner_awards_approved_by_users')),
+    sa.ForeignKeyConstraint(['commissioner_id'], ['commissioners.id'], name=op.f('fk_commissioner_awards_commissioner_id_commissioners')),
+    sa.ForeignKeyConstraint(['proposed_by'], ['users.id'], name=op.f('fk_commissioner_awards_proposed_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commissioner_awards'))
+    )
+    with op.batch_alter_table('commissioner_awards', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_commissioner_awards_commissioner_id'), ['commissioner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commissioner_awards_year'), ['year'], unique=False)
+
+    op.create_table('commissioner_dispatches',
+    sa.Column('commissioner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('host_kind', sa.String(length=20), nullable=False),
+    sa.Column('host_org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('host_name', sa.String(length=200), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=False),
+    sa.Column('goals', sa.Text(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.ForeignKeyConstraint(['commissioner_id'], ['commissioners.id'], name=op.f('fk_commissioner_dispatches_commissioner_id_commissioners')),
+    sa.ForeignKeyConstraint(['host_org_id'], ['organisations.id'], name=op.f('fk_commissioner_dispatches_host_org_id_organisations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_commissioner_dispatches'))
+    )
+    with op.batch_alter_table('commissioner_dispatches', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_commissioner_dispatches_commissioner_id'), ['commissioner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_commissioner_dispatches_host_org_id'), ['host_org_id'], unique=False)
 
     op.create_table('broker_links',
     sa.Column('broker_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -112,6 +172,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_broker_links_broker_id'))
 
     op.drop_table('broker_links')
+    with op.batch_alter_table('commissioner_dispatches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_commissioner_dispatches_host_org_id'))
+        batch_op.drop_index(batch_op.f('ix_commissioner_dispatches_commissioner_id'))
+
+    op.drop_table('commissioner_dispatches')
+    with op.batch_alter_table('commissioner_awards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_commissioner_awards_year'))
+        batch_op.drop_index(batch_op.f('ix_commissioner_awards_commissioner_id'))
+
+    op.drop_table('commissioner_awards')
     with op.batch_alter_table('broker_trainings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_broker_trainings_broker_id'))
 
@@ -121,6 +191,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_broker_employments_broker_id'))
 
     op.drop_table('broker_employments')
+    with op.batch_alter_table('commissioners', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_commissioners_level'))
+        batch_op.drop_index(batch_op.f('ix_commissioners_home_org_id'))
+
+    op.drop_table('commissioners')
     with op.batch_alter_table('brokers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_brokers_status'))
 

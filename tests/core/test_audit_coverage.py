@@ -336,6 +336,33 @@ def _(c):
     return c.officer, "/api/v1/brokers/performance-weights/2026", {"deals": "20"}
 
 
+# -- commissioners (科技特派员) ---------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/commissioners")
+def _(c):
+    return c.officer, "/api/v1/commissioners", {"kind": "individual", "name": "陈农", "home_institution": "宁波大学",
+                                                "level": "city"}  # fmt: skip
+
+
+@step("POST", "/api/v1/commissioners/{commissioner_id}/dispatches")
+def _(c):
+    c.commissioner = c.last["id"]
+    return c.officer, f"/api/v1/commissioners/{c.commissioner}/dispatches", {
+        "host_kind": "village", "host_name": "横溪村", "start_date": "2026-04-01", "end_date": "2026-10-31", "goals": "培训"}
+
+
+@step("POST", "/api/v1/commissioners/awards")
+def _(c):
+    return c.officer, "/api/v1/commissioners/awards", {"year": 2026, "commissioner_id": c.commissioner,
+                                                       "kind": "outstanding_commissioner"}  # fmt: skip
+
+
+@step("POST", "/api/v1/commissioners/awards/{award_id}/approve")
+def _(c):
+    return c.admin, f"/api/v1/commissioners/awards/{c.last['id']}/approve", None
+
+
 # -- open calls -------------------------------------------------------------------------------------
 
 
