@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
-from market.brokers import rules
+from market.brokers import notices, rules
 from market.brokers.models import Broker, BrokerEmployment, BrokerLink, BrokerPerformanceWeights, BrokerTraining
 from market.contracts.models import Contract, ContractParty, ContractStatus, PartyRole
 from market.core import audit
@@ -170,6 +170,10 @@ def change_status(session: Session, actor: Actor, broker_id: int, action: str, n
     except rules.RuleViolation as exc:
         raise refusal(exc) from None
     _audit(session, actor, "broker", broker.id, action, broker.status, new, note=note or "")
+    current = current_employment(session, broker.id)
+    if current is not None:
+        notices.emit(session, current.intermediary_org_id, "broker", broker.id, f"技术经纪人状态: {broker.name} → {new}",
+                     {"status": new, "note": note or ""})  # fmt: skip
     broker.status = new
     session.flush()
     return broker
@@ -287,6 +291,8 @@ def propose_link(session: Session, actor: Actor, broker_id: int, contract_id: in
     session.flush()
     _audit(session, actor, "broker_link", link.id, "propose", to_state="proposed", broker_id=broker.id,
            contract_id=contract.id)  # fmt: skip
+    notices.emit(session, contract.filer_org_id, "broker_link", link.id, f"技术经纪人待确认: {broker.name} · {contract.project_name}",
+                 {"broker_id": broker.id, "contract_id": contract.id, "status": "proposed"})  # fmt: skip
     return link
 
 
@@ -315,6 +321,9 @@ def decide_link(session: Session, actor: Actor, link_id: int, accept: bool) -> B
     new = "confirmed" if accept else "rejected"
     _audit(session, actor, "broker_link", link.id, "confirm" if accept else "reject", link.status, new)
     link.status, link.decided_by = new, actor.user_id
+    notices.emit(session, link.intermediary_org_id, "broker_link", link.id,
+                 f"技术经纪人{'已确认' if accept else '被拒绝'}: {contract.project_name}",
+                 {"broker_id": link.broker_id, "contract_id": contract.id, "status": new})  # fmt: skip
     session.flush()
     return link
 

@@ -71,3 +71,23 @@ def test_unknown_ids_are_404(client, parties):
     c = contract(parties, parties.agency, dt.date(2026, 3, 10), 500_000, 500_000)
     refused(link(client, parties.agency, 999_999, c), 404, "broker_not_found")
     refused(decide(client, parties.seller, 999_999), 404, "broker_link_not_found")
+
+
+def test_the_filer_and_the_intermediary_hear_of_a_link_in_their_inbox(client, parties):
+    from market.brokers import notices
+    from market.core.db import session_scope
+
+    b = register(client, parties.agency)
+    c = contract(parties, parties.agency, dt.date(2026, 3, 10), 500_000, 500_000)
+    proposed = ok(link(client, parties.agency, b["id"], c), 201)
+    with session_scope() as s:
+        assert len(notices.deliver_pending(s)) == 0  # no webhook subscriptions; inbox entries only
+    inbox = ok(client.get("/api/v1/inbox", headers=parties.seller.headers))
+    assert inbox["total"] == 1 and inbox["items"][0]["detail"]["entity_id"] == proposed["id"]
+    assert ok(client.get("/api/v1/inbox", headers=parties.other.headers))["total"] == 0
+    ok(decide(client, parties.seller, proposed["id"]))
+    with session_scope() as s:
+        notices.deliver_pending(s)
+        assert notices.deliver_pending(s) == []
+    note = ok(client.get("/api/v1/inbox", headers=parties.agency.headers))["items"][0]
+    assert note["detail"]["status"] == "confirmed"
