@@ -9,7 +9,10 @@ from fastapi import APIRouter, Path, Query
 
 from market.commissioners import service
 from market.commissioners.models import Commissioner
-from market.commissioners.schemas import AwardIn, AwardOut, CommissionerIn, CommissionerOut, DispatchIn, DispatchOut
+from market.commissioners.schemas import (
+    AwardIn, AwardOut, CommissionerIn, CommissionerOut, DispatchIn, DispatchOut, LogIn, LogOut, ProjectEdit, ProjectIn,
+    ProjectOut, StationIn, StationOut,
+)  # fmt: skip
 from market.core.deps import BureauActor, CurrentActor, SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.stats.endpoints import FormatQ, render
@@ -45,6 +48,28 @@ def approve_award(award_id: int, session: SessionDep, actor: CurrentActor) -> An
     return service.approve_award(session, actor, award_id)
 
 
+@router.post("/stations", status_code=201, response_model=StationOut, summary="Record a station and who serves it (bureau)")
+def add_station(body: StationIn, session: SessionDep, actor: CurrentActor) -> Any:
+    return service.add_station(session, actor, body.model_dump())
+
+
+@router.get("/stations", response_model=list[StationOut], summary="Stations (public)")
+def list_stations(session: SessionDep) -> Any:
+    return service.stations(session)
+
+
+@router.get("/projects", response_model=Page[ProjectOut], summary="Projects (bureau: all; commissioner: own; host firm: hosted)")
+def list_projects(session: SessionDep, actor: CurrentActor, page: PageDep,
+                  commissioner_id: Annotated[int | None, Query(ge=1)] = None) -> Any:  # fmt: skip
+    rows, total = paginate(session, service.projects_query(actor, commissioner_id), page)
+    return Page(items=[ProjectOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size)
+
+
+@router.patch("/projects/{project_id}", response_model=ProjectOut, summary="Record outcomes / the contract led to")
+def edit_project(project_id: int, body: ProjectEdit, session: SessionDep, actor: CurrentActor) -> Any:
+    return service.update_project(session, actor, project_id, body.model_dump(exclude_unset=True))
+
+
 @router.get("/figures/{year}", summary="By level and field, hosts served, awards (json, csv or xlsx)")
 def figures(year: Year, session: SessionDep, actor: BureauActor, fmt: FormatQ = "json") -> Any:
     return render(service.figures(session, year), fmt)
@@ -65,3 +90,19 @@ def list_dispatches(commissioner_id: int, session: SessionDep) -> Any:
              summary="Dispatch under a service agreement (bureau)")  # fmt: skip
 def dispatch(commissioner_id: int, body: DispatchIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.dispatch(session, actor, commissioner_id, body.model_dump())
+
+
+@router.post("/{commissioner_id}/projects", status_code=201, response_model=ProjectOut,
+             summary="Record a project with a firm (the commissioner or the bureau)")  # fmt: skip
+def add_project(commissioner_id: int, body: ProjectIn, session: SessionDep, actor: CurrentActor) -> Any:
+    return service.add_project(session, actor, commissioner_id, body.model_dump())
+
+
+@router.post("/{commissioner_id}/logs", status_code=201, response_model=LogOut, summary="Log a visit, training or technology")
+def add_log(commissioner_id: int, body: LogIn, session: SessionDep, actor: CurrentActor) -> Any:
+    return service.add_log(session, actor, commissioner_id, body.model_dump())
+
+
+@router.get("/{commissioner_id}/logs", response_model=list[LogOut], summary="The service log (commissioner or bureau)")
+def list_logs(commissioner_id: int, session: SessionDep, actor: CurrentActor) -> Any:
+    return service.logs(session, actor, commissioner_id)

@@ -56,3 +56,44 @@ class CommissionerAward(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(sa.String(20), default="proposed")  # proposed | approved
     proposed_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
     approved_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+
+
+class CommissionerStation(IdMixin, TimestampMixin, Base):
+    """A station (工作站, 农科驿站, 星创天地) with its host and the commissioners serving it."""
+
+    __tablename__ = "commissioner_stations"
+
+    kind: Mapped[str] = mapped_column(sa.String(30))  # rules.STATION_KINDS
+    name: Mapped[str] = mapped_column(sa.String(200))
+    host_org_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), index=True)
+    host_name: Mapped[str] = mapped_column(sa.String(200))
+    filing_level: Mapped[str | None] = mapped_column(sa.String(20))  # national / provincial / city
+    commissioner_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+
+
+class CommissionerProject(IdMixin, TimestampMixin, Base):
+    """实质性技术合作: a project with a firm, its goals and outcomes, and any contract it led to."""
+
+    __tablename__ = "commissioner_projects"
+
+    commissioner_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("commissioners.id"), index=True)
+    host_org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    goals: Mapped[str] = mapped_column(sa.Text)
+    outcomes: Mapped[str | None] = mapped_column(sa.Text)
+    contract_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"))
+    start_date: Mapped[dt.date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(20), default="ongoing")  # ongoing | completed
+
+
+class CommissionerServiceLog(IdMixin, Base):
+    """A visit, training session or technology introduced, logged by the commissioner."""
+
+    __tablename__ = "commissioner_service_logs"
+
+    commissioner_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("commissioners.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(30))  # rules.LOG_KINDS
+    on: Mapped[dt.date] = mapped_column(sa.Date)
+    host_name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text)
+    attendees: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -7,6 +7,8 @@ from decimal import Decimal
 KINDS = {"individual": "个人科技特派员", "legal_entity": "法人科技特派员", "team": "科技特派员团队"}
 LEVELS = {"provincial": "省派", "city": "市派", "county": "县派"}
 HOST_KINDS = {"firm": "企业", "village": "村", "cooperative": "合作社"}
+STATION_KINDS = {"workstation": "科技特派员工作站", "agri_station": "农科驿站", "star_maker_space": "星创天地"}
+LOG_KINDS = {"visit": "走访", "training": "培训", "technology_introduced": "引进技术"}
 
 # seed 004 §3(3): 每年评选…分别给予10万元、2万元和1万元; 星创天地 一次性20万元; 农科驿站 一次性10万元;
 # 企业科技特派员 省级财政后补助 / 省级财政支持 按1∶1 配套.

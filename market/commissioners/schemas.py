@@ -85,3 +85,80 @@ class AwardOut(BaseModel):
     amount: Decimal
     working: dict[str, Any]
     status: str
+
+
+class StationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["workstation", "agri_station", "star_maker_space"] = Field(description="工作站 / 农科驿站 / 星创天地")
+    name: text(200, min_length=1)
+    host_org_id: Id | None = None
+    host_name: text(200, min_length=1) | None = None
+    filing_level: Literal["national", "provincial", "city"] | None = None
+    commissioner_ids: list[Id] = Field(default_factory=list, max_length=200)
+
+
+class StationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    name: str
+    host_org_id: int | None
+    host_name: str
+    filing_level: str | None
+    commissioner_ids: list[int]
+
+
+class ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host_org_id: Id
+    title: text(300, min_length=1)
+    goals: text(4000, min_length=1, multiline=True)
+    start_date: dt.date
+    contract_id: Id | None = None
+
+
+class ProjectEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcomes: text(4000, min_length=1, multiline=True) | None = None
+    contract_id: Id | None = None
+    status: Literal["ongoing", "completed"] | None = None
+
+
+class ProjectOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    commissioner_id: int
+    host_org_id: int
+    title: str
+    goals: str
+    outcomes: str | None
+    contract_id: int | None
+    start_date: dt.date
+    status: str
+
+
+class LogIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["visit", "training", "technology_introduced"] = Field(description="走访 / 培训 / 引进技术")
+    on: dt.date
+    host_name: text(200, min_length=1)
+    description: text(4000, min_length=1, multiline=True)
+    attendees: int = Field(0, ge=0, le=100_000)
+
+
+class LogOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    commissioner_id: int
+    kind: str
+    on: dt.date
+    host_name: str
+    description: str
+    attendees: int

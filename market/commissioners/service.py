@@ -12,10 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from market.accounts.models import Organisation
+from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
 from market.commissioners import rules
-from market.commissioners.models import Commissioner, CommissionerAward, CommissionerDispatch
+from market.commissioners.models import (
+    Commissioner, CommissionerAward, CommissionerDispatch, CommissionerProject, CommissionerServiceLog, CommissionerStation,
+)  # fmt: skip
+from market.contracts.models import Contract
 from market.core import audit
 from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
@@ -59,6 +62,8 @@ def register(session: Session, actor: Actor, data: dict[str, Any]) -> Commission
         if home is None:
             raise ValidationFailed.field("home_institution", "home_institution_required", "name the home institution")
         data["home_institution"] = home.name
+    if data.get("user_id") is not None and session.get(User, data["user_id"]) is None:
+        raise ValidationFailed.field("user_id", "user_not_found", "user_id: no such user")
     row = Commissioner(**data, status="active")
     session.add(row)
     session.flush()
@@ -89,6 +94,95 @@ def dispatch(session: Session, actor: Actor, commissioner_id: int, data: dict[st
 def dispatches(session: Session, commissioner_id: int) -> list[CommissionerDispatch]:
     return list(session.scalars(sa.select(CommissionerDispatch).where(CommissionerDispatch.commissioner_id == commissioner_id)
                                 .order_by(CommissionerDispatch.start_date, CommissionerDispatch.id)))  # fmt: skip
+
+
+def _require_commissioner_or_officer(actor: Actor, commissioner: Commissioner) -> None:
+    if actor.role in OFFICERS or (commissioner.user_id is not None and commissioner.user_id == actor.user_id):
+        return
+    raise Forbidden("only the commissioner or the bureau's officers record this", code="not_commissioner")
+
+
+def add_station(session: Session, actor: Actor, data: dict[str, Any]) -> CommissionerStation:
+    _require_officer(actor)
+    host = _org(session, data.get("host_org_id"), "host_org_id")
+    if not data.get("host_name"):
+        if host is None:
+            raise ValidationFailed.field("host_name", "host_required", "name the host or give host_org_id")
+        data["host_name"] = host.name
+    for cid in data.get("commissioner_ids") or []:
+        get(session, cid)
+    row = CommissionerStation(**data)
+    session.add(row)
+    session.flush()
+    _audit(session, actor, "commissioner_station", row.id, "create", kind=row.kind, host=row.host_name)
+    return row
+
+
+def stations(session: Session) -> list[CommissionerStation]:
+    return list(session.scalars(sa.select(CommissionerStation).order_by(CommissionerStation.id)))
+
+
+def _contract(session: Session, contract_id: int | None) -> None:
+    if contract_id is not None and session.get(Contract, contract_id) is None:
+        raise ValidationFailed.field("contract_id", "contract_not_found", "contract_id: no such contract")
+
+
+def add_project(session: Session, actor: Actor, commissioner_id: int, data: dict[str, Any]) -> CommissionerProject:
+    """实质性技术合作 with a host firm, recorded by the commissioner or the bureau."""
+    commissioner = get(session, commissioner_id)
+    _require_commissioner_or_officer(actor, commissioner)
+    _org(session, data["host_org_id"], "host_org_id")
+    _contract(session, data.get("contract_id"))
+    row = CommissionerProject(commissioner_id=commissioner.id, status="ongoing", **data)
+    session.add(row)
+    session.flush()
+    _audit(session, actor, "commissioner_project", row.id, "create", to_state="ongoing", host_org_id=row.host_org_id)
+    return row
+
+
+def update_project(session: Session, actor: Actor, project_id: int, data: dict[str, Any]) -> CommissionerProject:
+    row = session.get(CommissionerProject, project_id)
+    if row is None:
+        raise NotFound("no such project", code="project_not_found")
+    _require_commissioner_or_officer(actor, get(session, row.commissioner_id))
+    _contract(session, data.get("contract_id"))
+    before = row.status
+    for key, value in data.items():
+        if value is not None:
+            setattr(row, key, value)
+    _audit(session, actor, "commissioner_project", row.id, "update", before, row.status,
+           **{k: v for k, v in data.items() if v is not None})  # fmt: skip
+    session.flush()
+    return row
+
+
+def projects_query(actor: Actor, commissioner_id: int | None) -> sa.Select:
+    """The bureau sees all; a commissioner their own; a host firm the projects it hosts."""
+    stmt = sa.select(CommissionerProject).order_by(CommissionerProject.id)
+    if not actor.is_bureau:
+        own = sa.select(Commissioner.id).where(Commissioner.user_id == actor.user_id)
+        stmt = stmt.where(sa.or_(CommissionerProject.commissioner_id.in_(own), CommissionerProject.host_org_id == actor.org_id))
+    if commissioner_id:
+        stmt = stmt.where(CommissionerProject.commissioner_id == commissioner_id)
+    return stmt
+
+
+def add_log(session: Session, actor: Actor, commissioner_id: int, data: dict[str, Any]) -> CommissionerServiceLog:
+    commissioner = get(session, commissioner_id)
+    _require_commissioner_or_officer(actor, commissioner)
+    row = CommissionerServiceLog(commissioner_id=commissioner.id, **data)
+    session.add(row)
+    session.flush()
+    _audit(session, actor, "commissioner", commissioner.id, "service_log", kind=row.kind, on=row.on)
+    return row
+
+
+def logs(session: Session, actor: Actor, commissioner_id: int) -> list[CommissionerServiceLog]:
+    commissioner = get(session, commissioner_id)
+    if not actor.is_bureau and commissioner.user_id != actor.user_id:
+        raise Forbidden("only the commissioner or the bureau read the service log", code="not_commissioner")
+    return list(session.scalars(sa.select(CommissionerServiceLog).where(CommissionerServiceLog.commissioner_id == commissioner.id)
+                                .order_by(CommissionerServiceLog.on, CommissionerServiceLog.id)))  # fmt: skip
 
 
 def propose_award(session: Session, actor: Actor, data: dict[str, Any]) -> CommissionerAward:
@@ -151,6 +245,16 @@ def figures(session: Session, year: int) -> Table:
         CommissionerDispatch.start_date <= dt.date(year, 12, 31),
         CommissionerDispatch.end_date >= dt.date(year, 1, 1)))  # fmt: skip
     rows.append({"item": "hosts_served", "level": "", "field": "", "value": Decimal(hosts or 0)})
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    firm_hosts = set(session.scalars(sa.select(CommissionerDispatch.host_org_id).where(
+        CommissionerDispatch.host_kind == "firm", CommissionerDispatch.host_org_id.is_not(None),
+        CommissionerDispatch.start_date <= last, CommissionerDispatch.end_date >= first)))  # fmt: skip
+    projects = session.execute(sa.select(CommissionerProject.host_org_id, CommissionerProject.contract_id).where(
+        CommissionerProject.start_date >= first, CommissionerProject.start_date <= last)).all()  # fmt: skip
+    firm_hosts |= {host for host, _ in projects}
+    rows.append({"item": "firms_served", "level": "", "field": "", "value": Decimal(len(firm_hosts))})
+    rows.append({"item": "projects", "level": "", "field": "", "value": Decimal(len(projects))})
+    rows.append({"item": "contracts_led_to", "level": "", "field": "", "value": Decimal(sum(1 for _, c in projects if c))})
     for kind, total in session.execute(
         sa.select(CommissionerAward.kind, sa.func.sum(CommissionerAward.amount))
         .where(CommissionerAward.year == year, CommissionerAward.status == "approved")

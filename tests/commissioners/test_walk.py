@@ -1,6 +1,7 @@
 """A commissioner's year through the API: registration, dispatch, evaluation awards (with 1:1 matching), figures.
 
-2026: 陈农 (市派, individual, from 宁波大学) is dispatched to 甬江精密 (firm) and 横溪村 (village).
+2026: 陈农 (市派, individual, from 宁波大学, with an account of their own) is dispatched to 甬江精密 (firm) and
+横溪村 (village), serves the 甬江星创天地 station, runs a project with 甬江精密 that leads to a contract, and logs a training.
 团队 T (县派, team) is dispatched to 奉化水蜜桃合作社.
 Awards proposed by officer A, approved by officer B:
 - 陈农 优秀科技特派员 20,000; 陈农 星创天地 200,000 (one-off; a second is refused);
@@ -34,7 +35,9 @@ def test_a_commissioners_year(client, world):
     registrar = world.bureau(Role.registrar)
     uni = world.member(OrgKind.university, name="宁波大学")
     firm = world.member(OrgKind.enterprise, name="甬江精密")
-    person = {"kind": "individual", "name": "陈农", "home_org_id": uni.org_id, "level": "city", "field": "agriculture"}
+    chen_user = world.user(uni.org_id, Role.member)
+    person = {"kind": "individual", "name": "陈农", "home_org_id": uni.org_id, "level": "city", "field": "agriculture",
+              "user_id": chen_user.user_id}  # fmt: skip
     for who, status, code in [(None, 401, "not_authenticated"), (uni, 403, "role_required"), (firm, 403, "role_required"),
                               (registrar, 403, "role_required")]:  # fmt: skip
         refused(client.post(API, json=person, headers=who.headers if who else {}), status, code)
@@ -55,6 +58,33 @@ def test_a_commissioners_year(client, world):
                                                           "start_date": "2026-02-01", "end_date": "2027-01-31",
                                                           "goals": "病虫害绿色防控"}, headers=a.headers), 201)  # fmt: skip
     assert len(ok(client.get(f"{API}/{chen['id']}/dispatches"))) == 2
+
+    # A station served by both; a project with the firm, led by the commissioner's own account, that led to a contract.
+    station = {"kind": "star_maker_space", "name": "甬江星创天地", "host_org_id": firm.org_id, "filing_level": "provincial",
+               "commissioner_ids": [chen["id"], team["id"]]}  # fmt: skip
+    refused(client.post(f"{API}/stations", json=station, headers=chen_user.headers), 403, "role_required")
+    ok(client.post(f"{API}/stations", json=station, headers=a.headers), 201)
+    assert ok(client.get(f"{API}/stations"))[0]["commissioner_ids"] == [chen["id"], team["id"]]
+    project = {"host_org_id": firm.org_id, "title": "伺服电机节能工艺改进", "goals": "能耗降低10%", "start_date": "2026-03-15"}
+    for who, status, code in [(None, 401, "not_authenticated"), (firm, 403, "not_commissioner"), (uni, 403, "not_commissioner")]:
+        refused(client.post(f"{API}/{chen['id']}/projects", json=project, headers=who.headers if who else {}), status, code)
+    proj = ok(client.post(f"{API}/{chen['id']}/projects", json=project, headers=chen_user.headers), 201)
+    from tests.subsidies.ledger import add_contract
+
+    led = add_contract(uni.org_id, firm.org_id, 300_000)
+    refused(client.patch(f"{API}/projects/{proj['id']}", json={"status": "completed"}, headers=firm.headers), 403, "not_commissioner")
+    done = ok(client.patch(f"{API}/projects/{proj['id']}", json={"outcomes": "能耗降低12%", "contract_id": led,
+                                                              "status": "completed"}, headers=chen_user.headers))  # fmt: skip
+    assert (done["status"], done["contract_id"]) == ("completed", led)
+    # Who sees the project: the commissioner, the host firm, the bureau; not another firm.
+    other = world.member(OrgKind.enterprise)
+    for who, n in [(chen_user, 1), (firm, 1), (registrar, 1), (other, 0)]:
+        assert ok(client.get(f"{API}/projects", headers=who.headers))["total"] == n
+    log = {"kind": "training", "on": "2026-05-20", "host_name": "横溪村", "description": "茶园管理培训", "attendees": 42}
+    refused(client.post(f"{API}/{chen['id']}/logs", json=log, headers=firm.headers), 403, "not_commissioner")
+    ok(client.post(f"{API}/{chen['id']}/logs", json=log, headers=chen_user.headers), 201)
+    assert ok(client.get(f"{API}/{chen['id']}/logs", headers=b.headers))[0]["attendees"] == 42
+    refused(client.get(f"{API}/{chen['id']}/logs", headers=other.headers), 403, "not_commissioner")
 
     def propose(body):
         return client.post(f"{API}/awards", json={"year": 2026, **body}, headers=a.headers)
@@ -84,6 +114,7 @@ def test_a_commissioners_year(client, world):
     rows = {(r["item"], r["level"], r["field"]): D(r["value"]) for r in table["rows"]}
     assert rows[("commissioners", "city", "agriculture")] == 1 and rows[("commissioners", "county", "")] == 1
     assert rows[("hosts_served", "", "")] == 3
+    assert (rows[("firms_served", "", "")], rows[("projects", "", "")], rows[("contracts_led_to", "", "")]) == (1, 1, 1)
     awards = sum(v for (item, _, _), v in rows.items() if item.startswith("awards:"))
     assert awards == D("405000")
     refused(client.get(f"{API}/figures/2026", headers=firm.headers), 403, "role_required")

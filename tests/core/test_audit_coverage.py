@@ -363,6 +363,29 @@ def _(c):
     return c.admin, f"/api/v1/commissioners/awards/{c.last['id']}/approve", None
 
 
+@step("POST", "/api/v1/commissioners/stations")
+def _(c):
+    return c.officer, "/api/v1/commissioners/stations", {"kind": "workstation", "name": "工作站", "host_name": "横溪村",
+                                                         "commissioner_ids": [c.commissioner]}  # fmt: skip
+
+
+@step("POST", "/api/v1/commissioners/{commissioner_id}/projects")
+def _(c):
+    return c.officer, f"/api/v1/commissioners/{c.commissioner}/projects", {
+        "host_org_id": c.firm.org_id, "title": "节能工艺", "goals": "能耗降低", "start_date": "2026-03-15"}
+
+
+@step("PATCH", "/api/v1/commissioners/projects/{project_id}")
+def _(c):
+    return c.officer, f"/api/v1/commissioners/projects/{c.last['id']}", {"status": "completed"}
+
+
+@step("POST", "/api/v1/commissioners/{commissioner_id}/logs")
+def _(c):
+    return c.officer, f"/api/v1/commissioners/{c.commissioner}/logs", {
+        "kind": "visit", "on": "2026-05-20", "host_name": "横溪村", "description": "走访"}
+
+
 # -- open calls -------------------------------------------------------------------------------------
 
 
