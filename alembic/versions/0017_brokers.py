@@ -2,7 +2,7 @@
 
 Revision ID: 0017
 Revises: 0016
-Create Date: 2026-11-30 03:48:54.112381
+Create Date: 2026-11-30 03:51:07.734294
 """
 from alembic import op
 import sqlalchemy as sa
@@ -97,6 +97,31 @@ def upgrade() -> None:
     with op.batch_alter_table('broker_employments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_broker_employments_broker_id'), ['broker_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_broker_employments_intermediary_org_id'), ['intermediary_org_id'], unique=False)
+
+    op.create_table('broker_listings',
+    sa.Column('broker_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('listing_type', sa.String(length=20), nullable=False),
+    sa.Column('listing_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('intermediary_org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('proposed_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('decided_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('decided_on', sa.Date(), nullable=True),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('created_at', market.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', market.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['broker_id'], ['brokers.id'], name=op.f('fk_broker_listings_broker_id_brokers')),
+    sa.ForeignKeyConstraint(['decided_by'], ['users.id'], name=op.f('fk_broker_listings_decided_by_users')),
+    sa.ForeignKeyConstraint(['intermediary_org_id'], ['organisations.id'], name=op.f('fk_broker_listings_intermediary_org_id_organisations')),
+    sa.ForeignKeyConstraint(['proposed_by'], ['users.id'], name=op.f('fk_broker_listings_proposed_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_broker_listings')),
+    sa.UniqueConstraint('broker_id', 'listing_type', 'listing_id', name=op.f('uq_broker_listings_broker_id_listing_type_listing_id'))
+    )
+    with op.batch_alter_table('broker_listings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_broker_listings_broker_id'), ['broker_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_broker_listings_intermediary_org_id'), ['intermediary_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_broker_listings_listing_id'), ['listing_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_broker_listings_status'), ['status'], unique=False)
 
     op.create_table('broker_trainings',
     sa.Column('broker_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -246,6 +271,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_broker_trainings_broker_id'))
 
     op.drop_table('broker_trainings')
+    with op.batch_alter_table('broker_listings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_broker_listings_status'))
+        batch_op.drop_index(batch_op.f('ix_broker_listings_listing_id'))
+        batch_op.drop_index(batch_op.f('ix_broker_listings_intermediary_org_id'))
+        batch_op.drop_index(batch_op.f('ix_broker_listings_broker_id'))
+
+    op.drop_table('broker_listings')
     with op.batch_alter_table('broker_employments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_broker_employments_intermediary_org_id'))
         batch_op.drop_index(batch_op.f('ix_broker_employments_broker_id'))

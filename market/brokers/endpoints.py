@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query
 
 from market.brokers import service, subsidy
 from market.brokers.schemas import (
-    BrokerEdit, BrokerIn, BrokerOut, EmploymentOut, LinkDecisionIn, LinkIn, LinkOut, MoveIn, StatusIn, TrainingIn,
-    TrainingOut, WeightsIn,
+    BrokerEdit, BrokerIn, BrokerOut, EmploymentOut, LinkDecisionIn, LinkIn, LinkOut, ListingLinkIn, ListingLinkOut, MoveIn,
+    StatusIn, TrainingIn, TrainingOut, WeightsIn,
 )  # fmt: skip
 from market.core.deps import BureauActor, CurrentActor, SessionDep
 from market.core.pagination import Page, PageDep, paginate
@@ -62,6 +62,23 @@ def propose_link(body: LinkIn, session: SessionDep, actor: CurrentActor) -> Any:
 @router.post("/links/{link_id}/decision", response_model=LinkOut, summary="Confirm or reject a broker (contract's filer)")
 def decide_link(link_id: int, body: LinkDecisionIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.decide_link(session, actor, link_id, body.accept)
+
+
+@router.get("/listings", response_model=Page[ListingLinkOut], summary="Demands / achievements brought in by brokers")
+def list_listings(session: SessionDep, actor: CurrentActor, page: PageDep, broker_id: Annotated[Id | None, Query()] = None) -> Any:
+    rows, total = paginate(session, service.listings_query(actor, broker_id), page)
+    return Page(items=[ListingLinkOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size)
+
+
+@router.post("/listings", status_code=201, response_model=ListingLinkOut,
+             summary="Record a demand or achievement a broker brought in (their intermediary)")  # fmt: skip
+def propose_listing(body: ListingLinkIn, session: SessionDep, actor: CurrentActor) -> Any:
+    return service.propose_listing(session, actor, body.broker_id, body.listing_type, body.listing_id)
+
+
+@router.post("/listings/{row_id}/decision", response_model=ListingLinkOut, summary="Confirm or reject (the listing's owner)")
+def decide_listing(row_id: int, body: LinkDecisionIn, session: SessionDep, actor: CurrentActor) -> Any:
+    return service.decide_listing(session, actor, row_id, body.accept)
 
 
 @router.get("/performance", summary="Performance and ranking per broker or intermediary (json, csv or xlsx)")

@@ -76,3 +76,19 @@ class BrokerPerformanceWeights(IdMixin, Base):
 
 
 
+
+
+class BrokerListing(IdMixin, TimestampMixin, Base):
+    """A demand or achievement a broker brought in: proposed by the intermediary, confirmed by the listing's owner."""
+
+    __tablename__ = "broker_listings"
+    __table_args__ = (sa.UniqueConstraint("broker_id", "listing_type", "listing_id"),)
+
+    broker_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("brokers.id"), index=True)
+    listing_type: Mapped[str] = mapped_column(sa.String(20))  # achievement | demand
+    listing_id: Mapped[int] = mapped_column(BigIntPK, index=True)  # no FK: two tables, by listing_type
+    intermediary_org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="proposed", index=True)
+    proposed_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    decided_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+    decided_on: Mapped[dt.date | None] = mapped_column(sa.Date)

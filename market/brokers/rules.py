@@ -27,7 +27,9 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 
 # Default weights of the annual performance value (绩效分值): points per deal and per 万元.
-DEFAULT_WEIGHTS = {"deals": Decimal("10"), "total_amount_wan": Decimal("1"), "technical_amount_wan": Decimal("2")}
+# Listings brought in and matches turned into contracts weigh nothing until the bureau gives them points.
+DEFAULT_WEIGHTS = {"deals": Decimal("10"), "total_amount_wan": Decimal("1"), "technical_amount_wan": Decimal("2"),
+                   "listings": Decimal("0"), "matches": Decimal("0")}
 WAN = Decimal("10000")
 
 
@@ -124,6 +126,8 @@ class Tally:
     deals: int
     total_amount: Decimal  # 成交额 of the deals
     technical_amount: Decimal  # 技术交易额 of the registered ones
+    listings: int = 0  # demands / achievements brought in (confirmed by their owner)
+    matches: int = 0  # deals on a listing the broker brought in (matches turned into contracts)
 
 
 def performance_value(t: Tally, weights: Mapping[str, Decimal]) -> tuple[Decimal, dict[str, str]]:
@@ -132,6 +136,8 @@ def performance_value(t: Tally, weights: Mapping[str, Decimal]) -> tuple[Decimal
         "deals": weights["deals"] * t.deals,
         "total_amount_wan": weights["total_amount_wan"] * t.total_amount / WAN,
         "technical_amount_wan": weights["technical_amount_wan"] * t.technical_amount / WAN,
+        "listings": weights.get("listings", Decimal("0")) * t.listings,
+        "matches": weights.get("matches", Decimal("0")) * t.matches,
     }
     q = Decimal("0.01")
     total = sum(parts.values(), Decimal("0")).quantize(q)

@@ -125,3 +125,26 @@ class WeightsIn(BaseModel):
     total_amount_wan: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4, description="points per 万元 成交额")
     technical_amount_wan: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4,
                                                  description="points per 万元 技术交易额 (registered contracts)")
+    listings: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4, description="points per listing brought in")
+    matches: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4,
+                                    description="points per deal on a listing the broker brought in")
+
+
+class ListingLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    broker_id: Id
+    listing_type: Literal["achievement", "demand"]
+    listing_id: Id
+
+
+class ListingLinkOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    broker_id: int
+    listing_type: str
+    listing_id: int
+    intermediary_org_id: int
+    status: str
+    decided_on: dt.date | None

@@ -16,8 +16,12 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
 from market.brokers import notices, rules
-from market.brokers.models import Broker, BrokerEmployment, BrokerLink, BrokerPerformanceWeights, BrokerTraining
+from market.brokers.models import (
+    Broker, BrokerEmployment, BrokerLink, BrokerListing, BrokerPerformanceWeights, BrokerTraining,
+)  # fmt: skip
 from market.contracts.models import Contract, ContractParty, ContractStatus, PartyRole
+from market.contracts.service import today
+from market.listings.models import Achievement, Demand
 from market.core import audit
 from market.core.config import get_settings
 from market.core.deps import Actor
@@ -346,6 +350,69 @@ def links_query(session: Session, actor: Actor, contract_id: int | None, broker_
     return stmt
 
 
+# ---- listings brought in -------------------------------------------------------------------------
+
+LISTING_MODELS = {"achievement": Achievement, "demand": Demand}
+
+
+def propose_listing(session: Session, actor: Actor, broker_id: int, listing_type: str, listing_id: int) -> BrokerListing:
+    """The broker's current intermediary records a demand or achievement the broker brought in; its owner confirms."""
+    broker = get_broker(session, broker_id)
+    current = current_employment(session, broker.id)
+    if current is None or not _is_intermediary_staff(actor, current.intermediary_org_id):
+        raise Forbidden("only the broker's current intermediary records what they brought in", code="not_broker_manager")
+    if broker.status != "active":
+        raise InvalidState(f"the broker is {broker.status}", code="broker_not_active")
+    listing = session.get(LISTING_MODELS[listing_type], listing_id)
+    if listing is None:
+        raise NotFound(f"no such {listing_type}", code="listing_not_found")
+    existing = session.scalar(sa.select(BrokerListing).where(
+        BrokerListing.broker_id == broker.id, BrokerListing.listing_type == listing_type, BrokerListing.listing_id == listing_id))  # fmt: skip
+    if existing is not None:
+        raise InvalidState("this listing is already recorded for the broker", code="duplicate_link")
+    row = BrokerListing(broker_id=broker.id, listing_type=listing_type, listing_id=listing_id,
+                        intermediary_org_id=current.intermediary_org_id, status="proposed", proposed_by=actor.user_id)  # fmt: skip
+    session.add(row)
+    session.flush()
+    _audit(session, actor, "broker_listing", row.id, "propose", to_state="proposed", listing=f"{listing_type}:{listing_id}")
+    notices.emit(session, listing.org_id, "broker_listing", row.id, f"技术经纪人引入待确认: {broker.name}",
+                 {"broker_id": broker.id, "listing_type": listing_type, "listing_id": listing_id})  # fmt: skip
+    return row
+
+
+def decide_listing(session: Session, actor: Actor, row_id: int, accept: bool) -> BrokerListing:
+    row = session.get(BrokerListing, row_id)
+    if row is None:
+        raise NotFound("no such broker listing", code="broker_listing_not_found")
+    listing = session.get(LISTING_MODELS[row.listing_type], row.listing_id)
+    if listing is None or actor.org_id != listing.org_id or actor.role not in FILER_ROLES:
+        raise Forbidden("only the listing's owner confirms who brought it in", code="not_listing_owner")
+    if row.status != "proposed":
+        raise InvalidState(f"already {row.status}", code="invalid_state")
+    new = "confirmed" if accept else "rejected"
+    _audit(session, actor, "broker_listing", row.id, "confirm" if accept else "reject", row.status, new)
+    row.status, row.decided_by, row.decided_on = new, actor.user_id, today()
+    session.flush()
+    return row
+
+
+def listings_query(actor: Actor, broker_id: int | None) -> sa.Select:
+    stmt = sa.select(BrokerListing).order_by(BrokerListing.id)
+    if not actor.is_bureau:
+        own = sa.select(Broker.id).where(Broker.user_id == actor.user_id)
+        mine = [BrokerListing.broker_id.in_(own)]
+        if actor.role in INTERMEDIARY_ROLES:
+            mine.append(BrokerListing.intermediary_org_id == actor.org_id)
+        if actor.role in FILER_ROLES:
+            for kind, model in LISTING_MODELS.items():
+                mine.append(sa.and_(BrokerListing.listing_type == kind,
+                                    BrokerListing.listing_id.in_(sa.select(model.id).where(model.org_id == actor.org_id))))  # fmt: skip
+        stmt = stmt.where(sa.or_(*mine))
+    if broker_id:
+        stmt = stmt.where(BrokerListing.broker_id == broker_id)
+    return stmt
+
+
 # ---- performance ----------------------------------------------------------------------------------
 
 
@@ -386,19 +453,30 @@ def _deals(session: Session, start: dt.date, end: dt.date) -> list[tuple[BrokerL
 
 
 def tallies(session: Session, start: dt.date, end: dt.date, by: str) -> dict[int, rules.Tally]:
-    """Per broker (by="broker") or per intermediary (by="intermediary"): deals, 成交额, 技术交易额 (registered only)."""
-    acc: dict[int, list] = defaultdict(lambda: [0, ZERO, ZERO])
+    """Per broker (by="broker") or per intermediary (by="intermediary"): deals, 成交额, 技术交易额 (registered only),
+    listings brought in (confirmed in the period) and matches turned into contracts (deals on those listings, any time)."""
+    brought = session.execute(sa.select(BrokerListing).where(BrokerListing.status == "confirmed")).scalars().all()
+    by_broker: dict[int, set[tuple[str, int]]] = defaultdict(set)
+    acc: dict[int, list] = defaultdict(lambda: [0, ZERO, ZERO, 0, 0])
+    for row in brought:
+        by_broker[row.broker_id].add((row.listing_type, row.listing_id))
+        if row.decided_on is not None and start <= row.decided_on <= end:
+            acc[row.broker_id if by == "broker" else row.intermediary_org_id][3] += 1
     for link, contract in _deals(session, start, end):
         key = link.broker_id if by == "broker" else link.intermediary_org_id
         acc[key][0] += 1
         acc[key][1] += contract.total_amount
         if contract.status == ContractStatus.registered:
             acc[key][2] += contract.technical_transaction_amount
-    return {k: rules.Tally(v[0], v[1], v[2]) for k, v in acc.items()}
+        mine = by_broker.get(link.broker_id, set())
+        if ("achievement", contract.achievement_id) in mine or ("demand", contract.demand_id) in mine:
+            acc[key][4] += 1
+    return {k: rules.Tally(v[0], v[1], v[2], v[3], v[4]) for k, v in acc.items()}
 
 
-PERF_COLUMNS = ["rank", "id", "name", "deals", "total_amount", "technical_transaction_amount", "performance_value",
-                "points_deals", "points_total_amount", "points_technical_amount"]  # fmt: skip
+PERF_COLUMNS = ["rank", "id", "name", "deals", "total_amount", "technical_transaction_amount", "listings", "matches",
+                "rewards", "performance_value", "points_deals", "points_total_amount", "points_technical_amount",
+                "points_listings", "points_matches"]  # fmt: skip
 
 
 def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by: str) -> Table:
@@ -412,6 +490,9 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
     else:
         names = dict(session.execute(sa.select(Organisation.id, Organisation.name)
                                      .where(Organisation.id.in_(set(counted) or {0}))).all())  # fmt: skip
+    from market.brokers.subsidy import rewards_by
+
+    rewards = rewards_by(session, start, end, by)
     values = {k: rules.performance_value(t, weights) for k, t in counted.items()}
     ranks = rules.rank([(k, v[0]) for k, v in values.items()])
     visible = set(counted)
@@ -431,9 +512,11 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
         t, (value, parts) = counted[key], values[key]
         rows.append({"rank": ranks[key], "id": key, "name": names.get(key, ""), "deals": t.deals,
                      "total_amount": t.total_amount, "technical_transaction_amount": t.technical_amount,
+                     "listings": t.listings, "matches": t.matches, "rewards": rewards.get(key, Decimal("0.00")),
                      "performance_value": value, "points_deals": Decimal(parts["deals"]),
                      "points_total_amount": Decimal(parts["total_amount_wan"]),
-                     "points_technical_amount": Decimal(parts["technical_amount_wan"])})  # fmt: skip
+                     "points_technical_amount": Decimal(parts["technical_amount_wan"]),
+                     "points_listings": Decimal(parts["listings"]), "points_matches": Decimal(parts["matches"])})  # fmt: skip
     title = f"broker-performance-{by}-{start.isoformat()}-{end.isoformat()}"
     return Table(title=title, columns=PERF_COLUMNS, rows=rows,
                  meta={"start": start.isoformat(), "end": end.isoformat(), "by": by,

@@ -79,3 +79,17 @@ def broker_rewards(session: Session, year: int, jurisdiction: str) -> list[dict]
         lines.append({"broker": r.name, "key": r.key, "paid_through": payee, "total": str(r.total),
                       "working": calc.working_json(r, policy)})  # fmt: skip
     return sorted(lines, key=lambda line: line["key"])
+
+
+def rewards_by(session: Session, start, end, by: str) -> dict[int, Decimal]:
+    """Rewards earned in a period under the reward policy, per broker id or per paying intermediary's org id."""
+    from market.subsidies.service import jurisdiction, load_facts
+
+    period = calc.Period(start, end)
+    facts = with_registered_brokers(session, load_facts(session, period))
+    out: dict[int, Decimal] = {}
+    for r in calc.compute(broker_reward_policy((jurisdiction(),)), facts, period).results:
+        payee, _, label = r.key.partition("/broker:")
+        key = int(label.rsplit("#", 1)[1]) if by == "broker" else int(payee.removeprefix("org:"))
+        out[key] = out.get(key, Decimal("0")) + r.total
+    return out

@@ -67,11 +67,11 @@ def register(client: TestClient, who: Member, *, name: str = "李明", start: st
 
 
 def contract(p: Parties, intermediary: Member | None, signed: dt.date, total: int, technical: int,
-             status: str = "registered") -> int:  # fmt: skip
+             status: str = "registered", **flags) -> int:  # fmt: skip
     """A contract filed by the seller with the given intermediary, signed and registered on `signed`."""
     return add_contract(p.seller.org_id, p.buyer.org_id, total, technical=technical,
                         intermediary=intermediary.org_id if intermediary else None, on=signed, signing_date=signed,
-                        status=status)  # fmt: skip
+                        status=status, **flags)  # fmt: skip
 
 
 def link(client: TestClient, who: Member, broker_id: int, contract_id: int):

@@ -86,7 +86,11 @@ def test_performance_value_is_weighted_items_in_wan():
     # 3 deals × 10 + 250万 × 1 + 160万 × 2 = 30 + 250 + 320 = 600
     value, parts = rules.performance_value(rules.Tally(3, D("2500000"), D("1600000")), rules.DEFAULT_WEIGHTS)
     assert value == D("600.00")
-    assert parts == {"deals": "30.00", "total_amount_wan": "250.00", "technical_amount_wan": "320.00"}
+    assert parts == {"deals": "30.00", "total_amount_wan": "250.00", "technical_amount_wan": "320.00", "listings": "0.00",
+                     "matches": "0.00"}  # fmt: skip
+    weights = {**rules.DEFAULT_WEIGHTS, "listings": D("3"), "matches": D("5")}
+    value, _ = rules.performance_value(rules.Tally(3, D("2500000"), D("1600000"), listings=2, matches=1), weights)
+    assert value == D("611.00")  # 600 + 2 × 3 + 1 × 5
 
 
 def test_weights_are_checked_and_completed():

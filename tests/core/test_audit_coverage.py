@@ -320,6 +320,19 @@ def _(c):
     return c.uni, f"/api/v1/brokers/links/{c.last['id']}/decision", {"accept": True}
 
 
+@step("POST", "/api/v1/brokers/listings")
+def _(c):
+    r = c.kit.client.post("/api/v1/achievements", json=achievement_body(), headers=c.uni.headers)
+    assert r.status_code == 201, r.text
+    return c.agency, "/api/v1/brokers/listings", {"broker_id": c.broker, "listing_type": "achievement",
+                                                  "listing_id": r.json()["id"]}  # fmt: skip
+
+
+@step("POST", "/api/v1/brokers/listings/{row_id}/decision")
+def _(c):
+    return c.uni, f"/api/v1/brokers/listings/{c.last['id']}/decision", {"accept": True}
+
+
 @step("POST", "/api/v1/brokers/{broker_id}/moves")
 def _(c):
     other = c.kit.world.member(OrgKind.intermediary)
