@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
-from market.commissioners import rules
+from market.commissioners import notices, rules
 from market.commissioners.models import (
     Commissioner, CommissionerAward, CommissionerDispatch, CommissionerProject, CommissionerServiceLog, CommissionerStation,
 )  # fmt: skip
@@ -88,6 +88,9 @@ def dispatch(session: Session, actor: Actor, commissioner_id: int, data: dict[st
     session.flush()
     _audit(session, actor, "commissioner", commissioner.id, "dispatch", host=row.host_name,
            start_date=row.start_date, end_date=row.end_date)  # fmt: skip
+    if row.host_org_id is not None:
+        notices.emit(session, row.host_org_id, "dispatch", row.id, f"科技特派员选派: {commissioner.name}",
+                     {"commissioner_id": commissioner.id, "start_date": str(row.start_date), "end_date": str(row.end_date)})  # fmt: skip
     return row
 
 
@@ -222,6 +225,10 @@ def approve_award(session: Session, actor: Actor, award_id: int) -> Commissioner
         raise Forbidden("another officer approves the award", code="four_eyes")
     _audit(session, actor, "commissioner_award", row.id, "approve", "proposed", "approved", amount=row.amount)
     row.status, row.approved_by = "approved", actor.user_id
+    commissioner = get(session, row.commissioner_id)
+    if commissioner.home_org_id is not None:
+        notices.emit(session, commissioner.home_org_id, "commissioner_award", row.id, f"科技特派员奖励: {commissioner.name}",
+                     {"kind": row.kind, "amount": str(row.amount), "year": row.year})  # fmt: skip
     session.flush()
     return row
 

@@ -110,6 +110,15 @@ def test_a_commissioners_year(client, world):
         assert ok(client.post(f"{API}/awards/{p['id']}/approve", headers=b.headers))["status"] == "approved"
     refused(client.post(f"{API}/awards/{proposed[0]['id']}/approve", headers=b.headers), 409, "invalid_state")
 
+    # The host firm heard of the dispatch, the home university of the four awards (inbox, after the drain).
+    from market.commissioners import notices
+    from market.core.db import session_scope
+
+    with session_scope() as s:
+        notices.deliver_pending(s)
+    assert ok(client.get("/api/v1/inbox", headers=firm.headers))["total"] == 1
+    assert ok(client.get("/api/v1/inbox", headers=uni.headers))["total"] == 3  # 陈农's three; the team has no home org
+
     table = ok(client.get(f"{API}/figures/2026", headers=b.headers))
     rows = {(r["item"], r["level"], r["field"]): D(r["value"]) for r in table["rows"]}
     assert rows[("commissioners", "city", "agriculture")] == 1 and rows[("commissioners", "county", "")] == 1
