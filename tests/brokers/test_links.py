@@ -91,3 +91,26 @@ def test_the_filer_and_the_intermediary_hear_of_a_link_in_their_inbox(client, pa
         assert notices.deliver_pending(s) == []
     note = ok(client.get("/api/v1/inbox", headers=parties.agency.headers))["items"][0]
     assert note["detail"]["status"] == "confirmed"
+
+
+def test_listings_brought_in_per_role(client, parties):
+    from tests.listings.payloads import demand_body
+
+    b = register(client, parties.agency, user_id=parties.broker_user.user_id)
+    demand = ok(client.post("/api/v1/demands", json=demand_body(), headers=parties.buyer.headers), 201)
+    body = {"broker_id": b["id"], "listing_type": "demand", "listing_id": demand["id"]}
+    refused(client.post(f"{API}/listings", json=body), 401, "not_authenticated")
+    for who in (parties.agency_b, parties.agency_member, parties.broker_user, parties.buyer, parties.registrar):
+        refused(client.post(f"{API}/listings", json=body, headers=who.headers), 403, "not_broker_manager")
+    refused(client.post(f"{API}/listings", json={**body, "listing_id": 999_999}, headers=parties.agency.headers),
+            404, "listing_not_found")  # fmt: skip
+    row = ok(client.post(f"{API}/listings", json=body, headers=parties.agency.headers), 201)
+    refused(client.post(f"{API}/listings", json=body, headers=parties.agency.headers), 409, "duplicate_link")
+    for who in (parties.agency, parties.seller, parties.other, parties.broker_user):
+        refused(client.post(f"{API}/listings/{row['id']}/decision", json={"accept": True}, headers=who.headers),
+                403, "not_listing_owner")  # fmt: skip
+    assert ok(client.post(f"{API}/listings/{row['id']}/decision", json={"accept": False},
+                          headers=parties.buyer.headers))["status"] == "rejected"  # fmt: skip
+    for who, n in [(parties.agency, 1), (parties.buyer, 1), (parties.broker_user, 1), (parties.officer, 1),
+                   (parties.other, 0), (parties.agency_b, 0)]:  # fmt: skip
+        assert ok(client.get(f"{API}/listings", headers=who.headers))["total"] == n
