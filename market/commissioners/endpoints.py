@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
 
-from market.commissioners import service
+from market.commissioners import service, subsidy
 from market.commissioners.models import Commissioner
 from market.commissioners.schemas import (
     AwardIn, AwardOut, CommissionerIn, CommissionerOut, DispatchIn, DispatchOut, LogIn, LogOut, ProjectEdit, ProjectIn,
@@ -36,6 +36,11 @@ def list_commissioners(session: SessionDep, page: PageDep) -> Any:
 def list_awards(session: SessionDep, actor: BureauActor,
                 year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Any:  # fmt: skip
     return service.awards(session, year)
+
+
+@router.get("/awards/payout/{year}", summary="The year's approved awards through the subsidy engine, with working (bureau)")
+def award_payout(year: Year, session: SessionDep, actor: BureauActor) -> Any:
+    return subsidy.payout(session, year)
 
 
 @router.post("/awards", status_code=201, response_model=AwardOut, summary="Propose an evaluation award (bureau)")

@@ -127,4 +127,8 @@ def test_a_commissioners_year(client, world):
     awards = sum(v for (item, _, _), v in rows.items() if item.startswith("awards:"))
     assert awards == D("405000")
     refused(client.get(f"{API}/figures/2026", headers=firm.headers), 403, "role_required")
+    # Paid through the subsidy engine: 陈农 20,000 + 200,000 + 85,000 = 305,000; the team 100,000.
+    payout = {line["key"]: D(line["total"]) for line in ok(client.get(f"{API}/awards/payout/2026", headers=b.headers))}
+    assert payout == {f"commissioner:{chen['id']}": D("305000"), f"commissioner:{team['id']}": D("100000")}
+    refused(client.get(f"{API}/awards/payout/2026", headers=chen_user.headers), 403, "role_required")
     assert client.get(f"{API}/figures/2026", params={"format": "csv"}, headers=b.headers).status_code == 200
