@@ -9,7 +9,9 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from market.accounts.endpoints import router as accounts_router
+from market.brokers.endpoints import router as brokers_router
 from market.calls.endpoints import router as calls_router
+from market.commissioners.endpoints import router as commissioners_router
 from market.contracts.endpoints import router as contracts_router
 from market.core.config import get_settings
 from market.filings.endpoints import router as filings_router
@@ -51,7 +53,7 @@ def create_app() -> FastAPI:
     # The domains' paths never overlap (each has its own first segment), so the order changes nothing else.
     for router in (
         matching_router, listings_router, accounts_router, contracts_router, stats_router, subsidies_router,
-        calls_router, vouchers_router, filings_router,
+        calls_router, vouchers_router, filings_router, brokers_router, commissioners_router,
     ):  # fmt: skip
         app.include_router(router)
 

@@ -10,3 +10,5 @@ from market.calls import models as calls_models  # noqa: F401
 from market.matching import models as matching_models  # noqa: F401
 from market.vouchers import models as vouchers_models  # noqa: F401
 from market.filings import models as filings_models  # noqa: F401
+from market.brokers import models as brokers_models  # noqa: F401
+from market.commissioners import models as commissioners_models  # noqa: F401

@@ -11,6 +11,8 @@ TASK_MODULES = ["workers.search", "workers.contracts", "workers.subsidies", "wor
 # Every queue a task is routed to; a worker that serves everything listens on all of them.
 QUEUES = ("default", "search", "calls", "subsidies")
 TASK_MODULES.append("workers.vouchers")  # innovation vouchers: expiry and notices (default queue)
+TASK_MODULES.append("workers.brokers")  # technology brokers: notices (default queue)
+TASK_MODULES.append("workers.commissioners")  # science commissioners: notices (default queue)
 
 
 def broker_url() -> str:

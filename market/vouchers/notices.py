@@ -25,14 +25,15 @@ def emit(session: Session, org_id: int, entity_type: str, entity_id: int, title:
     outbox.emit(session, TOPIC, entity_type, entity_id, {"org_id": org_id, "title": title, "detail": detail})
 
 
-def deliver_pending(session: Session, limit: int = 500) -> list[int]:
+def deliver_pending(session: Session, limit: int = 500, topic: str = TOPIC) -> list[int]:
     """Turn pending notices into inbox entries and webhook deliveries; returns the delivery ids to send.
 
-    Rows are claimed with SKIP LOCKED on PostgreSQL, so two drains never deliver one notice twice.
+    Rows are claimed with SKIP LOCKED on PostgreSQL, so two drains never deliver one notice twice. Another
+    domain's notices of the same shape (org_id, title, detail) drain here with their own `topic`.
     """
     stmt = (
         sa.select(outbox.OutboxEvent)
-        .where(outbox.OutboxEvent.topic == TOPIC, outbox.OutboxEvent.processed_at.is_(None))
+        .where(outbox.OutboxEvent.topic == topic, outbox.OutboxEvent.processed_at.is_(None))
         .order_by(outbox.OutboxEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

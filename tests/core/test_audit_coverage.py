@@ -284,6 +284,121 @@ def _(c):
     return c.officer, "/api/v1/subsidies/vouchers", {"contract_id": service_contract}
 
 
+# -- brokers (技术经纪人) -------------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/brokers")
+def _(c):
+    from tests.brokers.conftest import id_number
+
+    c.agency = c.kit.world.member(OrgKind.intermediary)
+    body = {"name": "李明", "id_number": id_number(), "level": "junior_broker", "start_date": "2026-01-01"}
+    return c.agency, "/api/v1/brokers", body
+
+
+@step("PATCH", "/api/v1/brokers/{broker_id}")
+def _(c):
+    c.broker = c.last["id"]
+    return c.agency, f"/api/v1/brokers/{c.broker}", {"level": "intermediate_manager"}
+
+
+@step("POST", "/api/v1/brokers/{broker_id}/trainings")
+def _(c):
+    return c.agency, f"/api/v1/brokers/{c.broker}/trainings", {"course": "技术经纪人培训", "hours": 48,
+                                                                "completed_on": "2026-04-20"}  # fmt: skip
+
+
+@step("POST", "/api/v1/brokers/links")
+def _(c):
+    c.brokered = add_contract(c.uni.org_id, c.firm.org_id, 100_000, intermediary=c.agency.org_id,
+                              signing_date=dt.date(2026, 3, 1))  # fmt: skip
+    return c.agency, "/api/v1/brokers/links", {"broker_id": c.broker, "contract_id": c.brokered}
+
+
+@step("POST", "/api/v1/brokers/links/{link_id}/decision")
+def _(c):
+    return c.uni, f"/api/v1/brokers/links/{c.last['id']}/decision", {"accept": True}
+
+
+@step("POST", "/api/v1/brokers/listings")
+def _(c):
+    r = c.kit.client.post("/api/v1/achievements", json=achievement_body(), headers=c.uni.headers)
+    assert r.status_code == 201, r.text
+    return c.agency, "/api/v1/brokers/listings", {"broker_id": c.broker, "listing_type": "achievement",
+                                                  "listing_id": r.json()["id"]}  # fmt: skip
+
+
+@step("POST", "/api/v1/brokers/listings/{row_id}/decision")
+def _(c):
+    return c.uni, f"/api/v1/brokers/listings/{c.last['id']}/decision", {"accept": True}
+
+
+@step("POST", "/api/v1/brokers/{broker_id}/moves")
+def _(c):
+    other = c.kit.world.member(OrgKind.intermediary)
+    return other, f"/api/v1/brokers/{c.broker}/moves", {"intermediary_org_id": other.org_id, "start_date": "2026-07-01"}
+
+
+@step("POST", "/api/v1/brokers/{broker_id}/status")
+def _(c):
+    return c.officer, f"/api/v1/brokers/{c.broker}/status", {"action": "suspend"}
+
+
+@step("PUT", "/api/v1/brokers/performance-weights/{year}")
+def _(c):
+    return c.officer, "/api/v1/brokers/performance-weights/2026", {"deals": "20"}
+
+
+# -- commissioners (科技特派员) ---------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/commissioners")
+def _(c):
+    return c.officer, "/api/v1/commissioners", {"kind": "individual", "name": "陈农", "home_institution": "宁波大学",
+                                                "level": "city"}  # fmt: skip
+
+
+@step("POST", "/api/v1/commissioners/{commissioner_id}/dispatches")
+def _(c):
+    c.commissioner = c.last["id"]
+    return c.officer, f"/api/v1/commissioners/{c.commissioner}/dispatches", {
+        "host_kind": "village", "host_name": "横溪村", "start_date": "2026-04-01", "end_date": "2026-10-31", "goals": "培训"}
+
+
+@step("POST", "/api/v1/commissioners/awards")
+def _(c):
+    return c.officer, "/api/v1/commissioners/awards", {"year": 2026, "commissioner_id": c.commissioner,
+                                                       "kind": "outstanding_commissioner"}  # fmt: skip
+
+
+@step("POST", "/api/v1/commissioners/awards/{award_id}/approve")
+def _(c):
+    return c.admin, f"/api/v1/commissioners/awards/{c.last['id']}/approve", None
+
+
+@step("POST", "/api/v1/commissioners/stations")
+def _(c):
+    return c.officer, "/api/v1/commissioners/stations", {"kind": "workstation", "name": "工作站", "host_name": "横溪村",
+                                                         "commissioner_ids": [c.commissioner]}  # fmt: skip
+
+
+@step("POST", "/api/v1/commissioners/{commissioner_id}/projects")
+def _(c):
+    return c.officer, f"/api/v1/commissioners/{c.commissioner}/projects", {
+        "host_org_id": c.firm.org_id, "title": "节能工艺", "goals": "能耗降低", "start_date": "2026-03-15"}
+
+
+@step("PATCH", "/api/v1/commissioners/projects/{project_id}")
+def _(c):
+    return c.officer, f"/api/v1/commissioners/projects/{c.last['id']}", {"status": "completed"}
+
+
+@step("POST", "/api/v1/commissioners/{commissioner_id}/logs")
+def _(c):
+    return c.officer, f"/api/v1/commissioners/{c.commissioner}/logs", {
+        "kind": "visit", "on": "2026-05-20", "host_name": "横溪村", "description": "走访"}
+
+
 # -- open calls -------------------------------------------------------------------------------------
 
 
