@@ -18,9 +18,14 @@ from market.core.errors import Forbidden, Unauthorized
 T = TypeVar("T")
 
 
-def get_session() -> Iterator[Session]:
+# Requests that only read: their unit of work is read-only (on SQLite a deferred transaction that waits for
+# no other reader or writer; see market/core/db.py). Every other method takes the write lock up front.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(request: Request) -> Iterator[Session]:
     """One session per request; commits when the endpoint returns, rolls back on error."""
-    with session_scope() as session:
+    with session_scope(write=request.method not in READ_METHODS) as session:
         yield session
 
 
@@ -111,7 +116,7 @@ def require_roles(*roles: Role):
 BureauActor = Annotated[Actor, require_roles(*BUREAU_ROLES)]
 
 
-async def in_unit_of_work(work: Callable[[Session], T]) -> T:
+async def in_unit_of_work(work: Callable[[Session], T], *, write: bool = True) -> T:
     """Run `work(session)` in one trip to the worker threads, in its own unit of work (as `SessionDep` commits).
 
     Every sync dependency and a sync endpoint cost a trip each (SessionDep alone costs two); for the
@@ -119,7 +124,7 @@ async def in_unit_of_work(work: Callable[[Session], T]) -> T:
     """
 
     def run() -> T:
-        with session_scope() as session:
+        with session_scope(write=write) as session:
             return work(session)
 
     return await run_in_threadpool(run)
