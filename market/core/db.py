@@ -169,7 +169,8 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _pg_begin(conn: sa.Connection) -> None:
-        if _is_read_only(conn):
+        # psycopg begins READ ONLY itself (postgresql_readonly, see set_engine): no extra round trip.
+        if _is_read_only(conn) and not conn.get_execution_options().get("postgresql_readonly"):
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     return engine
@@ -193,8 +194,11 @@ def set_engine(engine: Engine) -> None:
     _engine = engine
     _sessionmaker = sessionmaker(engine, expire_on_commit=False)
     # Same pool and events; its connections carry READ_ONLY, which the "begin" listeners act on.
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        options["postgresql_readonly"] = True  # the driver sends BEGIN READ ONLY; reset when pooled again
     _read_sessionmaker = sessionmaker(
-        engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, info={READ_ONLY: True}
+        engine.execution_options(**options), expire_on_commit=False, info={READ_ONLY: True}
     )
 
 

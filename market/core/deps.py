@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from market.accounts.roles import BUREAU_ROLES, Role
-from market.core.db import session_scope
+from market.core.db import new_session, session_scope
 from market.core.errors import Forbidden, Unauthorized
 
 T = TypeVar("T")
@@ -23,10 +23,27 @@ T = TypeVar("T")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; commits when the endpoint returns, rolls back on error."""
-    with session_scope(write=request.method not in READ_METHODS) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; commits when the endpoint returns, rolls back on error.
+
+    Async, so opening it costs no trip to the worker threads (a session connects on its first query, which
+    runs in the endpoint's thread); ending it costs one, and none when the request never touched the database.
+    Same unit of work as `session_scope`.
+    """
+    session = new_session(write=request.method not in READ_METHODS)
+    try:
         yield session
+        if session.in_transaction():
+            await run_in_threadpool(session.commit)
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        if session.in_transaction():  # cancelled mid-commit: give the connection back from a thread
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 # scope="function": commit before the response is sent, so a client never reads ahead of its own write
@@ -88,8 +105,11 @@ def actor_for(session: Session, request: Request, token: str | None) -> Actor | 
     return actor
 
 
-def get_optional_actor(request: Request, session: SessionDep, token: BearerToken) -> Actor | None:
-    return actor_for(session, request, token)
+async def get_optional_actor(request: Request, session: SessionDep, token: BearerToken) -> Actor | None:
+    # Anonymous requests (most reads) need no database and so no trip to the worker threads.
+    if not (token or request.headers.get("X-API-Key")):
+        return None
+    return await run_in_threadpool(actor_for, session, request, token)
 
 
 def get_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
