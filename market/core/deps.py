@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
@@ -10,17 +11,63 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from market.accounts.roles import BUREAU_ROLES, Role
-from market.core.db import new_session, session_scope
+from market.core.db import ReadOnlyUnitOfWork, new_session, session_scope
 from market.core.errors import Forbidden, Unauthorized
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 # Requests that only read: their unit of work is read-only (on SQLite a deferred transaction that waits for
 # no other reader or writer; see market/core/db.py). Every other method takes the write lock up front.
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITES = "market_writes"  # set in a request's scope state: this read request is served by a writing unit
+
+
+class ReadThatWritesMiddleware:
+    """A GET that turns out to write (e.g. installs shipped presets on first read) is run again as a writer.
+
+    Its read-only unit refused the write (`ReadOnlyUnitOfWork`, before anything was committed or sent);
+    the request has no body, so it is replayed once with a writing unit of work, and a warning names the route.
+    Must sit inside `CatchAllMiddleware`, which would otherwise answer the refusal with a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+            return
+        except ReadOnlyUnitOfWork:
+            if started:
+                raise
+            log.warning("%s %s wrote in a read-only unit of work: served again as a writer", scope["method"],
+                        scope.get("path"))  # fmt: skip
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return await receive()
+
+        state = {**scope.get("state", {}), WRITES: True}
+        await self.app({**scope, "state": state}, replay_receive, send)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -30,7 +77,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     runs in the endpoint's thread); ending it costs one, and none when the request never touched the database.
     Same unit of work as `session_scope`.
     """
-    session = new_session(write=request.method not in READ_METHODS)
+    write = request.method not in READ_METHODS or bool(request.scope.get("state", {}).get(WRITES))
+    session = new_session(write=write)
     try:
         yield session
         if session.in_transaction():

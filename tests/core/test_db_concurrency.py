@@ -179,3 +179,14 @@ def test_api_reads_answer_while_a_write_is_held_and_concurrent_creates_all_succe
     for t in threads:
         t.join(WAIT * 4)
     assert statuses == [201] * 6
+
+
+def test_a_get_that_writes_is_served_again_as_a_writer(client, world) -> None:
+    """Subsidy policies install their shipped presets on first read: the GET is replayed as a writer, not a 500."""
+    assert client.get("/api/v1/subsidies/policies").status_code == 401
+    assert client.get("/api/v1/subsidies/policies", headers=world.member().headers).status_code == 403
+    admin = world.bureau()
+    first = client.get("/api/v1/subsidies/policies", headers=admin.headers)
+    assert first.status_code == 200, first.text
+    assert first.json()  # the presets, now stored
+    assert client.get("/api/v1/subsidies/policies", headers=admin.headers).json() == first.json()
