@@ -137,6 +137,11 @@ def _is_read_only(conn: sa.Connection) -> bool:
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        if "poolclass" not in kwargs and ":memory:" not in url and url.rstrip("/") != "sqlite:":
+            # As many pooled connections as requests in flight (the default kept 5 and opened and closed the
+            # rest per request, each with its PRAGMAs); a SQLite connection is a file handle and some cache.
+            kwargs.setdefault("pool_size", 32)
+            kwargs.setdefault("max_overflow", 32)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -163,8 +168,10 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
+        # Kept open: 20 (10 made every request beyond the tenth open and close a server connection); at most
+        # 30 per process as before, so two API workers and the Celery worker stay under max_connections=100.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 10)
     engine = sa.create_engine(url, **kwargs)
 
     @event.listens_for(engine, "begin")
