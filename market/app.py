@@ -14,6 +14,7 @@ from market.calls.endpoints import router as calls_router
 from market.commissioners.endpoints import router as commissioners_router
 from market.contracts.endpoints import router as contracts_router
 from market.core.config import get_settings
+from market.core.deps import ReadThatWritesMiddleware
 from market.filings.endpoints import router as filings_router
 from market.core.errors import install_error_handlers
 from market.core.headers import SecurityHeadersMiddleware
@@ -47,6 +48,8 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Technology market backend: listings, matching, technology contracts, subsidies, open calls.",
     )
+    # Inside CatchAllMiddleware (added by install_error_handlers): a GET that wrote is replayed as a writer.
+    app.add_middleware(ReadThatWritesMiddleware)
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost of ours: error responses get the headers too
     # Routes are tried in order, at some 20 µs each: the most requested (search and match) come first.

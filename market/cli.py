@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def create_admin(username: str, display_name: str, password: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="load the demo organisations and listings first")
 @click.option("--no-worker", is_flag=True, help="do not start a Celery worker (outbox is drained later)")
-def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
+@click.option("--workers", default=lambda: os.cpu_count() or 1, show_default="the machine's cores", type=int,
+              help="uvicorn worker processes for the API")  # fmt: skip
+def serve(host: str, port: int, demo: bool, no_worker: bool, workers: int) -> None:
     """Run the API with everything it needs: SQLite (default), Meilisearch, Redis and a Celery worker."""
     from market.stack import EmbeddedStack, StackAlreadyRunning
 
@@ -59,7 +62,7 @@ def serve(host: str, port: int, demo: bool, no_worker: bool) -> None:
     try:
         if demo:
             stack.load_demo()
-        stack.serve(host, port)
+        stack.serve(host, port, workers=workers)
     finally:
         stack.close()
 
@@ -79,7 +82,8 @@ for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "ma
 @main.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
+@click.option("--workers", default=lambda: os.cpu_count() or 1, show_default="the machine's cores", type=int,
+              help="uvicorn worker processes")  # fmt: skip
 def api_command(host: str, port: int, workers: int) -> None:
     """Run the API alone on the configured services (production: the container's command), JSON logs."""
     import uvicorn

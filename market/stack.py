@@ -215,7 +215,7 @@ class EmbeddedStack:
         with session_scope() as session:
             print(f"demo data: {load_demo(session)}", flush=True)
 
-    def serve(self, host: str, port: int) -> None:
+    def serve(self, host: str, port: int, workers: int = 1) -> None:
         import uvicorn
 
         from market.app import create_app
@@ -225,6 +225,11 @@ class EmbeddedStack:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, _exit_on_signal)
         print(f"API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", flush=True)
+        if workers > 1:  # worker processes build the app themselves; the stack's URLs reach them in os.environ
+            os.environ[STACK_MARK] = str(self.data)  # marked: a later start stops any left by a `kill -9`
+            uvicorn.run("market.app:create_app", factory=True, workers=workers, host=host, port=port,
+                        log_config=uvicorn_log_config(), access_log=False)  # fmt: skip
+            return
         uvicorn.run(create_app(), host=host, port=port, log_config=uvicorn_log_config(), access_log=False)
 
 

@@ -3,6 +3,14 @@
 PostgreSQL is the reference; SQLite is the embedded default. Every place where the
 two differ lives in this module: money is stored as integer fen (exact SUM on both),
 timestamps come back timezone-aware, SQLite gets foreign keys and a busy timeout.
+
+Units of work are either writing or read-only (`session_scope(write=False)`; the API makes GET/HEAD
+requests read-only). SQLite runs in WAL: a read-only unit begins a deferred transaction (plain BEGIN), so
+readers never wait for each other or for the one writer; a writing unit takes the write lock up front
+(BEGIN IMMEDIATE), so two read-then-write transactions can never deadlock on the lock upgrade. Because a
+deferred transaction that later wrote could fail that way, a read-only unit cannot write at all: its
+flushes and DML raise `ReadOnlyUnitOfWork`, and the database refuses raw writes too (SQLite
+`PRAGMA query_only`, PostgreSQL `SET TRANSACTION READ ONLY`), on both databases alike.
 """
 
 from __future__ import annotations
@@ -115,8 +123,25 @@ def is_sqlite(bind: Engine | sa.Connection | Session) -> bool:
     return bind.get_bind().dialect.name == "sqlite" if isinstance(bind, Session) else bind.dialect.name == "sqlite"
 
 
+# Execution option that marks a connection's transactions read-only (set by the read-only sessionmaker).
+READ_ONLY = "market_read_only"
+
+
+class ReadOnlyUnitOfWork(RuntimeError):
+    """A write was attempted in a read-only unit of work (a GET/HEAD request, or `session_scope(write=False)`)."""
+
+
+def _is_read_only(conn: sa.Connection) -> bool:
+    return bool(conn.get_execution_options().get(READ_ONLY))
+
+
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        if "poolclass" not in kwargs and ":memory:" not in url and url.rstrip("/") != "sqlite:":
+            # As many pooled connections as requests in flight (the default kept 5 and opened and closed the
+            # rest per request, each with its PRAGMAs); a SQLite connection is a file handle and some cache.
+            kwargs.setdefault("pool_size", 32)
+            kwargs.setdefault("max_overflow", 32)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -131,40 +156,76 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: sa.Connection) -> None:
-            # One writer at a time, taken up front: no upgrade deadlocks between readers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = _is_read_only(conn)
+            info = conn.connection.info
+            if info.get("query_only", False) != read_only:
+                conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+                info["query_only"] = read_only
+            # Readers: deferred, on a WAL snapshot, waiting for nobody. Writers: one at a time, the
+            # lock taken up front, so no two read-then-write transactions deadlock upgrading it.
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
-    return sa.create_engine(url, **kwargs)
+        # Kept open: 20 (10 made every request beyond the tenth open and close a server connection); at most
+        # 30 per process as before, so two API workers and the Celery worker stay under max_connections=100.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 10)
+    engine = sa.create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "begin")
+    def _pg_begin(conn: sa.Connection) -> None:
+        # psycopg begins READ ONLY itself (postgresql_readonly, see set_engine): no extra round trip.
+        if _is_read_only(conn) and not conn.get_execution_options().get("postgresql_readonly"):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    return engine
 
 
 _engine: Engine | None = None
 _sessionmaker: sessionmaker[Session] | None = None
+_read_sessionmaker: sessionmaker[Session] | None = None
 
 
 def get_engine() -> Engine:
-    global _engine, _sessionmaker
     if _engine is None:
-        _engine = create_db_engine(get_settings().sqlalchemy_url)
-        _sessionmaker = sessionmaker(_engine, expire_on_commit=False)
+        set_engine(create_db_engine(get_settings().sqlalchemy_url))
+    assert _engine is not None
     return _engine
 
 
 def set_engine(engine: Engine) -> None:
     """Point the application at another engine (tests, benchmarks)."""
-    global _engine, _sessionmaker
+    global _engine, _sessionmaker, _read_sessionmaker
     _engine = engine
     _sessionmaker = sessionmaker(engine, expire_on_commit=False)
+    # Same pool and events; its connections carry READ_ONLY, which the "begin" listeners act on.
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        options["postgresql_readonly"] = True  # the driver sends BEGIN READ ONLY; reset when pooled again
+    _read_sessionmaker = sessionmaker(
+        engine.execution_options(**options), expire_on_commit=False, info={READ_ONLY: True}
+    )
 
 
-def new_session() -> Session:
+def new_session(*, write: bool = True) -> Session:
     get_engine()
-    assert _sessionmaker is not None
-    return _sessionmaker()
+    maker = _sessionmaker if write else _read_sessionmaker
+    assert maker is not None
+    return maker()
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush_when_read_only(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyUnitOfWork("a read-only unit of work (GET/HEAD request) tried to write")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_dml_when_read_only(state: Any) -> None:
+    if state.session.info.get(READ_ONLY) and (state.is_insert or state.is_update or state.is_delete):
+        raise ReadOnlyUnitOfWork("a read-only unit of work (GET/HEAD request) tried to write")
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -190,9 +251,12 @@ def _drop_after_commit(session: Session) -> None:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """The one unit of work: services flush, this commits (or rolls back)."""
-    session = new_session()
+def session_scope(*, write: bool = True) -> Iterator[Session]:
+    """The one unit of work: services flush, this commits (or rolls back).
+
+    `write=False`: a read-only unit (never waits for other readers or the writer; cannot write).
+    """
+    session = new_session(write=write)
     try:
         yield session
         session.commit()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -10,18 +11,87 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from market.accounts.roles import BUREAU_ROLES, Role
-from market.core.db import session_scope
+from market.core.db import ReadOnlyUnitOfWork, new_session, session_scope
 from market.core.errors import Forbidden, Unauthorized
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request; commits when the endpoint returns, rolls back on error."""
-    with session_scope() as session:
+# Requests that only read: their unit of work is read-only (on SQLite a deferred transaction that waits for
+# no other reader or writer; see market/core/db.py). Every other method takes the write lock up front.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITES = "market_writes"  # set in a request's scope state: this read request is served by a writing unit
+
+
+class ReadThatWritesMiddleware:
+    """A GET that turns out to write (e.g. installs shipped presets on first read) is run again as a writer.
+
+    Its read-only unit refused the write (`ReadOnlyUnitOfWork`, before anything was committed or sent);
+    the request has no body, so it is replayed once with a writing unit of work, and a warning names the route.
+    Must sit inside `CatchAllMiddleware`, which would otherwise answer the refusal with a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+            return
+        except ReadOnlyUnitOfWork:
+            if started:
+                raise
+            log.warning("%s %s wrote in a read-only unit of work: served again as a writer", scope["method"],
+                        scope.get("path"))  # fmt: skip
+        replayed = False
+
+        async def replay_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return await receive()
+
+        state = {**scope.get("state", {}), WRITES: True}
+        await self.app({**scope, "state": state}, replay_receive, send)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; commits when the endpoint returns, rolls back on error.
+
+    Async, so opening it costs no trip to the worker threads (a session connects on its first query, which
+    runs in the endpoint's thread); ending it costs one, and none when the request never touched the database.
+    Same unit of work as `session_scope`.
+    """
+    write = request.method not in READ_METHODS or bool(request.scope.get("state", {}).get(WRITES))
+    session = new_session(write=write)
+    try:
         yield session
+        if session.in_transaction():
+            await run_in_threadpool(session.commit)
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        if session.in_transaction():  # cancelled mid-commit: give the connection back from a thread
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 # scope="function": commit before the response is sent, so a client never reads ahead of its own write
@@ -83,8 +153,11 @@ def actor_for(session: Session, request: Request, token: str | None) -> Actor | 
     return actor
 
 
-def get_optional_actor(request: Request, session: SessionDep, token: BearerToken) -> Actor | None:
-    return actor_for(session, request, token)
+async def get_optional_actor(request: Request, session: SessionDep, token: BearerToken) -> Actor | None:
+    # Anonymous requests (most reads) need no database and so no trip to the worker threads.
+    if not (token or request.headers.get("X-API-Key")):
+        return None
+    return await run_in_threadpool(actor_for, session, request, token)
 
 
 def get_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
@@ -111,7 +184,7 @@ def require_roles(*roles: Role):
 BureauActor = Annotated[Actor, require_roles(*BUREAU_ROLES)]
 
 
-async def in_unit_of_work(work: Callable[[Session], T]) -> T:
+async def in_unit_of_work(work: Callable[[Session], T], *, write: bool = True) -> T:
     """Run `work(session)` in one trip to the worker threads, in its own unit of work (as `SessionDep` commits).
 
     Every sync dependency and a sync endpoint cost a trip each (SessionDep alone costs two); for the
@@ -119,7 +192,7 @@ async def in_unit_of_work(work: Callable[[Session], T]) -> T:
     """
 
     def run() -> T:
-        with session_scope() as session:
+        with session_scope(write=write) as session:
             return work(session)
 
     return await run_in_threadpool(run)

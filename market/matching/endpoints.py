@@ -51,7 +51,9 @@ async def search(
         technical_field=technical_field, maturity=maturity, mode=mode, region_code=region_code,
         min_price=min_price, max_price=max_price, include_negotiable=include_negotiable,
     )  # fmt: skip
-    return await in_unit_of_work(lambda session: service.search(session, kind, q, filters, sort=sort, page=page))
+    return await in_unit_of_work(
+        lambda session: service.search(session, kind, q, filters, sort=sort, page=page), write=False
+    )
 
 
 @router.get("/search/lag", response_model=IndexLag, tags=["search"], summary="Index lag (oldest undrained change)")
@@ -75,7 +77,7 @@ async def match(
         listing = service.get_listing(session, actor_for(session, request, token), kind, listing_id)
         return service.match_listing(session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code))
 
-    return await in_unit_of_work(work)
+    return await in_unit_of_work(work, write=False)
 
 
 @router.get(
