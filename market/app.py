@@ -15,10 +15,10 @@ from market.commissioners.endpoints import router as commissioners_router
 from market.contracts.endpoints import router as contracts_router
 from market.core.config import get_settings
 from market.core.deps import ReadThatWritesMiddleware
-from market.filings.endpoints import router as filings_router
 from market.core.errors import install_error_handlers
 from market.core.headers import SecurityHeadersMiddleware
 from market.core.types import guard_params
+from market.filings.endpoints import router as filings_router
 from market.listings.endpoints import router as listings_router
 from market.matching.endpoints import router as matching_router
 from market.stats.endpoints import router as stats_router
