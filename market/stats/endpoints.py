@@ -14,6 +14,7 @@ from market.accounts.roles import Role
 from market.contracts.rules import china_date, region_prefix
 from market.core.config import get_settings
 from market.core.db import utcnow
+from market.core.regions import region_name
 from market.core.deps import Actor, BureauActor, SessionDep, require_roles
 from market.core.errors import NotFound, ValidationFailed
 from market.stats import export, service
@@ -155,7 +156,7 @@ def set_target(
     t = service.set_target(session, actor.user_id, year, data.region, contract_count=data.contract_count,
                            total_amount=data.total_amount,
                            technical_transaction_amount=data.technical_transaction_amount)  # fmt: skip
-    return {"year": t.year, "region": t.region_prefix, "contract_count": t.contract_count,
+    return {"year": t.year, "region": t.region_prefix, "region_name": region_name(t.region_prefix), "contract_count": t.contract_count,
             "total_amount": t.total_amount, "technical_transaction_amount": t.technical_transaction_amount}  # fmt: skip
 
 
@@ -172,8 +173,8 @@ def target_progress(
 def list_reports(session: SessionDep, actor: BureauActor) -> list[dict[str, Any]]:
     """Stored monthly reports (月度监测)."""
     rows = session.scalars(sa.select(MonthlyReport).order_by(MonthlyReport.year.desc(), MonthlyReport.month.desc()))
-    return [{"id": r.id, "year": r.year, "month": r.month, "region": r.region_prefix, "generated_at": r.generated_at}
-            for r in rows]  # fmt: skip
+    return [{"id": r.id, "year": r.year, "month": r.month, "region": r.region_prefix,
+             "region_name": region_name(r.region_prefix), "generated_at": r.generated_at} for r in rows]  # fmt: skip
 
 
 @router.get("/reports/{year}/{month}")
@@ -195,4 +196,5 @@ def get_report(
     if fmt != "json":
         raise ValidationFailed.field("format", "invalid_format", "a report is json or xlsx")
     return {"year": report.year, "month": report.month, "region": report.region_prefix,
+            "region_name": region_name(report.region_prefix),
             "generated_at": report.generated_at, "content": report.content}  # fmt: skip

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.contracts import rules
+from market.core import regions
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.errors import ValidationFailed
@@ -223,7 +224,7 @@ SUBTYPE_LABELS = {f"{t}.{s}": label for t, (_, subs) in rules.CONTRACT_TYPES.ite
 
 
 def _region_label(code: str) -> str:
-    return code if code else "境外"
+    return regions.region_name(code)
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,7 @@ def flows(session: Session, start: dt.date, end: dt.date, region: str | None = N
          "technical_transaction_amount": to_money(row[f"{name}_tta"] or 0)}  # fmt: skip
         for name, label in FLOW_LABELS.items()
     ]
-    return Table("flows", ["key", "label", *Figures().as_dict()], rows, {"region": prefix, "from": start, "to": end})
+    return Table("flows", ["key", "label", *Figures().as_dict()], rows, {"region": prefix, "region_name": regions.region_name(prefix), "from": start, "to": end})
 
 
 # --- targets ------------------------------------------------------------------------------------
@@ -458,7 +459,8 @@ def progress(session: Session, year: int, region: str | None = None, as_of: dt.d
         pct = str((Decimal(achieved) * 100 / Decimal(goal)).quantize(Decimal("0.01"))) if goal else None
         rows.append({"metric": metric, "target": goal, "achieved": achieved, "progress_pct": pct})
     return Table("target_progress", ["metric", "target", "achieved", "progress_pct"], rows,
-                 {"year": year, "region": prefix, "as_of": end, "basis": "output"})  # fmt: skip
+                 {"year": year, "region": prefix, "region_name": regions.region_name(prefix), "as_of": end,
+                  "basis": "output"})  # fmt: skip
 
 
 # --- the monthly report (月度监测) ----------------------------------------------------------------
@@ -481,7 +483,7 @@ def build_monthly_report(session: Session, year: int, month: int, region: str | 
         progress(session, year, prefix, end),
     ]
     tables[7].title = "flows_year_to_date"
-    return {"year": year, "month": month, "region": prefix,
+    return {"year": year, "month": month, "region": prefix, "region_name": regions.region_name(prefix),
             "tables": [jsonable_table(t) for t in tables]}  # fmt: skip
 
 
