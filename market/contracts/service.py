@@ -468,6 +468,7 @@ def _ledger_entry(contract: Contract, parties: list[ContractParty], event: Contr
         buyer_entity_type=buyer.entity_type_code or "", buyer_region=buyer.region_code or "",
         buyer_country=buyer.country,
         intermediary_org_id=broker.org_id if broker else None, intermediary_name=broker.name if broker else "",
+        plan_source=contract.plan_source or "", payment_method=contract.payment_method or "",
     )  # fmt: skip
 
 

@@ -116,6 +116,7 @@ def breakdown(
     fmt: FormatQ = "json",
 ) -> Any:
     """By contract_type, subtype, technical_field, ip_type, seller_entity_type (输出), buyer_entity_type (吸纳),
+    plan_source (计划来源), payment_method (支付方式),
     seller_region (输出), buyer_region (吸纳), intermediary, seller, buyer."""
     table = service.breakdown(session, dimension, p.start, p.end, region_level=region_level, within=within,
                               limit=limit, order_by=order_by)  # fmt: skip

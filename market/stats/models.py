@@ -53,6 +53,7 @@ class RollupRow(Base):
       any level, the flows of any region prefix and the targets' basis come from these pairs
     - `seller`, `buyer`: key = credit code, else name; `name` = the greatest name seen (as max() on the ledger)
     - `intermediary`: key = name (contracts without one have no row)
+    - `plan_source`, `payment_method`: key = the code ("" when the contract gave none)
     """
 
     __tablename__ = "stats_rollup"

@@ -246,6 +246,9 @@ DIMENSIONS: dict[str, Dimension] = {
                   lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外")),
         Dimension("buyer_entity_type", "技术吸纳方法人性质", "buyer_entity_type",
                   lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外")),
+        Dimension("plan_source", "计划来源 (国家 / 部门 / 省 / 地市县 / 计划外)", "plan_source",
+                  lambda k: rules.PLAN_SOURCES.get(k, k or "未填")),
+        Dimension("payment_method", "支付方式", "payment_method", lambda k: rules.PAYMENT_METHODS.get(k, k or "未填")),
     )  # fmt: skip
 }
 # Region breakdowns read the (seller region, buyer region) pairs: key is the seller's, key2 the buyer's.
