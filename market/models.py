@@ -9,3 +9,4 @@ from market.subsidies import models as subsidies_models  # noqa: F401
 from market.calls import models as calls_models  # noqa: F401
 from market.matching import models as matching_models  # noqa: F401
 from market.vouchers import models as vouchers_models  # noqa: F401
+from market.monitoring import models as monitoring_models  # noqa: F401

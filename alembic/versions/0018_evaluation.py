@@ -6,6 +6,9 @@ Create Date: 2026-11-30 03:50:00
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+import market.core.db
 
 revision = "0018"
 down_revision = "0016"
@@ -29,7 +32,41 @@ def upgrade() -> None:
 
 
 def create_monitoring() -> None:
-    pass
+    json = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+    bigint = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    stamps = [
+        sa.Column("id", bigint, autoincrement=True, nullable=False),
+        sa.Column("created_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
+    ]
+    op.create_table(
+        "monitoring_indicator_sets",
+        sa.Column("code", sa.String(length=60), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("definition", json, nullable=False),
+        sa.Column("is_preset", sa.Boolean(), nullable=False),
+        sa.Column("created_by", bigint, nullable=True),
+        *stamps,
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_monitoring_indicator_sets_created_by_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_indicator_sets")),
+        sa.UniqueConstraint("code", "version", name=op.f("uq_monitoring_indicator_sets_code_version")),
+    )
+    op.create_table(
+        "monitoring_values",
+        sa.Column("set_code", sa.String(length=60), nullable=False),
+        sa.Column("indicator_code", sa.String(length=60), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
+        sa.Column("period", sa.String(length=7), nullable=False),
+        sa.Column("value", json, nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("entered_by", bigint, nullable=True),
+        *[c.copy() for c in stamps],
+        sa.ForeignKeyConstraint(["entered_by"], ["users.id"], name=op.f("fk_monitoring_values_entered_by_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_values")),
+        sa.UniqueConstraint("set_code", "indicator_code", "region_code", "period",
+                            name=op.f("uq_monitoring_values_set_code_indicator_code_region_code_period")),
+    )
 
 
 def downgrade() -> None:
@@ -41,4 +78,5 @@ def downgrade() -> None:
 
 
 def drop_monitoring() -> None:
-    pass
+    op.drop_table("monitoring_values")
+    op.drop_table("monitoring_indicator_sets")
