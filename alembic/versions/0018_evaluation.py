@@ -34,11 +34,13 @@ def upgrade() -> None:
 def create_monitoring() -> None:
     json = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
     bigint = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    stamps = [
-        sa.Column("id", bigint, autoincrement=True, nullable=False),
-        sa.Column("created_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
-    ]
+
+    def stamps() -> list[sa.Column]:
+        return [
+            sa.Column("id", bigint, autoincrement=True, nullable=False),
+            sa.Column("created_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
+            sa.Column("updated_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
+        ]
     op.create_table(
         "monitoring_indicator_sets",
         sa.Column("code", sa.String(length=60), nullable=False),
@@ -47,7 +49,7 @@ def create_monitoring() -> None:
         sa.Column("definition", json, nullable=False),
         sa.Column("is_preset", sa.Boolean(), nullable=False),
         sa.Column("created_by", bigint, nullable=True),
-        *stamps,
+        *stamps(),
         sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_monitoring_indicator_sets_created_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_indicator_sets")),
         sa.UniqueConstraint("code", "version", name=op.f("uq_monitoring_indicator_sets_code_version")),
@@ -61,7 +63,7 @@ def create_monitoring() -> None:
         sa.Column("value", json, nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("entered_by", bigint, nullable=True),
-        *[c.copy() for c in stamps],
+        *stamps(),
         sa.ForeignKeyConstraint(["entered_by"], ["users.id"], name=op.f("fk_monitoring_values_entered_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_values")),
         sa.UniqueConstraint("set_code", "indicator_code", "region_code", "period",

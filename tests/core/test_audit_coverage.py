@@ -284,6 +284,21 @@ def _(c):
     return c.officer, "/api/v1/subsidies/vouchers", {"contract_id": service_contract}
 
 
+# -- monitoring index -------------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/monitoring/sets/{code}/versions")
+def _(c):
+    from market.monitoring.presets import pian4
+
+    return c.admin, "/api/v1/monitoring/sets/seed000-pian4/versions", {"name": "篇四 (修订)", "definition": pian4()}
+
+
+@step("PUT", "/api/v1/monitoring/sets/{code}/values/{region_code}/{period}")
+def _(c):
+    return c.officer, "/api/v1/monitoring/sets/seed000-pian4/values/330212/2025", {"values": {"fiscal_st_share": "1.2"}}
+
+
 # -- open calls -------------------------------------------------------------------------------------
 
 
