@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from market.accounts.roles import Role
 from market.contracts.rules import china_date, region_prefix
+from market.core import audit
 from market.core.config import get_settings
 from market.core.db import utcnow
 from market.core.regions import region_name
@@ -176,6 +177,20 @@ def list_reports(session: SessionDep, actor: BureauActor) -> list[dict[str, Any]
     rows = session.scalars(sa.select(MonthlyReport).order_by(MonthlyReport.year.desc(), MonthlyReport.month.desc()))
     return [{"id": r.id, "year": r.year, "month": r.month, "region": r.region_prefix,
              "region_name": region_name(r.region_prefix), "generated_at": r.generated_at} for r in rows]  # fmt: skip
+
+
+@router.post("/reports/{year}/{month}", status_code=201)
+def produce_report(
+    year: StatsYear, month: Annotated[int, Path(ge=1, le=12)], session: SessionDep, actor: BureauActor,
+    region: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
+    replace: Annotated[bool, Query(description="re-produce a report that exists")] = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Produce (or re-produce) any month's report now, e.g. to back-fill (bureau staff)."""
+    report = service.produce_monthly_report(session, year, month, region, replace=replace)
+    audit.record(session, entity_type="stats_monthly_report", entity_id=report.id, action="produce", actor=actor,
+                 detail={"year": year, "month": month, "region": report.region_prefix, "replace": replace})
+    return {"id": report.id, "year": report.year, "month": report.month, "region": report.region_prefix,
+            "region_name": region_name(report.region_prefix), "generated_at": report.generated_at}
 
 
 @router.get("/reports/{year}/{month}")

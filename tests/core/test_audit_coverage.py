@@ -284,6 +284,11 @@ def _(c):
     return c.officer, "/api/v1/subsidies/vouchers", {"contract_id": service_contract}
 
 
+@step("POST", "/api/v1/stats/reports/{year}/{month}")
+def _(c):
+    return c.registrar, "/api/v1/stats/reports/2025/3", None
+
+
 # -- monitoring index -------------------------------------------------------------------------------
 
 
