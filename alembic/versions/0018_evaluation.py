@@ -29,6 +29,7 @@ def upgrade() -> None:
 
     rollup.rebuild(Session(bind=op.get_bind()))
     create_monitoring()
+    create_targets()
 
 
 def create_monitoring() -> None:
@@ -72,6 +73,8 @@ def create_monitoring() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("stats_denominators")
+    op.drop_table("stats_period_targets")
     drop_monitoring()
     op.execute("DELETE FROM stats_rollup WHERE dimension IN ('plan_source', 'payment_method')")
     for column in ("plan_source", "payment_method"):
@@ -82,3 +85,43 @@ def downgrade() -> None:
 def drop_monitoring() -> None:
     op.drop_table("monitoring_values")
     op.drop_table("monitoring_indicator_sets")
+
+
+def create_targets() -> None:
+    bigint = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+    def stamps() -> list[sa.Column]:
+        return [
+            sa.Column("id", bigint, autoincrement=True, nullable=False),
+            sa.Column("created_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
+            sa.Column("updated_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
+        ]
+
+    op.create_table(
+        "stats_period_targets",
+        sa.Column("region_prefix", sa.String(length=6), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("metric", sa.String(length=30), nullable=False),
+        sa.Column("first_year", sa.SmallInteger(), nullable=False),
+        sa.Column("last_year", sa.SmallInteger(), nullable=False),
+        sa.Column("target_amount", market.core.db.Money(), nullable=True),
+        sa.Column("target_pct", market.core.db.Money(), nullable=True),
+        sa.Column("denominator", sa.String(length=30), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("set_by", bigint, nullable=True),
+        *stamps(),
+        sa.ForeignKeyConstraint(["set_by"], ["users.id"], name=op.f("fk_stats_period_targets_set_by_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_period_targets")),
+    )
+    op.create_table(
+        "stats_denominators",
+        sa.Column("name", sa.String(length=30), nullable=False),
+        sa.Column("region_prefix", sa.String(length=6), nullable=False),
+        sa.Column("year", sa.SmallInteger(), nullable=False),
+        sa.Column("amount", market.core.db.Money(), nullable=False),
+        sa.Column("set_by", bigint, nullable=True),
+        *stamps(),
+        sa.ForeignKeyConstraint(["set_by"], ["users.id"], name=op.f("fk_stats_denominators_set_by_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_denominators")),
+        sa.UniqueConstraint("name", "region_prefix", "year", name=op.f("uq_stats_denominators_name_region_prefix_year")),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -18,7 +18,8 @@ from market.core.db import utcnow
 from market.core.regions import region_name
 from market.core.deps import Actor, BureauActor, SessionDep, require_roles
 from market.core.errors import NotFound, ValidationFailed
-from market.stats import export, service
+from market.core.types import Id, MoneyIn, text
+from market.stats import export, service, targets
 from market.stats.models import MonthlyReport
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -214,3 +215,50 @@ def get_report(
     return {"year": report.year, "month": report.month, "region": report.region_prefix,
             "region_name": region_name(report.region_prefix),
             "generated_at": report.generated_at, "content": report.content}  # fmt: skip
+
+
+class PeriodTargetIn(BaseModel):
+    name: text(200, min_length=1)  # type: ignore[valid-type]
+    kind: Literal["cumulative", "ratio"] = Field(description="cumulative over the years, or a ratio each year")
+    metric: Literal["count", "total_amount", "technical_transaction_amount"] = "total_amount"
+    region: Annotated[str | None, Field(pattern=r"^\d{2,6}$", description="default the deployment's")] = None
+    first_year: StatsYear
+    last_year: StatsYear
+    target_amount: MoneyIn | None = Field(None, description="cumulative: the amount (or count) to reach")
+    target_pct: Annotated[Decimal | None, Field(ge=0, le=100, decimal_places=2)] = Field(
+        None, description="ratio: the per cent to reach, e.g. 0.80")
+    denominator: Annotated[str | None, Field(pattern=r"^[a-z_]{1,30}$")] = Field(None, description="ratio: e.g. gdp")
+
+
+@router.post("/period-targets", status_code=201)
+def create_period_target(
+    data: PeriodTargetIn, session: SessionDep, actor: Annotated[Actor, require_roles(Role.bureau_admin)]
+) -> dict[str, Any]:
+    """A multi-year target: cumulative (8亿 2023–2026) or a yearly ratio against a denominator (成交额/GDP ≥ 0.8 %)."""
+    t = targets.create(session, actor, data.model_dump())
+    return {"id": t.id, "name": t.name, "kind": t.kind, "region": t.region_prefix,
+            "region_name": region_name(t.region_prefix)}  # fmt: skip
+
+
+@router.get("/period-targets/{target_id}/progress")
+def period_target_progress(
+    target_id: Id, session: SessionDep, actor: BureauActor, as_of: StatsDate | None = None
+) -> dict[str, Any]:
+    """Progress of a multi-year target with the working, year by year."""
+    return targets.progress(session, target_id, as_of)
+
+
+class DenominatorIn(BaseModel):
+    amount: MoneyIn
+
+
+@router.put("/denominators/{name}/{region}/{year}")
+def set_denominator(
+    name: Annotated[str, Path(pattern=r"^[a-z_]{1,30}$", description="e.g. gdp")],
+    region: Annotated[str, Path(pattern=r"^\d{2,6}$")], year: StatsYear, data: DenominatorIn,
+    session: SessionDep, actor: Annotated[Actor, require_roles(Role.bureau_admin)],
+) -> dict[str, Any]:  # fmt: skip
+    """Enter a denominator for ratio targets: a region's GDP of a year, in yuan (bureau admin)."""
+    d = targets.set_denominator(session, actor, name, region, year, data.amount)
+    return {"name": d.name, "region": d.region_prefix, "region_name": region_name(d.region_prefix), "year": d.year,
+            "amount": d.amount}  # fmt: skip

@@ -289,6 +289,17 @@ def _(c):
     return c.registrar, "/api/v1/stats/reports/2025/3", None
 
 
+@step("POST", "/api/v1/stats/period-targets")
+def _(c):
+    return c.admin, "/api/v1/stats/period-targets", {"name": "8亿", "kind": "cumulative", "first_year": 2023,
+                                                      "last_year": 2026, "target_amount": "800000000.00"}
+
+
+@step("PUT", "/api/v1/stats/denominators/{name}/{region}/{year}")
+def _(c):
+    return c.admin, "/api/v1/stats/denominators/gdp/3302/2025", {"amount": "1800000000000.00"}
+
+
 # -- monitoring index -------------------------------------------------------------------------------
 
 
