@@ -30,7 +30,7 @@ from market.contracts.models import (
     PartyRole,
 )
 from market.contracts.schemas import AmendmentIn, ContractIn, PartyIn
-from market.core import audit
+from market.core import audit, workdays
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.deps import Actor
@@ -47,7 +47,8 @@ def today() -> dt.date:
 
 def _calendar() -> tuple[frozenset[dt.date], frozenset[dt.date]]:
     s = get_settings()
-    return rules.parse_holidays(s.contract_holidays), rules.parse_holidays(s.contract_extra_working_days)
+    # The official calendar (chinese-calendar), the environment's lists laid over it (market.core.workdays).
+    return workdays.calendar(rules.parse_holidays(s.contract_holidays), rules.parse_holidays(s.contract_extra_working_days))
 
 
 # --- reading ------------------------------------------------------------------------------------
