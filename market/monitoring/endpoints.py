@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -93,3 +94,19 @@ def scores(
         return Response(export.to_xlsx([export.Sheet(f"scores {period}", header, rows)]),
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     raise ValidationFailed.field("format", "invalid_format", "format: json, csv or xlsx")
+
+
+class ImportIn(BaseModel):
+    filename: text(200, min_length=1)  # type: ignore[valid-type]
+    content_base64: str = Field(max_length=14_000_000, description="the .csv or .xlsx file, base64-encoded")
+
+
+@router.post("/sets/{code}/values/import")
+def import_values(code: SetCode, data: ImportIn, session: SessionDep, actor: BureauActor) -> dict[str, Any]:
+    """Import values from a spreadsheet (columns region_code, period, indicator_code, value; per-item values as
+    "item=count; item=count"). All rows or none: a 422 lists every bad row."""
+    try:
+        content = base64.b64decode(data.content_base64, validate=True)
+    except ValueError:
+        raise ValidationFailed.field("content_base64", "invalid_base64", "content_base64 is not base64") from None
+    return service.import_values(session, actor, code, data.filename, content)

@@ -175,3 +175,96 @@ def flat_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
                 rows.append([r["rank"], r["region_code"], r["region_name"], r["total"], d["name"], i["name"],
                              value, i["score"], i["working"]])  # fmt: skip
     return header, rows
+
+
+IMPORT_COLUMNS = ("region_code", "period", "indicator_code", "value")
+MAX_IMPORT_ROWS = 5000
+
+
+def _sheet_rows(filename: str, content: bytes) -> list[list[Any]]:
+    import csv
+    import io
+
+    if filename.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
+            return [list(r) for r in sheet.iter_rows(values_only=True, max_row=MAX_IMPORT_ROWS + 2)]
+        except Exception:  # openpyxl raises many kinds on a file that is not a workbook
+            raise ValidationFailed.field("content", "unreadable_spreadsheet", "not a readable .xlsx workbook") from None
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed.field("content", "unreadable_spreadsheet", "a CSV must be UTF-8") from None
+    return [row for row in csv.reader(io.StringIO(text))][: MAX_IMPORT_ROWS + 2]
+
+
+def _cell_value(raw: Any, indicator: dict[str, Any]) -> Any:
+    """A cell as a value: a number, or "item=count; item=count" for per-item indicators."""
+    if raw is None or str(raw).strip() == "":
+        return None
+    if indicator["rule"]["kind"] == "per_item":
+        counts = {}
+        for part in str(raw).replace("；", ";").split(";"):
+            if part.strip():
+                item, _, n = part.partition("=")
+                counts[item.strip()] = n.strip()
+        return counts
+    return str(raw).strip()
+
+
+def import_values(session: Session, actor: Actor, code: str, filename: str, content: bytes) -> dict[str, Any]:
+    """Import values from a CSV / XLSX sheet (columns region_code, period, indicator_code, value). All rows or
+    none: any bad row makes a 422 listing every bad row (row number, column, code, message)."""
+    known = rules.indicators(get_set(session, code).definition)
+    rows = _sheet_rows(filename, content)
+    if not rows or [str(c or "").strip() for c in rows[0][:4]] != list(IMPORT_COLUMNS):
+        raise ValidationFailed.field("content", "bad_header", f"the first row must be: {', '.join(IMPORT_COLUMNS)}")
+    if len(rows) > MAX_IMPORT_ROWS + 1:
+        raise ValidationFailed.field("content", "too_many_rows", f"at most {MAX_IMPORT_ROWS} rows per import")
+    errors: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def bad(n: int, column: str, err_code: str, message: str) -> None:
+        errors.append({"row": n, "field": column, "code": err_code, "message": message})
+
+    for n, row in enumerate(rows[1:], start=2):
+        cells = [str(c).strip() if c is not None else "" for c in (list(row) + [None] * 4)[:4]]
+        if not any(cells):
+            continue
+        region, period, ind_code, raw = cells[0], cells[1], cells[2], (list(row) + [None] * 4)[3]
+        if isinstance(row[1] if len(row) > 1 else None, int | float):  # a spreadsheet stores 2025 as a number
+            period = str(int(row[1]))
+        try:
+            check_region_code(region)
+        except IdentifierError as e:
+            bad(n, "region_code", e.code, e.message)
+            continue
+        if not PERIOD.fullmatch(period):
+            bad(n, "period", "invalid_period", "a year (2025) or a month (2025-06)")
+            continue
+        if ind_code not in known:
+            bad(n, "indicator_code", "unknown_indicator", f"{ind_code} is not in {code}")
+            continue
+        value = _cell_value(raw, known[ind_code])
+        if value is None:
+            bad(n, "value", "value_required", "a value is required")
+            continue
+        try:
+            rules.score_indicator(known[ind_code], value, "value")
+        except rules.DefinitionError as e:
+            bad(n, "value", e.code, e.message)
+            continue
+        if ind_code in groups.setdefault((region, period), {}):
+            bad(n, "indicator_code", "duplicate_row", f"{region} {period} {ind_code} appears twice")
+            continue
+        groups[(region, period)][ind_code] = value
+    if errors:
+        raise ValidationFailed(f"{len(errors)} rows are invalid; nothing was imported", code="import_rows_invalid",
+                               details=errors[:200])  # fmt: skip
+    if not groups:
+        raise ValidationFailed.field("content", "no_rows", "the sheet has no value rows")
+    for (region, period), values in groups.items():
+        put_values(session, actor, code, region, period, values, source="imported")
+    return {"imported": sum(len(v) for v in groups.values()), "regions": len({r for r, _ in groups})}

@@ -315,6 +315,15 @@ def _(c):
     return c.officer, "/api/v1/monitoring/sets/seed000-pian4/values/330212/2025", {"values": {"fiscal_st_share": "1.2"}}
 
 
+@step("POST", "/api/v1/monitoring/sets/{code}/values/import")
+def _(c):
+    import base64
+
+    sheet = "region_code,period,indicator_code,value\n330205,2025,fiscal_st_share,1.5\n".encode()
+    return c.officer, "/api/v1/monitoring/sets/seed000-pian4/values/import", {
+        "filename": "values.csv", "content_base64": base64.b64encode(sheet).decode()}
+
+
 # -- open calls -------------------------------------------------------------------------------------
 
 
