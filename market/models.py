@@ -10,3 +10,4 @@ from market.calls import models as calls_models  # noqa: F401
 from market.matching import models as matching_models  # noqa: F401
 from market.vouchers import models as vouchers_models  # noqa: F401
 from market.monitoring import models as monitoring_models  # noqa: F401
+from market.evaluations import models as evaluations_models  # noqa: F401

@@ -30,6 +30,7 @@ def upgrade() -> None:
     rollup.rebuild(Session(bind=op.get_bind()))
     create_monitoring()
     create_targets()
+    create_evaluations()
 
 
 def create_monitoring() -> None:
@@ -73,6 +74,8 @@ def create_monitoring() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("evaluations")
+    op.drop_table("evaluation_agencies")
     op.drop_table("stats_denominators")
     op.drop_table("stats_period_targets")
     drop_monitoring()
@@ -125,3 +128,51 @@ def create_targets() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_denominators")),
         sa.UniqueConstraint("name", "region_prefix", "year", name=op.f("uq_stats_denominators_name_region_prefix_year")),
     )
+
+
+def create_evaluations() -> None:
+    json = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+    bigint = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+    def stamps() -> list[sa.Column]:
+        return [
+            sa.Column("id", bigint, autoincrement=True, nullable=False),
+            sa.Column("created_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
+            sa.Column("updated_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
+        ]
+
+    op.create_table(
+        "evaluation_agencies",
+        sa.Column("org_id", bigint, nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("hide_evaluators", sa.Boolean(), nullable=False),
+        sa.Column("decided_by", bigint, nullable=True),
+        *stamps(),
+        sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_evaluation_agencies_decided_by_users")),
+        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_evaluation_agencies_org_id_organisations")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_agencies")),
+        sa.UniqueConstraint("org_id", name=op.f("uq_evaluation_agencies_org_id")),
+    )
+    op.create_table(
+        "evaluations",
+        sa.Column("achievement_id", bigint, nullable=False),
+        sa.Column("holder_org_id", bigint, nullable=False),
+        sa.Column("agency_org_id", bigint, nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("declared_conflicts", json, nullable=False),
+        sa.Column("evaluator_ids", json, nullable=False),
+        sa.Column("trl", sa.SmallInteger(), nullable=True),
+        sa.Column("innovation_grade", sa.String(length=30), nullable=True),
+        sa.Column("advancement_grade", sa.String(length=30), nullable=True),
+        sa.Column("value_low", market.core.db.Money(), nullable=True),
+        sa.Column("value_high", market.core.db.Money(), nullable=True),
+        sa.Column("report_reference", sa.String(length=200), nullable=True),
+        sa.Column("completed_at", market.core.db.UTCDateTime(timezone=True), nullable=True),
+        *stamps(),
+        sa.ForeignKeyConstraint(["achievement_id"], ["achievements.id"], name=op.f("fk_evaluations_achievement_id_achievements")),
+        sa.ForeignKeyConstraint(["agency_org_id"], ["organisations.id"], name=op.f("fk_evaluations_agency_org_id_organisations")),
+        sa.ForeignKeyConstraint(["holder_org_id"], ["organisations.id"], name=op.f("fk_evaluations_holder_org_id_organisations")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluations")),
+    )
+    op.create_index(op.f("ix_evaluations_achievement_id"), "evaluations", ["achievement_id"], unique=False)
+    op.create_index(op.f("ix_evaluations_agency_org_id"), "evaluations", ["agency_org_id"], unique=False)

@@ -324,6 +324,38 @@ def _(c):
         "filename": "values.csv", "content_base64": base64.b64encode(sheet).decode()}
 
 
+# -- evaluations ------------------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/evaluations/agencies")
+def _(c):
+    c.agency = c.kit.world.member(OrgKind.enterprise)
+    return c.agency, "/api/v1/evaluations/agencies", {"hide_evaluators": True}
+
+
+@step("POST", "/api/v1/evaluations/agencies/{org_id}/decision")
+def _(c):
+    return c.admin, f"/api/v1/evaluations/agencies/{c.agency.org_id}/decision", {"approve": True}
+
+
+@step("POST", "/api/v1/evaluations")
+def _(c):
+    return c.uni, "/api/v1/evaluations", {"achievement_id": c.achievement, "agency_org_id": c.agency.org_id}
+
+
+@step("POST", "/api/v1/evaluations/{evaluation_id}/evaluators")
+def _(c):
+    c.evaluation = c.last["id"]
+    expert = c.kit.world.expert()
+    return c.agency, f"/api/v1/evaluations/{c.evaluation}/evaluators", {"evaluator_ids": [expert.user_id]}
+
+
+@step("POST", "/api/v1/evaluations/{evaluation_id}/report")
+def _(c):
+    return c.agency, f"/api/v1/evaluations/{c.evaluation}/report", {
+        "trl": 5, "innovation_grade": "improvement", "advancement_grade": "domestic_advanced", "report_reference": "R-1"}
+
+
 # -- open calls -------------------------------------------------------------------------------------
 
 
