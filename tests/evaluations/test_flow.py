@@ -25,7 +25,7 @@ def test_conflicts():
 
 def test_evaluation_flow_and_visibility(client, world):
     holder = world.member(OrgKind.university)
-    agency = world.member(OrgKind.service_agency) if hasattr(OrgKind, "service_agency") else world.member(OrgKind.enterprise)
+    agency = world.member(OrgKind.intermediary)
     admin = world.bureau(Role.bureau_admin)
     outsider = world.member(OrgKind.enterprise)
     colleague = world.user(holder.org_id)  # from the holder's organisation: may not evaluate
