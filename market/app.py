@@ -24,6 +24,9 @@ from market.matching.endpoints import router as matching_router
 from market.stats.endpoints import router as stats_router
 from market.subsidies.endpoints import router as subsidies_router
 from market.vouchers.endpoints import router as vouchers_router
+from market.taxrelief.endpoints import router as taxrelief_router
+from market.monitoring.endpoints import router as monitoring_router
+from market.evaluations.endpoints import router as evaluations_router
 
 
 @asynccontextmanager
@@ -57,6 +60,7 @@ def create_app() -> FastAPI:
     for router in (
         matching_router, listings_router, accounts_router, contracts_router, stats_router, subsidies_router,
         calls_router, vouchers_router, filings_router, brokers_router, commissioners_router,
+        taxrelief_router, monitoring_router, evaluations_router,
     ):  # fmt: skip
         app.include_router(router)
 

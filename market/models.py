@@ -12,3 +12,5 @@ from market.vouchers import models as vouchers_models  # noqa: F401
 from market.filings import models as filings_models  # noqa: F401
 from market.brokers import models as brokers_models  # noqa: F401
 from market.commissioners import models as commissioners_models  # noqa: F401
+from market.monitoring import models as monitoring_models  # noqa: F401
+from market.evaluations import models as evaluations_models  # noqa: F401

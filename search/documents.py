@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from market.core import regions
 from market.core.vocab import MATURITY_RANK, TECHNICAL_FIELD_LABELS, Maturity, TechnicalField
 from market.listings.models import Achievement, Demand
 from search.terms import TermExtractor
@@ -41,8 +42,8 @@ def _common(listing: Achievement | Demand, org_name: str, terms: list[str]) -> d
         "technical_field": listing.technical_field,
         "technical_field_label": _field_label(listing.technical_field),
         "region_code": region,
-        "city_code": region[:4] + "00" if len(region) == 6 else region,
-        "province_code": region[:2] + "0000" if len(region) >= 2 else region,
+        "city_code": regions.city_code(region),
+        "province_code": regions.province_code(region),
         "org_id": listing.org_id,
         "org_name": org_name,
         "status": listing.status,
@@ -104,8 +105,8 @@ def call_document(doc: dict[str, Any] | None, extractor: TermExtractor) -> dict[
         "terms": extractor.terms(doc.get("title") or "", text),
         "org_id": doc.get("posing_org_id"),
         "org_name": doc.get("posing_org_name") or "",
-        "city_code": region[:4] + "00" if len(region) == 6 else region,
-        "province_code": region[:2] + "0000" if len(region) >= 2 else region,
+        "city_code": regions.city_code(region),
+        "province_code": regions.province_code(region),
         "published_at_ts": doc.get("published_at"),
         "total_amount_fen": fen(Decimal(total)) if total is not None else None,
     }

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from market.core import regions
 
 class Fit(StrEnum):
     fit = "fit"
@@ -101,9 +102,9 @@ def region_check(demand: Facts, achievement: Facts) -> Fit:
     a, b = demand.region_code or "", achievement.region_code or ""
     if len(a) < 4 or len(b) < 4:
         return Fit.unknown
-    if a[:4] == b[:4]:
+    if regions.same_city(a, b):
         return Fit.fit
-    return Fit.partial if a[:2] == b[:2] else Fit.miss
+    return Fit.partial if regions.same_province(a, b) else Fit.miss
 
 
 CHECKS = (

@@ -20,5 +20,6 @@ def monthly_report(year: int | None = None, month: int | None = None, region: st
         return service.produce_monthly_report(session, year, month, region, replace=replace).id
 
 
-# Daily: the first run after a month ends produces its report; later runs find it and do nothing.
-add_beat("contracts-monthly-report", "market.contracts.monthly_report", 24 * 3600, queue=QUEUE)
+# Hourly (was daily, so the first report came a day after start): the first run after a month ends produces
+# its report; later runs find it (one query) and do nothing. Back-fill with `market stats-report` or the endpoint.
+add_beat("contracts-monthly-report", "market.contracts.monthly_report", 3600, queue=QUEUE)

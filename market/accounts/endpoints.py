@@ -29,6 +29,7 @@ from market.accounts.schemas import (
     UserOut,
     VerificationIn,
 )
+from market.core import regions
 from market.core.audit import history
 from market.core.deps import BureauActor, CurrentActor, OptionalActor, SessionDep
 from market.core.errors import NotFound, Unauthorized
@@ -82,7 +83,7 @@ def list_organisations(
     if verification_status:
         stmt = stmt.where(Organisation.verification_status == verification_status)
     if region_code:
-        stmt = stmt.where(Organisation.region_code.startswith(region_code.rstrip("0") or region_code))
+        stmt = stmt.where(Organisation.region_code.startswith(regions.region_prefix(region_code)))
     items, total = paginate(session, stmt, page)
     items = [organisation_out(o, actor) for o in items]
     return Page(items=items, total=total, page=page.page, page_size=page.page_size)

@@ -243,6 +243,9 @@ class LedgerEntry(IdMixin, Base):
     buyer_country: Mapped[str] = mapped_column(sa.String(2))
     intermediary_org_id: Mapped[int | None] = mapped_column(BigIntPK)
     intermediary_name: Mapped[str] = mapped_column(sa.String(200))  # "" when none
+    # 计划来源 and 支付方式 of the version in force (rules.PLAN_SOURCES / PAYMENT_METHODS; "" when not given)
+    plan_source: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
+    payment_method: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
 
 
 class NumberCounter(Base):

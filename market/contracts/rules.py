@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from market.core import regions
 from market.core.identifiers import IdentifierError, check_credit_code, check_region_code
 from market.core.vocab import IPType, TechnicalField, is_known_entity_type
 
@@ -388,15 +389,8 @@ def next_status(status: str, action: str) -> str:
 # --- regions ------------------------------------------------------------------------------------
 
 
-def region_prefix(code: str) -> str:
-    """The meaningful prefix of a region code: 330000 → 33, 330200 → 3302, 330212 → 330212."""
-    code = code.strip()
-    if len(code) == 6 and code.isdigit():
-        if code.endswith("0000"):
-            return code[:2]
-        if code.endswith("00"):
-            return code[:4]
-    return code
+# The one GB/T 2260 prefix helper lives in market.core.regions; re-exported here for existing callers.
+region_prefix = regions.region_prefix
 
 
 def office_jurisdiction(office: str) -> str:

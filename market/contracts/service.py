@@ -31,7 +31,7 @@ from market.contracts.models import (
     PartyRole,
 )
 from market.contracts.schemas import AmendmentIn, ContractIn, PartyIn
-from market.core import audit
+from market.core import audit, workdays
 from market.core.audit import AuditEntry
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
@@ -49,7 +49,8 @@ def today() -> dt.date:
 
 def _calendar() -> tuple[frozenset[dt.date], frozenset[dt.date]]:
     s = get_settings()
-    return rules.parse_holidays(s.contract_holidays), rules.parse_holidays(s.contract_extra_working_days)
+    # The official calendar (chinese-calendar), the environment's lists laid over it (market.core.workdays).
+    return workdays.calendar(rules.parse_holidays(s.contract_holidays), rules.parse_holidays(s.contract_extra_working_days))
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -586,6 +587,7 @@ def _ledger_entry(contract: Contract, parties: list[ContractParty], event: Contr
         buyer_entity_type=buyer.entity_type_code or "", buyer_region=buyer.region_code or "",
         buyer_country=buyer.country,
         intermediary_org_id=broker.org_id if broker else None, intermediary_name=broker.name if broker else "",
+        plan_source=contract.plan_source or "", payment_method=contract.payment_method or "",
     )  # fmt: skip
 
 

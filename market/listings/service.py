@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.roles import Role
-from market.core import audit, outbox
+from market.core import audit, outbox, regions
 from market.core.db import json_array_contains, to_money, utcnow
 from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
@@ -187,8 +187,8 @@ def list_listings(
     if filters.get("org_id"):
         stmt = stmt.where(model.org_id == filters["org_id"])
     if filters.get("region_code"):
-        # A region code with trailing zeros covers its subdivisions: 330200 is all of Ningbo.
-        prefix = filters["region_code"].rstrip("0") or filters["region_code"]
+        # A region code with trailing zeros covers its subdivisions: 330200 is all of Ningbo (330110 is itself).
+        prefix = regions.region_prefix(filters["region_code"])
         stmt = stmt.where(model.region_code.startswith(prefix))
     maturity_col = model.maturity if kind == "achievement" else model.wanted_maturity
     if filters.get("maturity"):

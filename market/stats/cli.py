@@ -25,4 +25,20 @@ def stats_rollup(check: bool) -> None:
     click.echo(f"stats rollup rebuilt: {rows} rows")
 
 
-commands: list[click.Command] = [stats_rollup]
+@click.command("stats-report")
+@click.option("--year", type=click.IntRange(1990, 2100), required=True)
+@click.option("--month", type=click.IntRange(1, 12), required=True)
+@click.option("--region", default=None, help="region code or prefix; default the deployment's")
+@click.option("--replace", is_flag=True, help="re-produce a report that already exists (late registrations)")
+def stats_report(year: int, month: int, region: str | None, replace: bool) -> None:
+    """Produce (or with --replace re-produce) the 月度监测 report of any month, e.g. to back-fill."""
+    from market.core.db import session_scope
+    from market.stats import service
+
+    with session_scope() as session:
+        report = service.produce_monthly_report(session, year, month, region, replace=replace)
+        click.echo(f"report {report.year}-{report.month:02d} region {report.region_prefix}: id {report.id}, "
+                   f"generated {report.generated_at.isoformat()}")
+
+
+commands: list[click.Command] = [stats_rollup, stats_report]

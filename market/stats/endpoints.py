@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from market.accounts.roles import Role
 from market.contracts.rules import china_date, region_prefix
+from market.core import audit
 from market.core.config import get_settings
 from market.core.db import utcnow
+from market.core.regions import region_name
 from market.core.deps import Actor, BureauActor, SessionDep, require_roles
 from market.core.errors import NotFound, ValidationFailed
-from market.stats import export, service
+from market.core.types import Id, MoneyIn, text
+from market.stats import export, service, targets
 from market.stats.models import MonthlyReport
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -115,6 +118,7 @@ def breakdown(
     fmt: FormatQ = "json",
 ) -> Any:
     """By contract_type, subtype, technical_field, ip_type, seller_entity_type (输出), buyer_entity_type (吸纳),
+    plan_source (计划来源), payment_method (支付方式),
     seller_region (输出), buyer_region (吸纳), intermediary, seller, buyer."""
     table = service.breakdown(session, dimension, p.start, p.end, region_level=region_level, within=within,
                               limit=limit, order_by=order_by)  # fmt: skip
@@ -155,7 +159,7 @@ def set_target(
     t = service.set_target(session, actor.user_id, year, data.region, contract_count=data.contract_count,
                            total_amount=data.total_amount,
                            technical_transaction_amount=data.technical_transaction_amount)  # fmt: skip
-    return {"year": t.year, "region": t.region_prefix, "contract_count": t.contract_count,
+    return {"year": t.year, "region": t.region_prefix, "region_name": region_name(t.region_prefix), "contract_count": t.contract_count,
             "total_amount": t.total_amount, "technical_transaction_amount": t.technical_transaction_amount}  # fmt: skip
 
 
@@ -172,8 +176,22 @@ def target_progress(
 def list_reports(session: SessionDep, actor: BureauActor) -> list[dict[str, Any]]:
     """Stored monthly reports (月度监测)."""
     rows = session.scalars(sa.select(MonthlyReport).order_by(MonthlyReport.year.desc(), MonthlyReport.month.desc()))
-    return [{"id": r.id, "year": r.year, "month": r.month, "region": r.region_prefix, "generated_at": r.generated_at}
-            for r in rows]  # fmt: skip
+    return [{"id": r.id, "year": r.year, "month": r.month, "region": r.region_prefix,
+             "region_name": region_name(r.region_prefix), "generated_at": r.generated_at} for r in rows]  # fmt: skip
+
+
+@router.post("/reports/{year}/{month}", status_code=201)
+def produce_report(
+    year: StatsYear, month: Annotated[int, Path(ge=1, le=12)], session: SessionDep, actor: BureauActor,
+    region: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
+    replace: Annotated[bool, Query(description="re-produce a report that exists")] = False,
+) -> dict[str, Any]:  # fmt: skip
+    """Produce (or re-produce) any month's report now, e.g. to back-fill (bureau staff)."""
+    report = service.produce_monthly_report(session, year, month, region, replace=replace)
+    audit.record(session, entity_type="stats_monthly_report", entity_id=report.id, action="produce", actor=actor,
+                 detail={"year": year, "month": month, "region": report.region_prefix, "replace": replace})
+    return {"id": report.id, "year": report.year, "month": report.month, "region": report.region_prefix,
+            "region_name": region_name(report.region_prefix), "generated_at": report.generated_at}
 
 
 @router.get("/reports/{year}/{month}")
@@ -195,4 +213,52 @@ def get_report(
     if fmt != "json":
         raise ValidationFailed.field("format", "invalid_format", "a report is json or xlsx")
     return {"year": report.year, "month": report.month, "region": report.region_prefix,
+            "region_name": region_name(report.region_prefix),
             "generated_at": report.generated_at, "content": report.content}  # fmt: skip
+
+
+class PeriodTargetIn(BaseModel):
+    name: text(200, min_length=1)  # type: ignore[valid-type]
+    kind: Literal["cumulative", "ratio"] = Field(description="cumulative over the years, or a ratio each year")
+    metric: Literal["count", "total_amount", "technical_transaction_amount"] = "total_amount"
+    region: Annotated[str | None, Field(pattern=r"^\d{2,6}$", description="default the deployment's")] = None
+    first_year: StatsYear
+    last_year: StatsYear
+    target_amount: MoneyIn | None = Field(None, description="cumulative: the amount (or count) to reach")
+    target_pct: Annotated[Decimal | None, Field(ge=0, le=100, decimal_places=2)] = Field(
+        None, description="ratio: the per cent to reach, e.g. 0.80")
+    denominator: Annotated[str | None, Field(pattern=r"^[a-z_]{1,30}$")] = Field(None, description="ratio: e.g. gdp")
+
+
+@router.post("/period-targets", status_code=201)
+def create_period_target(
+    data: PeriodTargetIn, session: SessionDep, actor: Annotated[Actor, require_roles(Role.bureau_admin)]
+) -> dict[str, Any]:
+    """A multi-year target: cumulative (8亿 2023–2026) or a yearly ratio against a denominator (成交额/GDP ≥ 0.8 %)."""
+    t = targets.create(session, actor, data.model_dump())
+    return {"id": t.id, "name": t.name, "kind": t.kind, "region": t.region_prefix,
+            "region_name": region_name(t.region_prefix)}  # fmt: skip
+
+
+@router.get("/period-targets/{target_id}/progress")
+def period_target_progress(
+    target_id: Id, session: SessionDep, actor: BureauActor, as_of: StatsDate | None = None
+) -> dict[str, Any]:
+    """Progress of a multi-year target with the working, year by year."""
+    return targets.progress(session, target_id, as_of)
+
+
+class DenominatorIn(BaseModel):
+    amount: MoneyIn
+
+
+@router.put("/denominators/{name}/{region}/{year}")
+def set_denominator(
+    name: Annotated[str, Path(pattern=r"^[a-z_]{1,30}$", description="e.g. gdp")],
+    region: Annotated[str, Path(pattern=r"^\d{2,6}$")], year: StatsYear, data: DenominatorIn,
+    session: SessionDep, actor: Annotated[Actor, require_roles(Role.bureau_admin)],
+) -> dict[str, Any]:  # fmt: skip
+    """Enter a denominator for ratio targets: a region's GDP of a year, in yuan (bureau admin)."""
+    d = targets.set_denominator(session, actor, name, region, year, data.amount)
+    return {"name": d.name, "region": d.region_prefix, "region_name": region_name(d.region_prefix), "year": d.year,
+            "amount": d.amount}  # fmt: skip

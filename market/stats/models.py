@@ -53,6 +53,7 @@ class RollupRow(Base):
       any level, the flows of any region prefix and the targets' basis come from these pairs
     - `seller`, `buyer`: key = credit code, else name; `name` = the greatest name seen (as max() on the ledger)
     - `intermediary`: key = name (contracts without one have no row)
+    - `plan_source`, `payment_method`: key = the code ("" when the contract gave none)
     """
 
     __tablename__ = "stats_rollup"
@@ -67,3 +68,34 @@ class RollupRow(Base):
     count: Mapped[int] = mapped_column(sa.Integer)
     total_amount: Mapped[Decimal] = mapped_column(Money)
     technical_transaction_amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class PeriodTarget(IdMixin, TimestampMixin, Base):
+    """A target over several years (目标任务): cumulative (技术合同成交额 8亿 in 2023–2026) or a ratio each year
+    against a denominator the bureau enters (成交额 / GDP ≥ 0.8 %)."""
+
+    __tablename__ = "stats_period_targets"
+
+    region_prefix: Mapped[str] = mapped_column(sa.String(6))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # stats.rules.KINDS
+    metric: Mapped[str] = mapped_column(sa.String(30))  # stats.rules.METRICS
+    first_year: Mapped[int] = mapped_column(sa.SmallInteger)
+    last_year: Mapped[int] = mapped_column(sa.SmallInteger)
+    target_amount: Mapped[Decimal | None] = mapped_column(Money)  # cumulative: yuan (or a contract count)
+    target_pct: Mapped[Decimal | None] = mapped_column(Money)  # ratio: per cent, 2 decimals (0.80)
+    denominator: Mapped[str | None] = mapped_column(sa.String(30))  # ratio: e.g. "gdp"
+    name: Mapped[str] = mapped_column(sa.String(200))
+    set_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
+
+
+class Denominator(IdMixin, TimestampMixin, Base):
+    """A figure the bureau enters for ratio targets: a region's GDP of a year (yuan)."""
+
+    __tablename__ = "stats_denominators"
+    __table_args__ = (sa.UniqueConstraint("name", "region_prefix", "year"),)
+
+    name: Mapped[str] = mapped_column(sa.String(30))
+    region_prefix: Mapped[str] = mapped_column(sa.String(6))
+    year: Mapped[int] = mapped_column(sa.SmallInteger)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    set_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))

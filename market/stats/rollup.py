@@ -41,7 +41,12 @@ LEDGER_KEYS: dict[str, tuple[Any, Any, Any, Any]] = {
     "seller": (_party(L.seller_credit_code, L.seller_name), EMPTY, L.seller_name, None),
     "buyer": (_party(L.buyer_credit_code, L.buyer_name), EMPTY, L.buyer_name, None),
     "intermediary": (L.intermediary_name, EMPTY, L.intermediary_name, L.intermediary_name != ""),
+    "plan_source": (L.plan_source, EMPTY, EMPTY, None),
+    "payment_method": (L.payment_method, EMPTY, EMPTY, None),
 }
+
+
+LATER_COLUMNS = ("plan_source", "payment_method")  # dimensions read from a ledger column of the same name
 
 
 def entry_keys(e: L) -> list[tuple[str, str, str, str]]:
@@ -55,6 +60,8 @@ def entry_keys(e: L) -> list[tuple[str, str, str, str]]:
         ("region", e.seller_region, e.buyer_region, ""),
         ("seller", e.seller_credit_code or e.seller_name, "", e.seller_name),
         ("buyer", e.buyer_credit_code or e.buyer_name, "", e.buyer_name),
+        ("plan_source", e.plan_source or "", "", ""),
+        ("payment_method", e.payment_method or "", "", ""),
     ]
     if e.intermediary_name:
         keys.append(("intermediary", e.intermediary_name, "", e.intermediary_name))
@@ -152,7 +159,11 @@ def rebuild(session: Session) -> int:
     columns = [*KEY_COLUMNS, "name", *SUMS]
     # Written in key order (as time-ordered writes leave them), so a period's rows share pages: its range
     # scan reads a few hundred pages instead of one per row.
+    # Migrations before 0018 rebuild too, on a ledger that has no plan_source / payment_method column yet.
+    present = {c["name"] for c in sa.inspect(session.connection()).get_columns(L.__tablename__)}
     for dimension in LEDGER_KEYS:
+        if dimension in LATER_COLUMNS and dimension not in present:
+            continue
         stmt = _ledger_select(dimension, "d")
         session.execute(sa.insert(R).from_select(columns, stmt.order_by(*stmt.selected_columns[2:5])))
     # Each coarser grain from the finer one just written: the ledger is read once.

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.contracts import rules
+from market.core import regions
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.errors import ValidationFailed
@@ -223,7 +224,7 @@ SUBTYPE_LABELS = {f"{t}.{s}": label for t, (_, subs) in rules.CONTRACT_TYPES.ite
 
 
 def _region_label(code: str) -> str:
-    return code if code else "境外"
+    return regions.region_name(code)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,9 @@ DIMENSIONS: dict[str, Dimension] = {
                   lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外")),
         Dimension("buyer_entity_type", "技术吸纳方法人性质", "buyer_entity_type",
                   lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外")),
+        Dimension("plan_source", "计划来源 (国家 / 部门 / 省 / 地市县 / 计划外)", "plan_source",
+                  lambda k: rules.PLAN_SOURCES.get(k, k or "未填")),
+        Dimension("payment_method", "支付方式", "payment_method", lambda k: rules.PAYMENT_METHODS.get(k, k or "未填")),
     )  # fmt: skip
 }
 # Region breakdowns read the (seller region, buyer region) pairs: key is the seller's, key2 the buyer's.
@@ -407,7 +411,7 @@ def flows(session: Session, start: dt.date, end: dt.date, region: str | None = N
          "technical_transaction_amount": to_money(row[f"{name}_tta"] or 0)}  # fmt: skip
         for name, label in FLOW_LABELS.items()
     ]
-    return Table("flows", ["key", "label", *Figures().as_dict()], rows, {"region": prefix, "from": start, "to": end})
+    return Table("flows", ["key", "label", *Figures().as_dict()], rows, {"region": prefix, "region_name": regions.region_name(prefix), "from": start, "to": end})
 
 
 # --- targets ------------------------------------------------------------------------------------
@@ -458,7 +462,8 @@ def progress(session: Session, year: int, region: str | None = None, as_of: dt.d
         pct = str((Decimal(achieved) * 100 / Decimal(goal)).quantize(Decimal("0.01"))) if goal else None
         rows.append({"metric": metric, "target": goal, "achieved": achieved, "progress_pct": pct})
     return Table("target_progress", ["metric", "target", "achieved", "progress_pct"], rows,
-                 {"year": year, "region": prefix, "as_of": end, "basis": "output"})  # fmt: skip
+                 {"year": year, "region": prefix, "region_name": regions.region_name(prefix), "as_of": end,
+                  "basis": "output"})  # fmt: skip
 
 
 # --- the monthly report (月度监测) ----------------------------------------------------------------
@@ -481,7 +486,7 @@ def build_monthly_report(session: Session, year: int, month: int, region: str | 
         progress(session, year, prefix, end),
     ]
     tables[7].title = "flows_year_to_date"
-    return {"year": year, "month": month, "region": prefix,
+    return {"year": year, "month": month, "region": prefix, "region_name": regions.region_name(prefix),
             "tables": [jsonable_table(t) for t in tables]}  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation
 from market.accounts.roles import ORG_ROLES
 from market.contracts.models import Contract, ContractParty, ContractPayment
-from market.core import audit, export
+from market.core import audit, export, regions
 from market.core.config import get_settings
 from market.core.db import bulk_insert, session_scope, utcnow
 from market.core.deps import Actor
@@ -39,7 +39,7 @@ ZERO = Decimal(0)
 
 def jurisdiction() -> str:
     """The deployment's city as a region prefix (330200 → 3302)."""
-    return get_settings().region_code[:4]
+    return regions.region_prefix(regions.city_code(get_settings().region_code))
 
 
 def require(actor: Actor, action: str) -> None:

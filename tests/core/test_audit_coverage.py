@@ -399,6 +399,78 @@ def _(c):
         "kind": "visit", "on": "2026-05-20", "host_name": "横溪村", "description": "走访"}
 
 
+@step("POST", "/api/v1/stats/reports/{year}/{month}")
+def _(c):
+    return c.registrar, "/api/v1/stats/reports/2025/3", None
+
+
+@step("POST", "/api/v1/stats/period-targets")
+def _(c):
+    return c.admin, "/api/v1/stats/period-targets", {"name": "8亿", "kind": "cumulative", "first_year": 2023,
+                                                      "last_year": 2026, "target_amount": "800000000.00"}
+
+
+@step("PUT", "/api/v1/stats/denominators/{name}/{region}/{year}")
+def _(c):
+    return c.admin, "/api/v1/stats/denominators/gdp/3302/2025", {"amount": "1800000000000.00"}
+
+
+# -- monitoring index -------------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/monitoring/sets/{code}/versions")
+def _(c):
+    from market.monitoring.presets import pian4
+
+    return c.admin, "/api/v1/monitoring/sets/seed000-pian4/versions", {"name": "篇四 (修订)", "definition": pian4()}
+
+
+@step("PUT", "/api/v1/monitoring/sets/{code}/values/{region_code}/{period}")
+def _(c):
+    return c.officer, "/api/v1/monitoring/sets/seed000-pian4/values/330212/2025", {"values": {"fiscal_st_share": "1.2"}}
+
+
+@step("POST", "/api/v1/monitoring/sets/{code}/values/import")
+def _(c):
+    import base64
+
+    sheet = "region_code,period,indicator_code,value\n330205,2025,fiscal_st_share,1.5\n".encode()
+    return c.officer, "/api/v1/monitoring/sets/seed000-pian4/values/import", {
+        "filename": "values.csv", "content_base64": base64.b64encode(sheet).decode()}
+
+
+# -- evaluations ------------------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/evaluations/agencies")
+def _(c):
+    c.agency = c.kit.world.member(OrgKind.enterprise)
+    return c.agency, "/api/v1/evaluations/agencies", {"hide_evaluators": True}
+
+
+@step("POST", "/api/v1/evaluations/agencies/{org_id}/decision")
+def _(c):
+    return c.admin, f"/api/v1/evaluations/agencies/{c.agency.org_id}/decision", {"approve": True}
+
+
+@step("POST", "/api/v1/evaluations")
+def _(c):
+    return c.uni, "/api/v1/evaluations", {"achievement_id": c.achievement, "agency_org_id": c.agency.org_id}
+
+
+@step("POST", "/api/v1/evaluations/{evaluation_id}/evaluators")
+def _(c):
+    c.evaluation = c.last["id"]
+    expert = c.kit.world.expert()
+    return c.agency, f"/api/v1/evaluations/{c.evaluation}/evaluators", {"evaluator_ids": [expert.user_id]}
+
+
+@step("POST", "/api/v1/evaluations/{evaluation_id}/report")
+def _(c):
+    return c.agency, f"/api/v1/evaluations/{c.evaluation}/report", {
+        "trl": 5, "innovation_grade": "improvement", "advancement_grade": "domestic_advanced", "report_reference": "R-1"}
+
+
 # -- open calls -------------------------------------------------------------------------------------
 
 
