@@ -4,7 +4,8 @@
 Council's dates as packaged by chinese-calendar, plus MARKET_CONTRACT_HOLIDAYS / _EXTRA_WORKING_DAYS from the
 environment, which win where they disagree (a date the bureau lists as a holiday is never a 调休 working day,
 and the other way round). The package only knows the years published so far: `covered_until()` says which,
-and tests/core/test_workdays.py fails from 1 December when next year is still missing — bump the pin then.
+and tests/core/test_workdays.py fails from 15 December when next year is still missing (neither packaged
+nor listed in the environment) — bump the pin, or list the year's dates, then.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ def official() -> tuple[frozenset[dt.date], frozenset[dt.date]]:
     return frozenset(constants.holidays), frozenset(constants.workdays)
 
 
-def covered_until() -> int:
-    """The last year the packaged calendar covers."""
+def covered_until(env_holidays: frozenset[dt.date] = frozenset()) -> int:
+    """The last year the calendar covers: packaged, or listed by the bureau in the environment."""
     holidays, _ = official()
-    return max(holidays).year
+    return max(holidays | env_holidays).year
 
 
 def calendar(env_holidays: frozenset[dt.date] = frozenset(),

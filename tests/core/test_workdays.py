@@ -37,9 +37,16 @@ def test_environment_overrides_the_package(monkeypatch):
 
 
 def test_next_years_calendar_is_packaged_in_good_time():
-    """From 1 December the package must know next year (the State Council publishes it in the autumn):
-    when this fails, pin a chinese-calendar release that has it, or list the dates in the environment."""
+    """From 15 December the calendar must know next year (the State Council publishes it in the autumn, and
+    chinese-calendar releases it soon after): when this fails, pin a chinese-calendar release that has it, or
+    list the year's dates in MARKET_CONTRACT_HOLIDAYS / _EXTRA_WORKING_DAYS."""
     today = contracts.today()
-    needed = today.year + 1 if today.month == 12 else today.year
-    assert workdays.covered_until() >= needed, (
-        f"chinese-calendar covers up to {workdays.covered_until()}; {needed} is missing: bump the pin in pyproject.toml")
+    needed = today.year + 1 if (today.month, today.day) >= (12, 15) else today.year
+    listed = rules.parse_holidays(get_settings().contract_holidays)
+    assert workdays.covered_until(listed) >= needed, (
+        f"the calendar covers up to {workdays.covered_until(listed)}; {needed} is missing: bump the chinese-calendar "
+        "pin in pyproject.toml or list the dates in the environment")
+
+
+def test_dates_listed_in_the_environment_extend_the_covered_years():
+    assert workdays.covered_until(frozenset({D(2030, 1, 1)})) == 2030
