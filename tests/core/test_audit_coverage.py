@@ -398,7 +398,7 @@ def _(c):
 @step("POST", "/api/v1/calls/projects/{project_id}/sign")
 def _(c):
     c.project = c.last[0]["id"]
-    return c.kit.officer, f"/api/v1/calls/projects/{c.project}/sign", {"signed_on": "2026-05-15"}
+    return c.kit.filer(c.last[0]), f"/api/v1/calls/projects/{c.project}/sign", {"signed_on": "2026-05-15"}
 
 
 @step("POST", "/api/v1/calls/projects/{project_id}/tranches/{tranche_id}/pay")
@@ -458,7 +458,7 @@ def _(c):
     c.kit.to_award(race["id"], [b["id"] for b in bids], experts + c.experts)
     projects = c.kit.ok(c.kit.client.get(f"/api/v1/calls/{race['id']}/projects", headers=c.kit.officer.headers))
     for p in projects:
-        c.kit.post(c.kit.officer, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": "2026-04-30"})
+        c.kit.sign(p)
     return c.kit.officer, f"/api/v1/calls/{race['id']}/down-select", {"keep_bid_ids": [bids[0]["id"], bids[1]["id"]]}
 
 
