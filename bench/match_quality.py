@@ -175,7 +175,7 @@ def _fresh_database(path: Path) -> None:
 def main(k: int, verbose: bool, eval_files: tuple[Path, ...], modes: tuple[str, ...], cache_vectors: bool) -> None:
     import os
 
-    from bench.vector_cache import DiskCachedEmbedder
+    from bench._vector_cache import DiskCachedEmbedder
     from search import embeddings
 
     from market.matching import service

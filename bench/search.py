@@ -94,7 +94,7 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
     from market.embedded import free_port, start_meilisearch
     from market.listings.models import Achievement, Demand
     from market.matching import service
-    from bench.vector_cache import DiskCachedEmbedder
+    from bench._vector_cache import DiskCachedEmbedder
     from search import embeddings, indexer, query, runtime, vectors
     from search.client import MeiliClient
     from search.settings import index_uid, settings_for

@@ -76,6 +76,12 @@ def fuzz_headers(sqlite_template: Path, meili_server, meili_app_key: str, tmp_pa
     suppress_health_check=list(HealthCheck),
 )
 def test_no_server_error_and_responses_match_schema(case, role: str, fuzz_headers: dict) -> None:
+    if case.path == "/readyz":
+        # 503 is readiness's documented "not ready" answer (this run has no Redis, so no worker), not a server error.
+        response = case.call_and_validate(headers=fuzz_headers[role], checks=[response_schema_conformance])
+        assert response.status_code in (200, 503)
+        assert response.json()["status"] == ("ok" if response.status_code == 200 else "unavailable")
+        return
     case.call_and_validate(
         headers=fuzz_headers[role], checks=[not_a_server_error, response_schema_conformance]
     )

@@ -59,8 +59,10 @@ def test_problem_phrases_arrive_with_a_reindex_of_public_listings(engine, world)
         assert conn.scalar(sa.select(sa.func.count()).select_from(SynonymGroup)) == len(shipped_groups("synonyms.txt"))
         command.upgrade(alembic_config(conn), "head")
         assert conn.scalar(sa.select(sa.func.count()).select_from(SynonymGroup)) == len(shipped_groups())
-        queued = conn.execute(sa.select(OutboxEvent.entity_type, OutboxEvent.entity_id)).all()
-    assert queued == [("achievement", public.id)]
+        queued = conn.execute(sa.select(OutboxEvent.topic, OutboxEvent.entity_type, OutboxEvent.entity_id)).all()
+    # 0008 queues the reindex; 0013 (embeddings) queues a first embedding of each public listing too; no draft.
+    assert [(t, k, i) for t, k, i in queued if t == "search.index"] == [("search.index", "achievement", public.id)]
+    assert {(k, i) for _, k, i in queued} == {("achievement", public.id)}
 
 
 

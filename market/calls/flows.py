@@ -1026,10 +1026,20 @@ def sign_project(
     session: Session, actor: Actor, project: Project, *, signed_on: dt.date, ip_type: str | None = None
 ) -> Project:
     """The contract is signed: milestone due dates are fixed, the first tranche falls due, and the award's draft
-    contract is filed for registration (by the bureau, or by the team's lead — a party to it)."""
+    contract is filed for registration by the party that files it — the seller: the winning team's lead for
+    揭榜攻关, the achievement's holder for 揭榜转化 — never by bureau staff (who do not file a firm's contract)."""
     _project_call(session, project, "deliver", actor)
-    if not (actor.is_bureau or actor.org_id == session.get(Bid, project.bid_id).lead_org_id):
-        raise Forbidden("the bureau or the team's lead records the signing", code="role_required")
+    if actor.is_bureau:
+        raise Forbidden("bureau staff do not file or edit a firm's contract; the party that files records the "
+                        "signing", code="bureau_may_not_file")  # fmt: skip
+    if project.contract_id is not None:
+        from market.contracts.models import Contract
+
+        filer_org_id = session.get(Contract, project.contract_id).filer_org_id
+    else:
+        filer_org_id = session.get(Bid, project.bid_id).lead_org_id
+    if actor.org_id != filer_org_id:
+        raise Forbidden("the party that files the award contract records the signing", code="not_the_filer")
     if project.state != ProjectState.awarded:
         raise InvalidState("the project is not awaiting signature", code="invalid_state")
     call = session.get(Call, project.call_id)

@@ -873,6 +873,7 @@ def file_signed_draft(
     """An award draft is signed: its dates and terms are set and it is filed like any contract (normal
     registration; every filing check applies)."""
     contract = get_visible(session, actor, contract_id, for_update=True)
+    _require_filer_of(session, actor, contract)
     if contract.status != ContractStatus.draft:
         raise InvalidState(f"a {contract.status} contract is not awaiting signature", code="invalid_state")
     contract.signing_date, contract.valid_from, contract.valid_until = signing_date, signing_date, valid_until
@@ -896,6 +897,7 @@ def withdraw_award_contract(session: Session, actor: Actor, contract_id: int, re
         session.flush()
         audit.record(session, entity_type="contract", entity_id=contract.id, action="withdraw_award", actor=actor,
                      from_state=before, to_state=contract.status, detail={"reason": reason})  # fmt: skip
+    return contract
 
 
 def _require_payment_recorder(actor: Actor, contract: Contract) -> None:

@@ -109,6 +109,19 @@ class Kit:
         mine = self.ok(self.client.get("/api/v1/calls/invitations/mine", headers=who.headers))
         return next(i for i in mine if i["bid_id"] == bid_id)
 
+    def filer(self, project: dict) -> Member:
+        """A member of the party that files the project's award contract (the seller; never bureau staff)."""
+        from market.contracts.models import Contract
+        from market.core.db import session_scope
+
+        with session_scope() as s:
+            org_id = s.get(Contract, project["contract_id"]).filer_org_id
+        return self.world.user(org_id)
+
+    def sign(self, project: dict, signed_on: str = "2026-04-30") -> dict:
+        """The filing party records the signing (which files the award contract)."""
+        return self.post(self.filer(project), f"/api/v1/calls/projects/{project['id']}/sign", {"signed_on": signed_on})
+
     def experts(self, n: int, fields: list[str] | None = None) -> list[Member]:
         return [self.world.expert(fields=fields or [FIELD]) for _ in range(n)]
 

@@ -70,7 +70,10 @@ def test_full_life_of_a_call(kit):
 
     # Delivery: sign → first tranche due; milestones; acceptance; final tranche; close.
     pid = p["id"]
-    signed = kit.post(kit.officer, f"/api/v1/calls/projects/{pid}/sign", {"signed_on": "2026-05-15"})
+    # The winner (the seller, who files) records the signing; bureau staff do not file a firm's contract.
+    r = c.post(f"/api/v1/calls/projects/{pid}/sign", json={"signed_on": "2026-05-15"}, headers=kit.officer.headers)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "bureau_may_not_file"
+    signed = kit.post(uni, f"/api/v1/calls/projects/{pid}/sign", {"signed_on": "2026-05-15"})
     assert signed["end_date"] == "2028-05-15" and signed["milestones"][0]["due_date"] == "2027-01-15"
     first, final = signed["tranches"][0], signed["tranches"][-1]
     assert first["state"] == "due" and final["state"] == "scheduled"
@@ -131,6 +134,15 @@ def test_adopt_call_drafts_a_transfer_from_the_holder(kit):
         parties = {x.role: x.org_id for x in s.scalars(sa.select(ContractParty).where(ContractParty.contract_id == contract.id))}
     assert (contract.contract_type, contract.subtype, contract.achievement_id) == ("transfer", "patent_right", ach_id)
     assert parties == {"seller": uni.org_id, "buyer": firm.org_id}
+    # The holder (seller) files: it records the signing; the taking-up enterprise (buyer) and the bureau do not.
+    url = f"/api/v1/calls/projects/{p['id']}/sign"
+    r = kit.client.post(url, json={"signed_on": "2026-04-30"}, headers=firm.headers)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_the_filer"
+    r = kit.client.post(url, json={"signed_on": "2026-04-30"}, headers=kit.officer.headers)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "bureau_may_not_file"
+    assert kit.post(uni, url, {"signed_on": "2026-04-30"})["state"] == "in_progress"
+    with session_scope() as s:
+        assert s.get(Contract, p["contract_id"]).status == "submitted"
 
 
 def test_firm_cannot_vet_or_publish_and_rejection_needs_reason(kit):

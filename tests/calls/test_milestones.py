@@ -28,7 +28,7 @@ def _awarded(kit, signed_on="2026-04-30", **terms):
     experts.append(kit.experts(1)[0])
     kit.close_and_check(call["id"], [bid])
     (p,) = kit.to_award(call["id"], [bid["id"]], experts)
-    signed = kit.post(kit.officer, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": signed_on})
+    signed = kit.post(uni, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": signed_on})
     return signed, uni
 
 
@@ -272,7 +272,7 @@ def test_stage_changes_reach_bidders_inbox_and_webhooks(kit):
 # --- award contracts --------------------------------------------------------------------------------
 
 
-def test_signing_is_recorded_by_the_bureau_or_the_lead_only_and_files_the_contract(kit):
+def test_signing_is_recorded_by_the_filing_lead_only_never_the_bureau_and_files_the_contract(kit):
     kit.clock.now = T0
     call = kit.published_call(experts_per_bid=1)
     uni, partner = kit.bidder(), kit.bidder(OrgKind.enterprise)
@@ -283,11 +283,15 @@ def test_signing_is_recorded_by_the_bureau_or_the_lead_only_and_files_the_contra
     contract_url = f"/api/v1/contracts/{p['contract_id']}"
     parties = kit.ok(kit.client.get(contract_url, headers=partner.headers))["parties"]
     assert {(x["role"], x["org_id"]) for x in parties} >= {("consortium_member", partner.org_id)}
+    # A consortium member, the posing firm (buyer) and an expert may not; bureau staff of any role may not file.
     for who in (partner, kit.firm, kit.world.expert()):
         r = kit.client.post(_url(p, "/sign"), json={"signed_on": "2026-04-30"}, headers=who.headers)
         assert r.status_code in (403, 404)
+    for role in (Role.programme_officer, Role.bureau_admin, Role.registrar):
+        r = kit.client.post(_url(p, "/sign"), json={"signed_on": "2026-04-30"}, headers=kit.world.bureau(role).headers)
+        assert r.status_code == 403 and r.json()["error"]["code"] in ("bureau_may_not_file", "role_required")
     assert kit.ok(kit.client.get(contract_url, headers=uni.headers))["status"] == "draft"
-    kit.post(kit.officer, _url(p, "/sign"), {"signed_on": "2026-04-30"})
+    kit.post(uni, _url(p, "/sign"), {"signed_on": "2026-04-30"})
     filed = kit.ok(kit.client.get(contract_url, headers=uni.headers))
     assert (filed["status"], filed["signing_date"], filed["payment_method"]) == ("submitted", "2026-04-30", "instalments")
 

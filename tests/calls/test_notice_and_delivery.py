@@ -94,7 +94,7 @@ def test_horse_race_down_selection_extension_and_acceptance_outcomes(kit):
     assert Decimal(projects[0]["tranches"][0]["amount"]) == Decimal("233333.34")
     assert len({p["contract_id"] for p in projects}) == 3
     for p in projects:
-        kit.post(kit.officer, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": "2026-04-30"})
+        kit.sign(p)
     keep = {"keep_bid_ids": [bids[0]["id"], bids[1]["id"]], "disposition": "reallocated", "reason": "中期评估排名前二"}
     # Down-selection rests on a recorded mid-term review.
     r = kit.client.post(f"/api/v1/calls/{call['id']}/down-select", json=keep, headers=kit.officer.headers)
@@ -156,7 +156,7 @@ def test_project_visible_to_team_poser_and_bureau_only(kit):
     assert kit.client.get(f"/api/v1/calls/projects/{p['id']}", headers=outsider.headers).status_code == 404
     assert kit.client.get(f"/api/v1/calls/projects/{p['id']}", headers=kit.firm.headers).status_code == 200
     # Only the winning team hands in deliverables, and only once signed.
-    kit.post(kit.officer, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": "2026-04-30"})
+    kit.sign(p)
     m = p["milestones"][0]
     r = kit.client.post(f"/api/v1/calls/projects/{p['id']}/milestones/{m['id']}/submit", json={"note": "x"},
                         headers=kit.firm.headers)  # fmt: skip

@@ -566,9 +566,22 @@ def _(c):
     return c.citizen, f"/api/v1/calls/{c.call}/objections", {"bid_id": c.bid_ids[0], "text": "论文数据存疑"}
 
 
+@step("POST", "/api/v1/calls/{call_id}/objections/{objection_id}/answer")
+def _(c):
+    c.objection = c.last["id"]
+    bid = c.kit.ok(c.kit.client.get(f"/api/v1/calls/{c.call}/bids/{c.bid_ids[0]}", headers=c.kit.officer.headers))
+    lead = c.kit.world.user(bid["lead_org_id"])
+    return lead, f"/api/v1/calls/{c.call}/objections/{c.objection}/answer", {"answer": "负责人具备高级职称，附证明"}
+
+
+@step("POST", "/api/v1/calls/{call_id}/objections/{objection_id}/disclose")
+def _(c):
+    return c.kit.officer, f"/api/v1/calls/{c.call}/objections/{c.objection}/disclose", {"reason": "双方当面核实"}
+
+
 @step("POST", "/api/v1/calls/{call_id}/objections/{objection_id}/resolve")
 def _(c):
-    return c.kit.officer, f"/api/v1/calls/{c.call}/objections/{c.last['id']}/resolve", {"upheld": False,
+    return c.kit.officer, f"/api/v1/calls/{c.call}/objections/{c.objection}/resolve", {"upheld": False,
                                                                                        "resolution": "经核查不属实"}  # fmt: skip
 
 
@@ -585,7 +598,7 @@ def _(c):
 @step("POST", "/api/v1/calls/projects/{project_id}/sign")
 def _(c):
     c.project = c.last[0]["id"]
-    return c.kit.officer, f"/api/v1/calls/projects/{c.project}/sign", {"signed_on": "2026-05-15"}
+    return c.kit.filer(c.last[0]), f"/api/v1/calls/projects/{c.project}/sign", {"signed_on": "2026-05-15"}
 
 
 @step("POST", "/api/v1/calls/projects/{project_id}/tranches/{tranche_id}/pay")
@@ -599,6 +612,12 @@ def _(c):
     return c.kit.officer, f"/api/v1/calls/projects/{c.project}/extension", {"months": 6, "reason": "设备到货延迟"}
 
 
+@step("POST", "/api/v1/calls/projects/{project_id}/route-changes")
+def _(c):
+    body = {"description": "改用氧化物路线", "reason": "硫化物原料受限", "approved_on": "2026-08-01"}
+    return c.kit.officer, f"/api/v1/calls/projects/{c.project}/route-changes", body
+
+
 @step("POST", "/api/v1/calls/projects/{project_id}/milestones/{milestone_id}/submit")
 def _(c):
     bid = c.kit.ok(c.kit.client.get(f"/api/v1/calls/{c.call}/bids/{c.bid_ids[0]}", headers=c.kit.officer.headers))
@@ -610,9 +629,10 @@ def _(c):
 
 @step("POST", "/api/v1/calls/projects/{project_id}/milestones/{milestone_id}/review")
 def _(c):
-    for m in c.signed["milestones"][1:]:
+    # Milestones are reviewed in order: the earlier ones first, the last one is the audited request.
+    for m in c.signed["milestones"][:-1]:
         c.kit.post(c.kit.officer, f"/api/v1/calls/projects/{c.project}/milestones/{m['id']}/review", {"passed": True})
-    milestone = c.signed["milestones"][0]["id"]
+    milestone = c.signed["milestones"][-1]["id"]
     return c.kit.officer, f"/api/v1/calls/projects/{c.project}/milestones/{milestone}/review", {"passed": True}
 
 
@@ -632,7 +652,7 @@ def _(c):
     return c.kit.officer, f"/api/v1/calls/{other['id']}/cancel", {"reason": "需求方撤回"}
 
 
-@step("POST", "/api/v1/calls/{call_id}/down-select")
+@step("POST", "/api/v1/calls/{call_id}/midterm-review")
 def _(c):
     deadline = c.kit.clock.now + dt.timedelta(days=30)
     race = c.kit.published_call(title="赛马榜单", winners_count=3, bid_deadline=deadline.isoformat())
@@ -645,8 +665,314 @@ def _(c):
     c.kit.to_award(race["id"], [b["id"] for b in bids], experts + c.experts)
     projects = c.kit.ok(c.kit.client.get(f"/api/v1/calls/{race['id']}/projects", headers=c.kit.officer.headers))
     for p in projects:
-        c.kit.post(c.kit.officer, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": "2026-04-30"})
-    return c.kit.officer, f"/api/v1/calls/{race['id']}/down-select", {"keep_bid_ids": [bids[0]["id"], bids[1]["id"]]}
+        c.kit.sign(p)
+    c.race, c.race_bids = race["id"], bids
+    return c.kit.officer, f"/api/v1/calls/{race['id']}/midterm-review", {"conclusion": "前两组领先，第三组滞后"}
+
+
+@step("POST", "/api/v1/calls/{call_id}/down-select")
+def _(c):
+    keep = {"keep_bid_ids": [c.race_bids[0]["id"], c.race_bids[1]["id"]], "disposition": "returned",
+            "reason": "中期评估排名前二"}  # fmt: skip
+    return c.kit.officer, f"/api/v1/calls/{c.race}/down-select", keep
+
+
+@step("POST", "/api/v1/calls/projects/{project_id}/milestones/{milestone_id}/decision")
+def _(c):
+    from tests.calls.conftest import T0
+
+    kit = c.kit
+    kit.clock.now = T0
+    call = kit.published_call(experts_per_bid=1, title="里程碑决定榜单")
+    uni = kit.bidder()
+    bid = kit.bid(uni, call["id"])
+    experts = kit.experts(1)
+    kit.close_and_check(call["id"], [bid])
+    (p,) = kit.to_award(call["id"], [bid["id"]], experts + c.experts)
+    p = kit.sign(p)
+    m1 = p["milestones"][0]
+    url = f"/api/v1/calls/projects/{p['id']}/milestones/{m1['id']}"
+    kit.post(uni, f"{url}/submit", {"note": "交付物"})
+    kit.post(kit.officer, f"{url}/review", {"passed": False, "note": "指标未达成"})
+    return kit.officer, f"{url}/decision", {"decision": "continue", "reason": "影响有限"}
+
+
+@step("POST", "/api/v1/calls/invitations/{invitation_id}/{action}")
+def _(c):
+    from tests.calls.conftest import T0
+
+    kit = c.kit
+    kit.clock.now = T0
+    call = kit.published_call(title="联合体榜单")
+    lead, partner = kit.bidder(), kit.bidder(OrgKind.enterprise)
+    bid = kit.bid(lead, call["id"], member_org_ids=[partner.org_id])
+    return partner, f"/api/v1/calls/invitations/{kit.invitation(partner, bid['id'])['id']}/accept", None
+
+
+@step("POST", "/api/v1/calls/integrity/records")
+def _(c):
+    from tests.calls.conftest import T0
+
+    today = T0.date()
+    body = {"org_id": c.kit.bidder().org_id, "reason": "论文数据造假", "source_document": "甬科监〔2026〕3号",
+            "starts_on": str(today - dt.timedelta(days=10)), "ends_on": str(today + dt.timedelta(days=365))}  # fmt: skip
+    return c.kit.officer, "/api/v1/calls/integrity/records", body
+
+
+@step("POST", "/api/v1/calls/integrity/records/{record_id}/lift")
+def _(c):
+    return c.kit.officer, f"/api/v1/calls/integrity/records/{c.last['id']}/lift", {"reason": "复核撤销"}
+
+
+# -- accounts: sessions, passwords, users -------------------------------------------------------------
+
+NEW_PASSWORD = "a-much-longer-new-secret-77"
+
+
+@step("POST", "/api/v1/auth/logout")
+def _(c):
+    return c.kit.world.member(OrgKind.enterprise), "/api/v1/auth/logout", None
+
+
+@step("DELETE", "/api/v1/auth/sessions/{session_id}")
+def _(c):
+    user = c.kit.world.member(OrgKind.enterprise)
+    c.kit.world.user(user.org_id)  # a colleague, so the org keeps an administrator
+    with session_scope() as s:
+        from market.accounts import service
+        from market.accounts.models import User
+
+        service.issue_credential(s, s.get(User, user.user_id), kind="token")
+    sessions = c.kit.ok(c.kit.client.get("/api/v1/auth/sessions", headers=user.headers))
+    other = next(x["id"] for x in sessions if not x["current"])
+    return user, f"/api/v1/auth/sessions/{other}", None
+
+
+@step("POST", "/api/v1/auth/sessions/revoke-all")
+def _(c):
+    return c.kit.world.member(OrgKind.enterprise), "/api/v1/auth/sessions/revoke-all", None
+
+
+@step("POST", "/api/v1/auth/password")
+def _(c):
+    from tests.accounts.helpers import PASSWORD, set_password
+
+    user = c.kit.world.member(OrgKind.enterprise)
+    set_password(user.user_id)
+    return user, "/api/v1/auth/password", {"old_password": PASSWORD, "new_password": NEW_PASSWORD}
+
+
+@step("POST", "/api/v1/users/{user_id}/password-reset")
+def _(c):
+    c.colleague = c.kit.world.user(c.firm.org_id, Role.member)
+    return c.firm, f"/api/v1/users/{c.colleague.user_id}/password-reset", None
+
+
+@step("POST", "/api/v1/auth/password-reset")
+def _(c):
+    return None, "/api/v1/auth/password-reset", {"token": c.last["reset_token"], "new_password": NEW_PASSWORD}
+
+
+@step("POST", "/api/v1/users/{user_id}/disable")
+def _(c):
+    return c.firm, f"/api/v1/users/{c.colleague.user_id}/disable", None
+
+
+@step("POST", "/api/v1/users/{user_id}/enable")
+def _(c):
+    return c.firm, f"/api/v1/users/{c.colleague.user_id}/enable", None
+
+
+# -- contracts: duties, import, verified links ---------------------------------------------------------
+
+
+@step("POST", CONTRACTS + "/authorisations")
+def _(c):
+    c.broker = c.kit.world.member(OrgKind.intermediary)
+    return c.uni, f"{CONTRACTS}/authorisations", {"intermediary_org_id": c.broker.org_id}
+
+
+@step("DELETE", CONTRACTS + "/authorisations/{authorisation_id}")
+def _(c):
+    return c.uni, f"{CONTRACTS}/authorisations/{c.last['id']}", None
+
+
+@step("POST", CONTRACTS + "/{contract_id}/payments/{payment_id}/reversal")
+def _(c):
+    from market.contracts.service import today
+
+    r = c.kit.client.post(CONTRACTS, json=contract_body(c.uni.org_id, c.firm.org_id, project_name="冲正合同"),
+                          headers=c.uni.headers)  # fmt: skip
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    c.kit.post(c.registrar, f"{CONTRACTS}/{cid}/register")
+    pay = c.kit.ok(c.kit.client.post(f"{CONTRACTS}/{cid}/payments", json={"amount": "100.00", "received_on": today().isoformat()},
+                                     headers=c.uni.headers), 201)  # fmt: skip
+    return c.uni, f"{CONTRACTS}/{cid}/payments/{pay['id']}/reversal", {"reason": "录入错误"}
+
+
+@step("POST", CONTRACTS + "/import")
+def _(c):
+    from tests.contracts.history import import_row
+
+    body = contract_body(c.uni.org_id, c.firm.org_id, signing_date="2021-05-01", valid_from="2021-05-01",
+                         valid_until="2023-05-01")  # fmt: skip
+    return c.admin, f"{CONTRACTS}/import", {"rows": [import_row(body, dt.date(2021, 5, 10), number="20213302999001")]}
+
+
+@step("POST", CONTRACTS + "/{contract_id}/achievement-link/confirm")
+def _(c):
+    cid = add_contract(c.uni.org_id, c.firm.org_id, 1_000_000, achievement_id=c.achievement)
+    return c.registrar, f"{CONTRACTS}/{cid}/achievement-link/confirm", None
+
+
+@step("POST", "/api/v1/subsidies/recognitions")
+def _(c):
+    cid = add_contract(c.uni.org_id, c.firm.org_id, 1_000_000)
+    body = {"contract_id": cid, "kind": "domestic_first", "document_reference": "浙科发〔2024〕12号"}
+    return c.officer, "/api/v1/subsidies/recognitions", body
+
+
+# -- filings ----------------------------------------------------------------------------------------
+
+
+@step("POST", "/api/v1/filings")
+def _(c):
+    c.filer = c.kit.world.member(OrgKind.intermediary, region_code="330201")
+    return c.filer, "/api/v1/filings", {"level": "provincial", "claimed_on": "2024-03-01"}
+
+
+@step("POST", "/api/v1/filings/{filing_id}/record")
+def _(c):
+    c.filing = c.last["id"]
+    record = {"filing_number": "浙技转备2024-917", "level": "provincial", "filed_on": "2024-03-05", "valid_until": "2027-03-04"}
+    return c.registrar, f"/api/v1/filings/{c.filing}/record", record
+
+
+@step("POST", "/api/v1/filings/{filing_id}/revoke")
+def _(c):
+    return c.admin, f"/api/v1/filings/{c.filing}/revoke", {"reason": "年度考核不合格", "revoked_on": "2025-01-01"}
+
+
+@step("POST", "/api/v1/filings/{filing_id}/reject")
+def _(c):
+    fid = c.kit.ok(c.kit.client.post("/api/v1/filings", json={"level": "city"}, headers=c.filer.headers), 201)["id"]
+    return c.registrar, f"/api/v1/filings/{fid}/reject", {"note": "材料不全"}
+
+
+# -- vouchers ---------------------------------------------------------------------------------------
+
+VOUCHERS = "/api/v1/vouchers"
+
+
+@step("POST", VOUCHERS + "/programmes")
+def _(c):
+    from tests.vouchers.conftest import PROGRAMME, TODAY, set_today
+
+    set_today(c.kit.client, TODAY)
+    c.vfirm, c.vfirm_b = c.kit.world.member(OrgKind.enterprise), c.kit.world.member(OrgKind.enterprise)
+    c.provider = c.kit.world.member(OrgKind.intermediary, region_code="330203")
+    return c.officer, f"{VOUCHERS}/programmes", PROGRAMME
+
+
+@step("PATCH", VOUCHERS + "/programmes/{programme_id}")
+def _(c):
+    c.programme = c.last["id"]
+    return c.officer, f"{VOUCHERS}/programmes/{c.programme}", {"province_share": "0.5", "city_share": "0.4"}
+
+
+@step("POST", VOUCHERS + "/providers")
+def _(c):
+    catalogue = [{"category": "testing_certification", "name": "检测服务", "price": "10000.00"}]
+    return c.provider, f"{VOUCHERS}/providers", {"catalogue": catalogue}
+
+
+@step("POST", VOUCHERS + "/providers/{provider_id}/decision")
+def _(c):
+    return c.officer, f"{VOUCHERS}/providers/{c.last['id']}/decision", {"action": "approve"}
+
+
+@step("POST", VOUCHERS + "/relationships")
+def _(c):
+    related = c.kit.world.member(OrgKind.enterprise)
+    body = {"provider_org_id": c.provider.org_id, "firm_org_id": related.org_id, "kind": "shareholding"}
+    return c.provider, f"{VOUCHERS}/relationships", body
+
+
+@step("POST", VOUCHERS + "/programmes/{programme_id}/applications")
+def _(c):
+    body = {"firm_kind": "sme", "requested_amount": "20000.00", "purpose": "新产品检测认证"}
+    return c.vfirm, f"{VOUCHERS}/programmes/{c.programme}/applications", body
+
+
+@step("POST", VOUCHERS + "/vouchers/{voucher_id}/approve")
+def _(c):
+    return c.officer, f"{VOUCHERS}/vouchers/{c.last['id']}/approve", {}
+
+
+@step("POST", VOUCHERS + "/vouchers/{voucher_id}/reject")
+def _(c):
+    c.voucher = c.last["id"]
+    body = {"firm_kind": "sme", "requested_amount": "20000.00", "purpose": "x"}
+    applied = c.kit.ok(c.kit.client.post(f"{VOUCHERS}/programmes/{c.programme}/applications", json=body,
+                                         headers=c.vfirm_b.headers), 201)  # fmt: skip
+    return c.officer, f"{VOUCHERS}/vouchers/{applied['id']}/reject", {"note": "不符合条件"}
+
+
+def _booking(c) -> dict:
+    return {"provider_org_id": c.provider.org_id, "category": "testing_certification", "scope": "按合同约定提供服务",
+            "price": "1000.00", "voucher_amount": "900.00", "settlement": "general"}  # fmt: skip
+
+
+@step("POST", VOUCHERS + "/vouchers/{voucher_id}/bookings")
+def _(c):
+    return c.vfirm, f"{VOUCHERS}/vouchers/{c.voucher}/bookings", _booking(c)
+
+
+@step("POST", VOUCHERS + "/bookings/{booking_id}/deliver")
+def _(c):
+    c.booking = c.last["id"]
+    return c.provider, f"{VOUCHERS}/bookings/{c.booking}/deliver", {"evidence": [{"kind": "report", "reference": "检测报告 NB-2026-0012"}]}
+
+
+@step("POST", VOUCHERS + "/bookings/{booking_id}/confirm")
+def _(c):
+    return c.vfirm, f"{VOUCHERS}/bookings/{c.booking}/confirm", {"scores": {"quality": 5, "timeliness": 4, "attitude": 5}}
+
+
+@step("POST", VOUCHERS + "/bookings/{booking_id}/claim")
+def _(c):
+    body = {"contract_reference": "SC-2026-001", "payment_proof": "银行回单 2026-03-10", "paid_amount": "1000.00"}
+    return c.vfirm, f"{VOUCHERS}/bookings/{c.booking}/claim", body
+
+
+@step("POST", VOUCHERS + "/claims/{claim_id}/review")
+def _(c):
+    return c.officer, f"{VOUCHERS}/claims/{c.last['id']}/review", {"approve": True}
+
+
+@step("POST", VOUCHERS + "/bookings/{booking_id}/cancel")
+def _(c):
+    booked = c.kit.ok(c.kit.client.post(f"{VOUCHERS}/vouchers/{c.voucher}/bookings", json=_booking(c),
+                                        headers=c.vfirm.headers), 201)  # fmt: skip
+    return c.vfirm, f"{VOUCHERS}/bookings/{booked['id']}/cancel", None
+
+
+@step("POST", VOUCHERS + "/vouchers/{voucher_id}/void")
+def _(c):
+    return c.officer, f"{VOUCHERS}/vouchers/{c.voucher}/void", {"description": "伪造服务合同"}
+
+
+@step("POST", VOUCHERS + "/provincial-awards")
+def _(c):
+    body = {"provider_org_id": c.provider.org_id, "awarded_on": "2026-11-20", "amount": "80000.00",
+            "reference": "浙科发〔2026〕88号"}  # fmt: skip
+    return c.officer, f"{VOUCHERS}/provincial-awards", body
+
+
+@step("POST", VOUCHERS + "/programmes/{programme_id}/close")
+def _(c):
+    return c.officer, f"{VOUCHERS}/programmes/{c.programme}/close", None
 
 
 # -- the walk ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Benchmark-only: an embedder wrapper that keeps vectors on disk between runs (embedding a corpus takes long).
+"""Benchmark-only helper (not a script): an embedder wrapper that keeps vectors on disk between runs.
 
 The cache is keyed by the model identity, the kind (query / passage) and the text, so a cached vector is
 exactly what the model would return; the product itself never reads this cache.
