@@ -78,6 +78,10 @@ def configure_logging(level: str | None = None, *, stream=None, force: bool = Fa
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # every Meilisearch call is an httpx request: one INFO line each would drown the log (our own lines say
+    # what failed); warnings still come through
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     _configured = True
 
 
