@@ -2,9 +2,8 @@
 
 from logging.config import fileConfig
 
-from alembic import context
-
 import market.models  # noqa: F401 - registers every table
+from alembic import context
 from market.core.config import get_settings
 from market.core.db import Base, create_db_engine
 

@@ -57,8 +57,17 @@ class Result:
         lat = sorted(self.latencies) or [0.0]
         p95 = lat[min(len(lat) - 1, int(len(lat) * 0.95))]
         rps = self.ok / self.seconds if self.seconds else 0.0
-        return [self.db, self.operation, str(self.clients), str(self.ok), str(self.errors), f"{self.seconds:.1f}",
-                f"{rps:.1f}", f"{statistics.median(lat) * 1000:.1f}", f"{p95 * 1000:.1f}"]  # fmt: skip
+        return [
+            self.db,
+            self.operation,
+            str(self.clients),
+            str(self.ok),
+            str(self.errors),
+            f"{self.seconds:.1f}",
+            f"{rps:.1f}",
+            f"{statistics.median(lat) * 1000:.1f}",
+            f"{p95 * 1000:.1f}",
+        ]
 
 
 def migrate(url: str, revision: str = "head") -> None:
@@ -87,10 +96,17 @@ def bootstrap(url: str, demo_listings: int) -> str:
         first17 = "91330212" + "MA2H7Q8K3"
         org, admin = accounts.register_organisation(
             s,
-            org_fields={"name": "宁波基准测试科技有限公司", "kind": "enterprise", "entity_type_code": "150",
-                        "credit_code": first17 + credit_code_check_char(first17), "region_code": "330212"},
-            admin_username="bench-firm", admin_password=secrets.token_urlsafe(16), admin_display_name="测试管理员",
-        )  # fmt: skip
+            org_fields={
+                "name": "宁波基准测试科技有限公司",
+                "kind": "enterprise",
+                "entity_type_code": "150",
+                "credit_code": first17 + credit_code_check_char(first17),
+                "region_code": "330212",
+            },
+            admin_username="bench-firm",
+            admin_password=secrets.token_urlsafe(16),
+            admin_display_name="测试管理员",
+        )
         accounts.set_verification(s, org, accounts.actor_for_user(s, bureau), verified=True, reason=None)
         assert admin.role == Role.org_admin
         _, token = accounts.issue_credential(s, admin, kind="token")
@@ -102,8 +118,22 @@ def bootstrap(url: str, demo_listings: int) -> str:
 
 def start_server(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "market.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "market.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -198,14 +228,21 @@ def bench_database(db: str, args: argparse.Namespace, workdir: Path) -> list[Res
     data_dir = workdir / db
     data_dir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARKET_")}
-    env.update(MARKET_DATA_DIR=str(data_dir), MARKET_SECRET_KEY=os.environ["MARKET_SECRET_KEY"],
-               MARKET_ENVIRONMENT="bench", PYTHONPATH=str(ROOT))  # fmt: skip
+    env.update(
+        MARKET_DATA_DIR=str(data_dir),
+        MARKET_SECRET_KEY=os.environ["MARKET_SECRET_KEY"],
+        MARKET_ENVIRONMENT="bench",
+        PYTHONPATH=str(ROOT),
+    )
     pg = None
     try:
         if db == "postgresql":
             pg = start_postgres(data_dir / "pg")
-            admin = sa.create_engine(pg.url.replace("postgresql://", "postgresql+psycopg://", 1),
-                                     isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)  # fmt: skip
+            admin = sa.create_engine(
+                pg.url.replace("postgresql://", "postgresql+psycopg://", 1),
+                isolation_level="AUTOCOMMIT",
+                poolclass=sa.NullPool,
+            )
             with admin.connect() as conn:
                 conn.exec_driver_sql("CREATE DATABASE market_bench")
             admin.dispose()
@@ -220,16 +257,30 @@ def bench_database(db: str, args: argparse.Namespace, workdir: Path) -> list[Res
         try:
             headers = {"Authorization": f"Bearer {token}"}
             bodies = payloads(args.requests)
-            create = drive(db, "create achievement", args.clients, args.requests, args.duration,
-                           lambda c, i: c.post(f"{base}/api/v1/achievements", json=bodies[i % len(bodies)],
-                                               headers=headers))  # fmt: skip
-            listed = drive(db, "filtered list", args.clients, args.requests, args.duration,
-                           lambda c, i: c.get(f"{base}/api/v1/achievements",
-                                              params={**LIST_FILTERS[i % len(LIST_FILTERS)], "status": "published",
-                                                      "page_size": 20}))  # fmt: skip
+            create = drive(
+                db,
+                "create achievement",
+                args.clients,
+                args.requests,
+                args.duration,
+                lambda c, i: c.post(f"{base}/api/v1/achievements", json=bodies[i % len(bodies)], headers=headers),
+            )
+            listed = drive(
+                db,
+                "filtered list",
+                args.clients,
+                args.requests,
+                args.duration,
+                lambda c, i: c.get(
+                    f"{base}/api/v1/achievements",
+                    params={**LIST_FILTERS[i % len(LIST_FILTERS)], "status": "published", "page_size": 20},
+                ),
+            )
             # A sanity check that the list really filters over data: at least one filter finds something.
-            hits = [httpx.get(f"{base}/api/v1/achievements", params={**f, "status": "published"}).json()["total"]
-                    for f in LIST_FILTERS]  # fmt: skip
+            hits = [
+                httpx.get(f"{base}/api/v1/achievements", params={**f, "status": "published"}).json()["total"]
+                for f in LIST_FILTERS
+            ]
             listed.operation += f" (hits {'/'.join(map(str, hits))})"
             return [create, listed]
         finally:
@@ -244,11 +295,14 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
     rows = [header] + [r.row() for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     print()
-    print(f"cores (os.cpu_count()): {os.cpu_count()}   uvicorn workers: {args.workers}   clients: {args.clients}   "
-          f"demo listings preloaded: {args.demo_listings}   python {platform.python_version()}")  # fmt: skip
+    print(
+        f"cores (os.cpu_count()): {os.cpu_count()}   uvicorn workers: {args.workers}   clients: {args.clients}   "
+        f"demo listings preloaded: {args.demo_listings}   python {platform.python_version()}"
+    )
     print(f"bounds per operation: {args.requests} requests or {args.duration:.0f}s, whichever first; loopback only")
     for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) if j < 2 else cell.rjust(w) for j, (cell, w) in enumerate(zip(row, widths))))
+        cells = enumerate(zip(row, widths, strict=True))
+        print("  ".join(cell.ljust(w) if j < 2 else cell.rjust(w) for j, (cell, w) in cells))
         if i == 0:
             print("  ".join("-" * w for w in widths))
     for r in results:

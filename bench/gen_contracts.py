@@ -57,8 +57,12 @@ def pick_region(rnd: random.Random) -> str:
 
 def make_orgs(rnd: random.Random, n_sellers: int, n_buyers: int, n_brokers: int, start_id: int) -> list[dict]:
     orgs = []
-    kinds = ([("university", "022")] * 2 + [("institute", "021")] * 3 + [("enterprise", "150")] * 4
-             + [("enterprise", "170")] * 1)  # fmt: skip
+    kinds = (
+        [("university", "022")] * 2
+        + [("institute", "021")] * 3
+        + [("enterprise", "150")] * 4
+        + [("enterprise", "170")] * 1
+    )
     buyer_types = ["150", "150", "150", "170", "160", "110", "300", "200", "021", "024"]
     for i in range(n_sellers + n_buyers + n_brokers):
         oid = start_id + i
@@ -69,8 +73,17 @@ def make_orgs(rnd: random.Random, n_sellers: int, n_buyers: int, n_brokers: int,
             kind, etype, role = "enterprise", rnd.choice(buyer_types), "buyer"
         else:
             kind, etype, role, region = "intermediary", "150", "broker", rnd.choice(NINGBO)
-        orgs.append({"id": oid, "name": f"{kind}-{oid}", "kind": kind, "etype": etype, "region": region,
-                     "code": credit_code(10_000_000 + oid, region), "role": role})  # fmt: skip
+        orgs.append(
+            {
+                "id": oid,
+                "name": f"{kind}-{oid}",
+                "kind": kind,
+                "etype": etype,
+                "region": region,
+                "code": credit_code(10_000_000 + oid, region),
+                "role": role,
+            }
+        )
     return orgs
 
 
@@ -100,12 +113,28 @@ def generate(database_url: str, n: int, years: int = 5, seed: int = 42, verbose:
         buyers = [o for o in orgs if o["role"] == "buyer"]
         brokers = [o for o in orgs if o["role"] == "broker"]
         now = dt.datetime.now(dt.UTC)
-        with cur.copy("COPY organisations (id, name, kind, credit_code, credit_code_check_ok, entity_type_code, "
-                      "region_code, country, verification_status, research_integrity_blacklisted, created_at, "
-                      "updated_at) FROM STDIN") as cp:  # fmt: skip
+        with cur.copy(
+            "COPY organisations (id, name, kind, credit_code, credit_code_check_ok, entity_type_code, "
+            "region_code, country, verification_status, research_integrity_blacklisted, created_at, "
+            "updated_at) FROM STDIN"
+        ) as cp:
             for o in orgs:
-                cp.write_row((o["id"], o["name"], o["kind"], o["code"], True, o["etype"], o["region"], "CN",
-                              "verified", False, now, now))  # fmt: skip
+                cp.write_row(
+                    (
+                        o["id"],
+                        o["name"],
+                        o["kind"],
+                        o["code"],
+                        True,
+                        o["etype"],
+                        o["region"],
+                        "CN",
+                        "verified",
+                        False,
+                        now,
+                        now,
+                    )
+                )
         # Sellers follow a Zipf-like popularity: a few universities sign most contracts.
         seller_weights = [1 / (k + 1) ** 0.8 for k in range(len(sellers))]
         types = list(TYPE_WEIGHTS)
@@ -137,30 +166,113 @@ def generate(database_url: str, n: int, years: int = 5, seed: int = 42, verbose:
             signed = day - dt.timedelta(days=rnd.randint(1, 40))
             until = signed + dt.timedelta(days=rnd.choice([180, 365, 730, 1095]))
             reg_at = dt.datetime.combine(day, dt.time(2, 0), dt.UTC)
-            contract_rows.append((
-                cid, "registered", ctype, subtype, f"项目 {cid}", signed, signed, until, total_fen, tta,
-                rnd.choice(list(rules.PAYMENT_METHODS)), ip, tfield, rnd.choice(list(rules.PLAN_SOURCES)),
-                False, False, False, False, False, seller["id"], reg_at, signed + dt.timedelta(days=20), "330200",
-                day.year, seq[day.year], number, reg_at, day, 1, reg_at, reg_at,
-            ))  # fmt: skip
+            contract_rows.append(
+                (
+                    cid,
+                    "registered",
+                    ctype,
+                    subtype,
+                    f"项目 {cid}",
+                    signed,
+                    signed,
+                    until,
+                    total_fen,
+                    tta,
+                    rnd.choice(list(rules.PAYMENT_METHODS)),
+                    ip,
+                    tfield,
+                    rnd.choice(list(rules.PLAN_SOURCES)),
+                    False,
+                    False,
+                    False,
+                    False,
+                    False,
+                    seller["id"],
+                    reg_at,
+                    signed + dt.timedelta(days=20),
+                    "330200",
+                    day.year,
+                    seq[day.year],
+                    number,
+                    reg_at,
+                    day,
+                    1,
+                    reg_at,
+                    reg_at,
+                )
+            )
             b_name, b_code, b_etype, b_region, b_country = (
-                ("Foreign Buyer Ltd", None, None, None, "US") if foreign
+                ("Foreign Buyer Ltd", None, None, None, "US")
+                if foreign
                 else (buyer["name"], buyer["code"], buyer["etype"], buyer["region"], "CN")
-            )  # fmt: skip
-            party_rows.append((party_id, cid, "seller", seller["id"], seller["name"], seller["code"], seller["etype"],
-                               seller["region"], "CN", None))  # fmt: skip
-            party_rows.append((party_id + 1, cid, "buyer", None if foreign else buyer["id"], b_name, b_code, b_etype,
-                               b_region, b_country, None))  # fmt: skip
+            )
+            party_rows.append(
+                (
+                    party_id,
+                    cid,
+                    "seller",
+                    seller["id"],
+                    seller["name"],
+                    seller["code"],
+                    seller["etype"],
+                    seller["region"],
+                    "CN",
+                    None,
+                )
+            )
+            party_rows.append(
+                (
+                    party_id + 1,
+                    cid,
+                    "buyer",
+                    None if foreign else buyer["id"],
+                    b_name,
+                    b_code,
+                    b_etype,
+                    b_region,
+                    b_country,
+                    None,
+                )
+            )
             party_id += 2
             if broker:
-                party_rows.append((party_id, cid, "intermediary", broker["id"], broker["name"], broker["code"], "150",
-                                   broker["region"], "CN", "经纪人"))  # fmt: skip
+                party_rows.append(
+                    (
+                        party_id,
+                        cid,
+                        "intermediary",
+                        broker["id"],
+                        broker["name"],
+                        broker["code"],
+                        "150",
+                        broker["region"],
+                        "CN",
+                        "经纪人",
+                    )
+                )
                 party_id += 1
             snap = json.dumps({"version": 1, "total_amount": f"{total_fen / 100:.2f}", "contract_type": ctype})
             event_rows.append((event_id, cid, "registered", 1, day, reg_at, None, None, snap, None))
-            dims = (ctype, subtype, tfield, ip, seller["id"], seller["name"], seller["code"], seller["etype"],
-                    seller["region"], "CN", None if foreign else buyer["id"], b_name, b_code or "", b_etype or "",
-                    b_region or "", b_country, broker["id"] if broker else None, broker["name"] if broker else "")  # fmt: skip
+            dims = (
+                ctype,
+                subtype,
+                tfield,
+                ip,
+                seller["id"],
+                seller["name"],
+                seller["code"],
+                seller["etype"],
+                seller["region"],
+                "CN",
+                None if foreign else buyer["id"],
+                b_name,
+                b_code or "",
+                b_etype or "",
+                b_region or "",
+                b_country,
+                broker["id"] if broker else None,
+                broker["name"] if broker else "",
+            )
             ledger_rows.append((ledger_id, cid, event_id, day, day.year, day.month, 1, total_fen, tta, *dims))
             ledger_id += 1
             event_id += 1
@@ -168,18 +280,38 @@ def generate(database_url: str, n: int, years: int = 5, seed: int = 42, verbose:
             x = rnd.random()
             if later <= today and x < 0.05:
                 kind = "amended" if x < 0.03 else "cancelled"
-                event_rows.append((event_id, cid, kind, 2 if kind == "amended" else 1, later, reg_at, None, "bench",
-                                   snap, None))  # fmt: skip
-                ledger_rows.append((ledger_id, cid, event_id, later, later.year, later.month, -1, -total_fen, -tta,
-                                    *dims))  # fmt: skip
+                event_rows.append(
+                    (event_id, cid, kind, 2 if kind == "amended" else 1, later, reg_at, None, "bench", snap, None)
+                )
+                ledger_rows.append(
+                    (ledger_id, cid, event_id, later, later.year, later.month, -1, -total_fen, -tta, *dims)
+                )
                 ledger_id += 1
                 if kind == "amended":
                     new_total = total_fen + total_fen // 10
-                    ledger_rows.append((ledger_id, cid, event_id, later, later.year, later.month, 1, new_total,
-                                        new_total - deduction, *dims))  # fmt: skip
+                    ledger_rows.append(
+                        (
+                            ledger_id,
+                            cid,
+                            event_id,
+                            later,
+                            later.year,
+                            later.month,
+                            1,
+                            new_total,
+                            new_total - deduction,
+                            *dims,
+                        )
+                    )
                     ledger_id += 1
-                    contract_rows[-1] = (*contract_rows[-1][:8], new_total, new_total - deduction,
-                                         *contract_rows[-1][10:28], 2, *contract_rows[-1][29:])  # fmt: skip
+                    contract_rows[-1] = (
+                        *contract_rows[-1][:8],
+                        new_total,
+                        new_total - deduction,
+                        *contract_rows[-1][10:28],
+                        2,
+                        *contract_rows[-1][29:],
+                    )
                 else:
                     contract_rows[-1] = (*contract_rows[-1][:1], "cancelled", *contract_rows[-1][2:])
                 event_id += 1
@@ -190,8 +322,9 @@ def generate(database_url: str, n: int, years: int = 5, seed: int = 42, verbose:
         for year, last in seq.items():
             cur.execute(
                 "INSERT INTO contract_number_counters (office, year, last_value) VALUES ('330200', %s, %s) "
-                "ON CONFLICT (office, year) DO UPDATE SET last_value = EXCLUDED.last_value", (year, last),
-            )  # fmt: skip
+                "ON CONFLICT (office, year) DO UPDATE SET last_value = EXCLUDED.last_value",
+                (year, last),
+            )
         for table in ("organisations", "contracts", "contract_parties", "contract_events", "contract_ledger"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
@@ -201,11 +334,22 @@ def generate(database_url: str, n: int, years: int = 5, seed: int = 42, verbose:
         if verbose:
             print(f"  rollup rebuilt from the ledger: {rollup_rows:,} rows in {rebuilt - copied:.1f}s", flush=True)
         conn.autocommit = True
-        for table in ("contracts", "contract_parties", "contract_events", "contract_ledger", "organisations",
-                      "stats_rollup"):  # fmt: skip
+        for table in (
+            "contracts",
+            "contract_parties",
+            "contract_events",
+            "contract_ledger",
+            "organisations",
+            "stats_rollup",
+        ):
             cur.execute(f"VACUUM ANALYZE {table}")
-    return {"contracts": n, "seconds": time.perf_counter() - started, "first_year": first_year,
-            "rollup_rows": rollup_rows, "rollup_seconds": rebuilt - copied}  # fmt: skip
+    return {
+        "contracts": n,
+        "seconds": time.perf_counter() - started,
+        "first_year": first_year,
+        "rollup_rows": rollup_rows,
+        "rollup_seconds": rebuilt - copied,
+    }
 
 
 def rebuild_rollup(url: str) -> int:
@@ -224,27 +368,35 @@ def rebuild_rollup(url: str) -> int:
 
 
 def _flush(cur, contracts, parties, events, ledger) -> None:
-    with cur.copy("COPY contracts (id, status, contract_type, subtype, project_name, signing_date, valid_from, "
-                  "valid_until, total_amount, technical_transaction_amount, payment_method, ip_type, technical_field, "
-                  "plan_source, related_party, domestic_first, first_set, technology_import, disputed, filer_org_id, "
-                  "submitted_at, decision_deadline, registration_office, registration_year, registration_sequence, "
-                  "registration_number, registered_at, registration_date, version, created_at, updated_at) "
-                  "FROM STDIN") as cp:  # fmt: skip
+    with cur.copy(
+        "COPY contracts (id, status, contract_type, subtype, project_name, signing_date, valid_from, "
+        "valid_until, total_amount, technical_transaction_amount, payment_method, ip_type, technical_field, "
+        "plan_source, related_party, domestic_first, first_set, technology_import, disputed, filer_org_id, "
+        "submitted_at, decision_deadline, registration_office, registration_year, registration_sequence, "
+        "registration_number, registered_at, registration_date, version, created_at, updated_at) "
+        "FROM STDIN"
+    ) as cp:
         for row in contracts:
             cp.write_row(row)
-    with cur.copy("COPY contract_parties (id, contract_id, role, org_id, name, credit_code, entity_type_code, "
-                  "region_code, country, broker_name) FROM STDIN") as cp:  # fmt: skip
+    with cur.copy(
+        "COPY contract_parties (id, contract_id, role, org_id, name, credit_code, entity_type_code, "
+        "region_code, country, broker_name) FROM STDIN"
+    ) as cp:
         for row in parties:
             cp.write_row(row)
-    with cur.copy("COPY contract_events (id, contract_id, kind, version, effective_date, recorded_at, "
-                  "registrar_user_id, reason, snapshot, previous) FROM STDIN") as cp:  # fmt: skip
+    with cur.copy(
+        "COPY contract_events (id, contract_id, kind, version, effective_date, recorded_at, "
+        "registrar_user_id, reason, snapshot, previous) FROM STDIN"
+    ) as cp:
         for row in events:
             cp.write_row(row)
-    with cur.copy("COPY contract_ledger (id, contract_id, event_id, entry_date, entry_year, entry_month, sign, "
-                  "total_amount, technical_transaction_amount, contract_type, subtype, technical_field, ip_type, "
-                  "seller_org_id, seller_name, seller_credit_code, seller_entity_type, seller_region, seller_country, "
-                  "buyer_org_id, buyer_name, buyer_credit_code, buyer_entity_type, buyer_region, buyer_country, "
-                  "intermediary_org_id, intermediary_name) FROM STDIN") as cp:  # fmt: skip
+    with cur.copy(
+        "COPY contract_ledger (id, contract_id, event_id, entry_date, entry_year, entry_month, sign, "
+        "total_amount, technical_transaction_amount, contract_type, subtype, technical_field, ip_type, "
+        "seller_org_id, seller_name, seller_credit_code, seller_entity_type, seller_region, seller_country, "
+        "buyer_org_id, buyer_name, buyer_credit_code, buyer_entity_type, buyer_region, buyer_country, "
+        "intermediary_org_id, intermediary_name) FROM STDIN"
+    ) as cp:
         for row in ledger:
             cp.write_row(row)
     for rows in (contracts, parties, events, ledger):

@@ -38,9 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, bench/ comes first on sys.path and bench/search.py would shadow the `search` package.
 sys.path[:0] = [str(ROOT)]
 
-import sqlalchemy as sa  # noqa: E402
-
 import httpx  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 
 from bench.api import LIST_FILTERS, bootstrap, migrate, payloads, stop_server  # noqa: E402
 from market.embedded import free_port  # noqa: E402
@@ -67,8 +66,19 @@ class Row:
 
     def cells(self) -> list[str]:
         share = f"{self.rps / self.ceiling:.0%}" if self.ceiling else "—"
-        return [self.code, self.db, str(self.workers), self.endpoint, str(self.connections), f"{self.rps:,.0f}",
-                f"{self.p50_ms:.1f}", f"{self.p90_ms:.1f}", f"{self.p99_ms:.1f}", share, str(self.bad)]  # fmt: skip
+        return [
+            self.code,
+            self.db,
+            str(self.workers),
+            self.endpoint,
+            str(self.connections),
+            f"{self.rps:,.0f}",
+            f"{self.p50_ms:.1f}",
+            f"{self.p90_ms:.1f}",
+            f"{self.p99_ms:.1f}",
+            share,
+            str(self.bad),
+        ]
 
 
 HEADER = ["code", "db", "workers", "endpoint", "conns", "req/s", "p50 ms", "p90 ms", "p99 ms", "÷ healthz", "bad"]
@@ -108,8 +118,20 @@ def run_wrk(base: str, script: str, connections: int, duration: float, workdir: 
     path = workdir / f"wrk-{time.monotonic_ns()}.lua"
     path.write_text(script, encoding="utf-8")
     threads = min(connections, 2)
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
-           "--timeout", "10s", "-s", str(path), base]  # fmt: skip
+    cmd = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(path),
+        base,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     match = re.search(r"WRKJSON (\{.*\})", out.stdout)
     if out.returncode != 0 or not match:
@@ -119,8 +141,19 @@ def run_wrk(base: str, script: str, connections: int, duration: float, workdir: 
 
 def to_row(db: str, workers: int, endpoint: str, connections: int, w: dict) -> Row:
     seconds = w["duration_us"] / 1e6
-    return Row(db, workers, endpoint, connections, w["requests"], seconds, w["requests"] / seconds if seconds else 0.0,
-               w["p50"] / 1000, w["p90"] / 1000, w["p99"] / 1000, w["bad"])  # fmt: skip
+    return Row(
+        db,
+        workers,
+        endpoint,
+        connections,
+        w["requests"],
+        seconds,
+        w["requests"] / seconds if seconds else 0.0,
+        w["p50"] / 1000,
+        w["p90"] / 1000,
+        w["p99"] / 1000,
+        w["bad"],
+    )
 
 
 @dataclass
@@ -167,30 +200,46 @@ def prepare(url: str, meili, prefix: str, demo_listings: int) -> Prepared:
             word = (achievement.keywords or [achievement.title[:4]])[0]
             variants = extractor.variants(extractor.terms(word))
             queries, federation, single = query.search_request(
-                index_uid("achievement"), "achievement", word, variants, query.SearchFilters(),
-                sort="relevance", offset=0, limit=20,
-            )  # fmt: skip
+                index_uid("achievement"),
+                "achievement",
+                word,
+                variants,
+                query.SearchFilters(),
+                sort="relevance",
+                offset=0,
+                limit=20,
+            )
             raw_search = (
                 {"path": f"/indexes/{index_uid('achievement')}/search", "body": single}
                 if single is not None
-                else {"path": "/multi-search", "body": {"queries": queries, **({"federation": federation} if federation else {})}}
-            )  # fmt: skip
+                else {
+                    "path": "/multi-search",
+                    "body": {"queries": queries, **({"federation": federation} if federation else {})},
+                }
+            )
             match_queries = service.match_request(extractor, "demand", service.document_of("demand", demand, extractor))
-            raw_match = {"path": "/multi-search", "body": {"queries": match_queries, "federation": query.match_federation()}}
+            raw_match = {
+                "path": "/multi-search",
+                "body": {"queries": match_queries, "federation": query.match_federation()},
+            }
             prepared = Prepared(token, achievement.id, demand.id, word, raw_search, raw_match, key, prefix)
     finally:
         engine.dispose()
     return prepared
 
 
-def targets_for(endpoint: str, p: Prepared, bodies: list[str]) -> tuple[str, list[str], dict[str, str], list[str] | None, bool]:
+def targets_for(
+    endpoint: str, p: Prepared, bodies: list[str]
+) -> tuple[str, list[str], dict[str, str], list[str] | None, bool]:
     """(method, targets, headers, bodies, against_meilisearch)."""
     auth = {"Authorization": f"Bearer {p.token}"}
     if endpoint == "healthz":
         return "GET", ["/healthz"], {}, None, False
     if endpoint == "list":
-        paths = ["/api/v1/achievements?" + urllib.parse.urlencode({**f, "status": "published", "page_size": 20})
-                 for f in LIST_FILTERS]  # fmt: skip
+        paths = [
+            "/api/v1/achievements?" + urllib.parse.urlencode({**f, "status": "published", "page_size": 20})
+            for f in LIST_FILTERS
+        ]
         return "GET", paths, {}, None, False
     if endpoint == "get":
         return "GET", [f"/api/v1/achievements/{p.achievement_id}"], {}, None, False
@@ -210,10 +259,25 @@ def targets_for(endpoint: str, p: Prepared, bodies: list[str]) -> tuple[str, lis
 def start_server(env: dict[str, str], workers: int, log: Path, tree: Path) -> tuple[subprocess.Popen, str]:
     """`market api`'s uvicorn (the app factory, N workers) running the code in `tree`."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "market.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=tree, env={**env, "PYTHONPATH": str(tree)}, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "market.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tree, env={**env, "PYTHONPATH": str(tree)}, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -235,16 +299,25 @@ def bench_database(db: str, args: argparse.Namespace, meili, workdir: Path) -> l
     data_dir = workdir / db
     data_dir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARKET_")}
-    env.update(MARKET_DATA_DIR=str(data_dir), MARKET_SECRET_KEY=os.environ["MARKET_SECRET_KEY"],
-               MARKET_ENVIRONMENT="bench", PYTHONPATH=str(ROOT), MARKET_MEILI_URL=meili.url,
-               MARKET_MEILI_INDEX_PREFIX=f"load{db[:2]}", MARKET_LOG_LEVEL="WARNING")  # fmt: skip
+    env.update(
+        MARKET_DATA_DIR=str(data_dir),
+        MARKET_SECRET_KEY=os.environ["MARKET_SECRET_KEY"],
+        MARKET_ENVIRONMENT="bench",
+        PYTHONPATH=str(ROOT),
+        MARKET_MEILI_URL=meili.url,
+        MARKET_MEILI_INDEX_PREFIX=f"load{db[:2]}",
+        MARKET_LOG_LEVEL="WARNING",
+    )
     pg = None
     rows: list[Row] = []
     try:
         if db == "postgresql":
             pg = start_postgres(data_dir / "pg")
-            admin = sa.create_engine(pg.url.replace("postgresql://", "postgresql+psycopg://", 1),
-                                     isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)  # fmt: skip
+            admin = sa.create_engine(
+                pg.url.replace("postgresql://", "postgresql+psycopg://", 1),
+                isolation_level="AUTOCOMMIT",
+                poolclass=sa.NullPool,
+            )
             with admin.connect() as conn:
                 conn.exec_driver_sql("CREATE DATABASE market_load")
             admin.dispose()
@@ -275,8 +348,9 @@ def bench_database(db: str, args: argparse.Namespace, meili, workdir: Path) -> l
                             row = to_row(db, workers, endpoint, c, w)
                             row.code = code
                             rows.append(row)
-                            print("  " + "  ".join(row.cells()[:-2]) + (f"  bad={row.bad}" if row.bad else ""),
-                                  flush=True)  # fmt: skip
+                            print(
+                                "  " + "  ".join(row.cells()[:-2]) + (f"  bad={row.bad}" if row.bad else ""), flush=True
+                            )
             finally:
                 for _, proc, _ in servers:
                     stop_server(proc)
@@ -291,12 +365,13 @@ def bench_database(db: str, args: argparse.Namespace, meili, workdir: Path) -> l
 
 def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     cells = [HEADER] + [r.cells() for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
     print()
     load = os.getloadavg()
-    print(f"cores: {os.cpu_count()}  python {platform.python_version()}  wrk threads: min(conns, 2)  "
-          f"{args.duration:.0f}s per row  demo listings: {args.demo_listings}  load average at end: "
-          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")  # fmt: skip
+    print(
+        f"cores: {os.cpu_count()}  python {platform.python_version()}  wrk threads: min(conns, 2)  "
+        f"{args.duration:.0f}s per row  demo listings: {args.demo_listings}  load average at end: "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
     print("| " + " | ".join(HEADER) + " |")
     print("|" + "|".join("---" for _ in HEADER) + "|")
     for row in cells[1:]:
@@ -319,8 +394,12 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(ENDPOINTS), help=f"endpoints: {', '.join(ENDPOINTS)}")
     parser.add_argument("--demo-listings", type=int, default=320, help="demo listings loaded and indexed first")
     parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
-    parser.add_argument("--baseline", type=Path, default=None,
-                        help="a checkout of other code (git archive COMMIT | tar -x -C DIR) measured row by row beside this tree")  # fmt: skip
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of other code (git archive COMMIT | tar -x -C DIR) measured row by row beside this tree",
+    )
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
     args.connections = [int(c) for c in args.connections.split(",") if c.strip()]

@@ -4,8 +4,8 @@ Run: .venv/bin/python bench/match_quality.py [--k 5] [--verbose] [--eval-file PA
 Without --eval-file it evaluates all five sets in tests/data: tuned (match_eval.json, the one the
 dictionary was extended on), held-out, blind (now a development set), blind2 (written by someone who
 read neither code nor dictionary, measured once; the hybrid's fusion was then chosen on it and the others)
-and blind3 (written for issue 13, measured once after everything was final: the honest hybrid figure). tests/search/test_match_quality.py
-says how each was used.
+and blind3 (written for issue 13, measured once after everything was final: the honest hybrid figure).
+tests/search/test_match_quality.py says how each was used.
 Each set gets its own SQLite database and index prefix in a temporary directory, on its own
 Meilisearch, unless MARKET_MEILI_URL / MARKET_DATABASE_URL are set (then one set per run).
 """
@@ -34,7 +34,13 @@ BLIND_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind.json"
 BLIND2_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind2.json"
 # written for issue 13 by someone who read neither code, dictionaries nor the other sets; measured once, at the end
 BLIND3_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind3.json"
-LABELS = {EVAL_FILE: "tuned", HOLDOUT_FILE: "held-out", BLIND_FILE: "blind", BLIND2_FILE: "blind2", BLIND3_FILE: "blind3"}
+LABELS = {
+    EVAL_FILE: "tuned",
+    HOLDOUT_FILE: "held-out",
+    BLIND_FILE: "blind",
+    BLIND2_FILE: "blind2",
+    BLIND3_FILE: "blind3",
+}
 
 
 def eval_set(path: Path = EVAL_FILE) -> dict[str, Any]:
@@ -54,30 +60,61 @@ def load(data: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
     from tests.factories import valid_credit_code
 
     with session_scope() as s:
-        uni = Organisation(name="评测大学", kind="university", credit_code=valid_credit_code(900001),
-                           entity_type_code="022", region_code="330203", verification_status="verified")  # fmt: skip
-        firm = Organisation(name="评测企业", kind="enterprise", credit_code=valid_credit_code(900002),
-                            entity_type_code="150", region_code="330212", verification_status="verified")  # fmt: skip
+        uni = Organisation(
+            name="评测大学",
+            kind="university",
+            credit_code=valid_credit_code(900001),
+            entity_type_code="022",
+            region_code="330203",
+            verification_status="verified",
+        )
+        firm = Organisation(
+            name="评测企业",
+            kind="enterprise",
+            credit_code=valid_credit_code(900002),
+            entity_type_code="150",
+            region_code="330212",
+            verification_status="verified",
+        )
         s.add_all([uni, firm])
         s.flush()
         now = utcnow()
         a_ids, d_ids = {}, {}
         for key, field, maturity, title, text, keywords in data["achievements"]:
             a = Achievement(
-                org_id=uni.id, title=title, summary=text, keywords=keywords, technical_field=field, maturity=maturity,
-                ip_type="invention_patent", transfer_modes=["license", "transfer"], asking_price=None,
-                price_negotiable=True, region_code="330203", status="published", published_at=now,
-            )  # fmt: skip
+                org_id=uni.id,
+                title=title,
+                summary=text,
+                keywords=keywords,
+                technical_field=field,
+                maturity=maturity,
+                ip_type="invention_patent",
+                transfer_modes=["license", "transfer"],
+                asking_price=None,
+                price_negotiable=True,
+                region_code="330203",
+                status="published",
+                published_at=now,
+            )
             s.add(a)
             s.flush()
             outbox.emit(s, "search.index", "achievement", a.id)
             a_ids[key] = a.id
         for key, field, maturity, title, text, keywords, _relevant in data["demands"]:
             d = Demand(
-                org_id=firm.id, title=title, description=text, keywords=keywords, technical_field=field,
-                wanted_maturity=maturity, budget=Decimal("500000.00"), budget_negotiable=False,
-                cooperation_modes=["license"], region_code="330212", status="published", published_at=now,
-            )  # fmt: skip
+                org_id=firm.id,
+                title=title,
+                description=text,
+                keywords=keywords,
+                technical_field=field,
+                wanted_maturity=maturity,
+                budget=Decimal("500000.00"),
+                budget_negotiable=False,
+                cooperation_modes=["license"],
+                region_code="330212",
+                status="published",
+                published_at=now,
+            )
             s.add(d)
             s.flush()
             outbox.emit(s, "search.index", "demand", d.id)
@@ -94,8 +131,9 @@ class Quality:
     recall_at_10: float = 0.0
 
 
-def _quality(queries: list[tuple[str, int, list[str]]], kind: str, key_of: dict[int, str], k: int,
-             mode: str | None) -> Quality:  # fmt: skip
+def _quality(
+    queries: list[tuple[str, int, list[str]]], kind: str, key_of: dict[int, str], k: int, mode: str | None
+) -> Quality:
     from market.core.db import session_scope
     from market.listings.models import Achievement, Demand
     from market.matching import service
@@ -116,16 +154,18 @@ def _quality(queries: list[tuple[str, int, list[str]]], kind: str, key_of: dict[
     return Quality(sum(recalls) / n, sum(rrs) / n, k, rows, sum(recalls10) / n)
 
 
-def evaluate(data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[str, int], k: int = 5,
-             mode: str | None = None) -> Quality:  # fmt: skip
+def evaluate(
+    data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[str, int], k: int = 5, mode: str | None = None
+) -> Quality:
     """demand → achievements: each demand's relevant achievements among its matches."""
     key_of = {v: key for key, v in a_ids.items()}
     queries = [(key, d_ids[key], relevant) for key, *_rest, relevant in data["demands"]]
     return _quality(queries, "demand", key_of, k, mode)
 
 
-def evaluate_reverse(data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[str, int], k: int = 5,
-                     mode: str | None = None) -> Quality:  # fmt: skip
+def evaluate_reverse(
+    data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[str, int], k: int = 5, mode: str | None = None
+) -> Quality:
     """achievement → demands: every achievement that answers some demand, and the demands it answers."""
     key_of = {v: key for key, v in d_ids.items()}
     wanted: dict[str, list[str]] = {}
@@ -152,9 +192,8 @@ def run_raw_baseline(data: dict[str, Any], a_ids: dict[str, int], d_ids: dict[st
 
 def _fresh_database(path: Path) -> None:
     """A new SQLite database at `path`, migrated to heads, as the process's engine."""
-    from market.core.migrations import upgrade
-
     from market.core.db import create_db_engine, set_engine
+    from market.core.migrations import upgrade
 
     engine = create_db_engine(f"sqlite:///{path}")
     upgrade(engine)
@@ -165,21 +204,31 @@ def _fresh_database(path: Path) -> None:
 @click.option("--k", default=5, show_default=True)
 @click.option("--verbose", is_flag=True, help="print every demand's top k")
 @click.option(
-    "--eval-file", "eval_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--eval-file",
+    "eval_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="evaluation set(s) to run (repeatable); default: all five (tuned, held-out, blind, blind2, blind3)",
-)  # fmt: skip
-@click.option("--mode", "modes", multiple=True, type=click.Choice(["hybrid", "lexical", "semantic"]),
-              help="matching mode(s) to measure (repeatable); default: all three side by side")
-@click.option("--cache-vectors/--no-cache-vectors", default=True, show_default=True,
-              help="keep the model's vectors on disk between runs (.var/bench-vectors)")
+)
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["hybrid", "lexical", "semantic"]),
+    help="matching mode(s) to measure (repeatable); default: all three side by side",
+)
+@click.option(
+    "--cache-vectors/--no-cache-vectors",
+    default=True,
+    show_default=True,
+    help="keep the model's vectors on disk between runs (.var/bench-vectors)",
+)
 def main(k: int, verbose: bool, eval_files: tuple[Path, ...], modes: tuple[str, ...], cache_vectors: bool) -> None:
     import os
 
     from bench._vector_cache import DiskCachedEmbedder
-    from search import embeddings
-
     from market.matching import service
-    from search import runtime
+    from search import embeddings, runtime
     from search.client import MeiliClient
 
     files = [Path(f).resolve() for f in eval_files] or list(LABELS)
@@ -216,8 +265,10 @@ def main(k: int, verbose: bool, eval_files: tuple[Path, ...], modes: tuple[str, 
             started = time.perf_counter()
             embedded = service.embed_pending()
             embed_seconds = time.perf_counter() - started
-            print(f"[{label}] {path.name}: demands={len(d_ids)} achievements={len(a_ids)}  "
-                  f"embedding pass {embed_seconds:.1f} s ({embedded.processed} rows, error={embedded.error})")
+            print(
+                f"[{label}] {path.name}: demands={len(d_ids)} achievements={len(a_ids)}  "
+                f"embedding pass {embed_seconds:.1f} s ({embedded.processed} rows, error={embedded.error})"
+            )
             baseline = run_raw_baseline(data, a_ids, d_ids, k)
             for mode in modes:
                 for direction, run in (("demand→achievements", evaluate), ("achievement→demands", evaluate_reverse)):
@@ -227,8 +278,10 @@ def main(k: int, verbose: bool, eval_files: tuple[Path, ...], modes: tuple[str, 
                     if verbose:
                         for row in q.per_demand:
                             print(json.dumps(row, ensure_ascii=False))
-                    print(f"[{label}] {mode:8s} {direction:20s} recall@{k}={q.recall_at_k:.3f}  "
-                          f"recall@10={q.recall_at_10:.3f}  MRR={q.mrr:.3f}  (n={len(q.per_demand)}, {took:.1f} s)")
+                    print(
+                        f"[{label}] {mode:8s} {direction:20s} recall@{k}={q.recall_at_k:.3f}  "
+                        f"recall@10={q.recall_at_10:.3f}  MRR={q.mrr:.3f}  (n={len(q.per_demand)}, {took:.1f} s)"
+                    )
             print(f"[{label}] raw title query baseline recall@{k}={baseline:.3f}")
         if isinstance(embedder, DiskCachedEmbedder):
             embedder.save()

@@ -29,9 +29,12 @@ from market.core.config import PROJECT_ROOT  # noqa: E402
 from market.core.vocab import Maturity, TechnicalField, TransferMode  # noqa: E402
 
 SENTENCES = [
-    "本成果涉及{0}与{1}，可用于{2}。", "针对{0}中的难题，提出{1}方案，显著改善{2}。", "企业需要{0}，希望结合{1}解决{2}问题。",
-    "该技术以{0}为核心，兼顾{1}和{2}。", "围绕{0}开展{1}研究，形成{2}工程化能力。",
-]  # fmt: skip
+    "本成果涉及{0}与{1}，可用于{2}。",
+    "针对{0}中的难题，提出{1}方案，显著改善{2}。",
+    "企业需要{0}，希望结合{1}解决{2}问题。",
+    "该技术以{0}为核心，兼顾{1}和{2}。",
+    "围绕{0}开展{1}研究，形成{2}工程化能力。",
+]
 
 
 def synthetic(rng: random.Random, groups: list[tuple[str, ...]], n: int, kind: str, org_id: int) -> list[dict]:
@@ -46,21 +49,43 @@ def synthetic(rng: random.Random, groups: list[tuple[str, ...]], n: int, kind: s
         text = "".join(rng.choice(SENTENCES).format(*rng.sample(terms, 3)) for _ in range(3))
         price = None if rng.random() < 0.3 else Decimal(rng.randrange(5, 500) * 10000)
         common = dict(
-            title=title, technical_field=rng.choice(fields).value, keywords=terms[1:3], region_code="330212",
-            status="published" if rng.random() < 0.95 else "draft", published_at=now, org_id=org_id, version=1,
-            created_at=now, updated_at=now,
-        )  # fmt: skip
+            title=title,
+            technical_field=rng.choice(fields).value,
+            keywords=terms[1:3],
+            region_code="330212",
+            status="published" if rng.random() < 0.95 else "draft",
+            published_at=now,
+            org_id=org_id,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
         if kind == "achievement":
-            rows.append({
-                **common, "summary": text, "maturity": rng.choice(maturities).value, "ip_type": "invention_patent",
-                "patent_numbers": [], "transfer_modes": [m.value for m in rng.sample(modes, 2)], "asking_price": price,
-                "price_negotiable": price is None, "inventors": [], "recognitions": [],
-            })  # fmt: skip
+            rows.append(
+                {
+                    **common,
+                    "summary": text,
+                    "maturity": rng.choice(maturities).value,
+                    "ip_type": "invention_patent",
+                    "patent_numbers": [],
+                    "transfer_modes": [m.value for m in rng.sample(modes, 2)],
+                    "asking_price": price,
+                    "price_negotiable": price is None,
+                    "inventors": [],
+                    "recognitions": [],
+                }
+            )
         else:
-            rows.append({
-                **common, "description": text, "wanted_maturity": rng.choice(maturities).value, "budget": price,
-                "budget_negotiable": price is None, "cooperation_modes": [rng.choice(modes).value],
-            })  # fmt: skip
+            rows.append(
+                {
+                    **common,
+                    "description": text,
+                    "wanted_maturity": rng.choice(maturities).value,
+                    "budget": price,
+                    "budget_negotiable": price is None,
+                    "cooperation_modes": [rng.choice(modes).value],
+                }
+            )
     return rows
 
 
@@ -74,8 +99,10 @@ def summary(name: str, api: list[float], raw: list[float]) -> None:
     # Each API request is paired with the same request sent raw right after it: on a shared machine the
     # median of the paired differences is steadier than the difference of two medians.
     paired = statistics.median(a - r for a, r in zip(api, raw, strict=True)) * 1000
-    print(f"{name:<8} API p50={a50:7.2f} ms p95={a95:7.2f} ms | raw Meilisearch p50={r50:7.2f} ms p95={r95:7.2f} ms"
-          f" | difference p50={a50 - r50:+.2f} ms p95={a95 - r95:+.2f} ms, median paired={paired:+.2f} ms")  # fmt: skip
+    print(
+        f"{name:<8} API p50={a50:7.2f} ms p95={a95:7.2f} ms | raw Meilisearch p50={r50:7.2f} ms p95={r95:7.2f} ms"
+        f" | difference p50={a50 - r50:+.2f} ms p95={a95 - r95:+.2f} ms, median paired={paired:+.2f} ms"
+    )
 
 
 @click.command()
@@ -86,15 +113,14 @@ def summary(name: str, api: list[float], raw: list[float]) -> None:
 @click.option("--seed", default=7)
 @click.option("--embed-sample", default=64, show_default=True, help="listings embedded to measure model throughput")
 def main(achievements: int, demands: int, queries: int, batch: int, seed: int, embed_sample: int) -> None:
-    from market.core.migrations import upgrade
-
+    from bench._vector_cache import DiskCachedEmbedder
     from market.accounts.models import Organisation
     from market.core.db import create_db_engine, session_scope, set_engine, utcnow
+    from market.core.migrations import upgrade
     from market.core.outbox import OutboxEvent
     from market.embedded import free_port, start_meilisearch
     from market.listings.models import Achievement, Demand
     from market.matching import service
-    from bench._vector_cache import DiskCachedEmbedder
     from search import embeddings, indexer, query, runtime, vectors
     from search.client import MeiliClient
     from search.settings import index_uid, settings_for
@@ -119,8 +145,14 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
         service.apply_index_settings()
         groups = list(shipped_groups())
         with session_scope() as s:
-            org = Organisation(name="基准机构", kind="university", credit_code=valid_credit_code(990001),
-                               entity_type_code="022", region_code="330203", verification_status="verified")  # fmt: skip
+            org = Organisation(
+                name="基准机构",
+                kind="university",
+                credit_code=valid_credit_code(990001),
+                entity_type_code="022",
+                region_code="330203",
+                verification_status="verified",
+            )
             s.add(org)
             s.flush()
             org_id = org.id
@@ -135,25 +167,41 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
                     s.execute(sa.insert(model), rows[start : start + 5000])
                 ids = s.scalars(sa.select(model.id)).all()
                 now = utcnow()
-                s.execute(sa.insert(OutboxEvent), [
-                    {"topic": "search.index", "entity_type": kind, "entity_id": i, "created_at": now, "available_at": now,
-                     "attempts": 0} for i in ids
-                ])  # fmt: skip
+                s.execute(
+                    sa.insert(OutboxEvent),
+                    [
+                        {
+                            "topic": "search.index",
+                            "entity_type": kind,
+                            "entity_id": i,
+                            "created_at": now,
+                            "available_at": now,
+                            "attempts": 0,
+                        }
+                        for i in ids
+                    ],
+                )
         committed = time.perf_counter()
         result = service.drain_index(limit=batch)
         drained = time.perf_counter() - committed
         total = achievements + demands
         assert result.error is None, result.error
-        print(f"indexing via outbox drain: {total} listings in {drained:.1f} s = {total / drained:,.0f} listings/s "
-              f"(commit → searchable, batch {batch})", flush=True)  # fmt: skip
+        print(
+            f"indexing via outbox drain: {total} listings in {drained:.1f} s = {total / drained:,.0f} listings/s "
+            f"(commit → searchable, batch {batch})",
+            flush=True,
+        )
 
         if embedder is not None:
             # -- embedding throughput of the model itself, on a sample of real listing texts (nothing cached)
             with session_scope() as s:
                 extractor = service.current_extractor(s)
                 sample_ids = s.scalars(sa.select(Achievement.id).limit(embed_sample)).all()
-                sample = [vectors.embedding_text(d) for d in indexer.load_documents(
-                    s, "achievement", set(sample_ids), extractor).values() if d]  # fmt: skip
+                sample = [
+                    vectors.embedding_text(d)
+                    for d in indexer.load_documents(s, "achievement", set(sample_ids), extractor).values()
+                    if d
+                ]
             started = time.perf_counter()
             for text in sample[:16]:
                 embedder.embed([text], "passage")
@@ -162,9 +210,12 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
             for i in range(0, len(sample), vectors.BATCH):
                 embedder.embed(sample[i : i + vectors.BATCH], "passage")
             batched = len(sample) / (time.perf_counter() - started)
-            print(f"embedding throughput ({embedder.identity}): single {single:.1f} listings/s, batched "
-                  f"{batched:.1f} listings/s (batches of {vectors.BATCH}, {len(sample)} listings, "
-                  f"mean {sum(map(len, sample)) / len(sample):.0f} chars)", flush=True)  # fmt: skip
+            print(
+                f"embedding throughput ({embedder.identity}): single {single:.1f} listings/s, batched "
+                f"{batched:.1f} listings/s (batches of {vectors.BATCH}, {len(sample)} listings, "
+                f"mean {sum(map(len, sample)) / len(sample):.0f} chars)",
+                flush=True,
+            )
             # -- the embedding pass over the corpus (vectors from the disk cache where a previous run made them)
             started = time.perf_counter()
             embedded = service.embed_pending(limit=vectors.BATCH)
@@ -172,8 +223,11 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
             cached = embeddings.get_embedder()
             assert embedded.error is None, embedded.error
             cached.save()
-            print(f"embedding pass: {embedded.processed} rows in {took:.1f} s; {cached.computed} vectors computed "
-                  f"now in {cached.compute_seconds:.1f} s, the rest from the on-disk cache", flush=True)  # fmt: skip
+            print(
+                f"embedding pass: {embedded.processed} rows in {took:.1f} s; {cached.computed} vectors computed "
+                f"now in {cached.compute_seconds:.1f} s, the rest from the on-disk cache",
+                flush=True,
+            )
             # -- commit → searchable by words, then by meaning, for one new listing and for a batch (no cache)
             embeddings.configure(embedder)
             for n in (1, 20):
@@ -183,17 +237,30 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
                         row["status"], row["title"] = "published", row["title"] + f"新{n}"
                     new_ids = [s.execute(sa.insert(Achievement).values(**row)).inserted_primary_key[0] for row in fresh]
                     now = utcnow()
-                    s.execute(sa.insert(OutboxEvent), [
-                        {"topic": "search.index", "entity_type": "achievement", "entity_id": i, "created_at": now,
-                         "available_at": now, "attempts": 0} for i in new_ids
-                    ])  # fmt: skip
+                    s.execute(
+                        sa.insert(OutboxEvent),
+                        [
+                            {
+                                "topic": "search.index",
+                                "entity_type": "achievement",
+                                "entity_id": i,
+                                "created_at": now,
+                                "available_at": now,
+                                "attempts": 0,
+                            }
+                            for i in new_ids
+                        ],
+                    )
                 started = time.perf_counter()
                 assert service.drain_index(limit=batch).error is None
                 by_words = time.perf_counter() - started
                 assert service.embed_pending(limit=vectors.BATCH).error is None
                 by_meaning = time.perf_counter() - started
-                print(f"commit → searchable, {n} new listing(s): by words {by_words * 1000:.0f} ms, "
-                      f"by meaning {by_meaning * 1000:.0f} ms", flush=True)  # fmt: skip
+                print(
+                    f"commit → searchable, {n} new listing(s): by words {by_words * 1000:.0f} ms, "
+                    f"by meaning {by_meaning * 1000:.0f} ms",
+                    flush=True,
+                )
 
         # -- Meilisearch's own bulk add of the same documents into a fresh index
         with session_scope() as s:
@@ -211,8 +278,11 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
         for t in tasks:
             client.wait_task(t, timeout=3600)
         bulk = time.perf_counter() - started
-        print(f"Meilisearch bulk add (same documents, same settings): {len(flat)} in {bulk:.1f} s = "
-              f"{len(flat) / bulk:,.0f} docs/s", flush=True)  # fmt: skip
+        print(
+            f"Meilisearch bulk add (same documents, same settings): {len(flat)} in {bulk:.1f} s = "
+            f"{len(flat) / bulk:,.0f} docs/s",
+            flush=True,
+        )
         client.wait_task(client.delete_index(bulk_uid))
         # The generated rows and documents are no longer needed: left alive, every garbage collection in the
         # measured loop below would walk them and charge the raw side with pauses Meilisearch never caused.
@@ -222,13 +292,30 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
 
         # -- the API in a uvicorn subprocess
         port = free_port()
-        env = {**os.environ, "MARKET_DATABASE_URL": db_url, "MARKET_MEILI_URL": meili.url, "MARKET_MEILI_API_KEY": key,
-               "MARKET_MEILI_INDEX_PREFIX": "bench", "MARKET_DATA_DIR": str(workdir / "api")}  # fmt: skip
+        env = {
+            **os.environ,
+            "MARKET_DATABASE_URL": db_url,
+            "MARKET_MEILI_URL": meili.url,
+            "MARKET_MEILI_API_KEY": key,
+            "MARKET_MEILI_INDEX_PREFIX": "bench",
+            "MARKET_DATA_DIR": str(workdir / "api"),
+        }
         api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "market.app:create_app", "--factory", "--port", str(port),
-             "--log-level", "warning", "--no-access-log"],
-            cwd=PROJECT_ROOT, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "market.app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+        )
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         deadline = time.monotonic() + 60
         while True:
@@ -268,8 +355,18 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
         def search_body(q: str) -> tuple:  # with the query's meaning, as the API sends it
             variants = extractor.variants(extractor.terms(q))
             vector = embed_query(q)
-            return query.search_request(uid_a, "achievement", q, variants, query.SearchFilters(), sort="relevance",
-                                        offset=0, limit=20, vector=vector, min_similarity=min_sim)  # fmt: skip
+            return query.search_request(
+                uid_a,
+                "achievement",
+                q,
+                variants,
+                query.SearchFilters(),
+                sort="relevance",
+                offset=0,
+                limit=20,
+                vector=vector,
+                min_similarity=min_sim,
+            )
 
         match_bodies, semantic_bodies = {}, {}
         with session_scope() as s:
@@ -294,8 +391,11 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
             for q, d in zip(words, demand_ids, strict=True):
                 http.get("/api/v1/search", params={"q": q})
                 http.get(f"/api/v1/match/demand/{d}")
-            print(f"query embedding (uncached, in this process): p50={pct(query_embedding, 50):.1f} ms "
-                  f"p95={pct(query_embedding, 95):.1f} ms over {len(query_embedding)} texts", flush=True)  # fmt: skip
+            print(
+                f"query embedding (uncached, in this process): p50={pct(query_embedding, 50):.1f} ms "
+                f"p95={pct(query_embedding, 95):.1f} ms over {len(query_embedding)} texts",
+                flush=True,
+            )
 
         for q in words[:20]:  # warm-up: caches, connections
             http.get("/api/v1/search", params={"q": q})
@@ -323,7 +423,10 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
         print(f"HTTP floor (GET /healthz, no search): p50={pct(floor, 50):.2f} ms p95={pct(floor, 95):.2f} ms")
         summary("search", api_search, raw_search_t)
         summary("match", api_match, raw_match_t)
-        print(f"(mean API search {statistics.mean(api_search) * 1000:.2f} ms, match {statistics.mean(api_match) * 1000:.2f} ms)")
+        print(
+            f"(mean API search {statistics.mean(api_search) * 1000:.2f} ms,"
+            f" match {statistics.mean(api_match) * 1000:.2f} ms)"
+        )
     finally:
         if api is not None:
             api.terminate()

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
-from bench.api import migrate, start_server, stop_server  # noqa: E402  (bench/api.py: schema + uvicorn helpers)
 from gen_contracts import generate  # noqa: E402
 
+from bench.api import migrate, start_server, stop_server  # noqa: E402  (bench/api.py: schema + uvicorn helpers)
 from market.embedded import start_postgres  # noqa: E402
 
 FIGS = "sum(sign), sum(total_amount), sum(technical_transaction_amount)"
@@ -47,40 +47,63 @@ def group_sql(key: str, extra: str = "", tail: str = "") -> str:
     return f"SELECT {key}, {FIGS} FROM contract_ledger WHERE {WHERE} {extra} GROUP BY 1 ORDER BY 3 DESC {tail}"
 
 
-FLOWS_SQL = "SELECT " + ", ".join(
-    f"sum(CASE WHEN {cond} THEN sign ELSE 0 END), sum(CASE WHEN {cond} THEN total_amount ELSE 0 END), "
-    f"sum(CASE WHEN {cond} THEN technical_transaction_amount ELSE 0 END)"
-    for cond in (
-        "seller_region LIKE '3302%%'", "buyer_region LIKE '3302%%'",
-        "seller_region LIKE '3302%%' AND buyer_region LIKE '3302%%'",
-        "buyer_region LIKE '3302%%' AND NOT seller_region LIKE '3302%%'",
-        "seller_region LIKE '3302%%' AND NOT buyer_region LIKE '3302%%'",
+FLOWS_SQL = (
+    "SELECT "
+    + ", ".join(
+        f"sum(CASE WHEN {cond} THEN sign ELSE 0 END), sum(CASE WHEN {cond} THEN total_amount ELSE 0 END), "
+        f"sum(CASE WHEN {cond} THEN technical_transaction_amount ELSE 0 END)"
+        for cond in (
+            "seller_region LIKE '3302%%'",
+            "buyer_region LIKE '3302%%'",
+            "seller_region LIKE '3302%%' AND buyer_region LIKE '3302%%'",
+            "buyer_region LIKE '3302%%' AND NOT seller_region LIKE '3302%%'",
+            "seller_region LIKE '3302%%' AND NOT buyer_region LIKE '3302%%'",
+        )
     )
-) + f" FROM contract_ledger WHERE {WHERE} AND (seller_region LIKE '3302%%' OR buyer_region LIKE '3302%%')"  # fmt: skip
+    + f" FROM contract_ledger WHERE {WHERE} AND (seller_region LIKE '3302%%' OR buyer_region LIKE '3302%%')"
+)
 
 # name -> (API path and params, plain SQL)
 CASES: dict[str, tuple[str, dict, str]] = {
     "summary": ("/api/v1/stats/summary", {}, f"SELECT {FIGS} FROM contract_ledger WHERE {WHERE}"),
-    "series/month": ("/api/v1/stats/series", {"granularity": "month"},
-                     f"SELECT entry_year, entry_month, {FIGS} FROM contract_ledger WHERE {WHERE} GROUP BY 1, 2"),
+    "series/month": (
+        "/api/v1/stats/series",
+        {"granularity": "month"},
+        f"SELECT entry_year, entry_month, {FIGS} FROM contract_ledger WHERE {WHERE} GROUP BY 1, 2",
+    ),
     "contract_type": ("/api/v1/stats/breakdown/contract_type", {}, group_sql("contract_type")),
-    "subtype": ("/api/v1/stats/breakdown/subtype", {},
-                f"SELECT contract_type, subtype, {FIGS} FROM contract_ledger WHERE {WHERE} GROUP BY 1, 2"),
+    "subtype": (
+        "/api/v1/stats/breakdown/subtype",
+        {},
+        f"SELECT contract_type, subtype, {FIGS} FROM contract_ledger WHERE {WHERE} GROUP BY 1, 2",
+    ),
     "technical_field": ("/api/v1/stats/breakdown/technical_field", {}, group_sql("technical_field")),
     "ip_type": ("/api/v1/stats/breakdown/ip_type", {}, group_sql("ip_type")),
     "seller_entity_type": ("/api/v1/stats/breakdown/seller_entity_type", {}, group_sql("seller_entity_type")),
     "buyer_entity_type": ("/api/v1/stats/breakdown/buyer_entity_type", {}, group_sql("buyer_entity_type")),
     "seller_region": ("/api/v1/stats/breakdown/seller_region", {}, group_sql("seller_region")),
-    "buyer_region/4": ("/api/v1/stats/breakdown/buyer_region", {"region_level": 4},
-                       group_sql("substr(buyer_region, 1, 4)")),
+    "buyer_region/4": (
+        "/api/v1/stats/breakdown/buyer_region",
+        {"region_level": 4},
+        group_sql("substr(buyer_region, 1, 4)"),
+    ),
     "flows/3302": ("/api/v1/stats/flows", {"region": "3302"}, FLOWS_SQL),
-    "intermediary": ("/api/v1/stats/breakdown/intermediary", {}, group_sql("intermediary_name",
-                                                                          "AND intermediary_name <> ''")),
-    "top sellers": ("/api/v1/stats/top/seller", {"limit": 10},
-                    group_sql("coalesce(nullif(seller_credit_code, ''), seller_name)", tail="LIMIT 10")),
-    "top buyers": ("/api/v1/stats/top/buyer", {"limit": 10},
-                   group_sql("coalesce(nullif(buyer_credit_code, ''), buyer_name)", tail="LIMIT 10")),
-}  # fmt: skip
+    "intermediary": (
+        "/api/v1/stats/breakdown/intermediary",
+        {},
+        group_sql("intermediary_name", "AND intermediary_name <> ''"),
+    ),
+    "top sellers": (
+        "/api/v1/stats/top/seller",
+        {"limit": 10},
+        group_sql("coalesce(nullif(seller_credit_code, ''), seller_name)", tail="LIMIT 10"),
+    ),
+    "top buyers": (
+        "/api/v1/stats/top/buyer",
+        {"limit": 10},
+        group_sql("coalesce(nullif(buyer_credit_code, ''), buyer_name)", tail="LIMIT 10"),
+    ),
+}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -102,19 +125,39 @@ def bootstrap(url: str) -> dict[str, str]:
     with session_scope() as s:
         bureau = accounts.ensure_bureau(s, name="科技局", region_code="330200", credit_code=None)
         tag = "".join(secrets.choice(CREDIT_CODE_ALPHABET) for _ in range(4))
-        registrar = accounts.create_user(s, org=bureau, username=f"bench-registrar-{tag}", password=secrets.token_urlsafe(16),
-                                         display_name="登记员", role=Role.registrar)  # fmt: skip
+        registrar = accounts.create_user(
+            s,
+            org=bureau,
+            username=f"bench-registrar-{tag}",
+            password=secrets.token_urlsafe(16),
+            display_name="登记员",
+            role=Role.registrar,
+        )
         orgs = {}
-        for key, kind, etype, region, body in (("seller", "university", "022", "330205", "BENCH"),
-                                               ("buyer", "enterprise", "150", "330212", "BENCF")):  # fmt: skip
+        for key, kind, etype, region, body in (
+            ("seller", "university", "022", "330205", "BENCH"),
+            ("buyer", "enterprise", "150", "330212", "BENCF"),
+        ):
             first17 = "91" + region + body + tag
-            org = Organisation(name=f"bench {key}", kind=kind, credit_code=first17 + credit_code_check_char(first17),
-                               entity_type_code=etype, region_code=region, verification_status="verified")  # fmt: skip
+            org = Organisation(
+                name=f"bench {key}",
+                kind=kind,
+                credit_code=first17 + credit_code_check_char(first17),
+                entity_type_code=etype,
+                region_code=region,
+                verification_status="verified",
+            )
             s.add(org)
             s.flush()
             orgs[key] = org
-        seller_admin = accounts.create_user(s, org=orgs["seller"], username=f"bench-seller-{tag}",
-                                            password=secrets.token_urlsafe(16), display_name="卖方", role=Role.org_admin)
+        seller_admin = accounts.create_user(
+            s,
+            org=orgs["seller"],
+            username=f"bench-seller-{tag}",
+            password=secrets.token_urlsafe(16),
+            display_name="卖方",
+            role=Role.org_admin,
+        )
         tokens = {
             "registrar": accounts.issue_credential(s, registrar, kind="token")[1],
             "seller": accounts.issue_credential(s, seller_admin, kind="token")[1],
@@ -141,8 +184,16 @@ def _fen(value: str | int) -> int:
     return int(Decimal(str(value)) * 100)
 
 
-def check(client: httpx.Client, conn: psycopg.Connection, case: str, path: str, params: dict, sql: str,
-          start: dt.date, end: dt.date) -> int:
+def check(
+    client: httpx.Client,
+    conn: psycopg.Connection,
+    case: str,
+    path: str,
+    params: dict,
+    sql: str,
+    start: dt.date,
+    end: dt.date,
+) -> int:
     """Number of rows where the API (read from the rollup) and the plain GROUP BY over the ledger disagree."""
     body = client.get(path, params=params).json()
     got: dict[str, tuple[int, int, int]] = {}
@@ -151,7 +202,7 @@ def check(client: httpx.Client, conn: psycopg.Connection, case: str, path: str, 
     if case == "flows/3302":
         for i, r in enumerate(body["rows"]):
             got[r["key"]] = (r["count"], _fen(r["total_amount"]), _fen(r["technical_transaction_amount"]))
-            want[r["key"]] = tuple(int(v or 0) for v in raw[0][3 * i:3 * i + 3])
+            want[r["key"]] = tuple(int(v or 0) for v in raw[0][3 * i : 3 * i + 3])
     else:
         for r in body["rows"]:
             key = r["key"] if "key" in r else r.get("period", r.get("from"))
@@ -169,8 +220,10 @@ def check(client: httpx.Client, conn: psycopg.Connection, case: str, path: str, 
         got = {k: v for k, v in got.items() if any(v)}
     bad = sum(1 for k in got.keys() | want.keys() if got.get(k) != want.get(k))
     if bad:
-        print(f"    MISMATCH {case}: {bad} rows, e.g. "
-              f"{next((k, got.get(k), want.get(k)) for k in got.keys() | want.keys() if got.get(k) != want.get(k))}")
+        print(
+            f"    MISMATCH {case}: {bad} rows, e.g. "
+            f"{next((k, got.get(k), want.get(k)) for k in got.keys() | want.keys() if got.get(k) != want.get(k))}"
+        )
     return bad
 
 
@@ -192,8 +245,11 @@ def explain(url: str, start: dt.date, end: dt.date) -> None:
     engine = create_db_engine(url, poolclass=sa.NullPool)
     set_engine(engine)
     captured: list[tuple[str, object]] = []
-    sa.event.listen(engine, "before_cursor_execute",
-                    lambda conn, cursor, statement, params, context, many: captured.append((statement, params)))
+    sa.event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, params, context, many: captured.append((statement, params)),
+    )
     with session_scope() as s:
         service.top_parties(s, "buyer", start, end, 10)
         service.flows(s, start, end, "3302")
@@ -217,14 +273,23 @@ def reused(url: str) -> dict:
 def registration_throughput(base: str, tokens: dict[str, str], total: int, clients: int) -> tuple[float, int]:
     today = dt.date.today()
     body = {
-        "project_name": "基准测试专利转让", "contract_type": "transfer", "subtype": "patent_right",
-        "signing_date": (today - dt.timedelta(days=3)).isoformat(), "valid_from": today.isoformat(),
-        "valid_until": (today + dt.timedelta(days=365)).isoformat(), "total_amount": "500000.00",
-        "deductions": [{"kind": "equipment", "amount": "50000.00"}], "payment_method": "lump_sum",
-        "ip_type": "invention_patent", "technical_field": "new_materials", "plan_source": "unplanned",
-        "parties": [{"role": "seller", "org_id": int(tokens["seller_org"])},
-                    {"role": "buyer", "org_id": int(tokens["buyer_org"])}],
-    }  # fmt: skip
+        "project_name": "基准测试专利转让",
+        "contract_type": "transfer",
+        "subtype": "patent_right",
+        "signing_date": (today - dt.timedelta(days=3)).isoformat(),
+        "valid_from": today.isoformat(),
+        "valid_until": (today + dt.timedelta(days=365)).isoformat(),
+        "total_amount": "500000.00",
+        "deductions": [{"kind": "equipment", "amount": "50000.00"}],
+        "payment_method": "lump_sum",
+        "ip_type": "invention_patent",
+        "technical_field": "new_materials",
+        "plan_source": "unplanned",
+        "parties": [
+            {"role": "seller", "org_id": int(tokens["seller_org"])},
+            {"role": "buyer", "org_id": int(tokens["buyer_org"])},
+        ],
+    }
     seller_h = {"Authorization": f"Bearer {tokens['seller']}"}
     registrar_h = {"Authorization": f"Bearer {tokens['registrar']}"}
     counter = iter(range(total))
@@ -238,8 +303,9 @@ def registration_throughput(base: str, tokens: dict[str, str], total: int, clien
                 with lock:
                     if next(counter, None) is None:
                         return
-                r = c.post("/api/v1/contracts", json=body,
-                           headers={**seller_h, "Idempotency-Key": secrets.token_hex(8)})  # fmt: skip
+                r = c.post(
+                    "/api/v1/contracts", json=body, headers={**seller_h, "Idempotency-Key": secrets.token_hex(8)}
+                )
                 if r.status_code != 201:
                     errors[0] += 1
                     samples.append(f"file {r.status_code} {r.text[:200]}")
@@ -266,16 +332,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=1_000_000, help="registered contracts to generate")
     parser.add_argument("--reps", type=int, default=20, help="timed requests per breakdown and window")
-    parser.add_argument("--sql-reps", type=int, default=5,
-                        help="timed runs of the plain SQL GROUP BY (a full ledger scan each: keep it small)")
+    parser.add_argument(
+        "--sql-reps",
+        type=int,
+        default=5,
+        help="timed runs of the plain SQL GROUP BY (a full ledger scan each: keep it small)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--register", type=int, default=300, help="contracts to file+register for throughput")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients for the throughput run")
-    parser.add_argument("--explain", action="store_true",
-                        help="print EXPLAIN ANALYZE of the statements the API runs for top buyers and flows (5 years)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print EXPLAIN ANALYZE of the statements the API runs for top buyers and flows (5 years)",
+    )
     parser.add_argument("--database-url", default="", help="an existing PostgreSQL server (admin URL)")
-    parser.add_argument("--database", default="",
-                        help="database name on that server: reused (migrated, not regenerated) if it exists")
+    parser.add_argument(
+        "--database", default="", help="database name on that server: reused (migrated, not regenerated) if it exists"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -300,13 +374,18 @@ def main() -> int:
         tokens = bootstrap(url)
         if reuse:
             gen = reused(url)
-            print(f"reusing database {name}: {gen['contracts']:,} contracts, {gen['rollup_rows']:,} rollup rows",
-                  flush=True)  # fmt: skip
+            print(
+                f"reusing database {name}: {gen['contracts']:,} contracts, {gen['rollup_rows']:,} rollup rows",
+                flush=True,
+            )
         else:
             print(f"generating {args.n:,} registered contracts …", flush=True)
             gen = generate(url, args.n)
-            print(f"generated in {gen['seconds']:.1f}s (of which rollup rebuild {gen['rollup_seconds']:.1f}s, "
-                  f"{gen['rollup_rows']:,} rollup rows)", flush=True)
+            print(
+                f"generated in {gen['seconds']:.1f}s (of which rollup rebuild {gen['rollup_seconds']:.1f}s, "
+                f"{gen['rollup_rows']:,} rollup rows)",
+                flush=True,
+            )
         env = {**os.environ, "MARKET_DATABASE_URL": url, "MARKET_DATA_DIR": str(workdir / "data")}
         proc, base = start_server(env, args.workers, workdir / "uvicorn.log")
         today = dt.date.today()
@@ -317,36 +396,57 @@ def main() -> int:
         headers = {"Authorization": f"Bearer {tokens['registrar']}"}
         results = []
         mismatches = 0
-        with httpx.Client(base_url=base, headers=headers, timeout=120) as client, \
-                psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:  # fmt: skip
+        with (
+            httpx.Client(base_url=base, headers=headers, timeout=120) as client,
+            psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn,
+        ):
             ledger_rows = conn.execute("SELECT count(*) FROM contract_ledger").fetchone()[0]
             for window, (start, end) in windows.items():
                 for case, (path, params, sql) in CASES.items():
-                    api, rows = time_api(client, path, {**params, "from": start.isoformat(), "to": end.isoformat()},
-                                         args.reps)  # fmt: skip
+                    api, rows = time_api(
+                        client, path, {**params, "from": start.isoformat(), "to": end.isoformat()}, args.reps
+                    )
                     raw = time_sql(conn, sql, {"start": start, "end": end}, args.sql_reps)
-                    mismatches += check(client, conn, case, path, {**params, "from": start.isoformat(),
-                                                                    "to": end.isoformat()}, sql, start, end)
+                    mismatches += check(
+                        client,
+                        conn,
+                        case,
+                        path,
+                        {**params, "from": start.isoformat(), "to": end.isoformat()},
+                        sql,
+                        start,
+                        end,
+                    )
                     results.append((window, case, rows, api, raw))
-                    print(f"  {window:8} {case:20} api p50 {pct(api, .5):7.1f} ms  sql p50 {pct(raw, .5):7.1f} ms",
-                          flush=True)  # fmt: skip
+                    print(
+                        f"  {window:8} {case:20} api p50 {pct(api, 0.5):7.1f} ms  sql p50 {pct(raw, 0.5):7.1f} ms",
+                        flush=True,
+                    )
         if args.explain:
             explain(url, *windows["5 years"])
         print(f"\nregistration throughput: {args.register} contracts, {args.clients} clients …", flush=True)
         rate, errors = registration_throughput(base, tokens, args.register, args.clients)
 
-        print(f"\n== stats over {gen['contracts']:,} registered contracts ({ledger_rows:,} ledger rows), PostgreSQL, "
-              f"uvicorn workers={args.workers}, reps={args.reps}, cores={os.cpu_count()} ==")  # fmt: skip
+        print(
+            f"\n== stats over {gen['contracts']:,} registered contracts ({ledger_rows:,} ledger rows), PostgreSQL, "
+            f"uvicorn workers={args.workers}, reps={args.reps}, cores={os.cpu_count()} =="
+        )
         print(f"{'window':8} {'breakdown':20} {'rows':>5} {'API p50':>9} {'API p95':>9} {'SQL p50':>9} {'SQL p95':>9}")
         for window, case, rows, api, raw in results:
-            print(f"{window:8} {case:20} {rows:>5} {pct(api, .5):>7.1f}ms {pct(api, .95):>7.1f}ms "
-                  f"{pct(raw, .5):>7.1f}ms {pct(raw, .95):>7.1f}ms")  # fmt: skip
-        worst = max(pct(api, .5) for *_, api, _ in results)
+            print(
+                f"{window:8} {case:20} {rows:>5} {pct(api, 0.5):>7.1f}ms {pct(api, 0.95):>7.1f}ms "
+                f"{pct(raw, 0.5):>7.1f}ms {pct(raw, 0.95):>7.1f}ms"
+            )
+        worst = max(pct(api, 0.5) for *_, api, _ in results)
         print(f"worst API p50: {worst:.1f} ms (target ≤ 300 ms)")
-        print(f"API figures equal to the plain SQL GROUP BY over the ledger: "
-              f"{'yes, every row' if not mismatches else f'NO, {mismatches} differences'}")
-        print(f"registration throughput: {rate:.1f} contracts/s end to end (file + register, "
-              f"{args.clients} clients, {errors} errors)")  # fmt: skip
+        print(
+            f"API figures equal to the plain SQL GROUP BY over the ledger: "
+            f"{'yes, every row' if not mismatches else f'NO, {mismatches} differences'}"
+        )
+        print(
+            f"registration throughput: {rate:.1f} contracts/s end to end (file + register, "
+            f"{args.clients} clients, {errors} errors)"
+        )
     finally:
         if proc is not None:
             stop_server(proc)

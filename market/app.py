@@ -18,15 +18,15 @@ from market.core.deps import ReadThatWritesMiddleware
 from market.core.errors import install_error_handlers
 from market.core.headers import SecurityHeadersMiddleware
 from market.core.types import guard_params
+from market.evaluations.endpoints import router as evaluations_router
 from market.filings.endpoints import router as filings_router
 from market.listings.endpoints import router as listings_router
 from market.matching.endpoints import router as matching_router
+from market.monitoring.endpoints import router as monitoring_router
 from market.stats.endpoints import router as stats_router
 from market.subsidies.endpoints import router as subsidies_router
-from market.vouchers.endpoints import router as vouchers_router
 from market.taxrelief.endpoints import router as taxrelief_router
-from market.monitoring.endpoints import router as monitoring_router
-from market.evaluations.endpoints import router as evaluations_router
+from market.vouchers.endpoints import router as vouchers_router
 
 
 @asynccontextmanager
@@ -58,10 +58,21 @@ def create_app() -> FastAPI:
     # Routes are tried in order, at some 20 µs each: the most requested (search and match) come first.
     # The domains' paths never overlap (each has its own first segment), so the order changes nothing else.
     for router in (
-        matching_router, listings_router, accounts_router, contracts_router, stats_router, subsidies_router,
-        calls_router, vouchers_router, filings_router, brokers_router, commissioners_router,
-        taxrelief_router, monitoring_router, evaluations_router,
-    ):  # fmt: skip
+        matching_router,
+        listings_router,
+        accounts_router,
+        contracts_router,
+        stats_router,
+        subsidies_router,
+        calls_router,
+        vouchers_router,
+        filings_router,
+        brokers_router,
+        commissioners_router,
+        taxrelief_router,
+        monitoring_router,
+        evaluations_router,
+    ):
         app.include_router(router)
 
     # Operations: request id + latency by route (outermost, so every response carries X-Request-ID),

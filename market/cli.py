@@ -49,8 +49,13 @@ def create_admin(username: str, display_name: str, password: str) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="load the demo organisations and listings first")
 @click.option("--no-worker", is_flag=True, help="do not start a Celery worker (outbox is drained later)")
-@click.option("--workers", default=lambda: os.cpu_count() or 1, show_default="the machine's cores", type=int,
-              help="uvicorn worker processes for the API")  # fmt: skip
+@click.option(
+    "--workers",
+    default=lambda: os.cpu_count() or 1,
+    show_default="the machine's cores",
+    type=int,
+    help="uvicorn worker processes for the API",
+)
 def serve(host: str, port: int, demo: bool, no_worker: bool, workers: int) -> None:
     """Run the API with everything it needs: SQLite (default), Meilisearch, Redis and a Celery worker."""
     from market.stack import EmbeddedStack, StackAlreadyRunning
@@ -68,7 +73,13 @@ def serve(host: str, port: int, demo: bool, no_worker: bool, workers: int) -> No
 
 
 # Domains contribute their own commands (search: reindex, settings; demo: demo-data).
-for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "market.stats.cli", "market.subsidies.cli"):
+for module_name in (
+    "search.cli",
+    "market.demo.cli",
+    "market.contracts.cli",
+    "market.stats.cli",
+    "market.subsidies.cli",
+):
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -82,8 +93,13 @@ for module_name in ("search.cli", "market.demo.cli", "market.contracts.cli", "ma
 @main.command("api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=lambda: os.cpu_count() or 1, show_default="the machine's cores", type=int,
-              help="uvicorn worker processes")  # fmt: skip
+@click.option(
+    "--workers",
+    default=lambda: os.cpu_count() or 1,
+    show_default="the machine's cores",
+    type=int,
+    help="uvicorn worker processes",
+)
 def api_command(host: str, port: int, workers: int) -> None:
     """Run the API alone on the configured services (production: the container's command), JSON logs."""
     import uvicorn
@@ -91,9 +107,14 @@ def api_command(host: str, port: int, workers: int) -> None:
     from market.core.logging import uvicorn_log_config
 
     uvicorn.run(
-        "market.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_config=uvicorn_log_config(), access_log=False,
-    )  # fmt: skip
+        "market.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=uvicorn_log_config(),
+        access_log=False,
+    )
 
 
 @main.command("ready")
@@ -120,19 +141,23 @@ def backup_command(path: Path) -> None:
         manifest = backup(path)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"backup of the {manifest['database']} database written to {path} (revision {manifest['alembic_revision']})")
+    click.echo(
+        f"backup of the {manifest['database']} database written to {path} (revision {manifest['alembic_revision']})"
+    )
 
 
 @main.command("restore")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 @click.option("--no-reindex", is_flag=True, help="restore the database only (run `market search reindex` later)")
-@click.option("--allow-id-reuse", is_flag=True, help="SQLite: restore even though ids issued since the backup come again")
+@click.option(
+    "--allow-id-reuse", is_flag=True, help="SQLite: restore even though ids issued since the backup come again"
+)
 def restore_command(path: Path, yes: bool, no_reindex: bool, allow_id_reuse: bool) -> None:
     """Replace the whole state with the backup at PATH: database, then a full search reindex. Stop the API first."""
     import json
 
-    from market.core.backup import BackupError, read_manifest, restore, reindex_after_restore
+    from market.core.backup import BackupError, read_manifest, reindex_after_restore, restore
     from market.stack import running_stack
 
     pid = running_stack(get_settings().data_dir)

@@ -64,8 +64,14 @@ def _die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
-def spawn(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
-          die_with_parent: bool | None = None) -> subprocess.Popen:
+def spawn(
+    argv: list[str],
+    *,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    die_with_parent: bool | None = None,
+) -> subprocess.Popen:
     """Start a child in its own process group, its output piped into a rotated log file.
 
     die_with_parent: Linux ties the death signal to the spawning *thread*, so it is only safe from a thread
@@ -74,9 +80,15 @@ def spawn(argv: list[str], *, log_path: Path, env: dict[str, str] | None = None,
     if die_with_parent is None:
         die_with_parent = threading.current_thread() is threading.main_thread()
     popen = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True, preexec_fn=_die_with_parent if die_with_parent else None,
-    )  # fmt: skip
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if die_with_parent else None,
+    )
     threading.Thread(target=_pump, args=(popen.stdout, log_path), name=f"log-{log_path.name}", daemon=True).start()
     return popen
 
@@ -155,8 +167,12 @@ class Meilisearch(Process):
         # Ready = answers to *our* key (a stranger on the same port would not).
         auth = {"Authorization": f"Bearer {self.master_key}"}
         try:
-            _wait(lambda: httpx.get(f"{self.url}/version", headers=auth, timeout=1).status_code == 200, 60,
-                  "Meilisearch", self)  # fmt: skip
+            _wait(
+                lambda: httpx.get(f"{self.url}/version", headers=auth, timeout=1).status_code == 200,
+                60,
+                "Meilisearch",
+                self,
+            )
         except BaseException:
             self.stop()
             raise
@@ -169,12 +185,23 @@ class Meilisearch(Process):
         env.update({**self.env, "MEILI_MASTER_KEY": self.master_key})
         return spawn(
             [
-                str(MEILI_BINARY), "--db-path", str(self.data_dir / "data.ms"), "--http-addr", f"127.0.0.1:{self.port}",
-                "--no-analytics", "--env", "development",
-                "--dump-dir", str(self.data_dir / "dumps"), "--snapshot-dir", str(self.data_dir / "snapshots"),
+                str(MEILI_BINARY),
+                "--db-path",
+                str(self.data_dir / "data.ms"),
+                "--http-addr",
+                f"127.0.0.1:{self.port}",
+                "--no-analytics",
+                "--env",
+                "development",
+                "--dump-dir",
+                str(self.data_dir / "dumps"),
+                "--snapshot-dir",
+                str(self.data_dir / "snapshots"),
             ],
-            log_path=self.log_path, env=env, die_with_parent=die_with_parent,
-        )  # fmt: skip
+            log_path=self.log_path,
+            env=env,
+            die_with_parent=die_with_parent,
+        )
 
 
 def master_key_file(data_dir: Path) -> str:
@@ -193,9 +220,14 @@ def start_meilisearch(
     port = port or free_port()
     key = master_key or secrets.token_urlsafe(24)
     m = Meilisearch(
-        name="meilisearch", url=f"http://127.0.0.1:{port}", master_key=key, data_dir=data_dir, port=port,
-        env=dict(env or {}), die_with_parent=True if env else None,
-    )  # fmt: skip
+        name="meilisearch",
+        url=f"http://127.0.0.1:{port}",
+        master_key=key,
+        data_dir=data_dir,
+        port=port,
+        env=dict(env or {}),
+        die_with_parent=True if env else None,
+    )
     return m.start()
 
 
@@ -215,11 +247,26 @@ class Redis(Process):
             self.socket_path.unlink()
         self.popen = spawn(
             [
-                str(binary), "--port", "0", "--unixsocket", str(self.socket_path), "--unixsocketperm", "700",
-                "--dir", str(self.data_dir), "--appendonly", "yes", "--save", "", "--logfile", "",
+                str(binary),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.data_dir),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--logfile",
+                "",
             ],
-            log_path=self.log_path, env={**os.environ, **self.env}, die_with_parent=self.die_with_parent,
-        )  # fmt: skip
+            log_path=self.log_path,
+            env={**os.environ, **self.env},
+            die_with_parent=self.die_with_parent,
+        )
         try:
             _wait(self.socket_path.exists, 20, "Redis", self)
         except BaseException:
@@ -232,9 +279,13 @@ def start_redis(data_dir: Path, env: dict[str, str] | None = None) -> Redis:
     # unix socket paths are limited to ~107 bytes: keep it short.
     sock = Path(f"/tmp/market-redis-{secrets.token_hex(4)}.sock")
     r = Redis(
-        name="redis", url=f"redis+socket://{sock}", socket_path=sock, data_dir=data_dir, env=dict(env or {}),
+        name="redis",
+        url=f"redis+socket://{sock}",
+        socket_path=sock,
+        data_dir=data_dir,
+        env=dict(env or {}),
         die_with_parent=True if env else None,
-    )  # fmt: skip
+    )
     return r.start()
 
 

@@ -83,11 +83,14 @@ class EmbeddedStack:
         if not settings.meili_url:
             meili_dir = data / "meilisearch"
             meili = _started(
-                self, lambda: start_meilisearch(
-                    meili_dir, port=int(os.environ.get("MARKET_MEILI_PORT", "7700")),
-                    master_key=master_key_file(meili_dir), env=mark,
+                self,
+                lambda: start_meilisearch(
+                    meili_dir,
+                    port=int(os.environ.get("MARKET_MEILI_PORT", "7700")),
+                    master_key=master_key_file(meili_dir),
+                    env=mark,
                 ),
-            )  # fmt: skip
+            )
             os.environ["MARKET_MEILI_URL"] = meili.url
             os.environ["MARKET_MEILI_MASTER_KEY"] = meili.master_key
             _announce_meilisearch(meili)
@@ -202,10 +205,26 @@ class EmbeddedStack:
 
         proc.die_with_parent = True
         proc.popen = spawn(
-            [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-B", "--loglevel=INFO",
-             "--concurrency=2", "-Q", ",".join(QUEUES), "--schedule", str(self.data / "celerybeat-schedule")],
-            cwd=PROJECT_ROOT, env={**os.environ, **proc.env}, log_path=proc.log_path, die_with_parent=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "worker",
+                "-B",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "-Q",
+                ",".join(QUEUES),
+                "--schedule",
+                str(self.data / "celerybeat-schedule"),
+            ],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **proc.env},
+            log_path=proc.log_path,
+            die_with_parent=True,
+        )
         self._record(proc)
 
     def load_demo(self) -> None:
@@ -220,6 +239,7 @@ class EmbeddedStack:
 
         from market.app import create_app
         from market.core.logging import uvicorn_log_config
+
         # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turn that into SystemExit so
         # the stack's __exit__ still stops Meilisearch, Redis and the worker.
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -227,8 +247,15 @@ class EmbeddedStack:
         print(f"API on http://{host}:{port}  (OpenAPI docs: http://{host}:{port}/docs)", flush=True)
         if workers > 1:  # worker processes build the app themselves; the stack's URLs reach them in os.environ
             os.environ[STACK_MARK] = str(self.data)  # marked: a later start stops any left by a `kill -9`
-            uvicorn.run("market.app:create_app", factory=True, workers=workers, host=host, port=port,
-                        log_config=uvicorn_log_config(), access_log=False)  # fmt: skip
+            uvicorn.run(
+                "market.app:create_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_config=uvicorn_log_config(),
+                access_log=False,
+            )
             return
         uvicorn.run(create_app(), host=host, port=port, log_config=uvicorn_log_config(), access_log=False)
 

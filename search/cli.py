@@ -40,7 +40,9 @@ def drain(limit: int) -> None:
 
     r = service.drain_index(limit=limit)
     notified = service.drain_notifications()
-    click.echo(json.dumps({"processed": r.processed, "retried": r.retried, "error": r.error, "notifications": notified}))
+    click.echo(
+        json.dumps({"processed": r.processed, "retried": r.retried, "error": r.error, "notifications": notified})
+    )
 
 
 @search_group.command("embed")

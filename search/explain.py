@@ -22,9 +22,13 @@ MAX_SENTENCES = 6
 
 
 def shown_terms(
-    concepts: Sequence[Concept], matched: Iterable[str], source_text: str, candidate_text: str,
-    keywords: Iterable[str], variants_of: dict[str, Sequence[str]] | None = None,
-) -> tuple[str, ...]:  # fmt: skip
+    concepts: Sequence[Concept],
+    matched: Iterable[str],
+    source_text: str,
+    candidate_text: str,
+    keywords: Iterable[str],
+    variants_of: dict[str, Sequence[str]] | None = None,
+) -> tuple[str, ...]:
     """The matched concepts that both sides say in words: dictionary concepts whose words both texts contain
     verbatim (shown by the group's name), or out-of-dictionary terms an owner typed as a keyword.
 
@@ -59,7 +63,9 @@ def sentences(text: str) -> list[str]:
     return out[:MAX_SENTENCES]
 
 
-def closest(query: Sequence[float], candidates: Sequence[str], vectors: Sequence[Sequence[float]]) -> tuple[str, float] | None:
+def closest(
+    query: Sequence[float], candidates: Sequence[str], vectors: Sequence[Sequence[float]]
+) -> tuple[str, float] | None:
     """The sentence whose vector is most similar to the query's (vectors are normalised: a dot product)."""
     if not candidates:
         return None

@@ -72,9 +72,7 @@ def calls_indexable() -> bool:
     return calls is not None and hasattr(calls, "search_document")
 
 
-def _call_documents(
-    session: Session, ids: set[int], extractor: TermExtractor
-) -> dict[int, dict[str, Any] | None]:
+def _call_documents(session: Session, ids: set[int], extractor: TermExtractor) -> dict[int, dict[str, Any] | None]:
     """Open calls are indexed when the calls domain exposes search_document (guarded: it may not exist)."""
     if not calls_indexable():
         return {}
@@ -211,8 +209,12 @@ def _retry_later(claimed: Claimed, error: str) -> None:
 
 
 def drain(
-    client: MeiliClient, extractor: TermExtractor, *, limit: int = BATCH, max_batches: int = 1000,
-) -> DrainResult:  # fmt: skip
+    client: MeiliClient,
+    extractor: TermExtractor,
+    *,
+    limit: int = BATCH,
+    max_batches: int = 1000,
+) -> DrainResult:
     """Drain until nothing is due, one batch in flight while the next is prepared; a failure stops the drain
     and its rows come back after a backoff."""
     total = DrainResult()
@@ -276,7 +278,9 @@ def _all_public_ids(session: Session, kind: str) -> list[int]:
         from market.calls import rules
         from market.calls.models import Call
 
-        return list(session.scalars(sa.select(Call.id).where(Call.state.in_(rules.PUBLIC_CALL_STATES)).order_by(Call.id)))
+        return list(
+            session.scalars(sa.select(Call.id).where(Call.state.in_(rules.PUBLIC_CALL_STATES)).order_by(Call.id))
+        )
     model = {"achievement": Achievement, "demand": Demand}[kind]
     return list(
         session.scalars(sa.select(model.id).where(model.status.in_(documents.PUBLIC_STATES)).order_by(model.id))
@@ -284,8 +288,12 @@ def _all_public_ids(session: Session, kind: str) -> list[int]:
 
 
 def reindex(
-    client: MeiliClient, extractor: TermExtractor, *, kinds: Iterable[str] | None = None, batch: int = 2000,
-) -> dict[str, int]:  # fmt: skip
+    client: MeiliClient,
+    extractor: TermExtractor,
+    *,
+    kinds: Iterable[str] | None = None,
+    batch: int = 2000,
+) -> dict[str, int]:
     """Build each index afresh under a temporary name, then swap it in: search is never empty meanwhile."""
     started = utcnow()
     if kinds is None:

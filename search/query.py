@@ -21,11 +21,33 @@ MATCH_CANDIDATES = 60
 FALLBACK_WEIGHT = 0.01
 # Scoring needs terms, structured fields and the text (for out-of-dictionary terms); the long text is not shown.
 MATCH_ATTRIBUTES = [
-    "id", "kind", "title", "keywords", "terms", "technical_field", "technical_field_label", "region_code", "org_id",
-    "org_name", "status", "published_at_ts", "maturity", "maturity_rank", "transfer_modes", "asking_price_fen",
-    "price_negotiable", "ip_type", "wanted_maturity", "wanted_maturity_rank", "cooperation_modes", "budget_fen",
-    "budget_negotiable", "deadline", "summary", "description",
-]  # fmt: skip
+    "id",
+    "kind",
+    "title",
+    "keywords",
+    "terms",
+    "technical_field",
+    "technical_field_label",
+    "region_code",
+    "org_id",
+    "org_name",
+    "status",
+    "published_at_ts",
+    "maturity",
+    "maturity_rank",
+    "transfer_modes",
+    "asking_price_fen",
+    "price_negotiable",
+    "ip_type",
+    "wanted_maturity",
+    "wanted_maturity_rank",
+    "cooperation_modes",
+    "budget_fen",
+    "budget_negotiable",
+    "deadline",
+    "summary",
+    "description",
+]
 MATCH_ATTRIBUTES_NO_TEXT = [a for a in MATCH_ATTRIBUTES if a not in ("summary", "description")]
 PUBLIC_FILTER = "status IN [" + ", ".join(sorted(PUBLIC_STATES)) + "]"
 HIGHLIGHT = {"achievement": ["title", "summary"], "demand": ["title", "description"], "call": ["title", "description"]}
@@ -114,15 +136,27 @@ SEMANTIC_WEIGHT = 0.9
 
 def semantic_query(uid: str, vector: list[float], min_similarity: float, embedder: str = "semantic") -> dict[str, Any]:
     return {
-        "indexUid": uid, "q": "", "vector": vector, "hybrid": {"embedder": embedder, "semanticRatio": 1.0},
+        "indexUid": uid,
+        "q": "",
+        "vector": vector,
+        "hybrid": {"embedder": embedder, "semanticRatio": 1.0},
         "rankingScoreThreshold": round((1 + min_similarity) / 2, 4),
-    }  # fmt: skip
+    }
 
 
 def search_request(
-    uid: str, kind: str, q: str, variants: list[str], filters: SearchFilters, *, sort: str, offset: int, limit: int,
-    vector: list[float] | None = None, min_similarity: float = 0.86,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:  # fmt: skip
+    uid: str,
+    kind: str,
+    q: str,
+    variants: list[str],
+    filters: SearchFilters,
+    *,
+    sort: str,
+    offset: int,
+    limit: int,
+    vector: list[float] | None = None,
+    min_similarity: float = 0.86,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
     """(queries, federation, single_body): a plain search when sorting or without expansion or meaning, else federated
     (the query, its synonym variants, and with `vector` the query's meaning)."""
     base = {
@@ -146,7 +180,11 @@ def search_request(
         return [], None, body
     queries = [{**base, "q": q}] + [{**base, "q": v, "federationOptions": {"weight": 0.9}} for v in extra]
     if meaning:
-        semantic = {**base, **semantic_query(uid, vector, min_similarity), "federationOptions": {"weight": SEMANTIC_WEIGHT}}
+        semantic = {
+            **base,
+            **semantic_query(uid, vector, min_similarity),
+            "federationOptions": {"weight": SEMANTIC_WEIGHT},
+        }
         queries.append(semantic)
     federation = {"offset": offset, "limit": limit, "facetsByIndex": {uid: FACETS[kind]}}
     return queries, federation, None
@@ -170,10 +208,17 @@ def match_queries(
     attributes = MATCH_ATTRIBUTES if any(c.oov for c in concepts) else MATCH_ATTRIBUTES_NO_TEXT
 
     def add(q: str, weight: float, **extra: Any) -> None:
-        queries.append({
-            "indexUid": uid, "q": q, "filter": flt, "showRankingScore": True,
-            "attributesToRetrieve": attributes, "federationOptions": {"weight": weight}, **extra,
-        })  # fmt: skip
+        queries.append(
+            {
+                "indexUid": uid,
+                "q": q,
+                "filter": flt,
+                "showRankingScore": True,
+                "attributesToRetrieve": attributes,
+                "federationOptions": {"weight": weight},
+                **extra,
+            }
+        )
 
     known = [c for c in concepts if not c.oov]
     # Round-robin over concepts so that one concept with many variants cannot use up the budget.

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from market.core import regions
 
+
 class Fit(StrEnum):
     fit = "fit"
     partial = "partial"
@@ -108,9 +109,12 @@ def region_check(demand: Facts, achievement: Facts) -> Fit:
 
 
 CHECKS = (
-    ("technical_field", field_check), ("maturity", maturity_check), ("price", price_check), ("modes", modes_check),
+    ("technical_field", field_check),
+    ("maturity", maturity_check),
+    ("price", price_check),
+    ("modes", modes_check),
     ("region", region_check),
-)  # fmt: skip
+)
 
 
 def field_fit(demand: Facts, achievement: Facts) -> Reason:
@@ -126,16 +130,21 @@ def maturity_fit(demand: Facts, achievement: Facts) -> Reason:
     fit = maturity_check(demand, achievement)
     wanted, has = demand.maturity_rank, achievement.maturity_rank
     detail = {
-        Fit.unknown: "成熟度要求未说明", Fit.fit: f"成熟度满足要求 ({has} ≥ {wanted})",
-        Fit.partial: f"成熟度差一级 ({has} < {wanted})", Fit.miss: f"成熟度不足 ({has} < {wanted})",
-    }[fit]  # fmt: skip
+        Fit.unknown: "成熟度要求未说明",
+        Fit.fit: f"成熟度满足要求 ({has} ≥ {wanted})",
+        Fit.partial: f"成熟度差一级 ({has} < {wanted})",
+        Fit.miss: f"成熟度不足 ({has} < {wanted})",
+    }[fit]
     return Reason("maturity", fit, detail)
 
 
 def price_fit(demand: Facts, achievement: Facts) -> Reason:
     fit = price_check(demand, achievement)
     if fit is Fit.fit:
-        priced = not (demand.negotiable or achievement.negotiable) and None not in (demand.price_fen, achievement.price_fen)
+        priced = not (demand.negotiable or achievement.negotiable) and None not in (
+            demand.price_fen,
+            achievement.price_fen,
+        )
         return Reason("price", fit, "报价在预算内" if priced else "价格面议，可协商")
     return Reason("price", fit, "报价超出预算不到50%" if fit is Fit.partial else "报价远超预算")
 

@@ -9,31 +9,52 @@ from search import runtime
 KINDS = ("achievement", "demand", "call")
 
 _COMMON_FILTERS = [
-    "id", "status", "technical_field", "region_code", "city_code", "province_code", "org_id", "terms",
+    "id",
+    "status",
+    "technical_field",
+    "region_code",
+    "city_code",
+    "province_code",
+    "org_id",
+    "terms",
     "published_at_ts",
-]  # fmt: skip
+]
 # Codes are matched exactly: a typo-tolerant patent number would find someone else's patent.
 _TYPO = {"enabled": True, "disableOnNumbers": True, "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9}}
 
 INDEX_SETTINGS: dict[str, dict[str, Any]] = {
     "achievement": {
         "searchableAttributes": ["title", "keywords", "terms", "summary", "org_name", "inventors", "patent_numbers"],
-        "filterableAttributes": _COMMON_FILTERS + [
-            "maturity", "maturity_rank", "transfer_modes", "asking_price_fen", "price_negotiable", "ip_type",
+        "filterableAttributes": _COMMON_FILTERS
+        + [
+            "maturity",
+            "maturity_rank",
+            "transfer_modes",
+            "asking_price_fen",
+            "price_negotiable",
+            "ip_type",
             "recognitions",
-        ],  # fmt: skip
+        ],
         "sortableAttributes": ["id", "published_at_ts", "asking_price_fen", "maturity_rank"],
         "localizedAttributes": [
-            {"attributePatterns": ["title", "keywords", "terms", "summary", "org_name", "inventors"], "locales": ["cmn"]}
+            {
+                "attributePatterns": ["title", "keywords", "terms", "summary", "org_name", "inventors"],
+                "locales": ["cmn"],
+            }
         ],
         "typoTolerance": {**_TYPO, "disableOnAttributes": ["patent_numbers", "region_code", "terms"]},
     },
     "demand": {
         "searchableAttributes": ["title", "keywords", "terms", "description", "org_name"],
-        "filterableAttributes": _COMMON_FILTERS + [
-            "wanted_maturity", "wanted_maturity_rank", "cooperation_modes", "budget_fen", "budget_negotiable",
+        "filterableAttributes": _COMMON_FILTERS
+        + [
+            "wanted_maturity",
+            "wanted_maturity_rank",
+            "cooperation_modes",
+            "budget_fen",
+            "budget_negotiable",
             "deadline",
-        ],  # fmt: skip
+        ],
         "sortableAttributes": ["id", "published_at_ts", "budget_fen", "deadline"],
         "localizedAttributes": [
             {"attributePatterns": ["title", "keywords", "terms", "description", "org_name"], "locales": ["cmn"]}
@@ -42,9 +63,16 @@ INDEX_SETTINGS: dict[str, dict[str, Any]] = {
     },
     "call": {
         "searchableAttributes": ["title", "keywords", "terms", "description", "org_name", "winners"],
-        "filterableAttributes": _COMMON_FILTERS + [
-            "kind", "state", "bidding_open", "horse_race", "consortium_allowed", "total_amount_fen", "bid_deadline",
-        ],  # fmt: skip
+        "filterableAttributes": _COMMON_FILTERS
+        + [
+            "kind",
+            "state",
+            "bidding_open",
+            "horse_race",
+            "consortium_allowed",
+            "total_amount_fen",
+            "bid_deadline",
+        ],
         "sortableAttributes": ["id", "published_at_ts", "total_amount_fen", "bid_deadline"],
         "localizedAttributes": [
             {"attributePatterns": ["title", "keywords", "terms", "description", "org_name"], "locales": ["cmn"]}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,87 @@ _LATIN = re.compile(r"[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]|[0-9]+[A-Za-z]+")
 STOPWORDS = frozenset({"技术", "系统", "方法", "装置", "设备", "研究", "应用", "开发", "产品", "企业", "项目", "需求"})
 # Words that say how someone asks, not what about: out-of-dictionary text is cut at them (longest first).
 _FILLER_WORDS = (
-    "希望", "需要", "想要", "寻求", "寻找", "想找", "能够", "可以", "提供", "解决", "实现", "目前", "现有", "问题",
-    "我们", "我厂", "公司", "客户", "进行", "通过", "以及", "或者", "一种", "相关", "方面", "主要", "存在", "要求",
-    "提高", "提升", "降低", "减少", "改善", "优化", "生产", "制备", "反映", "方案", "用于", "采用", "基于", "利用",
-    "的", "了", "和", "与", "及", "或", "等", "在", "对", "为", "是", "把", "被", "将", "从", "于", "其", "之", "我",
-    "你", "他", "们", "这", "那", "个", "想", "找", "很", "较", "更", "也", "都", "又", "就", "但", "却", "后", "时",
-)  # fmt: skip
+    "希望",
+    "需要",
+    "想要",
+    "寻求",
+    "寻找",
+    "想找",
+    "能够",
+    "可以",
+    "提供",
+    "解决",
+    "实现",
+    "目前",
+    "现有",
+    "问题",
+    "我们",
+    "我厂",
+    "公司",
+    "客户",
+    "进行",
+    "通过",
+    "以及",
+    "或者",
+    "一种",
+    "相关",
+    "方面",
+    "主要",
+    "存在",
+    "要求",
+    "提高",
+    "提升",
+    "降低",
+    "减少",
+    "改善",
+    "优化",
+    "生产",
+    "制备",
+    "反映",
+    "方案",
+    "用于",
+    "采用",
+    "基于",
+    "利用",
+    "的",
+    "了",
+    "和",
+    "与",
+    "及",
+    "或",
+    "等",
+    "在",
+    "对",
+    "为",
+    "是",
+    "把",
+    "被",
+    "将",
+    "从",
+    "于",
+    "其",
+    "之",
+    "我",
+    "你",
+    "他",
+    "们",
+    "这",
+    "那",
+    "个",
+    "想",
+    "找",
+    "很",
+    "较",
+    "更",
+    "也",
+    "都",
+    "又",
+    "就",
+    "但",
+    "却",
+    "后",
+    "时",
+)
 _FILLER = re.compile("|".join(sorted(set(_FILLER_WORDS) | STOPWORDS, key=len, reverse=True)))
 _CJK_RUN = re.compile("[\u4e00-\u9fff]+")
 OOV_MAX_LEN = 8
@@ -238,13 +313,16 @@ class TermExtractor:
         ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
         known = [
             Concept(
-                key, tuple(surface[key]), min(w, 6.0), tuple(self.variants(surface[key])),
+                key,
+                tuple(surface[key]),
+                min(w, 6.0),
+                tuple(self.variants(surface[key])),
                 frozenset().union(*(self.thesaurus.keys(t) for t in surface[key])),
                 # an owner's keyword outside the dictionary is never in a candidate's terms: look in its text
                 oov=not any(t in self.segmenter.words for t in surface[key]),
             )
             for key, w in ranked
-        ]  # fmt: skip
+        ]
         return _without_echoes(known + self.oov_concepts(title, body, {c.key for c in known}, limit=oov_limit))
 
     def oov_concepts(self, title: str, body: str, known: set[str], limit: int = 6) -> list[Concept]:
@@ -341,9 +419,12 @@ def _without_echoes(concepts: list[Concept]) -> list[Concept]:
     kept = []
     for concept in concepts:
         echo = concept.oov and any(
-            other is not concept and w != concept.key and w in concept.key and (not other.oov or other.weight >= concept.weight)
+            other is not concept
+            and w != concept.key
+            and w in concept.key
+            and (not other.oov or other.weight >= concept.weight)
             for w, other in words
-        )  # fmt: skip
+        )
         if not echo:
             kept.append(concept)
     return kept

@@ -106,11 +106,13 @@ def queue(session: Session, kind: str, ids: list[int]) -> None:
     pending = set(
         session.scalars(
             sa.select(OutboxEvent.entity_id).where(
-                OutboxEvent.topic == EMBED_TOPIC, OutboxEvent.entity_type == kind, OutboxEvent.processed_at.is_(None),
+                OutboxEvent.topic == EMBED_TOPIC,
+                OutboxEvent.entity_type == kind,
+                OutboxEvent.processed_at.is_(None),
                 OutboxEvent.entity_id.in_(ids),
             )
         )
-    )  # fmt: skip
+    )
     for i in ids:
         if i not in pending:
             outbox.emit(session, EMBED_TOPIC, kind, i)
@@ -125,17 +127,24 @@ def store(session: Session, kind: str, vectors: dict[int, Embedded], model: str)
         return
     session.execute(
         sa.delete(ListingEmbedding).where(
-            ListingEmbedding.entity_type == kind, ListingEmbedding.model == model,
+            ListingEmbedding.entity_type == kind,
+            ListingEmbedding.model == model,
             ListingEmbedding.entity_id.in_(list(vectors)),
         )
-    )  # fmt: skip
+    )
     session.add_all(
         ListingEmbedding(
-            entity_type=kind, entity_id=i, model=model, text_hash=h, dimensions=len(v), vector=pack(v),
-            sentences=ss, sentence_vectors=b"".join(pack(x) for x in sv),
+            entity_type=kind,
+            entity_id=i,
+            model=model,
+            text_hash=h,
+            dimensions=len(v),
+            vector=pack(v),
+            sentences=ss,
+            sentence_vectors=b"".join(pack(x) for x in sv),
         )
         for i, (h, v, ss, sv) in vectors.items()
-    )  # fmt: skip
+    )
     session.flush()
 
 
@@ -162,11 +171,15 @@ def sentence_vectors(session: Session, kind: str, ids: Iterable[int], model: str
     if not ids:
         return {}
     rows = session.execute(
-        sa.select(ListingEmbedding.entity_id, ListingEmbedding.dimensions, ListingEmbedding.sentences,
-                  ListingEmbedding.sentence_vectors).where(
+        sa.select(
+            ListingEmbedding.entity_id,
+            ListingEmbedding.dimensions,
+            ListingEmbedding.sentences,
+            ListingEmbedding.sentence_vectors,
+        ).where(
             ListingEmbedding.entity_type == kind, ListingEmbedding.model == model, ListingEmbedding.entity_id.in_(ids)
         )
-    ).all()  # fmt: skip
+    ).all()
     import numpy as np
 
     out = {}
@@ -183,8 +196,10 @@ def _load(kind_ids: dict[str, set[int]], extractor: TermExtractor):
         # versions first, as the lexical pass reads them: finish() re-sends whatever moved on meanwhile
         versions = {k: indexer.versions_of(session, k, ids) for k, ids in kind_ids.items()}
         docs = {k: indexer.load_documents(session, k, ids, extractor) for k, ids in kind_ids.items()}
-        missing = {k: [i for i, d in by_id.items() if d is not None and d.get("embedding_model") is None]
-                   for k, by_id in docs.items()}  # fmt: skip
+        missing = {
+            k: [i for i, d in by_id.items() if d is not None and d.get("embedding_model") is None]
+            for k, by_id in docs.items()
+        }
     return docs, missing, versions
 
 
@@ -203,8 +218,12 @@ def embed_and_push(
 
 
 def embed_pending(
-    client: MeiliClient, extractor: TermExtractor, *, limit: int = BATCH, max_batches: int = 1000,
-) -> indexer.DrainResult:  # fmt: skip
+    client: MeiliClient,
+    extractor: TermExtractor,
+    *,
+    limit: int = BATCH,
+    max_batches: int = 1000,
+) -> indexer.DrainResult:
     """The embedding pass: drain `search.embed` in batches (see the module docstring)."""
     total = indexer.DrainResult()
     embedder = embeddings.get_embedder()
@@ -244,9 +263,13 @@ def source_vector(doc: dict[str, Any]) -> Vector | None:
 
 
 def embed_all(
-    client: MeiliClient, extractor: TermExtractor, *, batch: int = BATCH,
-    on_start: Callable[[int], None] | None = None, on_progress: Callable[[int], None] | None = None,
-) -> dict[str, int]:  # fmt: skip
+    client: MeiliClient,
+    extractor: TermExtractor,
+    *,
+    batch: int = BATCH,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
     """Give every public listing a vector from the current model (after a model change: all of them), pushing
     each batch as it is done, then forget vectors of other models. Listings keep their lexical documents
     meanwhile, so search never stops; each is found by meaning again once its batch lands."""

@@ -78,9 +78,14 @@ class World:
             username = f"u{next(_seq)}_{role.value}"
             user = service.create_user(
                 # No password: tokens are issued directly, and argon2 would slow every test down.
-                s, org=org, username=username, password=None, display_name=username, role=role,
+                s,
+                org=org,
+                username=username,
+                password=None,
+                display_name=username,
+                role=role,
                 expert_fields=expert_fields,
-            )  # fmt: skip
+            )
             _, token = service.issue_credential(s, user, kind="token")
             return Member(user_id=user.id, org_id=org_id, username=username, token=token)
 

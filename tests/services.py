@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -113,9 +113,9 @@ def _closed_port() -> int:
 @pytest.fixture
 def redis_down():
     """Point this process's Celery app at a Redis that is not there (what an outage looks like to the API)."""
-    import workers.search  # noqa: F401 - registers the after-commit nudgers
     from kombu import pools
 
+    import workers.search  # noqa: F401 - registers the after-commit nudgers
     from market.core import outbox
     from workers.app import celery_app
 
@@ -184,10 +184,31 @@ def celery_worker(
         log_path = tmp_path / f"worker-{len(started)}.log"
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "workers.app:celery_app", "worker", "-Q", queues, "-c", "1",
-                 "-P", "solo", "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"],
-                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers.app:celery_app",
+                    "worker",
+                    "-Q",
+                    queues,
+                    "-c",
+                    "1",
+                    "-P",
+                    "solo",
+                    "--without-heartbeat",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-l",
+                    "info",
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         worker = Worker(popen, log_path)
         started.append(worker)
         deadline = time.monotonic() + 60

@@ -15,7 +15,9 @@ def test_500_has_error_shape_and_no_trace(engine):
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.get("/boom")
     assert r.status_code == 500
-    assert r.json() == {"error": {"code": "internal_error", "message": "An internal error occurred; it has been logged."}}
+    assert r.json() == {
+        "error": {"code": "internal_error", "message": "An internal error occurred; it has been logged."}
+    }
     assert "secret" not in r.text and "Traceback" not in r.text
 
 

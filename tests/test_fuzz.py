@@ -29,10 +29,12 @@ EXAMPLES = int(os.environ.get("MARKET_FUZZ_EXAMPLES", "8"))
 
 app = create_app()
 # The fuzzing phase only, valid and invalid data: the coverage phase alone took 4.5 minutes on two cores.
-config = SchemathesisConfig.from_dict({
-    "generation": {"mode": "all"},
-    "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False}, "stateful": {"enabled": False}},
-})  # fmt: skip
+config = SchemathesisConfig.from_dict(
+    {
+        "generation": {"mode": "all"},
+        "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False}, "stateful": {"enabled": False}},
+    }
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 
@@ -82,6 +84,4 @@ def test_no_server_error_and_responses_match_schema(case, role: str, fuzz_header
         assert response.status_code in (200, 503)
         assert response.json()["status"] == ("ok" if response.status_code == 200 else "unavailable")
         return
-    case.call_and_validate(
-        headers=fuzz_headers[role], checks=[not_a_server_error, response_schema_conformance]
-    )
+    case.call_and_validate(headers=fuzz_headers[role], checks=[not_a_server_error, response_schema_conformance])

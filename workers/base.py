@@ -25,9 +25,16 @@ def task(name: str, *, queue: str = "default", max_retries: int = 8, **options: 
                 log.info("task %s took %.3fs", name, time.perf_counter() - started)
 
         return celery_app.task(
-            name=name, queue=queue, bind=False, autoretry_for=(Exception,), retry_backoff=True,
-            retry_backoff_max=300, retry_jitter=True, max_retries=max_retries, **options,
-        )(run)  # fmt: skip
+            name=name,
+            queue=queue,
+            bind=False,
+            autoretry_for=(Exception,),
+            retry_backoff=True,
+            retry_backoff_max=300,
+            retry_jitter=True,
+            max_retries=max_retries,
+            **options,
+        )(run)
 
     return decorate
 

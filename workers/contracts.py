@@ -11,8 +11,9 @@ QUEUE = "default"
 
 
 @task("market.contracts.monthly_report", queue=QUEUE)
-def monthly_report(year: int | None = None, month: int | None = None, region: str | None = None,
-                   replace: bool = False) -> int:  # fmt: skip
+def monthly_report(
+    year: int | None = None, month: int | None = None, region: str | None = None, replace: bool = False
+) -> int:
     """Produce (once) the report of the given month, default the month just ended; returns the report id."""
     if year is None or month is None:
         year, month = service.previous_month(china_date(utcnow()))

@@ -77,4 +77,6 @@ def _apply_settings_on_start(**_: object) -> None:
     try:
         service.apply_index_settings()
     except SearchUnavailable:
-        log.warning("Meilisearch unavailable at worker start; settings applied on the next `market search apply-settings`")
+        log.warning(
+            "Meilisearch unavailable at worker start; settings applied on the next `market search apply-settings`"
+        )

@@ -3,11 +3,13 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
+
 import sqlalchemy as sa
-import market.core.db
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
+
+import market.core.db
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -69,13 +71,18 @@ def upgrade() -> None:
         sa.Column("read_at", market.core.db.UTCDateTime(timezone=True), nullable=True),
         _id(),
         sa.ForeignKeyConstraint(
-            ["saved_search_id"], ["saved_searches.id"], name=op.f("fk_notifications_saved_search_id_saved_searches"),
+            ["saved_search_id"],
+            ["saved_searches.id"],
+            name=op.f("fk_notifications_saved_search_id_saved_searches"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_notifications_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint(
-            "saved_search_id", "listing_type", "listing_id", name=op.f("uq_notifications_saved_search_id_listing_type_listing_id")
+            "saved_search_id",
+            "listing_type",
+            "listing_id",
+            name=op.f("uq_notifications_saved_search_id_listing_type_listing_id"),
         ),
     )
     op.create_index(op.f("ix_notifications_user_id"), "notifications", ["user_id"])
@@ -103,24 +110,32 @@ def upgrade() -> None:
         sa.Column("delivered_at", market.core.db.UTCDateTime(timezone=True), nullable=True),
         _id(),
         sa.ForeignKeyConstraint(
-            ["notification_id"], ["notifications.id"],
-            name=op.f("fk_webhook_deliveries_notification_id_notifications"), ondelete="CASCADE",
+            ["notification_id"],
+            ["notifications.id"],
+            name=op.f("fk_webhook_deliveries_notification_id_notifications"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["subscription_id"], ["webhook_subscriptions.id"],
-            name=op.f("fk_webhook_deliveries_subscription_id_webhook_subscriptions"), ondelete="CASCADE",
+            ["subscription_id"],
+            ["webhook_subscriptions.id"],
+            name=op.f("fk_webhook_deliveries_subscription_id_webhook_subscriptions"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
-        sa.UniqueConstraint("subscription_id", "notification_id", name=op.f("uq_webhook_deliveries_subscription_id_notification_id")),
+        sa.UniqueConstraint(
+            "subscription_id", "notification_id", name=op.f("uq_webhook_deliveries_subscription_id_notification_id")
+        ),
     )
     op.create_index(op.f("ix_webhook_deliveries_subscription_id"), "webhook_deliveries", ["subscription_id"])
 
     # The shipped dictionary becomes the editable one.
-    from search.synonyms import shipped_groups
     from market.core.db import utcnow
+    from search.synonyms import shipped_groups
 
     now = utcnow()
-    op.bulk_insert(groups, [{"terms": list(g), "created_at": now, "updated_at": now} for g in shipped_groups("synonyms.txt")])
+    op.bulk_insert(
+        groups, [{"terms": list(g), "created_at": now, "updated_at": now} for g in shipped_groups("synonyms.txt")]
+    )
 
 
 def downgrade() -> None:

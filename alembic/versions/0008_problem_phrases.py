@@ -4,13 +4,14 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-23 22:20:00
 """
+
 import sqlalchemy as sa
-from alembic import op
 
 import market.core.db
+from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -40,7 +41,9 @@ def upgrade() -> None:
     from search.synonyms import shipped_groups
 
     now = utcnow()
-    op.bulk_insert(groups, [{"terms": list(g), "created_at": now, "updated_at": now} for g in shipped_groups("problems.txt")])
+    op.bulk_insert(
+        groups, [{"terms": list(g), "created_at": now, "updated_at": now} for g in shipped_groups("problems.txt")]
+    )
     # Indexed documents carry the dictionary terms found in them: project every public listing again (drained
     # by the search worker like any other change; the app reloads the dictionary from this table by itself).
     bind = op.get_bind()
@@ -48,9 +51,16 @@ def upgrade() -> None:
         listing = sa.table(table, sa.column("id"), sa.column("status"))
         ids = bind.execute(sa.select(listing.c.id).where(listing.c.status.in_(PUBLIC_STATES))).scalars().all()
         rows = [
-            {"topic": "search.index", "entity_type": kind, "entity_id": i, "created_at": now, "available_at": now,
-             "attempts": 0} for i in ids
-        ]  # fmt: skip
+            {
+                "topic": "search.index",
+                "entity_type": kind,
+                "entity_id": i,
+                "created_at": now,
+                "available_at": now,
+                "attempts": 0,
+            }
+            for i in ids
+        ]
         for start in range(0, len(rows), 5000):
             op.bulk_insert(outbox, rows[start : start + 5000])
 

@@ -4,12 +4,13 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-30 03:00:00
 """
+
 import sqlalchemy as sa
-from alembic import op
 
 import market.core.db
+from alembic import op
 
-revision = '0009'
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None

@@ -9,10 +9,11 @@ nothing before); their year is their run's. Existing filing levels on organisati
 claims (intermediary filings awaiting review); existing 国内首创 / 首台套 flags and achievement links
 stay claims until bureau staff record / the registrar confirms them.
 """
+
 import sqlalchemy as sa
-from alembic import op
 
 import market.core.db
+from alembic import op
 
 revision = "0010"
 down_revision = "0009"
@@ -31,9 +32,13 @@ def upgrade() -> None:
         op.add_column("subsidy_results", sa.Column(name, market.core.db.Money(), server_default="0", nullable=False))
     runs = sa.table("subsidy_runs", sa.column("id", ID), sa.column("period_start", sa.Date))
     results = sa.table(
-        "subsidy_results", sa.column("run_id", ID), sa.column("year", sa.SmallInteger),
-        sa.column("total", sa.BigInteger), sa.column("due_total", sa.BigInteger), sa.column("difference", sa.BigInteger),
-    )  # fmt: skip
+        "subsidy_results",
+        sa.column("run_id", ID),
+        sa.column("year", sa.SmallInteger),
+        sa.column("total", sa.BigInteger),
+        sa.column("due_total", sa.BigInteger),
+        sa.column("difference", sa.BigInteger),
+    )
     conn = op.get_bind()
     for run_id, start in conn.execute(sa.select(runs.c.id, runs.c.period_start)).all():
         conn.execute(sa.update(results).where(results.c.run_id == run_id).values(year=start.year))
@@ -41,13 +46,20 @@ def upgrade() -> None:
 
     op.add_column("contracts", sa.Column("imported", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column("contracts", sa.Column("achievement_link_confirmed_by", ID, nullable=True))
-    op.add_column("contracts", sa.Column("achievement_link_confirmed_at", market.core.db.UTCDateTime(timezone=True), nullable=True))
+    op.add_column(
+        "contracts",
+        sa.Column("achievement_link_confirmed_at", market.core.db.UTCDateTime(timezone=True), nullable=True),
+    )
     op.add_column("contracts", sa.Column("reregistration_of_id", ID, nullable=True))
     # contract_payments has no children: a batch copy (for the constraints, on SQLite) loses nothing.
     with op.batch_alter_table("contract_payments") as t:
         t.add_column(sa.Column("reverses_payment_id", ID, nullable=True))
-        t.create_foreign_key(op.f("fk_contract_payments_reverses_payment_id_contract_payments"), "contract_payments",
-                             ["reverses_payment_id"], ["id"])  # fmt: skip
+        t.create_foreign_key(
+            op.f("fk_contract_payments_reverses_payment_id_contract_payments"),
+            "contract_payments",
+            ["reverses_payment_id"],
+            ["id"],
+        )
         t.create_unique_constraint(op.f("uq_contract_payments_reverses_payment_id"), ["reverses_payment_id"])
     op.create_table(
         "contract_filing_authorisations",
@@ -58,14 +70,29 @@ def upgrade() -> None:
         sa.Column("revoked_by", ID, nullable=True),
         sa.Column("revoked_at", market.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("id", ID, autoincrement=True, nullable=False),
-        sa.ForeignKeyConstraint(["party_org_id"], ["organisations.id"], name=op.f("fk_contract_filing_authorisations_party_org_id_organisations")),
-        sa.ForeignKeyConstraint(["intermediary_org_id"], ["organisations.id"], name=op.f("fk_contract_filing_authorisations_intermediary_org_id_organisations")),
-        sa.ForeignKeyConstraint(["granted_by"], ["users.id"], name=op.f("fk_contract_filing_authorisations_granted_by_users")),
-        sa.ForeignKeyConstraint(["revoked_by"], ["users.id"], name=op.f("fk_contract_filing_authorisations_revoked_by_users")),
+        sa.ForeignKeyConstraint(
+            ["party_org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contract_filing_authorisations_party_org_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["intermediary_org_id"],
+            ["organisations.id"],
+            name=op.f("fk_contract_filing_authorisations_intermediary_org_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["granted_by"], ["users.id"], name=op.f("fk_contract_filing_authorisations_granted_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["revoked_by"], ["users.id"], name=op.f("fk_contract_filing_authorisations_revoked_by_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contract_filing_authorisations")),
     )
-    op.create_index("ix_contract_filing_authorisations_pair", "contract_filing_authorisations",
-                    ["party_org_id", "intermediary_org_id"])  # fmt: skip
+    op.create_index(
+        "ix_contract_filing_authorisations_pair",
+        "contract_filing_authorisations",
+        ["party_org_id", "intermediary_org_id"],
+    )
 
     op.create_table(
         "subsidy_contract_recognitions",
@@ -75,8 +102,12 @@ def upgrade() -> None:
         sa.Column("recorded_by", ID, nullable=True),
         sa.Column("recorded_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", ID, autoincrement=True, nullable=False),
-        sa.ForeignKeyConstraint(["contract_id"], ["contracts.id"], name=op.f("fk_subsidy_contract_recognitions_contract_id_contracts")),
-        sa.ForeignKeyConstraint(["recorded_by"], ["users.id"], name=op.f("fk_subsidy_contract_recognitions_recorded_by_users")),
+        sa.ForeignKeyConstraint(
+            ["contract_id"], ["contracts.id"], name=op.f("fk_subsidy_contract_recognitions_contract_id_contracts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by"], ["users.id"], name=op.f("fk_subsidy_contract_recognitions_recorded_by_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subsidy_contract_recognitions")),
         sa.UniqueConstraint("contract_id", "kind", name=op.f("uq_subsidy_contract_recognitions_contract_id_kind")),
     )
@@ -103,7 +134,9 @@ def upgrade() -> None:
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.Column("created_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_intermediary_filings_org_id_organisations")),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_intermediary_filings_org_id_organisations")
+        ),
         sa.ForeignKeyConstraint(["applied_by"], ["users.id"], name=op.f("fk_intermediary_filings_applied_by_users")),
         sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_intermediary_filings_decided_by_users")),
         sa.ForeignKeyConstraint(["revoked_by"], ["users.id"], name=op.f("fk_intermediary_filings_revoked_by_users")),
@@ -112,23 +145,39 @@ def upgrade() -> None:
     )
     op.create_index("ix_intermediary_filings_org", "intermediary_filings", ["org_id", "status"])
     # Filing levels typed into organisation profiles: claims awaiting the bureau's review, never paid on as they stand.
-    orgs = sa.table("organisations", sa.column("id", ID), sa.column("filing_level", sa.String),
-                    sa.column("filing_date", sa.Date))  # fmt: skip
+    orgs = sa.table(
+        "organisations", sa.column("id", ID), sa.column("filing_level", sa.String), sa.column("filing_date", sa.Date)
+    )
     filings = sa.table(
-        "intermediary_filings", sa.column("org_id", ID), sa.column("level", sa.String), sa.column("status", sa.String),
-        sa.column("migrated_claim", sa.Boolean), sa.column("claimed_on", sa.Date), sa.column("note", sa.Text),
-        sa.column("applied_at", market.core.db.UTCDateTime), sa.column("created_at", market.core.db.UTCDateTime),
+        "intermediary_filings",
+        sa.column("org_id", ID),
+        sa.column("level", sa.String),
+        sa.column("status", sa.String),
+        sa.column("migrated_claim", sa.Boolean),
+        sa.column("claimed_on", sa.Date),
+        sa.column("note", sa.Text),
+        sa.column("applied_at", market.core.db.UTCDateTime),
+        sa.column("created_at", market.core.db.UTCDateTime),
         sa.column("updated_at", market.core.db.UTCDateTime),
-    )  # fmt: skip
+    )
     now = market.core.db.utcnow()
     claims = [
-        {"org_id": org_id, "level": level, "status": "applied", "migrated_claim": True, "claimed_on": day,
-         "note": "migrated from the organisation profile (0010): an unverified claim until reviewed",
-         "applied_at": now, "created_at": now, "updated_at": now}
+        {
+            "org_id": org_id,
+            "level": level,
+            "status": "applied",
+            "migrated_claim": True,
+            "claimed_on": day,
+            "note": "migrated from the organisation profile (0010): an unverified claim until reviewed",
+            "applied_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
         for org_id, level, day in conn.execute(
-            sa.select(orgs.c.id, orgs.c.filing_level, orgs.c.filing_date).where(orgs.c.filing_level.is_not(None)))
+            sa.select(orgs.c.id, orgs.c.filing_level, orgs.c.filing_date).where(orgs.c.filing_level.is_not(None))
+        )
         if level in ("national", "provincial", "city")
-    ]  # fmt: skip
+    ]
     if claims:
         conn.execute(sa.insert(filings), claims)
 

@@ -4,12 +4,13 @@ Revision ID: 0013
 Revises: 0008
 Create Date: 2026-11-30 03:00:00
 """
+
 import sqlalchemy as sa
-from alembic import op
 
 import market.core.db
+from alembic import op
 
-revision = '0013'
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
@@ -57,10 +58,20 @@ def upgrade() -> None:
         listings = sa.table(table, sa.column("id", ID), sa.column("status", sa.String))
         ids = bind.execute(sa.select(listings.c.id).where(listings.c.status.in_(PUBLIC_STATES))).scalars().all()
         if ids:
-            op.bulk_insert(outbox, [
-                {"topic": EMBED_TOPIC, "entity_type": kind, "entity_id": i, "created_at": now, "available_at": now,
-                 "attempts": 0} for i in ids
-            ])  # fmt: skip
+            op.bulk_insert(
+                outbox,
+                [
+                    {
+                        "topic": EMBED_TOPIC,
+                        "entity_type": kind,
+                        "entity_id": i,
+                        "created_at": now,
+                        "available_at": now,
+                        "attempts": 0,
+                    }
+                    for i in ids
+                ],
+            )
 
 
 def downgrade() -> None:

@@ -4,16 +4,18 @@ Revision ID: 0018
 Revises: 0016
 Create Date: 2026-11-30 03:50:00
 """
-from alembic import op
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 import market.core.db
+from alembic import op
 
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
+
 
 def upgrade() -> None:
     for column in ("plan_source", "payment_method"):
@@ -24,8 +26,9 @@ def upgrade() -> None:
             f"(SELECT c.{column} FROM contracts c WHERE c.id = contract_ledger.contract_id), '')"
         )
     # The rollup gains the two dimensions: recomputed from the ledger as `market stats rebuild` would.
-    from market.stats import rollup
     from sqlalchemy.orm import Session
+
+    from market.stats import rollup
 
     rollup.rebuild(Session(bind=op.get_bind()))
     create_monitoring()
@@ -43,6 +46,7 @@ def create_monitoring() -> None:
             sa.Column("created_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
             sa.Column("updated_at", market.core.db.UTCDateTime(timezone=True), nullable=False),
         ]
+
     op.create_table(
         "monitoring_indicator_sets",
         sa.Column("code", sa.String(length=60), nullable=False),
@@ -52,7 +56,9 @@ def create_monitoring() -> None:
         sa.Column("is_preset", sa.Boolean(), nullable=False),
         sa.Column("created_by", bigint, nullable=True),
         *stamps(),
-        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_monitoring_indicator_sets_created_by_users")),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_monitoring_indicator_sets_created_by_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_indicator_sets")),
         sa.UniqueConstraint("code", "version", name=op.f("uq_monitoring_indicator_sets_code_version")),
     )
@@ -68,8 +74,13 @@ def create_monitoring() -> None:
         *stamps(),
         sa.ForeignKeyConstraint(["entered_by"], ["users.id"], name=op.f("fk_monitoring_values_entered_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_values")),
-        sa.UniqueConstraint("set_code", "indicator_code", "region_code", "period",
-                            name=op.f("uq_monitoring_values_set_code_indicator_code_region_code_period")),
+        sa.UniqueConstraint(
+            "set_code",
+            "indicator_code",
+            "region_code",
+            "period",
+            name=op.f("uq_monitoring_values_set_code_indicator_code_region_code_period"),
+        ),
     )
 
 
@@ -126,7 +137,9 @@ def create_targets() -> None:
         *stamps(),
         sa.ForeignKeyConstraint(["set_by"], ["users.id"], name=op.f("fk_stats_denominators_set_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stats_denominators")),
-        sa.UniqueConstraint("name", "region_prefix", "year", name=op.f("uq_stats_denominators_name_region_prefix_year")),
+        sa.UniqueConstraint(
+            "name", "region_prefix", "year", name=op.f("uq_stats_denominators_name_region_prefix_year")
+        ),
     )
 
 
@@ -149,7 +162,9 @@ def create_evaluations() -> None:
         sa.Column("decided_by", bigint, nullable=True),
         *stamps(),
         sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_evaluation_agencies_decided_by_users")),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_evaluation_agencies_org_id_organisations")),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_evaluation_agencies_org_id_organisations")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_agencies")),
         sa.UniqueConstraint("org_id", name=op.f("uq_evaluation_agencies_org_id")),
     )
@@ -169,9 +184,15 @@ def create_evaluations() -> None:
         sa.Column("report_reference", sa.String(length=200), nullable=True),
         sa.Column("completed_at", market.core.db.UTCDateTime(timezone=True), nullable=True),
         *stamps(),
-        sa.ForeignKeyConstraint(["achievement_id"], ["achievements.id"], name=op.f("fk_evaluations_achievement_id_achievements")),
-        sa.ForeignKeyConstraint(["agency_org_id"], ["organisations.id"], name=op.f("fk_evaluations_agency_org_id_organisations")),
-        sa.ForeignKeyConstraint(["holder_org_id"], ["organisations.id"], name=op.f("fk_evaluations_holder_org_id_organisations")),
+        sa.ForeignKeyConstraint(
+            ["achievement_id"], ["achievements.id"], name=op.f("fk_evaluations_achievement_id_achievements")
+        ),
+        sa.ForeignKeyConstraint(
+            ["agency_org_id"], ["organisations.id"], name=op.f("fk_evaluations_agency_org_id_organisations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["holder_org_id"], ["organisations.id"], name=op.f("fk_evaluations_holder_org_id_organisations")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluations")),
     )
     op.create_index(op.f("ix_evaluations_achievement_id"), "evaluations", ["achievement_id"], unique=False)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from market.accounts import service
-from market.accounts.throttle import client_address, get_throttle
 from market.accounts.models import Organisation, User
 from market.accounts.schemas import (
     ApiKeyCreated,
@@ -29,6 +28,7 @@ from market.accounts.schemas import (
     UserOut,
     VerificationIn,
 )
+from market.accounts.throttle import client_address, get_throttle
 from market.core import regions
 from market.core.audit import history
 from market.core.deps import BureauActor, CurrentActor, OptionalActor, SessionDep
@@ -51,9 +51,12 @@ def register_organisation(body: OrganisationRegistration, session: SessionDep, r
     fields = body.model_dump(exclude={"admin"})
     fields["credit_code_check_ok"] = check.check_digit_ok
     org, user = service.register_organisation(
-        session, org_fields=fields, admin_username=body.admin.username,
-        admin_password=body.admin.password, admin_display_name=body.admin.display_name,
-    )  # fmt: skip
+        session,
+        org_fields=fields,
+        admin_username=body.admin.username,
+        admin_password=body.admin.password,
+        admin_display_name=body.admin.display_name,
+    )
     return RegistrationOut(
         organisation=OrganisationOut.model_validate(org), admin_user_id=user.id, warnings=check.warnings
     )
@@ -107,10 +110,16 @@ def verify_organisation(org_id: int, body: VerificationIn, session: SessionDep, 
 def organisation_history(org_id: int, session: SessionDep, actor: BureauActor) -> list[dict]:
     service.get_org(session, org_id)
     return [
-        {"action": e.action, "from_state": e.from_state, "to_state": e.to_state, "actor_user_id": e.actor_user_id,
-         "at": e.at, "detail": e.detail}
+        {
+            "action": e.action,
+            "from_state": e.from_state,
+            "to_state": e.to_state,
+            "actor_user_id": e.actor_user_id,
+            "at": e.at,
+            "detail": e.detail,
+        }
         for e in history(session, "organisation", org_id)
-    ]  # fmt: skip
+    ]
 
 
 @router.post("/organisations/{org_id}/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -127,9 +136,7 @@ def list_users(org_id: int, session: SessionDep, actor: CurrentActor) -> list[Us
 
 
 @router.post("/auth/token", response_model=TokenOut)
-def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, request: Request
-) -> TokenOut:
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, request: Request) -> TokenOut:
     """OAuth2 password flow: username + password → bearer token.
 
     Failed logins are throttled per username and per client address (429 with Retry-After).
@@ -160,10 +167,15 @@ def logout(session: SessionDep, actor: CurrentActor) -> None:
 def list_sessions(session: SessionDep, actor: CurrentActor) -> list[SessionOut]:
     """My live login sessions; `current` marks the one making this request."""
     return [
-        SessionOut(id=c.id, prefix=c.prefix, created_at=c.created_at, expires_at=c.expires_at,
-                   current=c.id == actor.credential_id)
+        SessionOut(
+            id=c.id,
+            prefix=c.prefix,
+            created_at=c.created_at,
+            expires_at=c.expires_at,
+            current=c.id == actor.credential_id,
+        )
         for c in service.list_sessions(session, actor)
-    ]  # fmt: skip
+    ]
 
 
 @router.delete("/auth/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -221,9 +233,14 @@ def create_api_key(body: ApiKeyIn, session: SessionDep, actor: CurrentActor) -> 
         session, actor, name=body.name, scopes={s.value for s in body.scopes}, expires_at=body.expires_at
     )
     return ApiKeyCreated(
-        id=cred.id, name=cred.name, prefix=cred.prefix, created_at=cred.created_at, expires_at=cred.expires_at,
-        scopes=cred.scopes, key=secret,
-    )  # fmt: skip
+        id=cred.id,
+        name=cred.name,
+        prefix=cred.prefix,
+        created_at=cred.created_at,
+        expires_at=cred.expires_at,
+        scopes=cred.scopes,
+        key=secret,
+    )
 
 
 @router.get("/auth/api-keys", response_model=list[ApiKeyOut])

@@ -51,20 +51,33 @@ def register_organisation(
     session.add(org)
     session.flush()
     user = create_user(
-        session, org=org, username=admin_username, password=admin_password,
-        display_name=admin_display_name, role=Role.org_admin,
-    )  # fmt: skip
+        session,
+        org=org,
+        username=admin_username,
+        password=admin_password,
+        display_name=admin_display_name,
+        role=Role.org_admin,
+    )
     audit.record(
-        session, entity_type="organisation", entity_id=org.id, action="register", to_state=status,
+        session,
+        entity_type="organisation",
+        entity_id=org.id,
+        action="register",
+        to_state=status,
         detail={"disputes": [r.id for r in rivals]} if rivals else None,
-    )  # fmt: skip
+    )
     for rival in rivals:
         if rival.verification_status == "pending":
             rival.verification_status = "disputed"
             audit.record(
-                session, entity_type="organisation", entity_id=rival.id, action="dispute", from_state="pending",
-                to_state="disputed", detail={"disputed_by": org.id},
-            )  # fmt: skip
+                session,
+                entity_type="organisation",
+                entity_id=rival.id,
+                action="dispute",
+                from_state="pending",
+                to_state="disputed",
+                detail={"disputed_by": org.id},
+            )
     return org, user
 
 
@@ -102,9 +115,15 @@ def set_verification(session: Session, org: Organisation, actor: Actor, *, verif
                 f"统一社会信用代码已核实属于组织 {org.id} (credit code awarded to organisation {org.id})"
             )
             audit.record(
-                session, entity_type="organisation", entity_id=rival.id, action="reject", actor=actor,
-                from_state=rival_before, to_state="rejected", detail={"dispute_won_by": org.id},
-            )  # fmt: skip
+                session,
+                entity_type="organisation",
+                entity_id=rival.id,
+                action="reject",
+                actor=actor,
+                from_state=rival_before,
+                to_state="rejected",
+                detail={"dispute_won_by": org.id},
+            )
         session.flush()  # the rivals give the code up before this one takes it (one holder per code)
         org.verification_status, org.verified_at, org.rejection_reason = "verified", utcnow(), None
         org.credit_code = code
@@ -115,9 +134,15 @@ def set_verification(session: Session, org: Organisation, actor: Actor, *, verif
         org.claimed_credit_code = org.claimed_credit_code or org.credit_code
         org.credit_code = None  # released: another applicant may register with it
     audit.record(
-        session, entity_type="organisation", entity_id=org.id, action="verify" if verified else "reject",
-        actor=actor, from_state=before, to_state=org.verification_status, detail={"reason": reason} if reason else None,
-    )  # fmt: skip
+        session,
+        entity_type="organisation",
+        entity_id=org.id,
+        action="verify" if verified else "reject",
+        actor=actor,
+        from_state=before,
+        to_state=org.verification_status,
+        detail={"reason": reason} if reason else None,
+    )
 
 
 def create_user(
@@ -136,10 +161,14 @@ def create_user(
     if session.scalar(sa.select(User.id).where(User.username == username)):
         raise Conflict(f"username '{username}' is taken", code="username_taken")
     user = User(
-        org_id=org.id, username=username, display_name=display_name, email=email, role=role,
+        org_id=org.id,
+        username=username,
+        display_name=display_name,
+        email=email,
+        role=role,
         password_hash=security.hash_password(password) if password else None,
         expert_fields=",".join(expert_fields) if expert_fields else None,
-    )  # fmt: skip
+    )
     session.add(user)
     session.flush()
     return user
@@ -181,10 +210,15 @@ def issue_credential(
     elif kind == "reset":
         expires_at = now + dt.timedelta(minutes=settings.password_reset_minutes)
     cred = Credential(
-        user_id=user.id, kind=kind, name=name, prefix=secret[:12], secret_hash=security.secret_digest(secret),
-        created_at=now, expires_at=expires_at,
+        user_id=user.id,
+        kind=kind,
+        name=name,
+        prefix=secret[:12],
+        secret_hash=security.secret_digest(secret),
+        created_at=now,
+        expires_at=expires_at,
         scopes=api_scopes.serialise(api_scopes.ALL_SCOPES if scopes is None else scopes) if kind == "api_key" else None,
-    )  # fmt: skip
+    )
     session.add(cred)
     session.flush()
     return cred, secret
@@ -210,10 +244,15 @@ def actor_for_user(
 ) -> Actor:
     org = org or get_org(session, user.org_id)
     return Actor(
-        user_id=user.id, org_id=org.id, role=Role(user.role), org_kind=org.kind,
-        org_verified=org.is_verified or org.kind == OrgKind.bureau, username=user.username,
-        credential_id=cred.id if cred else None, scopes=api_scopes.parse(cred.scopes) if cred else None,
-    )  # fmt: skip
+        user_id=user.id,
+        org_id=org.id,
+        role=Role(user.role),
+        org_kind=org.kind,
+        org_verified=org.is_verified or org.kind == OrgKind.bureau,
+        username=user.username,
+        credential_id=cred.id if cred else None,
+        scopes=api_scopes.parse(cred.scopes) if cred else None,
+    )
 
 
 def _is_live(cred: Credential, now: dt.datetime) -> bool:
@@ -246,10 +285,17 @@ def create_api_key(
     user = session.get(User, actor.user_id)
     cred, secret = issue_credential(session, user, kind="api_key", name=name, scopes=scopes, expires_at=expires_at)
     audit.record(
-        session, entity_type="user", entity_id=user.id, action="api_key_create", actor=actor,
-        detail={"credential_id": cred.id, "scopes": cred.scopes,
-                "expires_at": expires_at.isoformat() if expires_at else None},
-    )  # fmt: skip
+        session,
+        entity_type="user",
+        entity_id=user.id,
+        action="api_key_create",
+        actor=actor,
+        detail={
+            "credential_id": cred.id,
+            "scopes": cred.scopes,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
     return cred, secret
 
 
@@ -260,9 +306,13 @@ def revoke_api_key(session: Session, actor: Actor, key_id: int) -> None:
     if cred.revoked_at is None:
         cred.revoked_at = utcnow()
         audit.record(
-            session, entity_type="user", entity_id=actor.user_id, action="api_key_revoke", actor=actor,
+            session,
+            entity_type="user",
+            entity_id=actor.user_id,
+            action="api_key_revoke",
+            actor=actor,
             detail={"credential_id": cred.id},
-        )  # fmt: skip
+        )
 
 
 def list_api_keys(session: Session, actor: Actor) -> list[Credential]:
@@ -303,9 +353,13 @@ def revoke_session(session: Session, actor: Actor, session_id: int) -> None:
     if cred.revoked_at is None:
         cred.revoked_at = utcnow()
         audit.record(
-            session, entity_type="user", entity_id=actor.user_id, action="session_revoke", actor=actor,
+            session,
+            entity_type="user",
+            entity_id=actor.user_id,
+            action="session_revoke",
+            actor=actor,
             detail={"credential_id": cred.id},
-        )  # fmt: skip
+        )
 
 
 def logout(session: Session, actor: Actor) -> None:
@@ -317,9 +371,13 @@ def logout(session: Session, actor: Actor) -> None:
 def revoke_all_sessions(session: Session, actor: Actor) -> int:
     count = _revoke_all(session, actor.user_id, ("token",))
     audit.record(
-        session, entity_type="user", entity_id=actor.user_id, action="sessions_revoke_all", actor=actor,
+        session,
+        entity_type="user",
+        entity_id=actor.user_id,
+        action="sessions_revoke_all",
+        actor=actor,
         detail={"revoked": count},
-    )  # fmt: skip
+    )
     return count
 
 
@@ -364,9 +422,13 @@ def issue_password_reset(session: Session, actor: Actor, user_id: int) -> tuple[
     _revoke_all(session, user.id, ("reset",))  # only the newest reset token works
     cred, secret = issue_credential(session, user, kind="reset")
     audit.record(
-        session, entity_type="user", entity_id=user.id, action="password_reset_issue", actor=actor,
+        session,
+        entity_type="user",
+        entity_id=user.id,
+        action="password_reset_issue",
+        actor=actor,
         detail={"credential_id": cred.id, "expires_at": cred.expires_at.isoformat()},
-    )  # fmt: skip
+    )
     return cred, secret
 
 
@@ -392,10 +454,15 @@ def set_user_active(session: Session, actor: Actor, user_id: int, *, active: boo
     user.is_active = active
     revoked = 0 if active else _revoke_all(session, user.id, ("token", "api_key", "reset"))
     audit.record(
-        session, entity_type="user", entity_id=user.id, action="enable" if active else "disable", actor=actor,
-        from_state="disabled" if active else "active", to_state="active" if active else "disabled",
+        session,
+        entity_type="user",
+        entity_id=user.id,
+        action="enable" if active else "disable",
+        actor=actor,
+        from_state="disabled" if active else "active",
+        to_state="active" if active else "disabled",
         detail=None if active else {"credentials_revoked": revoked},
-    )  # fmt: skip
+    )
     session.flush()
     return user
 
@@ -404,9 +471,14 @@ def ensure_bureau(session: Session, *, name: str, region_code: str, credit_code:
     org = session.scalar(sa.select(Organisation).where(Organisation.kind == OrgKind.bureau))
     if org is None:
         org = Organisation(
-            name=name, kind=OrgKind.bureau, credit_code=credit_code, entity_type_code="010",
-            region_code=region_code, verification_status="verified", verified_at=utcnow(),
-        )  # fmt: skip
+            name=name,
+            kind=OrgKind.bureau,
+            credit_code=credit_code,
+            entity_type_code="010",
+            region_code=region_code,
+            verification_status="verified",
+            verified_at=utcnow(),
+        )
         session.add(org)
         session.flush()
     return org
@@ -419,6 +491,12 @@ def create_bureau_admin(session: Session, *, username: str, password: str, displ
         session, org=bureau, username=username, password=password, display_name=display_name, role=Role.bureau_admin
     )
     # no actor: made from the command line (`market create-admin`) by whoever runs the server
-    audit.record(session, entity_type="user", entity_id=user.id, action="create", to_state=Role.bureau_admin,
-                 detail={"via": "create-admin", "username": username})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="user",
+        entity_id=user.id,
+        action="create",
+        to_state=Role.bureau_admin,
+        detail={"via": "create-admin", "username": username},
+    )
     return user

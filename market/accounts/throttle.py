@@ -90,9 +90,7 @@ class Throttle:
 
     def check_login(self, username: str, address: str) -> None:
         """Refuse (429 with Retry-After) while the username or the address has spent its failures."""
-        self._refuse_if_spent(
-            self._login_checks(username, address), "too many failed logins; try again later"
-        )
+        self._refuse_if_spent(self._login_checks(username, address), "too many failed logins; try again later")
 
     def login_failed(self, username: str, address: str) -> None:
         self._hit(self._login_checks(username, address))
@@ -113,8 +111,13 @@ def client_address(request: Request) -> str:
 def get_throttle(request: Request) -> Throttle:
     """The application's throttle, made on first use for the settings in force."""
     settings = get_settings()
-    key = (settings.redis_url, settings.rate_limit_prefix, settings.login_failures_per_username,
-           settings.login_failures_per_address, settings.registrations_per_address)  # fmt: skip
+    key = (
+        settings.redis_url,
+        settings.rate_limit_prefix,
+        settings.login_failures_per_username,
+        settings.login_failures_per_address,
+        settings.registrations_per_address,
+    )
     throttle = getattr(request.app.state, "throttle", None)
     if throttle is None or getattr(request.app.state, "throttle_key", None) != key:
         throttle = Throttle(settings.redis_url, settings.rate_limit_prefix)

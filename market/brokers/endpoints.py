@@ -9,9 +9,21 @@ from fastapi import APIRouter, Path, Query
 
 from market.brokers import service, subsidy
 from market.brokers.schemas import (
-    BrokerEdit, BrokerIn, BrokerOut, EmploymentOut, LinkDecisionIn, LinkIn, LinkOut, ListingLinkIn, ListingLinkOut, MoveIn,
-    StatusIn, TrainingIn, TrainingOut, WeightsIn,
-)  # fmt: skip
+    BrokerEdit,
+    BrokerIn,
+    BrokerOut,
+    EmploymentOut,
+    LinkDecisionIn,
+    LinkIn,
+    LinkOut,
+    ListingLinkIn,
+    ListingLinkOut,
+    MoveIn,
+    StatusIn,
+    TrainingIn,
+    TrainingOut,
+    WeightsIn,
+)
 from market.core.deps import BureauActor, CurrentActor, SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.core.types import Id
@@ -35,9 +47,13 @@ def register(body: BrokerIn, session: SessionDep, actor: CurrentActor) -> Any:
 
 
 @router.get("", response_model=Page[BrokerOut], summary="Brokers (bureau: all; intermediary: its staff; broker: self)")
-def list_brokers(session: SessionDep, actor: CurrentActor, page: PageDep,
-                 status: Annotated[Literal["active", "suspended", "removed"] | None, Query()] = None,
-                 intermediary_org_id: Annotated[Id | None, Query()] = None) -> Any:  # fmt: skip
+def list_brokers(
+    session: SessionDep,
+    actor: CurrentActor,
+    page: PageDep,
+    status: Annotated[Literal["active", "suspended", "removed"] | None, Query()] = None,
+    intermediary_org_id: Annotated[Id | None, Query()] = None,
+) -> Any:
     rows, total = paginate(session, service.brokers_query(actor, status, intermediary_org_id), page)
     return Page(items=[_out(session, b) for b in rows], total=total, page=page.page, page_size=page.page_size)
 
@@ -48,8 +64,13 @@ def my_record(session: SessionDep, actor: CurrentActor) -> Any:
 
 
 @router.get("/links", response_model=Page[LinkOut], summary="Broker ↔ contract links the caller is party to")
-def list_links(session: SessionDep, actor: CurrentActor, page: PageDep,
-               contract_id: Annotated[Id | None, Query()] = None, broker_id: Annotated[Id | None, Query()] = None) -> Any:  # fmt: skip
+def list_links(
+    session: SessionDep,
+    actor: CurrentActor,
+    page: PageDep,
+    contract_id: Annotated[Id | None, Query()] = None,
+    broker_id: Annotated[Id | None, Query()] = None,
+) -> Any:
     rows, total = paginate(session, service.links_query(session, actor, contract_id, broker_id), page)
     return Page(items=[LinkOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size)
 
@@ -59,31 +80,49 @@ def propose_link(body: LinkIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.propose_link(session, actor, body.broker_id, body.contract_id)
 
 
-@router.post("/links/{link_id}/decision", response_model=LinkOut, summary="Confirm or reject a broker (contract's filer)")
+@router.post(
+    "/links/{link_id}/decision", response_model=LinkOut, summary="Confirm or reject a broker (contract's filer)"
+)
 def decide_link(link_id: int, body: LinkDecisionIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.decide_link(session, actor, link_id, body.accept)
 
 
 @router.get("/listings", response_model=Page[ListingLinkOut], summary="Demands / achievements brought in by brokers")
-def list_listings(session: SessionDep, actor: CurrentActor, page: PageDep, broker_id: Annotated[Id | None, Query()] = None) -> Any:
+def list_listings(
+    session: SessionDep, actor: CurrentActor, page: PageDep, broker_id: Annotated[Id | None, Query()] = None
+) -> Any:
     rows, total = paginate(session, service.listings_query(actor, broker_id), page)
-    return Page(items=[ListingLinkOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size)
+    return Page(
+        items=[ListingLinkOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
-@router.post("/listings", status_code=201, response_model=ListingLinkOut,
-             summary="Record a demand or achievement a broker brought in (their intermediary)")  # fmt: skip
+@router.post(
+    "/listings",
+    status_code=201,
+    response_model=ListingLinkOut,
+    summary="Record a demand or achievement a broker brought in (their intermediary)",
+)
 def propose_listing(body: ListingLinkIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.propose_listing(session, actor, body.broker_id, body.listing_type, body.listing_id)
 
 
-@router.post("/listings/{row_id}/decision", response_model=ListingLinkOut, summary="Confirm or reject (the listing's owner)")
+@router.post(
+    "/listings/{row_id}/decision", response_model=ListingLinkOut, summary="Confirm or reject (the listing's owner)"
+)
 def decide_listing(row_id: int, body: LinkDecisionIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.decide_listing(session, actor, row_id, body.accept)
 
 
 @router.get("/performance", summary="Performance and ranking per broker or intermediary (json, csv or xlsx)")
-def performance(session: SessionDep, actor: CurrentActor, start: dt.date, end: dt.date,
-                by: Annotated[Literal["broker", "intermediary"], Query()] = "broker", fmt: FormatQ = "json") -> Any:  # fmt: skip
+def performance(
+    session: SessionDep,
+    actor: CurrentActor,
+    start: dt.date,
+    end: dt.date,
+    by: Annotated[Literal["broker", "intermediary"], Query()] = "broker",
+    fmt: FormatQ = "json",
+) -> Any:
     return render(service.performance(session, actor, start, end, by), fmt)
 
 
@@ -118,11 +157,15 @@ def change_status(broker_id: int, body: StatusIn, session: SessionDep, actor: Cu
     return _out(session, service.change_status(session, actor, broker_id, body.action, body.note))
 
 
-@router.post("/{broker_id}/trainings", status_code=201, response_model=TrainingOut, summary="Record a training / certificate")
+@router.post(
+    "/{broker_id}/trainings", status_code=201, response_model=TrainingOut, summary="Record a training / certificate"
+)
 def add_training(broker_id: int, body: TrainingIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.add_training(session, actor, broker_id, body.model_dump())
 
 
-@router.post("/{broker_id}/moves", status_code=201, response_model=EmploymentOut, summary="Record a move to another intermediary")
+@router.post(
+    "/{broker_id}/moves", status_code=201, response_model=EmploymentOut, summary="Record a move to another intermediary"
+)
 def move(broker_id: int, body: MoveIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.move(session, actor, broker_id, body.intermediary_org_id, body.start_date)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,9 +72,6 @@ class BrokerPerformanceWeights(IdMixin, Base):
     year: Mapped[int] = mapped_column(sa.Integer, unique=True)
     weights: Mapped[dict[str, Any]] = mapped_column(JSONType)  # item -> points, as strings
     set_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
-
-
-
 
 
 class BrokerListing(IdMixin, TimestampMixin, Base):

@@ -28,8 +28,13 @@ ID_CHECK = "10X98765432"
 
 # Default weights of the annual performance value (绩效分值): points per deal and per 万元.
 # Listings brought in and matches turned into contracts weigh nothing until the bureau gives them points.
-DEFAULT_WEIGHTS = {"deals": Decimal("10"), "total_amount_wan": Decimal("1"), "technical_amount_wan": Decimal("2"),
-                   "listings": Decimal("0"), "matches": Decimal("0")}
+DEFAULT_WEIGHTS = {
+    "deals": Decimal("10"),
+    "total_amount_wan": Decimal("1"),
+    "technical_amount_wan": Decimal("2"),
+    "listings": Decimal("0"),
+    "matches": Decimal("0"),
+}
 WAN = Decimal("10000")
 
 
@@ -91,15 +96,19 @@ def check_move(current: Stint | None, new_org_id: int, start: dt.date) -> dt.dat
     if current is None:
         return None
     if current.org_id == new_org_id:
-        raise RuleViolation("already_employed", "the broker is already employed by this intermediary", "intermediary_org_id")
+        raise RuleViolation(
+            "already_employed", "the broker is already employed by this intermediary", "intermediary_org_id"
+        )
     if start <= current.start:
-        raise RuleViolation("move_before_current_start", "a move must start after the current employment began",
-                            "start_date")  # fmt: skip
+        raise RuleViolation(
+            "move_before_current_start", "a move must start after the current employment began", "start_date"
+        )
     return start - dt.timedelta(days=1)
 
 
-def check_link(*, broker_status: str, intermediary_org_id: int | None, signing_date: dt.date | None,
-               stints: Sequence[Stint]) -> None:  # fmt: skip
+def check_link(
+    *, broker_status: str, intermediary_org_id: int | None, signing_date: dt.date | None, stints: Sequence[Stint]
+) -> None:
     """A broker may be put on a contract only if active and employed by its intermediary on the signing date."""
     if broker_status != "active":
         raise RuleViolation("broker_not_active", f"the broker is {broker_status}")
@@ -108,8 +117,10 @@ def check_link(*, broker_status: str, intermediary_org_id: int | None, signing_d
     if signing_date is None:
         raise RuleViolation("contract_not_signed", "the contract has no signing date")
     if employer_on(stints, signing_date) != intermediary_org_id:
-        raise RuleViolation("broker_not_employed_on_signing_date",
-                            "the broker was not employed by the contract's intermediary on its signing date")  # fmt: skip
+        raise RuleViolation(
+            "broker_not_employed_on_signing_date",
+            "the broker was not employed by the contract's intermediary on its signing date",
+        )
 
 
 def check_weights(weights: Mapping[str, Decimal]) -> dict[str, Decimal]:

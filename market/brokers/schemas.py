@@ -122,12 +122,18 @@ class WeightsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     deals: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4, description="points per deal")
-    total_amount_wan: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4, description="points per 万元 成交额")
-    technical_amount_wan: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4,
-                                                 description="points per 万元 技术交易额 (registered contracts)")
-    listings: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4, description="points per listing brought in")
-    matches: Decimal | None = Field(None, ge=0, le=1_000_000, decimal_places=4,
-                                    description="points per deal on a listing the broker brought in")
+    total_amount_wan: Decimal | None = Field(
+        None, ge=0, le=1_000_000, decimal_places=4, description="points per 万元 成交额"
+    )
+    technical_amount_wan: Decimal | None = Field(
+        None, ge=0, le=1_000_000, decimal_places=4, description="points per 万元 技术交易额 (registered contracts)"
+    )
+    listings: Decimal | None = Field(
+        None, ge=0, le=1_000_000, decimal_places=4, description="points per listing brought in"
+    )
+    matches: Decimal | None = Field(
+        None, ge=0, le=1_000_000, decimal_places=4, description="points per deal on a listing the broker brought in"
+    )
 
 
 class ListingLinkIn(BaseModel):

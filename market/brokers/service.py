@@ -17,16 +17,21 @@ from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
 from market.brokers import notices, rules
 from market.brokers.models import (
-    Broker, BrokerEmployment, BrokerLink, BrokerListing, BrokerPerformanceWeights, BrokerTraining,
-)  # fmt: skip
+    Broker,
+    BrokerEmployment,
+    BrokerLink,
+    BrokerListing,
+    BrokerPerformanceWeights,
+    BrokerTraining,
+)
 from market.contracts.models import Contract, ContractParty, ContractStatus, PartyRole
 from market.contracts.service import today
-from market.listings.models import Achievement, Demand
 from market.core import audit
 from market.core.config import get_settings
 from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
 from market.core.vocab import OrgKind
+from market.listings.models import Achievement, Demand
 from market.stats.service import Table
 
 ZERO = Decimal("0")
@@ -45,10 +50,26 @@ def refusal(exc: rules.RuleViolation) -> MarketError:
     return ValidationFailed(exc.message, code=exc.code)
 
 
-def _audit(session: Session, actor: Actor | None, entity_type: str, entity_id: int, action: str,
-           from_state: str | None = None, to_state: str | None = None, **detail: Any) -> None:  # fmt: skip
-    audit.record(session, entity_type=entity_type, entity_id=entity_id, action=action, actor=actor,
-                 from_state=from_state, to_state=to_state, detail={k: str(v) for k, v in detail.items()} or None)  # fmt: skip
+def _audit(
+    session: Session,
+    actor: Actor | None,
+    entity_type: str,
+    entity_id: int,
+    action: str,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    **detail: Any,
+) -> None:
+    audit.record(
+        session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        actor=actor,
+        from_state=from_state,
+        to_state=to_state,
+        detail={k: str(v) for k, v in detail.items()} or None,
+    )
 
 
 def _pepper() -> str:
@@ -57,8 +78,13 @@ def _pepper() -> str:
 
 
 def stints(session: Session, broker_id: int) -> list[BrokerEmployment]:
-    return list(session.scalars(sa.select(BrokerEmployment).where(BrokerEmployment.broker_id == broker_id)
-                                .order_by(BrokerEmployment.start_date)))  # fmt: skip
+    return list(
+        session.scalars(
+            sa.select(BrokerEmployment)
+            .where(BrokerEmployment.broker_id == broker_id)
+            .order_by(BrokerEmployment.start_date)
+        )
+    )
 
 
 def _stints(rows: list[BrokerEmployment]) -> list[rules.Stint]:
@@ -66,8 +92,9 @@ def _stints(rows: list[BrokerEmployment]) -> list[rules.Stint]:
 
 
 def current_employment(session: Session, broker_id: int) -> BrokerEmployment | None:
-    return session.scalar(sa.select(BrokerEmployment).where(
-        BrokerEmployment.broker_id == broker_id, BrokerEmployment.end_date.is_(None)))  # fmt: skip
+    return session.scalar(
+        sa.select(BrokerEmployment).where(BrokerEmployment.broker_id == broker_id, BrokerEmployment.end_date.is_(None))
+    )
 
 
 def get_broker(session: Session, broker_id: int) -> Broker:
@@ -99,8 +126,11 @@ def may_read(session: Session, actor: Actor, broker: Broker) -> bool:
 def _intermediary(session: Session, org_id: int) -> Organisation:
     org = session.get(Organisation, org_id)
     if org is None or org.kind != OrgKind.intermediary:
-        raise ValidationFailed.field("intermediary_org_id", "not_an_intermediary",
-                                     "intermediary_org_id must be an intermediary (技术转移服务机构)")  # fmt: skip
+        raise ValidationFailed.field(
+            "intermediary_org_id",
+            "not_an_intermediary",
+            "intermediary_org_id must be an intermediary (技术转移服务机构)",
+        )
     return org
 
 
@@ -109,7 +139,9 @@ def _link_user(session: Session, user_id: int | None, org_id: int, broker_id: in
         return
     user = session.get(User, user_id)
     if user is None or user.org_id != org_id:
-        raise ValidationFailed.field("user_id", "user_not_in_intermediary", "the broker's account must belong to the intermediary")
+        raise ValidationFailed.field(
+            "user_id", "user_not_in_intermediary", "the broker's account must belong to the intermediary"
+        )
     taken = session.scalar(sa.select(Broker.id).where(Broker.user_id == user_id))
     if taken is not None and taken != broker_id:
         raise InvalidState("this account is already another broker's", code="user_already_broker")
@@ -122,7 +154,9 @@ def register(session: Session, actor: Actor, data: dict[str, Any]) -> Broker:
     """Register a broker employed by an intermediary from `start_date` (its own staff, or the bureau for any)."""
     org_id = data.get("intermediary_org_id") or actor.org_id
     if actor.role not in BUREAU_MANAGERS and not _is_intermediary_staff(actor, org_id):
-        raise Forbidden("only an intermediary (for its own staff) or the bureau register brokers", code="not_broker_manager")
+        raise Forbidden(
+            "only an intermediary (for its own staff) or the bureau register brokers", code="not_broker_manager"
+        )
     _intermediary(session, org_id)
     if data["level"] not in rules.LEVELS:
         raise ValidationFailed.field("level", "invalid_level", f"level: one of {', '.join(rules.LEVELS)}")
@@ -134,14 +168,30 @@ def register(session: Session, actor: Actor, data: dict[str, Any]) -> Broker:
     if session.scalar(sa.select(Broker.id).where(Broker.id_number_digest == digest)) is not None:
         raise InvalidState("a broker with this ID number is already registered", code="broker_already_registered")
     _link_user(session, data.get("user_id"), org_id)
-    broker = Broker(name=data["name"], id_number_masked=rules.mask_id_number(number), id_number_digest=digest,
-                    level=data["level"], field=data.get("field"), status="active", user_id=data.get("user_id"),
-                    created_by=actor.user_id)  # fmt: skip
+    broker = Broker(
+        name=data["name"],
+        id_number_masked=rules.mask_id_number(number),
+        id_number_digest=digest,
+        level=data["level"],
+        field=data.get("field"),
+        status="active",
+        user_id=data.get("user_id"),
+        created_by=actor.user_id,
+    )
     session.add(broker)
     session.flush()
     session.add(BrokerEmployment(broker_id=broker.id, intermediary_org_id=org_id, start_date=data["start_date"]))
-    _audit(session, actor, "broker", broker.id, "register", to_state="active", intermediary_org_id=org_id,
-           level=broker.level, start_date=data["start_date"])  # fmt: skip
+    _audit(
+        session,
+        actor,
+        "broker",
+        broker.id,
+        "register",
+        to_state="active",
+        intermediary_org_id=org_id,
+        level=broker.level,
+        start_date=data["start_date"],
+    )
     session.flush()
     return broker
 
@@ -176,8 +226,14 @@ def change_status(session: Session, actor: Actor, broker_id: int, action: str, n
     _audit(session, actor, "broker", broker.id, action, broker.status, new, note=note or "")
     current = current_employment(session, broker.id)
     if current is not None:
-        notices.emit(session, current.intermediary_org_id, "broker", broker.id, f"技术经纪人状态: {broker.name} → {new}",
-                     {"status": new, "note": note or ""})  # fmt: skip
+        notices.emit(
+            session,
+            current.intermediary_org_id,
+            "broker",
+            broker.id,
+            f"技术经纪人状态: {broker.name} → {new}",
+            {"status": new, "note": note or ""},
+        )
     broker.status = new
     session.flush()
     return broker
@@ -194,8 +250,13 @@ def add_training(session: Session, actor: Actor, broker_id: int, data: dict[str,
 
 
 def trainings(session: Session, broker_id: int) -> list[BrokerTraining]:
-    return list(session.scalars(sa.select(BrokerTraining).where(BrokerTraining.broker_id == broker_id)
-                                .order_by(BrokerTraining.completed_on, BrokerTraining.id)))  # fmt: skip
+    return list(
+        session.scalars(
+            sa.select(BrokerTraining)
+            .where(BrokerTraining.broker_id == broker_id)
+            .order_by(BrokerTraining.completed_on, BrokerTraining.id)
+        )
+    )
 
 
 def move(session: Session, actor: Actor, broker_id: int, new_org_id: int, start: dt.date) -> BrokerEmployment:
@@ -205,16 +266,20 @@ def move(session: Session, actor: Actor, broker_id: int, new_org_id: int, start:
     """
     broker = get_broker(session, broker_id)
     current = current_employment(session, broker.id)
-    allowed = actor.role in BUREAU_MANAGERS or _is_intermediary_staff(actor, new_org_id) or (
-        current is not None and _is_intermediary_staff(actor, current.intermediary_org_id))  # fmt: skip
+    allowed = (
+        actor.role in BUREAU_MANAGERS
+        or _is_intermediary_staff(actor, new_org_id)
+        or (current is not None and _is_intermediary_staff(actor, current.intermediary_org_id))
+    )
     if not allowed:
         raise Forbidden("only the bureau or one of the two intermediaries record a move", code="not_broker_manager")
     if broker.status == "removed":
         raise InvalidState("a removed broker cannot move", code="invalid_state")
     _intermediary(session, new_org_id)
     try:
-        end = rules.check_move(rules.Stint(current.intermediary_org_id, current.start_date) if current else None,
-                               new_org_id, start)  # fmt: skip
+        end = rules.check_move(
+            rules.Stint(current.intermediary_org_id, current.start_date) if current else None, new_org_id, start
+        )
     except rules.RuleViolation as exc:
         raise refusal(exc) from None
     if current is not None:
@@ -222,8 +287,16 @@ def move(session: Session, actor: Actor, broker_id: int, new_org_id: int, start:
     row = BrokerEmployment(broker_id=broker.id, intermediary_org_id=new_org_id, start_date=start)
     session.add(row)
     session.flush()
-    _audit(session, actor, "broker", broker.id, "move", detail_from=current.intermediary_org_id if current else "",
-           to=new_org_id, start_date=start)  # fmt: skip
+    _audit(
+        session,
+        actor,
+        "broker",
+        broker.id,
+        "move",
+        detail_from=current.intermediary_org_id if current else "",
+        to=new_org_id,
+        start_date=start,
+    )
     return row
 
 
@@ -261,8 +334,11 @@ def me(session: Session, actor: Actor) -> Broker:
 
 
 def _contract_intermediary(session: Session, contract_id: int) -> int | None:
-    return session.scalar(sa.select(ContractParty.org_id).where(
-        ContractParty.contract_id == contract_id, ContractParty.role == PartyRole.intermediary))  # fmt: skip
+    return session.scalar(
+        sa.select(ContractParty.org_id).where(
+            ContractParty.contract_id == contract_id, ContractParty.role == PartyRole.intermediary
+        )
+    )
 
 
 def propose_link(session: Session, actor: Actor, broker_id: int, contract_id: int) -> BrokerLink:
@@ -277,26 +353,50 @@ def propose_link(session: Session, actor: Actor, broker_id: int, contract_id: in
     if contract.status in (ContractStatus.refused, ContractStatus.cancelled):
         raise InvalidState(f"the contract is {contract.status}", code="invalid_state")
     try:
-        rules.check_link(broker_status=broker.status, intermediary_org_id=intermediary,
-                         signing_date=contract.signing_date, stints=_stints(stints(session, broker.id)))  # fmt: skip
+        rules.check_link(
+            broker_status=broker.status,
+            intermediary_org_id=intermediary,
+            signing_date=contract.signing_date,
+            stints=_stints(stints(session, broker.id)),
+        )
     except rules.RuleViolation as exc:
         raise refusal(exc) from None
-    existing = session.scalar(sa.select(BrokerLink).where(BrokerLink.broker_id == broker.id,
-                                                          BrokerLink.contract_id == contract.id))  # fmt: skip
+    existing = session.scalar(
+        sa.select(BrokerLink).where(BrokerLink.broker_id == broker.id, BrokerLink.contract_id == contract.id)
+    )
     if existing is not None and existing.status != "rejected":
         raise InvalidState("this broker is already on the contract", code="duplicate_link")
     if existing is not None:
         existing.status, existing.proposed_by, existing.decided_by = "proposed", actor.user_id, None
         link = existing
     else:
-        link = BrokerLink(broker_id=broker.id, contract_id=contract.id, intermediary_org_id=intermediary,
-                          status="proposed", proposed_by=actor.user_id)  # fmt: skip
+        link = BrokerLink(
+            broker_id=broker.id,
+            contract_id=contract.id,
+            intermediary_org_id=intermediary,
+            status="proposed",
+            proposed_by=actor.user_id,
+        )
         session.add(link)
     session.flush()
-    _audit(session, actor, "broker_link", link.id, "propose", to_state="proposed", broker_id=broker.id,
-           contract_id=contract.id)  # fmt: skip
-    notices.emit(session, contract.filer_org_id, "broker_link", link.id, f"技术经纪人待确认: {broker.name} · {contract.project_name}",
-                 {"broker_id": broker.id, "contract_id": contract.id, "status": "proposed"})  # fmt: skip
+    _audit(
+        session,
+        actor,
+        "broker_link",
+        link.id,
+        "propose",
+        to_state="proposed",
+        broker_id=broker.id,
+        contract_id=contract.id,
+    )
+    notices.emit(
+        session,
+        contract.filer_org_id,
+        "broker_link",
+        link.id,
+        f"技术经纪人待确认: {broker.name} · {contract.project_name}",
+        {"broker_id": broker.id, "contract_id": contract.id, "status": "proposed"},
+    )
     return link
 
 
@@ -318,16 +418,25 @@ def decide_link(session: Session, actor: Actor, link_id: int, accept: bool) -> B
     if accept:  # employment may have been corrected since the proposal
         broker = get_broker(session, link.broker_id)
         try:
-            rules.check_link(broker_status=broker.status, intermediary_org_id=link.intermediary_org_id,
-                             signing_date=contract.signing_date, stints=_stints(stints(session, broker.id)))  # fmt: skip
+            rules.check_link(
+                broker_status=broker.status,
+                intermediary_org_id=link.intermediary_org_id,
+                signing_date=contract.signing_date,
+                stints=_stints(stints(session, broker.id)),
+            )
         except rules.RuleViolation as exc:
             raise refusal(exc) from None
     new = "confirmed" if accept else "rejected"
     _audit(session, actor, "broker_link", link.id, "confirm" if accept else "reject", link.status, new)
     link.status, link.decided_by = new, actor.user_id
-    notices.emit(session, link.intermediary_org_id, "broker_link", link.id,
-                 f"技术经纪人{'已确认' if accept else '被拒绝'}: {contract.project_name}",
-                 {"broker_id": link.broker_id, "contract_id": contract.id, "status": new})  # fmt: skip
+    notices.emit(
+        session,
+        link.intermediary_org_id,
+        "broker_link",
+        link.id,
+        f"技术经纪人{'已确认' if accept else '被拒绝'}: {contract.project_name}",
+        {"broker_id": link.broker_id, "contract_id": contract.id, "status": new},
+    )
     session.flush()
     return link
 
@@ -355,28 +464,51 @@ def links_query(session: Session, actor: Actor, contract_id: int | None, broker_
 LISTING_MODELS = {"achievement": Achievement, "demand": Demand}
 
 
-def propose_listing(session: Session, actor: Actor, broker_id: int, listing_type: str, listing_id: int) -> BrokerListing:
+def propose_listing(
+    session: Session, actor: Actor, broker_id: int, listing_type: str, listing_id: int
+) -> BrokerListing:
     """The broker's current intermediary records a demand or achievement the broker brought in; its owner confirms."""
     broker = get_broker(session, broker_id)
     current = current_employment(session, broker.id)
     if current is None or not _is_intermediary_staff(actor, current.intermediary_org_id):
-        raise Forbidden("only the broker's current intermediary records what they brought in", code="not_broker_manager")
+        raise Forbidden(
+            "only the broker's current intermediary records what they brought in", code="not_broker_manager"
+        )
     if broker.status != "active":
         raise InvalidState(f"the broker is {broker.status}", code="broker_not_active")
     listing = session.get(LISTING_MODELS[listing_type], listing_id)
     if listing is None:
         raise NotFound(f"no such {listing_type}", code="listing_not_found")
-    existing = session.scalar(sa.select(BrokerListing).where(
-        BrokerListing.broker_id == broker.id, BrokerListing.listing_type == listing_type, BrokerListing.listing_id == listing_id))  # fmt: skip
+    existing = session.scalar(
+        sa.select(BrokerListing).where(
+            BrokerListing.broker_id == broker.id,
+            BrokerListing.listing_type == listing_type,
+            BrokerListing.listing_id == listing_id,
+        )
+    )
     if existing is not None:
         raise InvalidState("this listing is already recorded for the broker", code="duplicate_link")
-    row = BrokerListing(broker_id=broker.id, listing_type=listing_type, listing_id=listing_id,
-                        intermediary_org_id=current.intermediary_org_id, status="proposed", proposed_by=actor.user_id)  # fmt: skip
+    row = BrokerListing(
+        broker_id=broker.id,
+        listing_type=listing_type,
+        listing_id=listing_id,
+        intermediary_org_id=current.intermediary_org_id,
+        status="proposed",
+        proposed_by=actor.user_id,
+    )
     session.add(row)
     session.flush()
-    _audit(session, actor, "broker_listing", row.id, "propose", to_state="proposed", listing=f"{listing_type}:{listing_id}")
-    notices.emit(session, listing.org_id, "broker_listing", row.id, f"技术经纪人引入待确认: {broker.name}",
-                 {"broker_id": broker.id, "listing_type": listing_type, "listing_id": listing_id})  # fmt: skip
+    _audit(
+        session, actor, "broker_listing", row.id, "propose", to_state="proposed", listing=f"{listing_type}:{listing_id}"
+    )
+    notices.emit(
+        session,
+        listing.org_id,
+        "broker_listing",
+        row.id,
+        f"技术经纪人引入待确认: {broker.name}",
+        {"broker_id": broker.id, "listing_type": listing_type, "listing_id": listing_id},
+    )
     return row
 
 
@@ -405,8 +537,12 @@ def listings_query(actor: Actor, broker_id: int | None) -> sa.Select:
             mine.append(BrokerListing.intermediary_org_id == actor.org_id)
         if actor.role in FILER_ROLES:
             for kind, model in LISTING_MODELS.items():
-                mine.append(sa.and_(BrokerListing.listing_type == kind,
-                                    BrokerListing.listing_id.in_(sa.select(model.id).where(model.org_id == actor.org_id))))  # fmt: skip
+                mine.append(
+                    sa.and_(
+                        BrokerListing.listing_type == kind,
+                        BrokerListing.listing_id.in_(sa.select(model.id).where(model.org_id == actor.org_id)),
+                    )
+                )
         stmt = stmt.where(sa.or_(*mine))
     if broker_id:
         stmt = stmt.where(BrokerListing.broker_id == broker_id)
@@ -444,12 +580,19 @@ def set_weights(session: Session, actor: Actor, year: int, weights: dict[str, De
 
 def _deals(session: Session, start: dt.date, end: dt.date) -> list[tuple[BrokerLink, Contract]]:
     """Confirmed links on contracts signed in the period (refused and cancelled contracts never count)."""
-    return list(session.execute(
-        sa.select(BrokerLink, Contract).join(Contract, Contract.id == BrokerLink.contract_id)
-        .where(BrokerLink.status == "confirmed", Contract.signing_date >= start, Contract.signing_date <= end,
-               Contract.status.not_in([ContractStatus.refused, ContractStatus.cancelled]))
-        .order_by(BrokerLink.id)
-    ))  # fmt: skip
+    return list(
+        session.execute(
+            sa.select(BrokerLink, Contract)
+            .join(Contract, Contract.id == BrokerLink.contract_id)
+            .where(
+                BrokerLink.status == "confirmed",
+                Contract.signing_date >= start,
+                Contract.signing_date <= end,
+                Contract.status.not_in([ContractStatus.refused, ContractStatus.cancelled]),
+            )
+            .order_by(BrokerLink.id)
+        )
+    )
 
 
 def tallies(session: Session, start: dt.date, end: dt.date, by: str) -> dict[int, rules.Tally]:
@@ -474,9 +617,23 @@ def tallies(session: Session, start: dt.date, end: dt.date, by: str) -> dict[int
     return {k: rules.Tally(v[0], v[1], v[2], v[3], v[4]) for k, v in acc.items()}
 
 
-PERF_COLUMNS = ["rank", "id", "name", "deals", "total_amount", "technical_transaction_amount", "listings", "matches",
-                "rewards", "performance_value", "points_deals", "points_total_amount", "points_technical_amount",
-                "points_listings", "points_matches"]  # fmt: skip
+PERF_COLUMNS = [
+    "rank",
+    "id",
+    "name",
+    "deals",
+    "total_amount",
+    "technical_transaction_amount",
+    "listings",
+    "matches",
+    "rewards",
+    "performance_value",
+    "points_deals",
+    "points_total_amount",
+    "points_technical_amount",
+    "points_listings",
+    "points_matches",
+]
 
 
 def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by: str) -> Table:
@@ -488,8 +645,11 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
     if by == "broker":
         names = dict(session.execute(sa.select(Broker.id, Broker.name).where(Broker.id.in_(set(counted) or {0}))).all())
     else:
-        names = dict(session.execute(sa.select(Organisation.id, Organisation.name)
-                                     .where(Organisation.id.in_(set(counted) or {0}))).all())  # fmt: skip
+        names = dict(
+            session.execute(
+                sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(set(counted) or {0}))
+            ).all()
+        )
     from market.brokers.subsidy import rewards_by
 
     rewards = rewards_by(session, start, end, by)
@@ -500,24 +660,48 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
         if by == "intermediary":
             visible = {actor.org_id} if actor.role in INTERMEDIARY_ROLES else set()
         else:
-            own = {b for b, in session.execute(sa.select(Broker.id).where(Broker.user_id == actor.user_id))}
+            own = {b for (b,) in session.execute(sa.select(Broker.id).where(Broker.user_id == actor.user_id))}
             staff = set()
             if actor.role in INTERMEDIARY_ROLES:
-                staff = {link.broker_id for link, _ in _deals(session, start, end) if link.intermediary_org_id == actor.org_id}
+                staff = {
+                    link.broker_id
+                    for link, _ in _deals(session, start, end)
+                    if link.intermediary_org_id == actor.org_id
+                }
             visible = own | staff
     rows = []
     for key in sorted(counted, key=lambda k: (ranks[k], k)):
         if key not in visible:
             continue
         t, (value, parts) = counted[key], values[key]
-        rows.append({"rank": ranks[key], "id": key, "name": names.get(key, ""), "deals": t.deals,
-                     "total_amount": t.total_amount, "technical_transaction_amount": t.technical_amount,
-                     "listings": t.listings, "matches": t.matches, "rewards": rewards.get(key, Decimal("0.00")),
-                     "performance_value": value, "points_deals": Decimal(parts["deals"]),
-                     "points_total_amount": Decimal(parts["total_amount_wan"]),
-                     "points_technical_amount": Decimal(parts["technical_amount_wan"]),
-                     "points_listings": Decimal(parts["listings"]), "points_matches": Decimal(parts["matches"])})  # fmt: skip
+        rows.append(
+            {
+                "rank": ranks[key],
+                "id": key,
+                "name": names.get(key, ""),
+                "deals": t.deals,
+                "total_amount": t.total_amount,
+                "technical_transaction_amount": t.technical_amount,
+                "listings": t.listings,
+                "matches": t.matches,
+                "rewards": rewards.get(key, Decimal("0.00")),
+                "performance_value": value,
+                "points_deals": Decimal(parts["deals"]),
+                "points_total_amount": Decimal(parts["total_amount_wan"]),
+                "points_technical_amount": Decimal(parts["technical_amount_wan"]),
+                "points_listings": Decimal(parts["listings"]),
+                "points_matches": Decimal(parts["matches"]),
+            }
+        )
     title = f"broker-performance-{by}-{start.isoformat()}-{end.isoformat()}"
-    return Table(title=title, columns=PERF_COLUMNS, rows=rows,
-                 meta={"start": start.isoformat(), "end": end.isoformat(), "by": by,
-                       "weights": {k: str(v) for k, v in weights.items()}})  # fmt: skip
+    return Table(
+        title=title,
+        columns=PERF_COLUMNS,
+        rows=rows,
+        meta={
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "by": by,
+            "weights": {k: str(v) for k, v in weights.items()},
+        },
+    )

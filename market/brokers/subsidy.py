@@ -28,10 +28,11 @@ def broker_label(broker: Broker) -> str:
 def confirmed_brokers(session: Session, contract_ids: set[int]) -> dict[int, str]:
     """contract id -> the first confirmed broker's label (one broker is rewarded per contract)."""
     rows = session.execute(
-        sa.select(BrokerLink.contract_id, Broker).join(Broker, Broker.id == BrokerLink.broker_id)
+        sa.select(BrokerLink.contract_id, Broker)
+        .join(Broker, Broker.id == BrokerLink.broker_id)
         .where(BrokerLink.status == "confirmed", BrokerLink.contract_id.in_(contract_ids or {0}))
         .order_by(BrokerLink.id)
-    )  # fmt: skip
+    )
     found: dict[int, str] = {}
     for contract_id, broker in rows:
         found.setdefault(contract_id, broker_label(broker))
@@ -44,8 +45,14 @@ def with_registered_brokers(session: Session, facts: list[calc.ContractFact]) ->
     return [dataclasses.replace(f, broker=found.get(f.contract_id)) for f in facts]
 
 
-def broker_reward_policy(jurisdiction: tuple[str, ...], *, rate: str = "0.015", cap_per_contract: str = "30000",
-                         cap_per_year: str = "100000", valid_from=None) -> calc.Policy:  # fmt: skip
+def broker_reward_policy(
+    jurisdiction: tuple[str, ...],
+    *,
+    rate: str = "0.015",
+    cap_per_contract: str = "30000",
+    cap_per_year: str = "100000",
+    valid_from=None,
+) -> calc.Policy:
     """A broker reward: `rate` of each brokered contract's 技术交易额, capped per contract and per broker-year."""
     return calc.Policy(
         code=REWARD_CODE,
@@ -76,8 +83,15 @@ def broker_rewards(session: Session, year: int, jurisdiction: str) -> list[dict]
     lines = []
     for r in calc.compute(policy, facts, period).results:
         payee = r.key.split("/broker:")[0]
-        lines.append({"broker": r.name, "key": r.key, "paid_through": payee, "total": str(r.total),
-                      "working": calc.working_json(r, policy)})  # fmt: skip
+        lines.append(
+            {
+                "broker": r.name,
+                "key": r.key,
+                "paid_through": payee,
+                "total": str(r.total),
+                "working": calc.working_json(r, policy),
+            }
+        )
     return sorted(lines, key=lambda line: line["key"])
 
 

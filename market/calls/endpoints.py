@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
-
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -13,11 +11,41 @@ from sqlalchemy.orm import Session
 from market.calls import flows, service
 from market.calls.models import Call
 from market.calls.schemas import (
-    AcceptanceIn, AnswerIn, AssignmentOut, BidChange, BidIn, BidOut, CallOut, CallProposal, CallTerms, ConflictIn,
-    DecisionIn, DownSelectIn, ExtensionIn, FormalCheckIn, IntegrityIn, IntegrityOut, InvitationOut, MidtermReviewIn,
-    MilestoneReviewIn, MilestoneSubmitIn, NoticeEntry, ObjectionIn, ObjectionOut, MilestoneOut, ProjectOut,
-    ProposeWinnersIn, ReasonIn, ResolveIn, ReviewRow, RouteChangeIn, ScoresIn, SignIn, TrancheOut, VetIn,
-)  # fmt: skip
+    AcceptanceIn,
+    AnswerIn,
+    AssignmentOut,
+    BidChange,
+    BidIn,
+    BidOut,
+    CallOut,
+    CallProposal,
+    CallTerms,
+    ConflictIn,
+    DecisionIn,
+    DownSelectIn,
+    ExtensionIn,
+    FormalCheckIn,
+    IntegrityIn,
+    IntegrityOut,
+    InvitationOut,
+    MidtermReviewIn,
+    MilestoneOut,
+    MilestoneReviewIn,
+    MilestoneSubmitIn,
+    NoticeEntry,
+    ObjectionIn,
+    ObjectionOut,
+    ProjectOut,
+    ProposeWinnersIn,
+    ReasonIn,
+    ResolveIn,
+    ReviewRow,
+    RouteChangeIn,
+    ScoresIn,
+    SignIn,
+    TrancheOut,
+    VetIn,
+)
 from market.core.db import utcnow
 from market.core.deps import CurrentActor, OptionalActor, SessionDep
 from market.core.errors import NotFound
@@ -50,8 +78,12 @@ def _project_out(session: Session, project) -> ProjectOut:
 # --- research-integrity records (科研失信), consortium invitations -------------------------------------
 
 
-@router.post("/integrity/records", status_code=201, response_model=IntegrityOut,
-             summary="Record a research-integrity (科研失信) entry (bureau)")  # fmt: skip
+@router.post(
+    "/integrity/records",
+    status_code=201,
+    response_model=IntegrityOut,
+    summary="Record a research-integrity (科研失信) entry (bureau)",
+)
 def record_integrity(body: IntegrityIn, session: SessionDep, actor: CurrentActor, now: Now) -> IntegrityOut:
     return IntegrityOut.model_validate(flows.record_integrity(session, actor, body.model_dump(), now=now))
 
@@ -61,8 +93,9 @@ def list_integrity(
     session: SessionDep, actor: CurrentActor, page: PageDep, org_id: Annotated[int | None, Query()] = None
 ) -> Page[IntegrityOut]:
     rows, total = paginate(session, service.list_integrity_records(actor, org_id=org_id), page)
-    return Page(items=[IntegrityOut.model_validate(r) for r in rows], total=total, page=page.page,
-                page_size=page.page_size)  # fmt: skip
+    return Page(
+        items=[IntegrityOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.post("/integrity/records/{record_id}/lift", response_model=IntegrityOut, summary="Lift a record early")
@@ -71,15 +104,23 @@ def lift_integrity(record_id: int, body: ReasonIn, session: SessionDep, actor: C
     return IntegrityOut.model_validate(flows.lift_integrity(session, actor, rec, reason=body.reason, now=now))
 
 
-@router.get("/invitations/mine", response_model=list[InvitationOut], summary="Consortium invitations to your organisation")
+@router.get(
+    "/invitations/mine", response_model=list[InvitationOut], summary="Consortium invitations to your organisation"
+)
 def my_invitations(session: SessionDep, actor: CurrentActor) -> list[InvitationOut]:
     return [InvitationOut(**row) for row in service.my_invitations(session, actor)]
 
 
-@router.post("/invitations/{invitation_id}/{action}", response_model=InvitationOut,
-             summary="Accept or decline an invitation to a consortium, or withdraw after accepting")  # fmt: skip
+@router.post(
+    "/invitations/{invitation_id}/{action}",
+    response_model=InvitationOut,
+    summary="Accept or decline an invitation to a consortium, or withdraw after accepting",
+)
 def answer_invitation(
-    invitation_id: int, action: Literal["accept", "decline", "withdraw"], session: SessionDep, actor: CurrentActor,
+    invitation_id: int,
+    action: Literal["accept", "decline", "withdraw"],
+    session: SessionDep,
+    actor: CurrentActor,
     now: Now,
 ) -> InvitationOut:
     inv = service.get_invitation(session, actor, invitation_id)
@@ -96,9 +137,12 @@ def propose(body: CallProposal, session: SessionDep, actor: CurrentActor, now: N
 
 @router.get("", response_model=Page[CallOut], summary="Published calls (the bureau sees every state)")
 def list_calls(
-    session: SessionDep, actor: OptionalActor, page: PageDep,
-    state: Annotated[str | None, Query()] = None, kind: Annotated[str | None, Query()] = None,
-) -> Page[CallOut]:  # fmt: skip
+    session: SessionDep,
+    actor: OptionalActor,
+    page: PageDep,
+    state: Annotated[str | None, Query()] = None,
+    kind: Annotated[str | None, Query()] = None,
+) -> Page[CallOut]:
     rows, total = paginate(session, service.list_calls(actor, state=state, kind=kind), page)
     return Page(items=[_call_out(session, c) for c in rows], total=total, page=page.page, page_size=page.page_size)
 
@@ -157,8 +201,11 @@ def get_bid(call_id: int, bid_id: int, session: SessionDep, actor: OptionalActor
     return BidOut.model_validate(service.get_bid(session, actor, call_id, bid_id))
 
 
-@router.get("/{call_id}/bids/{bid_id}/invitations", response_model=list[InvitationOut],
-            summary="Who was invited to the consortium, and their answers (the bid's team and the bureau)")  # fmt: skip
+@router.get(
+    "/{call_id}/bids/{bid_id}/invitations",
+    response_model=list[InvitationOut],
+    summary="Who was invited to the consortium, and their answers (the bid's team and the bureau)",
+)
 def bid_invitations(call_id: int, bid_id: int, session: SessionDep, actor: CurrentActor) -> list[InvitationOut]:
     bid = service.get_bid(session, actor, call_id, bid_id)
     if actor.is_expert:
@@ -167,7 +214,9 @@ def bid_invitations(call_id: int, bid_id: int, session: SessionDep, actor: Curre
 
 
 @router.patch("/{call_id}/bids/{bid_id}", response_model=BidOut, summary="Change your bid before the deadline")
-def update_bid(call_id: int, bid_id: int, body: BidChange, session: SessionDep, actor: CurrentActor, now: Now) -> BidOut:
+def update_bid(
+    call_id: int, bid_id: int, body: BidChange, session: SessionDep, actor: CurrentActor, now: Now
+) -> BidOut:
     bid = service.get_bid(session, actor, call_id, bid_id)
     return BidOut.model_validate(flows.update_bid(session, actor, bid, body.data(), now=now))
 
@@ -183,8 +232,9 @@ def formal_check(
     call_id: int, bid_id: int, body: FormalCheckIn, session: SessionDep, actor: CurrentActor, now: Now
 ) -> BidOut:
     bid = service.get_bid(session, actor, call_id, bid_id)
-    return BidOut.model_validate(flows.formal_check(session, actor, bid, passed=body.passed, reason=body.reason,
-                                                    now=now))  # fmt: skip
+    return BidOut.model_validate(
+        flows.formal_check(session, actor, bid, passed=body.passed, reason=body.reason, now=now)
+    )
 
 
 # --- review -----------------------------------------------------------------------------------------
@@ -208,9 +258,13 @@ def my_assignments(session: SessionDep, actor: CurrentActor) -> list[AssignmentO
 
 
 @router.post("/{call_id}/bids/{bid_id}/scores", response_model=AssignmentOut, summary="An assigned expert scores")
-def score(call_id: int, bid_id: int, body: ScoresIn, session: SessionDep, actor: CurrentActor, now: Now) -> AssignmentOut:
+def score(
+    call_id: int, bid_id: int, body: ScoresIn, session: SessionDep, actor: CurrentActor, now: Now
+) -> AssignmentOut:
     bid = service.get_bid(session, actor, call_id, bid_id)
-    return AssignmentOut.model_validate(flows.submit_scores(session, actor, bid, body.scores, comment=body.comment, now=now))
+    return AssignmentOut.model_validate(
+        flows.submit_scores(session, actor, bid, body.scores, comment=body.comment, now=now)
+    )
 
 
 @router.post("/conflicts", status_code=201, summary="An expert declares a conflict of interest (回避)")
@@ -223,42 +277,58 @@ def declare_conflict(body: ConflictIn, session: SessionDep, actor: CurrentActor,
 
 
 @router.post("/{call_id}/notice", response_model=CallOut, summary="公示: propose the winners")
-def propose_winners(call_id: int, body: ProposeWinnersIn, session: SessionDep, actor: CurrentActor, now: Now) -> CallOut:
+def propose_winners(
+    call_id: int, body: ProposeWinnersIn, session: SessionDep, actor: CurrentActor, now: Now
+) -> CallOut:
     service.get_call(session, actor, call_id)
     return _call_out(session, flows.propose_winners(session, actor, call_id, body.bid_ids, now=now))
 
 
 @router.post("/{call_id}/objections", status_code=201, response_model=ObjectionOut, summary="Lodge an objection (异议)")
-def lodge_objection(call_id: int, body: ObjectionIn, session: SessionDep, actor: CurrentActor, now: Now) -> ObjectionOut:
+def lodge_objection(
+    call_id: int, body: ObjectionIn, session: SessionDep, actor: CurrentActor, now: Now
+) -> ObjectionOut:
     service.get_call(session, actor, call_id)
     obj = flows.lodge_objection(session, actor, call_id, text=body.text, bid_id=body.bid_id, now=now)
     return ObjectionOut(**service.objection_view(actor, obj))
 
 
-@router.get("/{call_id}/objections", response_model=list[ObjectionOut],
-            summary="Objections you may see: all (bureau), yours, or those against your team's bid")  # fmt: skip
+@router.get(
+    "/{call_id}/objections",
+    response_model=list[ObjectionOut],
+    summary="Objections you may see: all (bureau), yours, or those against your team's bid",
+)
 def list_objections(call_id: int, session: SessionDep, actor: CurrentActor) -> list[ObjectionOut]:
     call = service.get_call(session, actor, call_id)
     return [ObjectionOut(**service.objection_view(actor, o)) for o in service.list_objections(session, actor, call)]
 
 
-@router.post("/{call_id}/objections/{objection_id}/answer", response_model=ObjectionOut,
-             summary="The team concerned answers an objection before it is resolved")  # fmt: skip
+@router.post(
+    "/{call_id}/objections/{objection_id}/answer",
+    response_model=ObjectionOut,
+    summary="The team concerned answers an objection before it is resolved",
+)
 def answer_objection(
     call_id: int, objection_id: int, body: AnswerIn, session: SessionDep, actor: CurrentActor, now: Now
 ) -> ObjectionOut:
     obj = service.get_objection(session, actor, call_id, objection_id)
-    return ObjectionOut(**service.objection_view(actor, flows.answer_objection(session, actor, obj, answer=body.answer,
-                                                                               now=now)))  # fmt: skip
+    return ObjectionOut(
+        **service.objection_view(actor, flows.answer_objection(session, actor, obj, answer=body.answer, now=now))
+    )
 
 
-@router.post("/{call_id}/objections/{objection_id}/disclose", response_model=ObjectionOut,
-             summary="The bureau lets the team concerned see who objected")  # fmt: skip
+@router.post(
+    "/{call_id}/objections/{objection_id}/disclose",
+    response_model=ObjectionOut,
+    summary="The bureau lets the team concerned see who objected",
+)
 def disclose_objector(
     call_id: int, objection_id: int, body: ReasonIn, session: SessionDep, actor: CurrentActor
 ) -> ObjectionOut:
     obj = service.get_objection(session, actor, call_id, objection_id)
-    return ObjectionOut(**service.objection_view(actor, flows.disclose_objector(session, actor, obj, reason=body.reason)))
+    return ObjectionOut(
+        **service.objection_view(actor, flows.disclose_objector(session, actor, obj, reason=body.reason))
+    )
 
 
 @router.post("/{call_id}/objections/{objection_id}/resolve", response_model=ObjectionOut)
@@ -266,9 +336,11 @@ def resolve_objection(
     call_id: int, objection_id: int, body: ResolveIn, session: SessionDep, actor: CurrentActor, now: Now
 ) -> ObjectionOut:
     obj = service.get_objection(session, actor, call_id, objection_id)
-    return ObjectionOut(**service.objection_view(
-        actor, flows.resolve_objection(session, actor, obj, upheld=body.upheld, resolution=body.resolution, now=now)
-    ))  # fmt: skip
+    return ObjectionOut(
+        **service.objection_view(
+            actor, flows.resolve_objection(session, actor, obj, upheld=body.upheld, resolution=body.resolution, now=now)
+        )
+    )
 
 
 @router.post("/{call_id}/award", response_model=list[ProjectOut], summary="立项: award, drafting a contract per winner")
@@ -283,12 +355,18 @@ def midterm_review(call_id: int, body: MidtermReviewIn, session: SessionDep, act
     return _call_out(session, flows.record_midterm_review(session, actor, call_id, conclusion=body.conclusion, now=now))
 
 
-@router.post("/{call_id}/down-select", response_model=list[ProjectOut],
-             summary="赛马制: keep some teams; the dropped teams' grant is reallocated or returned")  # fmt: skip
-def down_select(call_id: int, body: DownSelectIn, session: SessionDep, actor: CurrentActor, now: Now) -> list[ProjectOut]:
+@router.post(
+    "/{call_id}/down-select",
+    response_model=list[ProjectOut],
+    summary="赛马制: keep some teams; the dropped teams' grant is reallocated or returned",
+)
+def down_select(
+    call_id: int, body: DownSelectIn, session: SessionDep, actor: CurrentActor, now: Now
+) -> list[ProjectOut]:
     service.get_call(session, actor, call_id)
-    dropped = flows.down_select(session, actor, call_id, body.keep_bid_ids, disposition=body.disposition,
-                                reason=body.reason, now=now)  # fmt: skip
+    dropped = flows.down_select(
+        session, actor, call_id, body.keep_bid_ids, disposition=body.disposition, reason=body.reason, now=now
+    )
     return [_project_out(session, p) for p in dropped]
 
 
@@ -316,8 +394,12 @@ def get_project(project_id: int, session: SessionDep, actor: CurrentActor) -> Pr
 @router.post("/projects/{project_id}/sign", response_model=ProjectOut, summary="Record the signing; first tranche due")
 def sign(project_id: int, body: SignIn, session: SessionDep, actor: CurrentActor) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
-    return _project_out(session, flows.sign_project(session, actor, project, signed_on=body.signed_on,
-                                                    ip_type=body.ip_type and str(body.ip_type)))  # fmt: skip
+    return _project_out(
+        session,
+        flows.sign_project(
+            session, actor, project, signed_on=body.signed_on, ip_type=body.ip_type and str(body.ip_type)
+        ),
+    )
 
 
 @router.post("/projects/{project_id}/milestones/{milestone_id}/submit", response_model=ProjectOut)
@@ -325,7 +407,9 @@ def submit_milestone(
     project_id: int, milestone_id: int, body: MilestoneSubmitIn, session: SessionDep, actor: CurrentActor
 ) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
-    flows.submit_milestone(session, actor, project, service.get_milestone(session, project, milestone_id), note=body.note)
+    flows.submit_milestone(
+        session, actor, project, service.get_milestone(session, project, milestone_id), note=body.note
+    )
     return _project_out(session, project)
 
 
@@ -339,24 +423,41 @@ def review_milestone(
     return _project_out(session, project)
 
 
-@router.post("/projects/{project_id}/milestones/{milestone_id}/decision", response_model=ProjectOut,
-             summary="After a failed milestone: continue, rework or terminate")  # fmt: skip
+@router.post(
+    "/projects/{project_id}/milestones/{milestone_id}/decision",
+    response_model=ProjectOut,
+    summary="After a failed milestone: continue, rework or terminate",
+)
 def decide_milestone(
     project_id: int, milestone_id: int, body: DecisionIn, session: SessionDep, actor: CurrentActor, now: Now
 ) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
     milestone = service.get_milestone(session, project, milestone_id)
-    flows.decide_after_failure(session, actor, project, milestone, decision=body.decision, reason=body.reason,
-                               unspent_amount=body.unspent_amount, now=now)  # fmt: skip
+    flows.decide_after_failure(
+        session,
+        actor,
+        project,
+        milestone,
+        decision=body.decision,
+        reason=body.reason,
+        unspent_amount=body.unspent_amount,
+        now=now,
+    )
     return _project_out(session, project)
 
 
-@router.post("/projects/{project_id}/route-changes", response_model=ProjectOut,
-             summary="Record an approved change of technical route (技术路线变更)")  # fmt: skip
-def route_change(project_id: int, body: RouteChangeIn, session: SessionDep, actor: CurrentActor, now: Now) -> ProjectOut:
+@router.post(
+    "/projects/{project_id}/route-changes",
+    response_model=ProjectOut,
+    summary="Record an approved change of technical route (技术路线变更)",
+)
+def route_change(
+    project_id: int, body: RouteChangeIn, session: SessionDep, actor: CurrentActor, now: Now
+) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
-    flows.record_route_change(session, actor, project, description=body.description, reason=body.reason,
-                              approved_on=body.approved_on, now=now)  # fmt: skip
+    flows.record_route_change(
+        session, actor, project, description=body.description, reason=body.reason, approved_on=body.approved_on, now=now
+    )
     return _project_out(session, project)
 
 
@@ -369,10 +470,20 @@ def extend(project_id: int, body: ExtensionIn, session: SessionDep, actor: Curre
 @router.post("/projects/{project_id}/acceptance", response_model=ProjectOut, summary="验收")
 def accept(project_id: int, body: AcceptanceIn, session: SessionDep, actor: CurrentActor, now: Now) -> ProjectOut:
     project, _ = service.get_project(session, actor, project_id)
-    return _project_out(session, flows.accept_project(
-        session, actor, project, result=body.result, note=body.note, unspent_amount=body.unspent_amount,
-        expert_panel=body.expert_panel, expert_panel_conclusion=body.expert_panel_conclusion, now=now,
-    ))  # fmt: skip
+    return _project_out(
+        session,
+        flows.accept_project(
+            session,
+            actor,
+            project,
+            result=body.result,
+            note=body.note,
+            unspent_amount=body.unspent_amount,
+            expert_panel=body.expert_panel,
+            expert_panel_conclusion=body.expert_panel_conclusion,
+            now=now,
+        ),
+    )
 
 
 @router.post("/projects/{project_id}/tranches/{tranche_id}/pay", response_model=ProjectOut)

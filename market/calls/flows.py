@@ -18,9 +18,18 @@ from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
 from market.calls import rules
 from market.calls.models import (
-    Bid, BidInvitation, BidTeamMember, Call, ExpertConflict, IntegrityRecord, Milestone, Objection, Project,
-    ReviewAssignment, Tranche,
-)  # fmt: skip
+    Bid,
+    BidInvitation,
+    BidTeamMember,
+    Call,
+    ExpertConflict,
+    IntegrityRecord,
+    Milestone,
+    Objection,
+    Project,
+    ReviewAssignment,
+    Tranche,
+)
 from market.calls.notify import notify
 from market.calls.rules import BidState, CallKind, CallState, ProjectState
 from market.core import audit, outbox
@@ -51,8 +60,9 @@ def _problems(problems: Sequence[rules.Problem]) -> None:
     if problems:
         details = [{"field": f, "code": c, "message": m} for f, c, m in problems]
         code = problems[0][1] if len(problems) == 1 else "validation_failed"
-        raise ValidationFailed(problems[0][2] if len(problems) == 1 else "The call or bid has problems.",
-                               code=code, details=details)  # fmt: skip
+        raise ValidationFailed(
+            problems[0][2] if len(problems) == 1 else "The call or bid has problems.", code=code, details=details
+        )
 
 
 def _publicly_changed(session: Session, call: Call) -> None:
@@ -66,20 +76,32 @@ def _move(session: Session, call: Call, action: str, actor: Actor | None, to_sta
     before = call.state
     call.state = to_state
     audit.record(
-        session, entity_type="call", entity_id=call.id, action=action, actor=actor,
-        from_state=before, to_state=to_state, detail=detail or None,
-    )  # fmt: skip
+        session,
+        entity_type="call",
+        entity_id=call.id,
+        action=action,
+        actor=actor,
+        from_state=before,
+        to_state=to_state,
+        detail=detail or None,
+    )
     if before in rules.PUBLIC_CALL_STATES or to_state in rules.PUBLIC_CALL_STATES:
         _publicly_changed(session, call)
     _tell_bidders(session, call, f"call.{action}", STATE_LABELS.get(to_state, to_state))
 
 
 STATE_LABELS = {
-    CallState.vetted: "榜单已通过审核", CallState.rejected: "榜单未通过审核", CallState.published: "已发榜",
-    CallState.bidding_closed: "揭榜已截止", CallState.reviewing: "进入答辩评审", CallState.notice: "拟立项名单公示",
-    CallState.notice_ended: "公示期结束", CallState.awarded: "已立项", CallState.closed: "榜单已结项",
+    CallState.vetted: "榜单已通过审核",
+    CallState.rejected: "榜单未通过审核",
+    CallState.published: "已发榜",
+    CallState.bidding_closed: "揭榜已截止",
+    CallState.reviewing: "进入答辩评审",
+    CallState.notice: "拟立项名单公示",
+    CallState.notice_ended: "公示期结束",
+    CallState.awarded: "已立项",
+    CallState.closed: "榜单已结项",
     CallState.cancelled: "榜单已取消",
-}  # fmt: skip
+}
 
 
 def _lock_call(session: Session, call_id: int, *, shared: bool = False) -> Call:
@@ -96,22 +118,44 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 
 TERM_FIELDS = (
-    "title", "problem", "technical_field", "indicators", "total_amount", "gov_support_ratio_pct", "gov_support_cap",
-    "duration_months", "bid_deadline", "eligible_entity_types", "eligible_regions", "consortium_allowed",
-    "winners_count", "review_criteria", "experts_per_bid", "notice_days", "first_tranche_pct", "achievement_id",
-    "posing_org_id", "first_tranche_reason",
-)  # fmt: skip
+    "title",
+    "problem",
+    "technical_field",
+    "indicators",
+    "total_amount",
+    "gov_support_ratio_pct",
+    "gov_support_cap",
+    "duration_months",
+    "bid_deadline",
+    "eligible_entity_types",
+    "eligible_regions",
+    "consortium_allowed",
+    "winners_count",
+    "review_criteria",
+    "experts_per_bid",
+    "notice_days",
+    "first_tranche_pct",
+    "achievement_id",
+    "posing_org_id",
+    "first_tranche_reason",
+)
 
 
 def _apply_terms(call: Call, data: Mapping[str, Any]) -> None:
     for name in TERM_FIELDS:
         if name in data:
             setattr(call, name, data[name])
-    _problems(rules.check_money_terms(
-        total_amount=call.total_amount, gov_support_ratio_pct=call.gov_support_ratio_pct or 0,
-        gov_support_cap=call.gov_support_cap, first_tranche_pct=call.first_tranche_pct if call.first_tranche_pct
-        is not None else rules.FIRST_TRANCHE_USUAL_PCT, first_tranche_reason=call.first_tranche_reason,
-    ))  # fmt: skip
+    _problems(
+        rules.check_money_terms(
+            total_amount=call.total_amount,
+            gov_support_ratio_pct=call.gov_support_ratio_pct or 0,
+            gov_support_cap=call.gov_support_cap,
+            first_tranche_pct=call.first_tranche_pct
+            if call.first_tranche_pct is not None
+            else rules.FIRST_TRANCHE_USUAL_PCT,
+            first_tranche_reason=call.first_tranche_reason,
+        )
+    )
     try:
         call.firm_share, call.gov_support = rules.split_amount(
             to_money(call.total_amount), call.gov_support_ratio_pct or 0, call.gov_support_cap
@@ -142,8 +186,7 @@ def propose_call(session: Session, actor: Actor, data: Mapping[str, Any], *, now
         call.posing_org_id = actor.org_id
     session.add(call)
     session.flush()
-    audit.record(session, entity_type="call", entity_id=call.id, action="propose", actor=actor,
-                 to_state=call.state)  # fmt: skip
+    audit.record(session, entity_type="call", entity_id=call.id, action="propose", actor=actor, to_state=call.state)
     return call
 
 
@@ -151,8 +194,14 @@ def update_call(session: Session, actor: Actor, call: Call, changes: Mapping[str
     """Compile the call (榜单): the bureau completes or edits its terms before publication."""
     _guard("update", call, actor)
     _apply_terms(call, changes)
-    audit.record(session, entity_type="call", entity_id=call.id, action="update", actor=actor,
-                 detail={"fields": sorted(k for k in changes if k in TERM_FIELDS)})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call",
+        entity_id=call.id,
+        action="update",
+        actor=actor,
+        detail={"fields": sorted(k for k in changes if k in TERM_FIELDS)},
+    )
     session.flush()
     return call
 
@@ -178,22 +227,33 @@ def publish_call(session: Session, actor: Actor, call: Call, *, now: dt.datetime
 
     _guard("publish", call, actor)
     now = _now(now)
-    _problems(rules.check_call_terms(
-        kind=call.kind, indicators=call.indicators, review_criteria=call.review_criteria,
-        winners_count=call.winners_count, notice_days=call.notice_days, first_tranche_pct=call.first_tranche_pct,
-        experts_per_bid=call.experts_per_bid, achievement_id=call.achievement_id, duration_months=call.duration_months,
-    ))  # fmt: skip
+    _problems(
+        rules.check_call_terms(
+            kind=call.kind,
+            indicators=call.indicators,
+            review_criteria=call.review_criteria,
+            winners_count=call.winners_count,
+            notice_days=call.notice_days,
+            first_tranche_pct=call.first_tranche_pct,
+            experts_per_bid=call.experts_per_bid,
+            achievement_id=call.achievement_id,
+            duration_months=call.duration_months,
+        )
+    )
     if call.bid_deadline is None or call.bid_deadline <= now:
         raise ValidationFailed.field("bid_deadline", "deadline_in_past", "the bid deadline must be in the future")
     if call.kind == CallKind.adopt:
         ach = session.get(Achievement, call.achievement_id)
         if ach is None or ach.status != "published":
-            raise ValidationFailed.field("achievement_id", "achievement_not_published",
-                                         "揭榜转化 needs a published achievement")  # fmt: skip
+            raise ValidationFailed.field(
+                "achievement_id", "achievement_not_published", "揭榜转化 needs a published achievement"
+            )
         call.posing_org_id = call.posing_org_id or ach.org_id
     elif call.posing_org_id is None:
         # The posing firm is the buyer of the contract the award drafts.
-        raise ValidationFailed.field("posing_org_id", "posing_org_required", "揭榜攻关 names the firm posing the problem")
+        raise ValidationFailed.field(
+            "posing_org_id", "posing_org_required", "揭榜攻关 names the firm posing the problem"
+        )
     call.published_at = now
     _move(session, call, "publish", actor, CallState.published)
     return call
@@ -231,16 +291,32 @@ def record_integrity(
     if data["ends_on"] < data["starts_on"]:
         raise ValidationFailed.field("ends_on", "dates_order", "the end date is on or after the start date")
     rec = IntegrityRecord(
-        org_id=data.get("org_id"), person_name=(data.get("person_name") or "").strip() or None, reason=data["reason"],
-        source_document=data["source_document"], starts_on=data["starts_on"], ends_on=data["ends_on"],
+        org_id=data.get("org_id"),
+        person_name=(data.get("person_name") or "").strip() or None,
+        reason=data["reason"],
+        source_document=data["source_document"],
+        starts_on=data["starts_on"],
+        ends_on=data["ends_on"],
         recorded_by=actor.user_id,
-    )  # fmt: skip
+    )
     session.add(rec)
     session.flush()
-    audit.record(session, entity_type="integrity_record", entity_id=rec.id, action="record", actor=actor,
-                 to_state="active", detail={"org_id": rec.org_id, "person_name": rec.person_name, "reason": rec.reason,
-                 "source_document": rec.source_document, "starts_on": rec.starts_on.isoformat(),
-                 "ends_on": rec.ends_on.isoformat()})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="integrity_record",
+        entity_id=rec.id,
+        action="record",
+        actor=actor,
+        to_state="active",
+        detail={
+            "org_id": rec.org_id,
+            "person_name": rec.person_name,
+            "reason": rec.reason,
+            "source_document": rec.source_document,
+            "starts_on": rec.starts_on.isoformat(),
+            "ends_on": rec.ends_on.isoformat(),
+        },
+    )
     return rec
 
 
@@ -254,8 +330,16 @@ def lift_integrity(
     if not reason.strip():
         raise ValidationFailed.field("reason", "reason_required", "lifting a record needs a reason")
     rec.lifted_on, rec.lift_reason, rec.lifted_by = _today(now), reason, actor.user_id
-    audit.record(session, entity_type="integrity_record", entity_id=rec.id, action="lift", actor=actor,
-                 from_state="active", to_state="lifted", detail={"reason": reason})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="integrity_record",
+        entity_id=rec.id,
+        action="lift",
+        actor=actor,
+        from_state="active",
+        to_state="lifted",
+        detail={"reason": reason},
+    )
     session.flush()
     return rec
 
@@ -263,11 +347,20 @@ def lift_integrity(
 def _barred(session: Session, org_ids: Sequence[int], people: Sequence[str], on: dt.date) -> dict[str, list]:
     """Who of these organisations and persons is barred on `on`: by an active record, or by the database flag."""
     people = [p.strip() for p in people if p and p.strip()]
-    records = [r for r in session.scalars(sa.select(IntegrityRecord).where(
-        IntegrityRecord.org_id.in_(list(org_ids)) | IntegrityRecord.person_name.in_(people)).order_by(IntegrityRecord.id))
-        if rules.integrity_record_active(r.starts_on, r.ends_on, r.lifted_on, on)]  # fmt: skip
-    flagged = session.scalars(sa.select(Organisation.id).where(
-        Organisation.id.in_(list(org_ids)), Organisation.research_integrity_blacklisted.is_(True))).all()  # fmt: skip
+    records = [
+        r
+        for r in session.scalars(
+            sa.select(IntegrityRecord)
+            .where(IntegrityRecord.org_id.in_(list(org_ids)) | IntegrityRecord.person_name.in_(people))
+            .order_by(IntegrityRecord.id)
+        )
+        if rules.integrity_record_active(r.starts_on, r.ends_on, r.lifted_on, on)
+    ]
+    flagged = session.scalars(
+        sa.select(Organisation.id).where(
+            Organisation.id.in_(list(org_ids)), Organisation.research_integrity_blacklisted.is_(True)
+        )
+    ).all()
     return {
         "record_ids": [r.id for r in records],
         "org_ids": sorted({r.org_id for r in records if r.org_id is not None} | set(flagged)),
@@ -304,10 +397,18 @@ def _check_bid_content(
 ) -> None:
     """Eligibility of the lead and everyone it invites, the team leader's record, milestones and price."""
     lead, members = _team_facts(session, lead_org_id, list(data.get("member_org_ids") or []), now.date())
-    elig = rules.Eligibility(call.kind, call.eligible_entity_types or (), call.eligible_regions or (),
-                             call.consortium_allowed, call.posing_org_id)  # fmt: skip
+    elig = rules.Eligibility(
+        call.kind,
+        call.eligible_entity_types or (),
+        call.eligible_regions or (),
+        call.consortium_allowed,
+        call.posing_org_id,
+    )
     problems = rules.check_eligibility(elig, lead, members)
-    if not any(p[1] == "not_eligible" for p in problems) and _barred(session, [], [data["team_leader"]], now.date())["people"]:
+    if (
+        not any(p[1] == "not_eligible" for p in problems)
+        and _barred(session, [], [data["team_leader"]], now.date())["people"]
+    ):
         problems.append(("team", "not_eligible", "this team is not eligible for this call"))
     problems += rules.check_milestones(data.get("milestones") or [], call.duration_months)
     problems += rules.check_bid_price(data["price"], call.total_amount)
@@ -347,23 +448,45 @@ def _invite(session: Session, actor: Actor, call: Call, bid: Bid, org_ids: Seque
         else:
             inv.state, inv.invited_at, inv.responded_at = "invited", now, None
         session.flush()
-        audit.record(session, entity_type="call_bid", entity_id=bid.id, action="invite_member", actor=actor,
-                     to_state="invited", detail={"org_id": org_id, "invitation_id": inv.id})  # fmt: skip
-        notify(session, "bid.invitation", call.id, f"邀请加入联合体揭榜: {call.title}", org_ids=[org_id],
-               detail={"invitation_id": inv.id, "bid_id": bid.id})  # fmt: skip
+        audit.record(
+            session,
+            entity_type="call_bid",
+            entity_id=bid.id,
+            action="invite_member",
+            actor=actor,
+            to_state="invited",
+            detail={"org_id": org_id, "invitation_id": inv.id},
+        )
+        notify(
+            session,
+            "bid.invitation",
+            call.id,
+            f"邀请加入联合体揭榜: {call.title}",
+            org_ids=[org_id],
+            detail={"invitation_id": inv.id, "bid_id": bid.id},
+        )
 
 
 def _revoke(session: Session, actor: Actor, bid: Bid, keep: set[int], now: dt.datetime) -> None:
     """Invitations of organisations no longer named lapse; accepted members leave the team."""
-    for inv in session.scalars(sa.select(BidInvitation).where(
-            BidInvitation.bid_id == bid.id, BidInvitation.state.in_(("invited", "accepted")))):  # fmt: skip
+    for inv in session.scalars(
+        sa.select(BidInvitation).where(BidInvitation.bid_id == bid.id, BidInvitation.state.in_(("invited", "accepted")))
+    ):
         if inv.org_id in keep:
             continue
         if inv.state == "accepted":
             _leave_team(session, bid, inv.org_id)
         before, inv.state, inv.responded_at = inv.state, "revoked", now
-        audit.record(session, entity_type="call_bid", entity_id=bid.id, action="revoke_member", actor=actor,
-                     from_state=before, to_state="revoked", detail={"org_id": inv.org_id})  # fmt: skip
+        audit.record(
+            session,
+            entity_type="call_bid",
+            entity_id=bid.id,
+            action="revoke_member",
+            actor=actor,
+            from_state=before,
+            to_state="revoked",
+            detail={"org_id": inv.org_id},
+        )
 
 
 def submit_bid(
@@ -379,16 +502,31 @@ def submit_bid(
     _check_bid_content(session, call, actor.org_id, data, now)
     invited = list(dict.fromkeys(int(m) for m in data.get("member_org_ids") or []))
     bid = Bid(
-        call_id=call.id, lead_org_id=actor.org_id, member_org_ids=[], state=BidState.submitted,
-        team_leader=data["team_leader"], plan=data["plan"], promised_indicators=list(data.get("promised_indicators") or []),
-        price=to_money(data["price"]), milestones=[dict(m) for m in data["milestones"]], submitted_by=actor.user_id,
-        submitted_at=now, last_changed_at=now,
-    )  # fmt: skip
+        call_id=call.id,
+        lead_org_id=actor.org_id,
+        member_org_ids=[],
+        state=BidState.submitted,
+        team_leader=data["team_leader"],
+        plan=data["plan"],
+        promised_indicators=list(data.get("promised_indicators") or []),
+        price=to_money(data["price"]),
+        milestones=[dict(m) for m in data["milestones"]],
+        submitted_by=actor.user_id,
+        submitted_at=now,
+        last_changed_at=now,
+    )
     session.add(bid)
     session.flush()
     _join_team(session, bid, actor.org_id, is_lead=True)
-    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="submit", actor=actor,
-                 to_state=bid.state, detail={"call_id": call.id})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_bid",
+        entity_id=bid.id,
+        action="submit",
+        actor=actor,
+        to_state=bid.state,
+        detail={"call_id": call.id},
+    )
     _invite(session, actor, call, bid, invited, now)
     return bid
 
@@ -410,13 +548,23 @@ def update_bid(
     _ensure_open(call, now)
     if bid.state != BidState.submitted:
         raise InvalidState("only a submitted bid can be changed", code="invalid_state")
-    named = [i.org_id for i in session.scalars(sa.select(BidInvitation).where(
-        BidInvitation.bid_id == bid.id, BidInvitation.state.in_(("invited", "accepted"))))]  # fmt: skip
+    named = [
+        i.org_id
+        for i in session.scalars(
+            sa.select(BidInvitation).where(
+                BidInvitation.bid_id == bid.id, BidInvitation.state.in_(("invited", "accepted"))
+            )
+        )
+    ]
     merged = {
-        "member_org_ids": named, "team_leader": bid.team_leader, "plan": bid.plan,
-        "promised_indicators": bid.promised_indicators, "price": bid.price, "milestones": bid.milestones,
+        "member_org_ids": named,
+        "team_leader": bid.team_leader,
+        "plan": bid.plan,
+        "promised_indicators": bid.promised_indicators,
+        "price": bid.price,
+        "milestones": bid.milestones,
         **{k: v for k, v in changes.items() if v is not None},
-    }  # fmt: skip
+    }
     _check_bid_content(session, call, bid.lead_org_id, merged, now)
     members = list(dict.fromkeys(int(m) for m in merged["member_org_ids"]))
     if set(members) != set(named):
@@ -426,8 +574,14 @@ def update_bid(
         setattr(bid, name, [dict(m) for m in merged[name]] if name == "milestones" else merged[name])
     bid.price = to_money(merged["price"])
     bid.last_changed_at = now
-    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="update", actor=actor,
-                 detail={"fields": sorted(changes)})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_bid",
+        entity_id=bid.id,
+        action="update",
+        actor=actor,
+        detail={"fields": sorted(changes)},
+    )
     session.flush()
     return bid
 
@@ -443,8 +597,15 @@ def withdraw_bid(session: Session, actor: Actor, bid: Bid, *, now: dt.datetime |
     bid.state = BidState.withdrawn
     _revoke(session, actor, bid, set(), now)
     session.execute(sa.delete(BidTeamMember).where(BidTeamMember.bid_id == bid.id))
-    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="withdraw", actor=actor,
-                 from_state=BidState.submitted, to_state=bid.state)  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_bid",
+        entity_id=bid.id,
+        action="withdraw",
+        actor=actor,
+        from_state=BidState.submitted,
+        to_state=bid.state,
+    )
     return bid
 
 
@@ -481,15 +642,31 @@ def answer_invitation(
         _leave_team(session, bid, actor.org_id)
         invitation.state = "withdrawn"
     invitation.responded_at = now
-    audit.record(session, entity_type="call_bid", entity_id=bid.id, action=f"member_{action}", actor=actor,
-                 from_state=before, to_state=invitation.state, detail={"org_id": actor.org_id})  # fmt: skip
-    notify(session, f"bid.member_{action}", call.id, f"联合体成员已{_ANSWER_LABELS[action]}: {call.title}",
-           org_ids=[bid.lead_org_id], detail={"bid_id": bid.id, "org_id": actor.org_id})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_bid",
+        entity_id=bid.id,
+        action=f"member_{action}",
+        actor=actor,
+        from_state=before,
+        to_state=invitation.state,
+        detail={"org_id": actor.org_id},
+    )
+    notify(
+        session,
+        f"bid.member_{action}",
+        call.id,
+        f"联合体成员已{_ANSWER_LABELS[action]}: {call.title}",
+        org_ids=[bid.lead_org_id],
+        detail={"bid_id": bid.id, "org_id": actor.org_id},
+    )
     session.flush()
     return invitation
 
 
-def close_bidding(session: Session, call_id: int, actor: Actor | None = None, *, now: dt.datetime | None = None) -> Call:
+def close_bidding(
+    session: Session, call_id: int, actor: Actor | None = None, *, now: dt.datetime | None = None
+) -> Call:
     """The deadline has passed: no more bids (the scheduler does this; an officer may too, never early)."""
     call = _lock_call(session, call_id)
     _guard("close_bidding", call, actor)
@@ -512,8 +689,11 @@ def formal_check(
     _guard("formal_check", call, actor)
     barred = _bid_barred(session, bid, _today(now)) if passed else None
     if barred:
-        raise InvalidState("the team has an active research-integrity record (科研失信)",
-                           code="research_integrity_record", details=[barred])  # fmt: skip
+        raise InvalidState(
+            "the team has an active research-integrity record (科研失信)",
+            code="research_integrity_record",
+            details=[barred],
+        )
     if bid.state not in (BidState.submitted, BidState.formal_passed, BidState.formal_failed):
         raise InvalidState("this bid is not up for formal check", code="invalid_state")
     if not passed and not reason:
@@ -521,10 +701,24 @@ def formal_check(
     before = bid.state
     bid.state = BidState.formal_passed if passed else BidState.formal_failed
     bid.formal_check_reason = reason
-    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="formal_check", actor=actor,
-                 from_state=before, to_state=bid.state, detail={"reason": reason} if reason else None)  # fmt: skip
-    notify(session, "bid.formal_check", call.id, f"形式审查{'通过' if passed else '未通过'}: {call.title}",
-           org_ids=_team(bid), detail={"bid_id": bid.id, "passed": passed, "reason": reason})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_bid",
+        entity_id=bid.id,
+        action="formal_check",
+        actor=actor,
+        from_state=before,
+        to_state=bid.state,
+        detail={"reason": reason} if reason else None,
+    )
+    notify(
+        session,
+        "bid.formal_check",
+        call.id,
+        f"形式审查{'通过' if passed else '未通过'}: {call.title}",
+        org_ids=_team(bid),
+        detail={"bid_id": bid.id, "passed": passed, "reason": reason},
+    )
     return bid
 
 
@@ -534,10 +728,19 @@ def _team(bid: Bid) -> list[int]:
 
 def _tell_bidders(session: Session, call: Call, event: str, title: str, **detail: Any) -> None:
     """A stage change: the posing firm and every team still in the call hear of it."""
-    teams = [o for b in session.scalars(sa.select(Bid).where(Bid.call_id == call.id, Bid.state != BidState.withdrawn))
-             for o in _team(b)]  # fmt: skip
-    notify(session, event, call.id, f"{title}: {call.title}", org_ids=[call.posing_org_id, *teams],
-           detail={"state": call.state, **detail})
+    teams = [
+        o
+        for b in session.scalars(sa.select(Bid).where(Bid.call_id == call.id, Bid.state != BidState.withdrawn))
+        for o in _team(b)
+    ]
+    notify(
+        session,
+        event,
+        call.id,
+        f"{title}: {call.title}",
+        org_ids=[call.posing_org_id, *teams],
+        detail={"state": call.state, **detail},
+    )
 
 
 def _expert_pool(session: Session) -> list[rules.ExpertFacts]:
@@ -577,16 +780,22 @@ def _assign(session: Session, call: Call, bids: Sequence[Bid], now: dt.datetime)
         taken = {a.expert_user_id for a in mine}  # a recused expert is never asked again
         active = sum(1 for a in mine if a.state != "recused")
         candidates = [
-            e for e in rules.eligible_experts(
-                pool, field=call.technical_field,
+            e
+            for e in rules.eligible_experts(
+                pool,
+                field=call.technical_field,
                 team_org_ids={bid.lead_org_id, *bid.member_org_ids} | ({call.posing_org_id} - {None}),
-                conflict_org_ids=by_org, conflict_bid=by_bid.get(bid.id, set()), bid_id=bid.id,
-            ) if e.user_id not in taken
-        ]  # fmt: skip
+                conflict_org_ids=by_org,
+                conflict_bid=by_bid.get(bid.id, set()),
+                bid_id=bid.id,
+            )
+            if e.user_id not in taken
+        ]
         need = call.experts_per_bid - active
         for uid in rules.pick_experts(candidates, need, load, bid.id) if need > 0 else []:
-            session.add(ReviewAssignment(call_id=call.id, bid_id=bid.id, expert_user_id=uid, state="assigned",
-                                         assigned_at=now))  # fmt: skip
+            session.add(
+                ReviewAssignment(call_id=call.id, bid_id=bid.id, expert_user_id=uid, state="assigned", assigned_at=now)
+            )
             load[uid] = load.get(uid, 0) + 1
             active += 1
         if active < call.experts_per_bid:
@@ -608,16 +817,18 @@ def start_review(session: Session, actor: Actor, call_id: int, *, now: dt.dateti
         raise InvalidState("no bid passed the formal check", code="no_eligible_bids")
     short = _assign(session, call, passed, _now(now))
     if short:
-        raise Conflict(f"not enough eligible experts in {call.technical_field} for bids {short}",
-                       code="not_enough_experts")  # fmt: skip
+        raise Conflict(
+            f"not enough eligible experts in {call.technical_field} for bids {short}", code="not_enough_experts"
+        )
     _move(session, call, "start_review", actor, CallState.reviewing, bids=len(passed))
     return call
 
 
 def _my_assignment(session: Session, actor: Actor, bid_id: int) -> ReviewAssignment:
     a = session.scalar(
-        sa.select(ReviewAssignment).where(ReviewAssignment.bid_id == bid_id,
-                                          ReviewAssignment.expert_user_id == actor.user_id)  # fmt: skip
+        sa.select(ReviewAssignment).where(
+            ReviewAssignment.bid_id == bid_id, ReviewAssignment.expert_user_id == actor.user_id
+        )
     )
     if a is None or a.state == "recused":
         raise NotFound("bid not found", code="bid_not_found")
@@ -625,7 +836,12 @@ def _my_assignment(session: Session, actor: Actor, bid_id: int) -> ReviewAssignm
 
 
 def submit_scores(
-    session: Session, actor: Actor, bid: Bid, scores: Mapping[str, int], *, comment: str | None = None,
+    session: Session,
+    actor: Actor,
+    bid: Bid,
+    scores: Mapping[str, int],
+    *,
+    comment: str | None = None,
     now: dt.datetime | None = None,
 ) -> ReviewAssignment:
     """An assigned expert scores every criterion once; nobody else's scores are shown to them."""
@@ -640,14 +856,26 @@ def submit_scores(
         total = rules.weighted_total(call.review_criteria, dict(scores))
     except ValueError as e:
         raise ValidationFailed.field("scores", "scores_invalid", str(e)) from None
-    a.scores, a.total_centi, a.comment, a.state, a.scored_at = dict(scores), int(total * 100), comment, "scored", _now(now)
-    audit.record(session, entity_type="call_bid", entity_id=bid.id, action="score", actor=actor,
-                 detail={"assignment_id": a.id})  # fmt: skip
+    a.scores, a.total_centi, a.comment, a.state, a.scored_at = (
+        dict(scores),
+        int(total * 100),
+        comment,
+        "scored",
+        _now(now),
+    )
+    audit.record(
+        session, entity_type="call_bid", entity_id=bid.id, action="score", actor=actor, detail={"assignment_id": a.id}
+    )
     return a
 
 
 def declare_conflict(
-    session: Session, actor: Actor, *, org_id: int | None = None, bid_id: int | None = None, reason: str,
+    session: Session,
+    actor: Actor,
+    *,
+    org_id: int | None = None,
+    bid_id: int | None = None,
+    reason: str,
     now: dt.datetime | None = None,
 ) -> ExpertConflict:
     """回避: an expert declares a conflict with an organisation or an assigned bid; open reviews are reassigned."""
@@ -660,17 +888,25 @@ def declare_conflict(
         _my_assignment(session, actor, bid_id)
     elif session.get(Organisation, org_id) is None:
         raise NotFound("organisation not found", code="organisation_not_found")
-    conflict = ExpertConflict(expert_user_id=actor.user_id, org_id=org_id, bid_id=bid_id, reason=reason,
-                              declared_at=now)  # fmt: skip
+    conflict = ExpertConflict(
+        expert_user_id=actor.user_id, org_id=org_id, bid_id=bid_id, reason=reason, declared_at=now
+    )
     session.add(conflict)
     session.flush()
-    audit.record(session, entity_type="expert_conflict", entity_id=conflict.id, action="declare", actor=actor,
-                 detail={"org_id": org_id, "bid_id": bid_id})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="expert_conflict",
+        entity_id=conflict.id,
+        action="declare",
+        actor=actor,
+        detail={"org_id": org_id, "bid_id": bid_id},
+    )
     # Recuse from unscored reviews this conflict touches, and find replacements.
     affected = session.execute(
-        sa.select(ReviewAssignment, Bid).join(Bid, Bid.id == ReviewAssignment.bid_id)
+        sa.select(ReviewAssignment, Bid)
+        .join(Bid, Bid.id == ReviewAssignment.bid_id)
         .where(ReviewAssignment.expert_user_id == actor.user_id, ReviewAssignment.state == "assigned")
-    ).all()  # fmt: skip
+    ).all()
     for a, bid in affected:
         if bid.id == bid_id or (org_id is not None and org_id in {bid.lead_org_id, *bid.member_org_ids}):
             call = _lock_call(session, bid.call_id)
@@ -691,9 +927,10 @@ def propose_winners(
     now = _now(now)
     bids = {b.id: b for b in session.scalars(sa.select(Bid).where(Bid.call_id == call.id))}
     open_reviews = session.scalar(
-        sa.select(sa.func.count()).select_from(ReviewAssignment)
+        sa.select(sa.func.count())
+        .select_from(ReviewAssignment)
         .where(ReviewAssignment.call_id == call.id, ReviewAssignment.state == "assigned")
-    )  # fmt: skip
+    )
     if open_reviews:
         raise InvalidState(f"{open_reviews} reviews are still open", code="reviews_pending")
     chosen = list(dict.fromkeys(bid_ids))
@@ -710,13 +947,25 @@ def propose_winners(
             bid.state = BidState.proposed_winner
     call.notice_started_at = now
     call.notice_ends_at = now + dt.timedelta(days=call.notice_days)
-    _move(session, call, "propose_winners", actor, CallState.notice, bid_ids=chosen,
-          notice_ends_at=call.notice_ends_at.isoformat())  # fmt: skip
+    _move(
+        session,
+        call,
+        "propose_winners",
+        actor,
+        CallState.notice,
+        bid_ids=chosen,
+        notice_ends_at=call.notice_ends_at.isoformat(),
+    )
     return call
 
 
 def lodge_objection(
-    session: Session, actor: Actor, call_id: int, *, text: str, bid_id: int | None = None,
+    session: Session,
+    actor: Actor,
+    call_id: int,
+    *,
+    text: str,
+    bid_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> Objection:
     """异议: any logged-in organisation, during the notice period, against the call or a proposed winner.
@@ -733,15 +982,37 @@ def lodge_objection(
             raise NotFound("bid not found", code="bid_not_found")
     if not text.strip():
         raise ValidationFailed.field("text", "text_required", "say what the objection is")
-    obj = Objection(call_id=call.id, bid_id=bid_id, lodged_by=actor.user_id, lodged_by_org_id=actor.org_id, text=text,
-                    state="open", lodged_at=now, reveal_objector=False)  # fmt: skip
+    obj = Objection(
+        call_id=call.id,
+        bid_id=bid_id,
+        lodged_by=actor.user_id,
+        lodged_by_org_id=actor.org_id,
+        text=text,
+        state="open",
+        lodged_at=now,
+        reveal_objector=False,
+    )
     session.add(obj)
     session.flush()
-    audit.record(session, entity_type="call_objection", entity_id=obj.id, action="lodge", actor=actor,
-                 to_state="open", detail={"call_id": call.id, "bid_id": bid_id})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_objection",
+        entity_id=obj.id,
+        action="lodge",
+        actor=actor,
+        to_state="open",
+        detail={"call_id": call.id, "bid_id": bid_id},
+    )
     concerned = _team(session.get(Bid, bid_id)) if bid_id is not None else []
-    notify(session, "objection.lodged", call.id, f"公示期收到异议: {call.title}", org_ids=concerned, officers=True,
-           detail={"objection_id": obj.id, "bid_id": bid_id})  # fmt: skip
+    notify(
+        session,
+        "objection.lodged",
+        call.id,
+        f"公示期收到异议: {call.title}",
+        org_ids=concerned,
+        officers=True,
+        detail={"objection_id": obj.id, "bid_id": bid_id},
+    )
     return obj
 
 
@@ -759,10 +1030,22 @@ def answer_objection(
     if not answer.strip():
         raise ValidationFailed.field("answer", "text_required", "say what the answer is")
     objection.answer, objection.answered_at = answer, _now(now)
-    audit.record(session, entity_type="call_objection", entity_id=objection.id, action="answer", actor=actor,
-                 detail={"bid_id": bid.id})  # fmt: skip
-    notify(session, "objection.answered", call.id, f"异议已答复: {call.title}", officers=True,
-           detail={"objection_id": objection.id})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_objection",
+        entity_id=objection.id,
+        action="answer",
+        actor=actor,
+        detail={"bid_id": bid.id},
+    )
+    notify(
+        session,
+        "objection.answered",
+        call.id,
+        f"异议已答复: {call.title}",
+        officers=True,
+        detail={"objection_id": objection.id},
+    )
     session.flush()
     return objection
 
@@ -773,14 +1056,25 @@ def disclose_objector(session: Session, actor: Actor, objection: Objection, *, r
     if not reason.strip():
         raise ValidationFailed.field("reason", "reason_required", "disclosure needs a reason")
     objection.reveal_objector = True
-    audit.record(session, entity_type="call_objection", entity_id=objection.id, action="disclose_objector",
-                 actor=actor, detail={"reason": reason})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_objection",
+        entity_id=objection.id,
+        action="disclose_objector",
+        actor=actor,
+        detail={"reason": reason},
+    )
     session.flush()
     return objection
 
 
 def resolve_objection(
-    session: Session, actor: Actor, objection: Objection, *, upheld: bool, resolution: str,
+    session: Session,
+    actor: Actor,
+    objection: Objection,
+    *,
+    upheld: bool,
+    resolution: str,
     now: dt.datetime | None = None,
 ) -> Objection:
     """The officer resolves an objection; upholding one against a proposed winner disqualifies it and
@@ -793,18 +1087,38 @@ def resolve_objection(
         raise ValidationFailed.field("resolution", "reason_required", "a resolution needs a reason")
     objection.state = "upheld" if upheld else "dismissed"
     objection.resolution, objection.resolved_by, objection.resolved_at = resolution, actor.user_id, _now(now)
-    audit.record(session, entity_type="call_objection", entity_id=objection.id, action="resolve", actor=actor,
-                 from_state="open", to_state=objection.state, detail={"resolution": resolution})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_objection",
+        entity_id=objection.id,
+        action="resolve",
+        actor=actor,
+        from_state="open",
+        to_state=objection.state,
+        detail={"resolution": resolution},
+    )
     concerned = _team(session.get(Bid, objection.bid_id)) if objection.bid_id is not None else []
-    notify(session, "objection.resolved", call.id, f"异议处理结果({'成立' if upheld else '不成立'}): {call.title}",
-           org_ids=[objection.lodged_by_org_id, *concerned],
-           detail={"objection_id": objection.id, "upheld": upheld, "resolution": resolution})  # fmt: skip
+    notify(
+        session,
+        "objection.resolved",
+        call.id,
+        f"异议处理结果({'成立' if upheld else '不成立'}): {call.title}",
+        org_ids=[objection.lodged_by_org_id, *concerned],
+        detail={"objection_id": objection.id, "upheld": upheld, "resolution": resolution},
+    )
     if upheld and objection.bid_id is not None:
         bid = session.get(Bid, objection.bid_id)
         if bid.state == BidState.proposed_winner:
             bid.state = BidState.disqualified
-            audit.record(session, entity_type="call_bid", entity_id=bid.id, action="disqualify", actor=actor,
-                         from_state=BidState.proposed_winner, to_state=bid.state)  # fmt: skip
+            audit.record(
+                session,
+                entity_type="call_bid",
+                entity_id=bid.id,
+                action="disqualify",
+                actor=actor,
+                from_state=BidState.proposed_winner,
+                to_state=bid.state,
+            )
             _move(session, call, "objection_upheld", actor, CallState.reviewing, objection_id=objection.id)
     return objection
 
@@ -824,9 +1138,13 @@ def end_notice(session: Session, call_id: int, actor: Actor | None = None, *, no
 
 # 揭榜转化 transfers the achievement's rights; the subtype follows its IP type.
 _TRANSFER_SUBTYPE = {
-    "invention_patent": "patent_right", "utility_model": "patent_right", "design": "patent_right",
-    "software_copyright": "software_copyright", "ic_layout": "ic_layout", "plant_variety": "plant_variety",
-}  # fmt: skip
+    "invention_patent": "patent_right",
+    "utility_model": "patent_right",
+    "design": "patent_right",
+    "software_copyright": "software_copyright",
+    "ic_layout": "ic_layout",
+    "plant_variety": "plant_variety",
+}
 
 
 def _draft_contract(session: Session, actor: Actor, call: Call, bid: Bid) -> int:
@@ -838,15 +1156,28 @@ def _draft_contract(session: Session, actor: Actor, call: Call, bid: Bid) -> int
     from market.contracts.service import add_consortium_members, create_draft_contract
     from market.listings.models import Achievement
 
-    data: dict[str, Any] = {"project_name": call.title, "total_amount": bid.price, "call_id": call.id,
-                            "technical_field": call.technical_field}  # fmt: skip
+    data: dict[str, Any] = {
+        "project_name": call.title,
+        "total_amount": bid.price,
+        "call_id": call.id,
+        "technical_field": call.technical_field,
+    }
     if call.kind == CallKind.adopt:
         ach = session.get(Achievement, call.achievement_id)
-        data |= {"contract_type": "transfer", "subtype": _TRANSFER_SUBTYPE.get(ach.ip_type, "technical_secret"),
-                 "seller_org_id": ach.org_id, "buyer_org_id": bid.lead_org_id, "achievement_id": ach.id}  # fmt: skip
+        data |= {
+            "contract_type": "transfer",
+            "subtype": _TRANSFER_SUBTYPE.get(ach.ip_type, "technical_secret"),
+            "seller_org_id": ach.org_id,
+            "buyer_org_id": bid.lead_org_id,
+            "achievement_id": ach.id,
+        }
     else:
-        data |= {"contract_type": "development", "subtype": "commissioned", "seller_org_id": bid.lead_org_id,
-                 "buyer_org_id": call.posing_org_id}  # fmt: skip
+        data |= {
+            "contract_type": "development",
+            "subtype": "commissioned",
+            "seller_org_id": bid.lead_org_id,
+            "buyer_org_id": call.posing_org_id,
+        }
     contract_id = create_draft_contract(session, actor, data).id
     if bid.member_org_ids:
         add_consortium_members(session, actor, contract_id, list(bid.member_org_ids))
@@ -873,11 +1204,24 @@ def award(session: Session, actor: Actor, call_id: int, *, now: dt.datetime | No
         barred = _bid_barred(session, bid, now.date())
         if barred:
             bid.state = BidState.disqualified
-            audit.record(session, entity_type="call_bid", entity_id=bid.id, action="disqualify", actor=actor,
-                         from_state=BidState.proposed_winner, to_state=bid.state,
-                         detail={"research_integrity": barred})  # fmt: skip
-            notify(session, "bid.not_eligible", call.id, f"不符合立项条件: {call.title}", org_ids=_team(bid),
-                   detail={"bid_id": bid.id})  # fmt: skip
+            audit.record(
+                session,
+                entity_type="call_bid",
+                entity_id=bid.id,
+                action="disqualify",
+                actor=actor,
+                from_state=BidState.proposed_winner,
+                to_state=bid.state,
+                detail={"research_integrity": barred},
+            )
+            notify(
+                session,
+                "bid.not_eligible",
+                call.id,
+                f"不符合立项条件: {call.title}",
+                org_ids=_team(bid),
+                detail={"bid_id": bid.id},
+            )
         else:
             winners.append(bid)
     if not winners:
@@ -900,26 +1244,54 @@ def award(session: Session, actor: Actor, call_id: int, *, now: dt.datetime | No
             session.add(Tranche(project_id=project.id, kind="first", amount=first, state="scheduled"))
         for seq, (m, amount, tranche) in enumerate(zip(bid.milestones, amounts, per_milestone, strict=True), start=1):
             milestone = Milestone(
-                project_id=project.id, seq=seq, title=m["title"], deliverable=m["deliverable"],
-                due_month=m["due_month"], payment_share_pct=m["payment_share_pct"], amount=amount, state="pending",
-            )  # fmt: skip
+                project_id=project.id,
+                seq=seq,
+                title=m["title"],
+                deliverable=m["deliverable"],
+                due_month=m["due_month"],
+                payment_share_pct=m["payment_share_pct"],
+                amount=amount,
+                state="pending",
+            )
             session.add(milestone)
             session.flush()
             kind = "final" if seq == len(bid.milestones) else "milestone"
             if tranche > 0:  # a 100 % first tranche leaves nothing to pay per milestone
-                session.add(Tranche(project_id=project.id, kind=kind, milestone_id=milestone.id, amount=tranche,
-                                    state="scheduled"))  # fmt: skip
+                session.add(
+                    Tranche(
+                        project_id=project.id, kind=kind, milestone_id=milestone.id, amount=tranche, state="scheduled"
+                    )
+                )
         project.contract_id = _draft_contract(session, actor, call, bid)
-        audit.record(session, entity_type="call_project", entity_id=project.id, action="award", actor=actor,
-                     to_state=project.state, detail={"bid_id": bid.id, "contract_id": project.contract_id})  # fmt: skip
-        notify(session, "bid.won", call.id, f"揭榜成功，已立项: {call.title}", org_ids=_team(bid),
-               detail={"bid_id": bid.id, "project_id": project.id})  # fmt: skip
+        audit.record(
+            session,
+            entity_type="call_project",
+            entity_id=project.id,
+            action="award",
+            actor=actor,
+            to_state=project.state,
+            detail={"bid_id": bid.id, "contract_id": project.contract_id},
+        )
+        notify(
+            session,
+            "bid.won",
+            call.id,
+            f"揭榜成功，已立项: {call.title}",
+            org_ids=_team(bid),
+            detail={"bid_id": bid.id, "project_id": project.id},
+        )
         projects.append(project)
     for bid in bids:
         if bid.state == BidState.formal_passed:
             bid.state = BidState.not_selected
-            notify(session, "bid.not_selected", call.id, f"未入选: {call.title}", org_ids=_team(bid),
-                   detail={"bid_id": bid.id})  # fmt: skip
+            notify(
+                session,
+                "bid.not_selected",
+                call.id,
+                f"未入选: {call.title}",
+                org_ids=_team(bid),
+                detail={"bid_id": bid.id},
+            )
     call.awarded_at = now
     _move(session, call, "award", actor, CallState.awarded, projects=[p.id for p in projects])
     session.flush()
@@ -958,15 +1330,27 @@ def record_midterm_review(
     if not conclusion.strip():
         raise ValidationFailed.field("conclusion", "text_required", "record the review's conclusion")
     call.midterm_review, call.midterm_reviewed_at = conclusion, _now(now)
-    audit.record(session, entity_type="call", entity_id=call.id, action="midterm_review", actor=actor,
-                 detail={"conclusion": conclusion})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call",
+        entity_id=call.id,
+        action="midterm_review",
+        actor=actor,
+        detail={"conclusion": conclusion},
+    )
     session.flush()
     return call
 
 
 def down_select(
-    session: Session, actor: Actor, call_id: int, keep_bid_ids: Sequence[int], *, disposition: str = "returned",
-    reason: str = "", now: dt.datetime | None = None,
+    session: Session,
+    actor: Actor,
+    call_id: int,
+    keep_bid_ids: Sequence[int],
+    *,
+    disposition: str = "returned",
+    reason: str = "",
+    now: dt.datetime | None = None,
 ) -> list[Project]:
     """赛马制 down-selection after a recorded mid-term review: keep some of the parallel teams, stop the rest.
 
@@ -982,8 +1366,11 @@ def down_select(
         raise ValidationFailed.field("disposition", "disposition_invalid", "reallocated or returned")
     if not reason.strip():
         raise ValidationFailed.field("reason", "reason_required", "a down-selection needs a reason")
-    running = [p for p in session.scalars(sa.select(Project).where(Project.call_id == call.id).order_by(Project.id))
-               if p.state in (ProjectState.awarded, ProjectState.in_progress, ProjectState.suspended)]  # fmt: skip
+    running = [
+        p
+        for p in session.scalars(sa.select(Project).where(Project.call_id == call.id).order_by(Project.id))
+        if p.state in (ProjectState.awarded, ProjectState.in_progress, ProjectState.suspended)
+    ]
     keep = set(keep_bid_ids)
     if not keep or not keep <= {p.bid_id for p in running} or keep == {p.bid_id for p in running}:
         raise ValidationFailed.field("keep_bid_ids", "keep_invalid", "keep a non-empty proper subset of running teams")
@@ -997,10 +1384,24 @@ def down_select(
             t.state = "cancelled"
             freed += t.amount
         _cancel_contract(session, actor, p, reason=f"赛马制 down-selection: {reason}")
-        audit.record(session, entity_type="call_project", entity_id=p.id, action="down_select", actor=actor,
-                     from_state=before, to_state=p.state, detail={"freed": str(freed)})  # fmt: skip
-        notify(session, "project.dropped", call.id, f"赛马制未保留: {call.title}", org_ids=_project_team(session, p),
-               detail={"project_id": p.id})  # fmt: skip
+        audit.record(
+            session,
+            entity_type="call_project",
+            entity_id=p.id,
+            action="down_select",
+            actor=actor,
+            from_state=before,
+            to_state=p.state,
+            detail={"freed": str(freed)},
+        )
+        notify(
+            session,
+            "project.dropped",
+            call.id,
+            f"赛马制未保留: {call.title}",
+            org_ids=_project_team(session, p),
+            detail={"project_id": p.id},
+        )
         dropped.append(p)
     shares = rules.split_evenly(freed, len(kept)) if disposition == "reallocated" and freed > 0 else []
     for p, share in zip(kept, shares, strict=False):
@@ -1008,16 +1409,28 @@ def down_select(
         # A kept team whose project is suspended gets it suspended too, like its other later tranches.
         state = "suspended" if p.state == ProjectState.suspended else "scheduled"
         session.add(Tranche(project_id=p.id, kind="reallocated", amount=share, state=state))
+    reallocated = {p.id: share for p, share in zip(kept, shares, strict=False)}
     for p in kept:
-        notify(session, "project.kept", call.id, f"赛马制保留: {call.title}", org_ids=_project_team(session, p),
-               detail={"project_id": p.id, "reallocated": str(dict(zip([q.id for q in kept], shares)).get(p.id, 0))})
+        notify(
+            session,
+            "project.kept",
+            call.id,
+            f"赛马制保留: {call.title}",
+            org_ids=_project_team(session, p),
+            detail={"project_id": p.id, "reallocated": str(reallocated.get(p.id, 0))},
+        )
     call.down_selection = {
-        "kept": sorted(keep), "dropped": [p.bid_id for p in dropped], "disposition": disposition,
-        "amount": str(freed), "per_kept": {str(p.bid_id): str(s) for p, s in zip(kept, shares, strict=False)},
-        "reason": reason, "at": _now(now).isoformat(),
-    }  # fmt: skip
-    audit.record(session, entity_type="call", entity_id=call.id, action="down_select", actor=actor,
-                 detail=call.down_selection)  # fmt: skip
+        "kept": sorted(keep),
+        "dropped": [p.bid_id for p in dropped],
+        "disposition": disposition,
+        "amount": str(freed),
+        "per_kept": {str(p.bid_id): str(s) for p, s in zip(kept, shares, strict=False)},
+        "reason": reason,
+        "at": _now(now).isoformat(),
+    }
+    audit.record(
+        session, entity_type="call", entity_id=call.id, action="down_select", actor=actor, detail=call.down_selection
+    )
     session.flush()
     return dropped
 
@@ -1030,8 +1443,10 @@ def sign_project(
     揭榜攻关, the achievement's holder for 揭榜转化 — never by bureau staff (who do not file a firm's contract)."""
     _project_call(session, project, "deliver", actor)
     if actor.is_bureau:
-        raise Forbidden("bureau staff do not file or edit a firm's contract; the party that files records the "
-                        "signing", code="bureau_may_not_file")  # fmt: skip
+        raise Forbidden(
+            "bureau staff do not file or edit a firm's contract; the party that files records the signing",
+            code="bureau_may_not_file",
+        )
     if project.contract_id is not None:
         from market.contracts.models import Contract
 
@@ -1053,17 +1468,32 @@ def sign_project(
     project.state = ProjectState.in_progress
     if project.contract_id is not None:
         from market.contracts.service import file_signed_draft
-
         from market.listings.models import Achievement
 
         if ip_type is None:
             ach = session.get(Achievement, call.achievement_id) if call.achievement_id else None
             ip_type = ach.ip_type if ach is not None and ach.ip_type else "technical_secret"
         # Paid in instalments (the tranches); an open call is a municipal plan (市级科技计划).
-        file_signed_draft(session, actor, project.contract_id, signing_date=signed_on, valid_until=project.end_date,
-                          payment_method="instalments", ip_type=ip_type, plan_source="municipal")  # fmt: skip
-    audit.record(session, entity_type="call_project", entity_id=project.id, action="sign", actor=actor,
-                 from_state=ProjectState.awarded, to_state=project.state, detail={"signed_on": signed_on.isoformat()})  # fmt: skip
+        file_signed_draft(
+            session,
+            actor,
+            project.contract_id,
+            signing_date=signed_on,
+            valid_until=project.end_date,
+            payment_method="instalments",
+            ip_type=ip_type,
+            plan_source="municipal",
+        )
+    audit.record(
+        session,
+        entity_type="call_project",
+        entity_id=project.id,
+        action="sign",
+        actor=actor,
+        from_state=ProjectState.awarded,
+        to_state=project.state,
+        detail={"signed_on": signed_on.isoformat()},
+    )
     session.flush()
     return project
 
@@ -1083,10 +1513,24 @@ def submit_milestone(session: Session, actor: Actor, project: Project, milestone
     if milestone.state != "pending":
         raise InvalidState("this milestone is not awaiting a deliverable", code="invalid_state")
     before, milestone.state, milestone.submission_note = milestone.state, "submitted", note
-    audit.record(session, entity_type="call_project", entity_id=project.id, action="submit_milestone", actor=actor,
-                 from_state=before, to_state="submitted", detail={"milestone": milestone.seq})  # fmt: skip
-    notify(session, "milestone.submitted", project.call_id, f"里程碑已提交: {milestone.title}", officers=True,
-           detail={"project_id": project.id, "milestone": milestone.seq})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_project",
+        entity_id=project.id,
+        action="submit_milestone",
+        actor=actor,
+        from_state=before,
+        to_state="submitted",
+        detail={"milestone": milestone.seq},
+    )
+    notify(
+        session,
+        "milestone.submitted",
+        project.call_id,
+        f"里程碑已提交: {milestone.title}",
+        officers=True,
+        detail={"project_id": project.id, "milestone": milestone.seq},
+    )
     return milestone
 
 
@@ -1095,7 +1539,13 @@ def _milestone_tranche(session: Session, milestone: Milestone) -> Tranche | None
 
 
 def review_milestone(
-    session: Session, actor: Actor, project: Project, milestone: Milestone, *, passed: bool, note: str | None,
+    session: Session,
+    actor: Actor,
+    project: Project,
+    milestone: Milestone,
+    *,
+    passed: bool,
+    note: str | None,
     now: dt.datetime | None = None,
 ) -> Milestone:
     """Milestones are reviewed in order. Passing one makes its tranche due (the last one's waits for acceptance);
@@ -1106,8 +1556,12 @@ def review_milestone(
     _running(project)
     if milestone.state != "submitted":
         raise InvalidState("no deliverable to review", code="invalid_state")
-    earlier = [(m.seq, m.state, m.decision) for m in session.scalars(
-        sa.select(Milestone).where(Milestone.project_id == project.id, Milestone.seq < milestone.seq))]  # fmt: skip
+    earlier = [
+        (m.seq, m.state, m.decision)
+        for m in session.scalars(
+            sa.select(Milestone).where(Milestone.project_id == project.id, Milestone.seq < milestone.seq)
+        )
+    ]
     if not rules.milestone_reviewable(milestone.seq, earlier):
         raise InvalidState("earlier milestones are reviewed first", code="milestone_order")
     if not passed and not note:
@@ -1123,18 +1577,37 @@ def review_milestone(
         for t in _tranches(session, project.id, "scheduled"):
             if t.kind != "first":
                 t.state = "suspended"
-    audit.record(session, entity_type="call_project", entity_id=project.id, action="review_milestone", actor=actor,
-                 from_state="submitted", to_state=milestone.state, detail={"milestone": milestone.seq, "note": note})  # fmt: skip
-    notify(session, "milestone.reviewed", project.call_id,
-           f"里程碑评审{'通过' if passed else '未通过，后续拨款暂停'}: {milestone.title}",
-           org_ids=_project_team(session, project),
-           detail={"project_id": project.id, "milestone": milestone.seq, "passed": passed})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_project",
+        entity_id=project.id,
+        action="review_milestone",
+        actor=actor,
+        from_state="submitted",
+        to_state=milestone.state,
+        detail={"milestone": milestone.seq, "note": note},
+    )
+    notify(
+        session,
+        "milestone.reviewed",
+        project.call_id,
+        f"里程碑评审{'通过' if passed else '未通过，后续拨款暂停'}: {milestone.title}",
+        org_ids=_project_team(session, project),
+        detail={"project_id": project.id, "milestone": milestone.seq, "passed": passed},
+    )
     return milestone
 
 
 def decide_after_failure(
-    session: Session, actor: Actor, project: Project, milestone: Milestone, *, decision: str, reason: str,
-    unspent_amount: Any = None, now: dt.datetime | None = None,
+    session: Session,
+    actor: Actor,
+    project: Project,
+    milestone: Milestone,
+    *,
+    decision: str,
+    reason: str,
+    unspent_amount: Any = None,
+    now: dt.datetime | None = None,
 ) -> Project:
     """After a failed milestone the officer decides: continue (its tranche is withheld, later ones resume),
     rework (the team hands it in again), or terminate (every unpaid tranche cancelled, the unspent grant
@@ -1165,12 +1638,28 @@ def decide_after_failure(
         else:
             milestone.state = "pending"
         project.state = ProjectState.in_progress
-    audit.record(session, entity_type="call_project", entity_id=project.id, action=f"milestone_{decision}",
-                 actor=actor, from_state=before, to_state=project.state,
-                 detail={"milestone": milestone.seq, "reason": reason,
-                         "recovery_amount": None if project.recovery_amount is None else str(project.recovery_amount)})  # fmt: skip
-    notify(session, "milestone.decision", project.call_id, f"里程碑处理决定({decision}): {milestone.title}",
-           org_ids=_project_team(session, project), detail={"project_id": project.id, "decision": decision})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_project",
+        entity_id=project.id,
+        action=f"milestone_{decision}",
+        actor=actor,
+        from_state=before,
+        to_state=project.state,
+        detail={
+            "milestone": milestone.seq,
+            "reason": reason,
+            "recovery_amount": None if project.recovery_amount is None else str(project.recovery_amount),
+        },
+    )
+    notify(
+        session,
+        "milestone.decision",
+        project.call_id,
+        f"里程碑处理决定({decision}): {milestone.title}",
+        org_ids=_project_team(session, project),
+        detail={"project_id": project.id, "decision": decision},
+    )
     session.flush()
     return project
 
@@ -1178,16 +1667,26 @@ def decide_after_failure(
 def _recovery(session: Session, project: Project, unspent_amount: Any) -> Any:
     """The unspent grant to recover: given by the officer, at most what was paid."""
     if unspent_amount is None:
-        raise ValidationFailed.field("unspent_amount", "unspent_amount_required", "record the unspent amount to recover")
+        raise ValidationFailed.field(
+            "unspent_amount", "unspent_amount_required", "record the unspent amount to recover"
+        )
     amount = to_money(unspent_amount)
     paid = sum((t.amount for t in _tranches(session, project.id, "paid")), to_money(0))
     if amount < 0 or amount > paid:
-        raise ValidationFailed.field("unspent_amount", "unspent_amount_range", f"the unspent amount is 0..{paid} (paid)")
+        raise ValidationFailed.field(
+            "unspent_amount", "unspent_amount_range", f"the unspent amount is 0..{paid} (paid)"
+        )
     return amount
 
 
 def record_route_change(
-    session: Session, actor: Actor, project: Project, *, description: str, reason: str, approved_on: dt.date,
+    session: Session,
+    actor: Actor,
+    project: Project,
+    *,
+    description: str,
+    reason: str,
+    approved_on: dt.date,
     now: dt.datetime | None = None,
 ) -> Project:
     """技术路线变更: the bureau records a change of technical route approved mid-project."""
@@ -1195,11 +1694,17 @@ def record_route_change(
     _require_officer(actor, "approving a change of technical route")
     if project.state not in (ProjectState.in_progress, ProjectState.suspended):
         raise InvalidState("the project is not running", code="invalid_state")
-    entry = {"description": description, "reason": reason, "approved_on": approved_on.isoformat(),
-             "at": _now(now).isoformat(), "by": actor.user_id}  # fmt: skip
+    entry = {
+        "description": description,
+        "reason": reason,
+        "approved_on": approved_on.isoformat(),
+        "at": _now(now).isoformat(),
+        "by": actor.user_id,
+    }
     project.route_changes = [*(project.route_changes or []), entry]
-    audit.record(session, entity_type="call_project", entity_id=project.id, action="route_change", actor=actor,
-                 detail=entry)  # fmt: skip
+    audit.record(
+        session, entity_type="call_project", entity_id=project.id, action="route_change", actor=actor, detail=entry
+    )
     session.flush()
     return project
 
@@ -1213,22 +1718,40 @@ def extend_project(session: Session, actor: Actor, project: Project, *, months: 
     try:
         rules.check_extension(project.extension_months is not None, months)
     except rules.TransitionError as e:
-        raise InvalidState(e.message, code=e.code) if e.code == "extension_used" else ValidationFailed.field(
-            "months", e.code, e.message) from None  # fmt: skip
+        raise (
+            InvalidState(e.message, code=e.code)
+            if e.code == "extension_used"
+            else ValidationFailed.field("months", e.code, e.message)
+        ) from None
     project.extension_months, project.extension_reason = months, reason
     project.end_date = rules.add_months(project.end_date, months)
-    for m in session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id, Milestone.state != "passed")):
+    for m in session.scalars(
+        sa.select(Milestone).where(Milestone.project_id == project.id, Milestone.state != "passed")
+    ):
         m.due_date = rules.add_months(m.due_date, months)
         m.reminded_at = None
-    audit.record(session, entity_type="call_project", entity_id=project.id, action="extend", actor=actor,
-                 detail={"months": months, "reason": reason})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_project",
+        entity_id=project.id,
+        action="extend",
+        actor=actor,
+        detail={"months": months, "reason": reason},
+    )
     session.flush()
     return project
 
 
 def accept_project(
-    session: Session, actor: Actor, project: Project, *, result: str, note: str, unspent_amount: Any = None,
-    expert_panel: Sequence[str] | None = None, expert_panel_conclusion: str | None = None,
+    session: Session,
+    actor: Actor,
+    project: Project,
+    *,
+    result: str,
+    note: str,
+    unspent_amount: Any = None,
+    expert_panel: Sequence[str] | None = None,
+    expert_panel_conclusion: str | None = None,
     now: dt.datetime | None = None,
 ) -> Project:
     """验收. passed: every milestone passed (or continued past), the final (and any reallocated) tranche falls due.
@@ -1243,8 +1766,10 @@ def accept_project(
     if not note:
         raise ValidationFailed.field("note", "reason_required", "an acceptance decision needs a note")
     if result == ProjectState.passed:
-        rows = [(m.seq, m.state, m.decision) for m in session.scalars(
-            sa.select(Milestone).where(Milestone.project_id == project.id))]  # fmt: skip
+        rows = [
+            (m.seq, m.state, m.decision)
+            for m in session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id))
+        ]
         if not rules.milestone_reviewable(max(s for s, _, _ in rows) + 1, rows):
             raise InvalidState("every milestone must pass before acceptance passes", code="milestones_open")
         for t in _tranches(session, project.id, "scheduled"):
@@ -1254,8 +1779,11 @@ def accept_project(
         if result == ProjectState.diligent:
             panel = [n.strip() for n in expert_panel or [] if n and n.strip()]
             if len(panel) < 3 or not (expert_panel_conclusion or "").strip():
-                raise ValidationFailed.field("expert_panel", "expert_panel_required",
-                                             "尽职免责 needs an expert panel (≥ 3 experts) and its recorded conclusion")  # fmt: skip
+                raise ValidationFailed.field(
+                    "expert_panel",
+                    "expert_panel_required",
+                    "尽职免责 needs an expert panel (≥ 3 experts) and its recorded conclusion",
+                )
             project.expert_panel, project.expert_panel_conclusion = panel, expert_panel_conclusion
             project.recovery_amount = to_money(0)
         else:
@@ -1264,13 +1792,28 @@ def accept_project(
             t.state = "cancelled"
     before, project.state = project.state, result
     project.acceptance_note, project.accepted_at = note, _now(now)
-    audit.record(session, entity_type="call_project", entity_id=project.id, action="accept", actor=actor,
-                 from_state=before, to_state=result,
-                 detail={"note": note, "recovery_amount": None if project.recovery_amount is None
-                         else str(project.recovery_amount), "expert_panel": project.expert_panel})  # fmt: skip
-    notify(session, "project.accepted", project.call_id, f"验收结论: {ACCEPTANCE_LABELS[result]}",
-           org_ids=[*_project_team(session, project), session.get(Call, project.call_id).posing_org_id],
-           detail={"project_id": project.id, "result": result})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_project",
+        entity_id=project.id,
+        action="accept",
+        actor=actor,
+        from_state=before,
+        to_state=result,
+        detail={
+            "note": note,
+            "recovery_amount": None if project.recovery_amount is None else str(project.recovery_amount),
+            "expert_panel": project.expert_panel,
+        },
+    )
+    notify(
+        session,
+        "project.accepted",
+        project.call_id,
+        f"验收结论: {ACCEPTANCE_LABELS[result]}",
+        org_ids=[*_project_team(session, project), session.get(Call, project.call_id).posing_org_id],
+        detail={"project_id": project.id, "result": result},
+    )
     return project
 
 
@@ -1285,11 +1828,23 @@ def pay_tranche(session: Session, actor: Actor, tranche: Tranche, *, now: dt.dat
     if tranche.state != "due":
         raise InvalidState("this tranche is not due", code="tranche_not_due")
     tranche.state, tranche.paid_at = "paid", _now(now)
-    audit.record(session, entity_type="call_project", entity_id=project.id, action="pay_tranche", actor=actor,
-                 to_state="paid", detail={"tranche": tranche.kind, "tranche_id": tranche.id, "amount": str(tranche.amount)})  # fmt: skip
-    notify(session, "tranche.paid", project.call_id, f"财政资助已拨付 {tranche.amount} 元",
-           org_ids=_project_team(session, project),
-           detail={"project_id": project.id, "tranche_id": tranche.id, "amount": str(tranche.amount)})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="call_project",
+        entity_id=project.id,
+        action="pay_tranche",
+        actor=actor,
+        to_state="paid",
+        detail={"tranche": tranche.kind, "tranche_id": tranche.id, "amount": str(tranche.amount)},
+    )
+    notify(
+        session,
+        "tranche.paid",
+        project.call_id,
+        f"财政资助已拨付 {tranche.amount} 元",
+        org_ids=_project_team(session, project),
+        detail={"project_id": project.id, "tranche_id": tranche.id, "amount": str(tranche.amount)},
+    )
     return tranche
 
 
@@ -1297,8 +1852,11 @@ def close_call(session: Session, actor: Actor, call_id: int) -> Call:
     """Every project is accepted (or dropped): the call is closed."""
     call = _lock_call(session, call_id)
     _guard("close", call, actor)
-    open_projects = [p.id for p in session.scalars(sa.select(Project).where(Project.call_id == call.id))
-                     if p.state not in rules.PROJECT_FINAL_STATES]  # fmt: skip
+    open_projects = [
+        p.id
+        for p in session.scalars(sa.select(Project).where(Project.call_id == call.id))
+        if p.state not in rules.PROJECT_FINAL_STATES
+    ]
     if open_projects:
         raise InvalidState(f"projects still running: {open_projects}", code="projects_open")
     _move(session, call, "close", actor, CallState.closed)
@@ -1311,8 +1869,14 @@ def _cancel_contract(session: Session, actor: Actor, project: Project, *, reason
 
     if project.contract_id is not None:
         contract = withdraw_award_contract(session, actor, project.contract_id, reason)
-        audit.record(session, entity_type="call_project", entity_id=project.id, action="contract_withdrawn",
-                     actor=actor, detail={"contract_id": contract.id, "contract_status": contract.status})  # fmt: skip
+        audit.record(
+            session,
+            entity_type="call_project",
+            entity_id=project.id,
+            action="contract_withdrawn",
+            actor=actor,
+            detail={"contract_id": contract.id, "contract_status": contract.status},
+        )
 
 
 # --- the scheduler --------------------------------------------------------------------------------
@@ -1343,18 +1907,35 @@ def remind_overdue(session: Session, now: dt.datetime | None = None) -> list[int
     officers, once per milestone and due date (the Celery beat task calls this)."""
     today = _today(now)
     rows = session.execute(
-        sa.select(Milestone, Project).join(Project, Project.id == Milestone.project_id)
-        .where(Project.state == ProjectState.in_progress, Milestone.state == "pending", Milestone.due_date < today,
-               Milestone.reminded_at.is_(None)).order_by(Milestone.id)
-    ).all()  # fmt: skip
+        sa.select(Milestone, Project)
+        .join(Project, Project.id == Milestone.project_id)
+        .where(
+            Project.state == ProjectState.in_progress,
+            Milestone.state == "pending",
+            Milestone.due_date < today,
+            Milestone.reminded_at.is_(None),
+        )
+        .order_by(Milestone.id)
+    ).all()
     done = []
     for milestone, project in rows:
         milestone.reminded_at = _now(now)
-        notify(session, "milestone.overdue", project.call_id, f"里程碑已逾期: {milestone.title}（应于 {milestone.due_date} 交付）",
-               org_ids=_project_team(session, project), officers=True,
-               detail={"project_id": project.id, "milestone": milestone.seq, "due_date": milestone.due_date.isoformat()})  # fmt: skip
-        audit.record(session, entity_type="call_project", entity_id=project.id, action="overdue_reminder",
-                     detail={"milestone": milestone.seq})  # fmt: skip
+        notify(
+            session,
+            "milestone.overdue",
+            project.call_id,
+            f"里程碑已逾期: {milestone.title}（应于 {milestone.due_date} 交付）",
+            org_ids=_project_team(session, project),
+            officers=True,
+            detail={"project_id": project.id, "milestone": milestone.seq, "due_date": milestone.due_date.isoformat()},
+        )
+        audit.record(
+            session,
+            entity_type="call_project",
+            entity_id=project.id,
+            action="overdue_reminder",
+            detail={"milestone": milestone.seq},
+        )
         done.append(milestone.id)
     session.flush()
     return done

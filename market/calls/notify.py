@@ -25,15 +25,27 @@ def _recipients(session: Session, org_ids: Iterable[int | None], *, officers: bo
 
 
 def notify(
-    session: Session, event: str, call_id: int, title: str, *, org_ids: Iterable[int | None] = (),
-    officers: bool = False, detail: dict[str, Any] | None = None,
+    session: Session,
+    event: str,
+    call_id: int,
+    title: str,
+    *,
+    org_ids: Iterable[int | None] = (),
+    officers: bool = False,
+    detail: dict[str, Any] | None = None,
 ) -> list[int]:
     """An inbox entry (listing_type "call") for every active user of the organisations (and the programme
     officers if asked), plus a webhook delivery per active subscription (sent by the webhook sweep)."""
     notes = []
     for user_id in _recipients(session, org_ids, officers=officers):
-        note = Notification(user_id=user_id, saved_search_id=None, listing_type="call", listing_id=call_id,
-                            title=title[:300], detail={"event": event, "call_id": call_id, **(detail or {})})  # fmt: skip
+        note = Notification(
+            user_id=user_id,
+            saved_search_id=None,
+            listing_type="call",
+            listing_id=call_id,
+            title=title[:300],
+            detail={"event": event, "call_id": call_id, **(detail or {})},
+        )
         session.add(note)
         notes.append(note)
     if not notes:

@@ -57,7 +57,9 @@ class ProjectState(StrEnum):
 
 
 ACCEPTANCE_RESULTS = (ProjectState.passed, ProjectState.failed, ProjectState.diligent)
-PROJECT_FINAL_STATES = frozenset({ProjectState.dropped, ProjectState.terminated, *ACCEPTANCE_RESULTS, ProjectState.closed})
+PROJECT_FINAL_STATES = frozenset(
+    {ProjectState.dropped, ProjectState.terminated, *ACCEPTANCE_RESULTS, ProjectState.closed}
+)
 # What the officer may decide after a failed milestone.
 MILESTONE_DECISIONS = ("continue", "rework", "terminate")
 # Invitation states of a consortium member (联合体成员).
@@ -66,10 +68,15 @@ INVITATION_STATES = ("invited", "accepted", "declined", "withdrawn", "revoked")
 # Calls the public may read (and search finds); earlier states are the bureau's and the poser's business.
 PUBLIC_CALL_STATES = frozenset(
     {
-        CallState.published, CallState.bidding_closed, CallState.reviewing, CallState.notice,
-        CallState.notice_ended, CallState.awarded, CallState.closed,
+        CallState.published,
+        CallState.bidding_closed,
+        CallState.reviewing,
+        CallState.notice,
+        CallState.notice_ended,
+        CallState.awarded,
+        CallState.closed,
     }
-)  # fmt: skip
+)
 # From these states on the winners' bids are public.
 AWARDED_CALL_STATES = frozenset({CallState.awarded, CallState.closed})
 
@@ -164,7 +171,11 @@ FIRST_TRANCHE_USUAL_PCT = 60  # seed practice: the first tranche is at least 60 
 
 
 def check_money_terms(
-    *, total_amount: Decimal, gov_support_ratio_pct: int, gov_support_cap: Decimal | None, first_tranche_pct: int,
+    *,
+    total_amount: Decimal,
+    gov_support_ratio_pct: int,
+    gov_support_cap: Decimal | None,
+    first_tranche_pct: int,
     first_tranche_reason: str | None,
 ) -> list[Problem]:
     """Amounts are positive (the cap non-negative), shares 0–100, and a first tranche below 60 % of the grant
@@ -179,8 +190,13 @@ def check_money_terms(
     if not 0 <= first_tranche_pct <= 100:
         problems.append(("first_tranche_pct", "share_range", "a share is 0–100 %"))
     elif first_tranche_pct < FIRST_TRANCHE_USUAL_PCT and not (first_tranche_reason or "").strip():
-        problems.append(("first_tranche_reason", "first_tranche_reason_required",
-                         f"a first tranche below {FIRST_TRANCHE_USUAL_PCT} % of the grant needs a recorded reason"))  # fmt: skip
+        problems.append(
+            (
+                "first_tranche_reason",
+                "first_tranche_reason_required",
+                f"a first tranche below {FIRST_TRANCHE_USUAL_PCT} % of the grant needs a recorded reason",
+            )
+        )
     return problems
 
 
@@ -191,12 +207,19 @@ def check_bid_price(price: Decimal, total_amount: Decimal) -> list[Problem]:
     if price <= 0:
         return [("price", "price_positive", "the price must be positive")]
     if price > to_money(total_amount):
-        return [("price", "price_exceeds_call",
-                 f"the price exceeds the call's total amount (榜额) of {to_money(total_amount)} yuan")]  # fmt: skip
+        return [
+            (
+                "price",
+                "price_exceeds_call",
+                f"the price exceeds the call's total amount (榜额) of {to_money(total_amount)} yuan",
+            )
+        ]
     return []
 
 
-def tranche_plan(gov_grant: Decimal, first_tranche_pct: int, shares_pct: Sequence[int]) -> tuple[Decimal, list[Decimal]]:
+def tranche_plan(
+    gov_grant: Decimal, first_tranche_pct: int, shares_pct: Sequence[int]
+) -> tuple[Decimal, list[Decimal]]:
     """The grant as (first tranche on signing, one tranche per milestone by its payment share); exact to the fen.
 
     The last milestone's tranche is the final one, released when acceptance passes."""
@@ -206,8 +229,9 @@ def tranche_plan(gov_grant: Decimal, first_tranche_pct: int, shares_pct: Sequenc
 
 def milestone_reviewable(seq: int, earlier: Sequence[tuple[int, str, str | None]]) -> bool:
     """Milestones are reviewed in order: every earlier one passed, or failed and the officer chose to continue."""
-    return all(state == "passed" or (state == "failed" and decision == "continue")
-               for s, state, decision in earlier if s < seq)  # fmt: skip
+    return all(
+        state == "passed" or (state == "failed" and decision == "continue") for s, state, decision in earlier if s < seq
+    )
 
 
 def integrity_record_active(starts_on: dt.date, ends_on: dt.date, lifted_on: dt.date | None, on: dt.date) -> bool:
@@ -366,8 +390,13 @@ def check_eligibility(elig: Eligibility, lead: OrgFacts, members: Sequence[OrgFa
         problems.append(("lead_org", "region_not_eligible", "the lead's region is not eligible"))
     for org in (lead, *members):
         if not org.verified:
-            problems.append(("members" if org is not lead else "lead_org", "org_not_verified",
-                             f"organisation {org.id} is not verified"))  # fmt: skip
+            problems.append(
+                (
+                    "members" if org is not lead else "lead_org",
+                    "org_not_verified",
+                    f"organisation {org.id} is not verified",
+                )
+            )
     if any(org.blacklisted for org in (lead, *members)):
         # The bidder learns only that it is not eligible; the bureau reads the record itself.
         problems.append(("team", "not_eligible", "this team is not eligible for this call"))
@@ -427,8 +456,13 @@ class ExpertFacts:
 
 
 def eligible_experts(
-    experts: Sequence[ExpertFacts], *, field: str, team_org_ids: set[int], conflict_org_ids: Mapping[int, set[int]],
-    conflict_bid: set[int], bid_id: int,
+    experts: Sequence[ExpertFacts],
+    *,
+    field: str,
+    team_org_ids: set[int],
+    conflict_org_ids: Mapping[int, set[int]],
+    conflict_bid: set[int],
+    bid_id: int,
 ) -> list[ExpertFacts]:
     """Experts in the call's field, not from any team organisation, with no declared conflict with it or the bid."""
     out = []
@@ -476,8 +510,14 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 
 def can_read_bid(
-    *, role: str | None, org_id: int | None, user_id: int | None, team_org_ids: set[int], bid_state: str,
-    call_state: str, assigned_expert_ids: set[int],
+    *,
+    role: str | None,
+    org_id: int | None,
+    user_id: int | None,
+    team_org_ids: set[int],
+    bid_state: str,
+    call_state: str,
+    assigned_expert_ids: set[int],
 ) -> bool:
     """Bids are sealed: bureau staff see all; an expert only those assigned (and not recused); a bidder its own
     (lead or consortium member); everyone else — the posing firm and the public included — only the winners,

@@ -36,25 +36,33 @@ class CallTerms(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: text(200, min_length=1) | None = None
-    problem: text(min_length=1, multiline=True) | None = Field(None, description="the problem (揭榜攻关) or what taking up means (揭榜转化)")
+    problem: text(min_length=1, multiline=True) | None = Field(
+        None, description="the problem (揭榜攻关) or what taking up means (揭榜转化)"
+    )
     technical_field: TechnicalField | None = None
     indicators: list[Indicator] | None = None
     total_amount: MoneyIn | None = Field(None, description="榜额 (yuan)")
     gov_support_ratio_pct: int | None = Field(None, ge=0, le=100, description="government support as % of 榜额")
     gov_support_cap: MoneyIn | None = Field(None, description="cap on the government support (yuan)")
     duration_months: int | None = Field(None, ge=1, le=120)
-    bid_deadline: AwareDatetime | None = Field(None, description="bids are taken strictly before this instant (with offset)")
-    eligible_entity_types: list[Text] | None = Field(None, description="法人性质 codes or prefixes ('1' = domestic firms); empty = all")
+    bid_deadline: AwareDatetime | None = Field(
+        None, description="bids are taken strictly before this instant (with offset)"
+    )
+    eligible_entity_types: list[Text] | None = Field(
+        None, description="法人性质 codes or prefixes ('1' = domestic firms); empty = all"
+    )
     eligible_regions: list[Text] | None = Field(None, description="region-code prefixes ('3302' = Ningbo); empty = all")
     consortium_allowed: bool | None = Field(None, description="联合体 bids accepted")
     winners_count: int | None = Field(None, ge=1, le=5, description="1, or 2–5 under 赛马制")
     review_criteria: list[Criterion] | None = None
     experts_per_bid: int | None = Field(None, ge=1, le=15)
     notice_days: int | None = Field(None, ge=1, le=30, description="公示 length in days")
-    first_tranche_pct: int | None = Field(None, ge=0, le=100, description="share of the grant paid on signing; below "
-                                          "60 % only with first_tranche_reason")
-    first_tranche_reason: LongText | None = Field(None, max_length=2000,
-                                             description="why the first tranche is below 60 % of the grant")
+    first_tranche_pct: int | None = Field(
+        None, ge=0, le=100, description="share of the grant paid on signing; below 60 % only with first_tranche_reason"
+    )
+    first_tranche_reason: LongText | None = Field(
+        None, max_length=2000, description="why the first tranche is below 60 % of the grant"
+    )
     achievement_id: Id | None = Field(None, description="揭榜转化: the achievement to take up")
     posing_org_id: Id | None = Field(None, description="the posing firm (set by the bureau; a firm poses as itself)")
 
@@ -88,9 +96,19 @@ class CallProposal(CallTerms):
 
     def data(self) -> dict[str, Any]:
         out = super().data()
-        for name in ("kind", "gov_support_ratio_pct", "consortium_allowed", "winners_count", "experts_per_bid",
-                     "notice_days", "first_tranche_pct", "indicators", "review_criteria", "eligible_entity_types",
-                     "eligible_regions"):  # fmt: skip
+        for name in (
+            "kind",
+            "gov_support_ratio_pct",
+            "consortium_allowed",
+            "winners_count",
+            "experts_per_bid",
+            "notice_days",
+            "first_tranche_pct",
+            "indicators",
+            "review_criteria",
+            "eligible_entity_types",
+            "eligible_regions",
+        ):
             value = getattr(self, name)
             out.setdefault(name, [dict(x) for x in value] if name in ("indicators", "review_criteria") else value)
         return out
@@ -150,7 +168,8 @@ class CallOut(BaseModel):
     midterm_reviewed_at: dt.datetime | None
     down_selection: dict[str, Any] | None = Field(
         description="赛马制 down-selection: kept and dropped bids, disposition of the freed grant "
-                    "(reallocated to the kept teams | returned), amount, reason")
+        "(reallocated to the kept teams | returned), amount, reason"
+    )
     version: int
     notice: list[NoticeEntry] = Field(default_factory=list, description="公示: proposed winners (or winners)")
 
@@ -165,13 +184,17 @@ class Milestone(BaseModel):
 class BidIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    member_org_ids: list[Id] = Field(default_factory=list, description="联合体 members to invite (the actor's org "
-                                      "leads); each joins only by accepting")
+    member_org_ids: list[Id] = Field(
+        default_factory=list,
+        description="联合体 members to invite (the actor's org leads); each joins only by accepting",
+    )
     team_leader: Text = Field(min_length=1, max_length=100)
     plan: LongText = Field(min_length=1)
     promised_indicators: list[Indicator] = Field(default_factory=list)
-    price: MoneyIn = Field(description="the work's price (yuan); at most the call's 榜额 — the government's part "
-                                       "(price × support ratio, capped) then stays within what the call offers")
+    price: MoneyIn = Field(
+        description="the work's price (yuan); at most the call's 榜额 — the government's part "
+        "(price × support ratio, capped) then stays within what the call offers"
+    )
     milestones: list[Milestone]
 
     def data(self) -> dict[str, Any]:
@@ -381,8 +404,11 @@ class ProjectOut(BaseModel):
 
 class SignIn(BaseModel):
     signed_on: dt.date
-    ip_type: IPType | None = Field(None, description="the contract's 知识产权类型 (default: the achievement's for 揭榜转化, "
-                                                     "technical_secret for 揭榜攻关)")
+    ip_type: IPType | None = Field(
+        None,
+        description="the contract's 知识产权类型 (default: the achievement's for 揭榜转化, "
+        "technical_secret for 揭榜攻关)",
+    )
 
 
 class MilestoneSubmitIn(BaseModel):
@@ -404,7 +430,9 @@ class AcceptanceIn(BaseModel):
     note: LongText = Field(min_length=1)
     unspent_amount: MoneyIn | None = Field(None, description="failed: the unspent grant to recover")
     expert_panel: list[Text] | None = Field(None, description="尽职免责: the experts of the panel (≥ 3)")
-    expert_panel_conclusion: LongText | None = Field(None, description="尽职免责: the panel's conclusion (专家评议意见)")
+    expert_panel_conclusion: LongText | None = Field(
+        None, description="尽职免责: the panel's conclusion (专家评议意见)"
+    )
 
 
 class DecisionIn(BaseModel):

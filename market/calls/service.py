@@ -11,8 +11,16 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation
 from market.calls import rules
 from market.calls.models import (
-    Bid, BidInvitation, Call, IntegrityRecord, Milestone, Objection, Project, ReviewAssignment, Tranche,
-)  # fmt: skip
+    Bid,
+    BidInvitation,
+    Call,
+    IntegrityRecord,
+    Milestone,
+    Objection,
+    Project,
+    ReviewAssignment,
+    Tranche,
+)
 from market.calls.rules import BidState, CallState
 from market.core.db import utcnow
 from market.core.deps import Actor
@@ -26,7 +34,9 @@ def can_read_call(call: Call, actor: Actor | None) -> bool:
     """Public once published; before that only the bureau and the posing firm."""
     if call.state in rules.PUBLIC_CALL_STATES:
         return True
-    return actor is not None and (actor.is_bureau or (call.posing_org_id is not None and actor.org_id == call.posing_org_id))
+    return actor is not None and (
+        actor.is_bureau or (call.posing_org_id is not None and actor.org_id == call.posing_org_id)
+    )
 
 
 def get_call(session: Session, actor: Actor | None, call_id: int, *, for_update: bool = False) -> Call:
@@ -57,18 +67,23 @@ def notice_list(session: Session, call: Call) -> list[dict[str, Any]]:
     the names are public, the bids' content stays sealed until award."""
     if call.state not in (CallState.notice, CallState.notice_ended, CallState.awarded, CallState.closed):
         return []
-    states = (BidState.proposed_winner,) if call.state in (CallState.notice, CallState.notice_ended) else (BidState.winner,)
+    states = (
+        (BidState.proposed_winner,) if call.state in (CallState.notice, CallState.notice_ended) else (BidState.winner,)
+    )
     bids = list(session.scalars(sa.select(Bid).where(Bid.call_id == call.id, Bid.state.in_(states)).order_by(Bid.id)))
     names = _org_names(session, {o for b in bids for o in (b.lead_org_id, *b.member_org_ids)})
     aggregates = _aggregates(session, [b.id for b in bids])
     return [
         {
-            "bid_id": b.id, "lead_org_id": b.lead_org_id, "lead_org_name": names.get(b.lead_org_id),
-            "member_org_names": [names.get(m) for m in b.member_org_ids], "team_leader": b.team_leader,
+            "bid_id": b.id,
+            "lead_org_id": b.lead_org_id,
+            "lead_org_name": names.get(b.lead_org_id),
+            "member_org_names": [names.get(m) for m in b.member_org_ids],
+            "team_leader": b.team_leader,
             "score": aggregates[b.id].score,
         }
         for b in bids
-    ]  # fmt: skip
+    ]
 
 
 def _org_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -84,9 +99,10 @@ def _assigned_experts(session: Session, bid_ids: list[int]) -> dict[int, set[int
     out: dict[int, set[int]] = {i: set() for i in bid_ids}
     if bid_ids:
         rows = session.execute(
-            sa.select(ReviewAssignment.bid_id, ReviewAssignment.expert_user_id)
-            .where(ReviewAssignment.bid_id.in_(bid_ids), ReviewAssignment.state != "recused")
-        )  # fmt: skip
+            sa.select(ReviewAssignment.bid_id, ReviewAssignment.expert_user_id).where(
+                ReviewAssignment.bid_id.in_(bid_ids), ReviewAssignment.state != "recused"
+            )
+        )
         for bid_id, uid in rows:
             out[bid_id].add(uid)
     return out
@@ -94,10 +110,14 @@ def _assigned_experts(session: Session, bid_ids: list[int]) -> dict[int, set[int
 
 def _readable(actor: Actor | None, bid: Bid, call: Call, assigned: set[int]) -> bool:
     return rules.can_read_bid(
-        role=actor.role if actor else None, org_id=actor.org_id if actor else None,
-        user_id=actor.user_id if actor else None, team_org_ids={bid.lead_org_id, *bid.member_org_ids},
-        bid_state=bid.state, call_state=call.state, assigned_expert_ids=assigned,
-    )  # fmt: skip
+        role=actor.role if actor else None,
+        org_id=actor.org_id if actor else None,
+        user_id=actor.user_id if actor else None,
+        team_org_ids={bid.lead_org_id, *bid.member_org_ids},
+        bid_state=bid.state,
+        call_state=call.state,
+        assigned_expert_ids=assigned,
+    )
 
 
 def get_bid(session: Session, actor: Actor | None, call_id: int, bid_id: int) -> Bid:
@@ -124,9 +144,10 @@ def _aggregates(session: Session, bid_ids: list[int]) -> dict[int, rules.Aggrega
     totals: dict[int, list] = {i: [] for i in bid_ids}
     if bid_ids:
         rows = session.execute(
-            sa.select(ReviewAssignment.bid_id, ReviewAssignment.total_centi)
-            .where(ReviewAssignment.bid_id.in_(bid_ids), ReviewAssignment.state == "scored")
-        )  # fmt: skip
+            sa.select(ReviewAssignment.bid_id, ReviewAssignment.total_centi).where(
+                ReviewAssignment.bid_id.in_(bid_ids), ReviewAssignment.state == "scored"
+            )
+        )
         for bid_id, centi in rows:
             totals[bid_id].append(Decimal(centi) / 100)
     return {i: rules.aggregate(t) for i, t in totals.items()}
@@ -145,14 +166,28 @@ def review_summary(session: Session, actor: Actor, call: Call) -> list[dict[str,
     for b in bids:
         agg = aggregates[b.id]
         rows = assignments.get(b.id, [])
-        out.append({
-            "bid_id": b.id, "state": b.state, "score": agg.score, "n_scored": agg.n_scored, "trimmed": agg.trimmed,
-            "spread": agg.spread, "stdev": agg.stdev, "disagreement": agg.disagreement,
-            "assigned": sum(1 for a in rows if a.state != "recused"),
-            "pending": sum(1 for a in rows if a.state == "assigned"),
-            "experts": [{"expert_user_id": a.expert_user_id, "state": a.state,
-                         "total": None if a.total_centi is None else a.total_centi / 100} for a in rows],
-        })  # fmt: skip
+        out.append(
+            {
+                "bid_id": b.id,
+                "state": b.state,
+                "score": agg.score,
+                "n_scored": agg.n_scored,
+                "trimmed": agg.trimmed,
+                "spread": agg.spread,
+                "stdev": agg.stdev,
+                "disagreement": agg.disagreement,
+                "assigned": sum(1 for a in rows if a.state != "recused"),
+                "pending": sum(1 for a in rows if a.state == "assigned"),
+                "experts": [
+                    {
+                        "expert_user_id": a.expert_user_id,
+                        "state": a.state,
+                        "total": None if a.total_centi is None else a.total_centi / 100,
+                    }
+                    for a in rows
+                ],
+            }
+        )
     out.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["bid_id"]))
     return out
 
@@ -197,11 +232,19 @@ def objection_view(actor: Actor, obj: Objection) -> dict[str, Any]:
     itself, or the team concerned once the bureau disclosed it."""
     show = actor.is_bureau or obj.lodged_by == actor.user_id or obj.reveal_objector
     return {
-        "id": obj.id, "call_id": obj.call_id, "bid_id": obj.bid_id, "text": obj.text, "state": obj.state,
-        "resolution": obj.resolution, "lodged_at": obj.lodged_at, "resolved_at": obj.resolved_at,
-        "lodged_by_org_id": obj.lodged_by_org_id if show else None, "reveal_objector": obj.reveal_objector,
-        "answer": obj.answer, "answered_at": obj.answered_at,
-    }  # fmt: skip
+        "id": obj.id,
+        "call_id": obj.call_id,
+        "bid_id": obj.bid_id,
+        "text": obj.text,
+        "state": obj.state,
+        "resolution": obj.resolution,
+        "lodged_at": obj.lodged_at,
+        "resolved_at": obj.resolved_at,
+        "lodged_by_org_id": obj.lodged_by_org_id if show else None,
+        "reveal_objector": obj.reveal_objector,
+        "answer": obj.answer,
+        "answered_at": obj.answered_at,
+    }
 
 
 # --- consortium invitations -------------------------------------------------------------------------
@@ -210,24 +253,37 @@ def objection_view(actor: Actor, obj: Objection) -> dict[str, Any]:
 def my_invitations(session: Session, actor: Actor) -> list[dict[str, Any]]:
     """Invitations to the actor's organisation: the call and the lead, never the plan."""
     rows = session.execute(
-        sa.select(BidInvitation, Bid.lead_org_id, Call.title).join(Bid, Bid.id == BidInvitation.bid_id)
-        .join(Call, Call.id == BidInvitation.call_id).where(BidInvitation.org_id == actor.org_id)
+        sa.select(BidInvitation, Bid.lead_org_id, Call.title)
+        .join(Bid, Bid.id == BidInvitation.bid_id)
+        .join(Call, Call.id == BidInvitation.call_id)
+        .where(BidInvitation.org_id == actor.org_id)
         .order_by(BidInvitation.id.desc())
-    ).all()  # fmt: skip
+    ).all()
     names = _org_names(session, {lead for _, lead, _ in rows})
     out = []
     for inv, lead, title in rows:
-        out.append({
-            "id": inv.id, "call_id": inv.call_id, "bid_id": inv.bid_id, "org_id": inv.org_id, "state": inv.state,
-            "invited_at": inv.invited_at, "responded_at": inv.responded_at, "call_title": title,
-            "lead_org_id": lead, "lead_org_name": names.get(lead),
-        })  # fmt: skip
+        out.append(
+            {
+                "id": inv.id,
+                "call_id": inv.call_id,
+                "bid_id": inv.bid_id,
+                "org_id": inv.org_id,
+                "state": inv.state,
+                "invited_at": inv.invited_at,
+                "responded_at": inv.responded_at,
+                "call_title": title,
+                "lead_org_id": lead,
+                "lead_org_name": names.get(lead),
+            }
+        )
     return out
 
 
 def invitations_of(session: Session, bid: Bid) -> list[BidInvitation]:
     """A bid's invitations (for those who may read the bid: its team and the bureau)."""
-    return list(session.scalars(sa.select(BidInvitation).where(BidInvitation.bid_id == bid.id).order_by(BidInvitation.id)))
+    return list(
+        session.scalars(sa.select(BidInvitation).where(BidInvitation.bid_id == bid.id).order_by(BidInvitation.id))
+    )
 
 
 def get_invitation(session: Session, actor: Actor, invitation_id: int) -> BidInvitation:
@@ -331,7 +387,8 @@ def search_document(session: Session, call_id: int) -> dict[str, Any] | None:
         return None
     posing = session.get(Organisation, call.posing_org_id) if call.posing_org_id else None
     indicators = [
-        f"{i.get('name', '')}: {i.get('target', '')}{(' ' + i['unit']) if i.get('unit') else ''}" for i in call.indicators
+        f"{i.get('name', '')}: {i.get('target', '')}{(' ' + i['unit']) if i.get('unit') else ''}"
+        for i in call.indicators
     ]
     winners: list[str] = []
     if call.state in rules.AWARDED_CALL_STATES:
@@ -341,19 +398,35 @@ def search_document(session: Session, call_id: int) -> dict[str, Any] | None:
         return int(value.timestamp()) if value is not None else None
 
     return {
-        "id": call.id, "entity_type": "call", "kind": call.kind, "state": call.state, "title": call.title,
-        "problem": call.problem, "technical_field": call.technical_field,
+        "id": call.id,
+        "entity_type": "call",
+        "kind": call.kind,
+        "state": call.state,
+        "title": call.title,
+        "problem": call.problem,
+        "technical_field": call.technical_field,
         "technical_field_label": TECHNICAL_FIELD_LABELS.get(call.technical_field, call.technical_field),
-        "indicators": indicators, "indicators_text": "；".join(indicators),
-        "total_amount": str(call.total_amount), "firm_share": str(call.firm_share), "gov_support": str(call.gov_support),
+        "indicators": indicators,
+        "indicators_text": "；".join(indicators),
+        "total_amount": str(call.total_amount),
+        "firm_share": str(call.firm_share),
+        "gov_support": str(call.gov_support),
         "gov_support_cap": None if call.gov_support_cap is None else str(call.gov_support_cap),
-        "gov_support_ratio_pct": call.gov_support_ratio_pct, "duration_months": call.duration_months,
-        "bid_deadline": ts(call.bid_deadline), "published_at": ts(call.published_at),
+        "gov_support_ratio_pct": call.gov_support_ratio_pct,
+        "duration_months": call.duration_months,
+        "bid_deadline": ts(call.bid_deadline),
+        "published_at": ts(call.published_at),
         "notice_ends_at": ts(call.notice_ends_at),
         "bidding_open": rules.bidding_open(call.state, call.bid_deadline, utcnow()),
-        "eligible_entity_types": list(call.eligible_entity_types), "eligible_regions": list(call.eligible_regions),
-        "consortium_allowed": call.consortium_allowed, "winners_count": call.winners_count,
-        "horse_race": call.winners_count > 1, "posing_org_id": call.posing_org_id,
-        "posing_org_name": posing.name if posing else None, "region_code": posing.region_code if posing else None,
-        "achievement_id": call.achievement_id, "winners": winners, "version": call.version,
-    }  # fmt: skip
+        "eligible_entity_types": list(call.eligible_entity_types),
+        "eligible_regions": list(call.eligible_regions),
+        "consortium_allowed": call.consortium_allowed,
+        "winners_count": call.winners_count,
+        "horse_race": call.winners_count > 1,
+        "posing_org_id": call.posing_org_id,
+        "posing_org_name": posing.name if posing else None,
+        "region_code": posing.region_code if posing else None,
+        "achievement_id": call.achievement_id,
+        "winners": winners,
+        "version": call.version,
+    }

@@ -10,9 +10,20 @@ from fastapi import APIRouter, Path, Query
 from market.commissioners import service, subsidy
 from market.commissioners.models import Commissioner
 from market.commissioners.schemas import (
-    AwardIn, AwardOut, CommissionerIn, CommissionerOut, DispatchIn, DispatchOut, LogIn, LogOut, ProjectEdit, ProjectIn,
-    ProjectOut, StationIn, StationOut,
-)  # fmt: skip
+    AwardIn,
+    AwardOut,
+    CommissionerIn,
+    CommissionerOut,
+    DispatchIn,
+    DispatchOut,
+    LogIn,
+    LogOut,
+    ProjectEdit,
+    ProjectIn,
+    ProjectOut,
+    StationIn,
+    StationOut,
+)
 from market.core.deps import BureauActor, CurrentActor, SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.stats.endpoints import FormatQ, render
@@ -29,16 +40,21 @@ def register(body: CommissionerIn, session: SessionDep, actor: CurrentActor) -> 
 @router.get("", response_model=Page[CommissionerOut], summary="Commissioners (public directory)")
 def list_commissioners(session: SessionDep, page: PageDep) -> Any:
     rows, total = paginate(session, sa.select(Commissioner).order_by(Commissioner.id), page)
-    return Page(items=[CommissionerOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size)
+    return Page(
+        items=[CommissionerOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.get("/awards", response_model=list[AwardOut], summary="Evaluation awards with their working (bureau)")
-def list_awards(session: SessionDep, actor: BureauActor,
-                year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Any:  # fmt: skip
+def list_awards(
+    session: SessionDep, actor: BureauActor, year: Annotated[int | None, Query(ge=2000, le=2100)] = None
+) -> Any:
     return service.awards(session, year)
 
 
-@router.get("/awards/payout/{year}", summary="The year's approved awards through the subsidy engine, with working (bureau)")
+@router.get(
+    "/awards/payout/{year}", summary="The year's approved awards through the subsidy engine, with working (bureau)"
+)
 def award_payout(year: Year, session: SessionDep, actor: BureauActor) -> Any:
     return subsidy.payout(session, year)
 
@@ -53,7 +69,9 @@ def approve_award(award_id: int, session: SessionDep, actor: CurrentActor) -> An
     return service.approve_award(session, actor, award_id)
 
 
-@router.post("/stations", status_code=201, response_model=StationOut, summary="Record a station and who serves it (bureau)")
+@router.post(
+    "/stations", status_code=201, response_model=StationOut, summary="Record a station and who serves it (bureau)"
+)
 def add_station(body: StationIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.add_station(session, actor, body.model_dump())
 
@@ -63,11 +81,16 @@ def list_stations(session: SessionDep) -> Any:
     return service.stations(session)
 
 
-@router.get("/projects", response_model=Page[ProjectOut], summary="Projects (bureau: all; commissioner: own; host firm: hosted)")
-def list_projects(session: SessionDep, actor: CurrentActor, page: PageDep,
-                  commissioner_id: Annotated[int | None, Query(ge=1)] = None) -> Any:  # fmt: skip
+@router.get(
+    "/projects", response_model=Page[ProjectOut], summary="Projects (bureau: all; commissioner: own; host firm: hosted)"
+)
+def list_projects(
+    session: SessionDep, actor: CurrentActor, page: PageDep, commissioner_id: Annotated[int | None, Query(ge=1)] = None
+) -> Any:
     rows, total = paginate(session, service.projects_query(actor, commissioner_id), page)
-    return Page(items=[ProjectOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size)
+    return Page(
+        items=[ProjectOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.patch("/projects/{project_id}", response_model=ProjectOut, summary="Record outcomes / the contract led to")
@@ -91,19 +114,29 @@ def list_dispatches(commissioner_id: int, session: SessionDep) -> Any:
     return service.dispatches(session, commissioner_id)
 
 
-@router.post("/{commissioner_id}/dispatches", status_code=201, response_model=DispatchOut,
-             summary="Dispatch under a service agreement (bureau)")  # fmt: skip
+@router.post(
+    "/{commissioner_id}/dispatches",
+    status_code=201,
+    response_model=DispatchOut,
+    summary="Dispatch under a service agreement (bureau)",
+)
 def dispatch(commissioner_id: int, body: DispatchIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.dispatch(session, actor, commissioner_id, body.model_dump())
 
 
-@router.post("/{commissioner_id}/projects", status_code=201, response_model=ProjectOut,
-             summary="Record a project with a firm (the commissioner or the bureau)")  # fmt: skip
+@router.post(
+    "/{commissioner_id}/projects",
+    status_code=201,
+    response_model=ProjectOut,
+    summary="Record a project with a firm (the commissioner or the bureau)",
+)
 def add_project(commissioner_id: int, body: ProjectIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.add_project(session, actor, commissioner_id, body.model_dump())
 
 
-@router.post("/{commissioner_id}/logs", status_code=201, response_model=LogOut, summary="Log a visit, training or technology")
+@router.post(
+    "/{commissioner_id}/logs", status_code=201, response_model=LogOut, summary="Log a visit, training or technology"
+)
 def add_log(commissioner_id: int, body: LogIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.add_log(session, actor, commissioner_id, body.model_dump())
 

@@ -30,8 +30,13 @@ class RuleViolation(ValueError):
         self.code, self.message, self.field = code, message, field
 
 
-def award_amount(kind: str, *, provincial_amount: Decimal | None = None, one_off_already_paid: bool = False,
-                 commissioner_kind: str = "individual") -> tuple[Decimal, dict[str, str]]:  # fmt: skip
+def award_amount(
+    kind: str,
+    *,
+    provincial_amount: Decimal | None = None,
+    one_off_already_paid: bool = False,
+    commissioner_kind: str = "individual",
+) -> tuple[Decimal, dict[str, str]]:
     """The award of one selection, with its working (the rule, the figures, the source)."""
     if kind in FIXED_AWARDS:
         amount, label, one_off = FIXED_AWARDS[kind]
@@ -42,8 +47,15 @@ def award_amount(kind: str, *, provincial_amount: Decimal | None = None, one_off
         return amount.quantize(Decimal("0.01")), {"rule": label, "amount": f"{amount:.2f}", "source": SOURCE}
     if kind in MATCHING_AWARDS:
         if provincial_amount is None or provincial_amount <= 0:
-            raise RuleViolation("provincial_amount_required", "a 1:1 match needs the provincial amount", "provincial_amount")
+            raise RuleViolation(
+                "provincial_amount_required", "a 1:1 match needs the provincial amount", "provincial_amount"
+            )
         amount = provincial_amount.quantize(Decimal("0.01"))
-        return amount, {"rule": MATCHING_AWARDS[kind], "provincial_amount": f"{amount:.2f}", "ratio": "1:1",
-                        "amount": f"{amount:.2f}", "source": SOURCE}  # fmt: skip
+        return amount, {
+            "rule": MATCHING_AWARDS[kind],
+            "provincial_amount": f"{amount:.2f}",
+            "ratio": "1:1",
+            "amount": f"{amount:.2f}",
+            "source": SOURCE,
+        }
     raise RuleViolation("invalid_award_kind", f"kind: one of {', '.join(AWARD_KINDS)}", "kind")

@@ -16,10 +16,14 @@ from market.core.vocab import TechnicalField
 class CommissionerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["individual", "legal_entity", "team"] = Field(description="; ".join(f"{k} {v}" for k, v in rules.KINDS.items()))
+    kind: Literal["individual", "legal_entity", "team"] = Field(
+        description="; ".join(f"{k} {v}" for k, v in rules.KINDS.items())
+    )
     name: text(200, min_length=1)
     home_org_id: Id | None = Field(None, description="home institution as a member organisation")
-    home_institution: text(200, min_length=1) | None = Field(None, description="派出单位 (default: the home organisation's name)")
+    home_institution: text(200, min_length=1) | None = Field(
+        None, description="派出单位 (default: the home organisation's name)"
+    )
     level: Literal["provincial", "city", "county"] = Field(description="省派 / 市派 / 县派")
     field: TechnicalField | None = None
     user_id: Id | None = None
@@ -67,8 +71,14 @@ class AwardIn(BaseModel):
 
     year: int = Field(ge=2000, le=2100)
     commissioner_id: Id
-    kind: Literal["demonstration_base", "outstanding_commissioner", "advanced_individual", "star_maker_space",
-                  "agri_station", "provincial_match"] = Field(description="seed 004 §3(3) selections")  # fmt: skip
+    kind: Literal[
+        "demonstration_base",
+        "outstanding_commissioner",
+        "advanced_individual",
+        "star_maker_space",
+        "agri_station",
+        "provincial_match",
+    ] = Field(description="seed 004 §3(3) selections")
     subject: text(200, min_length=1) | None = None
     provincial_amount: MoneyIn | None = Field(None, description="省级财政后补助/支持额 (1:1 match only)")
 

@@ -16,8 +16,13 @@ from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
 from market.commissioners import notices, rules
 from market.commissioners.models import (
-    Commissioner, CommissionerAward, CommissionerDispatch, CommissionerProject, CommissionerServiceLog, CommissionerStation,
-)  # fmt: skip
+    Commissioner,
+    CommissionerAward,
+    CommissionerDispatch,
+    CommissionerProject,
+    CommissionerServiceLog,
+    CommissionerStation,
+)
 from market.contracts.models import Contract
 from market.core import audit
 from market.core.deps import Actor
@@ -29,14 +34,31 @@ OFFICERS = (Role.bureau_admin, Role.programme_officer)
 
 def _require_officer(actor: Actor) -> None:
     if actor.role not in OFFICERS:
-        raise Forbidden("only bureau programme officers and administrators run the commissioner programme",
-                        code="role_required")  # fmt: skip
+        raise Forbidden(
+            "only bureau programme officers and administrators run the commissioner programme", code="role_required"
+        )
 
 
-def _audit(session: Session, actor: Actor, entity_type: str, entity_id: int, action: str,
-           from_state: str | None = None, to_state: str | None = None, **detail: Any) -> None:  # fmt: skip
-    audit.record(session, entity_type=entity_type, entity_id=entity_id, action=action, actor=actor,
-                 from_state=from_state, to_state=to_state, detail={k: str(v) for k, v in detail.items()} or None)  # fmt: skip
+def _audit(
+    session: Session,
+    actor: Actor,
+    entity_type: str,
+    entity_id: int,
+    action: str,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    **detail: Any,
+) -> None:
+    audit.record(
+        session,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        actor=actor,
+        from_state=from_state,
+        to_state=to_state,
+        detail={k: str(v) for k, v in detail.items()} or None,
+    )
 
 
 def _org(session: Session, org_id: int | None, field: str) -> Organisation | None:
@@ -86,17 +108,36 @@ def dispatch(session: Session, actor: Actor, commissioner_id: int, data: dict[st
     row = CommissionerDispatch(commissioner_id=commissioner.id, **data)
     session.add(row)
     session.flush()
-    _audit(session, actor, "commissioner", commissioner.id, "dispatch", host=row.host_name,
-           start_date=row.start_date, end_date=row.end_date)  # fmt: skip
+    _audit(
+        session,
+        actor,
+        "commissioner",
+        commissioner.id,
+        "dispatch",
+        host=row.host_name,
+        start_date=row.start_date,
+        end_date=row.end_date,
+    )
     if row.host_org_id is not None:
-        notices.emit(session, row.host_org_id, "dispatch", row.id, f"科技特派员选派: {commissioner.name}",
-                     {"commissioner_id": commissioner.id, "start_date": str(row.start_date), "end_date": str(row.end_date)})  # fmt: skip
+        notices.emit(
+            session,
+            row.host_org_id,
+            "dispatch",
+            row.id,
+            f"科技特派员选派: {commissioner.name}",
+            {"commissioner_id": commissioner.id, "start_date": str(row.start_date), "end_date": str(row.end_date)},
+        )
     return row
 
 
 def dispatches(session: Session, commissioner_id: int) -> list[CommissionerDispatch]:
-    return list(session.scalars(sa.select(CommissionerDispatch).where(CommissionerDispatch.commissioner_id == commissioner_id)
-                                .order_by(CommissionerDispatch.start_date, CommissionerDispatch.id)))  # fmt: skip
+    return list(
+        session.scalars(
+            sa.select(CommissionerDispatch)
+            .where(CommissionerDispatch.commissioner_id == commissioner_id)
+            .order_by(CommissionerDispatch.start_date, CommissionerDispatch.id)
+        )
+    )
 
 
 def _require_commissioner_or_officer(actor: Actor, commissioner: Commissioner) -> None:
@@ -153,8 +194,16 @@ def update_project(session: Session, actor: Actor, project_id: int, data: dict[s
     for key, value in data.items():
         if value is not None:
             setattr(row, key, value)
-    _audit(session, actor, "commissioner_project", row.id, "update", before, row.status,
-           **{k: v for k, v in data.items() if v is not None})  # fmt: skip
+    _audit(
+        session,
+        actor,
+        "commissioner_project",
+        row.id,
+        "update",
+        before,
+        row.status,
+        **{k: v for k, v in data.items() if v is not None},
+    )
     session.flush()
     return row
 
@@ -164,7 +213,9 @@ def projects_query(actor: Actor, commissioner_id: int | None) -> sa.Select:
     stmt = sa.select(CommissionerProject).order_by(CommissionerProject.id)
     if not actor.is_bureau:
         own = sa.select(Commissioner.id).where(Commissioner.user_id == actor.user_id)
-        stmt = stmt.where(sa.or_(CommissionerProject.commissioner_id.in_(own), CommissionerProject.host_org_id == actor.org_id))
+        stmt = stmt.where(
+            sa.or_(CommissionerProject.commissioner_id.in_(own), CommissionerProject.host_org_id == actor.org_id)
+        )
     if commissioner_id:
         stmt = stmt.where(CommissionerProject.commissioner_id == commissioner_id)
     return stmt
@@ -184,8 +235,13 @@ def logs(session: Session, actor: Actor, commissioner_id: int) -> list[Commissio
     commissioner = get(session, commissioner_id)
     if not actor.is_bureau and commissioner.user_id != actor.user_id:
         raise Forbidden("only the commissioner or the bureau read the service log", code="not_commissioner")
-    return list(session.scalars(sa.select(CommissionerServiceLog).where(CommissionerServiceLog.commissioner_id == commissioner.id)
-                                .order_by(CommissionerServiceLog.on, CommissionerServiceLog.id)))  # fmt: skip
+    return list(
+        session.scalars(
+            sa.select(CommissionerServiceLog)
+            .where(CommissionerServiceLog.commissioner_id == commissioner.id)
+            .order_by(CommissionerServiceLog.on, CommissionerServiceLog.id)
+        )
+    )
 
 
 def propose_award(session: Session, actor: Actor, data: dict[str, Any]) -> CommissionerAward:
@@ -195,18 +251,36 @@ def propose_award(session: Session, actor: Actor, data: dict[str, Any]) -> Commi
     fixed = rules.FIXED_AWARDS.get(data["kind"])
     one_off_paid = False
     if fixed is not None and fixed[2]:  # one-off awards: once per commissioner and kind, ever
-        one_off_paid = session.scalar(sa.select(CommissionerAward.id).where(
-            CommissionerAward.commissioner_id == commissioner.id, CommissionerAward.kind == data["kind"])) is not None  # fmt: skip
+        one_off_paid = (
+            session.scalar(
+                sa.select(CommissionerAward.id).where(
+                    CommissionerAward.commissioner_id == commissioner.id, CommissionerAward.kind == data["kind"]
+                )
+            )
+            is not None
+        )
     try:
-        amount, working = rules.award_amount(data["kind"], provincial_amount=data.get("provincial_amount"),
-                                             one_off_already_paid=one_off_paid, commissioner_kind=commissioner.kind)  # fmt: skip
+        amount, working = rules.award_amount(
+            data["kind"],
+            provincial_amount=data.get("provincial_amount"),
+            one_off_already_paid=one_off_paid,
+            commissioner_kind=commissioner.kind,
+        )
     except rules.RuleViolation as exc:
         if exc.code == "one_off_already_awarded":
             raise InvalidState(exc.message, code=exc.code) from None
         raise ValidationFailed.field(exc.field or "kind", exc.code, exc.message) from None
-    row = CommissionerAward(year=data["year"], commissioner_id=commissioner.id, kind=data["kind"],
-                            subject=data.get("subject"), provincial_amount=data.get("provincial_amount"), amount=amount,
-                            working=working, status="proposed", proposed_by=actor.user_id)  # fmt: skip
+    row = CommissionerAward(
+        year=data["year"],
+        commissioner_id=commissioner.id,
+        kind=data["kind"],
+        subject=data.get("subject"),
+        provincial_amount=data.get("provincial_amount"),
+        amount=amount,
+        working=working,
+        status="proposed",
+        proposed_by=actor.user_id,
+    )
     session.add(row)
     session.flush()
     _audit(session, actor, "commissioner_award", row.id, "propose", to_state="proposed", amount=amount, kind=row.kind)
@@ -227,8 +301,14 @@ def approve_award(session: Session, actor: Actor, award_id: int) -> Commissioner
     row.status, row.approved_by = "approved", actor.user_id
     commissioner = get(session, row.commissioner_id)
     if commissioner.home_org_id is not None:
-        notices.emit(session, commissioner.home_org_id, "commissioner_award", row.id, f"科技特派员奖励: {commissioner.name}",
-                     {"kind": row.kind, "amount": str(row.amount), "year": row.year})  # fmt: skip
+        notices.emit(
+            session,
+            commissioner.home_org_id,
+            "commissioner_award",
+            row.id,
+            f"科技特派员奖励: {commissioner.name}",
+            {"kind": row.kind, "amount": str(row.amount), "year": row.year},
+        )
     session.flush()
     return row
 
@@ -244,28 +324,48 @@ def figures(session: Session, year: int) -> Table:
     """Commissioners by level and field, hosts served in the year, approved awards of the year."""
     rows = []
     for level, field, count in session.execute(
-        sa.select(Commissioner.level, Commissioner.field, sa.func.count()).where(Commissioner.status == "active")
-        .group_by(Commissioner.level, Commissioner.field).order_by(Commissioner.level, Commissioner.field)
-    ):  # fmt: skip
+        sa.select(Commissioner.level, Commissioner.field, sa.func.count())
+        .where(Commissioner.status == "active")
+        .group_by(Commissioner.level, Commissioner.field)
+        .order_by(Commissioner.level, Commissioner.field)
+    ):
         rows.append({"item": "commissioners", "level": level, "field": field or "", "value": Decimal(count)})
-    hosts = session.scalar(sa.select(sa.func.count(sa.distinct(CommissionerDispatch.host_name))).where(
-        CommissionerDispatch.start_date <= dt.date(year, 12, 31),
-        CommissionerDispatch.end_date >= dt.date(year, 1, 1)))  # fmt: skip
+    hosts = session.scalar(
+        sa.select(sa.func.count(sa.distinct(CommissionerDispatch.host_name))).where(
+            CommissionerDispatch.start_date <= dt.date(year, 12, 31),
+            CommissionerDispatch.end_date >= dt.date(year, 1, 1),
+        )
+    )
     rows.append({"item": "hosts_served", "level": "", "field": "", "value": Decimal(hosts or 0)})
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    firm_hosts = set(session.scalars(sa.select(CommissionerDispatch.host_org_id).where(
-        CommissionerDispatch.host_kind == "firm", CommissionerDispatch.host_org_id.is_not(None),
-        CommissionerDispatch.start_date <= last, CommissionerDispatch.end_date >= first)))  # fmt: skip
-    projects = session.execute(sa.select(CommissionerProject.host_org_id, CommissionerProject.contract_id).where(
-        CommissionerProject.start_date >= first, CommissionerProject.start_date <= last)).all()  # fmt: skip
+    firm_hosts = set(
+        session.scalars(
+            sa.select(CommissionerDispatch.host_org_id).where(
+                CommissionerDispatch.host_kind == "firm",
+                CommissionerDispatch.host_org_id.is_not(None),
+                CommissionerDispatch.start_date <= last,
+                CommissionerDispatch.end_date >= first,
+            )
+        )
+    )
+    projects = session.execute(
+        sa.select(CommissionerProject.host_org_id, CommissionerProject.contract_id).where(
+            CommissionerProject.start_date >= first, CommissionerProject.start_date <= last
+        )
+    ).all()
     firm_hosts |= {host for host, _ in projects}
     rows.append({"item": "firms_served", "level": "", "field": "", "value": Decimal(len(firm_hosts))})
     rows.append({"item": "projects", "level": "", "field": "", "value": Decimal(len(projects))})
-    rows.append({"item": "contracts_led_to", "level": "", "field": "", "value": Decimal(sum(1 for _, c in projects if c))})
+    rows.append(
+        {"item": "contracts_led_to", "level": "", "field": "", "value": Decimal(sum(1 for _, c in projects if c))}
+    )
     for kind, total in session.execute(
         sa.select(CommissionerAward.kind, sa.func.sum(CommissionerAward.amount))
         .where(CommissionerAward.year == year, CommissionerAward.status == "approved")
-        .group_by(CommissionerAward.kind).order_by(CommissionerAward.kind)
-    ):  # fmt: skip
+        .group_by(CommissionerAward.kind)
+        .order_by(CommissionerAward.kind)
+    ):
         rows.append({"item": f"awards:{kind}", "level": "", "field": "", "value": Decimal(total)})
-    return Table(title=f"commissioners-{year}", columns=["item", "level", "field", "value"], rows=rows, meta={"year": year})
+    return Table(
+        title=f"commissioners-{year}", columns=["item", "level", "field", "value"], rows=rows, meta={"year": year}
+    )

@@ -22,19 +22,30 @@ AWARD_ID_BASE = 7_000_000_000_000  # fact ids beyond any contract id (vouchers u
 
 def award_facts(session: Session, period: calc.Period) -> list[calc.ContractFact]:
     rows = session.execute(
-        sa.select(CommissionerAward, Commissioner).join(Commissioner, Commissioner.id == CommissionerAward.commissioner_id)
-        .where(CommissionerAward.status == "approved", CommissionerAward.year >= period.start.year,
-               CommissionerAward.year <= period.end.year)
+        sa.select(CommissionerAward, Commissioner)
+        .join(Commissioner, Commissioner.id == CommissionerAward.commissioner_id)
+        .where(
+            CommissionerAward.status == "approved",
+            CommissionerAward.year >= period.start.year,
+            CommissionerAward.year <= period.end.year,
+        )
         .order_by(CommissionerAward.id)
-    ).all()  # fmt: skip
+    ).all()
     bureau = calc.Party("市科技局 (commissioner programme)", ident="bureau")
     return [
         calc.ContractFact(
-            contract_id=AWARD_ID_BASE + a.id, registration_number=f"CA-{a.year}-{a.id}", contract_type=AWARD_TYPE,
-            subtype=a.kind, seller=calc.Party(c.name, org_id=c.home_org_id, ident=f"commissioner:{c.id}"), buyer=bureau,
-            total_amount=a.amount, technical_amount=a.amount, paid_amount=a.amount,
-            registered_on=max(period.start, min(period.end, dt.date(a.year, 12, 31))), activity_id=f"commissioner-award:{a.id}",
-        )  # fmt: skip
+            contract_id=AWARD_ID_BASE + a.id,
+            registration_number=f"CA-{a.year}-{a.id}",
+            contract_type=AWARD_TYPE,
+            subtype=a.kind,
+            seller=calc.Party(c.name, org_id=c.home_org_id, ident=f"commissioner:{c.id}"),
+            buyer=bureau,
+            total_amount=a.amount,
+            technical_amount=a.amount,
+            paid_amount=a.amount,
+            registered_on=max(period.start, min(period.end, dt.date(a.year, 12, 31))),
+            activity_id=f"commissioner-award:{a.id}",
+        )
         for a, c in rows
     ]
 
@@ -58,5 +69,7 @@ def payout(session: Session, year: int) -> list[dict]:
     """The year's approved awards through the engine, per commissioner, with the engine's working."""
     period = calc.Period.year(year)
     policy = award_policy()
-    return [{"commissioner": r.name, "key": r.key, "total": str(r.total), "working": calc.working_json(r, policy)}
-            for r in calc.compute(policy, award_facts(session, period), period).results]  # fmt: skip
+    return [
+        {"commissioner": r.name, "key": r.key, "total": str(r.total), "working": calc.working_json(r, policy)}
+        for r in calc.compute(policy, award_facts(session, period), period).results
+    ]

@@ -26,8 +26,14 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         with path.open(encoding="utf-8-sig", newline="") as f:
             rows = [r for r in csv.DictReader(f) if any((v or "").strip() for v in r.values())]
     # Empty cells mean "not given"; numbers from a spreadsheet arrive as text so no float touches money.
-    return [{k: (str(v) if not isinstance(v, str) and v is not None and not hasattr(v, "isoformat") else v)
-             for k, v in r.items() if k and v not in (None, "")} for r in rows]  # fmt: skip
+    return [
+        {
+            k: (str(v) if not isinstance(v, str) and v is not None and not hasattr(v, "isoformat") else v)
+            for k, v in r.items()
+            if k and v not in (None, "")
+        }
+        for r in rows
+    ]
 
 
 @click.group("contracts")

@@ -11,6 +11,8 @@ from market.contracts import rules, service
 from market.contracts.models import Contract
 from market.contracts.schemas import (
     AmendmentIn,
+    AuthorisationIn,
+    AuthorisationOut,
     CancellationIn,
     ContractIn,
     ContractOut,
@@ -20,8 +22,6 @@ from market.contracts.schemas import (
     ImportIn,
     ImportOut,
     PartyOut,
-    AuthorisationIn,
-    AuthorisationOut,
     PaymentIn,
     PaymentOut,
     RefuseIn,
@@ -29,8 +29,8 @@ from market.contracts.schemas import (
     ReturnIn,
     ReversalIn,
 )
-from market.core.errors import ValidationFailed
 from market.core.deps import BureauActor, CurrentActor, SessionDep
+from market.core.errors import ValidationFailed
 from market.core.pagination import Page, PageDep, paginate
 from market.core.vocab import IP_TYPE_LABELS, TECHNICAL_FIELD_LABELS
 
@@ -100,16 +100,18 @@ def list_contracts(
 ) -> Page[ContractSummary]:
     """Contracts the caller may see: its own organisation's, or all for bureau staff."""
     rows, total = paginate(session, service.list_visible(actor, status=status), page)
-    return Page(items=[ContractSummary.model_validate(r) for r in rows], total=total, page=page.page,
-                page_size=page.page_size)  # fmt: skip
+    return Page(
+        items=[ContractSummary.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.get("/contracts/overdue", response_model=Page[ContractSummary])
 def overdue_contracts(session: SessionDep, actor: BureauActor, page: PageDep) -> Page[ContractSummary]:
     """Filed contracts past their decision deadline (15 / 30 working days)."""
     rows, total = paginate(session, service.overdue(), page)
-    return Page(items=[ContractSummary.model_validate(r) for r in rows], total=total, page=page.page,
-                page_size=page.page_size)  # fmt: skip
+    return Page(
+        items=[ContractSummary.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractOut)
@@ -135,9 +137,10 @@ def register_contract(
     """认定登记 (registrar): assigns the registration number; the registration date is the day of the decision."""
     if data is not None and data.registration_date is not None:
         raise ValidationFailed.field(
-            "registration_date", "registration_date_is_decision_date",
+            "registration_date",
+            "registration_date_is_decision_date",
             "the registration date is the decision date; historical registrations come through the import",
-        )  # fmt: skip
+        )
     return _out(session, service.register(session, actor, contract_id))
 
 
@@ -187,11 +190,11 @@ def list_payments(contract_id: int, session: SessionDep, actor: CurrentActor) ->
 
 
 @router.post("/contracts/{contract_id}/payments/{payment_id}/reversal", status_code=201, response_model=PaymentOut)
-def reverse_payment(contract_id: int, payment_id: int, data: ReversalIn, session: SessionDep,
-                    actor: CurrentActor) -> PaymentOut:  # fmt: skip
+def reverse_payment(
+    contract_id: int, payment_id: int, data: ReversalIn, session: SessionDep, actor: CurrentActor
+) -> PaymentOut:
     """Correct a wrong payment with a reversing entry; payments are never edited or deleted."""
     return PaymentOut.model_validate(service.reverse_payment(session, actor, contract_id, payment_id, data.reason))
-
 
 
 @router.post("/contracts/import", status_code=201, response_model=ImportOut)

@@ -87,7 +87,9 @@ class Contract(IdMixin, TimestampMixin, Base):
     payment_method: Mapped[str | None] = mapped_column(sa.String(20))  # lump_sum / instalments / royalty / equity
     ip_type: Mapped[str | None] = mapped_column(sa.String(30))  # market.core.vocab.IPType
     technical_field: Mapped[str | None] = mapped_column(sa.String(40))  # market.core.vocab.TechnicalField
-    plan_source: Mapped[str | None] = mapped_column(sa.String(20))  # national / ministry / provincial / municipal / unplanned
+    plan_source: Mapped[str | None] = mapped_column(
+        sa.String(20)
+    )  # national / ministry / provincial / municipal / unplanned
     related_party: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # 关联交易
     domestic_first: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # 国内首创
     first_set: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # 首台套
@@ -152,9 +154,7 @@ class ContractDeduction(IdMixin, Base):
 
     __tablename__ = "contract_deductions"
 
-    contract_id: Mapped[int] = mapped_column(
-        BigIntPK, sa.ForeignKey("contracts.id", ondelete="CASCADE"), index=True
-    )
+    contract_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(30))  # rules.DEDUCTION_KINDS
     description: Mapped[str | None] = mapped_column(sa.String(200))
     amount: Mapped[Decimal] = mapped_column(Money)
@@ -172,7 +172,9 @@ class ContractPayment(IdMixin, Base):
     recorded_by: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("users.id"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A correction is a reversing entry (negative amount) pointing at the payment it reverses; never an edit.
-    reverses_payment_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("contract_payments.id"), unique=True)
+    reverses_payment_id: Mapped[int | None] = mapped_column(
+        BigIntPK, sa.ForeignKey("contract_payments.id"), unique=True
+    )
 
 
 class FilingAuthorisation(IdMixin, Base):

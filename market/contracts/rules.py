@@ -15,47 +15,68 @@ from market.core.vocab import IPType, TechnicalField, is_known_entity_type
 
 # 民法典 arts. 851–887: five types and their subtypes (code -> Chinese label).
 CONTRACT_TYPES: dict[str, tuple[str, dict[str, str]]] = {
-    "development": ("技术开发", {
-        "commissioned": "委托开发",
-        "cooperative": "合作开发",
-    }),
-    "transfer": ("技术转让", {
-        "patent_right": "专利权转让",
-        "patent_application_right": "专利申请权转让",
-        "technical_secret": "技术秘密转让",
-        "software_copyright": "计算机软件著作权转让",
-        "ic_layout": "集成电路布图设计专有权转让",
-        "plant_variety": "植物新品种权转让",
-    }),
-    "license": ("技术许可", {
-        "patent_exclusive": "专利实施独占许可",
-        "patent_sole": "专利实施排他许可",
-        "patent_ordinary": "专利实施普通许可",
-        "technical_secret": "技术秘密使用许可",
-    }),
-    "consulting": ("技术咨询", {
-        "feasibility_study": "可行性论证",
-        "technology_forecast": "技术预测",
-        "special_survey": "专题技术调查",
-        "analysis_evaluation": "分析评价报告",
-    }),
-    "service": ("技术服务", {
-        "technical_service": "一般技术服务",
-        "technical_training": "技术培训",
-        "technical_intermediary": "技术中介",
-    }),
-}  # fmt: skip
+    "development": (
+        "技术开发",
+        {
+            "commissioned": "委托开发",
+            "cooperative": "合作开发",
+        },
+    ),
+    "transfer": (
+        "技术转让",
+        {
+            "patent_right": "专利权转让",
+            "patent_application_right": "专利申请权转让",
+            "technical_secret": "技术秘密转让",
+            "software_copyright": "计算机软件著作权转让",
+            "ic_layout": "集成电路布图设计专有权转让",
+            "plant_variety": "植物新品种权转让",
+        },
+    ),
+    "license": (
+        "技术许可",
+        {
+            "patent_exclusive": "专利实施独占许可",
+            "patent_sole": "专利实施排他许可",
+            "patent_ordinary": "专利实施普通许可",
+            "technical_secret": "技术秘密使用许可",
+        },
+    ),
+    "consulting": (
+        "技术咨询",
+        {
+            "feasibility_study": "可行性论证",
+            "technology_forecast": "技术预测",
+            "special_survey": "专题技术调查",
+            "analysis_evaluation": "分析评价报告",
+        },
+    ),
+    "service": (
+        "技术服务",
+        {
+            "technical_service": "一般技术服务",
+            "technical_training": "技术培训",
+            "technical_intermediary": "技术中介",
+        },
+    ),
+}
 
 PAYMENT_METHODS = {"lump_sum": "一次总付", "instalments": "分期支付", "royalty": "提成支付", "equity": "作价入股"}
 PLAN_SOURCES = {
-    "national": "国家计划", "ministry": "部门计划", "provincial": "省级计划",
-    "municipal": "地市县计划", "unplanned": "计划外",
-}  # fmt: skip
+    "national": "国家计划",
+    "ministry": "部门计划",
+    "provincial": "省级计划",
+    "municipal": "地市县计划",
+    "unplanned": "计划外",
+}
 # Non-technical costs a registrar deducts from 成交额; a reasonable quantity of deliverables is not one.
 DEDUCTION_KINDS = {
-    "equipment": "设备", "instruments": "仪器", "parts": "零部件", "raw_materials": "原材料",
+    "equipment": "设备",
+    "instruments": "仪器",
+    "parts": "零部件",
+    "raw_materials": "原材料",
     "other_non_technical": "其他非技术性费用",
-}  # fmt: skip
+}
 
 
 class RefusalReason(StrEnum):
@@ -149,10 +170,13 @@ def check_catalogue(contract_type: str, subtype: str) -> list[Problem]:
         return [Problem("contract_type", "unknown_contract_type", f"未知合同类型 {contract_type!r}; one of: {known}")]
     subtypes = CONTRACT_TYPES[contract_type][1]
     if subtype not in subtypes:
-        return [Problem(
-            "subtype", "unknown_subtype",
-            f"{CONTRACT_TYPES[contract_type][0]} has no subtype {subtype!r}; one of: {', '.join(subtypes)}",
-        )]  # fmt: skip
+        return [
+            Problem(
+                "subtype",
+                "unknown_subtype",
+                f"{CONTRACT_TYPES[contract_type][0]} has no subtype {subtype!r}; one of: {', '.join(subtypes)}",
+            )
+        ]
     return []
 
 
@@ -165,25 +189,39 @@ def _check_amounts(f: ContractFacts) -> list[Problem]:
             problems.append(Problem(f"deductions.{i}.amount", "deduction_not_positive", "a deduction must be > 0"))
     for i, kind in enumerate(f.deduction_kinds):
         if kind not in DEDUCTION_KINDS:
-            problems.append(Problem(
-                f"deductions.{i}.kind", "unknown_deduction_kind", f"deduction kind must be one of: {', '.join(DEDUCTION_KINDS)}"
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    f"deductions.{i}.kind",
+                    "unknown_deduction_kind",
+                    f"deduction kind must be one of: {', '.join(DEDUCTION_KINDS)}",
+                )
+            )
     derived = derived_technical_amount(f.total_amount, f.deductions)
     if f.technical_transaction_amount is not None and f.technical_transaction_amount > f.total_amount:
-        problems.append(Problem(
-            "technical_transaction_amount", "technical_amount_exceeds_total",
-            f"技术交易额 {f.technical_transaction_amount} exceeds 合同成交额 {f.total_amount}",
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                "technical_transaction_amount",
+                "technical_amount_exceeds_total",
+                f"技术交易额 {f.technical_transaction_amount} exceeds 合同成交额 {f.total_amount}",
+            )
+        )
     elif derived < 0:
-        problems.append(Problem(
-            "deductions", "deductions_exceed_total", f"非技术性费用 total {f.total_amount - derived} exceeds 合同成交额"
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                "deductions",
+                "deductions_exceed_total",
+                f"非技术性费用 total {f.total_amount - derived} exceeds 合同成交额",
+            )
+        )
     elif f.technical_transaction_amount is not None and f.technical_transaction_amount != derived:
-        problems.append(Problem(
-            "technical_transaction_amount", "deductions_do_not_add_up",
-            f"技术交易额 {f.technical_transaction_amount} ≠ 合同成交额 {f.total_amount} − deductions "
-            f"{f.total_amount - derived} = {derived}",
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                "technical_transaction_amount",
+                "deductions_do_not_add_up",
+                f"技术交易额 {f.technical_transaction_amount} ≠ 合同成交额 {f.total_amount} − deductions "
+                f"{f.total_amount - derived} = {derived}",
+            )
+        )
     return problems
 
 
@@ -201,9 +239,13 @@ def _check_dates(f: ContractFacts, today: dt.date) -> list[Problem]:
     if f.signing_date is not None and f.signing_date > f.valid_until:
         problems.append(Problem("signing_date", "signed_after_expiry", "签订日期 is after the end of validity"))
     if f.valid_until < today:
-        problems.append(Problem(
-            "valid_until", "contract_expired", f"合同已于 {f.valid_until} 失效: only contracts in force can be registered"
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                "valid_until",
+                "contract_expired",
+                f"合同已于 {f.valid_until} 失效: only contracts in force can be registered",
+            )
+        )
     return problems
 
 
@@ -223,13 +265,17 @@ def _check_parties(f: ContractFacts) -> list[Problem]:
     for i, p in enumerate(f.parties):
         where = f"parties.{i}"
         if p.role not in {"seller", "buyer", "intermediary", "consortium_member"}:
-            problems.append(Problem(f"{where}.role", "unknown_party_role", "role must be seller, buyer or intermediary"))
+            problems.append(
+                Problem(f"{where}.role", "unknown_party_role", "role must be seller, buyer or intermediary")
+            )
         if not p.name.strip():
             problems.append(Problem(f"{where}.name", "party_name_required", "party name is required"))
         domestic = p.country.upper() == "CN"
         if domestic:
             if not p.credit_code:
-                problems.append(Problem(f"{where}.credit_code", "credit_code_required", "a domestic party needs 统一社会信用代码"))
+                problems.append(
+                    Problem(f"{where}.credit_code", "credit_code_required", "a domestic party needs 统一社会信用代码")
+                )
             else:
                 try:
                     check_credit_code(p.credit_code)
@@ -255,9 +301,13 @@ def _check_parties(f: ContractFacts) -> list[Problem]:
             problems.append(Problem("parties", "intermediary_is_party", "the intermediary is also the seller or buyer"))
     if f.technology_import and seller and buyer:
         if seller.country.upper() == "CN":
-            problems.append(Problem("parties", "import_seller_not_foreign", "a technology import needs a seller abroad"))
+            problems.append(
+                Problem("parties", "import_seller_not_foreign", "a technology import needs a seller abroad")
+            )
         if buyer.country.upper() != "CN":
-            problems.append(Problem("parties", "import_buyer_not_domestic", "a technology import needs a domestic buyer"))
+            problems.append(
+                Problem("parties", "import_buyer_not_domestic", "a technology import needs a domestic buyer")
+            )
     return problems
 
 
@@ -280,9 +330,12 @@ def _check_vocab(f: ContractFacts) -> list[Problem]:
 def validate_contract(f: ContractFacts, today: dt.date) -> list[Problem]:
     """Everything a registrar would catch on the form; empty when the contract can be filed."""
     return [
-        *check_catalogue(f.contract_type, f.subtype), *_check_amounts(f), *_check_dates(f, today),
-        *_check_parties(f), *_check_vocab(f),
-    ]  # fmt: skip
+        *check_catalogue(f.contract_type, f.subtype),
+        *_check_amounts(f),
+        *_check_dates(f, today),
+        *_check_parties(f),
+        *_check_vocab(f),
+    ]
 
 
 def filer_role(technology_import: bool) -> str:
@@ -321,7 +374,11 @@ def add_working_days(
 
 
 def decision_days(technical_transaction_amount: Decimal, disputed: bool) -> int:
-    return LONG_DECISION_DAYS if disputed or technical_transaction_amount >= LARGE_CONTRACT_THRESHOLD else NORMAL_DECISION_DAYS
+    return (
+        LONG_DECISION_DAYS
+        if disputed or technical_transaction_amount >= LARGE_CONTRACT_THRESHOLD
+        else NORMAL_DECISION_DAYS
+    )
 
 
 def decision_deadline(

@@ -25,7 +25,9 @@ class PartyIn(BaseModel):
 
 
 class DeductionIn(BaseModel):
-    kind: Text = Field(description="equipment 设备 / instruments 仪器 / parts 零部件 / raw_materials 原材料 / other_non_technical")
+    kind: Text = Field(
+        description="equipment 设备 / instruments 仪器 / parts 零部件 / raw_materials 原材料 / other_non_technical"
+    )
     description: LongText | None = None
     amount: MoneyIn
 
@@ -36,7 +38,9 @@ class ContractIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     project_name: Text = Field(min_length=1, max_length=300)
-    contract_type: Text = Field(description="development 技术开发 / transfer 技术转让 / license 技术许可 / consulting 技术咨询 / service 技术服务")
+    contract_type: Text = Field(
+        description="development 技术开发 / transfer 技术转让 / license 技术许可 / consulting 技术咨询 / service 技术服务"
+    )
     subtype: Text
     signing_date: dt.date | None = None
     valid_from: dt.date | None = None
@@ -104,8 +108,9 @@ class RefuseIn(BaseModel):
 
 class RegisterIn(BaseModel):
     registration_date: dt.date | None = Field(
-        None, description="refused when given: the registration date is the decision date (today, China time); "
-        "historical registrations come through POST /contracts/import"
+        None,
+        description="refused when given: the registration date is the decision date (today, China time); "
+        "historical registrations come through POST /contracts/import",
     )
 
 
@@ -219,7 +224,9 @@ class ContractOut(BaseModel):
     version: int
     reregistration_of_id: int | None = None
     imported: bool = Field(False, description="a historical registration from the audited import")
-    achievement_link_confirmed_at: dt.datetime | None = Field(None, description="the registrar confirmed the achievement link")
+    achievement_link_confirmed_at: dt.datetime | None = Field(
+        None, description="the registrar confirmed the achievement link"
+    )
     performed_amount: Decimal = Field(Decimal("0.00"), description="实际履行金额 = Σ payments received")
     parties: list[PartyOut] = Field(default_factory=list)
     deductions: list[DeductionOut] = Field(default_factory=list)

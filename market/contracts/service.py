@@ -50,7 +50,9 @@ def today() -> dt.date:
 def _calendar() -> tuple[frozenset[dt.date], frozenset[dt.date]]:
     s = get_settings()
     # The official calendar (chinese-calendar), the environment's lists laid over it (market.core.workdays).
-    return workdays.calendar(rules.parse_holidays(s.contract_holidays), rules.parse_holidays(s.contract_extra_working_days))
+    return workdays.calendar(
+        rules.parse_holidays(s.contract_holidays), rules.parse_holidays(s.contract_extra_working_days)
+    )
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -142,8 +144,13 @@ def _party_rows(session: Session, parties: list[PartyIn]) -> list[ContractParty]
     return rows
 
 
-def _facts(contract: Contract, parties: list[ContractParty], deductions: list[ContractDeduction], *,
-           claimed_tta: Decimal | None) -> rules.ContractFacts:  # fmt: skip
+def _facts(
+    contract: Contract,
+    parties: list[ContractParty],
+    deductions: list[ContractDeduction],
+    *,
+    claimed_tta: Decimal | None,
+) -> rules.ContractFacts:
     return rules.ContractFacts(
         contract_type=contract.contract_type,
         subtype=contract.subtype,
@@ -156,9 +163,14 @@ def _facts(contract: Contract, parties: list[ContractParty], deductions: list[Co
         valid_until=contract.valid_until,
         parties=[
             rules.PartyFacts(
-                role=p.role, name=p.name, credit_code=p.credit_code, entity_type_code=p.entity_type_code,
-                region_code=p.region_code, country=p.country, org_id=p.org_id,
-            )  # fmt: skip
+                role=p.role,
+                name=p.name,
+                credit_code=p.credit_code,
+                entity_type_code=p.entity_type_code,
+                region_code=p.region_code,
+                country=p.country,
+                org_id=p.org_id,
+            )
             for p in parties
         ],
         technology_import=contract.technology_import,
@@ -178,15 +190,32 @@ def _raise_problems(problems: list[rules.Problem]) -> None:
 
 
 CONTRACT_FIELDS = (
-    "project_name", "contract_type", "subtype", "signing_date", "valid_from", "valid_until", "total_amount",
-    "payment_method", "ip_type", "technical_field", "plan_source", "related_party", "domestic_first", "first_set",
-    "technology_import", "disputed", "achievement_id", "demand_id", "call_id", "reregistration_of_id",
-)  # fmt: skip
+    "project_name",
+    "contract_type",
+    "subtype",
+    "signing_date",
+    "valid_from",
+    "valid_until",
+    "total_amount",
+    "payment_method",
+    "ip_type",
+    "technical_field",
+    "plan_source",
+    "related_party",
+    "domestic_first",
+    "first_set",
+    "technology_import",
+    "disputed",
+    "achievement_id",
+    "demand_id",
+    "call_id",
+    "reregistration_of_id",
+)
 
 
-def _apply_input(session: Session, actor: Actor, contract: Contract, data: ContractIn) -> tuple[
-    list[ContractParty], list[ContractDeduction]
-]:  # fmt: skip
+def _apply_input(
+    session: Session, actor: Actor, contract: Contract, data: ContractIn
+) -> tuple[list[ContractParty], list[ContractDeduction]]:
     if contract.achievement_id != data.achievement_id:  # a changed link is confirmed anew
         contract.achievement_link_confirmed_by = contract.achievement_link_confirmed_at = None
     for name in CONTRACT_FIELDS:
@@ -212,8 +241,9 @@ def _apply_input(session: Session, actor: Actor, contract: Contract, data: Contr
     return parties, deductions
 
 
-def _replace_children(session: Session, contract: Contract, parties: list[ContractParty],
-                      deductions: list[ContractDeduction]) -> None:  # fmt: skip
+def _replace_children(
+    session: Session, contract: Contract, parties: list[ContractParty], deductions: list[ContractDeduction]
+) -> None:
     session.execute(sa.delete(ContractParty).where(ContractParty.contract_id == contract.id))
     session.execute(sa.delete(ContractDeduction).where(ContractDeduction.contract_id == contract.id))
     for row in (*parties, *deductions):
@@ -232,8 +262,10 @@ def request_hash(data: ContractIn) -> str:
 
 def _require_filer(actor: Actor) -> None:
     if actor.is_bureau:
-        raise Forbidden("bureau staff do not file or edit a firm's contract; the party (or its authorised "
-                        "intermediary) does", code="bureau_may_not_file")  # fmt: skip
+        raise Forbidden(
+            "bureau staff do not file or edit a firm's contract; the party (or its authorised intermediary) does",
+            code="bureau_may_not_file",
+        )
     if actor.role not in FILER_ROLES:
         raise Forbidden("only an organisation's members file contracts", code="role_required")
     if not actor.org_verified:
@@ -254,8 +286,11 @@ def file_contract(
         with session.begin_nested():
             contract = _new_contract(session, actor, data)
             if idempotency_key:
-                session.add(IdempotencyKey(user_id=actor.user_id, key=idempotency_key, request_hash=digest,
-                                           contract_id=contract.id))  # fmt: skip
+                session.add(
+                    IdempotencyKey(
+                        user_id=actor.user_id, key=idempotency_key, request_hash=digest, contract_id=contract.id
+                    )
+                )
                 session.flush()
     except IntegrityError:
         # A concurrent request with the same key won the race; answer with what it created.
@@ -273,9 +308,7 @@ def _replay(session: Session, actor: Actor, key: str, digest: str) -> Contract |
     if row is None:
         return None
     if row.request_hash != digest:
-        raise Conflict(
-            "this Idempotency-Key was already used for a different request", code="idempotency_key_reused"
-        )
+        raise Conflict("this Idempotency-Key was already used for a different request", code="idempotency_key_reused")
     return session.get(Contract, row.contract_id)
 
 
@@ -293,17 +326,26 @@ def _new_contract(session: Session, actor: Actor, data: ContractIn) -> Contract:
     session.add(contract)
     session.flush()
     _replace_children(session, contract, parties, deductions)
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="create", actor=actor,
-                 to_state=contract.status)  # fmt: skip
+    audit.record(
+        session, entity_type="contract", entity_id=contract.id, action="create", actor=actor, to_state=contract.status
+    )
     if data.submit:
         _submit(session, actor, contract)
     return contract
 
 
-DRAFT_BLOCKING = frozenset({
-    "unknown_contract_type", "unknown_subtype", "technical_amount_exceeds_total", "deductions_exceed_total",
-    "deductions_do_not_add_up", "self_contract", "amount_not_positive", "deduction_not_positive",
-})  # fmt: skip
+DRAFT_BLOCKING = frozenset(
+    {
+        "unknown_contract_type",
+        "unknown_subtype",
+        "technical_amount_exceeds_total",
+        "deductions_exceed_total",
+        "deductions_do_not_add_up",
+        "self_contract",
+        "amount_not_positive",
+        "deduction_not_positive",
+    }
+)
 
 
 def _submit(session: Session, actor: Actor, contract: Contract) -> None:
@@ -320,32 +362,47 @@ def _submit(session: Session, actor: Actor, contract: Contract) -> None:
     )
     contract.correction_items = None
     session.flush()
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="submit", actor=actor,
-                 from_state=before, to_state=contract.status,
-                 detail={"decision_deadline": contract.decision_deadline.isoformat()})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="submit",
+        actor=actor,
+        from_state=before,
+        to_state=contract.status,
+        detail={"decision_deadline": contract.decision_deadline.isoformat()},
+    )
 
 
 def authorised(session: Session, party_org_id: int, intermediary_org_id: int) -> bool:
     """Whether the party has recorded (and not revoked) an authorisation of the intermediary to file for it."""
-    return session.scalar(
-        sa.select(FilingAuthorisation.id).where(
-            FilingAuthorisation.party_org_id == party_org_id,
-            FilingAuthorisation.intermediary_org_id == intermediary_org_id,
-            FilingAuthorisation.revoked_at.is_(None),
-        ).limit(1)
-    ) is not None  # fmt: skip
+    return (
+        session.scalar(
+            sa.select(FilingAuthorisation.id)
+            .where(
+                FilingAuthorisation.party_org_id == party_org_id,
+                FilingAuthorisation.intermediary_org_id == intermediary_org_id,
+                FilingAuthorisation.revoked_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
-def _require_authorised_intermediary(session: Session, actor: Actor, party_org_id: int | None, named: bool,
-                                     filer_role: str) -> None:  # fmt: skip
+def _require_authorised_intermediary(
+    session: Session, actor: Actor, party_org_id: int | None, named: bool, filer_role: str
+) -> None:
     if not named:
         raise Forbidden(
             f"only the {filer_role} files the contract (技术引进: the domestic buyer), or an intermediary named on it "
-            "with the party's authorisation", code="not_the_filer",
-        )  # fmt: skip
+            "with the party's authorisation",
+            code="not_the_filer",
+        )
     if party_org_id is None or not authorised(session, party_org_id, actor.org_id):
-        raise Forbidden(f"the {filer_role} has not authorised your organisation to file for it",
-                        code="no_filing_authorisation")  # fmt: skip
+        raise Forbidden(
+            f"the {filer_role} has not authorised your organisation to file for it", code="no_filing_authorisation"
+        )
 
 
 def _require_filer_of(session: Session, actor: Actor, contract: Contract) -> None:
@@ -354,7 +411,9 @@ def _require_filer_of(session: Session, actor: Actor, contract: Contract) -> Non
     if contract.filer_org_id == actor.org_id:
         return
     named = any(p.role == PartyRole.intermediary and p.org_id == actor.org_id for p in parties_of(session, contract.id))
-    _require_authorised_intermediary(session, actor, contract.filer_org_id, named, rules.filer_role(contract.technology_import))
+    _require_authorised_intermediary(
+        session, actor, contract.filer_org_id, named, rules.filer_role(contract.technology_import)
+    )
 
 
 UNKNOWN_LINK = "the linked record does not exist or is not visible to you"
@@ -374,9 +433,15 @@ def _check_links(session: Session, actor: Actor, data: ContractIn) -> None:
         ("achievement_id", Achievement, is_visible),
         ("demand_id", Demand, is_visible),
         ("call_id", Call, lambda a, call: can_read_call(call, a)),
-        ("reregistration_of_id", Contract, lambda a, c: c.status in (ContractStatus.registered, ContractStatus.cancelled)
-         and (c.filer_org_id == a.org_id or is_party(session, c, a.org_id))),
-    )  # fmt: skip
+        (
+            "reregistration_of_id",
+            Contract,
+            lambda a, c: (
+                c.status in (ContractStatus.registered, ContractStatus.cancelled)
+                and (c.filer_org_id == a.org_id or is_party(session, c, a.org_id))
+            ),
+        ),
+    )
     for field, model, visible in checks:
         value = getattr(data, field)
         if value is None:
@@ -393,18 +458,31 @@ def grant_authorisation(session: Session, actor: Actor, intermediary_org_id: int
         raise Forbidden("your organisation's administrator records authorisations", code="role_required")
     org = session.get(Organisation, intermediary_org_id)
     if org is None or org.kind != "intermediary":
-        raise ValidationFailed.field("intermediary_org_id", "not_an_intermediary",
-                                     "authorisations are given to intermediaries (技术转移服务机构)")  # fmt: skip
-    existing = session.scalar(sa.select(FilingAuthorisation).where(
-        FilingAuthorisation.party_org_id == actor.org_id, FilingAuthorisation.intermediary_org_id == org.id,
-        FilingAuthorisation.revoked_at.is_(None)))  # fmt: skip
+        raise ValidationFailed.field(
+            "intermediary_org_id",
+            "not_an_intermediary",
+            "authorisations are given to intermediaries (技术转移服务机构)",
+        )
+    existing = session.scalar(
+        sa.select(FilingAuthorisation).where(
+            FilingAuthorisation.party_org_id == actor.org_id,
+            FilingAuthorisation.intermediary_org_id == org.id,
+            FilingAuthorisation.revoked_at.is_(None),
+        )
+    )
     if existing is not None:
         return existing
     row = FilingAuthorisation(party_org_id=actor.org_id, intermediary_org_id=org.id, granted_by=actor.user_id)
     session.add(row)
     session.flush()
-    audit.record(session, entity_type="filing_authorisation", entity_id=row.id, action="granted", actor=actor,
-                 detail={"party_org_id": actor.org_id, "intermediary_org_id": org.id})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="filing_authorisation",
+        entity_id=row.id,
+        action="granted",
+        actor=actor,
+        detail={"party_org_id": actor.org_id, "intermediary_org_id": org.id},
+    )
     return row
 
 
@@ -424,11 +502,18 @@ def revoke_authorisation(session: Session, actor: Actor, authorisation_id: int) 
 
 def authorisations_of(session: Session, actor: Actor) -> list[FilingAuthorisation]:
     """Given by the caller's organisation, or given to it (an intermediary)."""
-    return list(session.scalars(
-        sa.select(FilingAuthorisation).where(sa.or_(FilingAuthorisation.party_org_id == actor.org_id,
-                                                    FilingAuthorisation.intermediary_org_id == actor.org_id))
-        .order_by(FilingAuthorisation.id)
-    ))  # fmt: skip
+    return list(
+        session.scalars(
+            sa.select(FilingAuthorisation)
+            .where(
+                sa.or_(
+                    FilingAuthorisation.party_org_id == actor.org_id,
+                    FilingAuthorisation.intermediary_org_id == actor.org_id,
+                )
+            )
+            .order_by(FilingAuthorisation.id)
+        )
+    )
 
 
 def update_contract(session: Session, actor: Actor, contract_id: int, data: ContractIn) -> Contract:
@@ -443,8 +528,15 @@ def update_contract(session: Session, actor: Actor, contract_id: int, data: Cont
     )
     _raise_problems(problems if data.submit else [p for p in problems if p.code in DRAFT_BLOCKING])
     _replace_children(session, contract, parties, deductions)
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="edit", actor=actor,
-                 from_state=contract.status, to_state=contract.status)  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="edit",
+        actor=actor,
+        from_state=contract.status,
+        to_state=contract.status,
+    )
     if data.submit:
         _submit(session, actor, contract)
     return contract
@@ -486,22 +578,45 @@ def create_draft_contract(session: Session, actor: Actor | None, data: Mapping[s
         problems.append(rules.Problem("total_amount", "amount_not_positive", "合同成交额 must be greater than zero"))
     _raise_problems(problems)
     contract = Contract(
-        status=ContractStatus.draft, contract_type=contract_type, subtype=subtype,
-        project_name=data["project_name"], total_amount=total, technical_transaction_amount=total,
-        call_id=data.get("call_id"), achievement_id=data.get("achievement_id"), demand_id=data.get("demand_id"),
-        technical_field=data.get("technical_field"), filer_org_id=seller.id,
-        created_by=getattr(actor, "user_id", None), version=1,
-    )  # fmt: skip
+        status=ContractStatus.draft,
+        contract_type=contract_type,
+        subtype=subtype,
+        project_name=data["project_name"],
+        total_amount=total,
+        technical_transaction_amount=total,
+        call_id=data.get("call_id"),
+        achievement_id=data.get("achievement_id"),
+        demand_id=data.get("demand_id"),
+        technical_field=data.get("technical_field"),
+        filer_org_id=seller.id,
+        created_by=getattr(actor, "user_id", None),
+        version=1,
+    )
     session.add(contract)
     session.flush()
     for role, org in ((PartyRole.seller, seller), (PartyRole.buyer, buyer)):
-        session.add(ContractParty(
-            contract_id=contract.id, role=role, org_id=org.id, name=org.name, credit_code=org.credit_code,
-            entity_type_code=org.entity_type_code, region_code=org.region_code, country=org.country,
-        ))  # fmt: skip
+        session.add(
+            ContractParty(
+                contract_id=contract.id,
+                role=role,
+                org_id=org.id,
+                name=org.name,
+                credit_code=org.credit_code,
+                entity_type_code=org.entity_type_code,
+                region_code=org.region_code,
+                country=org.country,
+            )
+        )
     session.flush()
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="create_draft", actor=actor,
-                 to_state=contract.status, detail={"call_id": contract.call_id})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="create_draft",
+        actor=actor,
+        to_state=contract.status,
+        detail={"call_id": contract.call_id},
+    )
     return contract
 
 
@@ -517,10 +632,11 @@ def _require_four_eyes(session: Session, actor: Actor, contract: Contract) -> No
     """The registrar who decides never created, filed or edited the contract (nor returned and then edited it)."""
     touched = session.scalars(
         sa.select(AuditEntry.actor_user_id).where(
-            AuditEntry.entity_type == "contract", AuditEntry.entity_id == contract.id,
+            AuditEntry.entity_type == "contract",
+            AuditEntry.entity_id == contract.id,
             AuditEntry.action.in_(("create", "create_draft", "edit", "submit")),
         )
-    ).all()  # fmt: skip
+    ).all()
     if not rules.may_decide(actor.user_id, [contract.created_by, *touched]):
         raise Forbidden("you created, filed or edited this contract; another registrar decides it", code="four_eyes")
 
@@ -563,9 +679,16 @@ def snapshot(contract: Contract, parties: list[ContractParty], deductions: list[
         "plan_source": contract.plan_source,
         "deductions": [{"kind": d.kind, "description": d.description, "amount": str(d.amount)} for d in deductions],
         "parties": [
-            {"role": p.role, "org_id": p.org_id, "name": p.name, "credit_code": p.credit_code,
-             "entity_type_code": p.entity_type_code, "region_code": p.region_code, "country": p.country,
-             "broker_name": p.broker_name}  # fmt: skip
+            {
+                "role": p.role,
+                "org_id": p.org_id,
+                "name": p.name,
+                "credit_code": p.credit_code,
+                "entity_type_code": p.entity_type_code,
+                "region_code": p.region_code,
+                "country": p.country,
+                "broker_name": p.broker_name,
+            }
             for p in parties
         ],
     }
@@ -576,19 +699,35 @@ def _ledger_entry(contract: Contract, parties: list[ContractParty], event: Contr
     seller, buyer, broker = by_role[PartyRole.seller], by_role[PartyRole.buyer], by_role.get(PartyRole.intermediary)
     day = event.effective_date
     return LedgerEntry(
-        contract_id=contract.id, event_id=event.id, entry_date=day, entry_year=day.year, entry_month=day.month,
-        sign=1, total_amount=contract.total_amount, technical_transaction_amount=contract.technical_transaction_amount,
-        contract_type=contract.contract_type, subtype=contract.subtype,
-        technical_field=contract.technical_field or "", ip_type=contract.ip_type or "",
-        seller_org_id=seller.org_id, seller_name=seller.name, seller_credit_code=seller.credit_code or "",
-        seller_entity_type=seller.entity_type_code or "", seller_region=seller.region_code or "",
+        contract_id=contract.id,
+        event_id=event.id,
+        entry_date=day,
+        entry_year=day.year,
+        entry_month=day.month,
+        sign=1,
+        total_amount=contract.total_amount,
+        technical_transaction_amount=contract.technical_transaction_amount,
+        contract_type=contract.contract_type,
+        subtype=contract.subtype,
+        technical_field=contract.technical_field or "",
+        ip_type=contract.ip_type or "",
+        seller_org_id=seller.org_id,
+        seller_name=seller.name,
+        seller_credit_code=seller.credit_code or "",
+        seller_entity_type=seller.entity_type_code or "",
+        seller_region=seller.region_code or "",
         seller_country=seller.country,
-        buyer_org_id=buyer.org_id, buyer_name=buyer.name, buyer_credit_code=buyer.credit_code or "",
-        buyer_entity_type=buyer.entity_type_code or "", buyer_region=buyer.region_code or "",
+        buyer_org_id=buyer.org_id,
+        buyer_name=buyer.name,
+        buyer_credit_code=buyer.credit_code or "",
+        buyer_entity_type=buyer.entity_type_code or "",
+        buyer_region=buyer.region_code or "",
         buyer_country=buyer.country,
-        intermediary_org_id=broker.org_id if broker else None, intermediary_name=broker.name if broker else "",
-        plan_source=contract.plan_source or "", payment_method=contract.payment_method or "",
-    )  # fmt: skip
+        intermediary_org_id=broker.org_id if broker else None,
+        intermediary_name=broker.name if broker else "",
+        plan_source=contract.plan_source or "",
+        payment_method=contract.payment_method or "",
+    )
 
 
 def _reversal(session: Session, contract: Contract, event: ContractEvent) -> LedgerEntry:
@@ -603,9 +742,14 @@ def _reversal(session: Session, contract: Contract, event: ContractEvent) -> Led
     columns = {c.key: getattr(last, c.key) for c in LedgerEntry.__table__.columns if c.key != "id"}
     day = event.effective_date
     columns.update(
-        event_id=event.id, entry_date=day, entry_year=day.year, entry_month=day.month, sign=-1,
-        total_amount=-last.total_amount, technical_transaction_amount=-last.technical_transaction_amount,
-    )  # fmt: skip
+        event_id=event.id,
+        entry_date=day,
+        entry_year=day.year,
+        entry_month=day.month,
+        sign=-1,
+        total_amount=-last.total_amount,
+        technical_transaction_amount=-last.technical_transaction_amount,
+    )
     return LedgerEntry(**columns)
 
 
@@ -635,13 +779,19 @@ def register(session: Session, actor: Actor, contract_id: int) -> Contract:
     contract.status = _transition(contract, "register")
     day = today()
     office = get_settings().registration_office_code
-    applicant = next((p for p in parties_of(session, contract.id) if p.role == rules.filer_role(contract.technology_import)), None)
+    applicant = next(
+        (p for p in parties_of(session, contract.id) if p.role == rules.filer_role(contract.technology_import)), None
+    )
     if applicant is None or not rules.in_jurisdiction(applicant.region_code, office):
-        raise Forbidden(f"this office ({office}) registers applicants located in its own jurisdiction; the applicant "
-                        "registers where it is located", code="outside_jurisdiction")  # fmt: skip
+        raise Forbidden(
+            f"this office ({office}) registers applicants located in its own jurisdiction; the applicant "
+            "registers where it is located",
+            code="outside_jurisdiction",
+        )
     if contract.valid_until is not None and contract.valid_until < day:
-        raise InvalidState("the contract is no longer in force; refuse it (invalid_or_not_in_force)",
-                           code="contract_expired")  # fmt: skip
+        raise InvalidState(
+            "the contract is no longer in force; refuse it (invalid_or_not_in_force)", code="contract_expired"
+        )
     settings = get_settings()
     seq = allocate_number(session, office, day.year)
     contract.registration_office, contract.registration_year, contract.registration_sequence = office, day.year, seq
@@ -653,15 +803,26 @@ def register(session: Session, actor: Actor, contract_id: int) -> Contract:
     contract.decided_at, contract.decided_by = contract.registered_at, actor.user_id
     parties, deductions = parties_of(session, contract.id), deductions_of(session, contract.id)
     event = ContractEvent(
-        contract_id=contract.id, kind=EventKind.registered, version=contract.version, effective_date=day,
-        registrar_user_id=actor.user_id, snapshot=snapshot(contract, parties, deductions),
-    )  # fmt: skip
+        contract_id=contract.id,
+        kind=EventKind.registered,
+        version=contract.version,
+        effective_date=day,
+        registrar_user_id=actor.user_id,
+        snapshot=snapshot(contract, parties, deductions),
+    )
     session.add(event)
     session.flush()
     _enter(session, _ledger_entry(contract, parties, event))
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="register", actor=actor,
-                 from_state=before, to_state=contract.status,
-                 detail={"registration_number": contract.registration_number})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="register",
+        actor=actor,
+        from_state=before,
+        to_state=contract.status,
+        detail={"registration_number": contract.registration_number},
+    )
     session.flush()
     return contract
 
@@ -675,8 +836,16 @@ def return_for_correction(session: Session, actor: Actor, contract_id: int, item
     contract.status = _transition(contract, "return")
     contract.correction_items = items
     contract.decided_at, contract.decided_by = utcnow(), actor.user_id
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="return", actor=actor,
-                 from_state=before, to_state=contract.status, detail={"items": items})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="return",
+        actor=actor,
+        from_state=before,
+        to_state=contract.status,
+        detail={"items": items},
+    )
     session.flush()
     return contract
 
@@ -694,16 +863,32 @@ def refuse(session: Session, actor: Actor, contract_id: int, reason: str, note: 
     contract.status = _transition(contract, "refuse")
     contract.refusal_reason, contract.refusal_note = reason, note
     contract.decided_at, contract.decided_by = utcnow(), actor.user_id
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="refuse", actor=actor,
-                 from_state=before, to_state=contract.status, detail={"reason": reason, "note": note})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="refuse",
+        actor=actor,
+        from_state=before,
+        to_state=contract.status,
+        detail={"reason": reason, "note": note},
+    )
     session.flush()
     return contract
 
 
 # --- amendments, cancellations ------------------------------------------------------------------
 
-AMENDABLE = ("project_name", "contract_type", "subtype", "valid_until", "payment_method", "ip_type",
-             "technical_field", "plan_source")  # fmt: skip
+AMENDABLE = (
+    "project_name",
+    "contract_type",
+    "subtype",
+    "valid_until",
+    "payment_method",
+    "ip_type",
+    "technical_field",
+    "plan_source",
+)
 
 
 def amend(session: Session, actor: Actor, contract_id: int, data: AmendmentIn) -> ContractEvent:
@@ -721,8 +906,11 @@ def amend(session: Session, actor: Actor, contract_id: int, data: AmendmentIn) -
     if data.total_amount is not None:
         received = performed_amount(session, contract.id)
         if to_money(data.total_amount) < received:
-            raise ValidationFailed.field("total_amount", "total_below_received",
-                                         f"合同成交额 cannot go below what has been received ({received})")  # fmt: skip
+            raise ValidationFailed.field(
+                "total_amount",
+                "total_below_received",
+                f"合同成交额 cannot go below what has been received ({received})",
+            )
         contract.total_amount = to_money(data.total_amount)
         changed.append("total_amount")
     parties, deductions = old_parties, old_deductions
@@ -730,8 +918,10 @@ def amend(session: Session, actor: Actor, contract_id: int, data: AmendmentIn) -
         parties = _party_rows(session, data.parties)
         changed.append("parties")
     if data.deductions is not None:
-        deductions = [ContractDeduction(kind=d.kind, description=d.description, amount=to_money(d.amount))
-                      for d in data.deductions]  # fmt: skip
+        deductions = [
+            ContractDeduction(kind=d.kind, description=d.description, amount=to_money(d.amount))
+            for d in data.deductions
+        ]
         changed.append("deductions")
     if not changed:
         raise ValidationFailed("an amendment must change something", code="empty_amendment")
@@ -739,8 +929,11 @@ def amend(session: Session, actor: Actor, contract_id: int, data: AmendmentIn) -
         contract.total_amount, [d.amount for d in deductions]
     )
     # Expiry and signing are judged at filing; an amendment only has to be consistent.
-    problems = [p for p in rules.validate_contract(_facts(contract, parties, deductions, claimed_tta=None), day)
-                if p.code not in {"contract_expired", "signing_date_in_future"}]  # fmt: skip
+    problems = [
+        p
+        for p in rules.validate_contract(_facts(contract, parties, deductions, claimed_tta=None), day)
+        if p.code not in {"contract_expired", "signing_date_in_future"}
+    ]
     _raise_problems(problems)
     if data.parties is not None:
         session.execute(sa.delete(ContractParty).where(ContractParty.contract_id == contract.id))
@@ -755,21 +948,35 @@ def amend(session: Session, actor: Actor, contract_id: int, data: AmendmentIn) -
     session.flush()
     contract.version += 1
     event = ContractEvent(
-        contract_id=contract.id, kind=EventKind.amended, version=contract.version, effective_date=day,
-        registrar_user_id=actor.user_id, reason=data.reason, snapshot=snapshot(contract, parties, deductions),
+        contract_id=contract.id,
+        kind=EventKind.amended,
+        version=contract.version,
+        effective_date=day,
+        registrar_user_id=actor.user_id,
+        reason=data.reason,
+        snapshot=snapshot(contract, parties, deductions),
         previous=previous,
-    )  # fmt: skip
+    )
     session.add(event)
     session.flush()
     _enter(session, _reversal(session, contract, event), _ledger_entry(contract, parties, event))
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="amend", actor=actor,
-                 from_state=contract.status, to_state=contract.status,
-                 detail={"changed": changed, "version": contract.version})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="amend",
+        actor=actor,
+        from_state=contract.status,
+        to_state=contract.status,
+        detail={"changed": changed, "version": contract.version},
+    )
     session.flush()
     return event
 
 
-def cancel(session: Session, actor: Actor, contract_id: int, reason: str, effective_date: dt.date | None) -> ContractEvent:
+def cancel(
+    session: Session, actor: Actor, contract_id: int, reason: str, effective_date: dt.date | None
+) -> ContractEvent:
     """注销登记: the contract leaves the figures from the cancellation's registration date on."""
     _require_registrar(actor)
     contract = get_visible(session, actor, contract_id, for_update=True)
@@ -780,14 +987,27 @@ def cancel(session: Session, actor: Actor, contract_id: int, reason: str, effect
     contract.cancelled_on = day
     parties, deductions = parties_of(session, contract.id), deductions_of(session, contract.id)
     event = ContractEvent(
-        contract_id=contract.id, kind=EventKind.cancelled, version=contract.version, effective_date=day,
-        registrar_user_id=actor.user_id, reason=reason, snapshot=snapshot(contract, parties, deductions),
-    )  # fmt: skip
+        contract_id=contract.id,
+        kind=EventKind.cancelled,
+        version=contract.version,
+        effective_date=day,
+        registrar_user_id=actor.user_id,
+        reason=reason,
+        snapshot=snapshot(contract, parties, deductions),
+    )
     session.add(event)
     session.flush()
     _enter(session, _reversal(session, contract, event))
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="cancel", actor=actor,
-                 from_state=before, to_state=contract.status, detail={"reason": reason})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="cancel",
+        actor=actor,
+        from_state=before,
+        to_state=contract.status,
+        detail={"reason": reason},
+    )
     session.flush()
     return event
 
@@ -813,8 +1033,9 @@ def version_in_force(session: Session, contract_id: int, on: dt.date) -> dict | 
 # --- payments -----------------------------------------------------------------------------------
 
 
-def record_payment(session: Session, actor: Actor, contract_id: int, amount: Decimal, received_on: dt.date,
-                   note: str | None) -> ContractPayment:  # fmt: skip
+def record_payment(
+    session: Session, actor: Actor, contract_id: int, amount: Decimal, received_on: dt.date, note: str | None
+) -> ContractPayment:
     """A payment received under a registered contract (recorded by the filer or bureau staff)."""
     contract = get_visible(session, actor, contract_id, for_update=True)
     _require_payment_recorder(actor, contract)
@@ -829,22 +1050,26 @@ def record_payment(session: Session, actor: Actor, contract_id: int, amount: Dec
         raise ValidationFailed.field("received_on", "before_signing", "a payment cannot precede the signing date")
     # Royalties (提成) may exceed the amount estimated at signing; everything else is capped by it.
     if contract.payment_method != "royalty" and performed_amount(session, contract.id) + amount > contract.total_amount:
-        raise ValidationFailed.field(
-            "amount", "payments_exceed_total", "payments received would exceed 合同成交额"
-        )
-    payment = ContractPayment(contract_id=contract.id, amount=amount, received_on=received_on, note=note,
-                              recorded_by=actor.user_id)  # fmt: skip
+        raise ValidationFailed.field("amount", "payments_exceed_total", "payments received would exceed 合同成交额")
+    payment = ContractPayment(
+        contract_id=contract.id, amount=amount, received_on=received_on, note=note, recorded_by=actor.user_id
+    )
     session.add(payment)
     session.flush()
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="payment", actor=actor,
-                 detail={"payment_id": payment.id, "amount": str(amount), "received_on": received_on.isoformat()})
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="payment",
+        actor=actor,
+        detail={"payment_id": payment.id, "amount": str(amount), "received_on": received_on.isoformat()},
+    )
     return payment
 
 
 def payments_of(session: Session, contract_id: int) -> list[ContractPayment]:
     stmt = sa.select(ContractPayment).where(ContractPayment.contract_id == contract_id)
     return list(session.scalars(stmt.order_by(ContractPayment.received_on, ContractPayment.id)))
-
 
 
 # --- open-call award contracts (called by market.calls) ----------------------------------------------
@@ -856,19 +1081,39 @@ def add_consortium_members(session: Session, actor: Actor | None, contract_id: i
     if contract is None or contract.status != ContractStatus.draft:
         raise InvalidState("only a draft contract takes consortium members", code="invalid_state")
     for org in session.scalars(sa.select(Organisation).where(Organisation.id.in_(org_ids)).order_by(Organisation.id)):
-        session.add(ContractParty(
-            contract_id=contract.id, role=PartyRole.consortium_member, org_id=org.id, name=org.name,
-            credit_code=org.credit_code, entity_type_code=org.entity_type_code, region_code=org.region_code,
-            country=org.country,
-        ))  # fmt: skip
+        session.add(
+            ContractParty(
+                contract_id=contract.id,
+                role=PartyRole.consortium_member,
+                org_id=org.id,
+                name=org.name,
+                credit_code=org.credit_code,
+                entity_type_code=org.entity_type_code,
+                region_code=org.region_code,
+                country=org.country,
+            )
+        )
     session.flush()
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="add_consortium_members", actor=actor,
-                 detail={"org_ids": list(org_ids)})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="add_consortium_members",
+        actor=actor,
+        detail={"org_ids": list(org_ids)},
+    )
 
 
 def file_signed_draft(
-    session: Session, actor: Actor, contract_id: int, *, signing_date: dt.date, valid_until: dt.date,
-    payment_method: str, ip_type: str, plan_source: str,
+    session: Session,
+    actor: Actor,
+    contract_id: int,
+    *,
+    signing_date: dt.date,
+    valid_until: dt.date,
+    payment_method: str,
+    ip_type: str,
+    plan_source: str,
 ) -> Contract:
     """An award draft is signed: its dates and terms are set and it is filed like any contract (normal
     registration; every filing check applies)."""
@@ -895,8 +1140,16 @@ def withdraw_award_contract(session: Session, actor: Actor, contract_id: int, re
     if contract.status in (ContractStatus.draft, ContractStatus.returned, ContractStatus.submitted):
         before, contract.status = contract.status, ContractStatus.cancelled
         session.flush()
-        audit.record(session, entity_type="contract", entity_id=contract.id, action="withdraw_award", actor=actor,
-                     from_state=before, to_state=contract.status, detail={"reason": reason})  # fmt: skip
+        audit.record(
+            session,
+            entity_type="contract",
+            entity_id=contract.id,
+            action="withdraw_award",
+            actor=actor,
+            from_state=before,
+            to_state=contract.status,
+            detail={"reason": reason},
+        )
     return contract
 
 
@@ -915,38 +1168,71 @@ def reverse_payment(session: Session, actor: Actor, contract_id: int, payment_id
     if original is None or original.contract_id != contract.id:
         raise NotFound("no such payment", code="payment_not_found")
     if original.reverses_payment_id is not None:
-        raise ValidationFailed.field("payment_id", "reversal_not_reversible",
-                                     "a reversing entry is not reversed; record the payment again")  # fmt: skip
+        raise ValidationFailed.field(
+            "payment_id", "reversal_not_reversible", "a reversing entry is not reversed; record the payment again"
+        )
     if session.scalar(sa.select(ContractPayment.id).where(ContractPayment.reverses_payment_id == original.id)):
         raise Conflict("this payment has already been reversed", code="payment_already_reversed")
-    reversal = ContractPayment(contract_id=contract.id, amount=-original.amount, received_on=today(), note=reason,
-                               recorded_by=actor.user_id, reverses_payment_id=original.id)  # fmt: skip
+    reversal = ContractPayment(
+        contract_id=contract.id,
+        amount=-original.amount,
+        received_on=today(),
+        note=reason,
+        recorded_by=actor.user_id,
+        reverses_payment_id=original.id,
+    )
     session.add(reversal)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
         raise Conflict("this payment has already been reversed", code="payment_already_reversed") from None
-    audit.record(session, entity_type="contract", entity_id=contract.id, action="payment_reversal", actor=actor,
-                 detail={"payment_id": reversal.id, "reverses": original.id, "amount": str(reversal.amount), "reason": reason})
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract.id,
+        action="payment_reversal",
+        actor=actor,
+        detail={"payment_id": reversal.id, "reverses": original.id, "amount": str(reversal.amount), "reason": reason},
+    )
     return reversal
 
 
 def history_of(session: Session, contract_id: int) -> list[dict[str, Any]]:
     """The registration events and the payments (with their reversing entries), in the order they were recorded."""
     rows: list[dict[str, Any]] = [
-        {"id": e.id, "kind": e.kind, "version": e.version, "effective_date": e.effective_date, "recorded_at": e.recorded_at,
-         "reason": e.reason, "snapshot": e.snapshot, "previous": e.previous, "payment": None}
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "version": e.version,
+            "effective_date": e.effective_date,
+            "recorded_at": e.recorded_at,
+            "reason": e.reason,
+            "snapshot": e.snapshot,
+            "previous": e.previous,
+            "payment": None,
+        }
         for e in events_of(session, contract_id)
-    ]  # fmt: skip
+    ]
     for p in payments_of(session, contract_id):
-        rows.append({
-            "id": p.id, "kind": "payment_reversal" if p.reverses_payment_id else "payment", "version": None,
-            "effective_date": p.received_on, "recorded_at": p.recorded_at, "reason": p.note, "snapshot": {},
-            "previous": None, "payment": {"id": p.id, "amount": str(to_money(p.amount)),
-                                          "received_on": p.received_on.isoformat(),
-                                          "reverses_payment_id": p.reverses_payment_id},
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": p.id,
+                "kind": "payment_reversal" if p.reverses_payment_id else "payment",
+                "version": None,
+                "effective_date": p.received_on,
+                "recorded_at": p.recorded_at,
+                "reason": p.note,
+                "snapshot": {},
+                "previous": None,
+                "payment": {
+                    "id": p.id,
+                    "amount": str(to_money(p.amount)),
+                    "received_on": p.received_on.isoformat(),
+                    "reverses_payment_id": p.reverses_payment_id,
+                },
+            }
+        )
     return sorted(rows, key=lambda r: r["recorded_at"])
 
 
@@ -954,9 +1240,18 @@ def history_of(session: Session, contract_id: int) -> list[dict[str, Any]]:
 
 IMPORT_ROLES = frozenset({Role.bureau_admin})
 # A back-catalogue row may lack what a live filing must have; it must still be consistent.
-IMPORT_TOLERATED = frozenset({"signing_date_required", "signing_date_in_future", "valid_from_required",
-                              "valid_until_required", "payment_method_required", "ip_type_required",
-                              "technical_field_required", "plan_source_required"})  # fmt: skip
+IMPORT_TOLERATED = frozenset(
+    {
+        "signing_date_required",
+        "signing_date_in_future",
+        "valid_from_required",
+        "valid_until_required",
+        "payment_method_required",
+        "ip_type_required",
+        "technical_field_required",
+        "plan_source_required",
+    }
+)
 
 
 def _row_parties(session: Session, row: Any) -> list[ContractParty]:
@@ -968,12 +1263,20 @@ def _row_parties(session: Session, row: Any) -> list[ContractParty]:
         code = getattr(row, f"{role}_credit_code") or None
         org = session.scalar(sa.select(Organisation).where(Organisation.credit_code == code)) if code else None
         country = (getattr(row, f"{role}_country") or "CN").upper()
-        out.append(ContractParty(
-            role=role, org_id=org.id if org else None, name=name, credit_code=code,
-            entity_type_code=getattr(row, f"{role}_entity_type") or (org.entity_type_code if org else None),
-            region_code=(getattr(row, f"{role}_region") or (org.region_code if org else None)) if country == "CN" else None,
-            country=country, broker_name=row.broker_name if role == "intermediary" else None,
-        ))  # fmt: skip
+        out.append(
+            ContractParty(
+                role=role,
+                org_id=org.id if org else None,
+                name=name,
+                credit_code=code,
+                entity_type_code=getattr(row, f"{role}_entity_type") or (org.entity_type_code if org else None),
+                region_code=(getattr(row, f"{role}_region") or (org.region_code if org else None))
+                if country == "CN"
+                else None,
+                country=country,
+                broker_name=row.broker_name if role == "intermediary" else None,
+            )
+        )
     return out
 
 
@@ -996,29 +1299,69 @@ def import_rows(session: Session, actor: Actor, raw_rows: list[dict[str, Any]]) 
         try:
             row = ImportRow.model_validate(raw)
         except ValidationError as exc:
-            errors += [{"row": i, "field": ".".join(str(x) for x in e["loc"]) or "row", "code": f"invalid_{e['type']}",
-                        "message": e["msg"]} for e in exc.errors()]  # fmt: skip
+            errors += [
+                {
+                    "row": i,
+                    "field": ".".join(str(x) for x in e["loc"]) or "row",
+                    "code": f"invalid_{e['type']}",
+                    "message": e["msg"],
+                }
+                for e in exc.errors()
+            ]
             continue
         problems: list[rules.Problem] = []
         if row.registration_date > today():
-            problems.append(rules.Problem("registration_date", "date_in_future", "a registration date cannot be in the future"))
+            problems.append(
+                rules.Problem("registration_date", "date_in_future", "a registration date cannot be in the future")
+            )
         if row.registration_number in numbers or session.scalar(
             sa.select(Contract.id).where(Contract.registration_number == row.registration_number)
         ):
-            problems.append(rules.Problem("registration_number", "duplicate_registration_number",
-                                          "this registration number is already in the ledger"))  # fmt: skip
+            problems.append(
+                rules.Problem(
+                    "registration_number",
+                    "duplicate_registration_number",
+                    "this registration number is already in the ledger",
+                )
+            )
         numbers.add(row.registration_number)
         total = to_money(row.total_amount)
-        technical = to_money(row.technical_transaction_amount) if row.technical_transaction_amount is not None else total
-        deductions = [ContractDeduction(kind="other_non_technical", description="导入: 成交额 − 技术交易额",
-                                        amount=total - technical)] if technical < total else []  # fmt: skip
+        technical = (
+            to_money(row.technical_transaction_amount) if row.technical_transaction_amount is not None else total
+        )
+        deductions = (
+            [
+                ContractDeduction(
+                    kind="other_non_technical", description="导入: 成交额 − 技术交易额", amount=total - technical
+                )
+            ]
+            if technical < total
+            else []
+        )
         contract = Contract(
-            status=ContractStatus.registered, imported=True, version=1, created_by=actor.user_id,
-            total_amount=total, technical_transaction_amount=technical,
-            **{f: getattr(row, f) for f in ("project_name", "contract_type", "subtype", "signing_date", "valid_from",
-                                             "valid_until", "payment_method", "ip_type", "technical_field",
-                                             "plan_source", "technology_import")},
-        )  # fmt: skip
+            status=ContractStatus.registered,
+            imported=True,
+            version=1,
+            created_by=actor.user_id,
+            total_amount=total,
+            technical_transaction_amount=technical,
+            **{
+                f: getattr(row, f)
+                for f in (
+                    "project_name",
+                    "contract_type",
+                    "subtype",
+                    "signing_date",
+                    "valid_from",
+                    "valid_until",
+                    "payment_method",
+                    "ip_type",
+                    "technical_field",
+                    "plan_source",
+                    "technology_import",
+                )
+            },
+        )
         parties = _row_parties(session, row)
         facts = _facts(contract, parties, deductions, claimed_tta=technical)
         problems += [p for p in rules.validate_contract(facts, row.registration_date) if p.code not in IMPORT_TOLERATED]
@@ -1026,8 +1369,11 @@ def import_rows(session: Session, actor: Actor, raw_rows: list[dict[str, Any]]) 
         prepared.append((row, contract, parties, deductions))
     if errors:
         bad = len({e["row"] for e in errors})
-        raise ValidationFailed(f"{bad} of {len(raw_rows)} rows have errors; nothing was imported",
-                               code="import_rows_invalid", details=errors)  # fmt: skip
+        raise ValidationFailed(
+            f"{bad} of {len(raw_rows)} rows have errors; nothing was imported",
+            code="import_rows_invalid",
+            details=errors,
+        )
     office = get_settings().registration_office_code
     out = []
     for row, contract, parties, deductions in prepared:
@@ -1043,16 +1389,26 @@ def import_rows(session: Session, actor: Actor, raw_rows: list[dict[str, Any]]) 
         session.flush()
         _replace_children(session, contract, parties, deductions)
         event = ContractEvent(
-            contract_id=contract.id, kind=EventKind.registered, version=1, effective_date=day,
-            registrar_user_id=actor.user_id, reason="imported (historical registration)",
+            contract_id=contract.id,
+            kind=EventKind.registered,
+            version=1,
+            effective_date=day,
+            registrar_user_id=actor.user_id,
+            reason="imported (historical registration)",
             snapshot=snapshot(contract, parties, deductions),
-        )  # fmt: skip
+        )
         session.add(event)
         session.flush()
         _enter(session, _ledger_entry(contract, parties, event))
-        audit.record(session, entity_type="contract", entity_id=contract.id, action="import", actor=actor,
-                     to_state=contract.status, detail={"registration_number": row.registration_number,
-                                                       "registration_date": day.isoformat()})  # fmt: skip
+        audit.record(
+            session,
+            entity_type="contract",
+            entity_id=contract.id,
+            action="import",
+            actor=actor,
+            to_state=contract.status,
+            detail={"registration_number": row.registration_number, "registration_date": day.isoformat()},
+        )
         out.append(contract)
     session.flush()
     return out
@@ -1086,7 +1442,13 @@ def confirm_achievement_link(session: Session, actor: Actor, contract_id: int) -
         raise InvalidState("the contract names no achievement", code="no_achievement_link")
     if contract.achievement_link_confirmed_at is None:
         contract.achievement_link_confirmed_by, contract.achievement_link_confirmed_at = actor.user_id, utcnow()
-        audit.record(session, entity_type="contract", entity_id=contract.id, action="achievement_link_confirmed",
-                     actor=actor, detail={"achievement_id": contract.achievement_id})  # fmt: skip
+        audit.record(
+            session,
+            entity_type="contract",
+            entity_id=contract.id,
+            action="achievement_link_confirmed",
+            actor=actor,
+            detail={"achievement_id": contract.achievement_id},
+        )
         session.flush()
     return contract

@@ -122,14 +122,19 @@ def backup(target: Path, engine: sa.Engine | None = None) -> dict[str, Any]:
         # One snapshot (pg_dump runs in a single repeatable-read transaction).
         done = subprocess.run(
             [pg_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(target / PG_FILE), url],
-            env=env, capture_output=True, text=True,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
     manifest = {
-        "format": FORMAT, "database": engine.dialect.name, "created_at": dt.datetime.now(dt.UTC).isoformat(),
-        "alembic_revision": _revision(engine), "high_water": marks,
-    }  # fmt: skip
+        "format": FORMAT,
+        "database": engine.dialect.name,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "alembic_revision": _revision(engine),
+        "high_water": marks,
+    }
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
     return manifest
 
@@ -161,8 +166,11 @@ def restore(source: Path, engine: sa.Engine | None = None, *, allow_id_reuse: bo
         before = {}
     if engine.dialect.name == "sqlite" and not allow_id_reuse:
         # SQLite cannot be told to continue after an id (see _keep_ids_ahead): say which ids would come again.
-        ahead = {t: (manifest["high_water"].get(t, 0) + 1, mark) for t, mark in before.items()
-                 if mark > manifest["high_water"].get(t, 0)}  # fmt: skip
+        ahead = {
+            t: (manifest["high_water"].get(t, 0) + 1, mark)
+            for t, mark in before.items()
+            if mark > manifest["high_water"].get(t, 0)
+        }
         if ahead:
             listed = ", ".join(f"{t} {lo}–{hi}" for t, (lo, hi) in sorted(ahead.items()))
             raise BackupError(
@@ -181,10 +189,21 @@ def restore(source: Path, engine: sa.Engine | None = None, *, allow_id_reuse: bo
     else:
         url, env = _libpq(engine)
         done = subprocess.run(
-            [pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-             "--exit-on-error", "--dbname", url, str(source / PG_FILE)],
-            env=env, capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                pg_tool("pg_restore"),
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--single-transaction",
+                "--exit-on-error",
+                "--dbname",
+                url,
+                str(source / PG_FILE),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise BackupError(f"pg_restore failed: {done.stderr.strip()}")
     from market.core.migrations import upgrade

@@ -114,9 +114,7 @@ class IdMixin:
 
 class TimestampMixin:
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
-    )
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
 def is_sqlite(bind: Engine | sa.Connection | Session) -> bool:
@@ -327,8 +325,15 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -
                 copy.write_row([row[n] if conv is None else conv(row[n]) for n, conv in pairs])
 
 
-def upsert_adding(session: Session, table: sa.Table, rows: list[dict[str, Any]], *, keys: list[str],
-                  add: list[str], keep_greatest: list[str] = ()) -> None:  # fmt: skip
+def upsert_adding(
+    session: Session,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    *,
+    keys: list[str],
+    add: list[str],
+    keep_greatest: list[str] = (),
+) -> None:
     """INSERT rows; where a row with the same `keys` exists, add the `add` columns to it instead.
 
     One statement (INSERT … ON CONFLICT DO UPDATE on both databases); `keep_greatest` columns keep

@@ -55,8 +55,9 @@ class ReadThatWritesMiddleware:
         except ReadOnlyUnitOfWork:
             if started:
                 raise
-            log.warning("%s %s wrote in a read-only unit of work: served again as a writer", scope["method"],
-                        scope.get("path"))  # fmt: skip
+            log.warning(
+                "%s %s wrote in a read-only unit of work: served again as a writer", scope["method"], scope.get("path")
+            )
         replayed = False
 
         async def replay_receive() -> Message:

@@ -75,7 +75,7 @@ class ValidationFailed(MarketError):
     message = "The request is invalid."
 
     @classmethod
-    def field(cls, field: str, code: str, message: str) -> "ValidationFailed":
+    def field(cls, field: str, code: str, message: str) -> ValidationFailed:
         return cls(message, code=code, details=[{"field": field, "code": code, "message": message}])
 
 

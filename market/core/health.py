@@ -113,8 +113,11 @@ def _redis_and_worker() -> tuple[dict[str, Any], dict[str, Any]]:
     beat = json.loads(raw)
     age = max(time.time() - float(beat["at"]), 0.0)
     stale = age > _limit("MARKET_HEARTBEAT_STALE_SECONDS", HEARTBEAT_SECONDS * 4)
-    return {"status": "ok"}, {"status": "stale" if stale else "ok", "age_seconds": round(age, 1),
-                              "hostname": beat.get("hostname")}  # fmt: skip
+    return {"status": "ok"}, {
+        "status": "stale" if stale else "ok",
+        "age_seconds": round(age, 1),
+        "hostname": beat.get("hostname"),
+    }
 
 
 def _index_lag() -> dict[str, Any]:
@@ -127,8 +130,12 @@ def _index_lag() -> dict[str, Any]:
     with session_scope() as session:
         lag = index_lag(session)
     limit = _limit("MARKET_READY_MAX_INDEX_LAG_SECONDS", 300)
-    return {"status": "ok" if lag["lag_seconds"] <= limit else "behind", "lag_seconds": lag["lag_seconds"],
-            "pending": lag["pending"], "limit_seconds": limit}  # fmt: skip
+    return {
+        "status": "ok" if lag["lag_seconds"] <= limit else "behind",
+        "lag_seconds": lag["lag_seconds"],
+        "pending": lag["pending"],
+        "limit_seconds": limit,
+    }
 
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
@@ -150,8 +157,11 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
     """Each component's status, checked in parallel and bounded in time (a hung dependency is "timeout");
     overall "ok" only when every checked one is ok (or not configured)."""
     wanted = set(only or COMPONENTS)
-    jobs = {name: fn for name, fn in (("database", _database), ("meilisearch", _meilisearch),
-                                      ("index_lag", _index_lag)) if name in wanted}  # fmt: skip
+    jobs = {
+        name: fn
+        for name, fn in (("database", _database), ("meilisearch", _meilisearch), ("index_lag", _index_lag))
+        if name in wanted
+    }
     if {"redis", "worker"} & wanted:
         jobs["redis+worker"] = _redis_and_worker
     futures = {name: _pool.submit(_timed, fn) for name, fn in jobs.items()}

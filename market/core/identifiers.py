@@ -13,10 +13,41 @@ CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 3
 PATENT_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
 PATENT_TYPES = {"1": "invention", "2": "utility_model", "3": "design", "8": "pct_invention", "9": "pct_utility_model"}
 PROVINCE_PREFIXES = {
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
-    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
-    "65", "71", "81", "82",
-}  # fmt: skip
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "21",
+    "22",
+    "23",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "37",
+    "41",
+    "42",
+    "43",
+    "44",
+    "45",
+    "46",
+    "50",
+    "51",
+    "52",
+    "53",
+    "54",
+    "61",
+    "62",
+    "63",
+    "64",
+    "65",
+    "71",
+    "81",
+    "82",
+}
 
 
 class IdentifierError(ValueError):
@@ -94,9 +125,7 @@ def check_patent_number(raw: str) -> PatentNumber:
         value = value[2:]
     m = re.fullmatch(r"(\d{12}|\d{8})\.?([0-9X])", value)
     if not m:
-        raise IdentifierError(
-            "invalid_patent_number", f"'{raw}' is not a CNIPA patent number like ZL201710601862.3"
-        )
+        raise IdentifierError("invalid_patent_number", f"'{raw}' is not a CNIPA patent number like ZL201710601862.3")
     digits, check = m.groups()
     if len(digits) == 12:
         year, kind_digit = int(digits[:4]), digits[4]

@@ -52,11 +52,17 @@ def uvicorn_log_config(level: str | None = None) -> dict:
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": "market.core.logging.RequestIdFilter"}},
         "formatters": {"market": {"()": "market.core.logging.formatter"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "market", "filters": ["request_id"],
-                                "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "market",
+                "filters": ["request_id"],
+                "stream": "ext://sys.stderr",
+            }
+        },
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {"uvicorn": quiet, "uvicorn.error": quiet, "uvicorn.access": quiet},
-    }  # fmt: skip
+    }
 
 
 def configure_logging(level: str | None = None, *, stream=None, force: bool = False) -> None:
@@ -114,9 +120,12 @@ class OncePerOutage:
                 self._suppressed += 1
                 return
         self.logger.warning(
-            "%s unavailable: %s: %s%s", self.what, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
+            "%s unavailable: %s: %s%s",
+            self.what,
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
             f" ({suppressed} more failures not logged)" if suppressed else "",
-        )  # fmt: skip
+        )
 
     def ok(self) -> None:
         with self._lock:

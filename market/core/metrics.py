@@ -24,27 +24,33 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("market.access")
 
 REQUEST_LATENCY = Histogram(
-    "market_http_request_duration_seconds", "HTTP request latency by route template (not raw path).",
+    "market_http_request_duration_seconds",
+    "HTTP request latency by route template (not raw path).",
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)  # fmt: skip
+)
 TASK_DURATION = Histogram(
-    "market_task_duration_seconds", "Celery task run time by task and outcome (succeeded, failed, retried).",
-    ["task", "outcome"], buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800),
-)  # fmt: skip
+    "market_task_duration_seconds",
+    "Celery task run time by task and outcome (succeeded, failed, retried).",
+    ["task", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800),
+)
 TASK_FAILURES = Counter(
     "market_task_failures_total",
     "Celery task runs that failed: raised (exception), will retry (retry), or returned an error (reported).",
     ["task", "reason"],
 )
 WEBHOOK_FAILURES = Counter(
-    "market_webhook_delivery_failures_total", "Webhook delivery attempts that failed (final: no more retries).",
+    "market_webhook_delivery_failures_total",
+    "Webhook delivery attempts that failed (final: no more retries).",
     ["final"],
-)  # fmt: skip
+)
 SUBSIDY_RUN_DURATION = Histogram(
-    "market_subsidy_run_duration_seconds", "Subsidy run computations (the compute task) by outcome.", ["outcome"],
+    "market_subsidy_run_duration_seconds",
+    "Subsidy run computations (the compute task) by outcome.",
+    ["outcome"],
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
-)  # fmt: skip
+)
 
 
 class StateCollector:
@@ -71,7 +77,9 @@ class StateCollector:
         up.add_metric([], 1)
         yield up
         now = utcnow()
-        backlog = GaugeMetricFamily("market_outbox_pending", "Outbox rows not yet processed, per topic.", labels=["topic"])
+        backlog = GaugeMetricFamily(
+            "market_outbox_pending", "Outbox rows not yet processed, per topic.", labels=["topic"]
+        )
         age = GaugeMetricFamily(
             "market_outbox_oldest_age_seconds", "Age of the oldest unprocessed outbox row, per topic.", labels=["topic"]
         )
@@ -180,9 +188,13 @@ class RequestMiddleware:
             if route != "/metrics":
                 REQUEST_LATENCY.labels(method, route, str(status)).observe(elapsed)
             access_log.info(
-                "%s %s %s %.1fms", method, route, status, elapsed * 1000,
+                "%s %s %s %.1fms",
+                method,
+                route,
+                status,
+                elapsed * 1000,
                 extra={"method": method, "route": route, "status": status, "duration_ms": round(elapsed * 1000, 2)},
-            )  # fmt: skip
+            )
             request_id_var.reset(token)
 
 

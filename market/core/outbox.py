@@ -20,7 +20,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from market.core.db import Base, BigIntPK, IdMixin, JSONType, UTCDateTime, after_commit, is_sqlite, session_scope, utcnow
+from market.core.db import (
+    Base,
+    BigIntPK,
+    IdMixin,
+    JSONType,
+    UTCDateTime,
+    after_commit,
+    is_sqlite,
+    session_scope,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +58,7 @@ def register_nudger(topic: str, nudge: Any) -> None:
     _nudgers[topic] = nudge
 
 
-def emit(
-    session: Session, topic: str, entity_type: str, entity_id: int, payload: dict[str, Any] | None = None
-) -> None:
+def emit(session: Session, topic: str, entity_type: str, entity_id: int, payload: dict[str, Any] | None = None) -> None:
     """Record an intent in the caller's transaction and nudge the drainer once it commits."""
     session.add(OutboxEvent(topic=topic, entity_type=entity_type, entity_id=entity_id, payload=payload))
     nudge_after_commit(session, topic)
@@ -121,8 +129,9 @@ class Nudger:
             self._skip_until = time.monotonic() + self.quiet
             if self.down_since is None:
                 self.down_since = time.monotonic()
-                log.warning("cannot nudge the workers (%s: %s); the scheduled sweep will catch up",
-                            type(exc).__name__, exc)  # fmt: skip
+                log.warning(
+                    "cannot nudge the workers (%s: %s); the scheduled sweep will catch up", type(exc).__name__, exc
+                )
             return
         if self.down_since is not None:
             log.info("nudging the workers works again (after %.0f s)", time.monotonic() - self.down_since)
@@ -203,9 +212,13 @@ def settle(done: list[int], failed: dict[int, str] | None = None) -> None:
 
 
 def drain_topic(
-    topic: str, handle: Callable[[str, int, dict[str, Any] | None], None], *, limit: int = 50,
-    lease: dt.timedelta = dt.timedelta(minutes=15), max_batches: int = 100,
-) -> dict[str, int]:  # fmt: skip
+    topic: str,
+    handle: Callable[[str, int, dict[str, Any] | None], None],
+    *,
+    limit: int = 50,
+    lease: dt.timedelta = dt.timedelta(minutes=15),
+    max_batches: int = 100,
+) -> dict[str, int]:
     """Run `handle(entity_type, entity_id, payload)` for each due row, one row at a time, until none is due.
 
     A row whose handler raises comes back after a backoff; the error stays on the row.

@@ -28,8 +28,9 @@ def covered_until(env_holidays: frozenset[dt.date] = frozenset()) -> int:
     return max(holidays | env_holidays).year
 
 
-def calendar(env_holidays: frozenset[dt.date] = frozenset(),
-             env_working_days: frozenset[dt.date] = frozenset()) -> tuple[frozenset[dt.date], frozenset[dt.date]]:  # fmt: skip
+def calendar(
+    env_holidays: frozenset[dt.date] = frozenset(), env_working_days: frozenset[dt.date] = frozenset()
+) -> tuple[frozenset[dt.date], frozenset[dt.date]]:
     """The official calendar with the environment's dates laid over it."""
     holidays, working = official()
     return (holidays - env_working_days) | env_holidays, (working - env_holidays) | env_working_days

@@ -27,35 +27,65 @@ ACHIEVEMENT_SHARE = 0.6
 STATE_WEIGHTS: tuple[tuple[FinalState, int], ...] = (("published", 86), ("draft", 7), ("closed", 5), ("withdrawn", 2))
 
 TRL_FOR = {
-    Maturity.lab: (2, 3), Maturity.pilot_small: (4,), Maturity.pilot: (5, 6),
-    Maturity.small_batch: (7,), Maturity.industrial: (8, 9),
-}  # fmt: skip
+    Maturity.lab: (2, 3),
+    Maturity.pilot_small: (4,),
+    Maturity.pilot: (5, 6),
+    Maturity.small_batch: (7,),
+    Maturity.industrial: (8, 9),
+}
 # Asking prices in 万元 (10,000 yuan), by maturity: the further along, the dearer.
 PRICE_WAN = {
-    Maturity.lab: (10, 80), Maturity.pilot_small: (30, 150), Maturity.pilot: (50, 300),
-    Maturity.small_batch: (100, 500), Maturity.industrial: (200, 1500),
-}  # fmt: skip
+    Maturity.lab: (10, 80),
+    Maturity.pilot_small: (30, 150),
+    Maturity.pilot: (50, 300),
+    Maturity.small_batch: (100, 500),
+    Maturity.industrial: (200, 1500),
+}
 STAGE_TEXT = {
-    Maturity.lab: ("目前已完成实验室原理验证，关键指标经多轮重复实验确认，具备开展小试的条件。",
-                   "已完成实验室阶段研究，发表相关论文多篇，亟需与企业合作推进工程化。"),
-    Maturity.pilot_small: ("已完成小试，制备样品经第三方检测机构检测，主要指标达到设计要求。",
-                           "小试样品已送合作企业试用，反馈良好，正在开展工艺放大研究。"),
-    Maturity.pilot: ("已建成中试线并连续稳定运行3个月以上，具备工程放大条件。",
-                     "已在合作企业完成中试验证，形成了完整的工艺包和质量标准。"),
-    Maturity.small_batch: ("已实现小批量生产，在3家以上企业开展应用验证，产品性能稳定。",
-                           "已小批量供货，用户使用报告齐全，可快速导入量产。"),
-    Maturity.industrial: ("已实现产业化应用，近三年累计实现销售收入超过5000万元。",
-                          "已在多家龙头企业规模化应用，技术成熟可靠，可提供成套技术服务。"),
-}  # fmt: skip
-RESEARCH_MATURITY = ((Maturity.lab, 3), (Maturity.pilot_small, 3), (Maturity.pilot, 3),
-                     (Maturity.small_batch, 1), (Maturity.industrial, 1))  # fmt: skip
+    Maturity.lab: (
+        "目前已完成实验室原理验证，关键指标经多轮重复实验确认，具备开展小试的条件。",
+        "已完成实验室阶段研究，发表相关论文多篇，亟需与企业合作推进工程化。",
+    ),
+    Maturity.pilot_small: (
+        "已完成小试，制备样品经第三方检测机构检测，主要指标达到设计要求。",
+        "小试样品已送合作企业试用，反馈良好，正在开展工艺放大研究。",
+    ),
+    Maturity.pilot: (
+        "已建成中试线并连续稳定运行3个月以上，具备工程放大条件。",
+        "已在合作企业完成中试验证，形成了完整的工艺包和质量标准。",
+    ),
+    Maturity.small_batch: (
+        "已实现小批量生产，在3家以上企业开展应用验证，产品性能稳定。",
+        "已小批量供货，用户使用报告齐全，可快速导入量产。",
+    ),
+    Maturity.industrial: (
+        "已实现产业化应用，近三年累计实现销售收入超过5000万元。",
+        "已在多家龙头企业规模化应用，技术成熟可靠，可提供成套技术服务。",
+    ),
+}
+RESEARCH_MATURITY = (
+    (Maturity.lab, 3),
+    (Maturity.pilot_small, 3),
+    (Maturity.pilot, 3),
+    (Maturity.small_batch, 1),
+    (Maturity.industrial, 1),
+)
 FIRM_MATURITY = ((Maturity.pilot, 1), (Maturity.small_batch, 3), (Maturity.industrial, 3))
 PATENT_TYPE_DIGIT = {IPType.invention_patent: "1", IPType.utility_model: "2"}
-RESEARCH_MODES = (TransferMode.transfer, TransferMode.license, TransferMode.joint_development,
-                  TransferMode.equity, TransferMode.technical_service)  # fmt: skip
+RESEARCH_MODES = (
+    TransferMode.transfer,
+    TransferMode.license,
+    TransferMode.joint_development,
+    TransferMode.equity,
+    TransferMode.technical_service,
+)
 FIRM_MODES = (TransferMode.license, TransferMode.technical_service, TransferMode.joint_development)
-DEMAND_MODES = (TransferMode.joint_development, TransferMode.technical_service, TransferMode.transfer,
-                TransferMode.license)  # fmt: skip
+DEMAND_MODES = (
+    TransferMode.joint_development,
+    TransferMode.technical_service,
+    TransferMode.transfer,
+    TransferMode.license,
+)
 
 
 @dataclass(frozen=True)
@@ -125,8 +155,9 @@ def _ip(rng: random.Random, tech: Tech, patent_serials: set[str]) -> tuple[IPTyp
     return ip, [], text
 
 
-def compose_achievement(rng: random.Random, bank: FieldBank, tech: Tech, title: str, holder: OrgSpec,
-                        patent_serials: set[str]) -> dict:  # fmt: skip
+def compose_achievement(
+    rng: random.Random, bank: FieldBank, tech: Tech, title: str, holder: OrgSpec, patent_serials: set[str]
+) -> dict:
     research = holder.kind in (OrgKind.university, OrgKind.institute)
     maturity = _weighted(rng, RESEARCH_MATURITY if research else FIRM_MATURITY)
     trl = rng.choice(TRL_FOR[maturity]) if rng.random() < 0.7 else None
@@ -147,11 +178,13 @@ def compose_achievement(rng: random.Random, bank: FieldBank, tech: Tech, title: 
     params = rng.sample(tech.params, min(len(tech.params), rng.randint(2, 4)))
     team = "项目团队" if research else "公司研发团队"
     uses = "、".join(tech.uses)
-    opening = rng.choice((
-        f"针对{tech.pain}的问题，{team}开展了系统研究。",
-        f"{tech.uses[0]}等领域长期存在{tech.pain}的难题。",
-        f"本成果面向{uses}等应用，解决{tech.pain}的问题。",
-    ))  # fmt: skip
+    opening = rng.choice(
+        (
+            f"针对{tech.pain}的问题，{team}开展了系统研究。",
+            f"{tech.uses[0]}等领域长期存在{tech.pain}的难题。",
+            f"本成果面向{uses}等应用，解决{tech.pain}的问题。",
+        )
+    )
     applies = "" if uses in opening else f"可应用于{uses}等领域。"
     recognition_text = ""
     if "domestic_first" in recognitions:
@@ -167,15 +200,25 @@ def compose_achievement(rng: random.Random, bank: FieldBank, tech: Tech, title: 
     if rng.random() < 0.5:
         keywords.append(tech.uses[0])
     return {
-        "title": title, "summary": summary, "technical_field": bank.field.value, "keywords": keywords,
-        "maturity": maturity.value, "trl": trl, "ip_type": ip.value, "patent_numbers": patents,
-        "transfer_modes": [m.value for m in modes], "asking_price": price,
-        "inventors": _people(rng, rng.randint(2, 5)), "recognitions": recognitions, "region_code": holder.region_code,
-    }  # fmt: skip
+        "title": title,
+        "summary": summary,
+        "technical_field": bank.field.value,
+        "keywords": keywords,
+        "maturity": maturity.value,
+        "trl": trl,
+        "ip_type": ip.value,
+        "patent_numbers": patents,
+        "transfer_modes": [m.value for m in modes],
+        "asking_price": price,
+        "inventors": _people(rng, rng.randint(2, 5)),
+        "recognitions": recognitions,
+        "region_code": holder.region_code,
+    }
 
 
-def compose_demand(rng: random.Random, bank: FieldBank, problem: Problem, title: str, firm: OrgSpec,
-                   today: dt.date) -> dict:  # fmt: skip
+def compose_demand(
+    rng: random.Random, bank: FieldBank, problem: Problem, title: str, firm: OrgSpec, today: dt.date
+) -> dict:
     wanted = _weighted(rng, ((Maturity.pilot, 2), (Maturity.small_batch, 3), (Maturity.industrial, 3), (None, 2)))
     modes = sorted(rng.sample(DEMAND_MODES, rng.randint(1, 2)), key=list(TransferMode).index)
     if rng.random() < 0.25:
@@ -185,21 +228,29 @@ def compose_demand(rng: random.Random, bank: FieldBank, problem: Problem, title:
         budget_text = f"预算约{_wan(budget)}，"
     deadline = today + dt.timedelta(days=rng.randint(60, 365)) if rng.random() < 0.85 else None
     targets = "；".join(f"{i}. {t}" for i, t in enumerate(problem.targets, start=1))
-    closing = rng.choice((
-        "希望合作方具备相关研发经验和工程化能力，可提供现场技术支持。",
-        "欢迎高校院所和科技型企业对接，可先提供样品或方案进行验证。",
-        "合作方需签订保密协议，项目完成后提供技术资料和人员培训。",
-    ))  # fmt: skip
+    closing = rng.choice(
+        (
+            "希望合作方具备相关研发经验和工程化能力，可提供现场技术支持。",
+            "欢迎高校院所和科技型企业对接，可先提供样品或方案进行验证。",
+            "合作方需签订保密协议，项目完成后提供技术资料和人员培训。",
+        )
+    )
     description = (
         f"我公司主要从事{firm.business}。{problem.situation}。现寻求{problem.subject}方面的技术合作，"
         f"具体要求：{targets}。{closing}{budget_text}合作方式为{_labels(modes)}"
         + (f"，希望在{deadline.year}年{deadline.month}月前完成对接。" if deadline else "。")
     )
     return {
-        "title": title, "description": description, "technical_field": bank.field.value,
-        "keywords": list(problem.keywords), "wanted_maturity": wanted.value if wanted else None, "budget": budget,
-        "cooperation_modes": [m.value for m in modes], "deadline": deadline, "region_code": firm.region_code,
-    }  # fmt: skip
+        "title": title,
+        "description": description,
+        "technical_field": bank.field.value,
+        "keywords": list(problem.keywords),
+        "wanted_maturity": wanted.value if wanted else None,
+        "budget": budget,
+        "cooperation_modes": [m.value for m in modes],
+        "deadline": deadline,
+        "region_code": firm.region_code,
+    }
 
 
 def _round_robin(per_field: dict, count: int) -> list:
@@ -215,8 +266,9 @@ def _round_robin(per_field: dict, count: int) -> list:
     return out
 
 
-def demo_listings(orgs: list[OrgSpec], *, count: int = 320, seed: int = 2024,
-                  today: dt.date | None = None) -> list[ListingSpec]:  # fmt: skip
+def demo_listings(
+    orgs: list[OrgSpec], *, count: int = 320, seed: int = 2024, today: dt.date | None = None
+) -> list[ListingSpec]:
     """`count` distinct listings: achievements from universities, institutes and firms, demands from firms."""
     rng = random.Random(seed)
     today = today or dt.date.today()

@@ -44,17 +44,28 @@ def load_demo(session: Session, *, listings: int = 320, today: dt.date | None = 
     now = utcnow()
     for spec in orgs:
         org = Organisation(
-            name=spec.name, kind=spec.kind, credit_code=spec.credit_code, credit_code_check_ok=True,
-            entity_type_code=spec.entity_type_code, region_code=spec.region_code, country="CN",
-            verification_status="verified", verified_at=now, filing_level=spec.filing_level,
+            name=spec.name,
+            kind=spec.kind,
+            credit_code=spec.credit_code,
+            credit_code_check_ok=True,
+            entity_type_code=spec.entity_type_code,
+            region_code=spec.region_code,
+            country="CN",
+            verification_status="verified",
+            verified_at=now,
+            filing_level=spec.filing_level,
             filing_date=spec.filing_date,
-        )  # fmt: skip
+        )
         session.add(org)
         session.flush()
         user = accounts.create_user(
-            session, org=org, username=demo_username(spec.key), password=None,
-            display_name=f"{spec.name}管理员", role=Role.org_admin,
-        )  # fmt: skip
+            session,
+            org=org,
+            username=demo_username(spec.key),
+            password=None,
+            display_name=f"{spec.name}管理员",
+            role=Role.org_admin,
+        )
         actors[spec.key] = accounts.actor_for_user(session, user)
 
     counts = {"organisations": len(orgs), "users": len(orgs), "achievement": 0, "demand": 0}
@@ -69,7 +80,10 @@ def load_demo(session: Session, *, listings: int = 320, today: dt.date | None = 
         counts[spec.kind] += 1
         counts[spec.final_state] += 1
     return {
-        "skipped": False, "organisations": counts["organisations"], "users": counts["users"],
-        "achievements": counts["achievement"], "demands": counts["demand"],
+        "skipped": False,
+        "organisations": counts["organisations"],
+        "users": counts["users"],
+        "achievements": counts["achievement"],
+        "demands": counts["demand"],
         **{state: counts[state] for state in ACTIONS},
-    }  # fmt: skip
+    }

@@ -14,22 +14,72 @@ F = TechnicalField
 ALL_FIELDS = tuple(F)
 
 REGION_NAMES = {
-    "330203": "海曙区", "330205": "江北区", "330206": "北仑区", "330211": "镇海区", "330212": "鄞州区",
-    "330213": "奉化区", "330281": "余姚市", "330282": "慈溪市", "330225": "象山县", "330226": "宁海县",
-    "330100": "杭州市", "310115": "上海市浦东新区", "320500": "苏州市",
-}  # fmt: skip
+    "330203": "海曙区",
+    "330205": "江北区",
+    "330206": "北仑区",
+    "330211": "镇海区",
+    "330212": "鄞州区",
+    "330213": "奉化区",
+    "330281": "余姚市",
+    "330282": "慈溪市",
+    "330225": "象山县",
+    "330226": "宁海县",
+    "330100": "杭州市",
+    "310115": "上海市浦东新区",
+    "320500": "苏州市",
+}
 NINGBO = ("330203", "330205", "330206", "330211", "330212", "330213", "330281", "330282", "330225", "330226")
 ELSEWHERE = ("330100", "310115", "320500")
 # How a firm's name starts, by region: 宁波 firms mostly say 宁波, county-level ones their county.
 NAME_PREFIX = {
-    "330281": ("余姚", "宁波"), "330282": ("慈溪", "宁波"), "330225": ("象山", "宁波"), "330226": ("宁海", "宁波"),
-    "330100": ("杭州", "浙江"), "310115": ("上海",), "320500": ("苏州", "江苏"),
-}  # fmt: skip
+    "330281": ("余姚", "宁波"),
+    "330282": ("慈溪", "宁波"),
+    "330225": ("象山", "宁波"),
+    "330226": ("宁海", "宁波"),
+    "330100": ("杭州", "浙江"),
+    "310115": ("上海",),
+    "320500": ("苏州", "江苏"),
+}
 BRANDS = (
-    "甬兴", "天一", "四明", "明州", "东钱", "三江", "海天", "慈航", "姚江", "奉川", "北港", "镇远", "凤凰",
-    "月湖", "梅山", "象港", "宁峰", "杉杉", "博睿", "恒昌", "瑞丰", "中鼎", "华纬", "精诚", "德瑞", "金田",
-    "汇泽", "启航", "联创", "拓新", "晟泰", "宏润", "科润", "蓝海", "远大", "亿纬", "众诚", "鼎力",
-)  # fmt: skip
+    "甬兴",
+    "天一",
+    "四明",
+    "明州",
+    "东钱",
+    "三江",
+    "海天",
+    "慈航",
+    "姚江",
+    "奉川",
+    "北港",
+    "镇远",
+    "凤凰",
+    "月湖",
+    "梅山",
+    "象港",
+    "宁峰",
+    "杉杉",
+    "博睿",
+    "恒昌",
+    "瑞丰",
+    "中鼎",
+    "华纬",
+    "精诚",
+    "德瑞",
+    "金田",
+    "汇泽",
+    "启航",
+    "联创",
+    "拓新",
+    "晟泰",
+    "宏润",
+    "科润",
+    "蓝海",
+    "远大",
+    "亿纬",
+    "众诚",
+    "鼎力",
+)
 FIRM_ENTITY_TYPES = ("150", "150", "150", "160", "170")
 
 
@@ -50,21 +100,41 @@ class OrgSpec:
 # Universities (022) and institutes (021): public institutions; the listings attributed to them are invented.
 RESEARCH = (
     ("宁波大学", OrgKind.university, "330205", ALL_FIELDS),
-    ("宁波诺丁汉大学", OrgKind.university, "330212",
-     (F.electronic_information, F.environmental, F.new_materials, F.urban_social)),
-    ("宁波工程学院", OrgKind.university, "330205",
-     (F.advanced_manufacturing, F.modern_transport, F.urban_social, F.new_energy)),
-    ("浙大宁波理工学院", OrgKind.university, "330212",
-     (F.electronic_information, F.advanced_manufacturing, F.biomedicine, F.aerospace)),
+    (
+        "宁波诺丁汉大学",
+        OrgKind.university,
+        "330212",
+        (F.electronic_information, F.environmental, F.new_materials, F.urban_social),
+    ),
+    (
+        "宁波工程学院",
+        OrgKind.university,
+        "330205",
+        (F.advanced_manufacturing, F.modern_transport, F.urban_social, F.new_energy),
+    ),
+    (
+        "浙大宁波理工学院",
+        OrgKind.university,
+        "330212",
+        (F.electronic_information, F.advanced_manufacturing, F.biomedicine, F.aerospace),
+    ),
     ("浙江万里学院", OrgKind.university, "330212", (F.agriculture, F.biomedicine, F.environmental)),
     ("宁波职业技术学院", OrgKind.university, "330206", (F.advanced_manufacturing, F.new_materials)),
     ("浙江大学", OrgKind.university, "330100", ALL_FIELDS),
-    ("浙江工业大学", OrgKind.university, "330100",
-     (F.biomedicine, F.environmental, F.advanced_manufacturing, F.new_energy)),
+    (
+        "浙江工业大学",
+        OrgKind.university,
+        "330100",
+        (F.biomedicine, F.environmental, F.advanced_manufacturing, F.new_energy),
+    ),
     ("苏州大学", OrgKind.university, "320500", (F.nuclear, F.biomedicine, F.new_materials)),
     ("上海科技大学", OrgKind.university, "310115", (F.electronic_information, F.biomedicine, F.aerospace)),
-    ("中国科学院宁波材料技术与工程研究所", OrgKind.institute, "330211",
-     (F.new_materials, F.new_energy, F.advanced_manufacturing, F.nuclear, F.aerospace)),
+    (
+        "中国科学院宁波材料技术与工程研究所",
+        OrgKind.institute,
+        "330211",
+        (F.new_materials, F.new_energy, F.advanced_manufacturing, F.nuclear, F.aerospace),
+    ),
     ("宁波工业互联网研究院", OrgKind.institute, "330206", (F.electronic_information, F.advanced_manufacturing)),
     ("宁波市农业科学研究院", OrgKind.institute, "330212", (F.agriculture,)),
     ("宁波市海洋与渔业研究院", OrgKind.institute, "330212", (F.agriculture, F.environmental)),
@@ -74,7 +144,7 @@ RESEARCH = (
     ("中国科学院上海高等研究院", OrgKind.institute, "310115", (F.new_energy, F.nuclear, F.electronic_information)),
     ("浙江省辐射技术应用研究所", OrgKind.institute, "330100", (F.nuclear, F.biomedicine)),
     ("苏州轨道交通技术研究院", OrgKind.institute, "320500", (F.modern_transport, F.urban_social)),
-)  # fmt: skip
+)
 
 INTERMEDIARIES = (
     ("宁波甬科技术转移有限公司", "150", "330212", FilingLevel.national, dt.date(2019, 12, 6)),
@@ -84,7 +154,7 @@ INTERMEDIARIES = (
     ("余姚市科技成果转化服务有限公司", "170", "330281", FilingLevel.city, dt.date(2023, 5, 12)),
     ("上海浦江技术转移有限公司", "150", "310115", FilingLevel.national, dt.date(2018, 11, 30)),
     ("苏州工业园区科技成果转化服务有限公司", "160", "320500", FilingLevel.provincial, dt.date(2020, 4, 8)),
-)  # fmt: skip
+)
 
 FIRMS_PER_FIELD = 3
 
@@ -125,6 +195,5 @@ def demo_orgs(seed: int = 2024) -> list[OrgSpec]:
             n += 1
     for i, (name, etc, region, level, filed) in enumerate(INTERMEDIARIES):
         code = credit_code(rng, registrar=_registrar(etc), region_code=region)
-        orgs.append(OrgSpec(f"broker-{i:02d}", name, OrgKind.intermediary, etc, region, code, (), "",
-                            level, filed))  # fmt: skip
+        orgs.append(OrgSpec(f"broker-{i:02d}", name, OrgKind.intermediary, etc, region, code, (), "", level, filed))
     return orgs

@@ -28,8 +28,14 @@ def register_agency(session: Session, actor: Actor, hide_evaluators: bool) -> Ev
     agency = EvaluationAgency(org_id=actor.org_id, status="pending", hide_evaluators=hide_evaluators)
     session.add(agency)
     session.flush()
-    audit.record(session, entity_type="evaluation_agency", entity_id=agency.id, action="register", actor=actor,
-                 to_state="pending")  # fmt: skip
+    audit.record(
+        session,
+        entity_type="evaluation_agency",
+        entity_id=agency.id,
+        action="register",
+        actor=actor,
+        to_state="pending",
+    )
     return agency
 
 
@@ -40,13 +46,21 @@ def decide_agency(session: Session, actor: Actor, org_id: int, approve: bool) ->
     before = agency.status
     agency.status, agency.decided_by = ("approved" if approve else "rejected"), actor.user_id
     session.flush()
-    audit.record(session, entity_type="evaluation_agency", entity_id=agency.id, action="decide", actor=actor,
-                 from_state=before, to_state=agency.status)  # fmt: skip
+    audit.record(
+        session,
+        entity_type="evaluation_agency",
+        entity_id=agency.id,
+        action="decide",
+        actor=actor,
+        from_state=before,
+        to_state=agency.status,
+    )
     return agency
 
 
-def request(session: Session, actor: Actor, achievement_id: int, agency_org_id: int,
-            declared_conflicts: list[int]) -> Evaluation:  # fmt: skip
+def request(
+    session: Session, actor: Actor, achievement_id: int, agency_org_id: int, declared_conflicts: list[int]
+) -> Evaluation:
     """The achievement's holder asks an approved agency for an evaluation."""
     achievement = session.get(Achievement, achievement_id)
     if achievement is None:
@@ -58,11 +72,19 @@ def request(session: Session, actor: Actor, achievement_id: int, agency_org_id: 
         raise ValidationFailed.field("agency_org_id", "agency_not_approved", "the agency is not approved by the bureau")
     if agency_org_id == actor.org_id:
         raise ValidationFailed.field("agency_org_id", "own_agency", "an organisation does not evaluate its own work")
-    ev = Evaluation(achievement_id=achievement_id, holder_org_id=actor.org_id, agency_org_id=agency_org_id,
-                    status="requested", declared_conflicts=sorted(set(declared_conflicts)), evaluator_ids=[])  # fmt: skip
+    ev = Evaluation(
+        achievement_id=achievement_id,
+        holder_org_id=actor.org_id,
+        agency_org_id=agency_org_id,
+        status="requested",
+        declared_conflicts=sorted(set(declared_conflicts)),
+        evaluator_ids=[],
+    )
     session.add(ev)
     session.flush()
-    audit.record(session, entity_type="evaluation", entity_id=ev.id, action="request", actor=actor, to_state="requested")
+    audit.record(
+        session, entity_type="evaluation", entity_id=ev.id, action="request", actor=actor, to_state="requested"
+    )
     return ev
 
 
@@ -86,13 +108,22 @@ def assign(session: Session, actor: Actor, evaluation_id: int, evaluator_ids: li
         raise ValidationFailed.field("evaluator_ids", "unknown_user", "every evaluator must be a user")
     bad = rules.conflicted(users, ev.holder_org_id, ev.declared_conflicts)
     if bad:
-        raise ValidationFailed.field("evaluator_ids", "conflicted_evaluator",
-                                     f"conflicted (holder's organisation or declared): {bad}")  # fmt: skip
+        raise ValidationFailed.field(
+            "evaluator_ids", "conflicted_evaluator", f"conflicted (holder's organisation or declared): {bad}"
+        )
     before = ev.status
     ev.evaluator_ids, ev.status = ids, rules.next_state(ev.status, "assign") or ev.status
     session.flush()
-    audit.record(session, entity_type="evaluation", entity_id=ev.id, action="assign", actor=actor,
-                 from_state=before, to_state=ev.status, detail={"evaluators": ids})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="evaluation",
+        entity_id=ev.id,
+        action="assign",
+        actor=actor,
+        from_state=before,
+        to_state=ev.status,
+        detail={"evaluators": ids},
+    )
     return ev
 
 
@@ -105,10 +136,16 @@ def report(session: Session, actor: Actor, evaluation_id: int, data: dict[str, A
     ev.value_low, ev.value_high, ev.report_reference = low, high, data["report_reference"]
     ev.status, ev.completed_at = "completed", utcnow()
     session.flush()
-    audit.record(session, entity_type="evaluation", entity_id=ev.id, action="report", actor=actor,
-                 from_state="assigned", to_state="completed",
-                 detail={"trl": ev.trl, "innovation_grade": ev.innovation_grade,
-                         "advancement_grade": ev.advancement_grade})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="evaluation",
+        entity_id=ev.id,
+        action="report",
+        actor=actor,
+        from_state="assigned",
+        to_state="completed",
+        detail={"trl": ev.trl, "innovation_grade": ev.innovation_grade, "advancement_grade": ev.advancement_grade},
+    )
     return ev
 
 
@@ -120,28 +157,42 @@ def view(session: Session, actor: Actor | None, ev: Evaluation) -> dict[str, Any
     party = actor is not None and (actor.is_bureau or actor.org_id in (ev.agency_org_id, ev.holder_org_id))
     if not party and ev.status != "completed":
         raise NotFound("no such evaluation", code="evaluation_not_found")
-    sees_evaluators = actor is not None and (actor.is_bureau or actor.org_id == ev.agency_org_id or (
-        actor.org_id == ev.holder_org_id and agency is not None and not agency.hide_evaluators))  # fmt: skip
+    sees_evaluators = actor is not None and (
+        actor.is_bureau
+        or actor.org_id == ev.agency_org_id
+        or (actor.org_id == ev.holder_org_id and agency is not None and not agency.hide_evaluators)
+    )
     out: dict[str, Any] = {
-        "id": ev.id, "achievement_id": ev.achievement_id, "agency_org_id": ev.agency_org_id,
-        "agency_name": agency_name, "status": ev.status, "trl": ev.trl,
+        "id": ev.id,
+        "achievement_id": ev.achievement_id,
+        "agency_org_id": ev.agency_org_id,
+        "agency_name": agency_name,
+        "status": ev.status,
+        "trl": ev.trl,
         "trl_label": rules.TRL.get(ev.trl) if ev.trl else None,
         "innovation_grade": ev.innovation_grade,
         "innovation_grade_label": rules.INNOVATION_GRADES.get(ev.innovation_grade or ""),
         "advancement_grade": ev.advancement_grade,
         "advancement_grade_label": rules.ADVANCEMENT_GRADES.get(ev.advancement_grade or ""),
-        "value_low": ev.value_low, "value_high": ev.value_high, "report_reference": ev.report_reference,
+        "value_low": ev.value_low,
+        "value_high": ev.value_high,
+        "report_reference": ev.report_reference,
         "completed_at": ev.completed_at,
         "evaluator_count": len(ev.evaluator_ids or []),
-    }  # fmt: skip
+    }
     if sees_evaluators:
         out["evaluator_ids"] = list(ev.evaluator_ids or [])
     return out
 
 
 def completed_for(session: Session, achievement_id: int) -> list[Evaluation]:
-    return list(session.scalars(sa.select(Evaluation).where(
-        Evaluation.achievement_id == achievement_id, Evaluation.status == "completed").order_by(Evaluation.id)))
+    return list(
+        session.scalars(
+            sa.select(Evaluation)
+            .where(Evaluation.achievement_id == achievement_id, Evaluation.status == "completed")
+            .order_by(Evaluation.id)
+        )
+    )
 
 
 def verified_trl(session: Session, achievement_id: int) -> int | None:

@@ -19,11 +19,14 @@ def apply(data: ApplicationIn, session: SessionDep, actor: CurrentActor) -> Fili
 
 
 @router.get("", response_model=Page[FilingOut])
-def list_filings(session: SessionDep, actor: CurrentActor, page: PageDep, status: str | None = None,
-                 org_id: int | None = None) -> Page[FilingOut]:  # fmt: skip
+def list_filings(
+    session: SessionDep, actor: CurrentActor, page: PageDep, status: str | None = None, org_id: int | None = None
+) -> Page[FilingOut]:
     """The bureau sees every filing; an organisation its own."""
     rows, total = paginate(session, service.visible(actor, status=status, org_id=org_id), page)
-    return Page(items=[FilingOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size)
+    return Page(
+        items=[FilingOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.get("/{filing_id}", response_model=FilingOut)

@@ -48,12 +48,25 @@ def apply(session: Session, actor: Actor, data: ApplicationIn) -> IntermediaryFi
         raise Forbidden("only intermediaries (技术转移服务机构) are filed", code="not_an_intermediary")
     if not actor.org_verified:
         raise Forbidden("your organisation is not verified yet", code="org_not_verified")
-    row = IntermediaryFiling(org_id=org.id, level=data.level, status=FilingStatus.applied, claimed_on=data.claimed_on,
-                             note=data.note, applied_by=actor.user_id)  # fmt: skip
+    row = IntermediaryFiling(
+        org_id=org.id,
+        level=data.level,
+        status=FilingStatus.applied,
+        claimed_on=data.claimed_on,
+        note=data.note,
+        applied_by=actor.user_id,
+    )
     session.add(row)
     session.flush()
-    audit.record(session, entity_type="intermediary_filing", entity_id=row.id, action="applied", actor=actor,
-                 to_state=row.status, detail={"level": data.level})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="intermediary_filing",
+        entity_id=row.id,
+        action="applied",
+        actor=actor,
+        to_state=row.status,
+        detail={"level": data.level},
+    )
     return row
 
 
@@ -91,10 +104,21 @@ def record(session: Session, actor: Actor, filing_id: int, data: RecordIn) -> In
     row.filed_on, row.valid_until, row.decision_note = data.filed_on, data.valid_until, data.note
     row.decided_by, row.decided_at = actor.user_id, utcnow()
     session.flush()
-    audit.record(session, entity_type="intermediary_filing", entity_id=row.id, action="recorded", actor=actor,
-                 from_state=before, to_state=to,
-                 detail={"filing_number": data.filing_number, "level": data.level, "filed_on": data.filed_on.isoformat(),
-                         "valid_until": data.valid_until.isoformat() if data.valid_until else None})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="intermediary_filing",
+        entity_id=row.id,
+        action="recorded",
+        actor=actor,
+        from_state=before,
+        to_state=to,
+        detail={
+            "filing_number": data.filing_number,
+            "level": data.level,
+            "filed_on": data.filed_on.isoformat(),
+            "valid_until": data.valid_until.isoformat() if data.valid_until else None,
+        },
+    )
     return row
 
 
@@ -104,8 +128,16 @@ def reject(session: Session, actor: Actor, filing_id: int, note: str) -> Interme
     before, row.status = row.status, _transition(row, "reject")
     row.decision_note, row.decided_by, row.decided_at = note, actor.user_id, utcnow()
     session.flush()
-    audit.record(session, entity_type="intermediary_filing", entity_id=row.id, action="rejected", actor=actor,
-                 from_state=before, to_state=row.status, detail={"note": note})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="intermediary_filing",
+        entity_id=row.id,
+        action="rejected",
+        actor=actor,
+        from_state=before,
+        to_state=row.status,
+        detail={"note": note},
+    )
     return row
 
 
@@ -121,18 +153,31 @@ def revoke(session: Session, actor: Actor, filing_id: int, data: RevokeIn) -> In
         raise ValidationFailed.field("revoked_on", "before_filing", "a revocation cannot precede the filing")
     row.status, row.revoked_on, row.revocation_reason, row.revoked_by = to, day, data.reason, actor.user_id
     session.flush()
-    audit.record(session, entity_type="intermediary_filing", entity_id=row.id, action="revoked", actor=actor,
-                 from_state=before, to_state=to, detail={"reason": data.reason, "revoked_on": day.isoformat()})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="intermediary_filing",
+        entity_id=row.id,
+        action="revoked",
+        actor=actor,
+        from_state=before,
+        to_state=to,
+        detail={"reason": data.reason, "revoked_on": day.isoformat()},
+    )
     return row
 
 
 def records(session: Session, org_ids: Iterable[int] | None = None) -> dict[int, list[rules.Record]]:
     """Every recorded (or later revoked) filing by organisation: what the subsidy engine reads."""
-    stmt = sa.select(IntermediaryFiling.org_id, IntermediaryFiling.level, IntermediaryFiling.filed_on,
-                     IntermediaryFiling.valid_until, IntermediaryFiling.revoked_on).where(
+    stmt = sa.select(
+        IntermediaryFiling.org_id,
+        IntermediaryFiling.level,
+        IntermediaryFiling.filed_on,
+        IntermediaryFiling.valid_until,
+        IntermediaryFiling.revoked_on,
+    ).where(
         IntermediaryFiling.status.in_((FilingStatus.recorded, FilingStatus.revoked)),
         IntermediaryFiling.filed_on.is_not(None),
-    )  # fmt: skip
+    )
     if org_ids is not None:
         stmt = stmt.where(IntermediaryFiling.org_id.in_(list(org_ids)))
     out: dict[int, list[rules.Record]] = defaultdict(list)

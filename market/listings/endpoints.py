@@ -1,6 +1,5 @@
 """HTTP endpoints for achievements (/achievements) and demands (/demands)."""
 
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
@@ -57,7 +56,9 @@ def _routes(kind: str, path: str, create_model: type, patch_model: type, out_mod
         technical_field: TechnicalField | None = None,
         maturity: Annotated[Maturity | None, Query(description="成熟度 (for demands: wanted maturity)")] = None,
         mode: Annotated[TransferMode | None, Query(description="transfer / cooperation mode it offers")] = None,
-        region_code: Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="prefix-aware: 330200 = Ningbo")] = None,
+        region_code: Annotated[
+            str | None, Query(pattern=r"^\d{2,6}$", description="prefix-aware: 330200 = Ningbo")
+        ] = None,
         status_: Annotated[str | None, Query(alias="status")] = None,
         org_id: int | None = None,
         min_price: Annotated[MoneyIn | None, Query(ge=0, description="minimum price / budget in yuan")] = None,
@@ -65,13 +66,24 @@ def _routes(kind: str, path: str, create_model: type, patch_model: type, out_mod
         include_negotiable: Annotated[bool, Query(description="with a price range: also list 面议 ones")] = False,
         negotiable: Annotated[bool | None, Query(description="only 面议 (true) or only priced (false)")] = None,
         q: Annotated[str | None, Query(max_length=100, description="title contains")] = None,
-        sort: Annotated[str, Query(description="published_at, created_at, updated_at, price, id; '-' = descending")] = "-published_at",
-    ):  # fmt: skip
+        sort: Annotated[
+            str, Query(description="published_at, created_at, updated_at, price, id; '-' = descending")
+        ] = "-published_at",
+    ):
         filters = {
-            "technical_field": technical_field, "maturity": maturity, "mode": mode, "region_code": region_code,
-            "status": status_, "org_id": org_id, "min_amount": min_price, "max_amount": max_price,
-            "include_negotiable": include_negotiable, "negotiable": negotiable, "q": q, "sort": sort,
-        }  # fmt: skip
+            "technical_field": technical_field,
+            "maturity": maturity,
+            "mode": mode,
+            "region_code": region_code,
+            "status": status_,
+            "org_id": org_id,
+            "min_amount": min_price,
+            "max_amount": max_price,
+            "include_negotiable": include_negotiable,
+            "negotiable": negotiable,
+            "q": q,
+            "sort": sort,
+        }
         items, total = service.list_listings(session, actor, kind, filters, page)
         return Page(
             items=[out_model.model_validate(i) for i in items], total=total, page=page.page, page_size=page.page_size
@@ -91,18 +103,55 @@ def _routes(kind: str, path: str, create_model: type, patch_model: type, out_mod
     def history(listing_id: int, session: SessionDep, actor: OptionalActor):
         return [HistoryEntry.model_validate(e) for e in service.history(session, actor, kind, listing_id)]
 
-    router.add_api_route(f"/{path}", create, methods=["POST"], response_model=out_model, status_code=status.HTTP_201_CREATED,
-                         tags=tags, summary=f"Create a draft {label}")  # fmt: skip
-    router.add_api_route(f"/{path}", list_, methods=["GET"], response_model=Page[out_model], tags=tags,
-                         summary=f"List and filter {label}s (public ones, plus your own drafts)")  # fmt: skip
-    router.add_api_route(f"/{path}/{{listing_id}}", get, methods=["GET"], response_model=out_model, tags=tags,
-                         summary=f"Read one {label}")  # fmt: skip
-    router.add_api_route(f"/{path}/{{listing_id}}", patch, methods=["PATCH"], response_model=out_model, tags=tags,
-                         summary=f"Edit a {label} (owner organisation or bureau admin)")  # fmt: skip
-    router.add_api_route(f"/{path}/{{listing_id}}/transitions", transition, methods=["POST"], response_model=out_model,
-                         tags=tags, summary="publish / mark_matched / mark_negotiating / close / withdraw / reopen")  # fmt: skip
-    router.add_api_route(f"/{path}/{{listing_id}}/history", history, methods=["GET"], response_model=list[HistoryEntry],
-                         tags=tags, summary="Audit log of the listing (owner organisation and bureau)")  # fmt: skip
+    router.add_api_route(
+        f"/{path}",
+        create,
+        methods=["POST"],
+        response_model=out_model,
+        status_code=status.HTTP_201_CREATED,
+        tags=tags,
+        summary=f"Create a draft {label}",
+    )
+    router.add_api_route(
+        f"/{path}",
+        list_,
+        methods=["GET"],
+        response_model=Page[out_model],
+        tags=tags,
+        summary=f"List and filter {label}s (public ones, plus your own drafts)",
+    )
+    router.add_api_route(
+        f"/{path}/{{listing_id}}",
+        get,
+        methods=["GET"],
+        response_model=out_model,
+        tags=tags,
+        summary=f"Read one {label}",
+    )
+    router.add_api_route(
+        f"/{path}/{{listing_id}}",
+        patch,
+        methods=["PATCH"],
+        response_model=out_model,
+        tags=tags,
+        summary=f"Edit a {label} (owner organisation or bureau admin)",
+    )
+    router.add_api_route(
+        f"/{path}/{{listing_id}}/transitions",
+        transition,
+        methods=["POST"],
+        response_model=out_model,
+        tags=tags,
+        summary="publish / mark_matched / mark_negotiating / close / withdraw / reopen",
+    )
+    router.add_api_route(
+        f"/{path}/{{listing_id}}/history",
+        history,
+        methods=["GET"],
+        response_model=list[HistoryEntry],
+        tags=tags,
+        summary="Audit log of the listing (owner organisation and bureau)",
+    )
 
 
 _routes("achievement", "achievements", AchievementIn, AchievementPatch, AchievementOut, "achievement (科技成果)")

@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DRAFT, PUBLISHED, MATCHED, NEGOTIATING, CLOSED, WITHDRAWN = (
-    "draft", "published", "matched", "negotiating", "closed", "withdrawn",
-)  # fmt: skip
+    "draft",
+    "published",
+    "matched",
+    "negotiating",
+    "closed",
+    "withdrawn",
+)
 STATES = (DRAFT, PUBLISHED, MATCHED, NEGOTIATING, CLOSED, WITHDRAWN)
 # Published, and still on the market: visible to everyone and searchable.
 PUBLIC_STATES = frozenset({PUBLISHED, MATCHED, NEGOTIATING})

@@ -22,7 +22,7 @@ def _parse_price(value: Any) -> Decimal | str | None:
     if isinstance(value, str) and value.strip().lower() in NEGOTIABLE_ALIASES:
         return NEGOTIABLE
     if isinstance(value, float):
-        raise IdentifierError("invalid_amount", "send money as a decimal string like \"150000.00\", not a float")
+        raise IdentifierError("invalid_amount", 'send money as a decimal string like "150000.00", not a float')
     try:
         amount = Decimal(str(value))
     except InvalidOperation:

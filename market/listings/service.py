@@ -53,8 +53,10 @@ def _assign(listing: Achievement | Demand, kind: str, data: dict[str, Any]) -> N
 
 
 def _can_manage(actor: Actor, listing: Achievement | Demand) -> bool:
-    return actor.org_id == listing.org_id and actor.role in (Role.org_admin, Role.member) or (
-        actor.role == Role.bureau_admin
+    return (
+        actor.org_id == listing.org_id
+        and actor.role in (Role.org_admin, Role.member)
+        or (actor.role == Role.bureau_admin)
     )
 
 
@@ -123,9 +125,15 @@ def update_listing(session: Session, actor: Actor, kind: Kind, listing_id: int, 
     _assign(listing, kind, changes)
     listing.version += 1
     audit.record(
-        session, entity_type=kind, entity_id=listing.id, action="edit", actor=actor,
-        from_state=listing.status, to_state=listing.status, detail={"fields": sorted(changes)},
-    )  # fmt: skip
+        session,
+        entity_type=kind,
+        entity_id=listing.id,
+        action="edit",
+        actor=actor,
+        from_state=listing.status,
+        to_state=listing.status,
+        detail={"fields": sorted(changes)},
+    )
     _changed(session, kind, listing)
     return listing
 
@@ -155,9 +163,15 @@ def transition(
         listing.closed_at = None
     listing.version += 1
     audit.record(
-        session, entity_type=kind, entity_id=listing.id, action=action, actor=actor, from_state=before,
-        to_state=target, detail={"note": note} if note else None,
-    )  # fmt: skip
+        session,
+        entity_type=kind,
+        entity_id=listing.id,
+        action=action,
+        actor=actor,
+        from_state=before,
+        to_state=target,
+        detail={"note": note} if note else None,
+    )
     _changed(session, kind, listing)
     return listing
 
@@ -213,11 +227,16 @@ def list_listings(
         stmt = stmt.where(negotiable.is_(bool(filters["negotiable"])))
     order = filters.get("sort") or "-published_at"
     column = {
-        "published_at": model.published_at, "created_at": model.created_at, "updated_at": model.updated_at,
-        "price": amount, "id": model.id,
-    }.get(order.lstrip("-"))  # fmt: skip
+        "published_at": model.published_at,
+        "created_at": model.created_at,
+        "updated_at": model.updated_at,
+        "price": amount,
+        "id": model.id,
+    }.get(order.lstrip("-"))
     if column is None:
-        raise ValidationFailed.field("sort", "invalid_sort", "sort by published_at, created_at, updated_at, price or id")
+        raise ValidationFailed.field(
+            "sort", "invalid_sort", "sort by published_at, created_at, updated_at, price or id"
+        )
     ordering = column.desc().nulls_last() if order.startswith("-") else column.asc().nulls_last()
     stmt = stmt.order_by(ordering, model.id.desc())
     return paginate(session, stmt, page)

@@ -48,9 +48,14 @@ async def search(
     sort: Literal["relevance", "newest", "oldest", "price_asc", "price_desc"] = "relevance",
 ) -> dict:
     filters = SearchFilters(
-        technical_field=technical_field, maturity=maturity, mode=mode, region_code=region_code,
-        min_price=min_price, max_price=max_price, include_negotiable=include_negotiable,
-    )  # fmt: skip
+        technical_field=technical_field,
+        maturity=maturity,
+        mode=mode,
+        region_code=region_code,
+        min_price=min_price,
+        max_price=max_price,
+        include_negotiable=include_negotiable,
+    )
     return await in_unit_of_work(
         lambda session: service.search(session, kind, q, filters, sort=sort, page=page), write=False
     )
@@ -62,9 +67,11 @@ def index_lag(session: SessionDep, actor: BureauActor) -> dict:
 
 
 @router.get(
-    "/match/{kind}/{listing_id}", response_model=MatchResults, tags=["search"],
+    "/match/{kind}/{listing_id}",
+    response_model=MatchResults,
+    tags=["search"],
     summary="For a demand: the achievements that fit it; for an achievement: the demands",
-)  # fmt: skip
+)
 async def match(
     kind: Literal["achievement", "demand"],
     listing_id: int,
@@ -75,18 +82,19 @@ async def match(
 ) -> dict:
     def work(session: Session) -> dict:
         listing = service.get_listing(session, actor_for(session, request, token), kind, listing_id)
-        return service.match_listing(session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code))
+        return service.match_listing(
+            session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code)
+        )
 
     return await in_unit_of_work(work, write=False)
 
 
 @router.get(
-    "/match/call/{call_id}/organisations", tags=["search", "calls"],
+    "/match/call/{call_id}/organisations",
+    tags=["search", "calls"],
     summary="For a published open call (揭榜挂帅): the organisations whose listings fit it, with those listings",
-)  # fmt: skip
-def match_call(
-    call_id: int, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10
-) -> dict:
+)
+def match_call(call_id: int, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
     return service.match_call_organisations(session, call_id, limit=limit)
 
 
@@ -96,8 +104,9 @@ def match_call(
 @router.get("/synonyms", response_model=Page[SynonymGroupOut], tags=["synonyms"])
 def list_synonyms(session: SessionDep, page: PageDep, term: Annotated[str | None, Query(max_length=40)] = None):
     rows, total = service.list_synonym_groups(session, term, page)
-    return Page(items=[SynonymGroupOut.model_validate(r) for r in rows], total=total, page=page.page,
-                page_size=page.page_size)  # fmt: skip
+    return Page(
+        items=[SynonymGroupOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.post("/synonyms", response_model=SynonymGroupOut, status_code=status.HTTP_201_CREATED, tags=["synonyms"])
@@ -118,7 +127,9 @@ def delete_synonyms(group_id: int, session: SessionDep, actor: BureauActor) -> N
 # -- saved searches and the inbox ---------------------------------------------------------------
 
 
-@router.post("/saved-searches", response_model=SavedSearchOut, status_code=status.HTTP_201_CREATED, tags=["saved searches"])
+@router.post(
+    "/saved-searches", response_model=SavedSearchOut, status_code=status.HTTP_201_CREATED, tags=["saved searches"]
+)
 def create_saved_search(body: SavedSearchIn, session: SessionDep, actor: CurrentActor):
     data = body.model_dump()
     data["filters"] = body.filters.model_dump(mode="json", exclude_none=True)
@@ -127,7 +138,9 @@ def create_saved_search(body: SavedSearchIn, session: SessionDep, actor: Current
 
 @router.get("/saved-searches", response_model=list[SavedSearchOut], tags=["saved searches"])
 def list_saved_searches(session: SessionDep, actor: CurrentActor):
-    return session.scalars(sa.select(SavedSearch).where(SavedSearch.user_id == actor.user_id).order_by(SavedSearch.id)).all()
+    return session.scalars(
+        sa.select(SavedSearch).where(SavedSearch.user_id == actor.user_id).order_by(SavedSearch.id)
+    ).all()
 
 
 @router.delete("/saved-searches/{saved_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["saved searches"])
@@ -138,8 +151,9 @@ def delete_saved_search(saved_id: int, session: SessionDep, actor: CurrentActor)
 @router.get("/inbox", response_model=Page[NotificationOut], tags=["saved searches"])
 def inbox(session: SessionDep, actor: CurrentActor, page: PageDep, unread: bool = False):
     rows, total = service.inbox(session, actor, unread, page)
-    return Page(items=[NotificationOut.model_validate(r) for r in rows], total=total, page=page.page,
-                page_size=page.page_size)  # fmt: skip
+    return Page(
+        items=[NotificationOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.post("/inbox/{notification_id}/read", response_model=NotificationOut, tags=["saved searches"])

@@ -50,7 +50,9 @@ class Notification(IdMixin, Base):
 
     user_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("users.id"), index=True)
     # None for notices that come from no saved search (e.g. open-call events: listing_type "call").
-    saved_search_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("saved_searches.id", ondelete="CASCADE"))
+    saved_search_id: Mapped[int | None] = mapped_column(
+        BigIntPK, sa.ForeignKey("saved_searches.id", ondelete="CASCADE")
+    )
     listing_type: Mapped[str] = mapped_column(sa.String(20))
     listing_id: Mapped[int] = mapped_column(BigIntPK)
     title: Mapped[str] = mapped_column(sa.String(300))

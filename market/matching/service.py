@@ -6,8 +6,8 @@ import contextlib
 import datetime as dt
 import hashlib
 import hmac
-import json
 import ipaddress
+import json
 import logging
 import random
 import secrets
@@ -158,15 +158,23 @@ def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts:
         concepts = frozenset(extractor.concept_keys(doc.get("terms") or []))
     if kind == "achievement":
         return Facts(
-            doc.get("technical_field"), doc.get("maturity_rank"), doc.get("asking_price_fen"),
-            bool(doc.get("price_negotiable")), frozenset(doc.get("transfer_modes") or []), doc.get("region_code"),
+            doc.get("technical_field"),
+            doc.get("maturity_rank"),
+            doc.get("asking_price_fen"),
+            bool(doc.get("price_negotiable")),
+            frozenset(doc.get("transfer_modes") or []),
+            doc.get("region_code"),
             concepts,
-        )  # fmt: skip
+        )
     return Facts(
-        doc.get("technical_field"), doc.get("wanted_maturity_rank"), doc.get("budget_fen"),
-        bool(doc.get("budget_negotiable")), frozenset(doc.get("cooperation_modes") or []), doc.get("region_code"),
+        doc.get("technical_field"),
+        doc.get("wanted_maturity_rank"),
+        doc.get("budget_fen"),
+        bool(doc.get("budget_negotiable")),
+        frozenset(doc.get("cooperation_modes") or []),
+        doc.get("region_code"),
         concepts,
-    )  # fmt: skip
+    )
 
 
 def document_of(kind: str, listing: Listing, extractor: TermExtractor) -> dict[str, Any]:
@@ -185,9 +193,16 @@ def search(
     variants = extractor.variants(extractor.terms(q)) if q.strip() else []
     uid = index_uid(kind)
     queries, federation, body = query.search_request(
-        uid, kind, q, variants, filters, sort=sort, offset=page.offset, limit=page.page_size,
+        uid,
+        kind,
+        q,
+        variants,
+        filters,
+        sort=sort,
+        offset=page.offset,
+        limit=page.page_size,
         **_meaning_of(q, sort),
-    )  # fmt: skip
+    )
     client = runtime.get_client()
     if body is not None:
         result = client.search(uid, body)
@@ -236,9 +251,14 @@ def _query_vector(compute) -> list[float] | None:
 
 
 def match_listing(
-    session: Session, kind: str, listing: Listing, *, limit: int = 10,
-    filters: query.SearchFilters | None = None, mode: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    session: Session,
+    kind: str,
+    listing: Listing,
+    *,
+    limit: int = 10,
+    filters: query.SearchFilters | None = None,
+    mode: str | None = None,
+) -> dict[str, Any]:
     """The other side's public listings that fit `listing`, best first, each with its reasons."""
     extractor = current_extractor(session)
     source = document_of(kind, listing, extractor)
@@ -258,9 +278,15 @@ def match_mode(mode: str | None = None) -> str:
 
 
 def match_document(
-    extractor: TermExtractor, kind: str, source: dict[str, Any], *, limit: int = 10,
-    filters: query.SearchFilters | None = None, mode: str | None = None, session: Session | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    extractor: TermExtractor,
+    kind: str,
+    source: dict[str, Any],
+    *,
+    limit: int = 10,
+    filters: query.SearchFilters | None = None,
+    mode: str | None = None,
+    session: Session | None = None,
+) -> dict[str, Any]:
     """Lexical candidates (concept queries, one federated request) and semantic candidates (the source's vector,
     one hybrid request), fused by rank (`fuse_ranks`) and scored with the structured fit; the lexical-only
     mode is the lexical ranking alone (`rank_score`). Only the candidates shown are explained."""
@@ -271,7 +297,11 @@ def match_document(
     body = source.get("summary") if kind == "achievement" else source.get("description")
     concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
     weights = {c.key: c.weight for c in concepts}
-    queries = query.match_queries(uid, target, concepts, flt, field=source.get("technical_field")) if mode != "semantic" else []
+    queries = (
+        query.match_queries(uid, target, concepts, flt, field=source.get("technical_field"))
+        if mode != "semantic"
+        else []
+    )
     vector = _query_vector(lambda: vectors.source_vector(source)) if mode != "lexical" else None
     if vector is None and mode != "lexical":
         mode = "lexical"  # the model is unavailable: words only, said in the response
@@ -334,25 +364,29 @@ def match_document(
         candidate, _lex, _score, engine, hit = found[i]
         demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
         words = explain.shown_terms(
-            concepts, [k for k in weights if k in candidate.concepts], _text_of(source), _text_of(hit),
+            concepts,
+            [k for k in weights if k in candidate.concepts],
+            _text_of(source),
+            _text_of(hit),
             list(source.get("keywords") or []) + list(hit.get("keywords") or []),
-        )  # fmt: skip
+        )
         if mode == "lexical":
-            scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate,
-                                engine_score=engine)  # fmt: skip
+            scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
             scored = replace(scored, matched_terms=words)
         else:
             scored = explain_fused(demand, achievement, text_of.get(i, 0.0), words)
         reasons = [{"constraint": r.constraint, "fit": r.fit.value, "detail": r.detail} for r in scored.reasons]
         meaning = _meaning_reasons(words, closest.get(i), similarity.get(i))
-        items.append({
-            "listing": {k: v for k, v in present(hit).items() if k not in ("summary", "description")},
-            "score": scored.score,
-            "text_score": scored.text_score,
-            "matched_terms": list(scored.matched_terms),
-            "semantic_similarity": round(2 * similarity[i] - 1, 4) if i in similarity else None,
-            "reasons": meaning + reasons,
-        })  # fmt: skip
+        items.append(
+            {
+                "listing": {k: v for k, v in present(hit).items() if k not in ("summary", "description")},
+                "score": scored.score,
+                "text_score": scored.text_score,
+                "matched_terms": list(scored.matched_terms),
+                "semantic_similarity": round(2 * similarity[i] - 1, 4) if i in similarity else None,
+                "reasons": meaning + reasons,
+            }
+        )
     return {
         "source": {"kind": kind, "id": source["id"]},
         "mode": mode,
@@ -364,10 +398,14 @@ def match_document(
 def semantic_match_request(target: str, vector: list[float], filters: query.SearchFilters) -> dict[str, Any]:
     """The semantic half of a match (also what the benchmark sends straight to Meilisearch)."""
     return {
-        "q": "", "vector": vector, "hybrid": {"embedder": vectors.EMBEDDER_NAME, "semanticRatio": 1.0},
-        "filter": query.filter_expression(target, filters), "limit": SEMANTIC_CANDIDATES, "showRankingScore": True,
+        "q": "",
+        "vector": vector,
+        "hybrid": {"embedder": vectors.EMBEDDER_NAME, "semanticRatio": 1.0},
+        "filter": query.filter_expression(target, filters),
+        "limit": SEMANTIC_CANDIDATES,
+        "showRankingScore": True,
         "attributesToRetrieve": query.MATCH_ATTRIBUTES,
-    }  # fmt: skip
+    }
 
 
 def _text_of(doc: dict[str, Any]) -> str:
@@ -413,9 +451,12 @@ def match_request(
     body = source.get("summary") if kind == "achievement" else source.get("description")
     concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
     return query.match_queries(
-        index_uid(OTHER_SIDE[kind]), OTHER_SIDE[kind], concepts, filters or query.SearchFilters(),
+        index_uid(OTHER_SIDE[kind]),
+        OTHER_SIDE[kind],
+        concepts,
+        filters or query.SearchFilters(),
         field=source.get("technical_field"),
-    )  # fmt: skip
+    )
 
 
 def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Listing:
@@ -440,7 +481,9 @@ def _clean_terms(terms: list[str]) -> list[str]:
         raise ValidationFailed.field("terms", "synonyms_too_many", f"at most {MAX_TERMS} terms per group")
     for t in cleaned:
         if len(t) > 40 or "," in t or "，" in t:
-            raise ValidationFailed.field("terms", "synonym_invalid", f"'{t}' is not a valid term (≤ 40 chars, no commas)")
+            raise ValidationFailed.field(
+                "terms", "synonym_invalid", f"'{t}' is not a valid term (≤ 40 chars, no commas)"
+            )
     return cleaned
 
 
@@ -459,10 +502,14 @@ def _reindex_listings_using(session: Session, terms: list[str]) -> int:
     for kind, model in MODELS.items():
         body = model.summary if kind == "achievement" else model.description
         uses = [
-            c for t in new
-            for c in (model.title.icontains(t, autoescape=True), body.icontains(t, autoescape=True),
-                      json_array_contains(model.keywords, t))
-        ]  # fmt: skip
+            c
+            for t in new
+            for c in (
+                model.title.icontains(t, autoescape=True),
+                body.icontains(t, autoescape=True),
+                json_array_contains(model.keywords, t),
+            )
+        ]
         ids = session.scalars(sa.select(model.id).where(model.status.in_(documents.PUBLIC_STATES), sa.or_(*uses)))
         for listing_id in ids:
             outbox.emit(session, indexer.TOPIC, kind, listing_id)
@@ -476,8 +523,14 @@ def create_synonym_group(session: Session, actor: Actor, terms: list[str]) -> Sy
     group = SynonymGroup(terms=cleaned, updated_by=actor.user_id)
     session.add(group)
     session.flush()
-    audit.record(session, entity_type="synonym_group", entity_id=group.id, action="create", actor=actor,
-                 detail={"terms": cleaned, "reindexed": queued})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="synonym_group",
+        entity_id=group.id,
+        action="create",
+        actor=actor,
+        detail={"terms": cleaned, "reindexed": queued},
+    )
     _reload_dictionary_after_commit(session)
     return group
 
@@ -493,8 +546,14 @@ def update_synonym_group(session: Session, actor: Actor, group_id: int, terms: l
     group.updated_by = actor.user_id
     group.updated_at = utcnow()
     session.flush()
-    audit.record(session, entity_type="synonym_group", entity_id=group.id, action="update", actor=actor,
-                 detail={"from": before, "to": cleaned, "reindexed": queued})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="synonym_group",
+        entity_id=group.id,
+        action="update",
+        actor=actor,
+        detail={"from": before, "to": cleaned, "reindexed": queued},
+    )
     _reload_dictionary_after_commit(session)
     return group
 
@@ -503,8 +562,14 @@ def delete_synonym_group(session: Session, actor: Actor, group_id: int) -> None:
     group = session.get(SynonymGroup, group_id)
     if group is None:
         raise NotFound(f"synonym group {group_id} not found", code="synonym_group_not_found")
-    audit.record(session, entity_type="synonym_group", entity_id=group.id, action="delete", actor=actor,
-                 detail={"terms": list(group.terms)})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="synonym_group",
+        entity_id=group.id,
+        action="delete",
+        actor=actor,
+        detail={"terms": list(group.terms)},
+    )
     session.delete(group)
     session.flush()
     _reload_dictionary_after_commit(session)
@@ -534,21 +599,39 @@ def create_saved_search(session: Session, actor: Actor, data: dict[str, Any]) ->
             raise ValidationFailed.field("query", "query_required", "give a query, or a listing to match")
         target, query_text, source_id = data["target"], data["query"].strip(), None
     saved = SavedSearch(
-        user_id=actor.user_id, name=data["name"], target=target, query=query_text, filters=data.get("filters") or {},
-        source_type=data.get("source_type"), source_id=source_id, min_score=data.get("min_score", 50), active=True,
-    )  # fmt: skip
+        user_id=actor.user_id,
+        name=data["name"],
+        target=target,
+        query=query_text,
+        filters=data.get("filters") or {},
+        source_type=data.get("source_type"),
+        source_id=source_id,
+        min_score=data.get("min_score", 50),
+        active=True,
+    )
     session.add(saved)
     session.flush()
-    audit.record(session, entity_type="saved_search", entity_id=saved.id, action="create", actor=actor,
-                 detail={"target": target, "query": query_text, "source_type": saved.source_type,
-                         "source_id": source_id})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="saved_search",
+        entity_id=saved.id,
+        action="create",
+        actor=actor,
+        detail={"target": target, "query": query_text, "source_type": saved.source_type, "source_id": source_id},
+    )
     return saved
 
 
 def delete_saved_search(session: Session, actor: Actor, saved_id: int) -> None:
     saved = own_saved_search(session, actor, saved_id)
-    audit.record(session, entity_type="saved_search", entity_id=saved.id, action="delete", actor=actor,
-                 detail={"name": saved.name})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="saved_search",
+        entity_id=saved.id,
+        action="delete",
+        actor=actor,
+        detail={"name": saved.name},
+    )
     session.delete(saved)
     session.flush()
 
@@ -613,9 +696,14 @@ def owner_still_sees_source(session: Session, saved: SavedSearch) -> bool:
         return False  # already paused, already said why
     saved.active, saved.paused_reason = False, reason
     audit.record(
-        session, entity_type="saved_search", entity_id=saved.id, action="pause", from_state="active",
-        to_state="paused", detail={"reason": reason},
-    )  # fmt: skip
+        session,
+        entity_type="saved_search",
+        entity_id=saved.id,
+        action="pause",
+        from_state="active",
+        to_state="paused",
+        detail={"reason": reason},
+    )
     session.flush()
     log.info("saved search %s paused: %s", saved.id, reason)
     return False
@@ -659,9 +747,16 @@ def evaluate_queries(
         q = saved.query or ""
         variants = extractor.variants(extractor.terms(q)) if q.strip() else []
         federated, _, body = query.search_request(
-            uid, kind, q, variants, _filters_of(saved, listing_id), sort="relevance", offset=0, limit=1,
+            uid,
+            kind,
+            q,
+            variants,
+            _filters_of(saved, listing_id),
+            sort="relevance",
+            offset=0,
+            limit=1,
             **_meaning_of(q, "relevance"),
-        )  # fmt: skip
+        )
         for one in federated or [{**body, "indexUid": uid}]:
             weight = one.get("federationOptions", {}).get("weight", 1.0)
             queries.append({k: v for k, v in one.items() if k not in ("federationOptions", "facets")})
@@ -708,9 +803,13 @@ def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int
         if detail is None:
             continue
         note = Notification(
-            user_id=saved.user_id, saved_search_id=saved.id, listing_type=kind, listing_id=listing_id,
-            title=f"「{saved.name}」有新匹配: {listing.title}"[:300], detail={**detail, "saved_search": saved.name},
-        )  # fmt: skip
+            user_id=saved.user_id,
+            saved_search_id=saved.id,
+            listing_type=kind,
+            listing_id=listing_id,
+            title=f"「{saved.name}」有新匹配: {listing.title}"[:300],
+            detail={**detail, "saved_search": saved.name},
+        )
         session.add(note)
         session.flush()
         queue_deliveries(session, [note])
@@ -734,8 +833,15 @@ def queue_deliveries(session: Session, notes: list[Notification]) -> int:
     )
     for sub in session.scalars(subs):
         for note in by_user[sub.user_id]:
-            session.add(WebhookDelivery(subscription_id=sub.id, notification_id=note.id, status="pending", attempts=0,
-                                        next_attempt_at=utcnow()))  # fmt: skip
+            session.add(
+                WebhookDelivery(
+                    subscription_id=sub.id,
+                    notification_id=note.id,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=utcnow(),
+                )
+            )
             count += 1
     session.flush()
     return count
@@ -841,21 +947,31 @@ def deliver_webhook(delivery_id: int, *, timeout: float = WEBHOOK_TIMEOUT) -> st
         if (withheld := delivery_withheld(session, note)) is not None:  # access at this moment
             delivery.status, delivery.last_error = "withheld", withheld
             return "withheld"
-        event = "saved_search.match" if note.saved_search_id is not None else str(
-            (note.detail or {}).get("event") or f"{note.listing_type}.notice"
+        event = (
+            "saved_search.match"
+            if note.saved_search_id is not None
+            else str((note.detail or {}).get("event") or f"{note.listing_type}.notice")
         )
         payload = {
-            "event": event, "delivery_id": delivery.id, "notification_id": note.id,
-            "saved_search_id": note.saved_search_id, "listing_type": note.listing_type, "listing_id": note.listing_id,
-            "title": note.title, "detail": note.detail, "created_at": note.created_at.isoformat(),
-        }  # fmt: skip
+            "event": event,
+            "delivery_id": delivery.id,
+            "notification_id": note.id,
+            "saved_search_id": note.saved_search_id,
+            "listing_type": note.listing_type,
+            "listing_id": note.listing_id,
+            "title": note.title,
+            "detail": note.detail,
+            "created_at": note.created_at.isoformat(),
+        }
         body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
         url, secret, active = sub.url, sub.secret, sub.active
     ts = int(time.time())
     headers = {
-        "Content-Type": "application/json", "X-Market-Event": event,
-        "X-Market-Delivery": str(delivery_id), "X-Market-Signature": sign(secret, ts, body),
-    }  # fmt: skip
+        "Content-Type": "application/json",
+        "X-Market-Event": event,
+        "X-Market-Delivery": str(delivery_id),
+        "X-Market-Signature": sign(secret, ts, body),
+    }
     status_code, error = None, None
     if not active:
         error = "the webhook was deleted"
@@ -911,8 +1027,9 @@ def post_pinned(url: str, body: bytes, headers: dict[str, str], timeout: float) 
     host_header = (f"[{name}]" if ":" in name else name) + (f":{parts.port}" if parts.port else "")
     extensions = {"sni_hostname": name} if parts.scheme == "https" else {}
     with httpx.Client(timeout=timeout, follow_redirects=False) as http:
-        request = http.build_request("POST", pinned, content=body, headers={**headers, "Host": host_header},
-                                     extensions=extensions)  # fmt: skip
+        request = http.build_request(
+            "POST", pinned, content=body, headers={**headers, "Host": host_header}, extensions=extensions
+        )
         response = http.send(request)
     if not 200 <= response.status_code < 300:
         raise WebhookRejected(response.status_code)
@@ -923,7 +1040,9 @@ def list_deliveries(
     session: Session, actor: Actor, *, subscription_id: int | None = None, status: str | None = None, limit: int = 200
 ) -> list[WebhookDelivery]:
     """A subscriber's deliveries (one webhook, or all of theirs); the bureau may see everyone's."""
-    stmt = sa.select(WebhookDelivery).join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+    stmt = sa.select(WebhookDelivery).join(
+        WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
+    )
     if subscription_id is not None:
         stmt = stmt.where(WebhookDelivery.subscription_id == own_webhook(session, actor, subscription_id).id)
     elif not actor.is_bureau:
@@ -947,9 +1066,15 @@ def redeliver(session: Session, actor: Actor, delivery_id: int) -> WebhookDelive
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, utcnow()
     session.flush()
     audit.record(
-        session, entity_type="webhook_delivery", entity_id=delivery.id, action="redeliver", actor=actor,
-        from_state=before, to_state="pending", detail={"subscription_id": sub.id},
-    )  # fmt: skip
+        session,
+        entity_type="webhook_delivery",
+        entity_id=delivery.id,
+        action="redeliver",
+        actor=actor,
+        from_state=before,
+        to_state="pending",
+        detail={"subscription_id": sub.id},
+    )
     outbox.nudge_after_commit(session, WEBHOOK_TOPIC)
     return delivery
 
@@ -1015,8 +1140,9 @@ def check_webhook_target(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookTargetRefused("webhook URL must be http(s) with a host")
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80),
-                                   proto=socket.IPPROTO_TCP)  # fmt: skip
+        infos = socket.getaddrinfo(
+            parts.hostname, port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP
+        )
     except (socket.gaierror, UnicodeError):
         raise WebhookTargetRefused(f"webhook host '{parts.hostname}' does not resolve") from None
     addresses = [info[4][0] for info in infos]
@@ -1035,8 +1161,15 @@ def create_webhook(session: Session, actor: Actor, url: str) -> WebhookSubscript
     sub = WebhookSubscription(user_id=actor.user_id, url=url, secret=secrets.token_hex(24), active=True)
     session.add(sub)
     session.flush()
-    audit.record(session, entity_type="webhook", entity_id=sub.id, action="create", actor=actor, to_state="active",
-                 detail={"url": url})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="webhook",
+        entity_id=sub.id,
+        action="create",
+        actor=actor,
+        to_state="active",
+        detail={"url": url},
+    )
     return sub
 
 
@@ -1045,8 +1178,15 @@ def delete_webhook(session: Session, actor: Actor, sub_id: int) -> None:
     if sub.active:
         sub.active = False
         session.flush()
-        audit.record(session, entity_type="webhook", entity_id=sub.id, action="delete", actor=actor,
-                     from_state="active", to_state="deleted")  # fmt: skip
+        audit.record(
+            session,
+            entity_type="webhook",
+            entity_id=sub.id,
+            action="delete",
+            actor=actor,
+            from_state="active",
+            to_state="deleted",
+        )
 
 
 def own_webhook(session: Session, actor: Actor, sub_id: int) -> WebhookSubscription:
@@ -1079,7 +1219,6 @@ def ensure_kind_searchable(kind: str) -> None:
         raise ValidationFailed.field("kind", "unknown_kind", "kind must be achievement, demand or call")
 
 
-
 # -- open calls ----------------------------------------------------------------------------------
 
 
@@ -1101,19 +1240,48 @@ def match_call_organisations(session: Session, call_id: int, *, limit: int = 10)
     region = doc.get("region_code") or get_settings().region_code
     total = Decimal(doc["total_amount"])
     if doc.get("kind") == "adopt":
-        kind, listing = "achievement", Achievement(
-            id=call_id, org_id=doc.get("posing_org_id") or 0, title=doc["title"], summary=text, keywords=[],
-            technical_field=doc["technical_field"], region_code=region, maturity="industrial", trl=None,
-            ip_type="other", patent_numbers=[], transfer_modes=["transfer", "license"], asking_price=total,
-            price_negotiable=False, inventors=[], recognitions=[], status="published", version=1,
-        )  # fmt: skip
+        kind, listing = (
+            "achievement",
+            Achievement(
+                id=call_id,
+                org_id=doc.get("posing_org_id") or 0,
+                title=doc["title"],
+                summary=text,
+                keywords=[],
+                technical_field=doc["technical_field"],
+                region_code=region,
+                maturity="industrial",
+                trl=None,
+                ip_type="other",
+                patent_numbers=[],
+                transfer_modes=["transfer", "license"],
+                asking_price=total,
+                price_negotiable=False,
+                inventors=[],
+                recognitions=[],
+                status="published",
+                version=1,
+            ),
+        )
     else:
-        kind, listing = "demand", Demand(
-            id=call_id, org_id=doc.get("posing_org_id") or 0, title=doc["title"], description=text, keywords=[],
-            technical_field=doc["technical_field"], region_code=region, wanted_maturity=None, budget=total,
-            budget_negotiable=False, cooperation_modes=["joint_development", "transfer", "license"],
-            status="published", version=1,
-        )  # fmt: skip
+        kind, listing = (
+            "demand",
+            Demand(
+                id=call_id,
+                org_id=doc.get("posing_org_id") or 0,
+                title=doc["title"],
+                description=text,
+                keywords=[],
+                technical_field=doc["technical_field"],
+                region_code=region,
+                wanted_maturity=None,
+                budget=total,
+                budget_negotiable=False,
+                cooperation_modes=["joint_development", "transfer", "license"],
+                status="published",
+                version=1,
+            ),
+        )
     matched = match_document(extractor, kind, document_of(kind, listing, extractor), limit=MATCH_POOL, session=session)
     by_org: dict[int, dict[str, Any]] = {}
     for item in matched["items"]:
@@ -1121,13 +1289,19 @@ def match_call_organisations(session: Session, call_id: int, *, limit: int = 10)
         if org_id == doc.get("posing_org_id"):
             continue  # the posing firm does not take up its own call
         entry = by_org.setdefault(
-            org_id, {"org_id": org_id, "org_name": item["listing"].get("org_name"), "score": item["score"],
-                     "listings": []},
-        )  # fmt: skip
-        entry["listings"].append({
-            "kind": item["listing"]["kind"], "id": item["listing"]["id"], "title": item["listing"]["title"],
-            "score": item["score"], "matched_terms": item["matched_terms"], "reasons": item["reasons"],
-        })  # fmt: skip
+            org_id,
+            {"org_id": org_id, "org_name": item["listing"].get("org_name"), "score": item["score"], "listings": []},
+        )
+        entry["listings"].append(
+            {
+                "kind": item["listing"]["kind"],
+                "id": item["listing"]["id"],
+                "title": item["listing"]["title"],
+                "score": item["score"],
+                "matched_terms": item["matched_terms"],
+                "reasons": item["reasons"],
+            }
+        )
     ranked = sorted(by_org.values(), key=lambda e: (-e["score"], e["org_id"]))
     return {"call_id": call_id, "matched_against": OTHER_SIDE[kind], "items": ranked[:limit]}
 

@@ -27,8 +27,13 @@ Value = Decimal | dict[Annotated[str, Field(max_length=60)], int] | None
 
 
 def set_out(row: IndicatorSet, full: bool = False) -> dict[str, Any]:
-    out = {"code": row.code, "version": row.version, "name": row.name, "is_preset": row.is_preset,
-           "created_at": row.created_at}  # fmt: skip
+    out = {
+        "code": row.code,
+        "version": row.version,
+        "name": row.name,
+        "is_preset": row.is_preset,
+        "created_at": row.created_at,
+    }
     return {**out, "definition": row.definition} if full else out
 
 
@@ -53,9 +58,11 @@ class SetVersionIn(BaseModel):
 
 @router.post("/sets/{code}/versions", status_code=201)
 def new_version(
-    code: SetCode, data: SetVersionIn, session: SessionDep,
+    code: SetCode,
+    data: SetVersionIn,
+    session: SessionDep,
     actor: Annotated[Actor, require_roles(Role.bureau_admin)],
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A new version of a set (bureau admin); earlier versions and their scores stay as they were."""
     return set_out(service.new_version(session, actor, code, data.name, data.definition), full=True)
 
@@ -72,17 +79,24 @@ def put_values(
 ) -> dict[str, Any]:
     """Enter a region's indicator values for a period (bureau staff)."""
     rows = service.put_values(session, actor, code, region_code, period, data.values)
-    return {"set": code, "region_code": region_code, "period": period,
-            "values": {r.indicator_code: r.value["value"] for r in rows}}  # fmt: skip
+    return {
+        "set": code,
+        "region_code": region_code,
+        "period": period,
+        "values": {r.indicator_code: r.value["value"] for r in rows},
+    }
 
 
 @router.get("/sets/{code}/scores/{period}")
 def scores(
-    code: SetCode, period: Period, session: SessionDep, actor: BureauActor,
+    code: SetCode,
+    period: Period,
+    session: SessionDep,
+    actor: BureauActor,
     version: Annotated[int | None, Query(ge=1, le=10**6)] = None,
     within: Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="region prefix, e.g. 3302")] = None,
     fmt: Annotated[str, Query(alias="format", description="json, csv or xlsx")] = "json",
-) -> Any:  # fmt: skip
+) -> Any:
     """Scores and ranks per region with the working of every indicator, and the change on a year earlier."""
     result = service.scores(session, code, period, version=version, within=within)
     if fmt == "json":
@@ -91,8 +105,10 @@ def scores(
     if fmt == "csv":
         return Response(export.to_csv(header, rows), media_type="text/csv; charset=utf-8")
     if fmt == "xlsx":
-        return Response(export.to_xlsx([export.Sheet(f"scores {period}", header, rows)]),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return Response(
+            export.to_xlsx([export.Sheet(f"scores {period}", header, rows)]),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
     raise ValidationFailed.field("format", "invalid_format", "format: json, csv or xlsx")
 
 

@@ -73,8 +73,14 @@ def bands_of(rule: Mapping[str, Any], path: str, weight: Decimal) -> list[Band]:
         if not isinstance(b, Mapping):
             raise DefinitionError(p, "a band is an object")
         high = None if b.get("to") is None else _dec(b.get("to"), f"{p}.to")
-        bands.append(Band(_dec(b.get("from"), f"{p}.from"), high, _dec(b.get("score_from"), f"{p}.score_from"),
-                          _dec(b.get("score_to"), f"{p}.score_to")))  # fmt: skip
+        bands.append(
+            Band(
+                _dec(b.get("from"), f"{p}.from"),
+                high,
+                _dec(b.get("score_from"), f"{p}.score_from"),
+                _dec(b.get("score_to"), f"{p}.score_to"),
+            )
+        )
     if bands[0].low != 0:
         raise DefinitionError(path, "the first band starts at 0")
     for i, (a, b) in enumerate(zip(bands, bands[1:], strict=False)):
@@ -100,9 +106,11 @@ def score_bands(bands: list[Band], value: Decimal) -> tuple[Decimal, str]:
         return round2(band.score_high), f"{fmt(value)} ≥ {fmt(band.low)} → {fmt(band.score_high)}"
     raw = band.score_low + (value - band.low) / (band.high - band.low) * (band.score_high - band.score_low)
     score = round2(raw)
-    return score, (f"{fmt(value)} in [{fmt(band.low)}, {fmt(band.high)}) → {fmt(band.score_low)} + "
-                   f"({fmt(value)} − {fmt(band.low)}) / ({fmt(band.high)} − {fmt(band.low)}) × "
-                   f"({fmt(band.score_high)} − {fmt(band.score_low)}) = {fmt(score)}")  # fmt: skip
+    return score, (
+        f"{fmt(value)} in [{fmt(band.low)}, {fmt(band.high)}) → {fmt(band.score_low)} + "
+        f"({fmt(value)} − {fmt(band.low)}) / ({fmt(band.high)} − {fmt(band.low)}) × "
+        f"({fmt(band.score_high)} − {fmt(band.score_low)}) = {fmt(score)}"
+    )
 
 
 def score_items(rule: Mapping[str, Any], counts: Mapping[str, Any], path: str) -> tuple[Decimal, str]:
@@ -206,11 +214,27 @@ def score_region(definition: Mapping[str, Any], region_code: str, values: Mappin
             value = values.get(ind["code"])
             score, working = score_indicator(ind, value, ind["code"])
             subtotal += score
-            rows.append({"code": ind["code"], "name": ind.get("name", ind["code"]), "unit": ind.get("unit"),
-                         "department": ind.get("department"), "weight": _dec(ind["weight"], "weight"),
-                         "value": value, "score": score, "working": working})  # fmt: skip
-        dims.append({"code": dim["code"], "name": dim.get("name", dim["code"]), "weight": _dec(dim["weight"], "w"),
-                     "score": subtotal, "indicators": rows})  # fmt: skip
+            rows.append(
+                {
+                    "code": ind["code"],
+                    "name": ind.get("name", ind["code"]),
+                    "unit": ind.get("unit"),
+                    "department": ind.get("department"),
+                    "weight": _dec(ind["weight"], "weight"),
+                    "value": value,
+                    "score": score,
+                    "working": working,
+                }
+            )
+        dims.append(
+            {
+                "code": dim["code"],
+                "name": dim.get("name", dim["code"]),
+                "weight": _dec(dim["weight"], "w"),
+                "score": subtotal,
+                "indicators": rows,
+            }
+        )
         total += subtotal
     return RegionScore(region_code, total, dims)
 

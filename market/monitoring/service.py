@@ -23,8 +23,9 @@ def ensure_presets(session: Session) -> None:
     """Install each shipped set once as version 1; later versions are the bureau's."""
     for code, (name, build) in PRESETS.items():
         if session.scalar(sa.select(IndicatorSet.id).where(IndicatorSet.code == code).limit(1)) is None:
-            session.add(IndicatorSet(code=code, version=1, name=name, definition=rules.validate(build()),
-                                     is_preset=True))  # fmt: skip
+            session.add(
+                IndicatorSet(code=code, version=1, name=name, definition=rules.validate(build()), is_preset=True)
+            )
     session.flush()
 
 
@@ -59,8 +60,14 @@ def new_version(session: Session, actor: Actor, code: str, name: str, definition
     row = IndicatorSet(code=code, version=last + 1, name=name, definition=definition, created_by=actor.user_id)
     session.add(row)
     session.flush()
-    audit.record(session, entity_type="monitoring_indicator_set", entity_id=row.id, action="version",
-                 actor=actor, detail={"code": code, "version": row.version})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="monitoring_indicator_set",
+        entity_id=row.id,
+        action="version",
+        actor=actor,
+        detail={"code": code, "version": row.version},
+    )
     return row
 
 
@@ -84,8 +91,16 @@ def _stored(value: Any) -> Any:
     return str(value)
 
 
-def put_values(session: Session, actor: Actor, code: str, region_code: str, period: str, values: dict[str, Any],
-               *, source: str = "entered") -> list[IndicatorValue]:  # fmt: skip
+def put_values(
+    session: Session,
+    actor: Actor,
+    code: str,
+    region_code: str,
+    period: str,
+    values: dict[str, Any],
+    *,
+    source: str = "entered",
+) -> list[IndicatorValue]:
     """Enter (or replace) a region's values for a period; a null value removes the entry."""
     region_code, period = check_region(region_code), check_period(period)
     indicator_set = get_set(session, code)
@@ -100,9 +115,17 @@ def put_values(session: Session, actor: Actor, code: str, region_code: str, peri
                 rules.score_indicator(known[ind_code], value, f"values.{ind_code}")
             except rules.DefinitionError as e:
                 raise _invalid(e) from None
-    existing = {v.indicator_code: v for v in session.scalars(sa.select(IndicatorValue).where(
-        IndicatorValue.set_code == code, IndicatorValue.region_code == region_code, IndicatorValue.period == period,
-        IndicatorValue.indicator_code.in_(list(values))))}  # fmt: skip
+    existing = {
+        v.indicator_code: v
+        for v in session.scalars(
+            sa.select(IndicatorValue).where(
+                IndicatorValue.set_code == code,
+                IndicatorValue.region_code == region_code,
+                IndicatorValue.period == period,
+                IndicatorValue.indicator_code.in_(list(values)),
+            )
+        )
+    }
     written = []
     for ind_code, value in values.items():
         row = existing.get(ind_code)
@@ -116,9 +139,19 @@ def put_values(session: Session, actor: Actor, code: str, region_code: str, peri
         row.value, row.source, row.entered_by = {"value": _stored(value)}, source, actor.user_id
         written.append(row)
     session.flush()
-    audit.record(session, entity_type="monitoring_values", entity_id=indicator_set.id, action=source, actor=actor,
-                 detail={"set": code, "region_code": region_code, "period": period,
-                         "values": {k: None if v is None else _stored(v) for k, v in values.items()}})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="monitoring_values",
+        entity_id=indicator_set.id,
+        action=source,
+        actor=actor,
+        detail={
+            "set": code,
+            "region_code": region_code,
+            "period": period,
+            "values": {k: None if v is None else _stored(v) for k, v in values.items()},
+        },
+    )
     return written
 
 
@@ -138,29 +171,46 @@ def previous_period(period: str) -> str:
     return f"{int(period[:4]) - 1}{period[4:]}"
 
 
-def scores(session: Session, code: str, period: str, *, version: int | None = None,
-           within: str | None = None) -> dict[str, Any]:  # fmt: skip
+def scores(
+    session: Session, code: str, period: str, *, version: int | None = None, within: str | None = None
+) -> dict[str, Any]:
     """Every region's total, dimension and indicator scores with the working, ranked, beside last year's."""
     period = check_period(period)
     indicator_set = get_set(session, code, version)
     definition = indicator_set.definition
 
     def scored(p: str) -> list[rules.RegionScore]:
-        return rules.rank([rules.score_region(definition, region, vals)
-                           for region, vals in values_of(session, code, p, within).items()])  # fmt: skip
+        return rules.rank(
+            [
+                rules.score_region(definition, region, vals)
+                for region, vals in values_of(session, code, p, within).items()
+            ]
+        )
 
     last_year = {s.region_code: s for s in scored(previous_period(period))}
     rows = []
     for s in scored(period):
         before = last_year.get(s.region_code)
-        rows.append({
-            "rank": s.rank, "region_code": s.region_code, "region_name": regions.region_name(s.region_code),
-            "total": s.total, "previous_total": before.total if before else None,
-            "change": s.total - before.total if before else None, "previous_rank": before.rank if before else None,
-            "dimensions": s.dimensions,
-        })  # fmt: skip
-    return {"set": code, "version": indicator_set.version, "name": indicator_set.name, "period": period,
-            "previous_period": previous_period(period), "regions": rows}  # fmt: skip
+        rows.append(
+            {
+                "rank": s.rank,
+                "region_code": s.region_code,
+                "region_name": regions.region_name(s.region_code),
+                "total": s.total,
+                "previous_total": before.total if before else None,
+                "change": s.total - before.total if before else None,
+                "previous_rank": before.rank if before else None,
+                "dimensions": s.dimensions,
+            }
+        )
+    return {
+        "set": code,
+        "version": indicator_set.version,
+        "name": indicator_set.name,
+        "period": period,
+        "previous_period": previous_period(period),
+        "regions": rows,
+    }
 
 
 def flat_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
@@ -170,10 +220,24 @@ def flat_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     for r in result["regions"]:
         for d in r["dimensions"]:
             for i in d["indicators"]:
-                value = i["value"] if not isinstance(i["value"], dict) else ", ".join(
-                    f"{k}={v}" for k, v in i["value"].items())  # fmt: skip
-                rows.append([r["rank"], r["region_code"], r["region_name"], r["total"], d["name"], i["name"],
-                             value, i["score"], i["working"]])  # fmt: skip
+                value = (
+                    i["value"]
+                    if not isinstance(i["value"], dict)
+                    else ", ".join(f"{k}={v}" for k, v in i["value"].items())
+                )
+                rows.append(
+                    [
+                        r["rank"],
+                        r["region_code"],
+                        r["region_name"],
+                        r["total"],
+                        d["name"],
+                        i["name"],
+                        value,
+                        i["score"],
+                        i["working"],
+                    ]
+                )
     return header, rows
 
 
@@ -261,8 +325,9 @@ def import_values(session: Session, actor: Actor, code: str, filename: str, cont
             continue
         groups[(region, period)][ind_code] = value
     if errors:
-        raise ValidationFailed(f"{len(errors)} rows are invalid; nothing was imported", code="import_rows_invalid",
-                               details=errors[:200])  # fmt: skip
+        raise ValidationFailed(
+            f"{len(errors)} rows are invalid; nothing was imported", code="import_rows_invalid", details=errors[:200]
+        )
     if not groups:
         raise ValidationFailed.field("content", "no_rows", "the sheet has no value rows")
     for (region, period), values in groups.items():

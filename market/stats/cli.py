@@ -18,7 +18,9 @@ def stats_rollup(check: bool) -> None:
             for d in diffs[:20]:
                 click.echo(f"{d.row}: ledger {d.expected} rollup {d.actual}")
             if diffs:
-                raise click.ClickException(f"{len(diffs)} rollup rows differ from the ledger; run `market stats-rollup`")
+                raise click.ClickException(
+                    f"{len(diffs)} rollup rows differ from the ledger; run `market stats-rollup`"
+                )
             click.echo("rollup matches the ledger")
             return
         rows = rollup.rebuild(session)
@@ -37,8 +39,10 @@ def stats_report(year: int, month: int, region: str | None, replace: bool) -> No
 
     with session_scope() as session:
         report = service.produce_monthly_report(session, year, month, region, replace=replace)
-        click.echo(f"report {report.year}-{report.month:02d} region {report.region_prefix}: id {report.id}, "
-                   f"generated {report.generated_at.isoformat()}")
+        click.echo(
+            f"report {report.year}-{report.month:02d} region {report.region_prefix}: id {report.id}, "
+            f"generated {report.generated_at.isoformat()}"
+        )
 
 
 commands: list[click.Command] = [stats_rollup, stats_report]

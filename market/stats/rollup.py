@@ -84,8 +84,12 @@ GRAINS = ("y", "q", "m", "d")
 
 def periods(day: dt.date) -> tuple[tuple[str, int], ...]:
     """(grain, period) of every rollup row a ledger entry dated `day` counts in."""
-    return (("y", day.year), ("q", day.year * 10 + (day.month + 2) // 3), ("m", day.year * 100 + day.month),
-            ("d", day.year * 10000 + day.month * 100 + day.day))  # fmt: skip
+    return (
+        ("y", day.year),
+        ("q", day.year * 10 + (day.month + 2) // 3),
+        ("m", day.year * 100 + day.month),
+        ("d", day.year * 10000 + day.month * 100 + day.day),
+    )
 
 
 KEY_COLUMNS = ["dimension", "grain", "period", "key", "key2"]
@@ -121,14 +125,23 @@ def apply(session: Session, entries: Iterable[L]) -> None:
 def _ledger_select(dimension: str, grain: str = "d") -> sa.Select:
     """The rows of one dimension at one grain, computed from the ledger."""
     key, key2, name, condition = LEDGER_KEYS[dimension]
-    period = {"y": L.entry_year, "q": sa.cast(L.entry_year, sa.Integer) * 10 + (L.entry_month + 2) // 3,
-              "m": ledger_month(), "d": ledger_day()}[grain].label("period")  # fmt: skip
+    period = {
+        "y": L.entry_year,
+        "q": sa.cast(L.entry_year, sa.Integer) * 10 + (L.entry_month + 2) // 3,
+        "m": ledger_month(),
+        "d": ledger_day(),
+    }[grain].label("period")
     stmt = sa.select(
-        sa.literal(dimension).label("dimension"), sa.literal(grain).label("grain"), period, key.label("key"),
-        key2.label("key2"), sa.func.max(name).label("name"), sa.func.sum(L.sign).label("count"),
+        sa.literal(dimension).label("dimension"),
+        sa.literal(grain).label("grain"),
+        period,
+        key.label("key"),
+        key2.label("key2"),
+        sa.func.max(name).label("name"),
+        sa.func.sum(L.sign).label("count"),
         sa.func.sum(L.total_amount).label("total_amount"),
         sa.func.sum(L.technical_transaction_amount).label("technical_transaction_amount"),
-    ).group_by(period, *(k for k in (key, key2) if k is not EMPTY))  # fmt: skip
+    ).group_by(period, *(k for k in (key, key2) if k is not EMPTY))
     return stmt.where(condition) if condition is not None else stmt
 
 
@@ -143,13 +156,20 @@ _COARSER = (
 def _coarser_select(grain: str, finer: str, period_of: Any) -> sa.Select:
     period = period_of(R.period).label("period")
     return (
-        sa.select(R.dimension, sa.literal(grain).label("grain"), period, R.key, R.key2,
-                  sa.func.max(R.name).label("name"),
-                  sa.func.sum(R.count).label("count"), sa.func.sum(R.total_amount).label("total_amount"),
-                  sa.func.sum(R.technical_transaction_amount).label("technical_transaction_amount"))
+        sa.select(
+            R.dimension,
+            sa.literal(grain).label("grain"),
+            period,
+            R.key,
+            R.key2,
+            sa.func.max(R.name).label("name"),
+            sa.func.sum(R.count).label("count"),
+            sa.func.sum(R.total_amount).label("total_amount"),
+            sa.func.sum(R.technical_transaction_amount).label("technical_transaction_amount"),
+        )
         .where(R.grain == finer)
         .group_by(R.dimension, period, R.key, R.key2)
-    )  # fmt: skip
+    )
 
 
 def rebuild(session: Session) -> int:
@@ -252,8 +272,10 @@ def split_period(start: dt.date, end: dt.date, *, years: bool = True, quarters: 
         split.years = blocks
     if quarters:
         cut = [_cut(lo, hi, 3) for lo, hi in runs]
-        split.quarters = [(q0 // 4 * 10 + q0 % 4 + 1, q1 // 4 * 10 + q1 % 4 + 1) for (q0, q1), _ in
-                          (c for c in cut if c[0] is not None)]  # fmt: skip
+        split.quarters = [
+            (q0 // 4 * 10 + q0 % 4 + 1, q1 // 4 * 10 + q1 % 4 + 1)
+            for (q0, q1), _ in (c for c in cut if c[0] is not None)
+        ]
         runs = [r for _, rest in cut for r in rest]
     split.months = [(_yyyymm(lo), _yyyymm(hi)) for lo, hi in sorted(runs)]
     split.quarters.sort()

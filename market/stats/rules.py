@@ -22,14 +22,31 @@ def cumulative(achieved_by_year: dict[int, Decimal], target: Decimal) -> dict[st
     running, steps = Decimal(0), []
     for year in sorted(achieved_by_year):
         running += achieved_by_year[year]
-        steps.append({"year": year, "achieved": achieved_by_year[year], "cumulative": running,
-                      "progress_pct": pct(running, target)})  # fmt: skip
-    return {"achieved": running, "target": target, "progress_pct": pct(running, target),
-            "remaining": max(Decimal(0), target - running), "met": running >= target, "years": steps}  # fmt: skip
+        steps.append(
+            {
+                "year": year,
+                "achieved": achieved_by_year[year],
+                "cumulative": running,
+                "progress_pct": pct(running, target),
+            }
+        )
+    return {
+        "achieved": running,
+        "target": target,
+        "progress_pct": pct(running, target),
+        "remaining": max(Decimal(0), target - running),
+        "met": running >= target,
+        "years": steps,
+    }
 
 
 def ratio(achieved: Decimal, denominator: Decimal | None, target_pct: Decimal) -> dict[str, object]:
     """A year's figure as a per cent of its denominator (成交额 / GDP), against the target per cent."""
     value = pct(achieved, denominator, RATIO) if denominator else None
-    return {"achieved": achieved, "denominator": denominator, "ratio_pct": value, "target_pct": target_pct,
-            "met": None if value is None else value >= target_pct}  # fmt: skip
+    return {
+        "achieved": achieved,
+        "denominator": denominator,
+        "ratio_pct": value,
+        "target_pct": target_pct,
+        "met": None if value is None else value >= target_pct,
+    }

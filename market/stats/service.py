@@ -47,8 +47,11 @@ class Figures:
         }
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(self.count + other.count, self.total_amount + other.total_amount,
-                       self.technical_transaction_amount + other.technical_transaction_amount)  # fmt: skip
+        return Figures(
+            self.count + other.count,
+            self.total_amount + other.total_amount,
+            self.technical_transaction_amount + other.technical_transaction_amount,
+        )
 
 
 @dataclass
@@ -61,8 +64,15 @@ class Table:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def source(dimension: str, start: dt.date, end: dt.date, *, years: bool = True, quarters: bool = True,
-           keys: list[str] | None = None) -> sa.Subquery:
+def source(
+    dimension: str,
+    start: dt.date,
+    end: dt.date,
+    *,
+    years: bool = True,
+    quarters: bool = True,
+    keys: list[str] | None = None,
+) -> sa.Subquery:
     """The rollup rows to sum for one dimension over [start, end]: its whole years (if `years`), whole quarters
     (if `quarters`), whole months and the days at its edges. Columns: period (yyyymm; a year's is yyyy00, a
     quarter's its first month), key, key2, name, count, total_amount, technical_transaction_amount. With `keys`,
@@ -98,7 +108,9 @@ def _figures_columns(src: sa.Subquery) -> tuple[Any, Any, Any]:
 
 
 def _figures(row: Any) -> Figures:
-    return Figures(int(row.count or 0), to_money(row.total_amount or 0), to_money(row.technical_transaction_amount or 0))
+    return Figures(
+        int(row.count or 0), to_money(row.total_amount or 0), to_money(row.technical_transaction_amount or 0)
+    )
 
 
 # --- periods ------------------------------------------------------------------------------------
@@ -159,9 +171,10 @@ def _yoy(cur: Figures, prev: Figures) -> dict[str, Any]:
         "previous_technical_transaction_amount": to_money(prev.technical_transaction_amount),
         "count_growth_pct": growth(cur.count, prev.count),
         "total_amount_growth_pct": growth(cur.total_amount, prev.total_amount),
-        "technical_transaction_amount_growth_pct": growth(cur.technical_transaction_amount,
-                                                          prev.technical_transaction_amount),
-    }  # fmt: skip
+        "technical_transaction_amount_growth_pct": growth(
+            cur.technical_transaction_amount, prev.technical_transaction_amount
+        ),
+    }
 
 
 def year_to_date(session: Session, as_of: dt.date) -> Table:
@@ -178,8 +191,9 @@ def series(session: Session, start: dt.date, end: dt.date, granularity: str = "m
     """Figures per registration month / quarter / year, each beside the same period a year earlier."""
     if granularity not in GRANULARITIES:
         raise ValidationFailed.field("granularity", "invalid_granularity", "granularity: month, quarter or year")
-    src = source("subtype", same_day_last_year(start), end, years=granularity == "year",
-                 quarters=granularity != "month")
+    src = source(
+        "subtype", same_day_last_year(start), end, years=granularity == "year", quarters=granularity != "month"
+    )
     year = (src.c.period // 100).label("year")
     if granularity == "month":
         keys = (year, (src.c.period % 100).label("month"))
@@ -195,11 +209,15 @@ def series(session: Session, start: dt.date, end: dt.date, granularity: str = "m
     for key in _period_keys(start, end, granularity):
         cur = found.get(key, Figures())
         prev = found.get((key[0] - 1, *key[1:]), Figures())
-        label = {"month": lambda k: f"{k[0]}-{k[1]:02d}", "quarter": lambda k: f"{k[0]}Q{k[1]}",
-                 "year": lambda k: str(k[0])}[granularity](key)  # fmt: skip
+        label = {
+            "month": lambda k: f"{k[0]}-{k[1]:02d}",
+            "quarter": lambda k: f"{k[0]}Q{k[1]}",
+            "year": lambda k: str(k[0]),
+        }[granularity](key)
         rows.append({"period": label, **cur.as_dict(), **_yoy(cur, prev)})
-    return Table(f"by_{granularity}", ["period", *(rows[0] if rows else Figures().as_dict())], rows,
-                 {"from": start, "to": end})  # fmt: skip
+    return Table(
+        f"by_{granularity}", ["period", *(rows[0] if rows else Figures().as_dict())], rows, {"from": start, "to": end}
+    )
 
 
 def _period_keys(start: dt.date, end: dt.date, granularity: str) -> list[tuple[int, ...]]:
@@ -242,18 +260,32 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension("subtype", "合同类型细分", "subtype"),
         Dimension("technical_field", "技术领域", "technical_field", lambda k: TECHNICAL_FIELD_LABELS.get(k, k)),
         Dimension("ip_type", "知识产权类型", "ip_type", lambda k: IP_TYPE_LABELS.get(k, k)),
-        Dimension("seller_entity_type", "技术输出方法人性质", "seller_entity_type",
-                  lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外")),
-        Dimension("buyer_entity_type", "技术吸纳方法人性质", "buyer_entity_type",
-                  lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外")),
-        Dimension("plan_source", "计划来源 (国家 / 部门 / 省 / 地市县 / 计划外)", "plan_source",
-                  lambda k: rules.PLAN_SOURCES.get(k, k or "未填")),
+        Dimension(
+            "seller_entity_type",
+            "技术输出方法人性质",
+            "seller_entity_type",
+            lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外"),
+        ),
+        Dimension(
+            "buyer_entity_type",
+            "技术吸纳方法人性质",
+            "buyer_entity_type",
+            lambda k: ENTITY_TYPE_LABELS.get(k, k or "境外"),
+        ),
+        Dimension(
+            "plan_source",
+            "计划来源 (国家 / 部门 / 省 / 地市县 / 计划外)",
+            "plan_source",
+            lambda k: rules.PLAN_SOURCES.get(k, k or "未填"),
+        ),
         Dimension("payment_method", "支付方式", "payment_method", lambda k: rules.PAYMENT_METHODS.get(k, k or "未填")),
-    )  # fmt: skip
+    )
 }
 # Region breakdowns read the (seller region, buyer region) pairs: key is the seller's, key2 the buyer's.
-REGION_DIMENSIONS = {"seller_region": ("key", "技术输出 (卖方所在地)"),
-                     "buyer_region": ("key2", "技术吸纳 (买方所在地)")}  # fmt: skip
+REGION_DIMENSIONS = {
+    "seller_region": ("key", "技术输出 (卖方所在地)"),
+    "buyer_region": ("key2", "技术吸纳 (买方所在地)"),
+}
 PARTY_DIMENSIONS = {"seller": "卖方 (技术输出方)", "buyer": "买方 (技术吸纳方)", "intermediary": "中介机构"}
 ORDERINGS = ("count", "total_amount", "technical_transaction_amount")  # in _figures_columns order
 ALL_BREAKDOWNS = (*DIMENSIONS, *REGION_DIMENSIONS, *PARTY_DIMENSIONS)
@@ -337,15 +369,26 @@ def breakdown(
     return Table(f"by_{dimension}", ["key", "label", *Figures().as_dict()], rows, meta)
 
 
-def _top_parties(session: Session, dimension: str, src: sa.Subquery, start: dt.date, end: dt.date, limit: int,
-                 order_by: str, meta: dict[str, Any]) -> Table:  # fmt: skip
+def _top_parties(
+    session: Session,
+    dimension: str,
+    src: sa.Subquery,
+    start: dt.date,
+    end: dt.date,
+    limit: int,
+    order_by: str,
+    meta: dict[str, Any],
+) -> Table:
     """The first `limit` parties of a breakdown in two passes: tens of thousands of parties are ranked by the one
     figure ordered by (summing the other two and comparing names for all of them costs more than the ranking
     itself), then the figures and names of just those few are summed (the same rows, so the same exact sums)."""
     sort = _figures_columns(src)[ORDERINGS.index(order_by)]
-    ranked = [key for key, _ in session.execute(
-        sa.select(src.c.key, sort).group_by(src.c.key).order_by(sort.desc(), src.c.key).limit(limit)
-    )]  # fmt: skip
+    ranked = [
+        key
+        for key, _ in session.execute(
+            sa.select(src.c.key, sort).group_by(src.c.key).order_by(sort.desc(), src.c.key).limit(limit)
+        )
+    ]
     rows = []
     if ranked:
         few = source(dimension, start, end, keys=ranked)
@@ -359,8 +402,9 @@ def _top_parties(session: Session, dimension: str, src: sa.Subquery, start: dt.d
     return Table(f"by_{dimension}", ["key", "label", *Figures().as_dict()], rows, meta)
 
 
-def top_parties(session: Session, side: str, start: dt.date, end: dt.date, limit: int = 10,
-                order_by: str = "total_amount") -> Table:  # fmt: skip
+def top_parties(
+    session: Session, side: str, start: dt.date, end: dt.date, limit: int = 10, order_by: str = "total_amount"
+) -> Table:
     if side not in ("seller", "buyer"):
         raise ValidationFailed.field("side", "invalid_side", "side: seller or buyer")
     table = breakdown(session, side, start, end, limit=limit, order_by=order_by)
@@ -383,7 +427,9 @@ def flows(session: Session, start: dt.date, end: dt.date, region: str | None = N
     """Output, absorption, local↔local, inflow and outflow for a region (default: the deployment's)."""
     prefix = rules.region_prefix(region or get_settings().region_code)
     if not prefix.isdigit():
-        raise ValidationFailed.field("region", "invalid_region_code", "region must be a region code or prefix, e.g. 3302")
+        raise ValidationFailed.field(
+            "region", "invalid_region_code", "region must be a region code or prefix, e.g. 3302"
+        )
     src = source("region", start, end)
     seller_in = src.c.key.like(f"{prefix}%")
     buyer_in = src.c.key2.like(f"{prefix}%")
@@ -399,26 +445,44 @@ def flows(session: Session, start: dt.date, end: dt.date, region: str | None = N
         columns += [
             sa.func.coalesce(sa.func.sum(sa.case((cond, src.c.count), else_=0)), 0).label(f"{name}_count"),
             sa.func.coalesce(sa.func.sum(sa.case((cond, src.c.total_amount), else_=0)), 0).label(f"{name}_total"),
-            sa.func.coalesce(sa.func.sum(sa.case((cond, src.c.technical_transaction_amount), else_=0)), 0)
-            .label(f"{name}_tta"),
+            sa.func.coalesce(sa.func.sum(sa.case((cond, src.c.technical_transaction_amount), else_=0)), 0).label(
+                f"{name}_tta"
+            ),
         ]
     # One pass over the period, only rows touching the region.
     stmt = sa.select(*columns).where(sa.or_(seller_in, buyer_in))
     row = session.execute(stmt).one()._mapping
     rows = [
-        {"key": name, "label": label, "count": int(row[f"{name}_count"]),
-         "total_amount": to_money(row[f"{name}_total"] or 0),
-         "technical_transaction_amount": to_money(row[f"{name}_tta"] or 0)}  # fmt: skip
+        {
+            "key": name,
+            "label": label,
+            "count": int(row[f"{name}_count"]),
+            "total_amount": to_money(row[f"{name}_total"] or 0),
+            "technical_transaction_amount": to_money(row[f"{name}_tta"] or 0),
+        }
         for name, label in FLOW_LABELS.items()
     ]
-    return Table("flows", ["key", "label", *Figures().as_dict()], rows, {"region": prefix, "region_name": regions.region_name(prefix), "from": start, "to": end})
+    return Table(
+        "flows",
+        ["key", "label", *Figures().as_dict()],
+        rows,
+        {"region": prefix, "region_name": regions.region_name(prefix), "from": start, "to": end},
+    )
 
 
 # --- targets ------------------------------------------------------------------------------------
 
 
-def set_target(session: Session, actor_user_id: int, year: int, region: str | None, *, contract_count: int | None,
-               total_amount: Decimal | None, technical_transaction_amount: Decimal | None) -> StatsTarget:  # fmt: skip
+def set_target(
+    session: Session,
+    actor_user_id: int,
+    year: int,
+    region: str | None,
+    *,
+    contract_count: int | None,
+    total_amount: Decimal | None,
+    technical_transaction_amount: Decimal | None,
+) -> StatsTarget:
     prefix = rules.region_prefix(region or get_settings().region_code)
     target = session.scalar(sa.select(StatsTarget).where(StatsTarget.year == year, StatsTarget.region_prefix == prefix))
     if target is None:
@@ -437,14 +501,21 @@ def set_target(session: Session, actor_user_id: int, year: int, region: str | No
     from market.core import audit
 
     audit.record(
-        session, entity_type="stats_target", entity_id=target.id, action="set",
-        actor=SimpleNamespace(user_id=actor_user_id), detail={
-            "year": year, "region_prefix": prefix, "contract_count": contract_count,
+        session,
+        entity_type="stats_target",
+        entity_id=target.id,
+        action="set",
+        actor=SimpleNamespace(user_id=actor_user_id),
+        detail={
+            "year": year,
+            "region_prefix": prefix,
+            "contract_count": contract_count,
             "total_amount": None if total_amount is None else str(target.total_amount),
-            "technical_transaction_amount": None if technical_transaction_amount is None
+            "technical_transaction_amount": None
+            if technical_transaction_amount is None
             else str(target.technical_transaction_amount),
         },
-    )  # fmt: skip
+    )
     return target
 
 
@@ -456,14 +527,20 @@ def progress(session: Session, year: int, region: str | None = None, as_of: dt.d
     target = session.scalar(sa.select(StatsTarget).where(StatsTarget.year == year, StatsTarget.region_prefix == prefix))
     done = totals(session, dt.date(year, 1, 1), end, seller_region=prefix)
     rows = []
-    for metric, achieved in (("count", done.count), ("total_amount", done.total_amount),
-                             ("technical_transaction_amount", done.technical_transaction_amount)):  # fmt: skip
+    for metric, achieved in (
+        ("count", done.count),
+        ("total_amount", done.total_amount),
+        ("technical_transaction_amount", done.technical_transaction_amount),
+    ):
         goal = getattr(target, "contract_count" if metric == "count" else metric, None) if target else None
         pct = str((Decimal(achieved) * 100 / Decimal(goal)).quantize(Decimal("0.01"))) if goal else None
         rows.append({"metric": metric, "target": goal, "achieved": achieved, "progress_pct": pct})
-    return Table("target_progress", ["metric", "target", "achieved", "progress_pct"], rows,
-                 {"year": year, "region": prefix, "region_name": regions.region_name(prefix), "as_of": end,
-                  "basis": "output"})  # fmt: skip
+    return Table(
+        "target_progress",
+        ["metric", "target", "achieved", "progress_pct"],
+        rows,
+        {"year": year, "region": prefix, "region_name": regions.region_name(prefix), "as_of": end, "basis": "output"},
+    )
 
 
 # --- the monthly report (月度监测) ----------------------------------------------------------------
@@ -486,17 +563,25 @@ def build_monthly_report(session: Session, year: int, month: int, region: str | 
         progress(session, year, prefix, end),
     ]
     tables[7].title = "flows_year_to_date"
-    return {"year": year, "month": month, "region": prefix, "region_name": regions.region_name(prefix),
-            "tables": [jsonable_table(t) for t in tables]}  # fmt: skip
+    return {
+        "year": year,
+        "month": month,
+        "region": prefix,
+        "region_name": regions.region_name(prefix),
+        "tables": [jsonable_table(t) for t in tables],
+    }
 
 
-def produce_monthly_report(session: Session, year: int, month: int, region: str | None = None, *,
-                           replace: bool = False) -> MonthlyReport:  # fmt: skip
+def produce_monthly_report(
+    session: Session, year: int, month: int, region: str | None = None, *, replace: bool = False
+) -> MonthlyReport:
     """Store the 月度监测 report of a month once (again only with replace=True)."""
     prefix = rules.region_prefix(region or get_settings().region_code)
-    existing = session.scalar(sa.select(MonthlyReport).where(
-        MonthlyReport.year == year, MonthlyReport.month == month, MonthlyReport.region_prefix == prefix
-    ))  # fmt: skip
+    existing = session.scalar(
+        sa.select(MonthlyReport).where(
+            MonthlyReport.year == year, MonthlyReport.month == month, MonthlyReport.region_prefix == prefix
+        )
+    )
     if existing is not None and not replace:
         return existing
     content = build_monthly_report(session, year, month, prefix)

@@ -457,7 +457,9 @@ def ineligibility(policy: Policy, fact: ContractFact, period: Period) -> str | N
         return "outside_period"
     if (policy.valid_from and fact.day < policy.valid_from) or (policy.valid_until and fact.day > policy.valid_until):
         return "outside_validity"
-    if policy.seller_entity_types is not None and not entity_matches(fact.seller.entity_type, policy.seller_entity_types):
+    if policy.seller_entity_types is not None and not entity_matches(
+        fact.seller.entity_type, policy.seller_entity_types
+    ):
         return "seller_entity_type"
     if policy.buyer_entity_types is not None and not entity_matches(fact.buyer.entity_type, policy.buyer_entity_types):
         return "buyer_entity_type"
@@ -466,7 +468,9 @@ def ineligibility(policy: Policy, fact: ContractFact, period: Period) -> str | N
     if policy.buyer_regions is not None and not region_matches(fact.buyer.region, policy.buyer_regions):
         return "buyer_region"
     inter = fact.intermediary
-    if policy.intermediary_regions is not None and (inter is None or not region_matches(inter.region, policy.intermediary_regions)):
+    if policy.intermediary_regions is not None and (
+        inter is None or not region_matches(inter.region, policy.intermediary_regions)
+    ):
         return "intermediary_region"
     if policy.intermediary_filing_levels is not None and (
         inter is None or inter.filing_level not in policy.intermediary_filing_levels
@@ -588,7 +592,16 @@ def compute(
     for key in sorted(set(qualifying) | set(exclusions) | _award_keys(policy, recognitions)):
         party = names.get(key) or next(r.party for r in recognitions if r.party.key == key)
         results.append(
-            _beneficiary(policy, party, qualifying.get(key, []), exclusions.get(key, []), retransfer, period, history, recognitions)
+            _beneficiary(
+                policy,
+                party,
+                qualifying.get(key, []),
+                exclusions.get(key, []),
+                retransfer,
+                period,
+                history,
+                recognitions,
+            )
         )
     return PolicyOutcome(policy.code, tuple(results), out_of_scope)
 
@@ -610,7 +623,9 @@ def _awards(policy: Policy, party: Party, period: Period, history: History, reco
                 policy.valid_until and r.recognised_on > policy.valid_until
             ):
                 continue
-            if policy.intermediary_regions is not None and not region_matches(r.party.region, policy.intermediary_regions):
+            if policy.intermediary_regions is not None and not region_matches(
+                r.party.region, policy.intermediary_regions
+            ):
                 continue
             lines.append(AwardLine(award.filing_level, fen(award.amount), r.recognised_on, award.label))
             break  # once
@@ -666,7 +681,18 @@ def _beneficiary(
             room = max(ZERO, cap - history.paid_elsewhere.get(f.activity, ZERO))
         contract_cut = amount - room if room is not None and amount > room else ZERO
         contributions.append(
-            Contribution(f.contract_id, f.registration_number, f.activity, full, counted, mark, pieces, amount, contract_cut, ZERO)
+            Contribution(
+                f.contract_id,
+                f.registration_number,
+                f.activity,
+                full,
+                counted,
+                mark,
+                pieces,
+                amount,
+                contract_cut,
+                ZERO,
+            )
         )
 
     # The annual cap is filled in registration order: the contract that crosses it is cut in part,
@@ -699,9 +725,17 @@ def _beneficiary(
 
 def _replace_year_cut(c: Contribution, cut: Decimal) -> Contribution:
     return Contribution(
-        c.contract_id, c.registration_number, c.activity_id, c.basis_amount, c.counted_amount,
-        c.prior_transfer_value, c.pieces, c.amount, c.contract_cap_cut, cut,
-    )  # fmt: skip
+        c.contract_id,
+        c.registration_number,
+        c.activity_id,
+        c.basis_amount,
+        c.counted_amount,
+        c.prior_transfer_value,
+        c.pieces,
+        c.amount,
+        c.contract_cap_cut,
+        cut,
+    )
 
 
 def compute_all(
@@ -752,9 +786,7 @@ def working_json(result: BeneficiaryResult, policy: Policy) -> dict:
                 "basis_amount": _money(c.basis_amount),
                 "counted_amount": _money(c.counted_amount),
                 "prior_transfer_value": _money(c.prior_transfer_value),
-                "brackets": [
-                    {"from": _money(p.lower), "to": _money(p.upper), "rate": str(p.rate)} for p in c.pieces
-                ],
+                "brackets": [{"from": _money(p.lower), "to": _money(p.upper), "rate": str(p.rate)} for p in c.pieces],
                 "amount": _money(c.amount),
                 "contract_cap_cut": _money(c.contract_cap_cut),
                 "year_cap_cut": _money(c.year_cap_cut),
@@ -768,7 +800,12 @@ def working_json(result: BeneficiaryResult, policy: Policy) -> dict:
         "contract_cap_cut": _money(result.contract_cap_cut),
         "year_cap_cut": _money(result.year_cap_cut),
         "awards": [
-            {"filing_level": a.filing_level, "amount": _money(a.amount), "recognised_on": a.recognised_on.isoformat(), "label": a.label}
+            {
+                "filing_level": a.filing_level,
+                "amount": _money(a.amount),
+                "recognised_on": a.recognised_on.isoformat(),
+                "label": a.label,
+            }
             for a in result.awards
         ],
         # Reason codes only: the messages are REASON_MESSAGES[reason] (added when read, not stored 100k times).
@@ -782,7 +819,14 @@ def working_json(result: BeneficiaryResult, policy: Policy) -> dict:
 
 # ---- a policy as plain data (stored versions, API, what-if) ----------------------------------------
 
-_SETS = ("contract_types", "subtypes", "seller_entity_types", "buyer_entity_types", "intermediary_filing_levels", "required_flags_any")
+_SETS = (
+    "contract_types",
+    "subtypes",
+    "seller_entity_types",
+    "buyer_entity_types",
+    "intermediary_filing_levels",
+    "required_flags_any",
+)
 _TUPLES = ("seller_regions", "buyer_regions", "intermediary_regions")
 _MONEY = ("min_annual_basis", "cap_per_contract", "cap_per_year")
 _DATES = ("valid_from", "valid_until")

@@ -12,20 +12,38 @@ from market.core.pagination import Page, PageDep, paginate
 from market.subsidies import service
 from market.subsidies.calculator import REASON_MESSAGES, Period, explain
 from market.subsidies.models import SubsidyPolicy, SubsidyRun
-from market.subsidies.settlement import settlement_items
 from market.subsidies.schemas import (
-    DiffOut, ExclusionOut, PolicyDetail, PolicyEdit, PolicyOut, PolicySpec, PolicyVersionOut, ResultDetail, ResultOut,
-    RecognitionIn, RunIn, RunOut, RunPolicyOut, VoucherIn, WhatIfIn, WhatIfOut,
-)  # fmt: skip
+    DiffOut,
+    ExclusionOut,
+    PolicyDetail,
+    PolicyEdit,
+    PolicyOut,
+    PolicySpec,
+    PolicyVersionOut,
+    RecognitionIn,
+    ResultDetail,
+    ResultOut,
+    RunIn,
+    RunOut,
+    RunPolicyOut,
+    VoucherIn,
+    WhatIfIn,
+    WhatIfOut,
+)
+from market.subsidies.settlement import settlement_items
 
 router = APIRouter(prefix="/api/v1/subsidies", tags=["subsidies 补助"])
 
 
 def _policy_out(session, row: SubsidyPolicy) -> PolicyOut:
     return PolicyOut(
-        code=row.code, name=row.name, current_version=row.current_version, is_preset=row.is_preset, active=row.active,
+        code=row.code,
+        name=row.name,
+        current_version=row.current_version,
+        is_preset=row.is_preset,
+        active=row.active,
         spec=service.current_version(session, row).spec,
-    )  # fmt: skip
+    )
 
 
 def _run_out(session, run: SubsidyRun) -> RunOut:
@@ -63,18 +81,30 @@ def edit_policy(code: str, body: PolicyEdit, session: SessionDep, actor: BureauA
     return PolicyVersionOut.model_validate(service.edit_policy(session, actor, code, body.as_dict()))
 
 
-@router.post("/what-if", response_model=WhatIfOut, summary="Compute an unsaved policy over a past period (nothing stored)")
+@router.post(
+    "/what-if", response_model=WhatIfOut, summary="Compute an unsaved policy over a past period (nothing stored)"
+)
 def what_if(body: WhatIfIn, session: SessionDep, actor: BureauActor) -> WhatIfOut:
     period = Period(body.period_start, body.period_end)
     return WhatIfOut(**service.what_if(session, actor, body.policy.as_dict(), period))
 
 
-@router.post("/runs", response_model=RunOut, status_code=status.HTTP_202_ACCEPTED, summary="Create a run and queue its computation")
+@router.post(
+    "/runs",
+    response_model=RunOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Create a run and queue its computation",
+)
 def create_run(body: RunIn, session: SessionDep, actor: BureauActor) -> RunOut:
     run = service.create_run(
-        session, actor, period_start=body.period_start, period_end=body.period_end, policy_codes=body.policy_codes,
-        name=body.name, corrects_run_id=body.corrects_run_id,
-    )  # fmt: skip
+        session,
+        actor,
+        period_start=body.period_start,
+        period_end=body.period_end,
+        policy_codes=body.policy_codes,
+        name=body.name,
+        corrects_run_id=body.corrects_run_id,
+    )
     service.enqueue_compute(session, run.id)
     return _run_out(session, run)
 
@@ -90,8 +120,12 @@ def get_run(run_id: int, session: SessionDep, actor: CurrentActor) -> RunOut:
     return _run_out(session, service.visible_run(session, actor, run_id))
 
 
-@router.post("/runs/{run_id}/compute", response_model=RunOut, status_code=status.HTTP_202_ACCEPTED,
-             summary="Recompute a draft run (a frozen run never changes)")  # fmt: skip
+@router.post(
+    "/runs/{run_id}/compute",
+    response_model=RunOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Recompute a draft run (a frozen run never changes)",
+)
 def recompute(run_id: int, session: SessionDep, actor: BureauActor) -> RunOut:
     run = service.request_compute(session, actor, run_id)
     service.enqueue_compute(session, run.id)
@@ -99,18 +133,30 @@ def recompute(run_id: int, session: SessionDep, actor: BureauActor) -> RunOut:
 
 
 @router.post("/runs/{run_id}/{action}", response_model=RunOut, summary="review / reopen / approve / freeze")
-def act(run_id: int, action: Literal["review", "reopen", "approve", "freeze"], session: SessionDep, actor: BureauActor) -> RunOut:
+def act(
+    run_id: int, action: Literal["review", "reopen", "approve", "freeze"], session: SessionDep, actor: BureauActor
+) -> RunOut:
     return _run_out(session, service.transition(session, actor, run_id, action))
 
 
-@router.get("/runs/{run_id}/results", response_model=Page[ResultOut], summary="Per-beneficiary results (yours only unless bureau)")
+@router.get(
+    "/runs/{run_id}/results",
+    response_model=Page[ResultOut],
+    summary="Per-beneficiary results (yours only unless bureau)",
+)
 def run_results(
-    run_id: int, session: SessionDep, actor: CurrentActor, page: PageDep,
-    policy_code: str | None = None, org_id: int | None = None,
-) -> Page[ResultOut]:  # fmt: skip
+    run_id: int,
+    session: SessionDep,
+    actor: CurrentActor,
+    page: PageDep,
+    policy_code: str | None = None,
+    org_id: int | None = None,
+) -> Page[ResultOut]:
     run = service.visible_run(session, actor, run_id)
     rows, total = paginate(session, service.results_query(actor, run, policy_code=policy_code, org_id=org_id), page)
-    return Page(items=[ResultOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size)
+    return Page(
+        items=[ResultOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
+    )
 
 
 @router.get("/results/{result_id}", response_model=ResultDetail, summary="One result with its full working")
@@ -131,34 +177,47 @@ def my_results(session: SessionDep, actor: CurrentActor) -> list[ResultDetail]:
     return [_detail(r) for r in service.my_results(session, actor)]
 
 
-@router.get("/runs/{run_id}/diff", response_model=DiffOut, summary="What a correction run changes against the frozen run")
+@router.get(
+    "/runs/{run_id}/diff", response_model=DiffOut, summary="What a correction run changes against the frozen run"
+)
 def run_diff(run_id: int, session: SessionDep, actor: BureauActor, against: int | None = None) -> DiffOut:
     return DiffOut(**service.run_diff(session, actor, run_id, against))
 
 
 @router.get("/runs/{run_id}/exclusions", response_model=list[ExclusionOut], summary="Why a contract was excluded")
-def exclusions(run_id: int, contract_id: Annotated[int, Query()], session: SessionDep, actor: BureauActor) -> list[ExclusionOut]:
+def exclusions(
+    run_id: int, contract_id: Annotated[int, Query()], session: SessionDep, actor: BureauActor
+) -> list[ExclusionOut]:
     return [
-        ExclusionOut(policy_version_id=e.policy_version_id, contract_id=e.contract_id, beneficiary_key=e.beneficiary_key,
-                     reason=e.reason, message=REASON_MESSAGES.get(e.reason, e.reason))
+        ExclusionOut(
+            policy_version_id=e.policy_version_id,
+            contract_id=e.contract_id,
+            beneficiary_key=e.beneficiary_key,
+            reason=e.reason,
+            message=REASON_MESSAGES.get(e.reason, e.reason),
+        )
         for e in service.exclusions_of_contract(session, actor, run_id, contract_id)
-    ]  # fmt: skip
+    ]
 
 
 @router.get("/runs/{run_id}/export.csv", response_class=Response, summary="Results as CSV")
 def export_csv(run_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     body = service.export_csv(session, actor, run_id)
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="subsidy-run-{run_id}.csv"'})  # fmt: skip
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="subsidy-run-{run_id}.csv"'},
+    )
 
 
 @router.get("/runs/{run_id}/export.xlsx", response_class=Response, summary="Results as XLSX (汇总 + 明细)")
 def export_xlsx(run_id: int, session: SessionDep, actor: CurrentActor) -> Response:
     body = service.export_xlsx(session, actor, run_id)
     return Response(
-        body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="subsidy-run-{run_id}.xlsx"'},
-    )  # fmt: skip
+    )
 
 
 @router.post("/vouchers", status_code=status.HTTP_201_CREATED, summary="Record a contract's 创新券 redemption")
@@ -170,4 +229,9 @@ def record_voucher(body: VoucherIn, session: SessionDep, actor: BureauActor) -> 
 @router.post("/recognitions", status_code=status.HTTP_201_CREATED, summary="Record 国内首创 / 首台套 with its document")
 def record_recognition(body: RecognitionIn, session: SessionDep, actor: BureauActor) -> dict[str, int | str]:
     row = service.record_recognition(session, actor, body.contract_id, body.kind, body.document_reference)
-    return {"id": row.id, "contract_id": row.contract_id, "kind": row.kind, "document_reference": row.document_reference}
+    return {
+        "id": row.id,
+        "contract_id": row.contract_id,
+        "kind": row.kind,
+        "document_reference": row.document_reference,
+    }

@@ -93,7 +93,9 @@ class SubsidyRun(IdMixin, TimestampMixin, Base):
 class SubsidyRunPolicy(Base):
     __tablename__ = "subsidy_run_policies"
 
-    run_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("subsidy_runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        BigIntPK, sa.ForeignKey("subsidy_runs.id", ondelete="CASCADE"), primary_key=True
+    )
     policy_version_id: Mapped[int] = mapped_column(
         BigIntPK, sa.ForeignKey("subsidy_policy_versions.id"), primary_key=True
     )

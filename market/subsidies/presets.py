@@ -9,10 +9,9 @@ Where the source text leaves a point open, the choice is written next to the pol
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal as D
-
-import dataclasses
 
 from market.subsidies.calculator import Aggregation, Basis, Beneficiary, Bracket, OneOffAward, Policy
 
@@ -221,13 +220,17 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
 
 def adopted(policy: Policy, jurisdiction: str) -> Policy:
     """The policy as a bureau adopts it for its own city: its jurisdiction, and its region criteria, become that city's."""
+
     def swap(regions: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return None if regions is None else tuple(jurisdiction if r == policy.jurisdiction else r for r in regions)
 
     return dataclasses.replace(
-        policy, jurisdiction=jurisdiction, seller_regions=swap(policy.seller_regions),
-        buyer_regions=swap(policy.buyer_regions), intermediary_regions=swap(policy.intermediary_regions),
-    )  # fmt: skip
+        policy,
+        jurisdiction=jurisdiction,
+        seller_regions=swap(policy.seller_regions),
+        buyer_regions=swap(policy.buyer_regions),
+        intermediary_regions=swap(policy.intermediary_regions),
+    )
 
 
 def preset(code: str, jurisdiction: str = NINGBO) -> Policy:

@@ -30,17 +30,25 @@ class PolicySpec(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     beneficiary: Beneficiary
     basis: Basis = Field(Basis.total, description="total 合同成交额 / technical 技术交易额 / paid 实际履行金额")
-    aggregation: Aggregation = Field(Aggregation.per_contract, description="per contract, or on the beneficiary's annual basis")
-    brackets: list[BracketIn] = Field(default_factory=list, description="flat = one open band; tiered bands are marginal")
+    aggregation: Aggregation = Field(
+        Aggregation.per_contract, description="per contract, or on the beneficiary's annual basis"
+    )
+    brackets: list[BracketIn] = Field(
+        default_factory=list, description="flat = one open band; tiered bands are marginal"
+    )
     contract_types: list[Text] | None = None
     subtypes: list[Text] | None = None
-    seller_entity_types: list[Text] | None = Field(None, description="法人性质 codes or classes: enterprise, research, university, institute")
+    seller_entity_types: list[Text] | None = Field(
+        None, description="法人性质 codes or classes: enterprise, research, university, institute"
+    )
     buyer_entity_types: list[Text] | None = None
     seller_regions: list[Text] | None = Field(None, description="region-code prefixes, e.g. 3302")
     buyer_regions: list[Text] | None = None
     intermediary_regions: list[Text] | None = None
     intermediary_filing_levels: list[Text] | None = None
-    required_flags_any: list[Text] | None = Field(None, description="domestic_first 国内首创 / first_set 首台套 / voucher_eligible 创新券")
+    required_flags_any: list[Text] | None = Field(
+        None, description="domestic_first 国内首创 / first_set 首台套 / voucher_eligible 创新券"
+    )
     min_annual_basis: Decimal | None = Field(None, ge=0, description="minimum annual qualifying amount (门槛)")
     cap_per_contract: Decimal | None = Field(None, ge=0)
     cap_per_year: Decimal | None = Field(None, ge=0, description="cap per beneficiary per period")
@@ -48,8 +56,12 @@ class PolicySpec(BaseModel):
     valid_until: dt.date | None = None
     one_off_awards: list[AwardIn] = Field(default_factory=list)
     value_added_only: bool = Field(True, description="同一项目多次转让，仅就增值部分补助")
-    jurisdiction: str | None = Field(None, pattern=r"^\d{2,6}$", description="region-code prefix whose rules these are; "
-                                     "default the deployment's (MARKET_REGION_CODE); only the deployment's own run")
+    jurisdiction: str | None = Field(
+        None,
+        pattern=r"^\d{2,6}$",
+        description="region-code prefix whose rules these are; "
+        "default the deployment's (MARKET_REGION_CODE); only the deployment's own run",
+    )
     source: Text = ""
     description: LongText = ""
 
@@ -113,7 +125,9 @@ class RunOut(BaseModel):
     progress_total: int
     contract_count: int
     total: Decimal = Field(description="what this run pays: the positive differences against frozen runs")
-    to_recover: Decimal = Field(Decimal(0), description="negative differences against frozen runs: to recover, never netted")
+    to_recover: Decimal = Field(
+        Decimal(0), description="negative differences against frozen runs: to recover, never netted"
+    )
     error: str | None
     corrects_run_id: int | None
     computed_at: dt.datetime | None
@@ -139,7 +153,9 @@ class ResultOut(BaseModel):
     year_cap_cut: Decimal
     awards: Decimal
     year: int | None = None
-    due_total: Decimal = Field(Decimal(0), description="due for the year over the run's period and the periods frozen runs covered")
+    due_total: Decimal = Field(
+        Decimal(0), description="due for the year over the run's period and the periods frozen runs covered"
+    )
     paid_before: Decimal = Field(Decimal(0), description="what frozen runs settled for the year (recoveries included)")
     difference: Decimal = Field(Decimal(0), description="due_total − paid_before")
     to_recover: Decimal = Field(Decimal(0), description="a negative difference: recorded to be recovered")

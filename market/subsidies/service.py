@@ -22,15 +22,23 @@ from market.core.config import get_settings
 from market.core.db import bulk_insert, session_scope, utcnow
 from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
+from market.filings.rules import level_in_force
 from market.subsidies import calculator as calc
 from market.subsidies import rules
 from market.subsidies import settlement as settle
 from market.subsidies.calculator import ContractFact, Party, Period, Policy, PolicyError, Recognition
-from market.filings.rules import level_in_force
 from market.subsidies.models import (
-    ComputeState, ContractRecognition, RunStatus, SubsidyExclusion, SubsidyPolicy, SubsidyPolicyVersion, SubsidyResult, SubsidyRun,
-    SubsidyRunPolicy, VoucherRedemption,
-)  # fmt: skip
+    ComputeState,
+    ContractRecognition,
+    RunStatus,
+    SubsidyExclusion,
+    SubsidyPolicy,
+    SubsidyPolicyVersion,
+    SubsidyResult,
+    SubsidyRun,
+    SubsidyRunPolicy,
+    VoucherRedemption,
+)
 from market.subsidies.presets import all_presets
 
 log = logging.getLogger(__name__)
@@ -67,8 +75,13 @@ def ensure_presets(session: Session) -> None:
         try:
             with session.begin_nested():  # two first requests at once: the loser's savepoint rolls back
                 # Another city's preset ships disabled: it runs here only once adopted (a version for this city).
-                row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, is_preset=True,
-                                    active=policy.jurisdiction == jurisdiction())  # fmt: skip
+                row = SubsidyPolicy(
+                    code=policy.code,
+                    name=policy.name,
+                    current_version=1,
+                    is_preset=True,
+                    active=policy.jurisdiction == jurisdiction(),
+                )
                 session.add(row)
                 session.flush()
                 session.add(SubsidyPolicyVersion(policy_id=row.id, version=1, spec=calc.policy_to_dict(policy)))
@@ -117,7 +130,9 @@ def create_policy(session: Session, actor: Actor, spec: dict[str, Any]) -> Subsi
     policy = parse_policy(spec)
     if session.scalar(sa.select(SubsidyPolicy.id).where(SubsidyPolicy.code == policy.code)):
         raise ValidationFailed.field("code", "policy_code_taken", f"a policy {policy.code!r} exists; edit it instead")
-    row = SubsidyPolicy(code=policy.code, name=policy.name, current_version=1, active=policy.jurisdiction == jurisdiction())
+    row = SubsidyPolicy(
+        code=policy.code, name=policy.name, current_version=1, active=policy.jurisdiction == jurisdiction()
+    )
     session.add(row)
     session.flush()
     session.add(
@@ -142,9 +157,13 @@ def edit_policy(session: Session, actor: Actor, code: str, spec: dict[str, Any])
     )
     session.add(version)
     audit.record(
-        session, entity_type="subsidy_policy", entity_id=row.id, action="new_version", actor=actor,
+        session,
+        entity_type="subsidy_policy",
+        entity_id=row.id,
+        action="new_version",
+        actor=actor,
         detail={"version": row.current_version},
-    )  # fmt: skip
+    )
     session.flush()
     return version
 
@@ -168,9 +187,11 @@ def _party(row: Any) -> Party:
 
 def activity_roots(session: Session) -> dict[int, int]:
     """Each re-registered contract's first registration: one deal is one activity, whatever its names."""
-    links = dict(session.execute(
-        sa.select(Contract.id, Contract.reregistration_of_id).where(Contract.reregistration_of_id.is_not(None))
-    ).all())  # fmt: skip
+    links = dict(
+        session.execute(
+            sa.select(Contract.id, Contract.reregistration_of_id).where(Contract.reregistration_of_id.is_not(None))
+        ).all()
+    )
     roots = {}
     for cid in links:
         root, seen = cid, set()
@@ -201,13 +222,20 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
     # A filing level typed on a profile or a contract is a claim: the level comes from the bureau's records below.
     party_rows = connection.execute(
         sa.select(
-            ContractParty.contract_id, ContractParty.role, ContractParty.org_id, ContractParty.name,
-            ContractParty.credit_code, ContractParty.entity_type_code, ContractParty.region_code,
-            ContractParty.broker_name, sa.null().label("filing_level"), sa.null().label("filing_date"),
+            ContractParty.contract_id,
+            ContractParty.role,
+            ContractParty.org_id,
+            ContractParty.name,
+            ContractParty.credit_code,
+            ContractParty.entity_type_code,
+            ContractParty.region_code,
+            ContractParty.broker_name,
+            sa.null().label("filing_level"),
+            sa.null().label("filing_date"),
         )
         .join(Contract, Contract.id == ContractParty.contract_id)
         .where(in_period)
-    )  # fmt: skip
+    )
     brokers: dict[int, str] = {}
     known: dict[tuple, Party] = {}  # one Party per distinct party as written: thousands of orgs, 100k+ rows
     for row in party_rows:
@@ -221,26 +249,34 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
             brokers[contract_id] = broker
     payments: dict[int, dict[int, list]] = defaultdict(dict)  # contract -> original payment -> [day, amount]
     for pid, cid, amount, received, reverses in connection.execute(
-        sa.select(ContractPayment.id, ContractPayment.contract_id, ContractPayment.amount, ContractPayment.received_on,
-                  ContractPayment.reverses_payment_id)
+        sa.select(
+            ContractPayment.id,
+            ContractPayment.contract_id,
+            ContractPayment.amount,
+            ContractPayment.received_on,
+            ContractPayment.reverses_payment_id,
+        )
         .join(Contract, Contract.id == ContractPayment.contract_id)
         .where(in_period, ContractPayment.received_on <= period.end)
         .order_by(ContractPayment.id)
-    ):  # fmt: skip
+    ):
         entry = payments[cid].setdefault(reverses or pid, [received, ZERO])
         if reverses is None:
             entry[0] = received
         entry[1] += amount
     vouchers = set(
         connection.scalars(
-            sa.select(VoucherRedemption.contract_id).join(Contract, Contract.id == VoucherRedemption.contract_id).where(in_period)
+            sa.select(VoucherRedemption.contract_id)
+            .join(Contract, Contract.id == VoucherRedemption.contract_id)
+            .where(in_period)
         )
     )
     recognised: dict[int, set[str]] = defaultdict(set)
     for cid, kind in connection.execute(
         sa.select(ContractRecognition.contract_id, ContractRecognition.kind)
-        .join(Contract, Contract.id == ContractRecognition.contract_id).where(in_period)
-    ):  # fmt: skip
+        .join(Contract, Contract.id == ContractRecognition.contract_id)
+        .where(in_period)
+    ):
         recognised[cid].add(kind)
     roots = activity_roots(session)
     filed = filing_records(session)
@@ -248,13 +284,21 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
     facts = []
     rows = connection.execute(
         sa.select(
-            Contract.id, Contract.registration_number, Contract.contract_type, Contract.subtype,
-            Contract.total_amount, Contract.technical_transaction_amount, Contract.registration_date, Contract.status,
+            Contract.id,
+            Contract.registration_number,
+            Contract.contract_type,
+            Contract.subtype,
+            Contract.total_amount,
+            Contract.technical_transaction_amount,
+            Contract.registration_date,
+            Contract.status,
             sa.case((Contract.achievement_link_confirmed_at.is_not(None), Contract.achievement_id)),
-        ).where(in_period).order_by(Contract.id)
-    )  # fmt: skip
+        )
+        .where(in_period)
+        .order_by(Contract.id)
+    )
     empty: dict[str, Party] = {}
-    for (cid, number, ctype, subtype, total, technical, day, status, achievement) in rows:
+    for cid, number, ctype, subtype, total, technical, day, status, achievement in rows:
         p = parties.get(cid, empty)
         seller, buyer = p.get("seller"), p.get("buyer")
         inter = p.get("intermediary")
@@ -263,21 +307,36 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
             if record is not None:
                 key = (inter, record.level, record.filed_on)
                 if key not in filed_party:
-                    filed_party[key] = dataclasses.replace(inter, filing_level=record.level, filing_date=record.filed_on)
+                    filed_party[key] = dataclasses.replace(
+                        inter, filing_level=record.level, filing_date=record.filed_on
+                    )
                 inter = filed_party[key]
         if seller is None or buyer is None:
             continue  # a registered contract always has both; a broken row earns nothing
         paid = payments.get(cid, {})
         facts.append(
             ContractFact(
-                cid, number or "", ctype, subtype, seller, buyer, total, technical,
-                sum((a for _, a in paid.values()), ZERO), day,
-                inter, brokers.get(cid), "domestic_first" in recognised[cid], "first_set" in recognised[cid],
-                cid in vouchers, achievement, status,
+                cid,
+                number or "",
+                ctype,
+                subtype,
+                seller,
+                buyer,
+                total,
+                technical,
+                sum((a for _, a in paid.values()), ZERO),
+                day,
+                inter,
+                brokers.get(cid),
+                "domestic_first" in recognised[cid],
+                "first_set" in recognised[cid],
+                cid in vouchers,
+                achievement,
+                status,
                 f"contract:{roots.get(cid, cid)}",
                 tuple((max(received, day), amount) for received, amount in paid.values() if amount != 0),
             )
-        )  # fmt: skip
+        )
     return facts
 
 
@@ -291,17 +350,29 @@ def filing_records(session: Session) -> dict[int, list]:
 def load_recognitions(session: Session, period: Period) -> list[Recognition]:
     """Intermediaries newly filed at national / provincial level within the period, from the bureau's records."""
     recognised = [
-        r for rs in filing_records(session).values() for r in rs
+        r
+        for rs in filing_records(session).values()
+        for r in rs
         if r.level in ("national", "provincial") and r.filed_on in period and r.revoked_on is None
-    ]  # fmt: skip
-    orgs = {o.id: o for o in session.scalars(sa.select(Organisation).where(Organisation.id.in_({r.org_id for r in recognised})))}
+    ]
+    orgs = {
+        o.id: o
+        for o in session.scalars(sa.select(Organisation).where(Organisation.id.in_({r.org_id for r in recognised})))
+    }
     return [
         Recognition(
-            Party(orgs[r.org_id].name, org_id=r.org_id, credit_code=orgs[r.org_id].credit_code,
-                  entity_type=orgs[r.org_id].entity_type_code, region=orgs[r.org_id].region_code,
-                  filing_level=r.level, filing_date=r.filed_on),
-            r.level, r.filed_on,
-        )  # fmt: skip
+            Party(
+                orgs[r.org_id].name,
+                org_id=r.org_id,
+                credit_code=orgs[r.org_id].credit_code,
+                entity_type=orgs[r.org_id].entity_type_code,
+                region=orgs[r.org_id].region_code,
+                filing_level=r.level,
+                filing_date=r.filed_on,
+            ),
+            r.level,
+            r.filed_on,
+        )
         for r in recognised
     ]
 
@@ -340,18 +411,27 @@ def load_books(session: Session, codes: Iterable[str], *, exclude_run: int | Non
         .join(SubsidyPolicyVersion, SubsidyPolicyVersion.policy_id == SubsidyPolicy.id)
         .join(SubsidyRunPolicy, SubsidyRunPolicy.policy_version_id == SubsidyPolicyVersion.id)
         .join(SubsidyRun, SubsidyRun.id == SubsidyRunPolicy.run_id)
-        .where(SubsidyRun.status == RunStatus.frozen, SubsidyPolicy.code.in_(codes), SubsidyRun.id != (exclude_run or 0))
+        .where(
+            SubsidyRun.status == RunStatus.frozen, SubsidyPolicy.code.in_(codes), SubsidyRun.id != (exclude_run or 0)
+        )
     )
     for code, start, end in periods:
         books[code].add_period(Period(start, end))
     rows = session.execute(
-        sa.select(SubsidyResult.policy_code, SubsidyResult.year, SubsidyRun.period_start, SubsidyResult.beneficiary_key,
-                  SubsidyResult.beneficiary_name, SubsidyResult.beneficiary_org_id, SubsidyResult.difference,
-                  SubsidyResult.working)
+        sa.select(
+            SubsidyResult.policy_code,
+            SubsidyResult.year,
+            SubsidyRun.period_start,
+            SubsidyResult.beneficiary_key,
+            SubsidyResult.beneficiary_name,
+            SubsidyResult.beneficiary_org_id,
+            SubsidyResult.difference,
+            SubsidyResult.working,
+        )
         .join(SubsidyRun, SubsidyRun.id == SubsidyResult.run_id)
         .where(SubsidyRun.status == RunStatus.frozen, SubsidyResult.policy_code.in_(codes))
         .order_by(SubsidyResult.id)
-    )  # fmt: skip
+    )
     for code, year, start, key, name, org_id, difference, working in rows:
         books[code].add(year or start.year, key, name, org_id, difference, _items(working))
     return books
@@ -402,16 +482,22 @@ def create_run(
     if period_end < period_start:
         raise ValidationFailed.field("period_end", "bad_period", "period_end is before period_start")
     if not settle.spans_one_year(Period(period_start, period_end)):
-        raise ValidationFailed.field("period_end", "period_spans_years",
-                                     "a run covers one calendar year (caps are per year); run each year on its own")  # fmt: skip
+        raise ValidationFailed.field(
+            "period_end",
+            "period_spans_years",
+            "a run covers one calendar year (caps are per year); run each year on its own",
+        )
     ensure_presets(session)
     if policy_codes:
         policies = [get_policy(session, c) for c in dict.fromkeys(policy_codes)]
         for p in policies:
             if not enabled(session, p):
-                raise ValidationFailed.field("policy_codes", "policy_not_enabled",
-                                             f"{p.code} is not enabled for this deployment ({jurisdiction()}): another "
-                                             "city's rules run only once adopted as a version for this city")  # fmt: skip
+                raise ValidationFailed.field(
+                    "policy_codes",
+                    "policy_not_enabled",
+                    f"{p.code} is not enabled for this deployment ({jurisdiction()}): another "
+                    "city's rules run only once adopted as a version for this city",
+                )
     else:
         active = sa.select(SubsidyPolicy).where(SubsidyPolicy.active).order_by(SubsidyPolicy.id)
         policies = [p for p in session.scalars(active) if enabled(session, p)]
@@ -433,7 +519,9 @@ def create_run(
     session.flush()
     for p in policies:
         session.add(SubsidyRunPolicy(run_id=run.id, policy_version_id=current_version(session, p).id))
-    audit.record(session, entity_type="subsidy_run", entity_id=run.id, action="created", actor=actor, to_state=run.status)
+    audit.record(
+        session, entity_type="subsidy_run", entity_id=run.id, action="created", actor=actor, to_state=run.status
+    )
     session.flush()
     return run
 
@@ -450,8 +538,15 @@ def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
     run.compute_state = ComputeState.queued
     run.progress_done = 0
     session.flush()
-    audit.record(session, entity_type="subsidy_run", entity_id=run.id, action="compute_requested", actor=actor,
-                 from_state=str(before), to_state=str(ComputeState.queued))  # fmt: skip
+    audit.record(
+        session,
+        entity_type="subsidy_run",
+        entity_id=run.id,
+        action="compute_requested",
+        actor=actor,
+        from_state=str(before),
+        to_state=str(ComputeState.queued),
+    )
     return run
 
 
@@ -518,7 +613,9 @@ def compute_run(run_id: int, *, batch: int = 5000) -> SubsidyRun:
         grand_total = to_recover = ZERO
         prepared: dict = {}
         for i, (version_id, policy) in enumerate(policies, start=2):
-            settlements, _, _ = settle.settle_policy(policy, facts, period, books[policy.code], recognitions, marks, prepared)
+            settlements, _, _ = settle.settle_policy(
+                policy, facts, period, books[policy.code], recognitions, marks, prepared
+            )
             with session_scope() as s:
                 if get_run(s, run_id).status != RunStatus.draft:  # reviewed meanwhile: stop writing
                     raise InvalidState("the run left draft while computing", code="run_not_draft")
@@ -533,8 +630,13 @@ def compute_run(run_id: int, *, batch: int = 5000) -> SubsidyRun:
             run.total, run.to_recover = grand_total, to_recover
             run.contract_count = len(counted)
             run.computed_at = utcnow()
-            audit.record(s, entity_type="subsidy_run", entity_id=run_id, action="computed",
-                         detail={"total": str(grand_total), "to_recover": str(to_recover)})  # fmt: skip
+            audit.record(
+                s,
+                entity_type="subsidy_run",
+                entity_id=run_id,
+                action="computed",
+                detail={"total": str(grand_total), "to_recover": str(to_recover)},
+            )
             return run
     except Exception as exc:
         with session_scope() as s:
@@ -555,15 +657,25 @@ def _progress(session: Session, run_id: int, done: int, contract_count: int | No
     session.execute(sa.update(SubsidyRun).where(SubsidyRun.id == run_id).values(**values))
 
 
-def _store(session: Session, run_id: int, version_id: int, policy: Policy, settlements: list[settle.Settlement],
-           batch: int) -> None:  # fmt: skip
+def _store(
+    session: Session, run_id: int, version_id: int, policy: Policy, settlements: list[settle.Settlement], batch: int
+) -> None:
     results, exclusions = [], []
     for x in settlements:
         r = x.result
-        working = calc.working_json(r, policy) if r is not None else {
-            "policy": policy.code, "basis": policy.basis.value, "aggregation": policy.aggregation.value,
-            "contributions": [], "awards": [], "exclusions": [], "total": "0.00",
-        }  # fmt: skip
+        working = (
+            calc.working_json(r, policy)
+            if r is not None
+            else {
+                "policy": policy.code,
+                "basis": policy.basis.value,
+                "aggregation": policy.aggregation.value,
+                "contributions": [],
+                "awards": [],
+                "exclusions": [],
+                "total": "0.00",
+            }
+        )
         working["settlement"] = settle.settlement_json(x)
         results.append(
             {
@@ -591,10 +703,15 @@ def _store(session: Session, run_id: int, version_id: int, policy: Policy, settl
         )
         if r is not None:
             exclusions.extend(
-                {"run_id": run_id, "policy_version_id": version_id, "contract_id": e.contract_id,
-                 "beneficiary_key": e.beneficiary_key, "reason": e.reason}
+                {
+                    "run_id": run_id,
+                    "policy_version_id": version_id,
+                    "contract_id": e.contract_id,
+                    "beneficiary_key": e.beneficiary_key,
+                    "reason": e.reason,
+                }
                 for e in r.exclusions
-            )  # fmt: skip
+            )
     for rows, table in ((results, SubsidyResult), (exclusions, SubsidyExclusion)):
         for start in range(0, len(rows), batch):
             bulk_insert(session, table.__table__, rows[start : start + batch])
@@ -602,24 +719,30 @@ def _store(session: Session, run_id: int, version_id: int, policy: Policy, settl
 
 def _check_current(session: Session, run: SubsidyRun) -> None:
     """A run settles against the frozen runs it was computed with; one frozen since makes it outdated."""
-    policy_ids = sa.select(SubsidyPolicyVersion.policy_id).join(
-        SubsidyRunPolicy, SubsidyRunPolicy.policy_version_id == SubsidyPolicyVersion.id
-    ).where(SubsidyRunPolicy.run_id == run.id)
+    policy_ids = (
+        sa.select(SubsidyPolicyVersion.policy_id)
+        .join(SubsidyRunPolicy, SubsidyRunPolicy.policy_version_id == SubsidyPolicyVersion.id)
+        .where(SubsidyRunPolicy.run_id == run.id)
+    )
     year = run.period_start.year
     newer = session.scalar(
         sa.select(SubsidyRun.id)
         .join(SubsidyRunPolicy, SubsidyRunPolicy.run_id == SubsidyRun.id)
         .join(SubsidyPolicyVersion, SubsidyPolicyVersion.id == SubsidyRunPolicy.policy_version_id)
         .where(
-            SubsidyRun.id != run.id, SubsidyRun.status == RunStatus.frozen, SubsidyRun.frozen_at > run.computed_at,
-            SubsidyRun.period_start <= dt.date(year, 12, 31), SubsidyRun.period_end >= dt.date(year, 1, 1),
+            SubsidyRun.id != run.id,
+            SubsidyRun.status == RunStatus.frozen,
+            SubsidyRun.frozen_at > run.computed_at,
+            SubsidyRun.period_start <= dt.date(year, 12, 31),
+            SubsidyRun.period_end >= dt.date(year, 1, 1),
             SubsidyPolicyVersion.policy_id.in_(policy_ids),
         )
         .limit(1)
-    )  # fmt: skip
+    )
     if newer is not None:
-        raise InvalidState(f"run {newer} was frozen after this run was computed; reopen and recompute it",
-                           code="run_outdated")  # fmt: skip
+        raise InvalidState(
+            f"run {newer} was frozen after this run was computed; reopen and recompute it", code="run_outdated"
+        )
 
 
 def transition(session: Session, actor: Actor, run_id: int, action: str) -> SubsidyRun:
@@ -648,7 +771,9 @@ def transition(session: Session, actor: Actor, run_id: int, action: str) -> Subs
         run.frozen_by, run.frozen_at = actor.user_id, now
     elif action == "reopen":
         run.reviewed_by = run.reviewed_at = run.approved_by = run.approved_at = None
-    audit.record(session, entity_type="subsidy_run", entity_id=run.id, action=action, actor=actor, from_state=before, to_state=to)
+    audit.record(
+        session, entity_type="subsidy_run", entity_id=run.id, action=action, actor=actor, from_state=before, to_state=to
+    )
     session.flush()
     return run
 
@@ -678,7 +803,9 @@ def runs_query(actor: Actor) -> sa.Select:
     return stmt
 
 
-def results_query(actor: Actor, run: SubsidyRun, *, policy_code: str | None = None, org_id: int | None = None) -> sa.Select:
+def results_query(
+    actor: Actor, run: SubsidyRun, *, policy_code: str | None = None, org_id: int | None = None
+) -> sa.Select:
     stmt = sa.select(SubsidyResult).where(SubsidyResult.run_id == run.id)
     if not actor.is_bureau:
         stmt = stmt.where(SubsidyResult.beneficiary_org_id == actor.org_id)
@@ -706,7 +833,9 @@ def my_results(session: Session, actor: Actor) -> list[SubsidyResult]:
         session.scalars(
             sa.select(SubsidyResult)
             .join(SubsidyRun, SubsidyRun.id == SubsidyResult.run_id)
-            .where(SubsidyResult.beneficiary_org_id == actor.org_id, SubsidyRun.status.in_(rules.VISIBLE_TO_BENEFICIARIES))
+            .where(
+                SubsidyResult.beneficiary_org_id == actor.org_id, SubsidyRun.status.in_(rules.VISIBLE_TO_BENEFICIARIES)
+            )
             .order_by(SubsidyRun.period_start.desc(), SubsidyResult.policy_code)
         )
     )
@@ -727,13 +856,19 @@ def exclusions_of_contract(session: Session, actor: Actor, run_id: int, contract
 
 def totals_by_key(session: Session, run_id: int) -> dict[tuple[str, str], tuple[str, Decimal]]:
     rows = session.execute(
-        sa.select(SubsidyResult.policy_code, SubsidyResult.beneficiary_key, SubsidyResult.beneficiary_name, SubsidyResult.due_total)
-        .where(SubsidyResult.run_id == run_id)
+        sa.select(
+            SubsidyResult.policy_code,
+            SubsidyResult.beneficiary_key,
+            SubsidyResult.beneficiary_name,
+            SubsidyResult.due_total,
+        ).where(SubsidyResult.run_id == run_id)
     )
     return {(code, key): (name, total) for code, key, name, total in rows}
 
 
-def diff(old: dict[tuple[str, str], tuple[str, Decimal]], new: dict[tuple[str, str], tuple[str, Decimal]]) -> list[dict[str, Any]]:
+def diff(
+    old: dict[tuple[str, str], tuple[str, Decimal]], new: dict[tuple[str, str], tuple[str, Decimal]]
+) -> list[dict[str, Any]]:
     """Per policy and beneficiary: what changed between two sets of totals (unchanged rows left out)."""
     out = []
     for key in sorted(set(old) | set(new)):
@@ -741,8 +876,16 @@ def diff(old: dict[tuple[str, str], tuple[str, Decimal]], new: dict[tuple[str, s
         now = new.get(key, ("", ZERO))[1]
         if was != now:
             name = (new.get(key) or old.get(key))[0]
-            out.append({"policy_code": key[0], "beneficiary_key": key[1], "beneficiary_name": name,
-                        "before": was, "after": now, "change": now - was})  # fmt: skip
+            out.append(
+                {
+                    "policy_code": key[0],
+                    "beneficiary_key": key[1],
+                    "beneficiary_name": name,
+                    "before": was,
+                    "after": now,
+                    "change": now - was,
+                }
+            )
     return out
 
 
@@ -753,30 +896,59 @@ def run_diff(session: Session, actor: Actor, run_id: int, against: int | None = 
     run = get_run(session, run_id)
     if against is None:
         rows = session.scalars(
-            sa.select(SubsidyResult).where(SubsidyResult.run_id == run.id, SubsidyResult.difference != 0)
+            sa.select(SubsidyResult)
+            .where(SubsidyResult.run_id == run.id, SubsidyResult.difference != 0)
             .order_by(SubsidyResult.policy_code, SubsidyResult.beneficiary_key)
-        ).all()  # fmt: skip
+        ).all()
         changes = [
-            {"policy_code": r.policy_code, "beneficiary_key": r.beneficiary_key, "beneficiary_name": r.beneficiary_name,
-             "before": r.paid_before, "after": r.due_total, "change": r.difference, "paid_before": r.paid_before,
-             "due_now": r.due_total, "difference": r.difference, "to_pay": r.total, "to_recover": r.to_recover}
+            {
+                "policy_code": r.policy_code,
+                "beneficiary_key": r.beneficiary_key,
+                "beneficiary_name": r.beneficiary_name,
+                "before": r.paid_before,
+                "after": r.due_total,
+                "change": r.difference,
+                "paid_before": r.paid_before,
+                "due_now": r.due_total,
+                "difference": r.difference,
+                "to_pay": r.total,
+                "to_recover": r.to_recover,
+            }
             for r in rows
-        ]  # fmt: skip
+        ]
         before = sum((c["paid_before"] for c in changes), ZERO)
         after = sum((c["due_now"] for c in changes), ZERO)
-        return {"run_id": run.id, "against_run_id": run.corrects_run_id, "total_before": before, "total_after": after,
-                "change": after - before, "to_pay": run.total, "to_recover": run.to_recover, "changes": changes}  # fmt: skip
+        return {
+            "run_id": run.id,
+            "against_run_id": run.corrects_run_id,
+            "total_before": before,
+            "total_after": after,
+            "change": after - before,
+            "to_pay": run.total,
+            "to_recover": run.to_recover,
+            "changes": changes,
+        }
     other = get_run(session, against)
     changes = diff(totals_by_key(session, other.id), totals_by_key(session, run.id))
     old, new = (sum((v for _, v in totals_by_key(session, x).values()), ZERO) for x in (other.id, run.id))
-    return {"run_id": run.id, "against_run_id": other.id, "total_before": old, "total_after": new,
-            "change": new - old, "to_pay": run.total, "to_recover": run.to_recover, "changes": changes}  # fmt: skip
+    return {
+        "run_id": run.id,
+        "against_run_id": other.id,
+        "total_before": old,
+        "total_after": new,
+        "change": new - old,
+        "to_pay": run.total,
+        "to_recover": run.to_recover,
+        "changes": changes,
+    }
 
 
 # ---- what-if: a draft policy against a past period, nothing stored ---------------------------------
 
 
-def what_if(session: Session, actor: Actor, spec: dict[str, Any], period: Period, *, limit: int = 200) -> dict[str, Any]:
+def what_if(
+    session: Session, actor: Actor, spec: dict[str, Any], period: Period, *, limit: int = 200
+) -> dict[str, Any]:
     """Compute an unsaved policy over a period; compare with the current version of the same code if any."""
     require(actor, "edit_policy")
     draft = parse_policy(spec)
@@ -786,15 +958,22 @@ def what_if(session: Session, actor: Actor, spec: dict[str, Any], period: Period
     coverage = settle.Coverage(year.start.year, (period,))
     facts = settle.facts_in(draft.basis, load_facts(session, year), coverage)
     recognitions = load_recognitions(session, year)
-    history = load_books(session, [draft.code])[draft.code].history(year.start.year, prior_transfer_values(session, year.start))
+    history = load_books(session, [draft.code])[draft.code].history(
+        year.start.year, prior_transfer_values(session, year.start)
+    )
     new = calc.compute(draft, facts, coverage, history, recognitions)
     existing = session.scalar(sa.select(SubsidyPolicy).where(SubsidyPolicy.code == draft.code))
     old_totals: dict[tuple[str, str], tuple[str, Decimal]] = {}
     old_total = ZERO
     if existing is not None:
         current = calc.policy_from_dict(current_version(session, existing).spec)
-        old = calc.compute(current, settle.facts_in(current.basis, load_facts(session, year), coverage), coverage, history,
-                           recognitions)  # fmt: skip
+        old = calc.compute(
+            current,
+            settle.facts_in(current.basis, load_facts(session, year), coverage),
+            coverage,
+            history,
+            recognitions,
+        )
         old_totals = {(draft.code, r.key): (r.name, r.total) for r in old.results}
         old_total = old.total
     new_totals = {(draft.code, r.key): (r.name, r.total) for r in new.results}
@@ -833,19 +1012,68 @@ def record_voucher(session: Session, actor: Actor, contract_id: int) -> VoucherR
 # ---- export -------------------------------------------------------------------------------------
 
 EXPORT_HEADER = [
-    "run_id", "policy_code", "policy_version", "beneficiary", "beneficiary_org_id", "basis_total", "before_caps",
-    "contract_cap_cut", "year_cap_cut", "awards", "total", "contracts", "excluded",
-]  # fmt: skip
-EXPORT_HEADER_ZH = ["批次", "政策", "政策版本", "受益方", "机构ID", "计补基数", "封顶前", "单合同封顶扣减", "年度封顶扣减", "一次性奖励", "补助金额", "合同数", "排除数"]
-DETAIL_HEADER = ["政策", "受益方", "合同ID", "登记号", "基数", "计补额(增值)", "前次转让额", "封顶前", "单合同封顶扣减", "年度封顶扣减", "补助"]
+    "run_id",
+    "policy_code",
+    "policy_version",
+    "beneficiary",
+    "beneficiary_org_id",
+    "basis_total",
+    "before_caps",
+    "contract_cap_cut",
+    "year_cap_cut",
+    "awards",
+    "total",
+    "contracts",
+    "excluded",
+]
+EXPORT_HEADER_ZH = [
+    "批次",
+    "政策",
+    "政策版本",
+    "受益方",
+    "机构ID",
+    "计补基数",
+    "封顶前",
+    "单合同封顶扣减",
+    "年度封顶扣减",
+    "一次性奖励",
+    "补助金额",
+    "合同数",
+    "排除数",
+]
+DETAIL_HEADER = [
+    "政策",
+    "受益方",
+    "合同ID",
+    "登记号",
+    "基数",
+    "计补额(增值)",
+    "前次转让额",
+    "封顶前",
+    "单合同封顶扣减",
+    "年度封顶扣减",
+    "补助",
+]
 
 
 def export_rows(session: Session, actor: Actor, run: SubsidyRun) -> Iterable[list[Any]]:
     version_numbers = dict(session.execute(sa.select(SubsidyPolicyVersion.id, SubsidyPolicyVersion.version)).all())
     for r in session.scalars(results_query(actor, run)):
-        yield [run.id, r.policy_code, version_numbers.get(r.policy_version_id), r.beneficiary_name, r.beneficiary_org_id,
-               r.basis_total, r.before_caps, r.contract_cap_cut, r.year_cap_cut, r.awards, r.total, r.contract_count,
-               r.excluded_count]  # fmt: skip
+        yield [
+            run.id,
+            r.policy_code,
+            version_numbers.get(r.policy_version_id),
+            r.beneficiary_name,
+            r.beneficiary_org_id,
+            r.basis_total,
+            r.before_caps,
+            r.contract_cap_cut,
+            r.year_cap_cut,
+            r.awards,
+            r.total,
+            r.contract_count,
+            r.excluded_count,
+        ]
 
 
 def export_csv(session: Session, actor: Actor, run_id: int) -> bytes:
@@ -860,16 +1088,33 @@ def export_xlsx(session: Session, actor: Actor, run_id: int) -> bytes:
     def detail_rows() -> Iterable[list[Any]]:
         for r in session.scalars(results_query(actor, run)):
             for c in r.working.get("contributions", []):
-                amounts = [c[k] for k in ("basis_amount", "counted_amount", "prior_transfer_value", "amount",
-                                          "contract_cap_cut", "year_cap_cut", "paid")]  # fmt: skip
-                yield [r.policy_code, r.beneficiary_name, c["contract_id"], c["registration_number"],
-                       *(None if a is None else Decimal(a) for a in amounts)]  # fmt: skip
+                amounts = [
+                    c[k]
+                    for k in (
+                        "basis_amount",
+                        "counted_amount",
+                        "prior_transfer_value",
+                        "amount",
+                        "contract_cap_cut",
+                        "year_cap_cut",
+                        "paid",
+                    )
+                ]
+                yield [
+                    r.policy_code,
+                    r.beneficiary_name,
+                    c["contract_id"],
+                    c["registration_number"],
+                    *(None if a is None else Decimal(a) for a in amounts),
+                ]
 
     # Decimal cells: written as exact numbers.
-    return export.to_xlsx([
-        export.Sheet("汇总", EXPORT_HEADER_ZH, export_rows(session, actor, run)),
-        export.Sheet("明细", DETAIL_HEADER, detail_rows()),
-    ])  # fmt: skip
+    return export.to_xlsx(
+        [
+            export.Sheet("汇总", EXPORT_HEADER_ZH, export_rows(session, actor, run)),
+            export.Sheet("明细", DETAIL_HEADER, detail_rows()),
+        ]
+    )
 
 
 # ---- recognitions that change payouts (国内首创 / 首台套) -----------------------------------------------
@@ -877,21 +1122,35 @@ def export_xlsx(session: Session, actor: Actor, run_id: int) -> bytes:
 RECOGNITION_KINDS = ("domestic_first", "first_set")
 
 
-def record_recognition(session: Session, actor: Actor, contract_id: int, kind: str, document_reference: str) -> ContractRecognition:
+def record_recognition(
+    session: Session, actor: Actor, contract_id: int, kind: str, document_reference: str
+) -> ContractRecognition:
     """Bureau staff record a recognition with its document; until then the filer's flag is only a claim."""
     require(actor, "record_recognition")
     if kind not in RECOGNITION_KINDS:
-        raise ValidationFailed.field("kind", "unknown_recognition", "kind is domestic_first (国内首创) or first_set (首台套)")
+        raise ValidationFailed.field(
+            "kind", "unknown_recognition", "kind is domestic_first (国内首创) or first_set (首台套)"
+        )
     if session.get(Contract, contract_id) is None:
         raise NotFound("no such contract", code="contract_not_found")
-    existing = session.scalar(sa.select(ContractRecognition).where(
-        ContractRecognition.contract_id == contract_id, ContractRecognition.kind == kind))  # fmt: skip
+    existing = session.scalar(
+        sa.select(ContractRecognition).where(
+            ContractRecognition.contract_id == contract_id, ContractRecognition.kind == kind
+        )
+    )
     if existing is not None:
         raise Conflict("this recognition is already recorded", code="recognition_recorded")
-    row = ContractRecognition(contract_id=contract_id, kind=kind, document_reference=document_reference,
-                              recorded_by=actor.user_id)  # fmt: skip
+    row = ContractRecognition(
+        contract_id=contract_id, kind=kind, document_reference=document_reference, recorded_by=actor.user_id
+    )
     session.add(row)
     session.flush()
-    audit.record(session, entity_type="contract", entity_id=contract_id, action="recognition_recorded", actor=actor,
-                 detail={"kind": kind, "document_reference": document_reference})  # fmt: skip
+    audit.record(
+        session,
+        entity_type="contract",
+        entity_id=contract_id,
+        action="recognition_recorded",
+        actor=actor,
+        detail={"kind": kind, "document_reference": document_reference},
+    )
     return row

@@ -24,8 +24,16 @@ from decimal import Decimal
 
 from market.subsidies import calculator as calc
 from market.subsidies.calculator import (
-    Basis, BeneficiaryResult, ContractFact, History, Period, Policy, PolicyOutcome, Prepared, Recognition,
-)  # fmt: skip
+    Basis,
+    BeneficiaryResult,
+    ContractFact,
+    History,
+    Period,
+    Policy,
+    PolicyOutcome,
+    Prepared,
+    Recognition,
+)
 
 ZERO = Decimal(0)
 AWARD = "award:"
@@ -86,8 +94,15 @@ class Books:
     def add_period(self, period: Period) -> None:
         self.periods.append(period)
 
-    def add(self, year: int, key: str, name: str, org_id: int | None, difference: Decimal,
-            items: Iterable[tuple[str, int | None, Decimal]]) -> None:  # fmt: skip
+    def add(
+        self,
+        year: int,
+        key: str,
+        name: str,
+        org_id: int | None,
+        difference: Decimal,
+        items: Iterable[tuple[str, int | None, Decimal]],
+    ) -> None:
         entry = self.entries.setdefault((year, key), [name, org_id, ZERO, defaultdict(lambda: ZERO), {}])
         entry[0], entry[1] = name or entry[0], org_id if org_id is not None else entry[1]
         entry[2] += difference
@@ -107,9 +122,7 @@ class Books:
 
     def standing(self, year: int) -> dict[str, Standing]:
         return {
-            key: Standing(e[0], e[1], e[2], dict(e[3]), dict(e[4]))
-            for (y, key), e in self.entries.items()
-            if y == year
+            key: Standing(e[0], e[1], e[2], dict(e[3]), dict(e[4])) for (y, key), e in self.entries.items() if y == year
         }
 
     def history(self, year: int, marks: Mapping[tuple[int, str], Decimal] | None = None) -> History:
@@ -122,7 +135,7 @@ class Books:
             for item, amount in e[3].items():
                 if item.startswith(AWARD):
                     if amount > 0:
-                        awarded.add((key, item[len(AWARD):]))
+                        awarded.add((key, item[len(AWARD) :]))
                     continue
                 paid[item] += amount
         activities = {a for a, amount in paid.items() if amount > 0}
@@ -132,8 +145,9 @@ class Books:
         """Record a run's settlements as frozen (what the database does by freezing the run)."""
         self.add_period(period)
         for s in settlements:
-            self.add(s.year, s.key, s.name, s.org_id, s.difference,
-                     ((i.item, i.contract_id, i.difference) for i in s.items))  # fmt: skip
+            self.add(
+                s.year, s.key, s.name, s.org_id, s.difference, ((i.item, i.contract_id, i.difference) for i in s.items)
+            )
 
 
 def _merge(ranges: list[Period]) -> list[Period]:
@@ -213,10 +227,15 @@ def settle(outcome: PolicyOutcome, year: int, standing: Mapping[str, Standing]) 
             lines.append(ItemLine(item, contract_id, before_items.get(item, ZERO), due))
         out.append(
             Settlement(
-                year=year, key=key, name=r.name if r else before.name, org_id=r.org_id if r else before.org_id,
-                result=r, paid_before=before.paid if before else ZERO, due_now=r.total if r else ZERO,
+                year=year,
+                key=key,
+                name=r.name if r else before.name,
+                org_id=r.org_id if r else before.org_id,
+                result=r,
+                paid_before=before.paid if before else ZERO,
+                due_now=r.total if r else ZERO,
                 items=tuple(lines),
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -255,10 +274,15 @@ def settlement_json(s: Settlement) -> dict:
         "to_pay": _money(s.to_pay),
         "to_recover": _money(s.to_recover),
         "carried": [
-            {"item": i.item, "contract_id": i.contract_id, "paid_before": _money(i.paid_before), "due_now": _money(i.due_now)}
+            {
+                "item": i.item,
+                "contract_id": i.contract_id,
+                "paid_before": _money(i.paid_before),
+                "due_now": _money(i.due_now),
+            }
             for i in s.items
             if i.paid_before
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -275,9 +299,16 @@ def settlement_items(working: dict) -> list[dict]:
         for item, (contract_id, amount) in due.items()
     }
     for c in working.get("settlement", {}).get("carried", []):
-        lines[c["item"]] = {"item": c["item"], "contract_id": c["contract_id"], "paid_before": Decimal(c["paid_before"]),
-                            "due_now": Decimal(c["due_now"])}  # fmt: skip
+        lines[c["item"]] = {
+            "item": c["item"],
+            "contract_id": c["contract_id"],
+            "paid_before": Decimal(c["paid_before"]),
+            "due_now": Decimal(c["due_now"]),
+        }
     return [
-        {k: _money(v) if isinstance(v, Decimal) else v for k, v in (line | {"difference": line["due_now"] - line["paid_before"]}).items()}
+        {
+            k: _money(v) if isinstance(v, Decimal) else v
+            for k, v in (line | {"difference": line["due_now"] - line["paid_before"]}).items()
+        }
         for _, line in sorted(lines.items())
     ]

@@ -79,8 +79,15 @@ def qualify(c: ContractFact) -> Qualification:
             reasons.append("licence_term_under_5_years")
     if c.related_party:
         warnings.append("related_party: excluded if the parties are in a 100 % shareholding relation")
-    return Qualification(c.contract_id, c.registration_number, c.contract_type, not reasons,
-                         money(c.received_in_year), tuple(reasons), tuple(warnings))  # fmt: skip
+    return Qualification(
+        c.contract_id,
+        c.registration_number,
+        c.contract_type,
+        not reasons,
+        money(c.received_in_year),
+        tuple(reasons),
+        tuple(warnings),
+    )
 
 
 @dataclass(frozen=True)

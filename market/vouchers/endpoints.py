@@ -15,10 +15,31 @@ from market.stats.endpoints import FormatQ, render
 from market.subsidies.service import jurisdiction
 from market.vouchers import flows, service, subsidy
 from market.vouchers.schemas import (
-    ApplicationIn, ApprovalIn, AwardIn, AwardOut, BookingIn, BookingOut, ClaimIn, ClaimOut, ConfirmIn, DecisionIn,
-    DeliveryIn, FindingOut, NoteIn, PaymentOut, ProgrammeEdit, ProgrammeIn, ProgrammeOut, ProviderIn, ProviderOut,
-    RelationshipIn, RelationshipOut, ReviewIn, VoidIn, VoucherOut,
-)  # fmt: skip
+    ApplicationIn,
+    ApprovalIn,
+    AwardIn,
+    AwardOut,
+    BookingIn,
+    BookingOut,
+    ClaimIn,
+    ClaimOut,
+    ConfirmIn,
+    DecisionIn,
+    DeliveryIn,
+    FindingOut,
+    NoteIn,
+    PaymentOut,
+    ProgrammeEdit,
+    ProgrammeIn,
+    ProgrammeOut,
+    ProviderIn,
+    ProviderOut,
+    RelationshipIn,
+    RelationshipOut,
+    ReviewIn,
+    VoidIn,
+    VoucherOut,
+)
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers 创新券"])
 
@@ -77,10 +98,16 @@ def programme_figures(programme_id: int, session: SessionDep, actor: BureauActor
     return render(service.figures_table(session, programme_id), fmt)
 
 
-@router.post("/programmes/{programme_id}/applications", status_code=201, response_model=VoucherOut,
-             summary="A firm applies for a voucher")  # fmt: skip
+@router.post(
+    "/programmes/{programme_id}/applications",
+    status_code=201,
+    response_model=VoucherOut,
+    summary="A firm applies for a voucher",
+)
 def apply(programme_id: int, body: ApplicationIn, session: SessionDep, actor: CurrentActor, today: Today) -> Any:
-    return service.apply_for_voucher(session, actor, programme_id, body.firm_kind, body.requested_amount, body.purpose, today)
+    return service.apply_for_voucher(
+        session, actor, programme_id, body.firm_kind, body.requested_amount, body.purpose, today
+    )
 
 
 # --- providers -------------------------------------------------------------------------------------
@@ -92,8 +119,9 @@ def apply_as_provider(body: ProviderIn, session: SessionDep, actor: CurrentActor
 
 
 @router.get("/providers", response_model=Page[ProviderOut], summary="Approved providers (the bureau sees all)")
-def list_providers(session: SessionDep, actor: OptionalActor, page: PageDep,
-                   status: Annotated[str | None, Query()] = None) -> Any:  # fmt: skip
+def list_providers(
+    session: SessionDep, actor: OptionalActor, page: PageDep, status: Annotated[str | None, Query()] = None
+) -> Any:
     rows, total = paginate(session, service.providers_query(actor, status), page)
     return _page(rows, total, page, ProviderOut)
 
@@ -103,7 +131,9 @@ def get_provider(provider_id: int, session: SessionDep, actor: OptionalActor) ->
     return service.get_provider(session, actor, provider_id)
 
 
-@router.post("/providers/{provider_id}/decision", response_model=ProviderOut, summary="Approve, reject, suspend or remove")
+@router.post(
+    "/providers/{provider_id}/decision", response_model=ProviderOut, summary="Approve, reject, suspend or remove"
+)
 def decide_provider(provider_id: int, body: DecisionIn, session: SessionDep, actor: CurrentActor) -> Any:
     return service.decide_provider(session, actor, provider_id, body.action, body.note)
 
@@ -115,10 +145,14 @@ def declare_relationship(body: RelationshipIn, session: SessionDep, actor: Curre
 
 @router.post("/provincial-awards", status_code=201, response_model=AwardOut, summary="Record a 省服务绩效奖励")
 def record_award(body: AwardIn, session: SessionDep, actor: CurrentActor) -> Any:
-    return service.record_provincial_award(session, actor, body.provider_org_id, body.awarded_on, body.amount, body.reference)
+    return service.record_provincial_award(
+        session, actor, body.provider_org_id, body.awarded_on, body.amount, body.reference
+    )
 
 
-@router.get("/provider-subsidy/{year}", summary="The year's provider subsidy from redemptions (seed 004 §5(3)), by provider")
+@router.get(
+    "/provider-subsidy/{year}", summary="The year's provider subsidy from redemptions (seed 004 §5(3)), by provider"
+)
 def provider_subsidy(year: Annotated[int, Path(ge=2000, le=2100)], session: SessionDep, actor: BureauActor) -> Any:
     return subsidy.provider_subsidy(session, year, jurisdiction())
 
@@ -127,9 +161,13 @@ def provider_subsidy(year: Annotated[int, Path(ge=2000, le=2100)], session: Sess
 
 
 @router.get("/vouchers", response_model=Page[VoucherOut], summary="The firm's vouchers (the bureau sees all)")
-def list_vouchers(session: SessionDep, actor: CurrentActor, page: PageDep,
-                  programme_id: Annotated[int | None, Query()] = None,
-                  status: Annotated[str | None, Query()] = None) -> Any:  # fmt: skip
+def list_vouchers(
+    session: SessionDep,
+    actor: CurrentActor,
+    page: PageDep,
+    programme_id: Annotated[int | None, Query()] = None,
+    status: Annotated[str | None, Query()] = None,
+) -> Any:
     rows, total = paginate(session, service.vouchers_query(actor, programme_id, status), page)
     return _page(rows, total, page, VoucherOut)
 
@@ -168,8 +206,9 @@ def book(voucher_id: int, body: BookingIn, session: SessionDep, actor: CurrentAc
 
 
 @router.get("/bookings", response_model=Page[BookingOut], summary="Bookings the actor is party to (bureau: all)")
-def list_bookings(session: SessionDep, actor: CurrentActor, page: PageDep,
-                  voucher_id: Annotated[int | None, Query()] = None) -> Any:  # fmt: skip
+def list_bookings(
+    session: SessionDep, actor: CurrentActor, page: PageDep, voucher_id: Annotated[int | None, Query()] = None
+) -> Any:
     rows, total = paginate(session, service.bookings_query(actor, voucher_id), page)
     return _page(rows, total, page, BookingOut)
 
@@ -179,7 +218,9 @@ def get_booking(booking_id: int, session: SessionDep, actor: CurrentActor) -> An
     return service.visible_booking(session, actor, booking_id)[0]
 
 
-@router.post("/bookings/{booking_id}/deliver", response_model=BookingOut, summary="The provider delivers, with evidence")
+@router.post(
+    "/bookings/{booking_id}/deliver", response_model=BookingOut, summary="The provider delivers, with evidence"
+)
 def deliver(booking_id: int, body: DeliveryIn, session: SessionDep, actor: CurrentActor) -> Any:
     return flows.deliver(session, actor, booking_id, [e.model_dump() for e in body.evidence])
 
@@ -194,14 +235,17 @@ def cancel(booking_id: int, session: SessionDep, actor: CurrentActor) -> Any:
     return flows.cancel_booking(session, actor, booking_id)
 
 
-@router.post("/bookings/{booking_id}/claim", status_code=201, response_model=ClaimOut, summary="兑现: claim the voucher share")
+@router.post(
+    "/bookings/{booking_id}/claim", status_code=201, response_model=ClaimOut, summary="兑现: claim the voucher share"
+)
 def claim(booking_id: int, body: ClaimIn, session: SessionDep, actor: CurrentActor) -> Any:
     return _claim_out(session, flows.submit_claim(session, actor, booking_id, body.model_dump()))
 
 
 @router.get("/claims", response_model=Page[ClaimOut], summary="Redemption claims (the claimant's; bureau: all)")
-def list_claims(session: SessionDep, actor: CurrentActor, page: PageDep,
-                status: Annotated[str | None, Query()] = None) -> Any:  # fmt: skip
+def list_claims(
+    session: SessionDep, actor: CurrentActor, page: PageDep, status: Annotated[str | None, Query()] = None
+) -> Any:
     rows, total = paginate(session, service.claims_query(actor, status), page)
     return Page(items=[_claim_out(session, c) for c in rows], total=total, page=page.page, page_size=page.page_size)
 

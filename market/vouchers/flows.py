@@ -19,16 +19,33 @@ from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from market.vouchers import notices, rules
 from market.vouchers.models import (
-    Voucher, VoucherBooking, VoucherFinding, VoucherPayment, VoucherProgramme, VoucherProvider,
-    VoucherRedemptionClaim, VoucherRelationship,
-)  # fmt: skip
+    Voucher,
+    VoucherBooking,
+    VoucherFinding,
+    VoucherPayment,
+    VoucherProgramme,
+    VoucherProvider,
+    VoucherRedemptionClaim,
+    VoucherRelationship,
+)
 from market.vouchers.service import (
-    ZERO, audit_change, get_org, refusal, terms_of, get_voucher, get_programme, lock_booking, require_officer, visible_booking,
+    ZERO,
+    audit_change,
+    get_org,
+    get_programme,
+    get_voucher,
+    lock_booking,
+    refusal,
+    require_officer,
+    terms_of,
+    visible_booking,
     visible_voucher,
-)  # fmt: skip
+)
 
 
-def approve_voucher(session: Session, actor: Actor, voucher_id: int, granted: Decimal | None, today: dt.date) -> Voucher:
+def approve_voucher(
+    session: Session, actor: Actor, voucher_id: int, granted: Decimal | None, today: dt.date
+) -> Voucher:
     """Issue the voucher against the programme's remaining budget (never overcommitted, even concurrently)."""
     require_officer(actor)
     programme_id = get_voucher(session, voucher_id).programme_id
@@ -49,9 +66,17 @@ def approve_voucher(session: Session, actor: Actor, voucher_id: int, granted: De
     voucher.number = rules.voucher_number(programme.year, programme.id, voucher.id)
     voucher.issued_on, voucher.expires_on = today, programme.valid_until
     session.flush()
-    audit_change(session, actor, "voucher", voucher.id, "approved", "applied", "issued", value=value, number=voucher.number)
-    notices.emit(session, voucher.firm_org_id, "voucher", voucher.id, f"创新券已发放: {voucher.number}",
-                 {"number": voucher.number, "value": str(value), "expires_on": voucher.expires_on.isoformat()})  # fmt: skip
+    audit_change(
+        session, actor, "voucher", voucher.id, "approved", "applied", "issued", value=value, number=voucher.number
+    )
+    notices.emit(
+        session,
+        voucher.firm_org_id,
+        "voucher",
+        voucher.id,
+        f"创新券已发放: {voucher.number}",
+        {"number": voucher.number, "value": str(value), "expires_on": voucher.expires_on.isoformat()},
+    )
     return voucher
 
 
@@ -90,14 +115,22 @@ def expire_due(session: Session, today: dt.date) -> list[int]:
         unused = _give_back(session, voucher, programme)
         voucher.status = "expired"
         audit_change(session, None, "voucher", voucher.id, "expired", "issued", "expired", returned=unused)
-        notices.emit(session, voucher.firm_org_id, "voucher", voucher.id, f"创新券已过期: {voucher.number}",
-                     {"returned": str(unused)})  # fmt: skip
+        notices.emit(
+            session,
+            voucher.firm_org_id,
+            "voucher",
+            voucher.id,
+            f"创新券已过期: {voucher.number}",
+            {"returned": str(unused)},
+        )
         expired.append(voucher.id)
     session.flush()
     return expired
 
 
-def void_for_fraud(session: Session, actor: Actor, voucher_id: int, description: str, org_id: int | None) -> VoucherFinding:
+def void_for_fraud(
+    session: Session, actor: Actor, voucher_id: int, description: str, org_id: int | None
+) -> VoucherFinding:
     """Void a voucher (作废): open bookings are cancelled, unused value returns, the finding stands against the org."""
     require_officer(actor)
     programme = get_programme(session, get_voucher(session, voucher_id).programme_id, for_update=True)
@@ -106,33 +139,56 @@ def void_for_fraud(session: Session, actor: Actor, voucher_id: int, description:
         raise InvalidState(f"the voucher is {voucher.status}", code="invalid_state")
     target_org = org_id or voucher.firm_org_id
     get_org(session, target_org)
-    open_bookings = session.scalars(sa.select(VoucherBooking).where(
-        VoucherBooking.voucher_id == voucher.id, VoucherBooking.status.in_(("booked", "delivered", "confirmed", "claimed")))
-        .order_by(VoucherBooking.id).with_for_update().execution_options(populate_existing=True)).all()  # fmt: skip
+    open_bookings = session.scalars(
+        sa.select(VoucherBooking)
+        .where(
+            VoucherBooking.voucher_id == voucher.id,
+            VoucherBooking.status.in_(("booked", "delivered", "confirmed", "claimed")),
+        )
+        .order_by(VoucherBooking.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
     for booking in open_bookings:
-        for claim in session.scalars(sa.select(VoucherRedemptionClaim).where(
-                VoucherRedemptionClaim.booking_id == booking.id, VoucherRedemptionClaim.status == "submitted")
-                .with_for_update().execution_options(populate_existing=True)).all():  # fmt: skip
+        for claim in session.scalars(
+            sa.select(VoucherRedemptionClaim)
+            .where(VoucherRedemptionClaim.booking_id == booking.id, VoucherRedemptionClaim.status == "submitted")
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all():
             claim.status, claim.review_note = "rejected", "voucher voided"
-            audit_change(session, actor, "voucher_claim", claim.id, "rejected", "submitted", "rejected", note="voucher voided")
+            audit_change(
+                session, actor, "voucher_claim", claim.id, "rejected", "submitted", "rejected", note="voucher voided"
+            )
         voucher.balance = voucher.balance + booking.voucher_amount
         audit_change(session, actor, "voucher_booking", booking.id, "voided", booking.status, "voided")
         booking.status = "voided"
     # Whatever the voucher still holds (its balance plus the voided bookings' amounts) goes back to the budget.
     returned = _give_back(session, voucher, programme)
     before, voucher.status = voucher.status, "voided"
-    finding = VoucherFinding(org_id=target_org, voucher_id=voucher.id, kind="fraud", description=description,
-                             recorded_by=actor.user_id, recorded_at=utcnow())  # fmt: skip
+    finding = VoucherFinding(
+        org_id=target_org,
+        voucher_id=voucher.id,
+        kind="fraud",
+        description=description,
+        recorded_by=actor.user_id,
+        recorded_at=utcnow(),
+    )
     session.add(finding)
     session.flush()
-    audit_change(session, actor, "voucher", voucher.id, "voided", before, "voided", returned=returned, finding=finding.id)
+    audit_change(
+        session, actor, "voucher", voucher.id, "voided", before, "voided", returned=returned, finding=finding.id
+    )
     audit_change(session, actor, "organisation", target_org, "finding_recorded", kind="fraud", voucher=voucher.id)
-    notices.emit(session, voucher.firm_org_id, "voucher", voucher.id, f"创新券已作废: {voucher.number}",
-                 {"reason": description})  # fmt: skip
+    notices.emit(
+        session, voucher.firm_org_id, "voucher", voucher.id, f"创新券已作废: {voucher.number}", {"reason": description}
+    )
     return finding
 
 
-def book_service(session: Session, actor: Actor, voucher_id: int, data: dict[str, Any], today: dt.date) -> VoucherBooking:
+def book_service(
+    session: Session, actor: Actor, voucher_id: int, data: dict[str, Any], today: dt.date
+) -> VoucherBooking:
     """The firm books a service with a provider: a service contract paid partly by the voucher."""
     voucher = visible_voucher(session, actor, voucher_id)
     if actor.org_id != voucher.firm_org_id:
@@ -143,29 +199,76 @@ def book_service(session: Session, actor: Actor, voucher_id: int, data: dict[str
     provider_org = session.get(Organisation, data["provider_org_id"])
     if provider is None or provider_org is None:
         raise NotFound("no such voucher provider", code="provider_not_found")
-    related = session.scalar(sa.select(VoucherRelationship.id).where(
-        VoucherRelationship.provider_org_id == provider.org_id, VoucherRelationship.firm_org_id == voucher.firm_org_id)) is not None  # fmt: skip
+    related = (
+        session.scalar(
+            sa.select(VoucherRelationship.id).where(
+                VoucherRelationship.provider_org_id == provider.org_id,
+                VoucherRelationship.firm_org_id == voucher.firm_org_id,
+            )
+        )
+        is not None
+    )
     facts = rules.BookingFacts(
-        voucher.status, voucher.balance, voucher.expires_on or today, voucher.firm_org_id, provider.org_id,
-        provider.status, provider_org.region_code, frozenset(i["category"] for i in provider.catalogue), related,
-        frozenset(programme.eligible_categories), programme.out_of_city_allowed, programme.region_prefix,
-        programme.province_share, programme.city_share,
-    )  # fmt: skip
+        voucher.status,
+        voucher.balance,
+        voucher.expires_on or today,
+        voucher.firm_org_id,
+        provider.org_id,
+        provider.status,
+        provider_org.region_code,
+        frozenset(i["category"] for i in provider.catalogue),
+        related,
+        frozenset(programme.eligible_categories),
+        programme.out_of_city_allowed,
+        programme.region_prefix,
+        programme.province_share,
+        programme.city_share,
+    )
     try:
-        rules.check_booking(facts, category=data["category"], price=data["price"], voucher_amount=data["voucher_amount"],
-                            settlement=data["settlement"], today=today)  # fmt: skip
+        rules.check_booking(
+            facts,
+            category=data["category"],
+            price=data["price"],
+            voucher_amount=data["voucher_amount"],
+            settlement=data["settlement"],
+            today=today,
+        )
     except rules.RuleViolation as exc:
         raise refusal(exc) from None
-    booking = VoucherBooking(voucher_id=voucher.id, provider_org_id=provider.org_id, category=data["category"],
-                             scope=data["scope"], price=data["price"], voucher_amount=data["voucher_amount"],
-                             settlement=data["settlement"], status="booked", evidence=[])  # fmt: skip
+    booking = VoucherBooking(
+        voucher_id=voucher.id,
+        provider_org_id=provider.org_id,
+        category=data["category"],
+        scope=data["scope"],
+        price=data["price"],
+        voucher_amount=data["voucher_amount"],
+        settlement=data["settlement"],
+        status="booked",
+        evidence=[],
+    )
     voucher.balance = voucher.balance - booking.voucher_amount
     session.add(booking)
     session.flush()
-    audit_change(session, actor, "voucher_booking", booking.id, "booked", None, "booked", price=booking.price,
-           voucher_amount=booking.voucher_amount, settlement=booking.settlement)  # fmt: skip
-    notices.emit(session, provider.org_id, "voucher_booking", booking.id, "新的创新券服务预约",
-                 {"voucher": voucher.number, "category": booking.category, "price": str(booking.price)})  # fmt: skip
+    audit_change(
+        session,
+        actor,
+        "voucher_booking",
+        booking.id,
+        "booked",
+        None,
+        "booked",
+        price=booking.price,
+        voucher_amount=booking.voucher_amount,
+        settlement=booking.settlement,
+    )
+    notices.emit(
+        session,
+        provider.org_id,
+        "voucher_booking",
+        booking.id,
+        "新的创新券服务预约",
+        {"voucher": voucher.number, "category": booking.category, "price": str(booking.price)},
+    )
     return booking
 
 
@@ -184,7 +287,9 @@ def deliver(session: Session, actor: Actor, booking_id: int, evidence: list[dict
     if actor.org_id != booking.provider_org_id:
         raise Forbidden("only the provider records delivery", code="forbidden")
     if not evidence:
-        raise ValidationFailed.field("evidence", "evidence_required", "delivery needs evidence (report, test certificate…)")
+        raise ValidationFailed.field(
+            "evidence", "evidence_required", "delivery needs evidence (report, test certificate…)"
+        )
     booking = lock_booking(session, booking.id)
     _step(session, actor, booking, "deliver", evidence=len(evidence))
     booking.evidence, booking.delivered_at = evidence, utcnow()
@@ -212,7 +317,7 @@ def confirm(session: Session, actor: Actor, booking_id: int, scores: dict[str, i
 def cancel_booking(session: Session, actor: Actor, booking_id: int) -> VoucherBooking:
     """Before delivery the firm (or provider) may cancel; the voucher amount goes back on the voucher."""
     booking, voucher = visible_booking(session, actor, booking_id)
-    if not (actor.org_id in (voucher.firm_org_id, booking.provider_org_id)):
+    if actor.org_id not in (voucher.firm_org_id, booking.provider_org_id):
         raise Forbidden("only the parties cancel a booking", code="forbidden")
     # The lock order of every path that touches the budget: programme, then voucher.
     programme = get_programme(session, voucher.programme_id, for_update=True)
@@ -241,22 +346,35 @@ def submit_claim(session: Session, actor: Actor, booking_id: int, data: dict[str
     if voucher.status == "voided":
         raise InvalidState("the voucher is void", code="voucher_not_active")
     try:
-        rules.check_claim(booking.settlement, booking.price, booking.voucher_amount, data["paid_amount"],
-                          data["contract_reference"], data["payment_proof"])  # fmt: skip
+        rules.check_claim(
+            booking.settlement,
+            booking.price,
+            booking.voucher_amount,
+            data["paid_amount"],
+            data["contract_reference"],
+            data["payment_proof"],
+        )
     except rules.RuleViolation as exc:
         raise refusal(exc) from None
     _step(session, actor, booking, "claim")
-    claim = VoucherRedemptionClaim(booking_id=booking.id, claimant_org_id=claimant_org, amount=booking.voucher_amount,
-                                   contract_reference=data["contract_reference"], payment_proof=data["payment_proof"],
-                                   paid_amount=data["paid_amount"], status="submitted")  # fmt: skip
+    claim = VoucherRedemptionClaim(
+        booking_id=booking.id,
+        claimant_org_id=claimant_org,
+        amount=booking.voucher_amount,
+        contract_reference=data["contract_reference"],
+        payment_proof=data["payment_proof"],
+        paid_amount=data["paid_amount"],
+        status="submitted",
+    )
     session.add(claim)
     session.flush()
     audit_change(session, actor, "voucher_claim", claim.id, "submitted", None, "submitted", amount=claim.amount)
     return claim
 
 
-def review_claim(session: Session, actor: Actor, claim_id: int, approve: bool, note: str | None, today: dt.date
-                 ) -> VoucherRedemptionClaim:  # fmt: skip
+def review_claim(
+    session: Session, actor: Actor, claim_id: int, approve: bool, note: str | None, today: dt.date
+) -> VoucherRedemptionClaim:
     """Bureau review: an approval pays the voucher share split by the programme's shares, each with its payer."""
     require_officer(actor)
     found = session.get(VoucherRedemptionClaim, claim_id)
@@ -265,8 +383,12 @@ def review_claim(session: Session, actor: Actor, claim_id: int, approve: bool, n
     # Lock order as a void takes them: voucher, booking, claim.
     voucher = get_voucher(session, session.get(VoucherBooking, found.booking_id).voucher_id, for_update=True)
     booking = lock_booking(session, found.booking_id)
-    claim = session.scalar(sa.select(VoucherRedemptionClaim).where(VoucherRedemptionClaim.id == claim_id)
-                           .with_for_update().execution_options(populate_existing=True))  # fmt: skip
+    claim = session.scalar(
+        sa.select(VoucherRedemptionClaim)
+        .where(VoucherRedemptionClaim.id == claim_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if claim.status != "submitted":
         raise InvalidState(f"the claim is {claim.status}", code="invalid_state")
     programme = get_programme(session, voucher.programme_id)
@@ -277,13 +399,26 @@ def review_claim(session: Session, actor: Actor, claim_id: int, approve: bool, n
     if approve:
         shares = rules.split_shares(claim.amount, programme.province_share, programme.city_share)
         for payer, amount in shares.items():
-            session.add(VoucherPayment(claim_id=claim.id, payer=payer, payee_org_id=claim.claimant_org_id, amount=amount))
+            session.add(
+                VoucherPayment(claim_id=claim.id, payer=payer, payee_org_id=claim.claimant_org_id, amount=amount)
+            )
     session.flush()
-    audit_change(session, actor, "voucher_claim", claim.id, claim.status, "submitted", claim.status,
-           **{f"{k}_share": v for k, v in shares.items()})  # fmt: skip
-    notices.emit(session, claim.claimant_org_id, "voucher_claim", claim.id,
-                 "创新券兑现已批准" if approve else "创新券兑现未通过",
-                 {"amount": str(claim.amount), **{k: str(v) for k, v in shares.items()}, "note": note})  # fmt: skip
+    audit_change(
+        session,
+        actor,
+        "voucher_claim",
+        claim.id,
+        claim.status,
+        "submitted",
+        claim.status,
+        **{f"{k}_share": v for k, v in shares.items()},
+    )
+    notices.emit(
+        session,
+        claim.claimant_org_id,
+        "voucher_claim",
+        claim.id,
+        "创新券兑现已批准" if approve else "创新券兑现未通过",
+        {"amount": str(claim.amount), **{k: str(v) for k, v in shares.items()}, "note": note},
+    )
     return claim
-
-

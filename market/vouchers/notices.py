@@ -41,12 +41,23 @@ def deliver_pending(session: Session, limit: int = 500, topic: str = TOPIC) -> l
     notes: list[Notification] = []
     for event in session.scalars(stmt).all():
         payload = event.payload or {}
-        users = session.scalars(sa.select(User.id).where(User.org_id == payload.get("org_id"), User.is_active.is_(True)))
+        users = session.scalars(
+            sa.select(User.id).where(User.org_id == payload.get("org_id"), User.is_active.is_(True))
+        )
         for user_id in users.all():
-            note = Notification(user_id=user_id, saved_search_id=None, listing_type=event.entity_type,
-                                listing_id=event.entity_id, title=str(payload.get("title", ""))[:300],
-                                detail={**(payload.get("detail") or {}), "event": f"{event.entity_type}.notice",
-                                        "entity_type": event.entity_type, "entity_id": event.entity_id})  # fmt: skip
+            note = Notification(
+                user_id=user_id,
+                saved_search_id=None,
+                listing_type=event.entity_type,
+                listing_id=event.entity_id,
+                title=str(payload.get("title", ""))[:300],
+                detail={
+                    **(payload.get("detail") or {}),
+                    "event": f"{event.entity_type}.notice",
+                    "entity_type": event.entity_type,
+                    "entity_id": event.entity_id,
+                },
+            )
             session.add(note)
             notes.append(note)
         event.processed_at = utcnow()

@@ -58,10 +58,17 @@ def fen(value: Decimal) -> Decimal:
 
 
 def check_programme(
-    *, total_budget: Decimal, province_share: Decimal, city_share: Decimal, face_value: Decimal | None,
-    per_firm_ceiling: Decimal | None, firm_kinds: list[str], categories: list[str], valid_from: dt.date,
+    *,
+    total_budget: Decimal,
+    province_share: Decimal,
+    city_share: Decimal,
+    face_value: Decimal | None,
+    per_firm_ceiling: Decimal | None,
+    firm_kinds: list[str],
+    categories: list[str],
+    valid_from: dt.date,
     valid_until: dt.date,
-) -> None:  # fmt: skip
+) -> None:
     if total_budget <= 0:
         raise RuleViolation("budget_not_positive", "the total budget must be positive", "total_budget")
     for name, share in (("province_share", province_share), ("city_share", city_share)):
@@ -75,9 +82,13 @@ def check_programme(
         if value is not None and (value <= 0 or value > total_budget):
             raise RuleViolation("value_out_of_range", f"{name} must be positive and within the budget", name)
     if not firm_kinds or set(firm_kinds) - set(FIRM_KINDS):
-        raise RuleViolation("unknown_firm_kind", f"firm kinds must be among {', '.join(FIRM_KINDS)}", "eligible_firm_kinds")
+        raise RuleViolation(
+            "unknown_firm_kind", f"firm kinds must be among {', '.join(FIRM_KINDS)}", "eligible_firm_kinds"
+        )
     if not categories or set(categories) - set(CATEGORIES):
-        raise RuleViolation("unknown_category", f"categories must be among {', '.join(CATEGORIES)}", "eligible_categories")
+        raise RuleViolation(
+            "unknown_category", f"categories must be among {', '.join(CATEGORIES)}", "eligible_categories"
+        )
     if valid_until < valid_from:
         raise RuleViolation("bad_validity", "valid_until is before valid_from", "valid_until")
 
@@ -96,8 +107,16 @@ class ProgrammeTerms:
     region_prefix: str
 
 
-def check_application(terms: ProgrammeTerms, *, org_kind: str, org_verified: bool, org_region: str,
-                      firm_kind: str, requested: Decimal, today: dt.date) -> None:  # fmt: skip
+def check_application(
+    terms: ProgrammeTerms,
+    *,
+    org_kind: str,
+    org_verified: bool,
+    org_region: str,
+    firm_kind: str,
+    requested: Decimal,
+    today: dt.date,
+) -> None:
     """May this organisation apply for a voucher of `requested` yuan?"""
     if terms.status != "open" or today > terms.valid_until:
         raise RuleViolation("programme_closed", "the programme is not taking applications")
@@ -108,7 +127,9 @@ def check_application(terms: ProgrammeTerms, *, org_kind: str, org_verified: boo
     if not org_region.startswith(terms.region_prefix):
         raise RuleViolation("firm_outside_city", "vouchers are for firms of the city")
     if firm_kind not in terms.firm_kinds:
-        raise RuleViolation("firm_kind_not_eligible", f"the programme is open to: {', '.join(sorted(terms.firm_kinds))}", "firm_kind")
+        raise RuleViolation(
+            "firm_kind_not_eligible", f"the programme is open to: {', '.join(sorted(terms.firm_kinds))}", "firm_kind"
+        )
     if requested <= 0:
         raise RuleViolation("amount_not_positive", "the requested amount must be positive", "requested_amount")
     if terms.per_firm_ceiling is not None and requested > terms.per_firm_ceiling:
@@ -121,7 +142,9 @@ def voucher_value(terms: ProgrammeTerms, requested: Decimal, granted: Decimal | 
         return terms.face_value
     value = requested if granted is None else granted
     if value <= 0 or value > requested:
-        raise RuleViolation("bad_granted_amount", "the granted amount must be positive and at most the requested", "granted_amount")
+        raise RuleViolation(
+            "bad_granted_amount", "the granted amount must be positive and at most the requested", "granted_amount"
+        )
     return value
 
 
@@ -164,8 +187,9 @@ def max_voucher_amount(price: Decimal, province_share: Decimal, city_share: Deci
     return (price * (province_share + city_share)).quantize(CENT, rounding="ROUND_DOWN")
 
 
-def check_booking(f: BookingFacts, *, category: str, price: Decimal, voucher_amount: Decimal, settlement: str,
-                  today: dt.date) -> None:  # fmt: skip
+def check_booking(
+    f: BookingFacts, *, category: str, price: Decimal, voucher_amount: Decimal, settlement: str, today: dt.date
+) -> None:
     if f.voucher_status != "issued":
         raise RuleViolation("voucher_not_active", f"the voucher is {f.voucher_status}")
     if today > f.voucher_expires_on:
@@ -173,9 +197,13 @@ def check_booking(f: BookingFacts, *, category: str, price: Decimal, voucher_amo
     if f.provider_status != "approved":
         raise RuleViolation("provider_not_approved", "the provider is not an approved voucher provider")
     if f.provider_org_id == f.firm_org_id or f.related:
-        raise RuleViolation("related_party", "a provider may not serve a related party (same organisation or declared relationship)")
+        raise RuleViolation(
+            "related_party", "a provider may not serve a related party (same organisation or declared relationship)"
+        )
     if not f.out_of_city_allowed and not f.provider_region.startswith(f.region_prefix):
-        raise RuleViolation("out_of_city_not_allowed", "this programme's vouchers are used with providers of the city only")
+        raise RuleViolation(
+            "out_of_city_not_allowed", "this programme's vouchers are used with providers of the city only"
+        )
     if category not in f.eligible_categories:
         raise RuleViolation("category_not_eligible", "the programme does not cover this service category", "category")
     if category not in f.provider_categories:
@@ -185,9 +213,15 @@ def check_booking(f: BookingFacts, *, category: str, price: Decimal, voucher_amo
     if price <= 0 or voucher_amount <= 0:
         raise RuleViolation("amount_not_positive", "price and voucher amount must be positive", "voucher_amount")
     if voucher_amount > max_voucher_amount(price, f.province_share, f.city_share):
-        raise RuleViolation("voucher_share_exceeded", "the voucher pays at most the province and city shares of the price", "voucher_amount")
+        raise RuleViolation(
+            "voucher_share_exceeded",
+            "the voucher pays at most the province and city shares of the price",
+            "voucher_amount",
+        )
     if voucher_amount > f.voucher_balance:
-        raise RuleViolation("voucher_balance_insufficient", f"the voucher's balance is {f.voucher_balance}", "voucher_amount")
+        raise RuleViolation(
+            "voucher_balance_insufficient", f"the voucher's balance is {f.voucher_balance}", "voucher_amount"
+        )
 
 
 # ---- delivery, confirmation, redemption ------------------------------------------------------------
@@ -228,15 +262,18 @@ def required_payment(settlement: str, price: Decimal, voucher_amount: Decimal) -
     return price if settlement == "general" else price - voucher_amount
 
 
-def check_claim(settlement: str, price: Decimal, voucher_amount: Decimal, paid: Decimal, contract_reference: str,
-                payment_proof: str) -> None:  # fmt: skip
+def check_claim(
+    settlement: str, price: Decimal, voucher_amount: Decimal, paid: Decimal, contract_reference: str, payment_proof: str
+) -> None:
     if not contract_reference.strip():
         raise RuleViolation("contract_required", "the service contract is required", "contract_reference")
     if not payment_proof.strip():
         raise RuleViolation("payment_proof_required", "proof of payment is required", "payment_proof")
     need = required_payment(settlement, price, voucher_amount)
     if paid < need:
-        raise RuleViolation("payment_incomplete", f"the firm must have paid {need} yuan; proof shows {paid}", "paid_amount")
+        raise RuleViolation(
+            "payment_incomplete", f"the firm must have paid {need} yuan; proof shows {paid}", "paid_amount"
+        )
 
 
 def split_shares(amount: Decimal, province_share: Decimal, city_share: Decimal) -> dict[str, Decimal]:

@@ -12,7 +12,9 @@ from market.contracts.schemas import MoneyIn
 from market.vouchers import rules
 
 Share = Field(ge=0, le=1, max_digits=5, decimal_places=4)
-CategoryField = Field(description="service category (seed 000 篇三 #25): " + ", ".join(f"{k} {v}" for k, v in rules.CATEGORIES.items()))
+CategoryField = Field(
+    description="service category (seed 000 篇三 #25): " + ", ".join(f"{k} {v}" for k, v in rules.CATEGORIES.items())
+)
 
 
 class ProgrammeIn(BaseModel):
@@ -21,18 +23,36 @@ class ProgrammeIn(BaseModel):
     year: int = Field(ge=2000, le=2100)
     name: str = Field(min_length=1, max_length=200)
     total_budget: MoneyIn = Field(description="总预算 (yuan)")
-    province_share: Decimal = Field(rules.DEFAULT_PROVINCE_SHARE, ge=0, le=1, max_digits=5, decimal_places=4,
-                                    description="省补贴 share of a service's price (default 0.60)")
-    city_share: Decimal = Field(rules.DEFAULT_CITY_SHARE, ge=0, le=1, max_digits=5, decimal_places=4,
-                                description="市财政 share of a service's price (default 0.30)")
+    province_share: Decimal = Field(
+        rules.DEFAULT_PROVINCE_SHARE,
+        ge=0,
+        le=1,
+        max_digits=5,
+        decimal_places=4,
+        description="省补贴 share of a service's price (default 0.60)",
+    )
+    city_share: Decimal = Field(
+        rules.DEFAULT_CITY_SHARE,
+        ge=0,
+        le=1,
+        max_digits=5,
+        decimal_places=4,
+        description="市财政 share of a service's price (default 0.30)",
+    )
     face_value: MoneyIn | None = Field(None, description="面值: every voucher's value (or give per_firm_ceiling)")
     per_firm_ceiling: MoneyIn | None = Field(None, description="每家企业上限: the most a firm may ask for")
-    eligible_firm_kinds: list[str] = Field(default_factory=lambda: list(rules.FIRM_KINDS),
-                                           description="; ".join(f"{k} {v}" for k, v in rules.FIRM_KINDS.items()))
-    eligible_categories: list[str] = Field(default_factory=lambda: list(rules.CATEGORIES), description="service categories")
+    eligible_firm_kinds: list[str] = Field(
+        default_factory=lambda: list(rules.FIRM_KINDS),
+        description="; ".join(f"{k} {v}" for k, v in rules.FIRM_KINDS.items()),
+    )
+    eligible_categories: list[str] = Field(
+        default_factory=lambda: list(rules.CATEGORIES), description="service categories"
+    )
     valid_from: dt.date
     valid_until: dt.date
-    out_of_city_allowed: bool = Field(False, description="通用通兑: vouchers may be used with providers outside the city")
+    out_of_city_allowed: bool = Field(
+        False, description="通用通兑: vouchers may be used with providers outside the city"
+    )
 
 
 class ProgrammeEdit(BaseModel):
@@ -160,7 +180,9 @@ class BookingIn(BaseModel):
     scope: str = Field(min_length=1, max_length=4000, description="服务内容")
     price: MoneyIn = Field(description="服务合同价款 (yuan)")
     voucher_amount: MoneyIn = Field(description="the part the voucher pays (at most the province + city shares)")
-    settlement: Literal["general", "direct"] = Field(description="general 通用 (firm pays, is reimbursed) or direct 通兑")
+    settlement: Literal["general", "direct"] = Field(
+        description="general 通用 (firm pays, is reimbursed) or direct 通兑"
+    )
 
 
 class EvidenceItem(BaseModel):

@@ -26,8 +26,15 @@ AWARD_ID_BASE = 9_000_000_000_000
 
 
 def _party(org: Organisation) -> calc.Party:
-    return calc.Party(org.name, org_id=org.id, credit_code=org.credit_code, entity_type=org.entity_type_code or "",
-                      region=org.region_code or "", filing_level=org.filing_level, filing_date=org.filing_date)  # fmt: skip
+    return calc.Party(
+        org.name,
+        org_id=org.id,
+        credit_code=org.credit_code,
+        entity_type=org.entity_type_code or "",
+        region=org.region_code or "",
+        filing_level=org.filing_level,
+        filing_date=org.filing_date,
+    )
 
 
 def redemption_facts(session: Session, period: calc.Period) -> list[calc.ContractFact]:
@@ -39,39 +46,74 @@ def redemption_facts(session: Session, period: calc.Period) -> list[calc.Contrac
         sa.select(VoucherRedemptionClaim, VoucherBooking, Voucher)
         .join(VoucherBooking, VoucherBooking.id == VoucherRedemptionClaim.booking_id)
         .join(Voucher, Voucher.id == VoucherBooking.voucher_id)
-        .where(VoucherRedemptionClaim.status == "approved", VoucherRedemptionClaim.reviewed_on >= period.start,
-               VoucherRedemptionClaim.reviewed_on <= period.end)
+        .where(
+            VoucherRedemptionClaim.status == "approved",
+            VoucherRedemptionClaim.reviewed_on >= period.start,
+            VoucherRedemptionClaim.reviewed_on <= period.end,
+        )
         .order_by(VoucherRedemptionClaim.id)
-    ).all()  # fmt: skip
-    orgs = {o.id: o for o in session.scalars(sa.select(Organisation).where(
-        Organisation.id.in_({r[1].provider_org_id for r in rows} | {r[2].firm_org_id for r in rows} or {0})))}  # fmt: skip
+    ).all()
+    orgs = {
+        o.id: o
+        for o in session.scalars(
+            sa.select(Organisation).where(
+                Organisation.id.in_({r[1].provider_org_id for r in rows} | {r[2].firm_org_id for r in rows} or {0})
+            )
+        )
+    }
     facts = []
     for claim, booking, voucher in rows:
-        facts.append(calc.ContractFact(
-            contract_id=CLAIM_ID_BASE + claim.id, registration_number=f"{voucher.number}/{booking.id}",
-            contract_type="service", subtype="voucher_service", seller=_party(orgs[booking.provider_org_id]),
-            buyer=_party(orgs[voucher.firm_org_id]), total_amount=booking.price, technical_amount=booking.price,
-            paid_amount=booking.price, registered_on=claim.reviewed_on, voucher_eligible=True,
-            activity_id=f"voucher-booking:{booking.id}",
-        ))  # fmt: skip
+        facts.append(
+            calc.ContractFact(
+                contract_id=CLAIM_ID_BASE + claim.id,
+                registration_number=f"{voucher.number}/{booking.id}",
+                contract_type="service",
+                subtype="voucher_service",
+                seller=_party(orgs[booking.provider_org_id]),
+                buyer=_party(orgs[voucher.firm_org_id]),
+                total_amount=booking.price,
+                technical_amount=booking.price,
+                paid_amount=booking.price,
+                registered_on=claim.reviewed_on,
+                voucher_eligible=True,
+                activity_id=f"voucher-booking:{booking.id}",
+            )
+        )
     return facts
 
 
 def award_facts(session: Session, period: calc.Period) -> list[calc.ContractFact]:
     """Provincial service-performance awards received in the period (the province is the paying party)."""
-    awards = session.scalars(sa.select(ProvincialServiceAward).where(
-        ProvincialServiceAward.awarded_on >= period.start, ProvincialServiceAward.awarded_on <= period.end,
-    ).order_by(ProvincialServiceAward.id)).all()  # fmt: skip
-    orgs = {o.id: o for o in session.scalars(sa.select(Organisation).where(
-        Organisation.id.in_({a.provider_org_id for a in awards} or {0})))}  # fmt: skip
+    awards = session.scalars(
+        sa.select(ProvincialServiceAward)
+        .where(
+            ProvincialServiceAward.awarded_on >= period.start,
+            ProvincialServiceAward.awarded_on <= period.end,
+        )
+        .order_by(ProvincialServiceAward.id)
+    ).all()
+    orgs = {
+        o.id: o
+        for o in session.scalars(
+            sa.select(Organisation).where(Organisation.id.in_({a.provider_org_id for a in awards} or {0}))
+        )
+    }
     province = calc.Party("省科技厅 (provincial award)", ident="province")
     return [
         calc.ContractFact(
-            contract_id=AWARD_ID_BASE + a.id, registration_number=a.reference, contract_type=AWARD_TYPE,
-            subtype=AWARD_TYPE, seller=_party(orgs[a.provider_org_id]), buyer=province, total_amount=a.amount,
-            technical_amount=a.amount, paid_amount=a.amount, registered_on=a.awarded_on, voucher_eligible=True,
+            contract_id=AWARD_ID_BASE + a.id,
+            registration_number=a.reference,
+            contract_type=AWARD_TYPE,
+            subtype=AWARD_TYPE,
+            seller=_party(orgs[a.provider_org_id]),
+            buyer=province,
+            total_amount=a.amount,
+            technical_amount=a.amount,
+            paid_amount=a.amount,
+            registered_on=a.awarded_on,
+            voucher_eligible=True,
             activity_id=f"provincial-award:{a.id}",
-        )  # fmt: skip
+        )
         for a in awards
     ]
 
@@ -112,9 +154,17 @@ def provider_subsidy(session: Session, year: int, jurisdiction: str) -> list[dic
     lines: dict[str, dict] = {}
     for policy in policies:
         for result in calc.compute(policy, facts, period).results:
-            line = lines.setdefault(result.key, {
-                "provider_org_id": result.org_id, "provider": result.name,
-                "post_subsidy": Decimal("0"), "award_match": Decimal("0"), "total": Decimal("0"), "working": {}})  # fmt: skip
+            line = lines.setdefault(
+                result.key,
+                {
+                    "provider_org_id": result.org_id,
+                    "provider": result.name,
+                    "post_subsidy": Decimal("0"),
+                    "award_match": Decimal("0"),
+                    "total": Decimal("0"),
+                    "working": {},
+                },
+            )
             part = "post_subsidy" if policy.code == "lc2020-voucher-provider" else "award_match"
             line[part] += result.total
             line["total"] += result.total

@@ -50,9 +50,10 @@ def test_only_bureau_verifies(client, world):
     r = client.post(f"/api/v1/organisations/{org['id']}/verification", json={"verified": False}, headers=bureau.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "reason_required"
     r = client.post(
-        f"/api/v1/organisations/{org['id']}/verification", json={"verified": False, "reason": "营业执照不清晰"},
+        f"/api/v1/organisations/{org['id']}/verification",
+        json={"verified": False, "reason": "营业执照不清晰"},
         headers=bureau.headers,
-    )  # fmt: skip
+    )
     assert r.json()["verification_status"] == "rejected" and r.json()["rejection_reason"] == "营业执照不清晰"
 
 
@@ -86,7 +87,9 @@ def test_duplicate_username(client):
 
 
 def test_weak_password_and_bad_login(client):
-    r = client.post("/api/v1/organisations", json=registration(admin={"username": "abc", "password": "short", "display_name": "x"}))
+    r = client.post(
+        "/api/v1/organisations", json=registration(admin={"username": "abc", "password": "short", "display_name": "x"})
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "weak_password"
     client.post("/api/v1/organisations", json=registration())
     r = login(client, "yongxin", "wrong-password!")
@@ -95,9 +98,10 @@ def test_weak_password_and_bad_login(client):
 
 def test_passwords_are_argon2_hashed(client, world):
     client.post("/api/v1/organisations", json=registration())
+    import sqlalchemy as sa
+
     from market.accounts.models import User
     from market.core.db import session_scope
-    import sqlalchemy as sa
 
     with session_scope() as s:
         h = s.scalar(sa.select(User.password_hash).where(User.username == "yongxin"))
@@ -120,17 +124,33 @@ def test_api_key_for_machine_client(client, world):
 def test_org_admin_adds_members_but_not_bureau_roles(client, world):
     admin = world.member(OrgKind.university)
     url = f"/api/v1/organisations/{admin.org_id}/users"
-    r = client.post(url, json={"username": "li.si", "password": "another-long-pw", "display_name": "李四"}, headers=admin.headers)
+    r = client.post(
+        url, json={"username": "li.si", "password": "another-long-pw", "display_name": "李四"}, headers=admin.headers
+    )
     assert r.status_code == 201 and r.json()["role"] == "member"
-    r = client.post(url, json={"username": "x.reg", "password": "another-long-pw", "display_name": "x", "role": "registrar"},
-                    headers=admin.headers)  # fmt: skip
+    r = client.post(
+        url,
+        json={"username": "x.reg", "password": "another-long-pw", "display_name": "x", "role": "registrar"},
+        headers=admin.headers,
+    )
     assert r.status_code == 403
     other = world.member(OrgKind.enterprise)
-    r = client.post(url, json={"username": "intruder", "password": "another-long-pw", "display_name": "x"}, headers=other.headers)
+    r = client.post(
+        url, json={"username": "intruder", "password": "another-long-pw", "display_name": "x"}, headers=other.headers
+    )
     assert r.status_code == 403
     bureau = world.bureau()
-    r = client.post(url, json={"username": "expert.w", "password": "another-long-pw", "display_name": "王教授", "role": "expert",
-                               "expert_fields": ["new_energy"]}, headers=bureau.headers)  # fmt: skip
+    r = client.post(
+        url,
+        json={
+            "username": "expert.w",
+            "password": "another-long-pw",
+            "display_name": "王教授",
+            "role": "expert",
+            "expert_fields": ["new_energy"],
+        },
+        headers=bureau.headers,
+    )
     assert r.status_code == 201 and r.json()["role"] == Role.expert
 
 

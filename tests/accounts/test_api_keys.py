@@ -36,13 +36,15 @@ from tests.listings.payloads import demand_body
         ("POST", "/api/v1/auth/password", SESSION_ONLY_SCOPE),
         ("POST", "/api/v1/something-new", SESSION_ONLY_SCOPE),  # unmapped areas are closed to keys
     ],
-)  # fmt: skip
+)
 def test_required_scope(method, path, needed):
     assert required_scope(method, path) == needed
 
 
 def _key(client, member, scopes, **extra) -> dict[str, str]:
-    r = client.post("/api/v1/auth/api-keys", json={"name": "machine", "scopes": scopes, **extra}, headers=member.headers)
+    r = client.post(
+        "/api/v1/auth/api-keys", json={"name": "machine", "scopes": scopes, **extra}, headers=member.headers
+    )
     assert r.status_code == 201, r.text
     assert r.json()["scopes"] == sorted(set(scopes) | {"read"})
     return {"X-API-Key": r.json()["key"]}
@@ -81,7 +83,10 @@ def test_read_only_key_reads_but_changes_nothing(client, world):
     assert client.get("/api/v1/demands", headers=key).status_code == 200
     assert client.get("/api/v1/auth/me", headers=key).json()["user"]["id"] == firm.user_id
     assert _refused_for_scope(client.post("/api/v1/demands", json=demand_body(), headers=key))
-    assert client.post("/api/v1/auth/api-keys", json={"name": "more"}, headers=key).json()["error"]["code"] == "session_required"
+    assert (
+        client.post("/api/v1/auth/api-keys", json={"name": "more"}, headers=key).json()["error"]["code"]
+        == "session_required"
+    )
     # default scopes are read only
     r = client.post("/api/v1/auth/api-keys", json={"name": "default"}, headers=firm.headers)
     assert r.json()["scopes"] == ["read"]
@@ -107,7 +112,11 @@ def test_a_key_never_exceeds_its_users_role(client, world):
     assert r.status_code == 403 and r.json()["error"]["code"] == "role_required"
     # the bureau admin's accounts key does verify
     bureau = world.bureau(Role.bureau_admin)
-    r = client.post(f"/api/v1/organisations/{pending}/verification", json={"verified": True}, headers=_key(client, bureau, ["accounts"]))
+    r = client.post(
+        f"/api/v1/organisations/{pending}/verification",
+        json={"verified": True},
+        headers=_key(client, bureau, ["accounts"]),
+    )
     assert r.status_code == 200
 
 
@@ -117,13 +126,20 @@ def test_key_expiry(client, world):
     r = client.post("/api/v1/auth/api-keys", json={"name": "x", "expires_at": past}, headers=firm.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "expiry_in_past"
     naive = (utcnow() + dt.timedelta(days=1)).replace(tzinfo=None).isoformat()  # no offset: read as UTC
-    assert client.post("/api/v1/auth/api-keys", json={"name": "n", "expires_at": naive}, headers=firm.headers).status_code == 201
+    assert (
+        client.post("/api/v1/auth/api-keys", json={"name": "n", "expires_at": naive}, headers=firm.headers).status_code
+        == 201
+    )
     soon = (utcnow() + dt.timedelta(days=1)).isoformat()
     key = _key(client, firm, ["read"], expires_at=soon)
     assert client.get("/api/v1/auth/me", headers=key).status_code == 200
     listed = client.get("/api/v1/auth/api-keys", headers=firm.headers).json()
     assert all(k["expires_at"] is not None for k in listed)
     with session_scope() as s:
-        s.execute(sa.update(Credential).where(Credential.kind == "api_key").values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+        s.execute(
+            sa.update(Credential)
+            .where(Credential.kind == "api_key")
+            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
     r = client.get("/api/v1/auth/me", headers=key)
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"

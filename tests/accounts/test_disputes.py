@@ -10,7 +10,9 @@ from tests.factories import valid_credit_code
 
 
 def _register(client, code: str, username: str, name: str = "宁波甬新智能装备有限公司"):
-    body = registration(name=name, credit_code=code, admin={"username": username, "password": PASSWORD, "display_name": "x"})
+    body = registration(
+        name=name, credit_code=code, admin={"username": username, "password": PASSWORD, "display_name": "x"}
+    )
     r = client.post("/api/v1/organisations", json=body)
     assert r.status_code == 201, r.text
     return r.json()["organisation"]
@@ -32,9 +34,13 @@ def test_second_claim_of_a_code_becomes_a_dispute_the_bureau_resolves(client, wo
     assert {o["id"] for o in disputed.json()["items"]} == {squatter["id"], rightful["id"]}
 
     firm = world.member(OrgKind.enterprise)  # only the bureau resolves
-    r = client.post(f"/api/v1/organisations/{rightful['id']}/verification", json={"verified": True}, headers=firm.headers)
+    r = client.post(
+        f"/api/v1/organisations/{rightful['id']}/verification", json={"verified": True}, headers=firm.headers
+    )
     assert r.status_code == 403
-    r = client.post(f"/api/v1/organisations/{rightful['id']}/verification", json={"verified": True}, headers=bureau.headers)
+    r = client.post(
+        f"/api/v1/organisations/{rightful['id']}/verification", json={"verified": True}, headers=bureau.headers
+    )
     assert r.status_code == 200 and r.json()["verification_status"] == "verified" and r.json()["credit_code"] == code
     assert _status(client, squatter["id"]) == "rejected"
     assert client.get(f"/api/v1/organisations/{squatter['id']}").json()["credit_code"] is None
@@ -49,9 +55,10 @@ def test_a_verified_holder_keeps_its_code_until_the_bureau_decides(client, world
     claimant = _register(client, code, "claimant")
     assert claimant["verification_status"] == "disputed" and _status(client, holder["id"]) == "verified"
     r = client.post(
-        f"/api/v1/organisations/{claimant['id']}/verification", json={"verified": False, "reason": "证照与代码不符"},
+        f"/api/v1/organisations/{claimant['id']}/verification",
+        json={"verified": False, "reason": "证照与代码不符"},
         headers=bureau.headers,
-    )  # fmt: skip
+    )
     assert r.json()["verification_status"] == "rejected" and _status(client, holder["id"]) == "verified"
 
 
@@ -60,13 +67,16 @@ def test_a_rejected_registration_releases_its_code(client, world):
     first = _register(client, code, "first")
     bureau = world.bureau()
     client.post(
-        f"/api/v1/organisations/{first['id']}/verification", json={"verified": False, "reason": "营业执照不清晰"},
+        f"/api/v1/organisations/{first['id']}/verification",
+        json={"verified": False, "reason": "营业执照不清晰"},
         headers=bureau.headers,
-    )  # fmt: skip
+    )
     assert client.get(f"/api/v1/organisations/{first['id']}").json()["claimed_credit_code"] == code
     again = _register(client, code, "again")
     assert again["verification_status"] == "pending" and again["credit_code"] == code  # no dispute: released
-    r = client.post(f"/api/v1/organisations/{again['id']}/verification", json={"verified": True}, headers=bureau.headers)
+    r = client.post(
+        f"/api/v1/organisations/{again['id']}/verification", json={"verified": True}, headers=bureau.headers
+    )
     assert r.status_code == 200
 
 
@@ -75,9 +85,10 @@ def test_rejection_reason_is_seen_by_the_organisation_and_the_bureau_only(client
     own = world.user(org_id, Role.member)
     bureau, registrar = world.bureau(), world.bureau(Role.registrar)
     r = client.post(
-        f"/api/v1/organisations/{org_id}/verification", json={"verified": False, "reason": "法定代表人信息不符"},
+        f"/api/v1/organisations/{org_id}/verification",
+        json={"verified": False, "reason": "法定代表人信息不符"},
         headers=bureau.headers,
-    )  # fmt: skip
+    )
     assert r.json()["rejection_reason"] == "法定代表人信息不符"
     rival = world.member(OrgKind.enterprise)
 

@@ -29,7 +29,7 @@ LONG_AND_STRONG = "".join(random.Random(7).choices(string.ascii_letters + string
         ("宁波港-夜雨-灯塔-1987", None),
         (LONG_AND_STRONG, None),  # exactly the limit: allowed
     ],
-)  # fmt: skip
+)
 def test_password_policy_rules(password, code):
     problem = security.password_problem(password, ["yongxin", "宁波甬新智能装备有限公司"])
     assert (problem[0] if problem else None) == code
@@ -42,7 +42,9 @@ def test_the_users_own_names_count_against_a_password():
 
 def test_registration_refuses_weak_and_absurd_passwords(client):
     for password, code in (("password123456", "weak_password"), ("Aa1!" * 300, "password_too_long")):
-        body = registration(credit_code=valid_credit_code(), admin={"username": "yongxin", "password": password, "display_name": "王"})
+        body = registration(
+            credit_code=valid_credit_code(), admin={"username": "yongxin", "password": password, "display_name": "王"}
+        )
         r = client.post("/api/v1/organisations", json=body)
         assert r.status_code == 422 and r.json()["error"]["code"] == code, r.text
         assert r.json()["error"]["details"][0]["field"] == "password"
@@ -52,6 +54,8 @@ def test_password_change_applies_the_same_policy(client, world):
     user = world.member(OrgKind.enterprise)
     set_password(user.user_id)
     for new, code in (("password123456", "weak_password"), ("z" * 5000, "password_too_long")):
-        r = client.post("/api/v1/auth/password", json={"old_password": PASSWORD, "new_password": new}, headers=user.headers)
+        r = client.post(
+            "/api/v1/auth/password", json={"old_password": PASSWORD, "new_password": new}, headers=user.headers
+        )
         assert r.status_code == 422 and r.json()["error"]["code"] == code
         assert r.json()["error"]["details"][0]["field"] == "new_password"

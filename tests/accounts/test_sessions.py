@@ -64,9 +64,13 @@ def test_password_change_needs_the_old_password_and_ends_every_session(client, w
     user = world.member(OrgKind.enterprise)
     set_password(user.user_id)
     other_device = _login_token(client, user.username)
-    r = client.post("/api/v1/auth/password", json={"old_password": "not-it", "new_password": NEW_PASSWORD}, headers=user.headers)
+    r = client.post(
+        "/api/v1/auth/password", json={"old_password": "not-it", "new_password": NEW_PASSWORD}, headers=user.headers
+    )
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_credentials"
-    r = client.post("/api/v1/auth/password", json={"old_password": PASSWORD, "new_password": NEW_PASSWORD}, headers=user.headers)
+    r = client.post(
+        "/api/v1/auth/password", json={"old_password": PASSWORD, "new_password": NEW_PASSWORD}, headers=user.headers
+    )
     assert r.status_code == 200, r.text
     fresh = r.json()["access_token"]
     assert _me(client, user.headers) == 401 and _me(client, bearer(other_device)) == 401
@@ -79,8 +83,14 @@ def test_password_change_needs_the_old_password_and_ends_every_session(client, w
 def test_password_change_is_refused_to_an_api_key(client, world):
     user = world.member(OrgKind.enterprise)
     set_password(user.user_id)
-    key = client.post("/api/v1/auth/api-keys", json={"name": "erp", "scopes": ["accounts"]}, headers=user.headers).json()["key"]
-    r = client.post("/api/v1/auth/password", json={"old_password": PASSWORD, "new_password": NEW_PASSWORD}, headers={"X-API-Key": key})
+    key = client.post(
+        "/api/v1/auth/api-keys", json={"name": "erp", "scopes": ["accounts"]}, headers=user.headers
+    ).json()["key"]
+    r = client.post(
+        "/api/v1/auth/password",
+        json={"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers={"X-API-Key": key},
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "session_required"
 
 
@@ -100,7 +110,10 @@ def test_reset_token_is_single_use_and_issued_by_org_admin_or_bureau_only(client
     assert _me(client, bearer(token)) == 401  # a reset token is no way in
     r = client.post("/api/v1/auth/password-reset", json={"token": token, "new_password": "password123456"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "weak_password"
-    assert client.post("/api/v1/auth/password-reset", json={"token": token, "new_password": NEW_PASSWORD}).status_code == 204
+    assert (
+        client.post("/api/v1/auth/password-reset", json={"token": token, "new_password": NEW_PASSWORD}).status_code
+        == 204
+    )
     assert _me(client, member.headers) == 401  # the member's old sessions ended
     assert login(client, member.username, NEW_PASSWORD).status_code == 200
     r = client.post("/api/v1/auth/password-reset", json={"token": token, "new_password": "another-" + NEW_PASSWORD})
@@ -116,7 +129,11 @@ def test_reset_token_expires(client, world):
     member = world.user(admin.org_id, Role.member)
     token = client.post(f"/api/v1/users/{member.user_id}/password-reset", headers=admin.headers).json()["reset_token"]
     with session_scope() as s:
-        s.execute(sa.update(Credential).where(Credential.kind == "reset").values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+        s.execute(
+            sa.update(Credential)
+            .where(Credential.kind == "reset")
+            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
     r = client.post("/api/v1/auth/password-reset", json={"token": token, "new_password": NEW_PASSWORD})
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_reset_token"
 
@@ -125,7 +142,9 @@ def test_disable_and_enable_per_role(client, world):
     admin = world.member(OrgKind.enterprise)
     member = world.user(admin.org_id, Role.member)
     set_password(member.user_id)
-    key = client.post("/api/v1/auth/api-keys", json={"name": "erp", "scopes": ["listings"]}, headers=member.headers).json()["key"]
+    key = client.post(
+        "/api/v1/auth/api-keys", json={"name": "erp", "scopes": ["listings"]}, headers=member.headers
+    ).json()["key"]
     colleague = world.user(admin.org_id, Role.member)
     outsider = world.member(OrgKind.university)
     bureau, registrar = world.bureau(Role.bureau_admin), world.bureau(Role.registrar)

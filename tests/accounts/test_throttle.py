@@ -55,7 +55,9 @@ def test_a_wrong_old_password_counts_as_a_failed_login(client, world, settings_e
     user = world.member(OrgKind.enterprise)
     set_password(user.user_id)
     for _ in range(2):
-        r = client.post("/api/v1/auth/password", json={"old_password": "wrong", "new_password": "x"}, headers=user.headers)
+        r = client.post(
+            "/api/v1/auth/password", json={"old_password": "wrong", "new_password": "x"}, headers=user.headers
+        )
         assert r.status_code == 401
     _assert_throttled(login(client, user.username))
 
@@ -63,9 +65,13 @@ def test_a_wrong_old_password_counts_as_a_failed_login(client, world, settings_e
 def test_registration_is_throttled_per_client_address(client, settings_env):
     settings_env(registrations_per_address="2/hour")
     for i in range(2):
-        body = registration(credit_code=valid_credit_code(), admin={"username": f"reg{i}", "password": PASSWORD, "display_name": "x"})
+        body = registration(
+            credit_code=valid_credit_code(), admin={"username": f"reg{i}", "password": PASSWORD, "display_name": "x"}
+        )
         assert client.post("/api/v1/organisations", json=body).status_code == 201
-    body = registration(credit_code=valid_credit_code(), admin={"username": "reg9", "password": PASSWORD, "display_name": "x"})
+    body = registration(
+        credit_code=valid_credit_code(), admin={"username": "reg9", "password": PASSWORD, "display_name": "x"}
+    )
     _assert_throttled(client.post("/api/v1/organisations", json=body))
 
 
@@ -78,7 +84,11 @@ def test_without_redis_the_counts_live_in_memory(client, settings_env):
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_with_redis_the_counts_are_shared_by_every_api_process(client, world, settings_env, redis_server):
     # Two applications stand for two API worker processes: a failure counted by one is seen by the other.
-    settings_env(redis_url=redis_server.url, rate_limit_prefix=f"t{secrets.token_hex(4)}", login_failures_per_username="2/15 minutes")
+    settings_env(
+        redis_url=redis_server.url,
+        rate_limit_prefix=f"t{secrets.token_hex(4)}",
+        login_failures_per_username="2/15 minutes",
+    )
     user = world.member(OrgKind.enterprise)
     set_password(user.user_id)
     assert login(client, user.username, "wrong-wrong-wrong").status_code == 401

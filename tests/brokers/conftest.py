@@ -22,7 +22,7 @@ _seq = itertools.count(1)
 def id_number(n: int | None = None, region: str = "330203", born: str = "19880512") -> str:
     """A valid 居民身份证号码 (check digit computed), distinct per call."""
     body = f"{region}{born}{(next(_seq) if n is None else n) % 1000:03d}"
-    return body + ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS)) % 11]
+    return body + ID_CHECK[sum(int(d) * w for d, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
 
 
 def ok(response, status: int = 200):
@@ -53,12 +53,16 @@ def parties(world: World) -> Parties:
     agency = world.member(OrgKind.intermediary, name="甬江技术转移中心 I1")
     agency_b = world.member(OrgKind.intermediary, name="海曙科技服务 I2")
     return Parties(
-        officer=world.bureau(Role.programme_officer), registrar=world.bureau(Role.registrar), agency=agency,
-        agency_member=world.user(agency.org_id, Role.member), agency_b=agency_b,
+        officer=world.bureau(Role.programme_officer),
+        registrar=world.bureau(Role.registrar),
+        agency=agency,
+        agency_member=world.user(agency.org_id, Role.member),
+        agency_b=agency_b,
         broker_user=world.user(agency.org_id, Role.member),
-        seller=world.member(OrgKind.university, name="宁波大学"), buyer=world.member(OrgKind.enterprise, name="甬江精密"),
+        seller=world.member(OrgKind.university, name="宁波大学"),
+        buyer=world.member(OrgKind.enterprise, name="甬江精密"),
         other=world.member(OrgKind.enterprise, name="无关企业"),
-    )  # fmt: skip
+    )
 
 
 def register(client: TestClient, who: Member, *, name: str = "李明", start: str = "2026-01-01", **extra) -> dict:
@@ -66,12 +70,27 @@ def register(client: TestClient, who: Member, *, name: str = "李明", start: st
     return ok(client.post(API, json=body, headers=who.headers), 201)
 
 
-def contract(p: Parties, intermediary: Member | None, signed: dt.date, total: int, technical: int,
-             status: str = "registered", **flags) -> int:  # fmt: skip
+def contract(
+    p: Parties,
+    intermediary: Member | None,
+    signed: dt.date,
+    total: int,
+    technical: int,
+    status: str = "registered",
+    **flags,
+) -> int:
     """A contract filed by the seller with the given intermediary, signed and registered on `signed`."""
-    return add_contract(p.seller.org_id, p.buyer.org_id, total, technical=technical,
-                        intermediary=intermediary.org_id if intermediary else None, on=signed, signing_date=signed,
-                        status=status, **flags)  # fmt: skip
+    return add_contract(
+        p.seller.org_id,
+        p.buyer.org_id,
+        total,
+        technical=technical,
+        intermediary=intermediary.org_id if intermediary else None,
+        on=signed,
+        signing_date=signed,
+        status=status,
+        **flags,
+    )
 
 
 def link(client: TestClient, who: Member, broker_id: int, contract_id: int):

@@ -10,11 +10,13 @@ from tests.brokers.conftest import API, contract, decide, link, ok, refused, reg
 def test_propose_and_confirm_per_role(client, parties):
     b = register(client, parties.agency)
     c = contract(parties, parties.agency, dt.date(2026, 3, 10), 1_200_000, 1_000_000)
-    for who, status, code in [(parties.agency_b, 403, "not_contract_intermediary"),
-                              (parties.agency_member, 403, "not_contract_intermediary"),
-                              (parties.seller, 403, "not_contract_intermediary"),
-                              (parties.broker_user, 403, "not_contract_intermediary"),
-                              (parties.officer, 403, "not_contract_intermediary")]:  # fmt: skip
+    for who, status, code in [
+        (parties.agency_b, 403, "not_contract_intermediary"),
+        (parties.agency_member, 403, "not_contract_intermediary"),
+        (parties.seller, 403, "not_contract_intermediary"),
+        (parties.broker_user, 403, "not_contract_intermediary"),
+        (parties.officer, 403, "not_contract_intermediary"),
+    ]:
         refused(link(client, who, b["id"], c), status, code)
     refused(client.post(f"{API}/links", json={"broker_id": b["id"], "contract_id": c}), 401, "not_authenticated")
     proposed = ok(link(client, parties.agency, b["id"], c), 201)
@@ -27,8 +29,14 @@ def test_propose_and_confirm_per_role(client, parties):
     assert ok(decide(client, parties.seller, proposed["id"]))["status"] == "confirmed"
     refused(decide(client, parties.seller, proposed["id"]), 409, "invalid_state")
     # Who sees the link: the intermediary, the filer, the broker, the bureau; not a stranger.
-    for who, n in [(parties.agency, 1), (parties.seller, 1), (parties.broker_user, 0), (parties.officer, 1),
-                   (parties.other, 0), (parties.agency_b, 0)]:  # fmt: skip
+    for who, n in [
+        (parties.agency, 1),
+        (parties.seller, 1),
+        (parties.broker_user, 0),
+        (parties.officer, 1),
+        (parties.other, 0),
+        (parties.agency_b, 0),
+    ]:
         assert ok(client.get(f"{API}/links", headers=who.headers))["total"] == n
 
 
@@ -36,8 +44,14 @@ def test_the_broker_must_be_employed_by_the_intermediary_on_the_signing_date(cli
     b = register(client, parties.agency, start="2026-02-01")
     before = contract(parties, parties.agency, dt.date(2026, 1, 20), 100_000, 100_000)
     refused(link(client, parties.agency, b["id"], before), 422, "broker_not_employed_on_signing_date")
-    ok(client.post(f"{API}/{b['id']}/moves", json={"intermediary_org_id": parties.agency_b.org_id,
-                                                   "start_date": "2026-07-01"}, headers=parties.officer.headers), 201)  # fmt: skip
+    ok(
+        client.post(
+            f"{API}/{b['id']}/moves",
+            json={"intermediary_org_id": parties.agency_b.org_id, "start_date": "2026-07-01"},
+            headers=parties.officer.headers,
+        ),
+        201,
+    )
     # Signed with I1 after the move: I1 may not put them on it; I2 is not the contract's intermediary.
     after = contract(parties, parties.agency, dt.date(2026, 8, 1), 100_000, 100_000)
     refused(link(client, parties.agency, b["id"], after), 422, "broker_not_employed_on_signing_date")
@@ -102,15 +116,31 @@ def test_listings_brought_in_per_role(client, parties):
     refused(client.post(f"{API}/listings", json=body), 401, "not_authenticated")
     for who in (parties.agency_b, parties.agency_member, parties.broker_user, parties.buyer, parties.registrar):
         refused(client.post(f"{API}/listings", json=body, headers=who.headers), 403, "not_broker_manager")
-    refused(client.post(f"{API}/listings", json={**body, "listing_id": 999_999}, headers=parties.agency.headers),
-            404, "listing_not_found")  # fmt: skip
+    refused(
+        client.post(f"{API}/listings", json={**body, "listing_id": 999_999}, headers=parties.agency.headers),
+        404,
+        "listing_not_found",
+    )
     row = ok(client.post(f"{API}/listings", json=body, headers=parties.agency.headers), 201)
     refused(client.post(f"{API}/listings", json=body, headers=parties.agency.headers), 409, "duplicate_link")
     for who in (parties.agency, parties.seller, parties.other, parties.broker_user):
-        refused(client.post(f"{API}/listings/{row['id']}/decision", json={"accept": True}, headers=who.headers),
-                403, "not_listing_owner")  # fmt: skip
-    assert ok(client.post(f"{API}/listings/{row['id']}/decision", json={"accept": False},
-                          headers=parties.buyer.headers))["status"] == "rejected"  # fmt: skip
-    for who, n in [(parties.agency, 1), (parties.buyer, 1), (parties.broker_user, 1), (parties.officer, 1),
-                   (parties.other, 0), (parties.agency_b, 0)]:  # fmt: skip
+        refused(
+            client.post(f"{API}/listings/{row['id']}/decision", json={"accept": True}, headers=who.headers),
+            403,
+            "not_listing_owner",
+        )
+    assert (
+        ok(client.post(f"{API}/listings/{row['id']}/decision", json={"accept": False}, headers=parties.buyer.headers))[
+            "status"
+        ]
+        == "rejected"
+    )
+    for who, n in [
+        (parties.agency, 1),
+        (parties.buyer, 1),
+        (parties.broker_user, 1),
+        (parties.officer, 1),
+        (parties.other, 0),
+        (parties.agency_b, 0),
+    ]:
         assert ok(client.get(f"{API}/listings", headers=who.headers))["total"] == n

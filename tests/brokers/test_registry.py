@@ -12,15 +12,27 @@ from tests.brokers.conftest import API, id_number, ok, refused, register
 
 def test_intermediary_registers_its_broker_and_the_raw_id_number_is_never_kept_or_shown(client, parties):
     number = id_number(7)
-    body = {"name": "李明", "id_number": number, "level": "intermediate_manager", "start_date": "2026-01-01",
-            "user_id": parties.broker_user.user_id, "field": "advanced_manufacturing"}  # fmt: skip
+    body = {
+        "name": "李明",
+        "id_number": number,
+        "level": "intermediate_manager",
+        "start_date": "2026-01-01",
+        "user_id": parties.broker_user.user_id,
+        "field": "advanced_manufacturing",
+    }
     r = client.post(API, json=body, headers=parties.agency.headers)
     b = ok(r, 201)
     assert number not in r.text
     assert b["id_number_masked"] == number[:6] + "********" + number[-4:]
     assert b["status"] == "active" and b["level"] == "intermediate_manager"
-    assert b["employments"] == [{"id": b["employments"][0]["id"], "intermediary_org_id": parties.agency.org_id,
-                                 "start_date": "2026-01-01", "end_date": None}]  # fmt: skip
+    assert b["employments"] == [
+        {
+            "id": b["employments"][0]["id"],
+            "intermediary_org_id": parties.agency.org_id,
+            "start_date": "2026-01-01",
+            "end_date": None,
+        }
+    ]
     with session_scope() as s:
         row = s.get(Broker, b["id"])
         assert number not in (row.id_number_masked, row.id_number_digest)
@@ -37,27 +49,46 @@ def test_who_may_register(client, parties):
     body = {"name": "王芳", "id_number": id_number(), "level": "junior_broker", "start_date": "2026-01-01"}
     refused(client.post(API, json=body), 401, "not_authenticated")
     refused(client.post(API, json=body, headers=parties.other.headers), 422, "not_an_intermediary")
-    refused(client.post(API, json={**body, "intermediary_org_id": parties.agency.org_id},
-                        headers=parties.agency_b.headers), 403, "not_broker_manager")  # fmt: skip
+    refused(
+        client.post(API, json={**body, "intermediary_org_id": parties.agency.org_id}, headers=parties.agency_b.headers),
+        403,
+        "not_broker_manager",
+    )
     refused(client.post(API, json=body, headers=parties.registrar.headers), 403, "not_broker_manager")
     # A plain member of the intermediary does not; its administrator does, and the bureau for any intermediary.
     refused(client.post(API, json=body, headers=parties.agency_member.headers), 403, "not_broker_manager")
     ok(client.post(API, json=body, headers=parties.agency.headers), 201)
-    ok(client.post(API, json={**body, "id_number": id_number(), "intermediary_org_id": parties.agency_b.org_id},
-                   headers=parties.officer.headers), 201)  # fmt: skip
+    ok(
+        client.post(
+            API,
+            json={**body, "id_number": id_number(), "intermediary_org_id": parties.agency_b.org_id},
+            headers=parties.officer.headers,
+        ),
+        201,
+    )
 
 
 def test_bad_input_is_a_clear_422(client, parties):
     base = {"name": "王芳", "level": "junior_broker", "start_date": "2026-01-01"}
-    refused(client.post(API, json={**base, "id_number": "110105194912310021"}, headers=parties.agency.headers),
-            422, "invalid_id_number")  # fmt: skip
+    refused(
+        client.post(API, json={**base, "id_number": "110105194912310021"}, headers=parties.agency.headers),
+        422,
+        "invalid_id_number",
+    )
     r = client.post(API, json={**base, "id_number": id_number(), "level": "guru"}, headers=parties.agency.headers)
     assert r.status_code == 422
     other_user = parties.seller.user_id
-    refused(client.post(API, json={**base, "id_number": id_number(), "user_id": other_user}, headers=parties.agency.headers),
-            422, "user_not_in_intermediary")  # fmt: skip
+    refused(
+        client.post(
+            API, json={**base, "id_number": id_number(), "user_id": other_user}, headers=parties.agency.headers
+        ),
+        422,
+        "user_not_in_intermediary",
+    )
     b = register(client, parties.agency)
-    refused(client.patch(f"{API}/{b['id']}", json={"name": None}, headers=parties.agency.headers), 422, "null_not_allowed")
+    refused(
+        client.patch(f"{API}/{b['id']}", json={"name": None}, headers=parties.agency.headers), 422, "null_not_allowed"
+    )
 
 
 def test_reading_per_role(client, parties):
@@ -79,12 +110,25 @@ def test_reading_per_role(client, parties):
 
 def test_training_records_by_the_employer_or_bureau(client, parties):
     b = register(client, parties.agency)
-    course = {"course": "国家技术转移专业人员能力等级培训(初级)", "hours": 48, "completed_on": "2026-04-20",
-              "certificate_number": "JSJJR-2026-0381", "issuer": "浙江省技术转移联盟"}  # fmt: skip
+    course = {
+        "course": "国家技术转移专业人员能力等级培训(初级)",
+        "hours": 48,
+        "completed_on": "2026-04-20",
+        "certificate_number": "JSJJR-2026-0381",
+        "issuer": "浙江省技术转移联盟",
+    }
     ok(client.post(f"{API}/{b['id']}/trainings", json=course, headers=parties.agency.headers), 201)
     ok(client.post(f"{API}/{b['id']}/trainings", json={**course, "hours": 8}, headers=parties.officer.headers), 201)
-    refused(client.post(f"{API}/{b['id']}/trainings", json=course, headers=parties.agency_b.headers), 403, "not_broker_manager")
-    refused(client.post(f"{API}/{b['id']}/trainings", json=course, headers=parties.broker_user.headers), 403, "not_broker_manager")
+    refused(
+        client.post(f"{API}/{b['id']}/trainings", json=course, headers=parties.agency_b.headers),
+        403,
+        "not_broker_manager",
+    )
+    refused(
+        client.post(f"{API}/{b['id']}/trainings", json=course, headers=parties.broker_user.headers),
+        403,
+        "not_broker_manager",
+    )
     refused(client.post(f"{API}/{b['id']}/trainings", json=course), 401, "not_authenticated")
     got = ok(client.get(f"{API}/{b['id']}", headers=parties.agency.headers))
     assert [t["certificate_number"] for t in got["trainings"]] == ["JSJJR-2026-0381", "JSJJR-2026-0381"]
@@ -95,16 +139,30 @@ def test_status_is_the_bureaus(client, parties):
     path = f"{API}/{b['id']}/status"
     refused(client.post(path, json={"action": "suspend"}, headers=parties.agency.headers), 403, "role_required")
     refused(client.post(path, json={"action": "suspend"}, headers=parties.registrar.headers), 403, "role_required")
-    assert ok(client.post(path, json={"action": "suspend", "note": "投诉核查中"}, headers=parties.officer.headers))["status"] == "suspended"
+    assert (
+        ok(client.post(path, json={"action": "suspend", "note": "投诉核查中"}, headers=parties.officer.headers))[
+            "status"
+        ]
+        == "suspended"
+    )
     assert ok(client.post(path, json={"action": "reinstate"}, headers=parties.officer.headers))["status"] == "active"
     assert ok(client.post(path, json={"action": "remove"}, headers=parties.officer.headers))["status"] == "removed"
     refused(client.post(path, json={"action": "reinstate"}, headers=parties.officer.headers), 409, "invalid_state")
-    refused(client.post(f"{API}/{b['id']}/moves", json={"intermediary_org_id": parties.agency_b.org_id,
-                                                        "start_date": "2026-07-01"}, headers=parties.officer.headers),
-            409, "invalid_state")  # fmt: skip
+    refused(
+        client.post(
+            f"{API}/{b['id']}/moves",
+            json={"intermediary_org_id": parties.agency_b.org_id, "start_date": "2026-07-01"},
+            headers=parties.officer.headers,
+        ),
+        409,
+        "invalid_state",
+    )
     with session_scope() as s:
-        actions = s.scalars(sa.select(AuditEntry.action).where(AuditEntry.entity_type == "broker",
-                                                               AuditEntry.entity_id == b["id"]).order_by(AuditEntry.id)).all()  # fmt: skip
+        actions = s.scalars(
+            sa.select(AuditEntry.action)
+            .where(AuditEntry.entity_type == "broker", AuditEntry.entity_id == b["id"])
+            .order_by(AuditEntry.id)
+        ).all()
     assert actions == ["register", "suspend", "reinstate", "remove"]
 
 
@@ -114,18 +172,37 @@ def test_a_move_is_one_employment_at_a_time_with_dates(client, parties):
     move = {"intermediary_org_id": parties.agency_b.org_id, "start_date": "2026-07-01"}
     refused(client.post(path, json=move, headers=parties.other.headers), 403, "not_broker_manager")
     refused(client.post(path, json=move), 401, "not_authenticated")
-    refused(client.post(path, json={**move, "start_date": "2025-12-01"}, headers=parties.agency_b.headers),
-            422, "move_before_current_start")  # fmt: skip
-    refused(client.post(path, json={**move, "intermediary_org_id": parties.agency.org_id}, headers=parties.agency.headers),
-            409, "already_employed")  # fmt: skip
-    refused(client.post(path, json={**move, "intermediary_org_id": parties.buyer.org_id}, headers=parties.officer.headers),
-            422, "not_an_intermediary")  # fmt: skip
+    refused(
+        client.post(path, json={**move, "start_date": "2025-12-01"}, headers=parties.agency_b.headers),
+        422,
+        "move_before_current_start",
+    )
+    refused(
+        client.post(path, json={**move, "intermediary_org_id": parties.agency.org_id}, headers=parties.agency.headers),
+        409,
+        "already_employed",
+    )
+    refused(
+        client.post(path, json={**move, "intermediary_org_id": parties.buyer.org_id}, headers=parties.officer.headers),
+        422,
+        "not_an_intermediary",
+    )
     ok(client.post(path, json=move, headers=parties.agency_b.headers), 201)  # the new employer records it
     got = ok(client.get(f"{API}/{b['id']}", headers=parties.officer.headers))
     assert [(e["intermediary_org_id"], e["start_date"], e["end_date"]) for e in got["employments"]] == [
-        (parties.agency.org_id, "2026-01-01", "2026-06-30"), (parties.agency_b.org_id, "2026-07-01", None)]
+        (parties.agency.org_id, "2026-01-01", "2026-06-30"),
+        (parties.agency_b.org_id, "2026-07-01", None),
+    ]
     # The old employer no longer manages or lists the broker; the new one does.
-    refused(client.patch(f"{API}/{b['id']}", json={"level": "senior_manager"}, headers=parties.agency.headers),
-            403, "not_broker_manager")  # fmt: skip
-    assert ok(client.patch(f"{API}/{b['id']}", json={"level": "senior_manager"}, headers=parties.agency_b.headers))["level"] == "senior_manager"
+    refused(
+        client.patch(f"{API}/{b['id']}", json={"level": "senior_manager"}, headers=parties.agency.headers),
+        403,
+        "not_broker_manager",
+    )
+    assert (
+        ok(client.patch(f"{API}/{b['id']}", json={"level": "senior_manager"}, headers=parties.agency_b.headers))[
+            "level"
+        ]
+        == "senior_manager"
+    )
     assert ok(client.get(API, headers=parties.agency.headers))["total"] == 0

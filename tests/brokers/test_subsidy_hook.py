@@ -15,8 +15,15 @@ from tests.subsidies.ledger import add_contract
 
 def test_only_confirmed_brokers_are_facts_brokers(client, parties):
     b = register(client, parties.agency, name="李明")
-    typed = add_contract(parties.seller.org_id, parties.buyer.org_id, 500_000, intermediary=parties.agency.org_id,
-                         on=dt.date(2026, 2, 1), signing_date=dt.date(2026, 2, 1), broker="张三")  # fmt: skip
+    typed = add_contract(
+        parties.seller.org_id,
+        parties.buyer.org_id,
+        500_000,
+        intermediary=parties.agency.org_id,
+        on=dt.date(2026, 2, 1),
+        signing_date=dt.date(2026, 2, 1),
+        broker="张三",
+    )
     proposed = contract(parties, parties.agency, dt.date(2026, 3, 1), 400_000, 400_000)
     confirmed = contract(parties, parties.agency, dt.date(2026, 4, 1), 2_400_000, 2_000_000)
     ok(link(client, parties.agency, b["id"], proposed), 201)
@@ -28,4 +35,6 @@ def test_only_confirmed_brokers_are_facts_brokers(client, parties):
     policy = subsidy.broker_reward_policy(("3302",))
     results = calc.compute(policy, list(facts.values()), calc.Period.year(2026)).results
     # 1.5 % × 2,000,000 = 30,000 — exactly the per-contract cap.
-    assert [(r.key, r.total) for r in results] == [(f"org:{parties.agency.org_id}/broker:李明 #{b['id']}", D("30000.00"))]
+    assert [(r.key, r.total) for r in results] == [
+        (f"org:{parties.agency.org_id}/broker:李明 #{b['id']}", D("30000.00"))
+    ]

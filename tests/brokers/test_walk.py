@@ -55,15 +55,29 @@ def test_a_brokers_year(client, parties):
     brought = {"broker_id": li["id"], "listing_type": "achievement", "listing_id": achievement["id"]}
     refused(client.post(f"{API}/listings", json=brought, headers=p.agency_b.headers), 403, "not_broker_manager")
     row = ok(client.post(f"{API}/listings", json=brought, headers=p.agency.headers), 201)
-    refused(client.post(f"{API}/listings/{row['id']}/decision", json={"accept": True}, headers=p.buyer.headers),
-            403, "not_listing_owner")  # fmt: skip
-    assert ok(client.post(f"{API}/listings/{row['id']}/decision", json={"accept": True}, headers=p.seller.headers))["status"] == "confirmed"
+    refused(
+        client.post(f"{API}/listings/{row['id']}/decision", json={"accept": True}, headers=p.buyer.headers),
+        403,
+        "not_listing_owner",
+    )
+    assert (
+        ok(client.post(f"{API}/listings/{row['id']}/decision", json={"accept": True}, headers=p.seller.headers))[
+            "status"
+        ]
+        == "confirmed"
+    )
     with session_scope() as s:  # confirmed on 2026-05-01 (the service dates it today; the walk is set in 2026)
         s.get(BrokerListing, row["id"]).decided_on = D_(2026, 5, 1)
 
     # Mid-year move, recorded by the new employer.
-    ok(client.post(f"{API}/{li['id']}/moves", json={"intermediary_org_id": p.agency_b.org_id, "start_date": "2026-07-01"},
-                   headers=p.agency_b.headers), 201)  # fmt: skip
+    ok(
+        client.post(
+            f"{API}/{li['id']}/moves",
+            json={"intermediary_org_id": p.agency_b.org_id, "start_date": "2026-07-01"},
+            headers=p.agency_b.headers,
+        ),
+        201,
+    )
     c4 = contract(p, p.agency, D_(2026, 8, 1), 700_000, 700_000)
     refused(link(client, p.agency, li["id"], c4), 422, "broker_not_employed_on_signing_date")
     c2 = contract(p, p.agency_b, D_(2026, 8, 15), 800_000, 600_000, achievement_id=achievement["id"])
@@ -76,21 +90,44 @@ def test_a_brokers_year(client, parties):
 
     year = {"start": "2026-01-01", "end": "2026-12-31"}
     brokers = _rows(ok(client.get(f"{API}/performance", params=year, headers=p.officer.headers)))
-    li_row = {"rank": 2, "deals": 3, "total_amount": "2500000.00", "technical_transaction_amount": "1600000.00",
-              "performance_value": "600.00", "points_deals": "30.00", "points_total_amount": "250.00",
-              "points_technical_amount": "320.00", "listings": 1, "matches": 1, "rewards": "24000.00"}  # fmt: skip
+    li_row = {
+        "rank": 2,
+        "deals": 3,
+        "total_amount": "2500000.00",
+        "technical_transaction_amount": "1600000.00",
+        "performance_value": "600.00",
+        "points_deals": "30.00",
+        "points_total_amount": "250.00",
+        "points_technical_amount": "320.00",
+        "listings": 1,
+        "matches": 1,
+        "rewards": "24000.00",
+    }
     assert {k: brokers["李明"][k] for k in li_row} == li_row
-    assert (brokers["王芳"]["rank"], brokers["王芳"]["performance_value"], brokers["王芳"]["rewards"]) == (1, "810.00", "30000.00")
-    agencies = {r["id"]: r for r in ok(client.get(f"{API}/performance", params={**year, "by": "intermediary"},
-                                                  headers=p.officer.headers))["rows"]}  # fmt: skip
+    assert (brokers["王芳"]["rank"], brokers["王芳"]["performance_value"], brokers["王芳"]["rewards"]) == (
+        1,
+        "810.00",
+        "30000.00",
+    )
+    agencies = {
+        r["id"]: r
+        for r in ok(client.get(f"{API}/performance", params={**year, "by": "intermediary"}, headers=p.officer.headers))[
+            "rows"
+        ]
+    }
     assert (agencies[p.agency.org_id]["performance_value"], agencies[p.agency.org_id]["rank"]) == ("330.00", 2)
     assert (agencies[p.agency_b.org_id]["performance_value"], agencies[p.agency_b.org_id]["deals"]) == ("1080.00", 3)
     i1_row, i2_row = agencies[p.agency.org_id], agencies[p.agency_b.org_id]
     assert (i1_row["listings"], i1_row["matches"], i1_row["rewards"]) == (1, 0, "15000.00")
     assert (i2_row["listings"], i2_row["matches"], i2_row["rewards"]) == (0, 1, "39000.00")
     # First half only: L has C1 alone.
-    half = _rows(ok(client.get(f"{API}/performance", params={"start": "2026-01-01", "end": "2026-06-30"},
-                               headers=p.officer.headers)))  # fmt: skip
+    half = _rows(
+        ok(
+            client.get(
+                f"{API}/performance", params={"start": "2026-01-01", "end": "2026-06-30"}, headers=p.officer.headers
+            )
+        )
+    )
     assert (half["李明"]["deals"], half["李明"]["total_amount"]) == (1, "1200000.00")
 
     # Who sees which rows: the broker their own, I1 nothing of W, a stranger nothing.
@@ -99,8 +136,13 @@ def test_a_brokers_year(client, parties):
     assert set(_rows(ok(client.get(f"{API}/performance", params=year, headers=p.agency.headers)))) == {"李明"}
     assert ok(client.get(f"{API}/performance", params=year, headers=p.other.headers))["rows"] == []
     refused(client.get(f"{API}/performance", params=year), 401, "not_authenticated")
-    refused(client.get(f"{API}/performance", params={"start": "2026-12-31", "end": "2026-01-01"},
-                       headers=p.officer.headers), 422, "invalid_period")  # fmt: skip
+    refused(
+        client.get(
+            f"{API}/performance", params={"start": "2026-12-31", "end": "2026-01-01"}, headers=p.officer.headers
+        ),
+        422,
+        "invalid_period",
+    )
 
     # The bureau sets the year's weights and exports the ranking.
     weights = {"deals": "20", "total_amount_wan": "0", "technical_amount_wan": "1", "listings": "5", "matches": "10"}
@@ -119,8 +161,11 @@ def test_a_brokers_year(client, parties):
     refused(client.get(f"{API}/rewards/2026", headers=p.agency.headers), 403, "role_required")
     rewards = {line["key"]: line for line in ok(client.get(f"{API}/rewards/2026", headers=p.officer.headers))}
     i1, i2 = f"org:{p.agency.org_id}", f"org:{p.agency_b.org_id}"
-    expected = {f"{i1}/broker:李明 #{li['id']}": D("15000.00"), f"{i2}/broker:李明 #{li['id']}": D("9000.00"),
-                f"{i2}/broker:王芳 #{wang['id']}": D("30000.00")}  # fmt: skip
+    expected = {
+        f"{i1}/broker:李明 #{li['id']}": D("15000.00"),
+        f"{i2}/broker:李明 #{li['id']}": D("9000.00"),
+        f"{i2}/broker:王芳 #{wang['id']}": D("30000.00"),
+    }
     assert {k: D(v["total"]) for k, v in rewards.items()} == expected
     assert {v["paid_through"] for v in rewards.values()} == {i1, i2}
     assert rewards[f"{i2}/broker:王芳 #{wang['id']}"]["working"]  # the engine's working is shown

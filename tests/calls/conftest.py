@@ -35,14 +35,21 @@ def call_body(**over: Any) -> dict[str, Any]:
         "title": "高比能固态锂电池电解质",
         "problem": "现有电解质离子电导率不足，需攻克室温高电导固态电解质。",
         "technical_field": FIELD,
-        "indicators": [{"name": "离子电导率", "target": "≥ 1e-3", "unit": "S/cm"}, {"name": "循环寿命", "target": "≥ 1000 次"}],
+        "indicators": [
+            {"name": "离子电导率", "target": "≥ 1e-3", "unit": "S/cm"},
+            {"name": "循环寿命", "target": "≥ 1000 次"},
+        ],
         "total_amount": "5000000.00",
         "gov_support_ratio_pct": 30,
         "gov_support_cap": "1000000.00",
         "duration_months": 24,
         "bid_deadline": DEADLINE.isoformat(),
         "winners_count": 1,
-        "review_criteria": [{"name": "技术方案", "weight": 50}, {"name": "团队实力", "weight": 30}, {"name": "报价", "weight": 20}],
+        "review_criteria": [
+            {"name": "技术方案", "weight": 50},
+            {"name": "团队实力", "weight": 30},
+            {"name": "报价", "weight": 20},
+        ],
         "experts_per_bid": 3,
         "notice_days": 5,
     }

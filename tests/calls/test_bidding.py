@@ -40,8 +40,11 @@ def test_change_allowed_before_deadline(kit):
     uni = kit.bidder()
     bid = kit.bid(uni, call["id"])
     kit.clock.now = DEADLINE - TICK
-    changed = kit.ok(kit.client.patch(f"/api/v1/calls/{call['id']}/bids/{bid['id']}", json={"price": "4000000.00"},
-                                      headers=uni.headers))  # fmt: skip
+    changed = kit.ok(
+        kit.client.patch(
+            f"/api/v1/calls/{call['id']}/bids/{bid['id']}", json={"price": "4000000.00"}, headers=uni.headers
+        )
+    )
     assert changed["price"] == "4000000.00" and changed["last_changed_at"] != changed["submitted_at"]
 
 
@@ -89,7 +92,9 @@ def test_eligibility_enforced(kit, terms, org_kw, code):
 def test_consortium_rules(kit):
     call = kit.published_call(consortium_allowed=False)
     uni, firm = kit.bidder(), kit.bidder(OrgKind.enterprise)
-    r = kit.client.post(f"/api/v1/calls/{call['id']}/bids", json=bid_body(member_org_ids=[firm.org_id]), headers=uni.headers)
+    r = kit.client.post(
+        f"/api/v1/calls/{call['id']}/bids", json=bid_body(member_org_ids=[firm.org_id]), headers=uni.headers
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "consortium_not_allowed"
 
     call = kit.published_call()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from market.accounts.roles import Role
 from market.calls import flows
 from market.calls.models import Bid
@@ -17,8 +18,13 @@ TODAY = T0.date()
 
 
 def _record(kit, who, status=201, **over):
-    body = {"reason": "论文数据造假", "source_document": "甬科监〔2026〕3号", "starts_on": str(TODAY - dt.timedelta(days=10)),
-            "ends_on": str(TODAY + dt.timedelta(days=365)), **over}  # fmt: skip
+    body = {
+        "reason": "论文数据造假",
+        "source_document": "甬科监〔2026〕3号",
+        "starts_on": str(TODAY - dt.timedelta(days=10)),
+        "ends_on": str(TODAY + dt.timedelta(days=365)),
+        **over,
+    }
     return kit.post(who, "/api/v1/calls/integrity/records", body, status)
 
 
@@ -69,7 +75,9 @@ def test_declined_invitation_and_no_answer_after_the_deadline(kit):
     r = kit.client.get(f"/api/v1/calls/{call['id']}/bids/{bid['id']}/invitations", headers=inst.headers)
     assert r.status_code == 404
     kit.clock.now = DEADLINE
-    r = kit.client.post(f"/api/v1/calls/invitations/{kit.invitation(inst, bid['id'])['id']}/accept", headers=inst.headers)
+    r = kit.client.post(
+        f"/api/v1/calls/invitations/{kit.invitation(inst, bid['id'])['id']}/accept", headers=inst.headers
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "bidding_closed"
     with session_scope() as s:
         assert s.get(Bid, bid["id"]).member_org_ids == []
@@ -117,19 +125,23 @@ def test_recorded_bidder_learns_only_that_it_is_not_eligible_until_lifted(kit):
     lead, member = kit.bidder(), kit.bidder(OrgKind.enterprise)
     bid = kit.bid(lead, call["id"], member_org_ids=[member.org_id])
     _record(kit, kit.officer, org_id=member.org_id)
-    r = kit.client.post(f"/api/v1/calls/invitations/{kit.invitation(member, bid['id'])['id']}/accept",
-                        headers=member.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/invitations/{kit.invitation(member, bid['id'])['id']}/accept", headers=member.headers
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "not_eligible"
     # Lifted early with a reason: the organisation may bid again; everything is audited.
-    r = kit.client.post(f"/api/v1/calls/integrity/records/{rec['id']}/lift", json={"reason": "复核撤销"},
-                        headers=uni.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/integrity/records/{rec['id']}/lift", json={"reason": "复核撤销"}, headers=uni.headers
+    )
     assert r.status_code == 403
     lifted = kit.post(kit.officer, f"/api/v1/calls/integrity/records/{rec['id']}/lift", {"reason": "复核撤销"})
     assert lifted["lifted_on"] == str(TODAY) and lifted["lift_reason"] == "复核撤销"
     kit.bid(uni, call["id"])
     with session_scope() as s:
         assert [(e.action, e.actor_user_id) for e in history(s, "integrity_record", rec["id"])] == [
-            ("record", kit.officer.user_id), ("lift", kit.officer.user_id)]
+            ("record", kit.officer.user_id),
+            ("lift", kit.officer.user_id),
+        ]
     listed = kit.ok(kit.client.get(f"/api/v1/calls/integrity/records?org_id={uni.org_id}", headers=kit.officer.headers))
     assert [r["id"] for r in listed["items"]] == [rec["id"]]
 
@@ -153,8 +165,11 @@ def test_record_is_consulted_again_at_formal_check_and_award(kit):
     kit.post(kit.officer, f"/api/v1/calls/{call['id']}/close-bidding")
     rec = _record(kit, kit.officer, org_id=a.org_id)
     # Formal check: the bureau cannot pass a team with an active record, and sees which record.
-    r = kit.client.post(f"/api/v1/calls/{call['id']}/bids/{bid_a['id']}/formal-check", json={"passed": True},
-                        headers=kit.officer.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/{call['id']}/bids/{bid_a['id']}/formal-check",
+        json={"passed": True},
+        headers=kit.officer.headers,
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "research_integrity_record"
     assert r.json()["error"]["details"][0]["record_ids"] == [rec["id"]]
     kit.post(kit.officer, f"/api/v1/calls/integrity/records/{rec['id']}/lift", {"reason": "误录"})
@@ -170,7 +185,10 @@ def test_record_is_consulted_again_at_formal_check_and_award(kit):
         flows.advance_deadlines(s, kit.clock.now)
     projects = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/award")
     assert [p["bid_id"] for p in projects] == [bid_a["id"]]
-    assert kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/bids/{bid_b['id']}", headers=b.headers))["state"] == "disqualified"
+    assert (
+        kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/bids/{bid_b['id']}", headers=b.headers))["state"]
+        == "disqualified"
+    )
 
 
 # --- bid price and call terms -----------------------------------------------------------------------
@@ -182,7 +200,9 @@ def test_bid_price_cannot_exceed_what_the_call_offers(kit):
     err = kit.bid(uni, call["id"], status=422, price="300000000.00")["error"]
     assert err["code"] == "price_exceeds_call" and err["details"][0]["field"] == "price"
     bid = kit.bid(uni, call["id"], price="3000000.00")
-    r = kit.client.patch(f"/api/v1/calls/{call['id']}/bids/{bid['id']}", json={"price": "3000000.01"}, headers=uni.headers)
+    r = kit.client.patch(
+        f"/api/v1/calls/{call['id']}/bids/{bid['id']}", json={"price": "3000000.01"}, headers=uni.headers
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "price_exceeds_call"
 
 
@@ -200,7 +220,10 @@ def test_bid_price_cannot_exceed_what_the_call_offers(kit):
 )
 def test_call_terms_refused_when_proposed(kit, over, code):
     r = kit.client.post("/api/v1/calls", json=call_body(**over), headers=kit.firm.headers)
-    assert r.status_code == 422 and code in {r.json()["error"]["code"], *(d["code"] for d in r.json()["error"].get("details", []))}
+    assert r.status_code == 422 and code in {
+        r.json()["error"]["code"],
+        *(d["code"] for d in r.json()["error"].get("details", [])),
+    }
 
 
 def test_officer_compiling_terms_is_held_to_the_same_rules(kit):
@@ -210,8 +233,13 @@ def test_officer_compiling_terms_is_held_to_the_same_rules(kit):
     assert r.status_code == 422 and r.json()["error"]["code"] == "amount_negative"
     r = kit.client.patch(url, json={"first_tranche_pct": 40}, headers=kit.officer.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "first_tranche_reason_required"
-    ok = kit.ok(kit.client.patch(url, json={"first_tranche_pct": 40, "first_tranche_reason": "设备采购集中在中期"},
-                                 headers=kit.officer.headers))  # fmt: skip
+    ok = kit.ok(
+        kit.client.patch(
+            url,
+            json={"first_tranche_pct": 40, "first_tranche_reason": "设备采购集中在中期"},
+            headers=kit.officer.headers,
+        )
+    )
     assert (ok["first_tranche_pct"], ok["first_tranche_reason"]) == (40, "设备采购集中在中期")
     # The posing firm may not compile the terms.
     r = kit.client.patch(url, json={"first_tranche_pct": 70}, headers=kit.firm.headers)

@@ -53,14 +53,28 @@ def test_full_life_of_a_call(kit):
     assert Decimal(p["gov_grant"]) == Decimal("1000000.00")
     # First tranche 60 % on signing; the other 400,000 by the milestones' shares (30/30/40), the last one final.
     assert [(t["kind"], Decimal(t["amount"])) for t in p["tranches"]] == [
-        ("first", Decimal("600000.00")), ("milestone", Decimal("120000.00")), ("milestone", Decimal("120000.00")),
-        ("final", Decimal("160000.00"))]
-    assert [Decimal(m["amount"]) for m in p["milestones"]] == [Decimal("1440000.00"), Decimal("1440000.00"), Decimal("1920000.00")]
+        ("first", Decimal("600000.00")),
+        ("milestone", Decimal("120000.00")),
+        ("milestone", Decimal("120000.00")),
+        ("final", Decimal("160000.00")),
+    ]
+    assert [Decimal(m["amount"]) for m in p["milestones"]] == [
+        Decimal("1440000.00"),
+        Decimal("1440000.00"),
+        Decimal("1920000.00"),
+    ]
     # The award drafted a technology contract linked to the call: the winner develops for the posing firm.
     with session_scope() as s:
         contract = s.get(Contract, p["contract_id"])
-        parties = {x.role: x.org_id for x in s.scalars(sa.select(ContractParty).where(ContractParty.contract_id == contract.id))}
-        assert (contract.status, contract.call_id, contract.total_amount) == ("draft", call["id"], Decimal("4800000.00"))
+        parties = {
+            x.role: x.org_id
+            for x in s.scalars(sa.select(ContractParty).where(ContractParty.contract_id == contract.id))
+        }
+        assert (contract.status, contract.call_id, contract.total_amount) == (
+            "draft",
+            call["id"],
+            Decimal("4800000.00"),
+        )
         assert parties == {"seller": uni.org_id, "buyer": kit.firm.org_id}
         assert s.get(Call, call["id"]).state == "awarded"
     # After the award the winner is public, the loser is not.
@@ -79,12 +93,16 @@ def test_full_life_of_a_call(kit):
     assert first["state"] == "due" and final["state"] == "scheduled"
     kit.post(kit.officer, f"/api/v1/calls/projects/{pid}/tranches/{first['id']}/pay")
     # Acceptance cannot pass while milestones are open.
-    r = c.post(f"/api/v1/calls/projects/{pid}/acceptance", json={"result": "passed", "note": "x"}, headers=kit.officer.headers)
+    r = c.post(
+        f"/api/v1/calls/projects/{pid}/acceptance", json={"result": "passed", "note": "x"}, headers=kit.officer.headers
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "milestones_open"
     for m in signed["milestones"]:
         kit.post(uni, f"/api/v1/calls/projects/{pid}/milestones/{m['id']}/submit", {"note": "交付"})
         kit.post(kit.officer, f"/api/v1/calls/projects/{pid}/milestones/{m['id']}/review", {"passed": True})
-    accepted = kit.post(kit.officer, f"/api/v1/calls/projects/{pid}/acceptance", {"result": "passed", "note": "指标全部达成"})
+    accepted = kit.post(
+        kit.officer, f"/api/v1/calls/projects/{pid}/acceptance", {"result": "passed", "note": "指标全部达成"}
+    )
     assert accepted["state"] == "passed" and [t["state"] for t in accepted["tranches"]] == ["paid", "due", "due", "due"]
     closed = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/close")
     assert closed["state"] == "closed"
@@ -92,16 +110,27 @@ def test_full_life_of_a_call(kit):
     with session_scope() as s:
         actions = [(e.action, e.to_state) for e in history(s, "call", call["id"])]
         doc = service.search_document(s, call["id"])
-        index_events = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.entity_type == "call",
-                                                              OutboxEvent.entity_id == call["id"])).all()  # fmt: skip
+        index_events = s.scalars(
+            sa.select(OutboxEvent).where(OutboxEvent.entity_type == "call", OutboxEvent.entity_id == call["id"])
+        ).all()
     # One search.index intent per change of public state (publish … close), each with a newer version.
-    assert len(index_events) == 7 and [e.payload["version"] for e in index_events] == sorted({e.payload["version"] for e in index_events})
+    assert len(index_events) == 7 and [e.payload["version"] for e in index_events] == sorted(
+        {e.payload["version"] for e in index_events}
+    )
     assert actions == [
-        ("propose", "proposed"), ("vet", "vetted"), ("publish", "published"), ("close_bidding", "bidding_closed"),
-        ("start_review", "reviewing"), ("propose_winners", "notice"), ("end_notice", "notice_ended"),
-        ("award", "awarded"), ("close", "closed"),
+        ("propose", "proposed"),
+        ("vet", "vetted"),
+        ("publish", "published"),
+        ("close_bidding", "bidding_closed"),
+        ("start_review", "reviewing"),
+        ("propose_winners", "notice"),
+        ("end_notice", "notice_ended"),
+        ("award", "awarded"),
+        ("close", "closed"),
     ]
-    assert doc["state"] == "closed" and doc["winners"] == [c.get(f"/api/v1/calls/{call['id']}").json()["notice"][0]["lead_org_name"]]
+    assert doc["state"] == "closed" and doc["winners"] == [
+        c.get(f"/api/v1/calls/{call['id']}").json()["notice"][0]["lead_org_name"]
+    ]
 
 
 def test_adopt_call_drafts_a_transfer_from_the_holder(kit):
@@ -111,8 +140,15 @@ def test_adopt_call_drafts_a_transfer_from_the_holder(kit):
     uni = kit.bidder(OrgKind.university)
     with session_scope() as s:
         ach = Achievement(
-            title="固态电解质专利", technical_field="new_energy", keywords=[], region_code="330212", status="published",
-            org_id=uni.org_id, summary="成熟成果", maturity="pilot", ip_type="invention_patent",
+            title="固态电解质专利",
+            technical_field="new_energy",
+            keywords=[],
+            region_code="330212",
+            status="published",
+            org_id=uni.org_id,
+            summary="成熟成果",
+            maturity="pilot",
+            ip_type="invention_patent",
         )
         s.add(ach)
         s.flush()
@@ -123,7 +159,9 @@ def test_adopt_call_drafts_a_transfer_from_the_holder(kit):
     call = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/publish")
     assert call["posing_org_id"] == uni.org_id
     # A university cannot take up under 揭榜转化; an enterprise can.
-    r = kit.client.post(f"/api/v1/calls/{call['id']}/bids", json=bid_body(), headers=kit.bidder(OrgKind.institute).headers)
+    r = kit.client.post(
+        f"/api/v1/calls/{call['id']}/bids", json=bid_body(), headers=kit.bidder(OrgKind.institute).headers
+    )
     assert r.status_code == 422
     firm = kit.bidder(OrgKind.enterprise)
     b = kit.bid(firm, call["id"])
@@ -131,7 +169,10 @@ def test_adopt_call_drafts_a_transfer_from_the_holder(kit):
     p = kit.to_award(call["id"], [b["id"]], kit.experts(3))[0]
     with session_scope() as s:
         contract = s.get(Contract, p["contract_id"])
-        parties = {x.role: x.org_id for x in s.scalars(sa.select(ContractParty).where(ContractParty.contract_id == contract.id))}
+        parties = {
+            x.role: x.org_id
+            for x in s.scalars(sa.select(ContractParty).where(ContractParty.contract_id == contract.id))
+        }
     assert (contract.contract_type, contract.subtype, contract.achievement_id) == ("transfer", "patent_right", ach_id)
     assert parties == {"seller": uni.org_id, "buyer": firm.org_id}
     # The holder (seller) files: it records the signing; the taking-up enterprise (buyer) and the bureau do not.
@@ -175,9 +216,11 @@ def test_publish_refuses_incomplete_terms(kit):
     assert r.status_code == 422 and r.json()["error"]["code"] == "criteria_weights_sum"
     r = kit.client.patch(
         f"/api/v1/calls/{call['id']}",
-        json={"review_criteria": [{"name": "a", "weight": 60}, {"name": "b", "weight": 40}],
-              "indicators": [{"name": "效率", "target": "≥ 95 %"}],
-              "bid_deadline": (T0 - dt.timedelta(seconds=1)).isoformat()},
+        json={
+            "review_criteria": [{"name": "a", "weight": 60}, {"name": "b", "weight": 40}],
+            "indicators": [{"name": "效率", "target": "≥ 95 %"}],
+            "bid_deadline": (T0 - dt.timedelta(seconds=1)).isoformat(),
+        },
         headers=kit.officer.headers,
     )
     assert r.status_code == 200

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import command
 
+from alembic import command
 from market.calls.models import BidInvitation
 from market.core.db import session_scope
 from market.core.migrations import alembic_config

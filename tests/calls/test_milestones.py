@@ -65,7 +65,11 @@ def test_milestones_reviewed_in_order_each_releasing_its_tranche(kit):
     _submit(kit, uni, p, m3)
     after = _review(kit, p, m3)
     assert [(t["kind"], t["state"]) for t in after["tranches"]] == [
-        ("first", "due"), ("milestone", "paid"), ("milestone", "due"), ("final", "scheduled")]
+        ("first", "due"),
+        ("milestone", "paid"),
+        ("milestone", "due"),
+        ("final", "scheduled"),
+    ]
     # The team was told of each review and of the payment.
     events = [n["detail"]["event"] for n in _inbox(kit, uni)]
     assert events.count("milestone.reviewed") == 3 and "tranche.paid" in events
@@ -80,12 +84,18 @@ def test_only_the_bureau_reviews_pays_and_decides(kit):
         assert r.status_code in (403, 404)
     _review(kit, p, m1, passed=False)
     for who in (uni, kit.firm):
-        r = kit.client.post(_url(p, f"/milestones/{m1['id']}/decision"), json={"decision": "continue", "reason": "x"},
-                            headers=who.headers)  # fmt: skip
+        r = kit.client.post(
+            _url(p, f"/milestones/{m1['id']}/decision"),
+            json={"decision": "continue", "reason": "x"},
+            headers=who.headers,
+        )
         assert r.status_code == 403
     registrar = kit.world.bureau(Role.registrar)
-    r = kit.client.post(_url(p, f"/milestones/{m1['id']}/decision"), json={"decision": "continue", "reason": "x"},
-                        headers=registrar.headers)  # fmt: skip
+    r = kit.client.post(
+        _url(p, f"/milestones/{m1['id']}/decision"),
+        json={"decision": "continue", "reason": "x"},
+        headers=registrar.headers,
+    )
     assert r.status_code == 403
 
 
@@ -101,10 +111,15 @@ def test_failed_milestone_suspends_later_tranches_until_rework_passes(kit):
     assert r.status_code == 409
     r = kit.client.post(_url(p, "/acceptance"), json={"result": "passed", "note": "x"}, headers=kit.officer.headers)
     assert r.status_code == 409
-    r = kit.client.post(_url(p, f"/milestones/{m1['id']}/decision"), json={"decision": "pause", "reason": "x"},
-                        headers=kit.officer.headers)  # fmt: skip
+    r = kit.client.post(
+        _url(p, f"/milestones/{m1['id']}/decision"),
+        json={"decision": "pause", "reason": "x"},
+        headers=kit.officer.headers,
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "decision_invalid"
-    rework = kit.post(kit.officer, _url(p, f"/milestones/{m1['id']}/decision"), {"decision": "rework", "reason": "限期整改"})
+    rework = kit.post(
+        kit.officer, _url(p, f"/milestones/{m1['id']}/decision"), {"decision": "rework", "reason": "限期整改"}
+    )
     assert rework["state"] == "in_progress" and rework["milestones"][0]["state"] == "pending"
     assert [t["state"] for t in rework["tranches"]] == ["due", "scheduled", "scheduled", "scheduled"]
     _submit(kit, uni, p, m1)
@@ -112,8 +127,13 @@ def test_failed_milestone_suspends_later_tranches_until_rework_passes(kit):
     assert [t["state"] for t in passed["tranches"]] == ["due", "due", "scheduled", "scheduled"]
     with session_scope() as s:
         actions = [e.action for e in history(s, "call_project", p["id"])]
-    assert actions[-5:] == ["submit_milestone", "review_milestone", "milestone_rework", "submit_milestone",
-                            "review_milestone"]
+    assert actions[-5:] == [
+        "submit_milestone",
+        "review_milestone",
+        "milestone_rework",
+        "submit_milestone",
+        "review_milestone",
+    ]
 
 
 def test_continue_withholds_the_failed_tranche_and_terminate_records_recovery(kit):
@@ -122,15 +142,20 @@ def test_continue_withholds_the_failed_tranche_and_terminate_records_recovery(ki
     kit.post(kit.officer, _url(p, f"/tranches/{p['tranches'][0]['id']}/pay"))
     _submit(kit, uni, p, m1)
     _review(kit, p, m1, passed=False)
-    cont = kit.post(kit.officer, _url(p, f"/milestones/{m1['id']}/decision"), {"decision": "continue", "reason": "影响有限"})
+    cont = kit.post(
+        kit.officer, _url(p, f"/milestones/{m1['id']}/decision"), {"decision": "continue", "reason": "影响有限"}
+    )
     assert [t["state"] for t in cont["tranches"]] == ["paid", "cancelled", "scheduled", "scheduled"]
     _submit(kit, uni, p, m2)
     _review(kit, p, m2, passed=False)
     body = {"decision": "terminate", "reason": "技术路线不可行"}
     r = kit.client.post(_url(p, f"/milestones/{m2['id']}/decision"), json=body, headers=kit.officer.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "unspent_amount_required"
-    r = kit.client.post(_url(p, f"/milestones/{m2['id']}/decision"), json={**body, "unspent_amount": "999999999.00"},
-                        headers=kit.officer.headers)  # fmt: skip
+    r = kit.client.post(
+        _url(p, f"/milestones/{m2['id']}/decision"),
+        json={**body, "unspent_amount": "999999999.00"},
+        headers=kit.officer.headers,
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "unspent_amount_range"
     ended = kit.post(kit.officer, _url(p, f"/milestones/{m2['id']}/decision"), {**body, "unspent_amount": "200000.00"})
     assert ended["state"] == "terminated" and ended["recovery_amount"] == "200000.00"
@@ -180,15 +205,24 @@ def test_acceptance_outcomes_differ(kit):
     # 尽职免责: only on an expert panel's recorded conclusion; nothing to recover.
     p3, _ = _awarded(kit)
     body = {"result": "diligent", "note": "勤勉尽责"}
-    for extra in ({}, {"expert_panel": ["王", "李"], "expert_panel_conclusion": "免责"},
-                  {"expert_panel": ["王", "李", "赵"]}):  # fmt: skip
+    for extra in (
+        {},
+        {"expert_panel": ["王", "李"], "expert_panel_conclusion": "免责"},
+        {"expert_panel": ["王", "李", "赵"]},
+    ):
         r = kit.client.post(_url(p3, "/acceptance"), json={**body, **extra}, headers=kit.officer.headers)
         assert r.status_code == 422 and r.json()["error"]["code"] == "expert_panel_required"
-    r = kit.client.post(_url(p3, "/acceptance"), json={**body, "expert_panel": ["王", "李", "赵"],
-                        "expert_panel_conclusion": "经专家评议，予以免责"}, headers=uni.headers)  # fmt: skip
+    r = kit.client.post(
+        _url(p3, "/acceptance"),
+        json={**body, "expert_panel": ["王", "李", "赵"], "expert_panel_conclusion": "经专家评议，予以免责"},
+        headers=uni.headers,
+    )
     assert r.status_code in (403, 404)
-    dil = kit.post(kit.officer, _url(p3, "/acceptance"), {**body, "expert_panel": ["王", "李", "赵"],
-                   "expert_panel_conclusion": "经专家评议，予以免责"})  # fmt: skip
+    dil = kit.post(
+        kit.officer,
+        _url(p3, "/acceptance"),
+        {**body, "expert_panel": ["王", "李", "赵"], "expert_panel_conclusion": "经专家评议，予以免责"},
+    )
     assert (dil["state"], dil["recovery_amount"], dil["expert_panel"]) == ("diligent", "0.00", ["王", "李", "赵"])
 
 
@@ -199,7 +233,8 @@ def test_route_change_recorded_by_the_bureau_only(kit):
         assert kit.client.post(_url(p, "/route-changes"), json=body, headers=who.headers).status_code == 403
     changed = kit.post(kit.officer, _url(p, "/route-changes"), body)
     assert [(c["description"], c["approved_on"]) for c in changed["route_changes"]] == [
-        ("由硫化物体系改为氧化物体系", "2026-09-01")]
+        ("由硫化物体系改为氧化物体系", "2026-09-01")
+    ]
     with session_scope() as s:
         assert history(s, "call_project", p["id"])[-1].action == "route_change"
 
@@ -264,8 +299,9 @@ def test_stage_changes_reach_bidders_inbox_and_webhooks(kit):
     assert [n["detail"]["event"] for n in notes] == ["call.close_bidding"]
     assert notes[0]["saved_search_id"] is None and notes[0]["listing_id"] == call["id"]
     with session_scope() as s:
-        deliveries = s.scalars(sa.select(WebhookDelivery).join(Notification)
-                               .where(Notification.user_id == uni.user_id)).all()  # fmt: skip
+        deliveries = s.scalars(
+            sa.select(WebhookDelivery).join(Notification).where(Notification.user_id == uni.user_id)
+        ).all()
         assert [d.status for d in deliveries] == ["pending"]
 
 
@@ -293,7 +329,11 @@ def test_signing_is_recorded_by_the_filing_lead_only_never_the_bureau_and_files_
     assert kit.ok(kit.client.get(contract_url, headers=uni.headers))["status"] == "draft"
     kit.post(uni, _url(p, "/sign"), {"signed_on": "2026-04-30"})
     filed = kit.ok(kit.client.get(contract_url, headers=uni.headers))
-    assert (filed["status"], filed["signing_date"], filed["payment_method"]) == ("submitted", "2026-04-30", "instalments")
+    assert (filed["status"], filed["signing_date"], filed["payment_method"]) == (
+        "submitted",
+        "2026-04-30",
+        "instalments",
+    )
 
 
 def test_terminated_project_withdraws_its_contract(kit):
@@ -301,8 +341,11 @@ def test_terminated_project_withdraws_its_contract(kit):
     m1 = p["milestones"][0]
     _submit(kit, uni, p, m1)
     _review(kit, p, m1, passed=False)
-    kit.post(kit.officer, _url(p, f"/milestones/{m1['id']}/decision"),
-             {"decision": "terminate", "reason": "无法继续", "unspent_amount": "0.00"})  # fmt: skip
+    kit.post(
+        kit.officer,
+        _url(p, f"/milestones/{m1['id']}/decision"),
+        {"decision": "terminate", "reason": "无法继续", "unspent_amount": "0.00"},
+    )
     contract = kit.ok(kit.client.get(f"/api/v1/contracts/{p['contract_id']}", headers=kit.officer.headers))
     assert contract["status"] == "cancelled"
 
@@ -310,7 +353,10 @@ def test_terminated_project_withdraws_its_contract(kit):
 def test_first_tranche_of_zero_with_a_reason_pays_everything_by_milestone(kit):
     p, uni = _awarded(kit, first_tranche_pct=0, first_tranche_reason="全部按里程碑拨付")
     assert [(t["kind"], t["amount"]) for t in p["tranches"]] == [
-        ("milestone", "300000.00"), ("milestone", "300000.00"), ("final", "400000.00")]
+        ("milestone", "300000.00"),
+        ("milestone", "300000.00"),
+        ("final", "400000.00"),
+    ]
     m1 = p["milestones"][0]
     _submit(kit, uni, p, m1)
     assert _review(kit, p, m1)["tranches"][0]["state"] == "due"

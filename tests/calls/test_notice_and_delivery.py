@@ -41,10 +41,13 @@ def test_objection_blocks_award_until_resolved(kit):
     r = kit.client.post(f"/api/v1/calls/{call['id']}/objections", json={"text": "成果造假"})
     assert r.status_code == 401
     citizen = kit.bidder(OrgKind.other)
-    obj = kit.post(citizen, f"/api/v1/calls/{call['id']}/objections", {"bid_id": bids[0]["id"], "text": "论文数据存疑"}, 201)
+    obj = kit.post(
+        citizen, f"/api/v1/calls/{call['id']}/objections", {"bid_id": bids[0]["id"], "text": "论文数据存疑"}, 201
+    )
     # Objecting to a bid that is not a proposed winner: not found.
-    r = kit.client.post(f"/api/v1/calls/{call['id']}/objections", json={"bid_id": bids[1]["id"], "text": "x"},
-                        headers=citizen.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/{call['id']}/objections", json={"bid_id": bids[1]["id"], "text": "x"}, headers=citizen.headers
+    )
     assert r.status_code == 404
     # Too early to award; then the beat ends the notice, but the objection is still open.
     r = kit.client.post(f"/api/v1/calls/{call['id']}/award", headers=kit.officer.headers)
@@ -55,13 +58,21 @@ def test_objection_blocks_award_until_resolved(kit):
     r = kit.client.post(f"/api/v1/calls/{call['id']}/award", headers=kit.officer.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "objections_open"
     # The objector sees their own objection; a bidder sees none; a non-officer cannot resolve.
-    assert [o["id"] for o in kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/objections", headers=citizen.headers))] == [obj["id"]]
+    assert [
+        o["id"] for o in kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/objections", headers=citizen.headers))
+    ] == [obj["id"]]
     assert kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/objections", headers=kit.firm.headers)) == []
-    r = kit.client.post(f"/api/v1/calls/{call['id']}/objections/{obj['id']}/resolve",
-                        json={"upheld": False, "resolution": "x"}, headers=citizen.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/{call['id']}/objections/{obj['id']}/resolve",
+        json={"upheld": False, "resolution": "x"},
+        headers=citizen.headers,
+    )
     assert r.status_code == 403
-    kit.post(kit.officer, f"/api/v1/calls/{call['id']}/objections/{obj['id']}/resolve",
-             {"upheld": False, "resolution": "经核查数据真实"})  # fmt: skip
+    kit.post(
+        kit.officer,
+        f"/api/v1/calls/{call['id']}/objections/{obj['id']}/resolve",
+        {"upheld": False, "resolution": "经核查数据真实"},
+    )
     projects = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/award")
     assert [p["bid_id"] for p in projects] == [bids[0]["id"]]
 
@@ -69,11 +80,22 @@ def test_objection_blocks_award_until_resolved(kit):
 def test_upheld_objection_disqualifies_and_reopens_review(kit):
     call, bids = _to_notice(kit)
     kit.post(kit.officer, f"/api/v1/calls/{call['id']}/notice", {"bid_ids": [bids[0]["id"]]})
-    obj = kit.post(kit.firm, f"/api/v1/calls/{call['id']}/objections", {"bid_id": bids[0]["id"], "text": "团队负责人失信"}, 201)
-    kit.post(kit.officer, f"/api/v1/calls/{call['id']}/objections/{obj['id']}/resolve", {"upheld": True, "resolution": "属实"})
+    obj = kit.post(
+        kit.firm, f"/api/v1/calls/{call['id']}/objections", {"bid_id": bids[0]["id"], "text": "团队负责人失信"}, 201
+    )
+    kit.post(
+        kit.officer,
+        f"/api/v1/calls/{call['id']}/objections/{obj['id']}/resolve",
+        {"upheld": True, "resolution": "属实"},
+    )
     assert kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}", headers=kit.officer.headers))["state"] == "reviewing"
-    assert kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/bids/{bids[0]['id']}", headers=kit.officer.headers))["state"] == "disqualified"
-    r = kit.client.post(f"/api/v1/calls/{call['id']}/notice", json={"bid_ids": [bids[0]["id"]]}, headers=kit.officer.headers)
+    assert (
+        kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/bids/{bids[0]['id']}", headers=kit.officer.headers))["state"]
+        == "disqualified"
+    )
+    r = kit.client.post(
+        f"/api/v1/calls/{call['id']}/notice", json={"bid_ids": [bids[0]["id"]]}, headers=kit.officer.headers
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "bid_not_eligible"
     renewed = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/notice", {"bid_ids": [bids[1]["id"]]})
     assert dt.datetime.fromisoformat(renewed["notice_ends_at"]) == kit.clock.now + dt.timedelta(days=5)
@@ -82,8 +104,11 @@ def test_upheld_objection_disqualifies_and_reopens_review(kit):
 
 def test_horse_race_down_selection_extension_and_acceptance_outcomes(kit):
     call, bids = _to_notice(kit, winners_count=3, first_tranche_pct=70)
-    r = kit.client.post(f"/api/v1/calls/{call['id']}/notice", json={"bid_ids": [b["id"] for b in bids] + [999]},
-                        headers=kit.officer.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/{call['id']}/notice",
+        json={"bid_ids": [b["id"] for b in bids] + [999]},
+        headers=kit.officer.headers,
+    )
     assert r.status_code == 422
     kit.post(kit.officer, f"/api/v1/calls/{call['id']}/notice", {"bid_ids": [b["id"] for b in bids]})
     _advance(kit, 5)
@@ -109,37 +134,54 @@ def test_horse_race_down_selection_extension_and_acceptance_outcomes(kit):
     assert (shown["disposition"], shown["amount"]) == ("reallocated", "100000.00")
     kept = kit.ok(kit.client.get(f"/api/v1/calls/projects/{projects[0]['id']}", headers=kit.officer.headers))
     assert Decimal(kept["gov_grant"]) == Decimal("383333.34")
-    assert [(t["kind"], t["amount"]) for t in kept["tranches"] if t["kind"] == "reallocated"] == [("reallocated", "50000.00")]
+    assert [(t["kind"], t["amount"]) for t in kept["tranches"] if t["kind"] == "reallocated"] == [
+        ("reallocated", "50000.00")
+    ]
 
     p0, p1 = projects[0]["id"], projects[1]["id"]
     ext = kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/extension", {"months": 6, "reason": "设备到货延迟"})
     assert ext["end_date"] == "2028-10-30" and ext["milestones"][0]["due_date"] == "2027-06-30"
-    r = kit.client.post(f"/api/v1/calls/projects/{p0}/extension", json={"months": 1, "reason": "再延"}, headers=kit.officer.headers)
+    r = kit.client.post(
+        f"/api/v1/calls/projects/{p0}/extension", json={"months": 1, "reason": "再延"}, headers=kit.officer.headers
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "extension_used"
     # A failed milestone review needs a reason; it suspends the project until the officer decides.
     m = ext["milestones"][0]
     winner = kit.world.user(bids[0]["lead_org_id"])
     kit.post(winner, f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/submit", {"note": "小试样品"})
-    r = kit.client.post(f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/review", json={"passed": False},
-                        headers=kit.officer.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/review", json={"passed": False}, headers=kit.officer.headers
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "reason_required"
-    reviewed = kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/review",
-                        {"passed": False, "note": "电导率未达标"})  # fmt: skip
+    reviewed = kit.post(
+        kit.officer,
+        f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/review",
+        {"passed": False, "note": "电导率未达标"},
+    )
     assert reviewed["milestones"][0]["state"] == "failed" and reviewed["state"] == "suspended"
-    kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/decision",
-             {"decision": "continue", "reason": "专家认为可继续"})  # fmt: skip
+    kit.post(
+        kit.officer,
+        f"/api/v1/calls/projects/{p0}/milestones/{m['id']}/decision",
+        {"decision": "continue", "reason": "专家认为可继续"},
+    )
     # 尽职免责 only on an expert panel's recorded conclusion; nothing is recovered.
     body = {"result": "diligent", "note": "技术路线受限，勤勉尽责"}
     r = kit.client.post(f"/api/v1/calls/projects/{p0}/acceptance", json=body, headers=kit.officer.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "expert_panel_required"
-    diligent = kit.post(kit.officer, f"/api/v1/calls/projects/{p0}/acceptance",
-                        {**body, "expert_panel": ["王", "李", "赵"], "expert_panel_conclusion": "勤勉尽责，予以免责"})  # fmt: skip
+    diligent = kit.post(
+        kit.officer,
+        f"/api/v1/calls/projects/{p0}/acceptance",
+        {**body, "expert_panel": ["王", "李", "赵"], "expert_panel_conclusion": "勤勉尽责，予以免责"},
+    )
     assert diligent["state"] == "diligent" and diligent["tranches"][-1]["state"] == "cancelled"
     assert diligent["recovery_amount"] == "0.00"
     first = kit.ok(kit.client.get(f"/api/v1/calls/projects/{p1}", headers=kit.officer.headers))["tranches"][0]
     kit.post(kit.officer, f"/api/v1/calls/projects/{p1}/tranches/{first['id']}/pay")
-    failed = kit.post(kit.officer, f"/api/v1/calls/projects/{p1}/acceptance",
-                      {"result": "failed", "note": "未达指标", "unspent_amount": "100000.00"})  # fmt: skip
+    failed = kit.post(
+        kit.officer,
+        f"/api/v1/calls/projects/{p1}/acceptance",
+        {"result": "failed", "note": "未达指标", "unspent_amount": "100000.00"},
+    )
     assert failed["state"] == "failed" and failed["recovery_amount"] == "100000.00"
     closed = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/close")
     assert closed["state"] == "closed"
@@ -158,6 +200,7 @@ def test_project_visible_to_team_poser_and_bureau_only(kit):
     # Only the winning team hands in deliverables, and only once signed.
     kit.sign(p)
     m = p["milestones"][0]
-    r = kit.client.post(f"/api/v1/calls/projects/{p['id']}/milestones/{m['id']}/submit", json={"note": "x"},
-                        headers=kit.firm.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/projects/{p['id']}/milestones/{m['id']}/submit", json={"note": "x"}, headers=kit.firm.headers
+    )
     assert r.status_code == 404

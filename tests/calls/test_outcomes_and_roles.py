@@ -9,7 +9,10 @@ from market.core.vocab import OrgKind
 
 
 def _events(kit, who) -> list[str]:
-    return [n["detail"]["event"] for n in kit.ok(kit.client.get("/api/v1/inbox?page_size=100", headers=who.headers))["items"]]
+    return [
+        n["detail"]["event"]
+        for n in kit.ok(kit.client.get("/api/v1/inbox?page_size=100", headers=who.headers))["items"]
+    ]
 
 
 def test_formal_check_and_bid_outcomes_reach_each_team_and_nobody_else(kit):
@@ -19,8 +22,11 @@ def test_formal_check_and_bid_outcomes_reach_each_team_and_nobody_else(kit):
     b_lose, b_fail = kit.bid(loser, call["id"]), kit.bid(failed, call["id"])
     experts = kit.experts(1)
     kit.close_and_check(call["id"], [b_win, b_lose])
-    kit.post(kit.officer, f"/api/v1/calls/{call['id']}/bids/{b_fail['id']}/formal-check",
-             {"passed": False, "reason": "缺少承诺书"})  # fmt: skip
+    kit.post(
+        kit.officer,
+        f"/api/v1/calls/{call['id']}/bids/{b_fail['id']}/formal-check",
+        {"passed": False, "reason": "缺少承诺书"},
+    )
     kit.to_award(call["id"], [b_win["id"]], experts)
     for who in (winner, partner):
         assert {"bid.formal_check", "call.propose_winners", "bid.won", "call.award"} <= set(_events(kit, who))

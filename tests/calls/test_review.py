@@ -12,8 +12,9 @@ from tests.calls.conftest import FIELD
 
 def _assigned(bid_id: int) -> set[int]:
     with session_scope() as s:
-        rows = s.scalars(sa.select(ReviewAssignment).where(ReviewAssignment.bid_id == bid_id,
-                                                           ReviewAssignment.state != "recused"))  # fmt: skip
+        rows = s.scalars(
+            sa.select(ReviewAssignment).where(ReviewAssignment.bid_id == bid_id, ReviewAssignment.state != "recused")
+        )
         return {a.expert_user_id for a in rows}
 
 
@@ -52,11 +53,15 @@ def test_review_waits_for_formal_check_and_failed_bids_are_not_reviewed(kit):
     kit.post(kit.officer, f"/api/v1/calls/{call['id']}/bids/{a['id']}/formal-check", {"passed": True})
     r = kit.client.post(f"/api/v1/calls/{call['id']}/review", headers=kit.officer.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "formal_check_pending"
-    r = kit.client.post(f"/api/v1/calls/{call['id']}/bids/{b['id']}/formal-check", json={"passed": False},
-                        headers=kit.officer.headers)  # fmt: skip
+    r = kit.client.post(
+        f"/api/v1/calls/{call['id']}/bids/{b['id']}/formal-check", json={"passed": False}, headers=kit.officer.headers
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "reason_required"
-    failed = kit.post(kit.officer, f"/api/v1/calls/{call['id']}/bids/{b['id']}/formal-check",
-                      {"passed": False, "reason": "缺少单位承诺书"})  # fmt: skip
+    failed = kit.post(
+        kit.officer,
+        f"/api/v1/calls/{call['id']}/bids/{b['id']}/formal-check",
+        {"passed": False, "reason": "缺少单位承诺书"},
+    )
     assert failed["state"] == "formal_failed" and failed["formal_check_reason"] == "缺少单位承诺书"
     kit.post(kit.officer, f"/api/v1/calls/{call['id']}/review")
     assert len(_assigned(a["id"])) == 1 and _assigned(b["id"]) == set()
@@ -80,8 +85,9 @@ def test_recusal_on_a_bid_reassigns_and_scores_only_once(pg_kit):
     kit.post(spare, f"/api/v1/calls/{call['id']}/bids/{bid['id']}/scores", scores)
     r = kit.client.post(f"/api/v1/calls/{call['id']}/bids/{bid['id']}/scores", json=scores, headers=spare.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "already_scored"
-    bad = kit.client.post(f"/api/v1/calls/{call['id']}/bids/{bid['id']}/scores", json={"scores": {"技术方案": 80}},
-                          headers=who.headers)  # fmt: skip
+    bad = kit.client.post(
+        f"/api/v1/calls/{call['id']}/bids/{bid['id']}/scores", json={"scores": {"技术方案": 80}}, headers=who.headers
+    )
     assert bad.status_code == 404
 
 
@@ -94,9 +100,19 @@ def test_five_experts_trimmed_and_disagreement_flagged(pg_kit):
     kit.post(kit.officer, f"/api/v1/calls/{call['id']}/review")
     # All criteria equal, so each weighted total is that number: 20, 70, 75, 80, 95.
     for e, v in zip(experts, (20, 70, 75, 80, 95), strict=True):
-        kit.post(e, f"/api/v1/calls/{call['id']}/bids/{bid['id']}/scores", {"scores": {"技术方案": v, "团队实力": v, "报价": v}})
+        kit.post(
+            e,
+            f"/api/v1/calls/{call['id']}/bids/{bid['id']}/scores",
+            {"scores": {"技术方案": v, "团队实力": v, "报价": v}},
+        )
     (row,) = kit.ok(kit.client.get(f"/api/v1/calls/{call['id']}/review", headers=kit.officer.headers))
-    assert (row["score"], row["n_scored"], row["trimmed"], row["spread"], row["disagreement"]) == ("75.00", 5, True, "75.00", True)
+    assert (row["score"], row["n_scored"], row["trimmed"], row["spread"], row["disagreement"]) == (
+        "75.00",
+        5,
+        True,
+        "75.00",
+        True,
+    )
     # Winners can be proposed only once every review is in — and now they are.
     kit.post(kit.officer, f"/api/v1/calls/{call['id']}/notice", {"bid_ids": [bid["id"]]})
 

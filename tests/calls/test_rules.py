@@ -179,14 +179,17 @@ def test_bidding_open_is_strictly_before_deadline():
 def test_expert_eligibility_and_spread():
     experts = [rules.ExpertFacts(u, org, frozenset({"new_energy"})) for u, org in ((1, 10), (2, 11), (3, 12), (4, 13))]
     experts.append(rules.ExpertFacts(5, 14, frozenset({"agriculture"})))
-    ok = rules.eligible_experts(experts, field="new_energy", team_org_ids={10}, conflict_org_ids={2: {10}},
-                                conflict_bid={3}, bid_id=7)  # fmt: skip
+    ok = rules.eligible_experts(
+        experts, field="new_energy", team_org_ids={10}, conflict_org_ids={2: {10}}, conflict_bid={3}, bid_id=7
+    )
     assert [e.user_id for e in ok] == [4]
     picked = rules.pick_experts(experts[:4], 2, {1: 3, 2: 0, 3: 0, 4: 1}, bid_id=1)
     assert set(picked) == {2, 3}
 
 
-@pytest.mark.parametrize(("used", "months", "code"), [(False, 6, None), (True, 6, "extension_used"), (False, 13, "extension_range")])
+@pytest.mark.parametrize(
+    ("used", "months", "code"), [(False, 6, None), (True, 6, "extension_used"), (False, 13, "extension_range")]
+)
 def test_extension(used, months, code):
     if code is None:
         rules.check_extension(used, months)
@@ -198,9 +201,12 @@ def test_extension(used, months, code):
 
 @pytest.mark.parametrize(
     ("day", "months", "expected"),
-    [(dt.date(2026, 1, 31), 1, dt.date(2026, 2, 28)), (dt.date(2027, 12, 15), 3, dt.date(2028, 3, 15)),
-     (dt.date(2028, 1, 31), 1, dt.date(2028, 2, 29))],
-)  # fmt: skip
+    [
+        (dt.date(2026, 1, 31), 1, dt.date(2026, 2, 28)),
+        (dt.date(2027, 12, 15), 3, dt.date(2028, 3, 15)),
+        (dt.date(2028, 1, 31), 1, dt.date(2028, 2, 29)),
+    ],
+)
 def test_add_months(day, months, expected):
     assert rules.add_months(day, months) == expected
 
@@ -219,8 +225,15 @@ def test_add_months(day, months, expected):
     ],
 )
 def test_can_read_bid(kw, visible):
-    args = {"role": None, "org_id": None, "user_id": None, "team_org_ids": {5}, "bid_state": "formal_passed",
-            "call_state": S.reviewing, "assigned_expert_ids": {8}} | kw  # fmt: skip
+    args = {
+        "role": None,
+        "org_id": None,
+        "user_id": None,
+        "team_org_ids": {5},
+        "bid_state": "formal_passed",
+        "call_state": S.reviewing,
+        "assigned_expert_ids": {8},
+    } | kw
     assert rules.can_read_bid(**args) is visible
 
 
@@ -243,8 +256,13 @@ def test_can_read_bid(kw, visible):
     ],
 )
 def test_money_terms(terms, codes):
-    base = {"total_amount": D("1000"), "gov_support_ratio_pct": 30, "gov_support_cap": None, "first_tranche_pct": 60,
-            "first_tranche_reason": None}  # fmt: skip
+    base = {
+        "total_amount": D("1000"),
+        "gov_support_ratio_pct": 30,
+        "gov_support_cap": None,
+        "first_tranche_pct": 60,
+        "first_tranche_reason": None,
+    }
     assert [p[1] for p in rules.check_money_terms(**(base | terms))] == codes
 
 

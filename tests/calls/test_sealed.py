@@ -87,7 +87,11 @@ def test_expert_does_not_see_other_experts_scores(pg_kit):
     e1, e2 = kit.experts(2)
     kit.close_and_check(call["id"], [a])
     kit.post(kit.officer, f"/api/v1/calls/{call['id']}/review")
-    kit.post(e1, f"/api/v1/calls/{call['id']}/bids/{a['id']}/scores", {"scores": {"技术方案": 90, "团队实力": 80, "报价": 70}})
+    kit.post(
+        e1,
+        f"/api/v1/calls/{call['id']}/bids/{a['id']}/scores",
+        {"scores": {"技术方案": 90, "团队实力": 80, "报价": 70}},
+    )
     mine = kit.ok(kit.client.get("/api/v1/calls/reviews/mine", headers=e2.headers))
     assert [(m["bid_id"], m["scores"], m["state"]) for m in mine] == [(a["id"], None, "assigned")]
     # The bid as the expert reads it carries no scores at all; the review summary is the bureau's.

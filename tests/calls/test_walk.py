@@ -16,7 +16,10 @@ from tests.calls.conftest import DEADLINE, T0
 
 
 def _events(kit, who) -> list[str]:
-    return [n["detail"]["event"] for n in kit.ok(kit.client.get("/api/v1/inbox?page_size=100", headers=who.headers))["items"]]
+    return [
+        n["detail"]["event"]
+        for n in kit.ok(kit.client.get("/api/v1/inbox?page_size=100", headers=who.headers))["items"]
+    ]
 
 
 def _to_notice_end(kit, call, bids, experts):
@@ -51,9 +54,18 @@ def test_walk_of_the_whole_flow(kit):
     uni, partner, inst = kit.bidder(OrgKind.university), kit.bidder(OrgKind.enterprise), kit.bidder(OrgKind.institute)
     # A blacklisted bidder is refused, learning only that it is not eligible.
     cheat = kit.bidder(OrgKind.university)
-    kit.post(kit.officer, "/api/v1/calls/integrity/records", {
-        "org_id": cheat.org_id, "reason": "项目结题材料造假", "source_document": "甬科监〔2026〕1号",
-        "starts_on": "2026-01-01", "ends_on": "2029-12-31"}, 201)  # fmt: skip
+    kit.post(
+        kit.officer,
+        "/api/v1/calls/integrity/records",
+        {
+            "org_id": cheat.org_id,
+            "reason": "项目结题材料造假",
+            "source_document": "甬科监〔2026〕1号",
+            "starts_on": "2026-01-01",
+            "ends_on": "2029-12-31",
+        },
+        201,
+    )
     refused = kit.bid(cheat, cid, status=422)["error"]
     assert refused["code"] == "not_eligible" and "造假" not in str(refused)
     # Consortium consent: the partner is invited, sees nothing until it accepts, then is a party.
@@ -62,7 +74,8 @@ def test_walk_of_the_whole_flow(kit):
     invitation = kit.invitation(partner, bid_a["id"])
     kit.post(partner, f"/api/v1/calls/invitations/{invitation['id']}/accept")
     assert kit.ok(c.get(f"/api/v1/calls/{cid}/bids/{bid_a['id']}", headers=partner.headers))["member_org_ids"] == [
-        partner.org_id]
+        partner.org_id
+    ]
     bid_b = kit.bid(inst, cid, team_leader="李研究员", price="4500000.00")
     experts = kit.experts(2)
     _to_notice_end(kit, call, [bid_a, bid_b], experts)
@@ -75,7 +88,8 @@ def test_walk_of_the_whole_flow(kit):
     contract = kit.ok(c.get(f"/api/v1/contracts/{pa['contract_id']}", headers=kit.officer.headers))
     assert contract["status"] == "draft"
     assert sorted((p["role"], p["org_id"]) for p in contract["parties"]) == sorted(
-        [("seller", uni.org_id), ("buyer", kit.firm.org_id), ("consortium_member", partner.org_id)])
+        [("seller", uni.org_id), ("buyer", kit.firm.org_id), ("consortium_member", partner.org_id)]
+    )
     # Signing recorded by each lead (a party): the contract is filed and goes through normal registration.
     for lead, p in ((uni, pa), (inst, pb)):
         signed = kit.post(lead, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": "2026-04-30"})
@@ -101,7 +115,9 @@ def test_walk_of_the_whole_flow(kit):
     # --- A delivers milestone by milestone, each passed milestone paying its tranche; acceptance passes.
     paid = _deliver_all(kit, uni, pa)
     assert paid == [Decimal("60000.00"), Decimal("60000.00")]  # 30 % and 30 % of the 200,000 after the first
-    accepted = kit.post(kit.officer, f"/api/v1/calls/projects/{pa['id']}/acceptance", {"result": "passed", "note": "全部指标达成"})
+    accepted = kit.post(
+        kit.officer, f"/api/v1/calls/projects/{pa['id']}/acceptance", {"result": "passed", "note": "全部指标达成"}
+    )
     due = [t for t in accepted["tranches"] if t["state"] == "due"]
     assert sorted((t["kind"], t["amount"]) for t in due) == [("final", "80000.00"), ("reallocated", "200000.00")]
     for t in due:
@@ -123,14 +139,27 @@ def test_walk_of_the_whole_flow(kit):
         kit.post(lead, f"/api/v1/calls/projects/{p['id']}/sign", {"signed_on": "2026-04-30"})
         kit.post(kit.officer, f"/api/v1/calls/projects/{p['id']}/tranches/{p['tranches'][0]['id']}/pay")
     # A route change is recorded mid-project for the second team.
-    kit.post(kit.officer, f"/api/v1/calls/projects/{p2['id']}/route-changes",
-             {"description": "改用氧化物路线", "reason": "硫化物原料受限", "approved_on": "2026-08-01"})  # fmt: skip
-    failed = kit.post(kit.officer, f"/api/v1/calls/projects/{p1['id']}/acceptance",
-                      {"result": "failed", "note": "主要指标未达成", "unspent_amount": "120000.00"})  # fmt: skip
+    kit.post(
+        kit.officer,
+        f"/api/v1/calls/projects/{p2['id']}/route-changes",
+        {"description": "改用氧化物路线", "reason": "硫化物原料受限", "approved_on": "2026-08-01"},
+    )
+    failed = kit.post(
+        kit.officer,
+        f"/api/v1/calls/projects/{p1['id']}/acceptance",
+        {"result": "failed", "note": "主要指标未达成", "unspent_amount": "120000.00"},
+    )
     assert (failed["state"], failed["recovery_amount"]) == ("failed", "120000.00")
-    diligent = kit.post(kit.officer, f"/api/v1/calls/projects/{p2['id']}/acceptance", {
-        "result": "diligent", "note": "路线受限但勤勉尽责", "expert_panel": ["周", "吴", "郑"],
-        "expert_panel_conclusion": "经组织专家评议认定，项目承担单位已勤勉尽责，予以免责"})  # fmt: skip
+    diligent = kit.post(
+        kit.officer,
+        f"/api/v1/calls/projects/{p2['id']}/acceptance",
+        {
+            "result": "diligent",
+            "note": "路线受限但勤勉尽责",
+            "expert_panel": ["周", "吴", "郑"],
+            "expert_panel_conclusion": "经组织专家评议认定，项目承担单位已勤勉尽责，予以免责",
+        },
+    )
     assert (diligent["state"], diligent["recovery_amount"]) == ("diligent", "0.00")
     assert {t["state"] for t in diligent["tranches"][1:]} == {"cancelled"}
     assert "project.accepted" in _events(kit, i2)

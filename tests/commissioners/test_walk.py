@@ -36,51 +36,132 @@ def test_a_commissioners_year(client, world):
     uni = world.member(OrgKind.university, name="宁波大学")
     firm = world.member(OrgKind.enterprise, name="甬江精密")
     chen_user = world.user(uni.org_id, Role.member)
-    person = {"kind": "individual", "name": "陈农", "home_org_id": uni.org_id, "level": "city", "field": "agriculture",
-              "user_id": chen_user.user_id}  # fmt: skip
-    for who, status, code in [(None, 401, "not_authenticated"), (uni, 403, "role_required"), (firm, 403, "role_required"),
-                              (registrar, 403, "role_required")]:  # fmt: skip
+    person = {
+        "kind": "individual",
+        "name": "陈农",
+        "home_org_id": uni.org_id,
+        "level": "city",
+        "field": "agriculture",
+        "user_id": chen_user.user_id,
+    }
+    for who, status, code in [
+        (None, 401, "not_authenticated"),
+        (uni, 403, "role_required"),
+        (firm, 403, "role_required"),
+        (registrar, 403, "role_required"),
+    ]:
         refused(client.post(API, json=person, headers=who.headers if who else {}), status, code)
     chen = ok(client.post(API, json=person, headers=a.headers), 201)
     assert chen["home_institution"] == "宁波大学" and chen["level"] == "city"
-    team = ok(client.post(API, json={"kind": "team", "name": "水蜜桃产业服务团", "home_institution": "奉化农技站",
-                                     "level": "county"}, headers=a.headers), 201)  # fmt: skip
+    team = ok(
+        client.post(
+            API,
+            json={"kind": "team", "name": "水蜜桃产业服务团", "home_institution": "奉化农技站", "level": "county"},
+            headers=a.headers,
+        ),
+        201,
+    )
 
-    agreement = {"host_kind": "firm", "host_org_id": firm.org_id, "start_date": "2026-03-01", "end_date": "2026-12-31",
-                 "goals": "建立数字化车间工艺标准"}  # fmt: skip
+    agreement = {
+        "host_kind": "firm",
+        "host_org_id": firm.org_id,
+        "start_date": "2026-03-01",
+        "end_date": "2026-12-31",
+        "goals": "建立数字化车间工艺标准",
+    }
     refused(client.post(f"{API}/{chen['id']}/dispatches", json=agreement, headers=firm.headers), 403, "role_required")
-    refused(client.post(f"{API}/{chen['id']}/dispatches", json={**agreement, "end_date": "2026-01-01"}, headers=a.headers),
-            422, "invalid_period")  # fmt: skip
-    assert ok(client.post(f"{API}/{chen['id']}/dispatches", json=agreement, headers=a.headers), 201)["host_name"] == "甬江精密"
-    ok(client.post(f"{API}/{chen['id']}/dispatches", json={"host_kind": "village", "host_name": "横溪村", "start_date": "2026-04-01",
-                                                          "end_date": "2026-10-31", "goals": "茶叶种植技术培训"}, headers=a.headers), 201)  # fmt: skip
-    ok(client.post(f"{API}/{team['id']}/dispatches", json={"host_kind": "cooperative", "host_name": "奉化水蜜桃合作社",
-                                                          "start_date": "2026-02-01", "end_date": "2027-01-31",
-                                                          "goals": "病虫害绿色防控"}, headers=a.headers), 201)  # fmt: skip
+    refused(
+        client.post(f"{API}/{chen['id']}/dispatches", json={**agreement, "end_date": "2026-01-01"}, headers=a.headers),
+        422,
+        "invalid_period",
+    )
+    assert (
+        ok(client.post(f"{API}/{chen['id']}/dispatches", json=agreement, headers=a.headers), 201)["host_name"]
+        == "甬江精密"
+    )
+    ok(
+        client.post(
+            f"{API}/{chen['id']}/dispatches",
+            json={
+                "host_kind": "village",
+                "host_name": "横溪村",
+                "start_date": "2026-04-01",
+                "end_date": "2026-10-31",
+                "goals": "茶叶种植技术培训",
+            },
+            headers=a.headers,
+        ),
+        201,
+    )
+    ok(
+        client.post(
+            f"{API}/{team['id']}/dispatches",
+            json={
+                "host_kind": "cooperative",
+                "host_name": "奉化水蜜桃合作社",
+                "start_date": "2026-02-01",
+                "end_date": "2027-01-31",
+                "goals": "病虫害绿色防控",
+            },
+            headers=a.headers,
+        ),
+        201,
+    )
     assert len(ok(client.get(f"{API}/{chen['id']}/dispatches"))) == 2
 
     # A station served by both; a project with the firm, led by the commissioner's own account, that led to a contract.
-    station = {"kind": "star_maker_space", "name": "甬江星创天地", "host_org_id": firm.org_id, "filing_level": "provincial",
-               "commissioner_ids": [chen["id"], team["id"]]}  # fmt: skip
+    station = {
+        "kind": "star_maker_space",
+        "name": "甬江星创天地",
+        "host_org_id": firm.org_id,
+        "filing_level": "provincial",
+        "commissioner_ids": [chen["id"], team["id"]],
+    }
     refused(client.post(f"{API}/stations", json=station, headers=chen_user.headers), 403, "role_required")
     ok(client.post(f"{API}/stations", json=station, headers=a.headers), 201)
     assert ok(client.get(f"{API}/stations"))[0]["commissioner_ids"] == [chen["id"], team["id"]]
-    project = {"host_org_id": firm.org_id, "title": "伺服电机节能工艺改进", "goals": "能耗降低10%", "start_date": "2026-03-15"}
-    for who, status, code in [(None, 401, "not_authenticated"), (firm, 403, "not_commissioner"), (uni, 403, "not_commissioner")]:
-        refused(client.post(f"{API}/{chen['id']}/projects", json=project, headers=who.headers if who else {}), status, code)
+    project = {
+        "host_org_id": firm.org_id,
+        "title": "伺服电机节能工艺改进",
+        "goals": "能耗降低10%",
+        "start_date": "2026-03-15",
+    }
+    for who, status, code in [
+        (None, 401, "not_authenticated"),
+        (firm, 403, "not_commissioner"),
+        (uni, 403, "not_commissioner"),
+    ]:
+        refused(
+            client.post(f"{API}/{chen['id']}/projects", json=project, headers=who.headers if who else {}), status, code
+        )
     proj = ok(client.post(f"{API}/{chen['id']}/projects", json=project, headers=chen_user.headers), 201)
     from tests.subsidies.ledger import add_contract
 
     led = add_contract(uni.org_id, firm.org_id, 300_000)
-    refused(client.patch(f"{API}/projects/{proj['id']}", json={"status": "completed"}, headers=firm.headers), 403, "not_commissioner")
-    done = ok(client.patch(f"{API}/projects/{proj['id']}", json={"outcomes": "能耗降低12%", "contract_id": led,
-                                                              "status": "completed"}, headers=chen_user.headers))  # fmt: skip
+    refused(
+        client.patch(f"{API}/projects/{proj['id']}", json={"status": "completed"}, headers=firm.headers),
+        403,
+        "not_commissioner",
+    )
+    done = ok(
+        client.patch(
+            f"{API}/projects/{proj['id']}",
+            json={"outcomes": "能耗降低12%", "contract_id": led, "status": "completed"},
+            headers=chen_user.headers,
+        )
+    )
     assert (done["status"], done["contract_id"]) == ("completed", led)
     # Who sees the project: the commissioner, the host firm, the bureau; not another firm.
     other = world.member(OrgKind.enterprise)
     for who, n in [(chen_user, 1), (firm, 1), (registrar, 1), (other, 0)]:
         assert ok(client.get(f"{API}/projects", headers=who.headers))["total"] == n
-    log = {"kind": "training", "on": "2026-05-20", "host_name": "横溪村", "description": "茶园管理培训", "attendees": 42}
+    log = {
+        "kind": "training",
+        "on": "2026-05-20",
+        "host_name": "横溪村",
+        "description": "茶园管理培训",
+        "attendees": 42,
+    }
     refused(client.post(f"{API}/{chen['id']}/logs", json=log, headers=firm.headers), 403, "not_commissioner")
     ok(client.post(f"{API}/{chen['id']}/logs", json=log, headers=chen_user.headers), 201)
     assert ok(client.get(f"{API}/{chen['id']}/logs", headers=b.headers))[0]["attendees"] == 42
@@ -100,8 +181,15 @@ def test_a_commissioners_year(client, world):
     refused(propose({"commissioner_id": chen["id"], "kind": "star_maker_space"}), 409, "one_off_already_awarded")
     refused(propose({"commissioner_id": team["id"], "kind": "advanced_individual"}), 422, "individuals_only")
     refused(propose({"commissioner_id": chen["id"], "kind": "provincial_match"}), 422, "provincial_amount_required")
-    refused(client.post(f"{API}/awards", json={"year": 2026, "commissioner_id": chen["id"], "kind": "outstanding_commissioner"},
-                        headers=firm.headers), 403, "role_required")  # fmt: skip
+    refused(
+        client.post(
+            f"{API}/awards",
+            json={"year": 2026, "commissioner_id": chen["id"], "kind": "outstanding_commissioner"},
+            headers=firm.headers,
+        ),
+        403,
+        "role_required",
+    )
 
     # Four eyes: the proposer does not approve.
     refused(client.post(f"{API}/awards/{proposed[0]['id']}/approve", headers=a.headers), 403, "four_eyes")

@@ -17,8 +17,23 @@ _numbers = itertools.count(1)
 
 def import_row(body: dict[str, Any], day, number: str | None = None) -> dict[str, Any]:
     """A contract_body(...) as one import row registered on `day`."""
-    row = {k: body[k] for k in ("project_name", "contract_type", "subtype", "signing_date", "valid_from", "valid_until",
-                                "total_amount", "payment_method", "ip_type", "technical_field", "plan_source") if body.get(k)}  # fmt: skip
+    row = {
+        k: body[k]
+        for k in (
+            "project_name",
+            "contract_type",
+            "subtype",
+            "signing_date",
+            "valid_from",
+            "valid_until",
+            "total_amount",
+            "payment_method",
+            "ip_type",
+            "technical_field",
+            "plan_source",
+        )
+        if body.get(k)
+    }
     deducted = sum((Decimal(str(d["amount"])) for d in body.get("deductions") or []), Decimal(0))
     if deducted:
         row["technical_transaction_amount"] = str(Decimal(str(body["total_amount"])) - deducted)
@@ -28,7 +43,11 @@ def import_row(body: dict[str, Any], day, number: str | None = None) -> dict[str
             org = s.get(Organisation, p["org_id"]) if p.get("org_id") else None
             role = p["role"]
             row[f"{role}_name"] = p.get("name") or org.name
-            for key, attr in (("credit_code", "credit_code"), ("entity_type", "entity_type_code"), ("region", "region_code")):
+            for key, attr in (
+                ("credit_code", "credit_code"),
+                ("entity_type", "entity_type_code"),
+                ("region", "region_code"),
+            ):
                 if org is not None and getattr(org, attr):
                     row[f"{role}_{key}"] = getattr(org, attr)
             if p.get("country"):

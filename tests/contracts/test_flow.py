@@ -25,8 +25,11 @@ def test_file_return_correct_register(client, world):
     assert c["status"] == "submitted" and c["technical_transaction_amount"] == "1000000.00"
     assert c["decision_deadline"] is not None and {p["role"] for p in c["parties"]} == {"seller", "buyer"}
 
-    r = client.post(f"{API}/{c['id']}/return", json={"items": [{"field": "parties", "message": "缺少买方盖章页"}]},
-                    headers=registrar.headers)
+    r = client.post(
+        f"{API}/{c['id']}/return",
+        json={"items": [{"field": "parties", "message": "缺少买方盖章页"}]},
+        headers=registrar.headers,
+    )
     assert r.status_code == 200 and r.json()["status"] == "returned"
     assert r.json()["correction_items"][0]["message"] == "缺少买方盖章页"
 
@@ -54,8 +57,10 @@ def test_validation_errors_name_the_problem(client, world):
         ({"subtype": "cooperative"}, "unknown_subtype"),
         ({"valid_until": (today() - dt.timedelta(days=1)).isoformat()}, "contract_expired"),
         ({"parties": [{"role": "seller", "org_id": seller.org_id}]}, "missing_party"),
-        ({"parties": [{"role": "seller", "org_id": seller.org_id}, {"role": "buyer", "org_id": seller.org_id}]},
-         "self_contract"),
+        (
+            {"parties": [{"role": "seller", "org_id": seller.org_id}, {"role": "buyer", "org_id": seller.org_id}]},
+            "self_contract",
+        ),
     ]
     for change, code in cases:
         r = client.post(API, json=contract_body(seller.org_id, buyer.org_id, **change), headers=seller.headers)
@@ -69,8 +74,15 @@ def test_only_the_seller_files_and_import_is_filed_by_buyer(client, world):
     r = client.post(API, json=contract_body(seller.org_id, buyer.org_id), headers=buyer.headers)
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_the_filer"
     body = contract_body(
-        seller.org_id, buyer.org_id, technology_import=True, deductions=[], technical_transaction_amount=None,
-        parties=[{"role": "seller", "name": "Fraunhofer IPT", "country": "DE"}, {"role": "buyer", "org_id": buyer.org_id}],
+        seller.org_id,
+        buyer.org_id,
+        technology_import=True,
+        deductions=[],
+        technical_transaction_amount=None,
+        parties=[
+            {"role": "seller", "name": "Fraunhofer IPT", "country": "DE"},
+            {"role": "buyer", "org_id": buyer.org_id},
+        ],
     )
     r = client.post(API, json=body, headers=buyer.headers)
     assert r.status_code == 201, r.text
@@ -82,8 +94,9 @@ def test_refuse_needs_a_known_reason(client, world):
     cid = client.post(API, json=contract_body(seller.org_id, buyer.org_id), headers=seller.headers).json()["id"]
     r = client.post(f"{API}/{cid}/refuse", json={"reason": "dislike"}, headers=registrar.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_refusal_reason"
-    r = client.post(f"{API}/{cid}/refuse", json={"reason": "seals_missing", "note": "买方未盖章"},
-                    headers=registrar.headers)
+    r = client.post(
+        f"{API}/{cid}/refuse", json={"reason": "seals_missing", "note": "买方未盖章"}, headers=registrar.headers
+    )
     assert r.status_code == 200 and r.json()["status"] == "refused" and r.json()["refusal_reason"] == "seals_missing"
     r = client.post(f"{API}/{cid}/register", headers=registrar.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_state"
@@ -123,8 +136,9 @@ def test_idempotent_filing(client, world):
     assert first.status_code == 201 and again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
     assert client.get(API, headers=seller.headers).json()["total"] == 1
-    r = client.post(API, json={**body, "total_amount": "1300000.00", "technical_transaction_amount": None},
-                    headers=headers)
+    r = client.post(
+        API, json={**body, "total_amount": "1300000.00", "technical_transaction_amount": None}, headers=headers
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "idempotency_key_reused"
     # the same key from another user is a different request
     colleague = world.user(seller.org_id)
@@ -135,25 +149,34 @@ def test_idempotent_filing(client, world):
 def test_amend_cancel_history_and_payments(client, world):
     seller, buyer, registrar = setup(world)
     cid = client.post(API, json=contract_body(seller.org_id, buyer.org_id), headers=seller.headers).json()["id"]
-    r = client.post(f"{API}/{cid}/payments", json={"amount": "1.00", "received_on": today().isoformat()},
-                    headers=seller.headers)
+    r = client.post(
+        f"{API}/{cid}/payments", json={"amount": "1.00", "received_on": today().isoformat()}, headers=seller.headers
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "contract_not_registered"
     client.post(f"{API}/{cid}/register", headers=registrar.headers)
 
     for amount in ("300000.00", "200000.50"):
-        r = client.post(f"{API}/{cid}/payments", json={"amount": amount, "received_on": today().isoformat()},
-                        headers=seller.headers)
+        r = client.post(
+            f"{API}/{cid}/payments", json={"amount": amount, "received_on": today().isoformat()}, headers=seller.headers
+        )
         assert r.status_code == 201, r.text
-    r = client.post(f"{API}/{cid}/payments", json={"amount": "1.00", "received_on": today().isoformat()},
-                    headers=buyer.headers)
+    r = client.post(
+        f"{API}/{cid}/payments", json={"amount": "1.00", "received_on": today().isoformat()}, headers=buyer.headers
+    )
     assert r.status_code == 403
-    r = client.post(f"{API}/{cid}/payments", json={"amount": "800000.00", "received_on": today().isoformat()},
-                    headers=seller.headers)
+    r = client.post(
+        f"{API}/{cid}/payments",
+        json={"amount": "800000.00", "received_on": today().isoformat()},
+        headers=seller.headers,
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "payments_exceed_total"
     assert client.get(f"{API}/{cid}", headers=buyer.headers).json()["performed_amount"] == "500000.50"
 
-    r = client.post(f"{API}/{cid}/amendments", json={"reason": "增加技术服务内容", "total_amount": "1500000.00"},
-                    headers=registrar.headers)
+    r = client.post(
+        f"{API}/{cid}/amendments",
+        json={"reason": "增加技术服务内容", "total_amount": "1500000.00"},
+        headers=registrar.headers,
+    )
     assert r.status_code == 201, r.text
     assert r.json()["previous"]["total_amount"] == "1200000.00" and r.json()["snapshot"]["total_amount"] == "1500000.00"
     c = client.get(f"{API}/{cid}", headers=seller.headers).json()
@@ -180,8 +203,11 @@ def test_overdue_list(client, world, engine):
     late = client.post(API, json=contract_body(seller.org_id, buyer.org_id), headers=seller.headers).json()["id"]
     client.post(API, json=contract_body(seller.org_id, buyer.org_id), headers=seller.headers)
     with engine.begin() as conn:
-        conn.execute(sa.update(Contract.__table__).where(Contract.__table__.c.id == late)
-                     .values(decision_deadline=today() - dt.timedelta(days=1)))
+        conn.execute(
+            sa.update(Contract.__table__)
+            .where(Contract.__table__.c.id == late)
+            .values(decision_deadline=today() - dt.timedelta(days=1))
+        )
     r = client.get(f"{API}/overdue", headers=registrar.headers)
     assert r.status_code == 200 and [c["id"] for c in r.json()["items"]] == [late]
 

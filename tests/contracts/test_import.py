@@ -24,8 +24,9 @@ def rows(world, n=2):
     seller = world.member(OrgKind.university, region_code="330205")
     buyer = world.member(OrgKind.enterprise, region_code="330212")
     day = dt.date(2021, 5, 10)
-    body = contract_body(seller.org_id, buyer.org_id, signing_date="2021-05-01", valid_from="2021-05-01",
-                         valid_until="2023-05-01")  # fmt: skip
+    body = contract_body(
+        seller.org_id, buyer.org_id, signing_date="2021-05-01", valid_from="2021-05-01", valid_until="2023-05-01"
+    )
     return seller, [import_row(body, day, number=f"20213302000{i:03d}") for i in range(1, n + 1)]
 
 
@@ -33,8 +34,11 @@ def test_the_bureau_admin_imports_rows_with_their_original_numbers_and_dates(cli
     seller, good = rows(world)
     admin = world.bureau(Role.bureau_admin)
     bad = dict(good[0], registration_number="X-1", total_amount="-5", registration_date="2999-01-01")
-    r = client.post(f"{API}/import", json={"rows": [good[0], bad, good[1] | {"registration_number": good[0]["registration_number"]}]},
-                    headers=admin.headers)  # fmt: skip
+    r = client.post(
+        f"{API}/import",
+        json={"rows": [good[0], bad, good[1] | {"registration_number": good[0]["registration_number"]}]},
+        headers=admin.headers,
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "import_rows_invalid"
     by_row = {(d["row"], d["code"]) for d in r.json()["error"]["details"]}
     assert {(2, "date_in_future"), (2, "amount_not_positive"), (3, "duplicate_registration_number")} <= by_row
@@ -47,11 +51,16 @@ def test_the_bureau_admin_imports_rows_with_their_original_numbers_and_dates(cli
     ids = r.json()["contract_ids"]
     c = client.get(f"{API}/{ids[0]}", headers=seller.headers).json()
     assert (c["status"], c["imported"], c["registration_number"], c["registration_date"]) == (
-        "registered", True, "20213302000001", "2021-05-10")
+        "registered",
+        True,
+        "20213302000001",
+        "2021-05-10",
+    )
     assert c["filer_org_id"] == seller.org_id  # the seller's own registration, found by its credit code
     with session_scope() as s:
-        audited = s.scalars(sa.select(AuditEntry.action).where(AuditEntry.entity_type == "contract",
-                                                               AuditEntry.entity_id.in_(ids))).all()  # fmt: skip
+        audited = s.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.entity_type == "contract", AuditEntry.entity_id.in_(ids))
+        ).all()
     assert audited == ["import", "import"]
     again = client.post(f"{API}/import", json={"rows": good[:1]}, headers=admin.headers)
     assert again.status_code == 422 and again.json()["error"]["details"][0]["code"] == "duplicate_registration_number"

@@ -24,8 +24,10 @@ def actor_of(member, role, kind="enterprise"):
 def file_many(seller, buyer, n):
     filer = actor_of(seller, Role.org_admin, "university")
     with session_scope() as s:
-        return [service.file_contract(s, filer, ContractIn(**contract_body(seller.org_id, buyer.org_id)))[0].id
-                for _ in range(n)]
+        return [
+            service.file_contract(s, filer, ContractIn(**contract_body(seller.org_id, buyer.org_id)))[0].id
+            for _ in range(n)
+        ]
 
 
 def test_fifty_concurrent_registrations_get_consecutive_numbers(pg_world):
@@ -75,17 +77,31 @@ def test_create_draft_contract_for_a_call_award(world):
     buyer = world.member(OrgKind.enterprise)
     officer = actor_of(world.bureau(Role.programme_officer), Role.programme_officer, "bureau")
     with session_scope() as s:
-        c = service.create_draft_contract(s, officer, {
-            "project_name": "揭榜挂帅: 高端轴承寿命提升", "seller_org_id": seller.org_id, "buyer_org_id": buyer.org_id,
-            "total_amount": "3000000", "call_id": 17,
-        })  # fmt: skip
+        c = service.create_draft_contract(
+            s,
+            officer,
+            {
+                "project_name": "揭榜挂帅: 高端轴承寿命提升",
+                "seller_org_id": seller.org_id,
+                "buyer_org_id": buyer.org_id,
+                "total_amount": "3000000",
+                "call_id": 17,
+            },
+        )
         assert (c.status, c.contract_type, c.subtype, c.call_id) == ("draft", "development", "commissioned", 17)
         assert c.total_amount == Decimal("3000000.00") and c.filer_org_id == seller.org_id
         roles = s.scalars(sa.select(ContractParty.role).where(ContractParty.contract_id == c.id)).all()
         assert sorted(roles) == ["buyer", "seller"]
         with pytest.raises(ValidationFailed) as exc:
-            service.create_draft_contract(s, officer, {
-                "project_name": "x", "seller_org_id": seller.org_id, "buyer_org_id": seller.org_id,
-                "total_amount": "1", "call_id": 17,
-            })  # fmt: skip
+            service.create_draft_contract(
+                s,
+                officer,
+                {
+                    "project_name": "x",
+                    "seller_org_id": seller.org_id,
+                    "buyer_org_id": seller.org_id,
+                    "total_amount": "1",
+                    "call_id": 17,
+                },
+            )
         assert exc.value.code == "self_contract"

@@ -16,12 +16,20 @@ BUYER = PartyFacts("buyer", "甬新智能装备有限公司", valid_credit_code(
 BROKER = PartyFacts("intermediary", "宁波技术转移中心", valid_credit_code(9003), "150", "330203")
 
 GOOD = ContractFacts(
-    contract_type="transfer", subtype="patent_right", total_amount=Decimal("1000000.00"),
-    deductions=[Decimal("200000.00")], deduction_kinds=["equipment"],
+    contract_type="transfer",
+    subtype="patent_right",
+    total_amount=Decimal("1000000.00"),
+    deductions=[Decimal("200000.00")],
+    deduction_kinds=["equipment"],
     technical_transaction_amount=Decimal("800000.00"),
-    signing_date=dt.date(2026, 3, 1), valid_from=dt.date(2026, 3, 1), valid_until=dt.date(2027, 3, 1),
-    parties=[SELLER, BUYER, BROKER], payment_method="lump_sum", ip_type="invention_patent",
-    technical_field="advanced_manufacturing", plan_source="unplanned",
+    signing_date=dt.date(2026, 3, 1),
+    valid_from=dt.date(2026, 3, 1),
+    valid_until=dt.date(2027, 3, 1),
+    parties=[SELLER, BUYER, BROKER],
+    payment_method="lump_sum",
+    ip_type="invention_patent",
+    technical_field="advanced_manufacturing",
+    plan_source="unplanned",
 )
 
 
@@ -48,17 +56,29 @@ def test_a_complete_contract_passes():
         ({"signing_date": dt.date(2026, 3, 11)}, "signing_date_in_future"),
         ({"signing_date": None}, "signing_date_required"),
         ({"valid_until": None}, "validity_required"),
-        ({"signing_date": dt.date(2025, 1, 2), "valid_from": dt.date(2025, 1, 1), "valid_until": dt.date(2026, 3, 9)},
-         "contract_expired"),
-        ({"signing_date": dt.date(2026, 3, 5), "valid_from": dt.date(2026, 1, 1), "valid_until": dt.date(2026, 3, 1)},
-         "signed_after_expiry"),
+        (
+            {
+                "signing_date": dt.date(2025, 1, 2),
+                "valid_from": dt.date(2025, 1, 1),
+                "valid_until": dt.date(2026, 3, 9),
+            },
+            "contract_expired",
+        ),
+        (
+            {
+                "signing_date": dt.date(2026, 3, 5),
+                "valid_from": dt.date(2026, 1, 1),
+                "valid_until": dt.date(2026, 3, 1),
+            },
+            "signed_after_expiry",
+        ),
         ({"parties": [SELLER]}, "missing_party"),
         ({"parties": [BUYER]}, "missing_party"),
         ({"parties": [SELLER, BUYER, replace(BUYER, name="another buyer")]}, "duplicate_party"),
         ({"parties": [SELLER, replace(BUYER, credit_code=SELLER.credit_code)]}, "self_contract"),
         ({"parties": [replace(SELLER, org_id=7), replace(BUYER, org_id=7)]}, "self_contract"),
         ({"parties": [SELLER, BUYER, replace(BROKER, credit_code=BUYER.credit_code)]}, "intermediary_is_party"),
-        ({"parties": [replace(SELLER, credit_code="123")]  + [BUYER]}, "invalid_credit_code"),
+        ({"parties": [replace(SELLER, credit_code="123")] + [BUYER]}, "invalid_credit_code"),
         ({"parties": [replace(SELLER, credit_code=None), BUYER]}, "credit_code_required"),
         ({"parties": [replace(SELLER, region_code="990000"), BUYER]}, "invalid_region_code"),
         ({"parties": [replace(SELLER, entity_type_code="9x"), BUYER]}, "invalid_entity_type"),
@@ -105,7 +125,9 @@ def test_decision_deadline(start, amount, disputed, holidays, extra, expected):
 
 def test_parse_holidays():
     assert rules.parse_holidays("2026-10-01, 2026-10-02 2026-10-03") == {
-        dt.date(2026, 10, 1), dt.date(2026, 10, 2), dt.date(2026, 10, 3)
+        dt.date(2026, 10, 1),
+        dt.date(2026, 10, 2),
+        dt.date(2026, 10, 3),
     }
     assert rules.parse_holidays("") == frozenset()
 
@@ -135,12 +157,19 @@ def test_registration_number_out_of_range(seq, office):
 @pytest.mark.parametrize(
     "status, action, expected",
     [
-        ("draft", "submit", "submitted"), ("returned", "submit", "submitted"),
-        ("submitted", "register", "registered"), ("submitted", "return", "returned"),
-        ("submitted", "refuse", "refused"), ("registered", "amend", "registered"),
+        ("draft", "submit", "submitted"),
+        ("returned", "submit", "submitted"),
+        ("submitted", "register", "registered"),
+        ("submitted", "return", "returned"),
+        ("submitted", "refuse", "refused"),
+        ("registered", "amend", "registered"),
         ("registered", "cancel", "cancelled"),
-        ("draft", "register", None), ("refused", "submit", None), ("cancelled", "amend", None),
-        ("registered", "register", None), ("returned", "register", None), ("cancelled", "cancel", None),
+        ("draft", "register", None),
+        ("refused", "submit", None),
+        ("cancelled", "amend", None),
+        ("registered", "register", None),
+        ("returned", "register", None),
+        ("cancelled", "cancel", None),
     ],
 )
 def test_transitions(status, action, expected):
@@ -151,9 +180,7 @@ def test_transitions(status, action, expected):
         assert rules.next_status(status, action) == expected
 
 
-@pytest.mark.parametrize(
-    "code, prefix", [("330000", "33"), ("330200", "3302"), ("330212", "330212"), ("3302", "3302")]
-)
+@pytest.mark.parametrize("code, prefix", [("330000", "33"), ("330200", "3302"), ("330212", "330212"), ("3302", "3302")])
 def test_region_prefix(code, prefix):
     assert rules.region_prefix(code) == prefix
 

@@ -153,8 +153,14 @@ def _(c):
         saved = SavedSearch(user_id=c.firm.user_id, name="s", target="achievement", query="x", filters={}, min_score=50)
         s.add(saved)
         s.flush()
-        note = Notification(user_id=c.firm.user_id, saved_search_id=saved.id, listing_type="achievement",
-                            listing_id=c.achievement, title="t", detail={})  # fmt: skip
+        note = Notification(
+            user_id=c.firm.user_id,
+            saved_search_id=saved.id,
+            listing_type="achievement",
+            listing_id=c.achievement,
+            title="t",
+            detail={},
+        )
         s.add(note)
         s.flush()
         d = WebhookDelivery(subscription_id=c.webhook, notification_id=note.id, status="failed", attempts=14)
@@ -187,7 +193,11 @@ def _(c):
 @step("POST", CONTRACTS + "/{contract_id}/return")
 def _(c):
     c.contract = c.last["id"]
-    return c.registrar, f"{CONTRACTS}/{c.contract}/return", {"items": [{"field": "parties", "message": "缺少买方盖章页"}]}
+    return (
+        c.registrar,
+        f"{CONTRACTS}/{c.contract}/return",
+        {"items": [{"field": "parties", "message": "缺少买方盖章页"}]},
+    )
 
 
 @step("PUT", CONTRACTS + "/{contract_id}")
@@ -198,8 +208,11 @@ def _(c):
 @step("POST", CONTRACTS + "/{contract_id}/submit")
 def _(c):
     # the PUT filed the returned contract again; a draft is filed here
-    r = c.kit.client.post(CONTRACTS, json=contract_body(c.uni.org_id, c.firm.org_id, project_name="草稿合同", submit=False),
-                          headers=c.uni.headers)  # fmt: skip
+    r = c.kit.client.post(
+        CONTRACTS,
+        json=contract_body(c.uni.org_id, c.firm.org_id, project_name="草稿合同", submit=False),
+        headers=c.uni.headers,
+    )
     assert r.status_code == 201 and r.json()["status"] == "draft", r.text
     return c.uni, f"{CONTRACTS}/{r.json()['id']}/submit", None
 
@@ -218,7 +231,11 @@ def _(c):
 
 @step("POST", CONTRACTS + "/{contract_id}/amendments")
 def _(c):
-    return c.registrar, f"{CONTRACTS}/{c.contract}/amendments", {"reason": "增加技术服务内容", "total_amount": "1500000.00"}
+    return (
+        c.registrar,
+        f"{CONTRACTS}/{c.contract}/amendments",
+        {"reason": "增加技术服务内容", "total_amount": "1500000.00"},
+    )
 
 
 @step("POST", CONTRACTS + "/{contract_id}/cancellation")
@@ -228,8 +245,9 @@ def _(c):
 
 @step("POST", CONTRACTS + "/{contract_id}/refuse")
 def _(c):
-    r = c.kit.client.post(CONTRACTS, json=contract_body(c.uni.org_id, c.firm.org_id, project_name="另一合同"),
-                          headers=c.uni.headers)  # fmt: skip
+    r = c.kit.client.post(
+        CONTRACTS, json=contract_body(c.uni.org_id, c.firm.org_id, project_name="另一合同"), headers=c.uni.headers
+    )
     assert r.status_code == 201, r.text
     return c.registrar, f"{CONTRACTS}/{r.json()['id']}/refuse", {"reason": "seals_missing", "note": "买方未盖章"}
 
@@ -257,8 +275,11 @@ def _(c):
 @step("POST", "/api/v1/subsidies/runs")
 def _(c):
     add_contract(c.uni.org_id, c.firm.org_id, 1_000_000)
-    return c.officer, "/api/v1/subsidies/runs", {"period_start": "2024-01-01", "period_end": "2024-12-31",
-                                                "policy_codes": ["nb2014-seller"]}  # fmt: skip
+    return (
+        c.officer,
+        "/api/v1/subsidies/runs",
+        {"period_start": "2024-01-01", "period_end": "2024-12-31", "policy_codes": ["nb2014-seller"]},
+    )
 
 
 @step("POST", "/api/v1/subsidies/runs/{run_id}/compute")
@@ -304,14 +325,18 @@ def _(c):
 
 @step("POST", "/api/v1/brokers/{broker_id}/trainings")
 def _(c):
-    return c.agency, f"/api/v1/brokers/{c.broker}/trainings", {"course": "技术经纪人培训", "hours": 48,
-                                                                "completed_on": "2026-04-20"}  # fmt: skip
+    return (
+        c.agency,
+        f"/api/v1/brokers/{c.broker}/trainings",
+        {"course": "技术经纪人培训", "hours": 48, "completed_on": "2026-04-20"},
+    )
 
 
 @step("POST", "/api/v1/brokers/links")
 def _(c):
-    c.brokered = add_contract(c.uni.org_id, c.firm.org_id, 100_000, intermediary=c.agency.org_id,
-                              signing_date=dt.date(2026, 3, 1))  # fmt: skip
+    c.brokered = add_contract(
+        c.uni.org_id, c.firm.org_id, 100_000, intermediary=c.agency.org_id, signing_date=dt.date(2026, 3, 1)
+    )
     return c.agency, "/api/v1/brokers/links", {"broker_id": c.broker, "contract_id": c.brokered}
 
 
@@ -324,8 +349,11 @@ def _(c):
 def _(c):
     r = c.kit.client.post("/api/v1/achievements", json=achievement_body(), headers=c.uni.headers)
     assert r.status_code == 201, r.text
-    return c.agency, "/api/v1/brokers/listings", {"broker_id": c.broker, "listing_type": "achievement",
-                                                  "listing_id": r.json()["id"]}  # fmt: skip
+    return (
+        c.agency,
+        "/api/v1/brokers/listings",
+        {"broker_id": c.broker, "listing_type": "achievement", "listing_id": r.json()["id"]},
+    )
 
 
 @step("POST", "/api/v1/brokers/listings/{row_id}/decision")
@@ -354,21 +382,36 @@ def _(c):
 
 @step("POST", "/api/v1/commissioners")
 def _(c):
-    return c.officer, "/api/v1/commissioners", {"kind": "individual", "name": "陈农", "home_institution": "宁波大学",
-                                                "level": "city"}  # fmt: skip
+    return (
+        c.officer,
+        "/api/v1/commissioners",
+        {"kind": "individual", "name": "陈农", "home_institution": "宁波大学", "level": "city"},
+    )
 
 
 @step("POST", "/api/v1/commissioners/{commissioner_id}/dispatches")
 def _(c):
     c.commissioner = c.last["id"]
-    return c.officer, f"/api/v1/commissioners/{c.commissioner}/dispatches", {
-        "host_kind": "village", "host_name": "横溪村", "start_date": "2026-04-01", "end_date": "2026-10-31", "goals": "培训"}
+    return (
+        c.officer,
+        f"/api/v1/commissioners/{c.commissioner}/dispatches",
+        {
+            "host_kind": "village",
+            "host_name": "横溪村",
+            "start_date": "2026-04-01",
+            "end_date": "2026-10-31",
+            "goals": "培训",
+        },
+    )
 
 
 @step("POST", "/api/v1/commissioners/awards")
 def _(c):
-    return c.officer, "/api/v1/commissioners/awards", {"year": 2026, "commissioner_id": c.commissioner,
-                                                       "kind": "outstanding_commissioner"}  # fmt: skip
+    return (
+        c.officer,
+        "/api/v1/commissioners/awards",
+        {"year": 2026, "commissioner_id": c.commissioner, "kind": "outstanding_commissioner"},
+    )
 
 
 @step("POST", "/api/v1/commissioners/awards/{award_id}/approve")
@@ -378,14 +421,20 @@ def _(c):
 
 @step("POST", "/api/v1/commissioners/stations")
 def _(c):
-    return c.officer, "/api/v1/commissioners/stations", {"kind": "workstation", "name": "工作站", "host_name": "横溪村",
-                                                         "commissioner_ids": [c.commissioner]}  # fmt: skip
+    return (
+        c.officer,
+        "/api/v1/commissioners/stations",
+        {"kind": "workstation", "name": "工作站", "host_name": "横溪村", "commissioner_ids": [c.commissioner]},
+    )
 
 
 @step("POST", "/api/v1/commissioners/{commissioner_id}/projects")
 def _(c):
-    return c.officer, f"/api/v1/commissioners/{c.commissioner}/projects", {
-        "host_org_id": c.firm.org_id, "title": "节能工艺", "goals": "能耗降低", "start_date": "2026-03-15"}
+    return (
+        c.officer,
+        f"/api/v1/commissioners/{c.commissioner}/projects",
+        {"host_org_id": c.firm.org_id, "title": "节能工艺", "goals": "能耗降低", "start_date": "2026-03-15"},
+    )
 
 
 @step("PATCH", "/api/v1/commissioners/projects/{project_id}")
@@ -395,8 +444,11 @@ def _(c):
 
 @step("POST", "/api/v1/commissioners/{commissioner_id}/logs")
 def _(c):
-    return c.officer, f"/api/v1/commissioners/{c.commissioner}/logs", {
-        "kind": "visit", "on": "2026-05-20", "host_name": "横溪村", "description": "走访"}
+    return (
+        c.officer,
+        f"/api/v1/commissioners/{c.commissioner}/logs",
+        {"kind": "visit", "on": "2026-05-20", "host_name": "横溪村", "description": "走访"},
+    )
 
 
 @step("POST", "/api/v1/stats/reports/{year}/{month}")
@@ -406,8 +458,11 @@ def _(c):
 
 @step("POST", "/api/v1/stats/period-targets")
 def _(c):
-    return c.admin, "/api/v1/stats/period-targets", {"name": "8亿", "kind": "cumulative", "first_year": 2023,
-                                                      "last_year": 2026, "target_amount": "800000000.00"}
+    return (
+        c.admin,
+        "/api/v1/stats/period-targets",
+        {"name": "8亿", "kind": "cumulative", "first_year": 2023, "last_year": 2026, "target_amount": "800000000.00"},
+    )
 
 
 @step("PUT", "/api/v1/stats/denominators/{name}/{region}/{year}")
@@ -434,9 +489,12 @@ def _(c):
 def _(c):
     import base64
 
-    sheet = "region_code,period,indicator_code,value\n330205,2025,fiscal_st_share,1.5\n".encode()
-    return c.officer, "/api/v1/monitoring/sets/seed000-pian4/values/import", {
-        "filename": "values.csv", "content_base64": base64.b64encode(sheet).decode()}
+    sheet = b"region_code,period,indicator_code,value\n330205,2025,fiscal_st_share,1.5\n"
+    return (
+        c.officer,
+        "/api/v1/monitoring/sets/seed000-pian4/values/import",
+        {"filename": "values.csv", "content_base64": base64.b64encode(sheet).decode()},
+    )
 
 
 # -- evaluations ------------------------------------------------------------------------------------
@@ -467,8 +525,16 @@ def _(c):
 
 @step("POST", "/api/v1/evaluations/{evaluation_id}/report")
 def _(c):
-    return c.agency, f"/api/v1/evaluations/{c.evaluation}/report", {
-        "trl": 5, "innovation_grade": "improvement", "advancement_grade": "domestic_advanced", "report_reference": "R-1"}
+    return (
+        c.agency,
+        f"/api/v1/evaluations/{c.evaluation}/report",
+        {
+            "trl": 5,
+            "innovation_grade": "improvement",
+            "advancement_grade": "domestic_advanced",
+            "report_reference": "R-1",
+        },
+    )
 
 
 # -- open calls -------------------------------------------------------------------------------------
@@ -581,8 +647,11 @@ def _(c):
 
 @step("POST", "/api/v1/calls/{call_id}/objections/{objection_id}/resolve")
 def _(c):
-    return c.kit.officer, f"/api/v1/calls/{c.call}/objections/{c.objection}/resolve", {"upheld": False,
-                                                                                       "resolution": "经核查不属实"}  # fmt: skip
+    return (
+        c.kit.officer,
+        f"/api/v1/calls/{c.call}/objections/{c.objection}/resolve",
+        {"upheld": False, "resolution": "经核查不属实"},
+    )
 
 
 @step("POST", "/api/v1/calls/{call_id}/award")
@@ -624,7 +693,11 @@ def _(c):
     c.winner = c.kit.world.user(bid["lead_org_id"])
     for m in c.signed["milestones"][1:]:
         c.kit.post(c.winner, f"/api/v1/calls/projects/{c.project}/milestones/{m['id']}/submit", {"note": "交付"})
-    return c.winner, f"/api/v1/calls/projects/{c.project}/milestones/{c.signed['milestones'][0]['id']}/submit", {"note": "交付"}
+    return (
+        c.winner,
+        f"/api/v1/calls/projects/{c.project}/milestones/{c.signed['milestones'][0]['id']}/submit",
+        {"note": "交付"},
+    )
 
 
 @step("POST", "/api/v1/calls/projects/{project_id}/milestones/{milestone_id}/review")
@@ -672,8 +745,11 @@ def _(c):
 
 @step("POST", "/api/v1/calls/{call_id}/down-select")
 def _(c):
-    keep = {"keep_bid_ids": [c.race_bids[0]["id"], c.race_bids[1]["id"]], "disposition": "returned",
-            "reason": "中期评估排名前二"}  # fmt: skip
+    keep = {
+        "keep_bid_ids": [c.race_bids[0]["id"], c.race_bids[1]["id"]],
+        "disposition": "returned",
+        "reason": "中期评估排名前二",
+    }
     return c.kit.officer, f"/api/v1/calls/{c.race}/down-select", keep
 
 
@@ -714,8 +790,13 @@ def _(c):
     from tests.calls.conftest import T0
 
     today = T0.date()
-    body = {"org_id": c.kit.bidder().org_id, "reason": "论文数据造假", "source_document": "甬科监〔2026〕3号",
-            "starts_on": str(today - dt.timedelta(days=10)), "ends_on": str(today + dt.timedelta(days=365))}  # fmt: skip
+    body = {
+        "org_id": c.kit.bidder().org_id,
+        "reason": "论文数据造假",
+        "source_document": "甬科监〔2026〕3号",
+        "starts_on": str(today - dt.timedelta(days=10)),
+        "ends_on": str(today + dt.timedelta(days=365)),
+    }
     return c.kit.officer, "/api/v1/calls/integrity/records", body
 
 
@@ -801,13 +882,20 @@ def _(c):
 def _(c):
     from market.contracts.service import today
 
-    r = c.kit.client.post(CONTRACTS, json=contract_body(c.uni.org_id, c.firm.org_id, project_name="冲正合同"),
-                          headers=c.uni.headers)  # fmt: skip
+    r = c.kit.client.post(
+        CONTRACTS, json=contract_body(c.uni.org_id, c.firm.org_id, project_name="冲正合同"), headers=c.uni.headers
+    )
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     c.kit.post(c.registrar, f"{CONTRACTS}/{cid}/register")
-    pay = c.kit.ok(c.kit.client.post(f"{CONTRACTS}/{cid}/payments", json={"amount": "100.00", "received_on": today().isoformat()},
-                                     headers=c.uni.headers), 201)  # fmt: skip
+    pay = c.kit.ok(
+        c.kit.client.post(
+            f"{CONTRACTS}/{cid}/payments",
+            json={"amount": "100.00", "received_on": today().isoformat()},
+            headers=c.uni.headers,
+        ),
+        201,
+    )
     return c.uni, f"{CONTRACTS}/{cid}/payments/{pay['id']}/reversal", {"reason": "录入错误"}
 
 
@@ -815,8 +903,9 @@ def _(c):
 def _(c):
     from tests.contracts.history import import_row
 
-    body = contract_body(c.uni.org_id, c.firm.org_id, signing_date="2021-05-01", valid_from="2021-05-01",
-                         valid_until="2023-05-01")  # fmt: skip
+    body = contract_body(
+        c.uni.org_id, c.firm.org_id, signing_date="2021-05-01", valid_from="2021-05-01", valid_until="2023-05-01"
+    )
     return c.admin, f"{CONTRACTS}/import", {"rows": [import_row(body, dt.date(2021, 5, 10), number="20213302999001")]}
 
 
@@ -845,7 +934,12 @@ def _(c):
 @step("POST", "/api/v1/filings/{filing_id}/record")
 def _(c):
     c.filing = c.last["id"]
-    record = {"filing_number": "浙技转备2024-917", "level": "provincial", "filed_on": "2024-03-05", "valid_until": "2027-03-04"}
+    record = {
+        "filing_number": "浙技转备2024-917",
+        "level": "provincial",
+        "filed_on": "2024-03-05",
+        "valid_until": "2027-03-04",
+    }
     return c.registrar, f"/api/v1/filings/{c.filing}/record", record
 
 
@@ -914,14 +1008,22 @@ def _(c):
 def _(c):
     c.voucher = c.last["id"]
     body = {"firm_kind": "sme", "requested_amount": "20000.00", "purpose": "x"}
-    applied = c.kit.ok(c.kit.client.post(f"{VOUCHERS}/programmes/{c.programme}/applications", json=body,
-                                         headers=c.vfirm_b.headers), 201)  # fmt: skip
+    applied = c.kit.ok(
+        c.kit.client.post(f"{VOUCHERS}/programmes/{c.programme}/applications", json=body, headers=c.vfirm_b.headers),
+        201,
+    )
     return c.officer, f"{VOUCHERS}/vouchers/{applied['id']}/reject", {"note": "不符合条件"}
 
 
 def _booking(c) -> dict:
-    return {"provider_org_id": c.provider.org_id, "category": "testing_certification", "scope": "按合同约定提供服务",
-            "price": "1000.00", "voucher_amount": "900.00", "settlement": "general"}  # fmt: skip
+    return {
+        "provider_org_id": c.provider.org_id,
+        "category": "testing_certification",
+        "scope": "按合同约定提供服务",
+        "price": "1000.00",
+        "voucher_amount": "900.00",
+        "settlement": "general",
+    }
 
 
 @step("POST", VOUCHERS + "/vouchers/{voucher_id}/bookings")
@@ -932,12 +1034,20 @@ def _(c):
 @step("POST", VOUCHERS + "/bookings/{booking_id}/deliver")
 def _(c):
     c.booking = c.last["id"]
-    return c.provider, f"{VOUCHERS}/bookings/{c.booking}/deliver", {"evidence": [{"kind": "report", "reference": "检测报告 NB-2026-0012"}]}
+    return (
+        c.provider,
+        f"{VOUCHERS}/bookings/{c.booking}/deliver",
+        {"evidence": [{"kind": "report", "reference": "检测报告 NB-2026-0012"}]},
+    )
 
 
 @step("POST", VOUCHERS + "/bookings/{booking_id}/confirm")
 def _(c):
-    return c.vfirm, f"{VOUCHERS}/bookings/{c.booking}/confirm", {"scores": {"quality": 5, "timeliness": 4, "attitude": 5}}
+    return (
+        c.vfirm,
+        f"{VOUCHERS}/bookings/{c.booking}/confirm",
+        {"scores": {"quality": 5, "timeliness": 4, "attitude": 5}},
+    )
 
 
 @step("POST", VOUCHERS + "/bookings/{booking_id}/claim")
@@ -953,8 +1063,9 @@ def _(c):
 
 @step("POST", VOUCHERS + "/bookings/{booking_id}/cancel")
 def _(c):
-    booked = c.kit.ok(c.kit.client.post(f"{VOUCHERS}/vouchers/{c.voucher}/bookings", json=_booking(c),
-                                        headers=c.vfirm.headers), 201)  # fmt: skip
+    booked = c.kit.ok(
+        c.kit.client.post(f"{VOUCHERS}/vouchers/{c.voucher}/bookings", json=_booking(c), headers=c.vfirm.headers), 201
+    )
     return c.vfirm, f"{VOUCHERS}/bookings/{booked['id']}/cancel", None
 
 
@@ -965,8 +1076,12 @@ def _(c):
 
 @step("POST", VOUCHERS + "/provincial-awards")
 def _(c):
-    body = {"provider_org_id": c.provider.org_id, "awarded_on": "2026-11-20", "amount": "80000.00",
-            "reference": "浙科发〔2026〕88号"}  # fmt: skip
+    body = {
+        "provider_org_id": c.provider.org_id,
+        "awarded_on": "2026-11-20",
+        "amount": "80000.00",
+        "reference": "浙科发〔2026〕88号",
+    }
     return c.officer, f"{VOUCHERS}/provincial-awards", body
 
 
@@ -1013,7 +1128,9 @@ def test_create_admin_from_the_command_line_is_audited(engine):
 
     from market.cli import main
 
-    r = CliRunner().invoke(main, ["create-admin", "--username", "kjj-audit"], input="a-very-long-secret\na-very-long-secret\n")
+    r = CliRunner().invoke(
+        main, ["create-admin", "--username", "kjj-audit"], input="a-very-long-secret\na-very-long-secret\n"
+    )
     assert r.exit_code == 0, r.output
     with session_scope() as s:
         entry = s.scalars(sa.select(AuditEntry).where(AuditEntry.entity_type == "user")).one()

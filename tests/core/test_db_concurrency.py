@@ -171,7 +171,9 @@ def test_api_reads_answer_while_a_write_is_held_and_concurrent_creates_all_succe
     statuses: list[int] = []
 
     def create() -> None:
-        statuses.append(client.post("/api/v1/achievements", json=achievement_body(), headers=member.headers).status_code)
+        statuses.append(
+            client.post("/api/v1/achievements", json=achievement_body(), headers=member.headers).status_code
+        )
 
     threads = [threading.Thread(target=create) for _ in range(6)]
     for t in threads:

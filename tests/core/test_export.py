@@ -14,7 +14,7 @@ from market.core.export import Sheet, csv_cell, to_csv, to_xlsx
 from market.core.vocab import OrgKind
 from tests.contracts.payloads import contract_body
 
-EVIL = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR", "=cmd|' /C calc'!A0"]
+EVIL = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR", "=cmd|' /C calc'!A0"]
 
 
 @pytest.mark.parametrize("value", EVIL)
@@ -47,7 +47,7 @@ def test_xlsx_writes_formula_like_text_as_text_cells():
 
 
 def test_statistics_and_subsidy_exports_escape_user_names(client, world):
-    seller = world.member(OrgKind.university, region_code="330205", name="=HYPERLINK(\"http://evil\",\"点我\")")
+    seller = world.member(OrgKind.university, region_code="330205", name='=HYPERLINK("http://evil","点我")')
     buyer = world.member(OrgKind.enterprise, region_code="330212", name="@SUM(1+1)*cmd")
     registrar = world.bureau(Role.registrar)
     body = contract_body(seller.org_id, buyer.org_id, project_name="+cmd|' /C calc'!A0")

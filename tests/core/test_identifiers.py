@@ -72,8 +72,18 @@ def test_credit_code_shape_errors(raw):
     assert e.value.code == "invalid_credit_code"
 
 
-@pytest.mark.parametrize(("raw", "ok"), [("330200", True), ("330212", True), ("110000", True), ("990000", False),
-                                          ("33020", False), ("3302001", False), ("abcdef", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "ok"),
+    [
+        ("330200", True),
+        ("330212", True),
+        ("110000", True),
+        ("990000", False),
+        ("33020", False),
+        ("3302001", False),
+        ("abcdef", False),
+    ],
+)
 def test_region_codes(raw, ok):
     if ok:
         assert check_region_code(raw) == raw

@@ -19,7 +19,9 @@ def test_writes_with_redis_down_are_fast_and_logged_once(client, world, redis_do
     took = []
     for i in range(8):
         started = time.perf_counter()
-        r = client.post("/api/v1/achievements", json=achievement_body(title=f"写入不等待 Redis {i}"), headers=uni.headers)
+        r = client.post(
+            "/api/v1/achievements", json=achievement_body(title=f"写入不等待 Redis {i}"), headers=uni.headers
+        )
         took.append(time.perf_counter() - started)
         assert r.status_code == 201, r.text
     assert outbox.nudger.wait_idle(30)

@@ -7,20 +7,38 @@ from market.core import regions
 from market.core.vocab import OrgKind
 
 
-@pytest.mark.parametrize(("code", "prefix"), [
-    ("330000", "33"), ("330200", "3302"), ("330212", "330212"),
-    ("330110", "330110"),  # 余杭区: a district code ending in 0 is still the district, not "33011"
-    ("330100", "3301"), ("3302", "3302"), (" 330205 ", "330205"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("code", "prefix"),
+    [
+        ("330000", "33"),
+        ("330200", "3302"),
+        ("330212", "330212"),
+        ("330110", "330110"),  # 余杭区: a district code ending in 0 is still the district, not "33011"
+        ("330100", "3301"),
+        ("3302", "3302"),
+        (" 330205 ", "330205"),
+    ],
+)
 def test_region_prefix(code, prefix):
     assert regions.region_prefix(code) == prefix
     assert contract_rules.region_prefix is regions.region_prefix  # one helper, not two
 
 
-@pytest.mark.parametrize(("code", "name"), [
-    ("33", "浙江省"), ("330000", "浙江省"), ("3302", "宁波市"), ("330200", "宁波市"), ("330212", "鄞州区"),
-    ("330110", "余杭区"), ("331100", "丽水市"), ("330299", "宁波市 330299"), ("", "境外"), ("999999", "999999"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("33", "浙江省"),
+        ("330000", "浙江省"),
+        ("3302", "宁波市"),
+        ("330200", "宁波市"),
+        ("330212", "鄞州区"),
+        ("330110", "余杭区"),
+        ("331100", "丽水市"),
+        ("330299", "宁波市 330299"),
+        ("", "境外"),
+        ("999999", "999999"),
+    ],
+)
 def test_region_name(code, name):
     assert regions.region_name(code) == name
 

@@ -140,8 +140,9 @@ def test_long_text_keeps_tabs_and_line_breaks_but_not_nul(client, world):
     assert r.status_code == 201 and r.json()["description"] == text, r.text
     err = error(client.post("/api/v1/demands", json=demand_body(description=text + "\x00"), headers=member.headers))
     assert err["code"] == "control_character"
-    err = error(client.post("/api/v1/achievements", json=achievement_body(keywords=["电池\x1b"]),
-                            headers=member.headers))  # fmt: skip
+    err = error(
+        client.post("/api/v1/achievements", json=achievement_body(keywords=["电池\x1b"]), headers=member.headers)
+    )
     assert err["code"] == "control_character"
 
 
@@ -191,8 +192,12 @@ def test_roles_get_the_same_answers(client, world):
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/demands?q=%00abc", "/api/v1/achievements?q=ab%1Bc", "/api/v1/search?q=%E2%80%AEabc",
-     "/api/v1/demands?region_code=33%002"],
+    [
+        "/api/v1/demands?q=%00abc",
+        "/api/v1/achievements?q=ab%1Bc",
+        "/api/v1/search?q=%E2%80%AEabc",
+        "/api/v1/demands?region_code=33%002",
+    ],
 )
 def test_control_characters_in_query_are_422(client, world, path):
     member = world.member()
@@ -216,8 +221,12 @@ def test_database_errors_map_to_4xx_on_both_databases(engine):
 
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE t_parent (id BIGINT PRIMARY KEY)"))
-        conn.execute(sa.text("CREATE TABLE t_child (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL UNIQUE, "
-                             "parent_id BIGINT REFERENCES t_parent (id))"))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "CREATE TABLE t_child (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL UNIQUE, "
+                "parent_id BIGINT REFERENCES t_parent (id))"
+            )
+        )
         conn.execute(sa.text("INSERT INTO t_parent (id) VALUES (1)"))
         conn.execute(sa.text("INSERT INTO t_child (id, name, parent_id) VALUES (1, 'a', 1)"))
     cases = {

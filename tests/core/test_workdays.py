@@ -45,7 +45,8 @@ def test_next_years_calendar_is_packaged_in_good_time():
     listed = rules.parse_holidays(get_settings().contract_holidays)
     assert workdays.covered_until(listed) >= needed, (
         f"the calendar covers up to {workdays.covered_until(listed)}; {needed} is missing: bump the chinese-calendar "
-        "pin in pyproject.toml or list the dates in the environment")
+        "pin in pyproject.toml or list the dates in the environment"
+    )
 
 
 def test_dates_listed_in_the_environment_extend_the_covered_years():

@@ -11,10 +11,16 @@ from tests.listings.payloads import achievement_body
 API = "/api/v1/evaluations"
 
 
-@pytest.mark.parametrize(("state", "action", "after"), [
-    ("requested", "assign", "assigned"), ("assigned", "report", "completed"), ("requested", "report", None),
-    ("completed", "assign", None), ("assigned", "decline", "declined"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("state", "action", "after"),
+    [
+        ("requested", "assign", "assigned"),
+        ("assigned", "report", "completed"),
+        ("requested", "report", None),
+        ("completed", "assign", None),
+        ("assigned", "decline", "declined"),
+    ],
+)
 def test_transitions(state, action, after):
     assert rules.next_state(state, action) == after
 
@@ -36,8 +42,18 @@ def test_evaluation_flow_and_visibility(client, world):
     body = {"achievement_id": achievement, "agency_org_id": agency.org_id, "declared_conflicts": [declared.user_id]}
     r = client.post(API, json=body, headers=holder.headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "agency_not_approved"
-    assert client.post(f"{API}/agencies/{agency.org_id}/decision", json={"approve": True}, headers=holder.headers).status_code == 403
-    assert client.post(f"{API}/agencies/{agency.org_id}/decision", json={"approve": True}, headers=admin.headers).status_code == 200
+    assert (
+        client.post(
+            f"{API}/agencies/{agency.org_id}/decision", json={"approve": True}, headers=holder.headers
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"{API}/agencies/{agency.org_id}/decision", json={"approve": True}, headers=admin.headers
+        ).status_code
+        == 200
+    )
     r = client.post(API, json=body, headers=outsider.headers)
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_the_holder"
     r = client.post(API, json=body, headers=holder.headers)
@@ -48,10 +64,20 @@ def test_evaluation_flow_and_visibility(client, world):
     for bad in ([colleague.user_id], [declared.user_id]):
         r = client.post(f"{API}/{eid}/evaluators", json={"evaluator_ids": bad}, headers=agency.headers)
         assert r.status_code == 422 and r.json()["error"]["code"] == "conflicted_evaluator"
-    assert client.post(f"{API}/{eid}/evaluators", json={"evaluator_ids": [independent.user_id]},
-                       headers=holder.headers).status_code == 403
-    report = {"trl": 6, "innovation_grade": "domestic_first", "advancement_grade": "domestic_leading",
-              "value_low": "2000000.00", "value_high": "5000000.00", "report_reference": "评价报告 2026-017"}
+    assert (
+        client.post(
+            f"{API}/{eid}/evaluators", json={"evaluator_ids": [independent.user_id]}, headers=holder.headers
+        ).status_code
+        == 403
+    )
+    report = {
+        "trl": 6,
+        "innovation_grade": "domestic_first",
+        "advancement_grade": "domestic_leading",
+        "value_low": "2000000.00",
+        "value_high": "5000000.00",
+        "report_reference": "评价报告 2026-017",
+    }
     r = client.post(f"{API}/{eid}/report", json=report, headers=agency.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_evaluation_state"
     r = client.post(f"{API}/{eid}/evaluators", json={"evaluator_ids": [independent.user_id]}, headers=agency.headers)

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from market.accounts.roles import Role
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
-from market.filings.rules import Record, level_in_force
 from market.core.vocab import OrgKind
+from market.filings.rules import Record, level_in_force
 
 API = "/api/v1/filings"
 
@@ -20,7 +20,12 @@ def test_an_intermediary_applies_and_bureau_staff_record_and_revoke(client, worl
     r = client.post(API, json={"level": "provincial", "claimed_on": "2024-03-01"}, headers=broker.headers)
     assert r.status_code == 201 and r.json()["status"] == "applied", r.text
     fid = r.json()["id"]
-    record = {"filing_number": "浙技转备2024-017", "level": "provincial", "filed_on": "2024-03-05", "valid_until": "2027-03-04"}
+    record = {
+        "filing_number": "浙技转备2024-017",
+        "level": "provincial",
+        "filed_on": "2024-03-05",
+        "valid_until": "2027-03-04",
+    }
     for who in (broker, world.bureau(Role.programme_officer)):
         assert client.post(f"{API}/{fid}/record", json=record, headers=who.headers).status_code == 403
     registrar = world.bureau(Role.registrar)
@@ -29,14 +34,23 @@ def test_an_intermediary_applies_and_bureau_staff_record_and_revoke(client, worl
     again = client.post(API, json={"level": "city"}, headers=broker.headers).json()["id"]
     dup = client.post(f"{API}/{again}/record", json=record | {"level": "city"}, headers=registrar.headers)
     assert dup.status_code == 409 and dup.json()["error"]["code"] == "filing_number_taken"
-    assert client.post(f"{API}/{again}/reject", json={"note": "材料不全"}, headers=registrar.headers).json()["status"] == "rejected"
-    r = client.post(f"{API}/{fid}/revoke", json={"reason": "年度考核不合格", "revoked_on": "2025-01-01"},
-                    headers=world.bureau(Role.bureau_admin).headers)  # fmt: skip
+    assert (
+        client.post(f"{API}/{again}/reject", json={"note": "材料不全"}, headers=registrar.headers).json()["status"]
+        == "rejected"
+    )
+    r = client.post(
+        f"{API}/{fid}/revoke",
+        json={"reason": "年度考核不合格", "revoked_on": "2025-01-01"},
+        headers=world.bureau(Role.bureau_admin).headers,
+    )
     assert r.status_code == 200 and (r.json()["status"], r.json()["revoked_on"]) == ("revoked", "2025-01-01")
     assert client.post(f"{API}/{fid}/revoke", json={"reason": "x"}, headers=registrar.headers).status_code == 409
     with session_scope() as s:
-        actions = s.scalars(sa.select(AuditEntry.action).where(AuditEntry.entity_type == "intermediary_filing",
-                                                               AuditEntry.entity_id == fid).order_by(AuditEntry.id)).all()  # fmt: skip
+        actions = s.scalars(
+            sa.select(AuditEntry.action)
+            .where(AuditEntry.entity_type == "intermediary_filing", AuditEntry.entity_id == fid)
+            .order_by(AuditEntry.id)
+        ).all()
     assert actions == ["applied", "recorded", "revoked"]
 
 
@@ -56,10 +70,19 @@ def test_who_applies_and_who_reads(client, world):
 
 
 def test_the_level_in_force_on_a_day():
-    records = [Record(1, "city", dt.date(2022, 1, 1)), Record(1, "provincial", dt.date(2024, 3, 5), revoked_on=dt.date(2025, 1, 1)),
-               Record(1, "national", dt.date(2026, 1, 1), valid_until=dt.date(2026, 6, 30))]  # fmt: skip
-    cases = {dt.date(2021, 12, 31): None, dt.date(2023, 5, 1): "city", dt.date(2024, 3, 5): "provincial",
-             dt.date(2025, 1, 1): "city", dt.date(2026, 2, 1): "national", dt.date(2026, 7, 1): "city"}  # fmt: skip
+    records = [
+        Record(1, "city", dt.date(2022, 1, 1)),
+        Record(1, "provincial", dt.date(2024, 3, 5), revoked_on=dt.date(2025, 1, 1)),
+        Record(1, "national", dt.date(2026, 1, 1), valid_until=dt.date(2026, 6, 30)),
+    ]
+    cases = {
+        dt.date(2021, 12, 31): None,
+        dt.date(2023, 5, 1): "city",
+        dt.date(2024, 3, 5): "provincial",
+        dt.date(2025, 1, 1): "city",
+        dt.date(2026, 2, 1): "national",
+        dt.date(2026, 7, 1): "city",
+    }
     for day, level in cases.items():
         found = level_in_force(records, day)
         assert (found.level if found else None) == level, day

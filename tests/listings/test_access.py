@@ -46,7 +46,12 @@ def _make(client, cast, path, state):
     assert r.status_code == 201, r.text
     lid = r.json()["id"]
     if state == "published":
-        assert client.post(f"/api/v1/{path}/{lid}/transitions", json={"action": "publish"}, headers=cast["_owner"]).status_code == 200
+        assert (
+            client.post(
+                f"/api/v1/{path}/{lid}/transitions", json={"action": "publish"}, headers=cast["_owner"]
+            ).status_code
+            == 200
+        )
     return lid
 
 
@@ -78,9 +83,12 @@ def test_list_shows_drafts_only_to_owner_and_bureau(client, world, path, cast):
     draft = _make(client, cast, path, "draft")
     published = _make(client, cast, path, "published")
     expected = {
-        "anonymous": {published}, "same_org": {draft, published}, "other_org": {published},
-        "bureau": {draft, published}, "expert": {published},
-    }  # fmt: skip
+        "anonymous": {published},
+        "same_org": {draft, published},
+        "other_org": {published},
+        "bureau": {draft, published},
+        "expert": {published},
+    }
     for role in ROLES:
         ids = {i["id"] for i in client.get(f"/api/v1/{path}", headers=cast[role]).json()["items"]}
         assert ids == expected[role], role

@@ -48,7 +48,9 @@ def test_closed_listing_needs_explicit_reopen(client, world):
     assert r.status_code == 409 and r.json()["error"]["code"] == "listing_not_editable"
     r = client.post(f"{url}/transitions", json={"action": "publish"}, headers=firm.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_state"
-    assert client.post(f"{url}/transitions", json={"action": "reopen"}, headers=firm.headers).json()["status"] == "draft"
+    assert (
+        client.post(f"{url}/transitions", json={"action": "reopen"}, headers=firm.headers).json()["status"] == "draft"
+    )
     r = client.patch(url, json={"title": "重新打开这个需求吧"}, headers=firm.headers)
     assert r.status_code == 200 and r.json()["title"] == "重新打开这个需求吧" and r.json()["version"] > d["version"]
 
@@ -77,10 +79,14 @@ def test_filters_and_pagination(client, world):
     for i, (price, field) in enumerate(zip(prices, fields, strict=True)):
         a = client.post(
             "/api/v1/achievements",
-            json=achievement_body(title=f"成果样例{i}号技术", asking_price=price, technical_field=field,
-                                  transfer_modes=["license"] if i == 1 else ["transfer"]),
+            json=achievement_body(
+                title=f"成果样例{i}号技术",
+                asking_price=price,
+                technical_field=field,
+                transfer_modes=["license"] if i == 1 else ["transfer"],
+            ),
             headers=uni.headers,
-        ).json()  # fmt: skip
+        ).json()
         client.post(f"/api/v1/achievements/{a['id']}/transitions", json={"action": "publish"}, headers=uni.headers)
 
     def titles(**params):
@@ -89,7 +95,11 @@ def test_filters_and_pagination(client, world):
         return sorted(i["title"] for i in r.json()["items"])
 
     assert titles(technical_field="new_energy", max_price="600000") == ["成果样例0号技术", "成果样例1号技术"]
-    assert titles(min_price="400000", include_negotiable=True) == ["成果样例1号技术", "成果样例2号技术", "成果样例3号技术"]
+    assert titles(min_price="400000", include_negotiable=True) == [
+        "成果样例1号技术",
+        "成果样例2号技术",
+        "成果样例3号技术",
+    ]
     assert titles(negotiable=True) == ["成果样例2号技术"]
     assert titles(mode="license") == ["成果样例1号技术"]
     assert titles(region_code="330200") == titles() and titles(region_code="310000") == []

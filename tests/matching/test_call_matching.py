@@ -2,7 +2,7 @@
 
 from market.calls.endpoints import clock
 from market.core.vocab import OrgKind
-from tests.calls.conftest import Clock, Kit, T0
+from tests.calls.conftest import T0, Clock, Kit
 from tests.search.conftest import drain, post
 
 
@@ -13,13 +13,32 @@ def test_solve_call_finds_holders_of_fitting_achievements(pg_client, pg_world, m
     holder = pg_world.member(OrgKind.institute)
     unrelated = pg_world.member(OrgKind.university)
     drafter = pg_world.member(OrgKind.university)
-    fit = post(pg_client, holder, "achievement", title="硫化物固态电解质室温高离子电导率制备技术",
-               summary="硫化物体系固态电解质，室温离子电导率达1.5e-3 S/cm，适用于全固态锂离子电池。",
-               keywords=["固态电解质", "锂离子电池"])  # fmt: skip
-    post(pg_client, unrelated, "achievement", title="水稻抗倒伏栽培技术", technical_field="agriculture",
-         summary="通过调控氮肥与密植，显著降低水稻倒伏率，适合长江中下游稻区。", keywords=["水稻"])  # fmt: skip
-    post(pg_client, drafter, "achievement", publish=False, title="固态电解质界面改性（未公开草稿）",
-         summary="硫化物固态电解质与锂金属负极界面改性，草稿不应参与匹配。", keywords=["固态电解质"])  # fmt: skip
+    fit = post(
+        pg_client,
+        holder,
+        "achievement",
+        title="硫化物固态电解质室温高离子电导率制备技术",
+        summary="硫化物体系固态电解质，室温离子电导率达1.5e-3 S/cm，适用于全固态锂离子电池。",
+        keywords=["固态电解质", "锂离子电池"],
+    )
+    post(
+        pg_client,
+        unrelated,
+        "achievement",
+        title="水稻抗倒伏栽培技术",
+        technical_field="agriculture",
+        summary="通过调控氮肥与密植，显著降低水稻倒伏率，适合长江中下游稻区。",
+        keywords=["水稻"],
+    )
+    post(
+        pg_client,
+        drafter,
+        "achievement",
+        publish=False,
+        title="固态电解质界面改性（未公开草稿）",
+        summary="硫化物固态电解质与锂金属负极界面改性，草稿不应参与匹配。",
+        keywords=["固态电解质"],
+    )
     call = kit.published_call()
     drain()
 

@@ -42,7 +42,9 @@ def test_synonyms_are_seeded_listed_and_edited_only_by_bureau(pg_client, meili, 
     assert r.status_code == 422 and r.json()["error"]["code"] == "synonyms_too_few"
 
     inst = people["institute"]
-    listing = post(pg_client, inst, "achievement", title="甬江实验室柔性电子材料", summary="柔性电子印刷墨水与器件技术成果。")
+    listing = post(
+        pg_client, inst, "achievement", title="甬江实验室柔性电子材料", summary="柔性电子印刷墨水与器件技术成果。"
+    )
     drain()
     assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "YJL"})) == []
     r = pg_client.post("/api/v1/synonyms", json=body, headers=people["registrar"].headers)
@@ -50,7 +52,9 @@ def test_synonyms_are_seeded_listed_and_edited_only_by_bureau(pg_client, meili, 
     group_id = r.json()["id"]
     # the dictionary is reloaded after commit and used for query expansion at once
     assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "YJL"})) == [listing]
-    r = pg_client.put(f"/api/v1/synonyms/{group_id}", json={"terms": ["甬江实验室", "甬江"]}, headers=people["bureau"].headers)
+    r = pg_client.put(
+        f"/api/v1/synonyms/{group_id}", json={"terms": ["甬江实验室", "甬江"]}, headers=people["bureau"].headers
+    )
     assert r.status_code == 200 and r.json()["terms"] == ["甬江实验室", "甬江"]
     assert pg_client.delete(f"/api/v1/synonyms/{group_id}", headers=people["firm"].headers).status_code == 403
     assert pg_client.delete(f"/api/v1/synonyms/{group_id}", headers=people["bureau"].headers).status_code == 204
@@ -60,12 +64,33 @@ def test_synonyms_are_seeded_listed_and_edited_only_by_bureau(pg_client, meili, 
 def test_a_new_dictionary_term_reindexes_the_listings_that_use_it(pg_client, meili, people):
     # The demand says 犯困 (no dictionary term), the achievement says 疲劳识别; neither side's indexed terms link them.
     inst, firm, bureau = people["institute"], people["firm"], people["bureau"]
-    achievement = post(pg_client, inst, "achievement", title="驾驶员疲劳识别装置", keywords=["疲劳识别"],
-                       summary="近红外摄像头提取眼睑闭合度，实时识别驾驶员疲劳并声光提醒。", technical_field="modern_transport")
-    other = post(pg_client, inst, "achievement", title="公交客流统计方法", keywords=["客流"],
-                 summary="刷卡数据推算线路客流。", technical_field="modern_transport")
-    demand = post(pg_client, firm, "demand", title="公交司机开车犯困", keywords=["犯困"],
-                  description="夜班司机容易犯困，想装提醒装置。", technical_field="modern_transport")
+    achievement = post(
+        pg_client,
+        inst,
+        "achievement",
+        title="驾驶员疲劳识别装置",
+        keywords=["疲劳识别"],
+        summary="近红外摄像头提取眼睑闭合度，实时识别驾驶员疲劳并声光提醒。",
+        technical_field="modern_transport",
+    )
+    other = post(
+        pg_client,
+        inst,
+        "achievement",
+        title="公交客流统计方法",
+        keywords=["客流"],
+        summary="刷卡数据推算线路客流。",
+        technical_field="modern_transport",
+    )
+    demand = post(
+        pg_client,
+        firm,
+        "demand",
+        title="公交司机开车犯困",
+        keywords=["犯困"],
+        description="夜班司机容易犯困，想装提醒装置。",
+        technical_field="modern_transport",
+    )
     drain()
 
     def matched_terms() -> list[str]:
@@ -77,8 +102,12 @@ def test_a_new_dictionary_term_reindexes_the_listings_that_use_it(pg_client, mei
     r = pg_client.post("/api/v1/synonyms", json={"terms": ["疲劳识别", "驾驶员疲劳", "犯困"]}, headers=bureau.headers)
     assert r.status_code == 201, r.text
     with session_scope() as s:  # queued in the edit's own transaction: the listings using a new term, no other
-        queued = {(e.entity_type, e.entity_id) for e in s.scalars(
-            sa.select(OutboxEvent).where(OutboxEvent.topic == "search.index", OutboxEvent.processed_at.is_(None)))}
+        queued = {
+            (e.entity_type, e.entity_id)
+            for e in s.scalars(
+                sa.select(OutboxEvent).where(OutboxEvent.topic == "search.index", OutboxEvent.processed_at.is_(None))
+            )
+        }
     assert queued == {("achievement", achievement), ("demand", demand)} and ("achievement", other) not in queued
     drain()
     assert "疲劳识别" in matched_terms()
@@ -133,16 +162,39 @@ def receiver(allow_loopback_webhooks):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/x", "http://169.254.169.254/latest",
-            "http://[::1]/x", "ftp://example.com/x", "not a url",
-            # every IPv6 spelling of an internal address, and IPv4 ones getaddrinfo accepts
-            "http://[::127.0.0.1]/x", "http://[::ffff:127.0.0.1]/x", "http://[::ffff:7f00:1]/x", "http://[::]/x",
-            "http://[2002:7f00:1::1]/x", "http://[2002:c0a8:0101::1]/x", "http://[2002:a9fe:a9fe::]/x",
-            "http://[64:ff9b::127.0.0.1]/x", "http://[64:ff9b::10.0.0.1]/x", "http://[64:ff9b::a9fe:a9fe]/x",
-            "http://[64:ff9b:1::8.8.8.8]/x", "http://[fe80::1]/x", "http://[fc00::1]/x", "http://[fd12:3456::1]/x",
-            "http://[ff02::1]/x", "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
-            "http://0.0.0.0/x", "http://2130706433/x", "http://0x7f.1/x", "http://127.1/x", "http://[::ffff:10.0.0.1]:8080/x"],
-)  # fmt: skip
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "ftp://example.com/x",
+        "not a url",
+        # every IPv6 spelling of an internal address, and IPv4 ones getaddrinfo accepts
+        "http://[::127.0.0.1]/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://[::ffff:7f00:1]/x",
+        "http://[::]/x",
+        "http://[2002:7f00:1::1]/x",
+        "http://[2002:c0a8:0101::1]/x",
+        "http://[2002:a9fe:a9fe::]/x",
+        "http://[64:ff9b::127.0.0.1]/x",
+        "http://[64:ff9b::10.0.0.1]/x",
+        "http://[64:ff9b::a9fe:a9fe]/x",
+        "http://[64:ff9b:1::8.8.8.8]/x",
+        "http://[fe80::1]/x",
+        "http://[fc00::1]/x",
+        "http://[fd12:3456::1]/x",
+        "http://[ff02::1]/x",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",
+        "http://0.0.0.0/x",
+        "http://2130706433/x",
+        "http://0x7f.1/x",
+        "http://127.1/x",
+        "http://[::ffff:10.0.0.1]:8080/x",
+    ],
+)
 def test_webhooks_to_internal_addresses_are_refused(pg_client, people, url):
     r = pg_client.post("/api/v1/webhooks", json={"url": url}, headers=people["firm"].headers)
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_webhook_url", r.text
@@ -161,31 +213,47 @@ def test_saved_searches_notify_inbox_and_signed_webhook(pg_client, meili, people
     firm, inst, broker = people["firm"], people["institute"], people["broker"]
     demand = post(pg_client, firm, "demand")
     drain()
-    assert pg_client.post("/api/v1/saved-searches", json={"name": "x", "target": "achievement", "query": "锂电"}).status_code == 401
+    assert (
+        pg_client.post(
+            "/api/v1/saved-searches", json={"name": "x", "target": "achievement", "query": "锂电"}
+        ).status_code
+        == 401
+    )
     r = pg_client.post(
-        "/api/v1/saved-searches", json={"name": "我的需求的匹配", "source_type": "demand", "source_id": demand, "min_score": 40},
+        "/api/v1/saved-searches",
+        json={"name": "我的需求的匹配", "source_type": "demand", "source_id": demand, "min_score": 40},
         headers=firm.headers,
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
     assert r.json()["target"] == "achievement"
     r = pg_client.post(
         "/api/v1/saved-searches",
         json={"name": "锂电成果", "target": "achievement", "query": "锂电", "filters": {"region_code": "330200"}},
         headers=broker.headers,
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
-    assert pg_client.post(
-        "/api/v1/saved-searches", json={"name": "bad", "target": "achievement", "query": " "}, headers=broker.headers
-    ).json()["error"]["code"] == "query_required"
+    assert (
+        pg_client.post(
+            "/api/v1/saved-searches",
+            json={"name": "bad", "target": "achievement", "query": " "},
+            headers=broker.headers,
+        ).json()["error"]["code"]
+        == "query_required"
+    )
     hook = pg_client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=firm.headers)
     assert hook.status_code == 201
     secret, hook_id = hook.json()["secret"], hook.json()["id"]
 
     fits = post(pg_client, inst, "achievement")
     unrelated = post(
-        pg_client, inst, "achievement", title="水稻赤眼蜂生物防治", technical_field="agriculture",
-        summary="释放赤眼蜂防治水稻螟虫的技术。", keywords=["赤眼蜂"],
-    )  # fmt: skip
+        pg_client,
+        inst,
+        "achievement",
+        title="水稻赤眼蜂生物防治",
+        technical_field="agriculture",
+        summary="释放赤眼蜂防治水稻螟虫的技术。",
+        keywords=["赤眼蜂"],
+    )
     drain()
     deliveries = _notify("achievement", fits)
     assert _notify("achievement", unrelated) == []
@@ -193,7 +261,10 @@ def test_saved_searches_notify_inbox_and_signed_webhook(pg_client, meili, people
 
     firm_inbox = pg_client.get("/api/v1/inbox", headers=firm.headers).json()
     assert [n["listing_id"] for n in firm_inbox["items"]] == [fits]
-    assert firm_inbox["items"][0]["detail"]["score"] >= 0.4 and "锂离子电池" in firm_inbox["items"][0]["detail"]["matched_terms"]
+    assert (
+        firm_inbox["items"][0]["detail"]["score"] >= 0.4
+        and "锂离子电池" in firm_inbox["items"][0]["detail"]["matched_terms"]
+    )
     broker_inbox = pg_client.get("/api/v1/inbox", headers=broker.headers).json()
     assert [n["listing_id"] for n in broker_inbox["items"]] == [fits]
     assert pg_client.get("/api/v1/inbox", headers=inst.headers).json()["items"] == []
@@ -223,16 +294,19 @@ def test_saved_searches_notify_inbox_and_signed_webhook(pg_client, meili, people
 def test_saved_search_on_someone_elses_draft_is_refused(pg_client, meili, people):
     draft = post(pg_client, people["firm"], "demand", publish=False)
     r = pg_client.post(
-        "/api/v1/saved-searches", json={"name": "x", "source_type": "demand", "source_id": draft},
+        "/api/v1/saved-searches",
+        json={"name": "x", "source_type": "demand", "source_id": draft},
         headers=people["broker"].headers,
-    )  # fmt: skip
+    )
     assert r.status_code == 404
     r = pg_client.post(
         "/api/v1/saved-searches", json={"name": "x", "source_type": "demand"}, headers=people["broker"].headers
     )
     assert r.status_code == 422
     mine = pg_client.post(
-        "/api/v1/saved-searches", json={"name": "mine", "target": "demand", "query": "机器人"}, headers=people["broker"].headers
+        "/api/v1/saved-searches",
+        json={"name": "mine", "target": "demand", "query": "机器人"},
+        headers=people["broker"].headers,
     ).json()["id"]
     assert pg_client.delete(f"/api/v1/saved-searches/{mine}", headers=people["firm"].headers).status_code == 404
     assert [s["id"] for s in pg_client.get("/api/v1/saved-searches", headers=people["broker"].headers).json()] == [mine]
@@ -241,11 +315,18 @@ def test_saved_search_on_someone_elses_draft_is_refused(pg_client, meili, people
 
 def test_many_query_searches_are_checked_in_one_request(pg_client, meili, people, monkeypatch):
     broker, inst = people["broker"], people["institute"]
-    queries = {"动力电池": True, "正极材料": True, "高镍": True, "水稻": False, "赤眼蜂": False}  # 动力电池 ≈ 锂电 (synonym)
+    queries = {
+        "动力电池": True,
+        "正极材料": True,
+        "高镍": True,
+        "水稻": False,
+        "赤眼蜂": False,
+    }  # 动力电池 ≈ 锂电 (synonym)
     names = {}
     for q in queries:
-        r = pg_client.post("/api/v1/saved-searches", json={"name": q, "target": "achievement", "query": q},
-                           headers=broker.headers)  # fmt: skip
+        r = pg_client.post(
+            "/api/v1/saved-searches", json={"name": q, "target": "achievement", "query": q}, headers=broker.headers
+        )
         assert r.status_code == 201, r.text
         names[r.json()["id"]] = q
     listing = post(pg_client, inst, "achievement")

@@ -62,7 +62,7 @@ def test_match_for_a_listing_pauses_when_its_owner_takes_the_listing_back_to_dra
         "/api/v1/saved-searches",
         json={"name": "对手需求的匹配", "source_type": source_kind, "source_id": source, "min_score": 0},
         headers=broker.headers,
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
     saved_id = r.json()["id"]
     _hook(pg_client, broker)
@@ -75,7 +75,9 @@ def test_match_for_a_listing_pauses_when_its_owner_takes_the_listing_back_to_dra
     # the owner takes its listing back to draft (withdraw, re-open): from now on only its own org sees it
     transition(pg_client, owner, source_kind, source, "withdraw")
     transition(pg_client, owner, source_kind, source, "reopen")
-    second = post(pg_client, poster, OTHER[source_kind], title="第二个" + ("成果" if source_kind == "demand" else "需求"))
+    second = post(
+        pg_client, poster, OTHER[source_kind], title="第二个" + ("成果" if source_kind == "demand" else "需求")
+    )
     drain()
     assert _notify(OTHER[source_kind], second) == ([], [])
     assert _inbox(pg_client, broker) == [first]
@@ -90,9 +92,10 @@ def test_match_for_my_own_draft_keeps_working(pg_client, meili, people):
     demand = post(pg_client, firm, "demand")
     drain()
     saved_id = pg_client.post(
-        "/api/v1/saved-searches", json={"name": "我的需求", "source_type": "demand", "source_id": demand, "min_score": 0},
+        "/api/v1/saved-searches",
+        json={"name": "我的需求", "source_type": "demand", "source_id": demand, "min_score": 0},
         headers=firm.headers,
-    ).json()["id"]  # fmt: skip
+    ).json()["id"]
     transition(pg_client, firm, "demand", demand, "withdraw")
     transition(pg_client, firm, "demand", demand, "reopen")
     fits = post(pg_client, inst, "achievement")
@@ -102,7 +105,9 @@ def test_match_for_my_own_draft_keeps_working(pg_client, meili, people):
 
 
 @pytest.mark.parametrize(("target", "query"), [("achievement", "正极材料"), ("demand", "锂电")])
-def test_query_search_pauses_when_its_owner_is_disabled(pg_client, meili, people, target, query, allow_loopback_webhooks):
+def test_query_search_pauses_when_its_owner_is_disabled(
+    pg_client, meili, people, target, query, allow_loopback_webhooks
+):
     broker = people["broker"]
     saved_id = pg_client.post(
         "/api/v1/saved-searches", json={"name": query, "target": target, "query": query}, headers=broker.headers
@@ -127,7 +132,9 @@ def test_query_search_pauses_when_its_owner_is_disabled(pg_client, meili, people
 def test_webhook_delivery_is_withheld_when_its_owner_may_no_longer_see(pg_client, meili, people, receiver, change):
     broker, inst = people["broker"], people["institute"]
     pg_client.post(
-        "/api/v1/saved-searches", json={"name": "正极", "target": "achievement", "query": "正极材料"}, headers=broker.headers
+        "/api/v1/saved-searches",
+        json={"name": "正极", "target": "achievement", "query": "正极材料"},
+        headers=broker.headers,
     )
     hook = pg_client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=broker.headers).json()
     listing = post(pg_client, inst, "achievement")
@@ -138,7 +145,10 @@ def test_webhook_delivery_is_withheld_when_its_owner_may_no_longer_see(pg_client
         transition(pg_client, inst, "achievement", listing, "withdraw")
         transition(pg_client, inst, "achievement", listing, "reopen")
     else:
-        assert pg_client.post(f"/api/v1/users/{broker.user_id}/disable", headers=people["bureau"].headers).status_code == 200
+        assert (
+            pg_client.post(f"/api/v1/users/{broker.user_id}/disable", headers=people["bureau"].headers).status_code
+            == 200
+        )
     assert service.deliver_webhook(deliveries[0]) == "withheld"
     assert receiver.requests == []
     with session_scope() as s:

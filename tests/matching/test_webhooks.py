@@ -41,19 +41,43 @@ def _delivery_for(client, member, url: str) -> tuple[int, int]:
     assert hook.status_code == 201, hook.text
     with session_scope() as s:
         saved = SavedSearch(user_id=member.user_id, name="s", target="achievement", query="x", filters={}, min_score=50)
-        listing = Achievement(org_id=member.org_id, title="公开成果", summary="x", keywords=[], technical_field="new_energy",
-                              region_code="330203", maturity="pilot", ip_type="other", patent_numbers=[],
-                              transfer_modes=[], price_negotiable=True, inventors=[], recognitions=[],
-                              status="published", published_at=utcnow())  # fmt: skip
+        listing = Achievement(
+            org_id=member.org_id,
+            title="公开成果",
+            summary="x",
+            keywords=[],
+            technical_field="new_energy",
+            region_code="330203",
+            maturity="pilot",
+            ip_type="other",
+            patent_numbers=[],
+            transfer_modes=[],
+            price_negotiable=True,
+            inventors=[],
+            recognitions=[],
+            status="published",
+            published_at=utcnow(),
+        )
         s.add_all([saved, listing])
         s.flush()
         # a public listing the subscriber may see: a delivery about anything else is withheld
-        note = Notification(user_id=member.user_id, saved_search_id=saved.id, listing_type="achievement",
-                            listing_id=listing.id, title="t", detail={})  # fmt: skip
+        note = Notification(
+            user_id=member.user_id,
+            saved_search_id=saved.id,
+            listing_type="achievement",
+            listing_id=listing.id,
+            title="t",
+            detail={},
+        )
         s.add(note)
         s.flush()
-        d = WebhookDelivery(subscription_id=hook.json()["id"], notification_id=note.id, status="pending", attempts=0,
-                            next_attempt_at=utcnow())  # fmt: skip
+        d = WebhookDelivery(
+            subscription_id=hook.json()["id"],
+            notification_id=note.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+        )
         s.add(d)
         s.flush()
         return hook.json()["id"], d.id
@@ -98,9 +122,13 @@ def test_an_outage_is_retried_from_the_database_then_failed_then_redelivered(cli
     # the subscriber and the bureau see it among the failed; nobody else does
     listed = client.get("/api/v1/webhook-deliveries", params={"status": "failed"}, headers=firm.headers)
     assert [d["id"] for d in listed.json()] == [delivery_id]
-    assert [d["id"] for d in client.get(f"/api/v1/webhooks/{hook_id}/deliveries?status=failed", headers=firm.headers).json()] == [delivery_id]
+    assert [
+        d["id"] for d in client.get(f"/api/v1/webhooks/{hook_id}/deliveries?status=failed", headers=firm.headers).json()
+    ] == [delivery_id]
     assert client.get(f"/api/v1/webhooks/{hook_id}/deliveries?status=delivered", headers=firm.headers).json() == []
-    assert [d["id"] for d in client.get("/api/v1/webhook-deliveries?status=failed", headers=bureau.headers).json()] == [delivery_id]
+    assert [d["id"] for d in client.get("/api/v1/webhook-deliveries?status=failed", headers=bureau.headers).json()] == [
+        delivery_id
+    ]
     assert client.get("/api/v1/webhook-deliveries?status=failed", headers=other.headers).json() == []
     assert client.get("/api/v1/webhook-deliveries").status_code == 401
     # redelivery: not by another organisation's user; by the subscriber, audited
@@ -118,9 +146,15 @@ def test_an_outage_is_retried_from_the_database_then_failed_then_redelivered(cli
     assert client.post(url, headers=bureau.headers).status_code == 200
     assert service.sweep_webhooks() == {"delivered": 1}
     with session_scope() as s:
-        actors = s.scalars(sa.select(AuditEntry.actor_user_id).where(
-            AuditEntry.entity_type == "webhook_delivery", AuditEntry.entity_id == delivery_id,
-            AuditEntry.action == "redeliver").order_by(AuditEntry.id)).all()  # fmt: skip
+        actors = s.scalars(
+            sa.select(AuditEntry.actor_user_id)
+            .where(
+                AuditEntry.entity_type == "webhook_delivery",
+                AuditEntry.entity_id == delivery_id,
+                AuditEntry.action == "redeliver",
+            )
+            .order_by(AuditEntry.id)
+        ).all()
     assert actors == [firm.user_id, bureau.user_id]
 
 
@@ -167,11 +201,24 @@ def test_delivery_connects_to_the_vetted_address_without_a_second_lookup(client,
 
 @pytest.mark.parametrize(
     ("address", "internal"),
-    [("8.8.8.8", False), ("2606:4700::1111", False), ("64:ff9b::8.8.8.8", False), ("2002:808:808::1", False),
-     ("::ffff:8.8.8.8", True), ("127.0.0.1", True), ("::127.0.0.1", True), ("::ffff:127.0.0.1", True),
-     ("2002:7f00:1::", True), ("64:ff9b::192.168.0.1", True), ("64:ff9b:1::8.8.8.8", True), ("fe80::1%eth0", True),
-     ("100.64.0.1", True), ("224.0.0.1", True), ("::", True)],
-)  # fmt: skip
+    [
+        ("8.8.8.8", False),
+        ("2606:4700::1111", False),
+        ("64:ff9b::8.8.8.8", False),
+        ("2002:808:808::1", False),
+        ("::ffff:8.8.8.8", True),
+        ("127.0.0.1", True),
+        ("::127.0.0.1", True),
+        ("::ffff:127.0.0.1", True),
+        ("2002:7f00:1::", True),
+        ("64:ff9b::192.168.0.1", True),
+        ("64:ff9b:1::8.8.8.8", True),
+        ("fe80::1%eth0", True),
+        ("100.64.0.1", True),
+        ("224.0.0.1", True),
+        ("::", True),
+    ],
+)
 def test_internal_addresses_in_every_spelling(address, internal):
     assert service.is_internal_address(address) is internal
 
@@ -186,11 +233,15 @@ def test_old_delivered_webhooks_and_processed_outbox_rows_are_pruned_by_beat(cli
     with session_scope() as s:
         s.get(WebhookDelivery, old_ok).status, s.get(WebhookDelivery, old_ok).delivered_at = "delivered", long_ago
         s.get(WebhookDelivery, old_failed).status, s.get(WebhookDelivery, old_failed).created_at = "failed", long_ago
-        s.add_all([
-            OutboxEvent(topic="t", entity_type="x", entity_id=1, processed_at=long_ago, created_at=long_ago),
-            OutboxEvent(topic="t", entity_type="x", entity_id=2, processed_at=utcnow()),
-            OutboxEvent(topic="t", entity_type="x", entity_id=3, created_at=long_ago, attempts=9, last_error="down"),
-        ])  # fmt: skip
+        s.add_all(
+            [
+                OutboxEvent(topic="t", entity_type="x", entity_id=1, processed_at=long_ago, created_at=long_ago),
+                OutboxEvent(topic="t", entity_type="x", entity_id=2, processed_at=utcnow()),
+                OutboxEvent(
+                    topic="t", entity_type="x", entity_id=3, created_at=long_ago, attempts=9, last_error="down"
+                ),
+            ]
+        )
     entry = next(e for e in celery_app.conf.beat_schedule.values() if e["task"] == "market.maintenance.prune")
     celery_app.tasks[entry["task"]]()
     with session_scope() as s:

@@ -18,28 +18,47 @@ def test_values_scores_ranks_and_versions(client, world):
     assert len(client.get(f"{API}/sets/{SET}", headers=h).json()["definition"]["dimensions"]) == 5
 
     # 鄞州区 2025: 地方财政支出 7500 → 4.5 (inside a band), 比重 1.25 → 6.5, 1 国家级重点实验室 → 2, assessed 3
-    r = client.put(f"{API}/sets/{SET}/values/330212/2025", headers=h, json={"values": {
-        "fiscal_expenditure": "7500", "fiscal_st_share": 1.25, "platforms": {"national_key_lab": 1},
-        "management_innovation": "3"}})
+    r = client.put(
+        f"{API}/sets/{SET}/values/330212/2025",
+        headers=h,
+        json={
+            "values": {
+                "fiscal_expenditure": "7500",
+                "fiscal_st_share": 1.25,
+                "platforms": {"national_key_lab": 1},
+                "management_innovation": "3",
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     # 江北区 2025: 12000 → 5, 2 % → 8, assessed 4 → 17; and 2024 for the year-on-year change: 5000 → 4
-    client.put(f"{API}/sets/{SET}/values/330205/2025", headers=h,
-               json={"values": {"fiscal_expenditure": "12000", "fiscal_st_share": "2", "management_innovation": "4"}})
+    client.put(
+        f"{API}/sets/{SET}/values/330205/2025",
+        headers=h,
+        json={"values": {"fiscal_expenditure": "12000", "fiscal_st_share": "2", "management_innovation": "4"}},
+    )
     client.put(f"{API}/sets/{SET}/values/330205/2024", headers=h, json={"values": {"fiscal_expenditure": "5000"}})
 
     r = client.get(f"{API}/sets/{SET}/scores/2025", headers=h)
     assert r.status_code == 200, r.text
     regions = r.json()["regions"]
     assert [(x["rank"], x["region_code"], x["region_name"], x["total"]) for x in regions] == [
-        (1, "330205", "江北区", "17.00"), (2, "330212", "鄞州区", "16.00")]
-    assert regions[0]["previous_total"] == "4.00" and regions[0]["change"] == "13.00" and regions[0]["previous_rank"] == 1
+        (1, "330205", "江北区", "17.00"),
+        (2, "330212", "鄞州区", "16.00"),
+    ]
+    assert (
+        regions[0]["previous_total"] == "4.00" and regions[0]["change"] == "13.00" and regions[0]["previous_rank"] == 1
+    )
     fiscal = regions[1]["dimensions"][0]["indicators"][0]
     assert fiscal["score"] == "4.50" and "7500 in [5000, 10000)" in fiscal["working"]
     assert fiscal["department"] == "区财政局"
 
     # replace a value, remove another
-    client.put(f"{API}/sets/{SET}/values/330212/2025", headers=h,
-               json={"values": {"fiscal_expenditure": "3000", "platforms": None}})  # 3.5, and −2
+    client.put(
+        f"{API}/sets/{SET}/values/330212/2025",
+        headers=h,
+        json={"values": {"fiscal_expenditure": "3000", "platforms": None}},
+    )  # 3.5, and −2
     r = client.get(f"{API}/sets/{SET}/scores/2025", params={"within": "330212"}, headers=h)
     assert [(x["region_code"], x["total"]) for x in r.json()["regions"]] == [("330212", "13.00")]
 
@@ -53,7 +72,9 @@ def test_values_scores_ranks_and_versions(client, world):
     definition["dimensions"][0]["indicators"][0]["rule"]["bands"][1]["score_to"] = "3"
     r = client.post(f"{API}/sets/{SET}/versions", headers=officer.headers, json={"name": "x", "definition": definition})
     assert r.status_code == 403
-    r = client.post(f"{API}/sets/{SET}/versions", headers=admin.headers, json={"name": "篇四 v2", "definition": definition})
+    r = client.post(
+        f"{API}/sets/{SET}/versions", headers=admin.headers, json={"name": "篇四 v2", "definition": definition}
+    )
     assert r.status_code == 201 and r.json()["version"] == 2
     old = client.get(f"{API}/sets/{SET}/scores/2024", params={"version": 1}, headers=h).json()["regions"][0]["total"]
     new = client.get(f"{API}/sets/{SET}/scores/2024", headers=h).json()["regions"][0]["total"]
@@ -84,6 +105,9 @@ def test_bad_input_and_roles(client, world):
     assert client.put(url, headers=member.headers, json={"values": {"fiscal_expenditure": "1"}}).status_code == 403
     assert client.get(f"{API}/sets").status_code == 401
     admin = world.bureau(Role.bureau_admin)
-    r = client.post(f"{API}/sets/mine/versions", headers=admin.headers,
-                    json={"name": "broken", "definition": {"dimensions": [{"code": "a", "weight": "10", "indicators": []}]}})
+    r = client.post(
+        f"{API}/sets/mine/versions",
+        headers=admin.headers,
+        json={"name": "broken", "definition": {"dimensions": [{"code": "a", "weight": "10", "indicators": []}]}},
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_indicator_set"

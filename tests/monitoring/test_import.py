@@ -18,19 +18,25 @@ def upload(name, content):
 def test_csv_row_errors_then_xlsx_import(client, world):
     officer = world.bureau(Role.programme_officer)
     h = officer.headers
-    sheet = ("region_code,period,indicator_code,value\n"
-             "330212,2025,fiscal_expenditure,7500\n"
-             "990000,2025,fiscal_expenditure,1\n"  # row 3: no such province
-             "330212,2025-13,fiscal_st_share,1\n"  # row 4: month 13
-             "330212,2025,no_such,1\n"  # row 5
-             "330212,2025,platforms,national_key_lab=1; moon_base=2\n"  # row 6: unknown item
-             "330212,2025,fiscal_expenditure,8000\n")  # row 7: twice
+    sheet = (
+        "region_code,period,indicator_code,value\n"
+        "330212,2025,fiscal_expenditure,7500\n"
+        "990000,2025,fiscal_expenditure,1\n"  # row 3: no such province
+        "330212,2025-13,fiscal_st_share,1\n"  # row 4: month 13
+        "330212,2025,no_such,1\n"  # row 5
+        "330212,2025,platforms,national_key_lab=1; moon_base=2\n"  # row 6: unknown item
+        "330212,2025,fiscal_expenditure,8000\n"
+    )  # row 7: twice
     r = client.post(f"{API}/values/import", json=upload("v.csv", sheet.encode()), headers=h)
     assert r.status_code == 422 and r.json()["error"]["code"] == "import_rows_invalid"
     got = [(d["row"], d["field"], d["code"]) for d in r.json()["error"]["details"]]
-    assert got == [(3, "region_code", "invalid_region_code"), (4, "period", "invalid_period"),
-                   (5, "indicator_code", "unknown_indicator"), (6, "value", "invalid_indicator_value"),
-                   (7, "indicator_code", "duplicate_row")]
+    assert got == [
+        (3, "region_code", "invalid_region_code"),
+        (4, "period", "invalid_period"),
+        (5, "indicator_code", "unknown_indicator"),
+        (6, "value", "invalid_indicator_value"),
+        (7, "indicator_code", "duplicate_row"),
+    ]
     assert client.get(f"{API}/scores/2025", headers=h).json()["regions"] == []  # nothing imported
 
     wb = Workbook()
@@ -54,4 +60,7 @@ def test_csv_row_errors_then_xlsx_import(client, world):
     r = client.post(f"{API}/values/import", json={"filename": "v.csv", "content_base64": "!!"}, headers=h)
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_base64"
     member = world.member(OrgKind.enterprise)
-    assert client.post(f"{API}/values/import", json=upload("v.csv", sheet.encode()), headers=member.headers).status_code == 403
+    assert (
+        client.post(f"{API}/values/import", json=upload("v.csv", sheet.encode()), headers=member.headers).status_code
+        == 403
+    )

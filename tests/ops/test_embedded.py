@@ -21,7 +21,9 @@ def test_a_master_key_starting_with_a_dash_works_and_is_not_in_the_process_list(
         assert b"master-key" not in cmdline
         auth = {"Authorization": f"Bearer {key}"}
         assert httpx.get(f"{server.url}/keys", headers=auth).status_code == 200
-        assert httpx.get(f"{server.url}/keys", headers={"Authorization": "Bearer wrong-key-0123456789"}).status_code in (401, 403)
+        assert httpx.get(
+            f"{server.url}/keys", headers={"Authorization": "Bearer wrong-key-0123456789"}
+        ).status_code in (401, 403)
     finally:
         server.stop()
 

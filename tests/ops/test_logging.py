@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-import re
 import json
 import logging
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -73,7 +73,9 @@ def test_database_down_is_a_503_logged_once_not_a_traceback_per_request(client, 
         dead.dispose()
     assert {r.status_code for r in responses} == {503}
     assert responses[0].json()["error"]["code"] == "database_unavailable"
-    warnings = [line for line in log_lines() if line["level"] in ("WARNING", "ERROR") and "again" not in line["message"]]
+    warnings = [
+        line for line in log_lines() if line["level"] in ("WARNING", "ERROR") and "again" not in line["message"]
+    ]
     assert len(warnings) == 1, warnings
     assert "database unavailable" in warnings[0]["message"]
     # readiness sees the database back: the recovery is logged once
@@ -127,17 +129,27 @@ def test_market_api_logs_json_from_every_uvicorn_worker_and_metrics_add_up(tmp_p
     from market.core.config import PROJECT_ROOT
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MARKET_", "PROMETHEUS_"))}
-    env.update({"MARKET_DATA_DIR": str(tmp_path / "var"), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
-                "MARKET_SECRET_KEY": "a-real-secret-for-this-test-0123456789"})  # fmt: skip
+    env.update(
+        {
+            "MARKET_DATA_DIR": str(tmp_path / "var"),
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"),
+            "MARKET_SECRET_KEY": "a-real-secret-for-this-test-0123456789",
+        }
+    )
     (tmp_path / "prom").mkdir()
-    subprocess.run([sys.executable, "-m", "market.cli", "migrate"], cwd=PROJECT_ROOT, env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "market.cli", "migrate"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True
+    )
     port = free_port()
     with open(tmp_path / "api.log", "wb") as out:
         api = subprocess.Popen(
             [sys.executable, "-m", "market.cli", "api", "--port", str(port), "--workers", "2"],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _get(f"{base}/healthz"), timeout=60)
@@ -145,7 +157,9 @@ def test_market_api_logs_json_from_every_uvicorn_worker_and_metrics_add_up(tmp_p
             with httpx.Client() as c:  # a new connection each time: both workers get some
                 assert c.get(f"{base}/healthz", headers={"X-Request-ID": f"req-api-{i}"}).status_code == 200
         text = httpx.get(f"{base}/metrics").text
-        counted = re.search(r'market_http_request_duration_seconds_count\{method="GET",route="/healthz",status="200"\} (\S+)', text)
+        counted = re.search(
+            r'market_http_request_duration_seconds_count\{method="GET",route="/healthz",status="200"\} (\S+)', text
+        )
         assert counted and float(counted.group(1)) >= 20, text[:2000]
         time.sleep(0.5)
         lines = [json.loads(line) for line in (tmp_path / "api.log").read_text().splitlines() if line.startswith("{")]

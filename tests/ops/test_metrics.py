@@ -46,9 +46,11 @@ def test_request_latency_is_labelled_by_route_template_not_raw_path(client, worl
     client.get("/api/v1/achievements/999999999", headers=member.headers)
     after = scrape(client)
     count = "market_http_request_duration_seconds_count"
-    assert value(after, count, method="GET", route=route, status="200") - value(
-        before, count, method="GET", route=route, status="200"
-    ) == 3
+    assert (
+        value(after, count, method="GET", route=route, status="200")
+        - value(before, count, method="GET", route=route, status="200")
+        == 3
+    )
     assert value(after, count, method="GET", route=route, status="404") >= 1
     routes = {dict(labels).get("route") for (name, labels) in after if name.startswith("market_http_request")}
     assert route in routes
@@ -106,9 +108,7 @@ def test_task_outcomes_a_drain_that_reports_an_error_is_a_failure():
 
 
 @pytest.mark.slow
-def test_a_real_worker_reports_a_failed_drain_through_metrics(
-    client, world, celery_worker, tmp_path, monkeypatch
-):
+def test_a_real_worker_reports_a_failed_drain_through_metrics(client, world, celery_worker, tmp_path, monkeypatch):
     """Worker processes write their samples to the multiprocess directory; /metrics adds them up."""
     from market.embedded import free_port
 

@@ -65,8 +65,11 @@ def _ours(data: Path, snapshot: dict[int, int] | None = None) -> dict[int, str]:
             cwd = os.readlink(f"/proc/{pid}/cwd").encode()  # Redis works in its data directory
         except OSError:
             continue
-        if (snapshot and snapshot.get(pid) == start) or any(n in cmdline or n in environ for n in needles) \
-                or cwd.startswith(needles[0]):
+        if (
+            (snapshot and snapshot.get(pid) == start)
+            or any(n in cmdline or n in environ for n in needles)
+            or cwd.startswith(needles[0])
+        ):
             found[pid] = cmdline.replace(b"\0", b" ").decode(errors="replace")[:120]
     return found
 
@@ -94,8 +97,12 @@ class Serve:
         with open(self.out, "wb") as out:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "market.cli", "serve", "--port", str(self.port)],
-                cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def output(self) -> str:
         return self.out.read_text(errors="replace")

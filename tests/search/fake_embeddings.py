@@ -42,8 +42,10 @@ class FakeEmbeddingsServer:
                     self.end_headers()
                     return
                 inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-                data = [{"object": "embedding", "index": i, "embedding": [3 * x for x in fake_vector(t, outer.dimensions)]}
-                        for i, t in enumerate(inputs)]  # fmt: skip
+                data = [
+                    {"object": "embedding", "index": i, "embedding": [3 * x for x in fake_vector(t, outer.dimensions)]}
+                    for i, t in enumerate(inputs)
+                ]
                 data.reverse()  # the protocol orders by `index`, not by position
                 payload = json.dumps({"object": "list", "data": data, "model": body.get("model")}).encode()
                 self.send_response(200)

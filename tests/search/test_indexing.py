@@ -30,9 +30,12 @@ def test_only_public_listings_are_searchable_and_changes_follow(pg_client, meili
     assert draft not in ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "草稿"}))
 
     # an edit is visible after the drain; closing removes it from the index
-    assert pg_client.patch(
-        f"/api/v1/achievements/{published}", json={"title": "钠离子电池正极材料制备"}, headers=inst.headers
-    ).status_code == 200
+    assert (
+        pg_client.patch(
+            f"/api/v1/achievements/{published}", json={"title": "钠离子电池正极材料制备"}, headers=inst.headers
+        ).status_code
+        == 200
+    )
     drain()
     assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "钠离子"})) == [published]
     transition(pg_client, inst, "achievement", published, "close")
@@ -44,13 +47,26 @@ def test_search_expands_synonyms_filters_facets_highlight_sort(pg_client, meili,
     inst = people["institute"]
     battery = post(pg_client, inst, "achievement")
     cheap = post(
-        pg_client, inst, "achievement", title="动力电池快速充电管理技术", summary="电池管理系统的快速充电控制算法研究成果。",
-        keywords=["BMS"], asking_price="面议", maturity="industrial", transfer_modes=["technical_service"],
-    )  # fmt: skip
+        pg_client,
+        inst,
+        "achievement",
+        title="动力电池快速充电管理技术",
+        summary="电池管理系统的快速充电控制算法研究成果。",
+        keywords=["BMS"],
+        asking_price="面议",
+        maturity="industrial",
+        transfer_modes=["technical_service"],
+    )
     other = post(
-        pg_client, inst, "achievement", title="工业机器人自动打磨工作站", technical_field="advanced_manufacturing",
-        summary="用于铸件去毛刺的机器人打磨系统。", keywords=["打磨"], asking_price="200000.00",
-    )  # fmt: skip
+        pg_client,
+        inst,
+        "achievement",
+        title="工业机器人自动打磨工作站",
+        technical_field="advanced_manufacturing",
+        summary="用于铸件去毛刺的机器人打磨系统。",
+        keywords=["打磨"],
+        asking_price="200000.00",
+    )
     drain()
     # 锂电 appears in no achievement: it reaches 锂离子电池 / 动力电池 through the dictionary
     r = pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "锂电"})
@@ -61,15 +77,20 @@ def test_search_expands_synonyms_filters_facets_highlight_sort(pg_client, meili,
     assert any("<em>" in v for item in body["items"] for v in item.get("highlight", {}).values())
     # filters: field, maturity, mode, region prefix, price range with and without 面议
     q = {"kind": "achievement", "q": ""}
-    assert set(ids(pg_client.get("/api/v1/search", params={**q, "technical_field": "advanced_manufacturing"}))) == {other}
+    assert set(ids(pg_client.get("/api/v1/search", params={**q, "technical_field": "advanced_manufacturing"}))) == {
+        other
+    }
     assert ids(pg_client.get("/api/v1/search", params={**q, "maturity": "industrial"})) == [cheap]
     assert ids(pg_client.get("/api/v1/search", params={**q, "mode": "technical_service"})) == [cheap]
     assert len(ids(pg_client.get("/api/v1/search", params={**q, "region_code": "330200"}))) == 3
     assert ids(pg_client.get("/api/v1/search", params={**q, "region_code": "110000"})) == []
     assert ids(pg_client.get("/api/v1/search", params={**q, "max_price": "500000"})) == [other]
-    assert set(ids(pg_client.get("/api/v1/search", params={**q, "max_price": "500000", "include_negotiable": True}))) == {
-        other, cheap,
-    }  # fmt: skip
+    assert set(
+        ids(pg_client.get("/api/v1/search", params={**q, "max_price": "500000", "include_negotiable": True}))
+    ) == {
+        other,
+        cheap,
+    }
     ranged = pg_client.get("/api/v1/search", params={**q, "sort": "price_desc", "min_price": "100000"}).json()
     assert [i["id"] for i in ranged["items"]] == [battery, other]
     assert ranged["items"][0]["asking_price"] == "800000.00"
@@ -81,9 +102,15 @@ def test_match_both_directions_with_reasons(pg_client, meili, people):
     inst, firm = people["institute"], people["firm"]
     battery = post(pg_client, inst, "achievement")
     robot = post(
-        pg_client, inst, "achievement", title="工业机器人自动打磨工作站", technical_field="advanced_manufacturing",
-        summary="用于铸件去毛刺的机器人打磨系统。", keywords=["打磨"], asking_price="200000.00",
-    )  # fmt: skip
+        pg_client,
+        inst,
+        "achievement",
+        title="工业机器人自动打磨工作站",
+        technical_field="advanced_manufacturing",
+        summary="用于铸件去毛刺的机器人打磨系统。",
+        keywords=["打磨"],
+        asking_price="200000.00",
+    )
     demand = post(pg_client, firm, "demand")
     drain()
     r = pg_client.get(f"/api/v1/match/demand/{demand}")
@@ -94,8 +121,10 @@ def test_match_both_directions_with_reasons(pg_client, meili, people):
     top = items[0]
     assert "锂离子电池" in top["matched_terms"] and "正极材料" in top["matched_terms"]
     reasons = {x["constraint"]: x["fit"] for x in top["reasons"]}
-    assert reasons.items() >= {"technical_field": "fit", "maturity": "fit", "price": "fit", "modes": "fit",
-                               "region": "fit"}.items()  # fmt: skip
+    assert (
+        reasons.items()
+        >= {"technical_field": "fit", "maturity": "fit", "price": "fit", "modes": "fit", "region": "fit"}.items()
+    )
     assert reasons.get("concepts") == "fit"  # the shared words, said as a reason too
 
     back = pg_client.get(f"/api/v1/match/achievement/{battery}").json()["items"]
@@ -127,7 +156,9 @@ def test_full_reindex_swaps_without_an_empty_moment(pg_client, meili, people):
         from search.settings import index_uid
 
         while not stop.is_set():
-            seen.append(runtime.get_client().search(index_uid("achievement"), {"q": "", "limit": 0})["estimatedTotalHits"])
+            seen.append(
+                runtime.get_client().search(index_uid("achievement"), {"q": "", "limit": 0})["estimatedTotalHits"]
+            )
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -164,6 +195,7 @@ def test_patent_numbers_match_exactly_without_typo_tolerance(pg_client, meili, p
 def test_settings_are_applied_idempotently(meili):
     from search import indexer
     from search.settings import index_uid
+
     indexer.apply_settings(meili)
     indexer.apply_settings(meili)
     applied = meili.get_settings(index_uid("achievement"))

@@ -25,8 +25,12 @@ SETS = [
     # file, recall@5 floor, MRR floor (hybrid, measured; lexical-only before issue 13), minimum demands / achievements
     pytest.param(EVAL_FILE, 0.95, 0.93, 30, 100, id="tuned"),  # 1.000 / 0.979 (lexical 1.000 / 0.984)
     pytest.param(HOLDOUT_FILE, 0.94, 0.90, 12, 40, id="held-out"),  # 1.000 / 0.974 (lexical 0.947 / 0.886)
-    pytest.param(HOLDOUT_FILE.with_name("match_eval_blind.json"), 0.92, 0.78, 15, 50, id="blind"),  # 0.974 / 0.842 (0.921 / 0.737)
-    pytest.param(HOLDOUT_FILE.with_name("match_eval_blind2.json"), 0.95, 0.88, 30, 100, id="blind2"),  # 1.000 / 0.943 (0.900 / 0.845)
+    pytest.param(
+        HOLDOUT_FILE.with_name("match_eval_blind.json"), 0.92, 0.78, 15, 50, id="blind"
+    ),  # 0.974 / 0.842 (0.921 / 0.737)
+    pytest.param(
+        HOLDOUT_FILE.with_name("match_eval_blind2.json"), 0.95, 0.88, 30, 100, id="blind2"
+    ),  # 1.000 / 0.943 (0.900 / 0.845)
 ]
 
 

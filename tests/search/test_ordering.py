@@ -81,7 +81,9 @@ def test_writers_and_drains_racing_on_postgresql_leave_every_published_listing_i
         try:
             while not stop.is_set():
                 listing = post(http, member, "achievement", publish=False, title="并发写入的成果")
-                r = http.patch(f"/api/v1/achievements/{listing}", json={"title": "并发写入的成果（改）"}, headers=member.headers)
+                r = http.patch(
+                    f"/api/v1/achievements/{listing}", json={"title": "并发写入的成果（改）"}, headers=member.headers
+                )
                 assert r.status_code == 200, r.text
                 transition(http, member, "achievement", listing, "publish")
                 published.append(listing)
@@ -111,6 +113,7 @@ def test_writers_and_drains_racing_on_postgresql_leave_every_published_listing_i
     while indexer_pending:
         drain()
         with session_scope() as s:
-            indexer_pending = s.scalar(sa.select(sa.func.count()).where(
-                OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None)))  # fmt: skip
+            indexer_pending = s.scalar(
+                sa.select(sa.func.count()).where(OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None))
+            )
     assert set(published) <= _indexed_ids()

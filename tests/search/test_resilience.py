@@ -26,8 +26,9 @@ def _indexed_ids(kind: str = "achievement") -> set[int]:
 
 def _pending() -> int:
     with session_scope() as s:
-        return s.scalar(sa.select(sa.func.count()).where(
-            OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None)))  # fmt: skip
+        return s.scalar(
+            sa.select(sa.func.count()).where(OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None))
+        )
 
 
 def test_writes_survive_meilisearch_outage_and_index_converges(pg_client, pg_world, meili, meili_server):
@@ -46,8 +47,9 @@ def test_writes_survive_meilisearch_outage_and_index_converges(pg_client, pg_wor
         result = indexer.drain_once(runtime.get_client(), _extractor())
         assert result.error and result.processed == 0
         with session_scope() as s:
-            rows = s.scalars(sa.select(OutboxEvent).where(
-                OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None))).all()  # fmt: skip
+            rows = s.scalars(
+                sa.select(OutboxEvent).where(OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None))
+            ).all()
             assert len(rows) == 10 and all(r.last_error and r.attempts == 1 for r in rows)
     finally:
         meili_server.start()
@@ -90,9 +92,13 @@ def test_worker_killed_mid_batch_loses_nothing(pg_client, pg_world, pg_engine, m
     inst = pg_world.member(OrgKind.institute)
     listing_ids = [post(pg_client, inst, "achievement", title=f"钙钛矿光伏组件封装 {i}") for i in range(4)]
     env = {
-        **os.environ, "DB": engine_url(pg_engine), "MEILI": meili_server.url, "KEY": meili_app_key,
-        "PREFIX": runtime.index_prefix(), "LEASE": "3",
-    }  # fmt: skip
+        **os.environ,
+        "DB": engine_url(pg_engine),
+        "MEILI": meili_server.url,
+        "KEY": meili_app_key,
+        "PREFIX": runtime.index_prefix(),
+        "LEASE": "3",
+    }
     proc = subprocess.run([sys.executable, "-c", KILLED_WORKER], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -9, proc.stderr
     assert proc.stdout.strip() == "3"  # it held three rows when it died
@@ -105,9 +111,7 @@ def test_worker_killed_mid_batch_loses_nothing(pg_client, pg_world, pg_engine, m
 
 
 @pytest.mark.slow
-def test_celery_worker_drains_after_commit_and_a_killed_worker_is_replaced(
-    pg_client, pg_world, meili, celery_worker
-):
+def test_celery_worker_drains_after_commit_and_a_killed_worker_is_replaced(pg_client, pg_world, meili, celery_worker):
     import workers.search  # noqa: F401 - registers the after-commit nudger in this process
 
     lease = {"MARKET_SEARCH_LEASE_SECONDS": "3"}

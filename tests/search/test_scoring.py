@@ -5,18 +5,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from search.scoring import (
-    explain_fused,
-    fuse_ranks,
-    fused_score,
+    CHECKS,
     FIELD_TEXT_FACTOR,
     FIT_VALUE,
     NO_TEXT_REASON,
     NO_TEXT_SHARE,
-    CHECKS,
     WEIGHTS,
     Facts,
     Fit,
+    explain_fused,
     field_fit,
+    fuse_ranks,
+    fused_score,
     maturity_fit,
     modes_fit,
     price_fit,
@@ -44,7 +44,14 @@ def test_field(demand, achievement, fit):
 
 @pytest.mark.parametrize(
     ("wanted", "has", "fit"),
-    [(3, 5, Fit.fit), (3, 3, Fit.fit), (3, 2, Fit.partial), (4, 1, Fit.miss), (None, 2, Fit.unknown), (3, None, Fit.unknown)],
+    [
+        (3, 5, Fit.fit),
+        (3, 3, Fit.fit),
+        (3, 2, Fit.partial),
+        (4, 1, Fit.miss),
+        (None, 2, Fit.unknown),
+        (3, None, Fit.unknown),
+    ],
 )
 def test_maturity(wanted, has, fit):
     assert maturity_fit(D(maturity_rank=wanted), A(maturity_rank=has)).fit == fit
@@ -82,7 +89,12 @@ def test_modes(wanted, offered, fit):
 
 @pytest.mark.parametrize(
     ("a", "b", "fit"),
-    [("330212", "330203", Fit.fit), ("330212", "330106", Fit.partial), ("330212", "320102", Fit.miss), (None, "330212", Fit.unknown)],
+    [
+        ("330212", "330203", Fit.fit),
+        ("330212", "330106", Fit.partial),
+        ("330212", "320102", Fit.miss),
+        (None, "330212", Fit.unknown),
+    ],
 )
 def test_region(a, b, fit):
     assert region_fit(D(region_code=a), A(region_code=b)).fit == fit
@@ -108,7 +120,11 @@ def test_score_combines_text_and_constraints_with_reasons():
     assert s_good.score > s_bad.score
     assert s_good.score == pytest.approx(WEIGHTS["text"] * s_good.text_score + 1 - WEIGHTS["text"], abs=1e-4)
     assert {r.constraint: r.fit for r in s_bad.reasons} == {
-        "technical_field": Fit.miss, "maturity": Fit.miss, "price": Fit.miss, "modes": Fit.miss, "region": Fit.miss,
+        "technical_field": Fit.miss,
+        "maturity": Fit.miss,
+        "price": Fit.miss,
+        "modes": Fit.miss,
+        "region": Fit.miss,
     }
     assert s_good.matched_terms == ("锂离子电池",)
     assert sum(WEIGHTS.values()) == pytest.approx(1.0)
@@ -160,22 +176,30 @@ def test_same_field_fallback_without_text_ranks_below_any_same_field_text_eviden
 def _facts():
     codes = st.sampled_from([None, "330212", "330203", "330106", "320102", "33"])
     return st.builds(
-        Facts, st.sampled_from([None, "new_energy", "agriculture"]), st.one_of(st.none(), st.integers(1, 5)),
-        st.one_of(st.none(), st.integers(0, 10**9)), st.booleans(),
-        st.frozensets(st.sampled_from(["transfer", "license", "equity"])), codes,
+        Facts,
+        st.sampled_from([None, "new_energy", "agriculture"]),
+        st.one_of(st.none(), st.integers(1, 5)),
+        st.one_of(st.none(), st.integers(0, 10**9)),
+        st.booleans(),
+        st.frozensets(st.sampled_from(["transfer", "license", "equity"])),
+        codes,
         st.frozensets(st.sampled_from(["锂离子电池", "正极材料", "隔膜"])),
-    )  # fmt: skip
+    )
 
 
-
-WEIGHTS_OF_CONCEPTS = st.dictionaries(st.sampled_from(["锂离子电池", "正极材料", "电解液"]), st.floats(0.5, 6), min_size=1)
+WEIGHTS_OF_CONCEPTS = st.dictionaries(
+    st.sampled_from(["锂离子电池", "正极材料", "电解液"]), st.floats(0.5, 6), min_size=1
+)
 
 
 @given(demand=_facts(), candidate=_facts(), engine=st.floats(0, 1), weights=WEIGHTS_OF_CONCEPTS)
 def test_ranking_score_is_the_explained_score(demand, candidate, engine, weights):
     # every candidate is ranked by rank_score and only those shown are explained: the two must agree
     explained = score_pair(demand, candidate, query_concepts=weights, candidate=candidate, engine_score=engine)
-    assert rank_score(demand, candidate, query_concepts=weights, candidate=candidate, engine_score=engine) == explained.score
+    assert (
+        rank_score(demand, candidate, query_concepts=weights, candidate=candidate, engine_score=engine)
+        == explained.score
+    )
     assert [r.fit for r in explained.reasons] == [check(demand, candidate) for _, check in CHECKS]
 
 

@@ -21,13 +21,17 @@ from tests.search.fake_embeddings import FakeEmbeddingsServer
 
 # A firm's complaint and an institute's technology: no word in common, one meaning.
 FUME_HOOD = {
-    "title": "餐饮油烟高效净化装置", "keywords": ["油烟净化", "静电除油"], "technical_field": "environmental",
+    "title": "餐饮油烟高效净化装置",
+    "keywords": ["油烟净化", "静电除油"],
+    "technical_field": "environmental",
     "summary": "采用高压静电与活性炭吸附复合工艺。对厨房排放的油烟颗粒去除率超过95%。设备体积小，适合学校和单位食堂安装。",
-}  # fmt: skip
+}
 CANTEEN = {
-    "title": "食堂做饭的烟味太大", "keywords": [], "technical_field": "environmental",
+    "title": "食堂做饭的烟味太大",
+    "keywords": [],
+    "technical_field": "environmental",
     "description": "我们厂的职工食堂一到中午炒菜，排出去的烟又黑又呛，周边小区居民多次打电话投诉，想找个办法解决。",
-}  # fmt: skip
+}
 BATTERY = {"title": "高镍三元锂离子电池正极材料制备技术", "technical_field": "new_energy"}
 FRAGMENTS = ("以上", "检效率低", "氧塑封料", "替代进口环", "家电降噪")
 
@@ -69,7 +73,9 @@ def meili_vector(meili, kind: str, listing_id: int):
 def stored_rows(kind: str, listing_id: int) -> list[ListingEmbedding]:
     with session_scope() as s:
         rows = s.scalars(
-            sa.select(ListingEmbedding).where(ListingEmbedding.entity_type == kind, ListingEmbedding.entity_id == listing_id)
+            sa.select(ListingEmbedding).where(
+                ListingEmbedding.entity_type == kind, ListingEmbedding.entity_id == listing_id
+            )
         ).all()
         s.expunge_all()
         return rows
@@ -89,7 +95,11 @@ def test_a_complaint_finds_the_technology_by_meaning_with_reasons_in_words(pg_cl
     item = body["items"][found.index(hood)]
     meaning = [r["detail"] for r in item["reasons"] if r["constraint"] == "meaning"]
     # the sentence of the achievement closest in meaning to the complaint, quoted from its summary
-    assert meaning and meaning[0].startswith("最相近的一句") and meaning[0].split("「")[1].rstrip("」") in FUME_HOOD["summary"]
+    assert (
+        meaning
+        and meaning[0].startswith("最相近的一句")
+        and meaning[0].split("「")[1].rstrip("」") in FUME_HOOD["summary"]
+    )
     assert item["semantic_similarity"] > 0.5
     # and the reverse: the institute's achievement finds the firm's complaint
     assert demand in [i["listing"]["id"] for i in match(pg_client, inst, "achievement", hood)["items"]]
@@ -98,25 +108,60 @@ def test_a_complaint_finds_the_technology_by_meaning_with_reasons_in_words(pg_cl
 def test_reasons_never_show_fragments(pg_client, meili, model, people):
     inst, firm = people["institute"], people["firm"]
     inspection = post(
-        pg_client, inst, "achievement", title="基于机器视觉的表面缺陷在线检测系统", technical_field="advanced_manufacturing",
-        keywords=["机器视觉", "缺陷检测"], summary="替代人工质检效率低的问题，检测准确率在99%以上，漏检率低于0.1%。",
-    )  # fmt: skip
+        pg_client,
+        inst,
+        "achievement",
+        title="基于机器视觉的表面缺陷在线检测系统",
+        technical_field="advanced_manufacturing",
+        keywords=["机器视觉", "缺陷检测"],
+        summary="替代人工质检效率低的问题，检测准确率在99%以上，漏检率低于0.1%。",
+    )
     molding = post(
-        pg_client, inst, "achievement", title="高导热环氧塑封料", technical_field="new_materials", keywords=["环氧塑封料"],
+        pg_client,
+        inst,
+        "achievement",
+        title="高导热环氧塑封料",
+        technical_field="new_materials",
+        keywords=["环氧塑封料"],
         summary="替代进口环氧塑封料，用于功率器件封装，依赖进口的问题得到解决。",
-    )  # fmt: skip
+    )
     fridge = post(
-        pg_client, inst, "achievement", title="冰箱压缩机降噪技术", technical_field="advanced_manufacturing",
+        pg_client,
+        inst,
+        "achievement",
+        title="冰箱压缩机降噪技术",
+        technical_field="advanced_manufacturing",
         summary="解决冰箱噪音大的问题，整机降噪5分贝以上。",
-    )  # fmt: skip
+    )
     demands = [
-        post(pg_client, firm, "demand", title="人工质检效率低", technical_field="advanced_manufacturing", keywords=[],
-             description="人工质检效率低，漏检率在5%以上，想用自动化设备替代。"),
-        post(pg_client, firm, "demand", title="想替代进口环氧塑封料", technical_field="new_materials", keywords=[],
-             description="封装用的环氧塑封料依赖进口，价格高，希望替代进口环氧塑封料。"),
-        post(pg_client, firm, "demand", title="冰箱里的食物容易坏", technical_field="agriculture", keywords=[],
-             description="冰箱里的蔬菜水果放两天就坏，想延长食品保鲜时间。"),
-    ]  # fmt: skip
+        post(
+            pg_client,
+            firm,
+            "demand",
+            title="人工质检效率低",
+            technical_field="advanced_manufacturing",
+            keywords=[],
+            description="人工质检效率低，漏检率在5%以上，想用自动化设备替代。",
+        ),
+        post(
+            pg_client,
+            firm,
+            "demand",
+            title="想替代进口环氧塑封料",
+            technical_field="new_materials",
+            keywords=[],
+            description="封装用的环氧塑封料依赖进口，价格高，希望替代进口环氧塑封料。",
+        ),
+        post(
+            pg_client,
+            firm,
+            "demand",
+            title="冰箱里的食物容易坏",
+            technical_field="agriculture",
+            keywords=[],
+            description="冰箱里的蔬菜水果放两天就坏，想延长食品保鲜时间。",
+        ),
+    ]
     drain()
     embed()
     texts = {}
@@ -143,8 +188,11 @@ def test_searchable_by_words_at_once_by_meaning_once_its_vector_lands(pg_client,
     assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "油烟净化"})) == [hood]
     assert meili_vector(meili, "achievement", hood) is None
     with session_scope() as s:
-        queued = s.scalars(sa.select(OutboxEvent.entity_id).where(OutboxEvent.topic == vectors.EMBED_TOPIC,
-                                                                   OutboxEvent.processed_at.is_(None))).all()  # fmt: skip
+        queued = s.scalars(
+            sa.select(OutboxEvent.entity_id).where(
+                OutboxEvent.topic == vectors.EMBED_TOPIC, OutboxEvent.processed_at.is_(None)
+            )
+        ).all()
     assert set(queued) == {hood, demand}
     embed()
     vector = meili_vector(meili, "achievement", hood)
@@ -160,8 +208,9 @@ def test_an_edit_re_embeds_the_listing(pg_client, meili, model, people):
     embed()
     before = meili_vector(meili, "achievement", hood)
     [row] = stored_rows("achievement", hood)
-    r = pg_client.patch(f"/api/v1/achievements/{hood}", json={"summary": "管道电伴热防冻，冬季水管不再冻裂。"},
-                        headers=inst.headers)  # fmt: skip
+    r = pg_client.patch(
+        f"/api/v1/achievements/{hood}", json={"summary": "管道电伴热防冻，冬季水管不再冻裂。"}, headers=inst.headers
+    )
     assert r.status_code == 200, r.text
     drain()
     assert meili_vector(meili, "achievement", hood) is None  # the old text's vector is not kept for the new text
@@ -250,8 +299,11 @@ COMPLAINT = "饭店排烟扰民"
 
 def test_search_and_a_saved_query_find_by_meaning(pg_client, meili, model, people):
     inst, firm = people["institute"], people["firm"]
-    r = pg_client.post("/api/v1/saved-searches", json={"name": "油烟", "target": "achievement", "query": COMPLAINT},
-                       headers=firm.headers)  # fmt: skip
+    r = pg_client.post(
+        "/api/v1/saved-searches",
+        json={"name": "油烟", "target": "achievement", "query": COMPLAINT},
+        headers=firm.headers,
+    )
     assert r.status_code == 201, r.text
     hood = post(pg_client, inst, "achievement", **FUME_HOOD)
     battery = post(pg_client, inst, "achievement", **BATTERY)

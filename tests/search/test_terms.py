@@ -4,19 +4,34 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.synonyms import Thesaurus, parse_groups, shipped_groups, shipped_thesaurus
 from search.query import SearchFilters, fallback_position, match_queries
+from search.synonyms import Thesaurus, parse_groups, shipped_groups, shipped_thesaurus
 from search.terms import (
-    OOV_MAX_LEN, Concept, ConceptMatcher, Segmenter, TermExtractor, bigrams, covers, oov_terms, shipped_vocabulary,
-)  # fmt: skip
+    OOV_MAX_LEN,
+    Concept,
+    ConceptMatcher,
+    Segmenter,
+    TermExtractor,
+    bigrams,
+    covers,
+    oov_terms,
+    shipped_vocabulary,
+)
 
 
 def test_shipped_dictionary_has_at_least_200_groups_with_the_issue_examples():
     groups = shipped_groups()
     assert len(groups) >= 200
     t = shipped_thesaurus()
-    for a, b in [("锂电", "锂离子电池"), ("锂电", "动力电池"), ("机器换人", "自动化改造"), ("机器换人", "机器人"),
-                 ("轻量化", "减重"), ("废水", "污水"), ("VOCs", "有机废气")]:  # fmt: skip
+    for a, b in [
+        ("锂电", "锂离子电池"),
+        ("锂电", "动力电池"),
+        ("机器换人", "自动化改造"),
+        ("机器换人", "机器人"),
+        ("轻量化", "减重"),
+        ("废水", "污水"),
+        ("VOCs", "有机废气"),
+    ]:
         assert t.concept(a) == t.concept(b) or b.lower() in t.expand(a), (a, b)
 
 
@@ -116,9 +131,17 @@ def test_out_of_dictionary_pieces_that_extend_another_concept_are_dropped():
 
 
 def test_text_that_says_only_the_end_of_a_phrase_links_to_it_when_unambiguous():
-    ex = TermExtractor(Thesaurus.of([
-        ["疲劳驾驶", "司机犯困", "开车打瞌睡"], ["光老化", "户外发脆"], ["再生塑料", "再生料发黄"], ["锈蚀", "不锈钢发黄"],
-    ]), frozenset())  # fmt: skip
+    ex = TermExtractor(
+        Thesaurus.of(
+            [
+                ["疲劳驾驶", "司机犯困", "开车打瞌睡"],
+                ["光老化", "户外发脆"],
+                ["再生塑料", "再生料发黄"],
+                ["锈蚀", "不锈钢发黄"],
+            ]
+        ),
+        frozenset(),
+    )
     assert ex.linked_terms("夜班公交司机容易打瞌睡，还有人犯困") == ["开车打瞌睡", "司机犯困"]
     assert ex.thesaurus.concept(ex.terms("老是犯困")[0]) == "疲劳驾驶"
     # 发黄 ends phrases of two concepts: no link; 司机 is only the start of 司机犯困: no link
@@ -133,7 +156,11 @@ def test_match_queries_add_relaxed_oov_queries_and_a_same_field_fallback():
     concepts = ex.concepts("锂电防水涂层", [], "")
     queries = match_queries("x_achievements", "achievement", concepts, SearchFilters(), field="new_energy")
     assert [(q["q"], q.get("matchingStrategy")) for q in queries] == [
-        ("锂电", None), ("锂离子电池", None), ("防水涂层", "last"), ("防水涂层", "frequency"), ("", None),
+        ("锂电", None),
+        ("锂离子电池", None),
+        ("防水涂层", "last"),
+        ("防水涂层", "frequency"),
+        ("", None),
     ]
     assert fallback_position(queries) == 4
     assert queries[4]["filter"][-1] == 'technical_field = "new_energy"'

@@ -21,8 +21,9 @@ def registered_world(client, world):
     far_buyer = world.member(OrgKind.enterprise, region_code="310104")
     registrar = world.bureau(Role.registrar)
     for buyer in (local_buyer, far_buyer):
-        cid = client.post(f"{API}/contracts", json=contract_body(seller.org_id, buyer.org_id),
-                          headers=seller.headers).json()["id"]
+        cid = client.post(
+            f"{API}/contracts", json=contract_body(seller.org_id, buyer.org_id), headers=seller.headers
+        ).json()["id"]
         assert client.post(f"{API}/contracts/{cid}/register", headers=registrar.headers).status_code == 200
     return seller, registrar
 
@@ -90,6 +91,6 @@ def test_monthly_report_task(client, world):
     r = client.get(f"{API}/stats/reports/1999/1", headers=registrar.headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "report_not_found"
     # the default run reports on the month just ended
-    prev = (today().replace(day=1) - dt.timedelta(days=1))
+    prev = today().replace(day=1) - dt.timedelta(days=1)
     monthly_report()
     assert client.get(f"{API}/stats/reports/{prev.year}/{prev.month}", headers=registrar.headers).status_code == 200

@@ -34,8 +34,11 @@ def build_ledger(world, n=36, seed=7):
     members = []
     for i in range(8):
         kind = [OrgKind.university, OrgKind.institute, OrgKind.enterprise][i % 3]
-        members.append(world.member(kind, region_code=REGIONS[i % len(REGIONS)],
-                                    entity_type_code=["022", "021", "150", "170"][i % 4]))
+        members.append(
+            world.member(
+                kind, region_code=REGIONS[i % len(REGIONS)], entity_type_code=["022", "021", "150", "170"][i % 4]
+            )
+        )
     broker = world.org(OrgKind.intermediary, region_code="330203")
     registrar = actor_of(world.bureau(Role.registrar), Role.registrar)
     orgs = {}
@@ -53,29 +56,46 @@ def build_ledger(world, n=36, seed=7):
         total = Decimal(rnd.randrange(10_000_00, 9_000_000_00)) / 100
         deduction = (total * Decimal(rnd.choice([0, 0, 5, 20])) / 100).quantize(Decimal("0.01"))
         foreign_buyer = i % 9 == 4
-        parties = [{"role": "seller", "org_id": seller.org_id},
-                   {"role": "buyer", "name": "Acme Robotics Inc.", "country": "US"} if foreign_buyer
-                   else {"role": "buyer", "org_id": buyer.org_id}]
+        parties = [
+            {"role": "seller", "org_id": seller.org_id},
+            {"role": "buyer", "name": "Acme Robotics Inc.", "country": "US"}
+            if foreign_buyer
+            else {"role": "buyer", "org_id": buyer.org_id},
+        ]
         with_broker = i % 3 == 0
         if with_broker:
             parties.append({"role": "intermediary", "org_id": broker, "broker_name": "张经纪"})
         reg_day = today - dt.timedelta(days=rnd.randrange(0, 500))
         body = contract_body(
-            seller.org_id, buyer.org_id, contract_type=ctype, subtype=subtype, total_amount=str(total),
+            seller.org_id,
+            buyer.org_id,
+            contract_type=ctype,
+            subtype=subtype,
+            total_amount=str(total),
             deductions=[{"kind": "equipment", "amount": str(deduction)}] if deduction else [],
-            technical_transaction_amount=None, technical_field=rnd.choice(list(TechnicalField)).value,
-            ip_type=rnd.choice(list(IPType)).value, parties=parties,
+            technical_transaction_amount=None,
+            technical_field=rnd.choice(list(TechnicalField)).value,
+            ip_type=rnd.choice(list(IPType)).value,
+            parties=parties,
             signing_date=(reg_day - dt.timedelta(days=3)).isoformat(),
             valid_from=(reg_day - dt.timedelta(days=3)).isoformat(),
         )
         cid = import_contract(world, body, reg_day)
-        buyer_dims = ({"code": "", "name": "Acme Robotics Inc.", "etype": "", "region": ""} if foreign_buyer
-                      else orgs[buyer.org_id])
+        buyer_dims = (
+            {"code": "", "name": "Acme Robotics Inc.", "etype": "", "region": ""}
+            if foreign_buyer
+            else orgs[buyer.org_id]
+        )
         dims = {
-            "contract_type": ctype, "subtype": f"{ctype}.{subtype}", "technical_field": body["technical_field"],
-            "ip_type": body["ip_type"], "seller": orgs[seller.org_id], "buyer": buyer_dims,
+            "contract_type": ctype,
+            "subtype": f"{ctype}.{subtype}",
+            "technical_field": body["technical_field"],
+            "ip_type": body["ip_type"],
+            "seller": orgs[seller.org_id],
+            "buyer": buyer_dims,
             "intermediary": orgs[broker]["name"] if with_broker else "",
-            "total": total, "tta": total - deduction,
+            "total": total,
+            "tta": total - deduction,
         }
         entries.append((reg_day, 1, dims))
         registered.append((cid, reg_day, dims))
@@ -140,11 +160,15 @@ def test_every_breakdown_reconciles(world, engine):
     today = service.today()
     last_month_end = today.replace(day=1) - dt.timedelta(days=1)
     # Mid-month edges (ledger), whole months and whole years (rollup), and both at once.
-    windows = [(dt.date(today.year, 1, 1), today), (today - dt.timedelta(days=800), today),
-               (today - dt.timedelta(days=200), today - dt.timedelta(days=30)),
-               (dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)),
-               (dt.date(today.year - 1, today.month, 1), last_month_end),
-               (dt.date(today.year - 2, 12, 1), today), (today, today)]
+    windows = [
+        (dt.date(today.year, 1, 1), today),
+        (today - dt.timedelta(days=800), today),
+        (today - dt.timedelta(days=200), today - dt.timedelta(days=30)),
+        (dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)),
+        (dt.date(today.year - 1, today.month, 1), last_month_end),
+        (dt.date(today.year - 2, 12, 1), today),
+        (today, today),
+    ]
     with session_scope() as s:
         # The rollup the service kept in step equals a GROUP BY over the ledger, and a rebuild changes nothing.
         assert rollup.differences(s) == []
@@ -166,8 +190,10 @@ def test_every_breakdown_reconciles(world, engine):
             for level in (2, 4):
                 got = as_map(stats.breakdown(s, "seller_region", start, end, region_level=level))
                 assert got == tally(entries, start, end, lambda d: d["seller"]["region"][:level]), level
-            flows = {r["key"]: (r["count"], r["total_amount"], r["technical_transaction_amount"])
-                     for r in stats.flows(s, start, end, "3302").rows}
+            flows = {
+                r["key"]: (r["count"], r["total_amount"], r["technical_transaction_amount"])
+                for r in stats.flows(s, start, end, "3302").rows
+            }
             local = lambda r: r.startswith("3302")  # noqa: E731
             expect = {
                 "output": lambda d: "x" if local(d["seller"]["region"]) else None,
@@ -177,7 +203,9 @@ def test_every_breakdown_reconciles(world, engine):
                 "outflow": lambda d: "x" if local(d["seller"]["region"]) and not local(d["buyer"]["region"]) else None,
             }
             for name, key in expect.items():
-                assert flows[name] == tally(entries, start, end, key).get("x", (0, Decimal("0.00"), Decimal("0.00"))), name
+                assert flows[name] == tally(entries, start, end, key).get("x", (0, Decimal("0.00"), Decimal("0.00"))), (
+                    name
+                )
         # series by month against the tally, and year-on-year
         series = stats.series(s, dt.date(today.year - 1, 1, 1), today, "month")
         for row in series.rows:
@@ -189,4 +217,3 @@ def test_every_breakdown_reconciles(world, engine):
             assert row["previous_count"] == prev[0]
         quarters = stats.series(s, dt.date(today.year - 1, 1, 1), today, "quarter")
         assert sum(r["count"] for r in quarters.rows) == sum(r["count"] for r in series.rows)
-

@@ -26,12 +26,16 @@ def test_cli_and_endpoint_produce_and_reproduce(client, world):
     r = client.post(f"{API}/reports/{year}/{month}", headers=registrar.headers)
     assert r.status_code == 201, r.text
     first = r.json()
-    cid = client.post("/api/v1/contracts", json=contract_body(seller.org_id, buyer.org_id), headers=seller.headers).json()["id"]
+    cid = client.post(
+        "/api/v1/contracts", json=contract_body(seller.org_id, buyer.org_id), headers=seller.headers
+    ).json()["id"]
     assert client.post(f"/api/v1/contracts/{cid}/register", headers=registrar.headers).status_code == 200
     # produced once: without replace the stored report stands; with replace it counts the new registration
     assert client.post(f"{API}/reports/{year}/{month}", headers=registrar.headers).json()["id"] == first["id"]
-    summary = lambda: {t["title"]: t for t in client.get(f"{API}/reports/{year}/{month}", headers=registrar.headers)  # noqa: E731
-                       .json()["content"]["tables"]}["summary"]["rows"][0]["count"]
+    summary = lambda: {
+        t["title"]: t
+        for t in client.get(f"{API}/reports/{year}/{month}", headers=registrar.headers).json()["content"]["tables"]  # noqa: E731
+    }["summary"]["rows"][0]["count"]
     assert summary() == 0
     r = client.post(f"{API}/reports/{year}/{month}", params={"replace": "true"}, headers=registrar.headers)
     assert r.status_code == 201 and r.json()["id"] == first["id"] and summary() == 1

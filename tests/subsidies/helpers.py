@@ -16,7 +16,9 @@ FIRM = Party("宁波某企业", org_id=9101, entity_type="150", region="330206")
 FIRM_2 = Party("宁波另一企业", org_id=9102, entity_type="170", region="330281")
 OUTSIDE_FIRM = Party("上海某企业", org_id=9201, entity_type="150", region="310115")
 CITY_BROKER = Party("市级技术转移机构", org_id=9301, entity_type="150", region="330201", filing_level="city")
-PROVINCIAL_BROKER = Party("省级技术转移机构", org_id=9302, entity_type="150", region="330201", filing_level="provincial")
+PROVINCIAL_BROKER = Party(
+    "省级技术转移机构", org_id=9302, entity_type="150", region="330201", filing_level="provincial"
+)
 
 
 def fact(
@@ -54,20 +56,29 @@ def adopt(client, who, *codes: str, jurisdiction: str = "3302") -> None:
 
     for code in codes:
         spec = client.get(f"/api/v1/subsidies/policies/{code}", headers=who.headers).json()["spec"]
-        r = client.put(f"/api/v1/subsidies/policies/{code}", headers=who.headers,
-                       json=policy_to_dict(adopted(policy_from_dict(spec), jurisdiction)))  # fmt: skip
+        r = client.put(
+            f"/api/v1/subsidies/policies/{code}",
+            headers=who.headers,
+            json=policy_to_dict(adopted(policy_from_dict(spec), jurisdiction)),
+        )
         assert r.status_code == 200, r.text
 
 
-def filed(client, world, level: str, filed_on: dt.date, *, region: str = "330201", valid_until: dt.date | None = None) -> int:
+def filed(
+    client, world, level: str, filed_on: dt.date, *, region: str = "330201", valid_until: dt.date | None = None
+) -> int:
     """An intermediary that applied for a filing and had it recorded by the bureau (through the API)."""
     from market.accounts.roles import Role
     from market.core.vocab import OrgKind
 
     member = world.member(OrgKind.intermediary, region_code=region)
     fid = client.post("/api/v1/filings", json={"level": level}, headers=member.headers).json()["id"]
-    body = {"filing_number": f"F-{fid}", "level": level, "filed_on": filed_on.isoformat(),
-            "valid_until": valid_until.isoformat() if valid_until else None}  # fmt: skip
+    body = {
+        "filing_number": f"F-{fid}",
+        "level": level,
+        "filed_on": filed_on.isoformat(),
+        "valid_until": valid_until.isoformat() if valid_until else None,
+    }
     r = client.post(f"/api/v1/filings/{fid}/record", json=body, headers=world.bureau(Role.bureau_admin).headers)
     assert r.status_code == 200, r.text
     return member.org_id

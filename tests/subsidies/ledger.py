@@ -34,22 +34,38 @@ def add_contract(
         total = Decimal(str(amount))
         seller_org = s.get(Organisation, seller)
         c = Contract(
-            status=status, contract_type=type, subtype=subtype, project_name=project or f"项目{n}",
-            total_amount=total, technical_transaction_amount=total if technical is None else Decimal(str(technical)),
-            filer_org_id=seller_org.id, registration_office="330200", registration_year=on.year,
-            registration_sequence=n, registration_number=f"{on.year}3302{n:06d}", registration_date=on, **flags,
-        )  # fmt: skip
+            status=status,
+            contract_type=type,
+            subtype=subtype,
+            project_name=project or f"项目{n}",
+            total_amount=total,
+            technical_transaction_amount=total if technical is None else Decimal(str(technical)),
+            filer_org_id=seller_org.id,
+            registration_office="330200",
+            registration_year=on.year,
+            registration_sequence=n,
+            registration_number=f"{on.year}3302{n:06d}",
+            registration_date=on,
+            **flags,
+        )
         s.add(c)
         s.flush()
         for role, org_id in (("seller", seller), ("buyer", buyer), ("intermediary", intermediary)):
             if org_id is None:
                 continue
             o = s.get(Organisation, org_id)
-            s.add(ContractParty(
-                contract_id=c.id, role=role, org_id=o.id, name=o.name, credit_code=o.credit_code,
-                entity_type_code=o.entity_type_code, region_code=o.region_code,
-                broker_name=broker if role == "intermediary" else None,
-            ))  # fmt: skip
+            s.add(
+                ContractParty(
+                    contract_id=c.id,
+                    role=role,
+                    org_id=o.id,
+                    name=o.name,
+                    credit_code=o.credit_code,
+                    entity_type_code=o.entity_type_code,
+                    region_code=o.region_code,
+                    broker_name=broker if role == "intermediary" else None,
+                )
+            )
         if paid is not None:
             s.add(ContractPayment(contract_id=c.id, amount=Decimal(str(paid)), received_on=on))
         return c.id

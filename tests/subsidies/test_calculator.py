@@ -10,9 +10,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market.subsidies.calculator import (
-    Aggregation, Basis, Beneficiary, Bracket, ContractFact, History, Party, Period, Policy, PolicyError,
-    bracket_amount, compute, policy_from_dict, policy_to_dict, working_json,
-)  # fmt: skip
+    Aggregation,
+    Basis,
+    Beneficiary,
+    Bracket,
+    ContractFact,
+    History,
+    Party,
+    Period,
+    Policy,
+    PolicyError,
+    bracket_amount,
+    compute,
+    policy_from_dict,
+    policy_to_dict,
+    working_json,
+)
 from tests.subsidies.helpers import FIRM, UNI, fact
 
 Y2024 = Period.year(2024)
@@ -56,8 +69,11 @@ def test_why_a_contract_is_excluded(changes, reason):
 
 
 def test_a_flagged_policy_ignores_unflagged_contracts():
-    out = compute(seller_policy(required_flags_any=frozenset({"first_set", "domestic_first"})),
-                  [fact(100_000), fact(100_000, domestic_first=True)], Y2024)  # fmt: skip
+    out = compute(
+        seller_policy(required_flags_any=frozenset({"first_set", "domestic_first"})),
+        [fact(100_000), fact(100_000, domestic_first=True)],
+        Y2024,
+    )
     assert only(out).total == D("10000.00") and out.out_of_scope == 1
 
 
@@ -88,11 +104,16 @@ def test_re_transfer_pays_only_the_value_added_over_the_highest_earlier_transfer
     out = compute(seller_policy(), [cheaper, resale, first, development], Y2024).by_key()
     uni = out["org:9001"]
     assert {c.contract_id: c.counted_amount for c in uni.contributions} == {
-        first.contract_id: D("1000000"), development.contract_id: D("5000000"),  # development moves no achievement
+        first.contract_id: D("1000000"),
+        development.contract_id: D("5000000"),  # development moves no achievement
     }
     assert {e.contract_id: e.reason for e in uni.exclusions} == {cheaper.contract_id: "no_value_added"}
     firm = out["org:9101"].contributions[0]
-    assert (firm.basis_amount, firm.counted_amount, firm.prior_transfer_value) == (D("1500000"), D("500000"), D("1000000"))
+    assert (firm.basis_amount, firm.counted_amount, firm.prior_transfer_value) == (
+        D("1500000"),
+        D("500000"),
+        D("1000000"),
+    )
     assert firm.amount == D("50000.00")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal as D
 
 import pytest
 
@@ -28,8 +27,11 @@ def m(world, client):
 
 
 def run(client, m, start, end, codes, **extra) -> dict:
-    r = client.post("/api/v1/subsidies/runs", headers=m["officer"].headers,
-                    json={"period_start": start, "period_end": end, "policy_codes": codes, **extra})  # fmt: skip
+    r = client.post(
+        "/api/v1/subsidies/runs",
+        headers=m["officer"].headers,
+        json={"period_start": start, "period_end": end, "policy_codes": codes, **extra},
+    )
     assert r.status_code == 202, r.text
     service.compute_run(r.json()["id"])
     return client.get(f"/api/v1/subsidies/runs/{r.json()['id']}", headers=m["officer"].headers).json()
@@ -76,19 +78,35 @@ def test_a_full_year_run_after_a_frozen_quarter_pays_only_what_is_still_due(clie
 
 def test_two_registered_contracts_with_the_same_names_are_two_activities(client, m):
     for _ in range(2):
-        add_contract(m["uni"], m["firm"], 3_000_000, type="service", subtype="technical_service",
-                     project="设备调试技术服务", on=dt.date(2024, 3, 1))  # fmt: skip
+        add_contract(
+            m["uni"],
+            m["firm"],
+            3_000_000,
+            type="service",
+            subtype="technical_service",
+            project="设备调试技术服务",
+            on=dt.date(2024, 3, 1),
+        )
     year = run(client, m, "2024-01-01", "2024-12-31", [SERVICE])
     r = results(client, m, year["id"])[(SERVICE, m["uni"])]
     assert r["total"] == "6000.00" and r["excluded_count"] == 0
 
 
 def test_a_re_registration_is_the_same_activity_and_is_not_paid_again(client, m):
-    first = add_contract(m["uni"], m["firm"], 10_000_000, type="development", subtype="commissioned", on=dt.date(2023, 6, 1))
+    first = add_contract(
+        m["uni"], m["firm"], 10_000_000, type="development", subtype="commissioned", on=dt.date(2023, 6, 1)
+    )
     freeze(client, m, run(client, m, "2023-01-01", "2023-12-31", [SELLER])["id"])
     set_contract(first, status="cancelled", cancelled_on=dt.date(2024, 1, 10))
-    add_contract(m["uni"], m["firm"], 10_000_000, type="development", subtype="commissioned", on=dt.date(2024, 1, 10),
-                 reregistration_of_id=first)  # fmt: skip
+    add_contract(
+        m["uni"],
+        m["firm"],
+        10_000_000,
+        type="development",
+        subtype="commissioned",
+        on=dt.date(2024, 1, 10),
+        reregistration_of_id=first,
+    )
     year = run(client, m, "2024-01-01", "2024-12-31", [SELLER])
     assert results(client, m, year["id"])[(SELLER, m["uni"])]["total"] == "0.00"
 
@@ -110,7 +128,9 @@ def test_paid_amount_policies_pay_on_payments_received_in_the_period(client, m, 
 
 
 def test_a_correction_records_a_negative_difference_as_an_amount_to_recover(client, m):
-    big = add_contract(m["uni"], m["firm"], 20_000_000, type="development", subtype="commissioned", on=dt.date(2024, 2, 1))
+    big = add_contract(
+        m["uni"], m["firm"], 20_000_000, type="development", subtype="commissioned", on=dt.date(2024, 2, 1)
+    )
     add_contract(m["uni"], m["firm"], 4_000_000, type="development", subtype="commissioned", on=dt.date(2024, 3, 1))
     year = run(client, m, "2024-01-01", "2024-12-31", [SELLER])
     assert results(client, m, year["id"])[(SELLER, m["uni"])]["total"] == "360000.00"
@@ -119,7 +139,11 @@ def test_a_correction_records_a_negative_difference_as_an_amount_to_recover(clie
     fix = run(client, m, "2024-01-01", "2024-12-31", [SELLER], corrects_run_id=year["id"])
     r = results(client, m, fix["id"])[(SELLER, m["uni"])]
     assert (r["paid_before"], r["due_total"], r["difference"], r["total"], r["to_recover"]) == (
-        "360000.00", "60000.00", "-300000.00", "0.00", "300000.00",
+        "360000.00",
+        "60000.00",
+        "-300000.00",
+        "0.00",
+        "300000.00",
     )
     assert (fix["total"], fix["to_recover"]) == ("0.00", "300000.00")  # never netted against other payees
     d = client.get(f"/api/v1/subsidies/runs/{fix['id']}/diff", headers=m["officer"].headers).json()
@@ -135,8 +159,11 @@ def test_a_correction_records_a_negative_difference_as_an_amount_to_recover(clie
 
 
 def test_a_run_spans_one_calendar_year(client, m):
-    r = client.post("/api/v1/subsidies/runs", headers=m["officer"].headers,
-                    json={"period_start": "2023-07-01", "period_end": "2024-06-30", "policy_codes": [SELLER]})  # fmt: skip
+    r = client.post(
+        "/api/v1/subsidies/runs",
+        headers=m["officer"].headers,
+        json={"period_start": "2023-07-01", "period_end": "2024-06-30", "policy_codes": [SELLER]},
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "period_spans_years"
 
 

@@ -8,8 +8,15 @@ from decimal import Decimal as D
 from market.subsidies.calculator import History, Party, Period, Recognition, compute
 from market.subsidies.presets import all_presets, preset
 from tests.subsidies.helpers import (
-    CITY_BROKER, FIRM, FIRM_2, INSTITUTE, OUTSIDE_FIRM, PROVINCIAL_BROKER, UNI, fact,
-)  # fmt: skip
+    CITY_BROKER,
+    FIRM,
+    FIRM_2,
+    INSTITUTE,
+    OUTSIDE_FIRM,
+    PROVINCIAL_BROKER,
+    UNI,
+    fact,
+)
 
 Y2024 = Period.year(2024)
 
@@ -25,7 +32,11 @@ def reasons(result):
 def test_every_table_row_is_a_preset_with_a_unique_code():
     codes = [p.code for p in all_presets()]
     assert len(codes) == len(set(codes)) == 11
-    assert {p.source.split(" ")[0] for p in all_presets()} >= {"聊城市人民政府办公室", "科技创新跃升计划实施方案", "宁波市科技局"}
+    assert {p.source.split(" ")[0] for p in all_presets()} >= {
+        "聊城市人民政府办公室",
+        "科技创新跃升计划实施方案",
+        "宁波市科技局",
+    }
 
 
 def test_seller_development_transfer_1_5_percent_of_the_year_cap_500k():
@@ -53,7 +64,10 @@ def test_seller_consulting_service_1_permille_cap_200k():
     a = fact("123456789.00", type="consulting", on=dt.date(2024, 2, 1))
     b = fact(100_000_000, type="service", on=dt.date(2024, 4, 1))
     r = compute(preset("lc2020-seller-consulting-service"), [a, b], Y2024).by_key()["org:9001"]
-    assert paid_by_contract(r) == {a.contract_id: (D("123456.79"), 0, 0), b.contract_id: (D("100000.00"), 0, D("23456.79"))}
+    assert paid_by_contract(r) == {
+        a.contract_id: (D("123456.79"), 0, 0),
+        b.contract_id: (D("100000.00"), 0, D("23456.79")),
+    }
     assert r.total == D("200000.00")
 
 
@@ -99,7 +113,10 @@ def test_voucher_provider_5_percent_cap_500k_a_year():
     out = compute(preset("lc2020-voucher-provider"), [a, b, no_voucher], Y2024)
     r = out.by_key()["org:9501"]
     # 200,000 + 400,000 = 600,000, capped at 500,000.
-    assert paid_by_contract(r) == {a.contract_id: (D("200000.00"), 0, 0), b.contract_id: (D("400000.00"), 0, D("100000.00"))}
+    assert paid_by_contract(r) == {
+        a.contract_id: (D("200000.00"), 0, 0),
+        b.contract_id: (D("400000.00"), 0, D("100000.00")),
+    }
     assert r.total == D("500000.00") and reasons(r) == {} and out.out_of_scope == 1  # not a voucher contract
 
 
@@ -119,7 +136,10 @@ def test_buyer_first_of_kind_10_percent_of_paid_cap_1m_per_contract():
     out = compute(preset("s000-buyer-first-of-kind"), [a, b, plain], Y2024)
     r = out.by_key()["org:9101"]
     # 300,000 + 1,500,000 capped to 1,000,000 = 1,300,000.
-    assert paid_by_contract(r) == {a.contract_id: (D("300000.00"), 0, 0), b.contract_id: (D("1500000.00"), D("500000.00"), 0)}
+    assert paid_by_contract(r) == {
+        a.contract_id: (D("300000.00"), 0, 0),
+        b.contract_id: (D("1500000.00"), D("500000.00"), 0),
+    }
     assert r.total == D("1300000.00") and reasons(r) == {} and out.out_of_scope == 1
 
 
@@ -130,7 +150,10 @@ def test_transfer_centre_10_percent_of_performed_amount_cap_200k_per_contract():
     firm_seller = fact(1_000_000, seller=FIRM_2, buyer=FIRM, intermediary=centre)
     r = compute(preset("s000-transfer-centre"), [a, b, firm_seller], Y2024).by_key()["org:9601"]
     # 123,456.789 → 123,456.79; 300,000 capped at 200,000.
-    assert paid_by_contract(r) == {a.contract_id: (D("123456.79"), 0, 0), b.contract_id: (D("300000.00"), D("100000.00"), 0)}
+    assert paid_by_contract(r) == {
+        a.contract_id: (D("123456.79"), 0, 0),
+        b.contract_id: (D("300000.00"), D("100000.00"), 0),
+    }
     assert r.total == D("323456.79") and reasons(r) == {firm_seller.contract_id: "seller_entity_type"}
 
 
@@ -147,7 +170,8 @@ def test_ningbo_intermediary_marginal_1_5_then_1_percent_cap_300k():
     }
     b_pieces = next(x for x in r.contributions if x.contract_id == b.contract_id).pieces
     assert [(p.lower, p.upper, p.rate) for p in b_pieces] == [
-        (D("6000000"), D("10000000"), D("0.015")), (D("10000000"), D("13000000"), D("0.010")),
+        (D("6000000"), D("10000000"), D("0.015")),
+        (D("10000000"), D("13000000"), D("0.010")),
     ]
     assert r.total == D("300000.00")
 

@@ -19,8 +19,15 @@ FIRM = Party("宁波某企业", org_id=3, entity_type="150", region="330206")
 CENTRE = Party("技术转移中心", org_id=4, entity_type="150", region="330201", filing_level="city")
 SELLERS = (UNI, INSTITUTE)
 # Flat and tiered, per year and per contract, on 成交额, 技术交易额 and the amount actually paid.
-POLICIES = [preset(c) for c in ("lc2020-seller-development-transfer", "nb2014-intermediary", "s000-transfer-centre",
-                                "lc2020-intermediary-city")]  # fmt: skip
+POLICIES = [
+    preset(c)
+    for c in (
+        "lc2020-seller-development-transfer",
+        "nb2014-intermediary",
+        "s000-transfer-centre",
+        "lc2020-intermediary-city",
+    )
+]
 YEAR = 2024
 JAN1 = dt.date(YEAR, 1, 1)
 
@@ -33,18 +40,30 @@ def make_fact(i: int, spec) -> ContractFact:
     seller, ctype, amount, registered, brokered, payments = spec
     total = D(amount) * 100_000
     return ContractFact(
-        contract_id=i, registration_number=f"N{i}", contract_type=ctype, subtype="", seller=SELLERS[seller], buyer=FIRM,
-        total_amount=total, technical_amount=total, paid_amount=D(0), registered_on=day(registered),
-        intermediary=CENTRE if brokered else None, activity_id=f"contract:{i}",
+        contract_id=i,
+        registration_number=f"N{i}",
+        contract_type=ctype,
+        subtype="",
+        seller=SELLERS[seller],
+        buyer=FIRM,
+        total_amount=total,
+        technical_amount=total,
+        paid_amount=D(0),
+        registered_on=day(registered),
+        intermediary=CENTRE if brokered else None,
+        activity_id=f"contract:{i}",
         payments=tuple((max(day(d), day(registered)), D(a) * 10_000) for d, a in payments),
-    )  # fmt: skip
+    )
 
 
 contract_spec = st.tuples(
-    st.integers(0, 1), st.sampled_from(["development", "transfer"]), st.integers(1, 400),
+    st.integers(0, 1),
+    st.sampled_from(["development", "transfer"]),
+    st.integers(1, 400),
     st.integers(-60, 364),  # before the year: paid in it, registered earlier
-    st.booleans(), st.lists(st.tuples(st.integers(0, 364), st.integers(1, 60)), max_size=3),
-)  # fmt: skip
+    st.booleans(),
+    st.lists(st.tuples(st.integers(0, 364), st.integers(1, 60)), max_size=3),
+)
 period = st.tuples(st.integers(0, 364), st.integers(0, 364)).map(lambda t: Period(day(min(t)), day(max(t))))
 ops = st.lists(
     st.one_of(
@@ -72,7 +91,9 @@ def apply(facts: list[ContractFact], op) -> None:
     elif kind == "cancel":
         facts[i] = dataclasses.replace(f, status="cancelled")
     elif kind == "pay":
-        facts[i] = dataclasses.replace(f, payments=(*f.payments, (max(day(args[1]), f.registered_on), D(args[2]) * 10_000)))
+        facts[i] = dataclasses.replace(
+            f, payments=(*f.payments, (max(day(args[1]), f.registered_on), D(args[2]) * 10_000))
+        )
     elif kind == "reverse" and f.payments:  # a reversing entry nets the payment to nothing
         facts[i] = dataclasses.replace(f, payments=f.payments[:-1])
 
@@ -83,14 +104,18 @@ def item_ceiling(policy, facts: list[ContractFact], item: str) -> D:
     amount = D(0)
     for f in facts:
         if f.activity == item:
-            amount += sum((a for d, a in f.payments if d.year == YEAR), D(0)) if policy.basis is Basis.paid else f.total_amount
+            amount += (
+                sum((a for d, a in f.payments if d.year == YEAR), D(0))
+                if policy.basis is Basis.paid
+                else f.total_amount
+            )
     ceiling = top * amount
     return min(ceiling, policy.cap_per_contract) if policy.cap_per_contract is not None else ceiling
 
 
 def check_books(books_by_code: dict[str, Books], facts: list[ContractFact]) -> None:
     for policy in POLICIES:
-        for (year, key), (_, _, paid, items, _) in books_by_code[policy.code].entries.items():
+        for (_year, key), (_, _, paid, items, _) in books_by_code[policy.code].entries.items():
             assert paid >= 0
             if policy.cap_per_year is not None and policy.aggregation is Aggregation.per_year:
                 assert paid <= policy.cap_per_year, (policy.code, key, paid)
@@ -125,7 +150,9 @@ def test_runs_over_a_year_pay_each_item_once_within_the_caps_and_end_at_the_full
         books[policy.code].freeze(year, settlements)
         fresh, _, _ = settle_policy(policy, facts, year, Books())
         expected = {(s.key, i.item): i.due_now for s in fresh for i in s.items if i.due_now}
-        held = {(key, item): net for (_, key), e in books[policy.code].entries.items() for item, net in e[3].items() if net}
+        held = {
+            (key, item): net for (_, key), e in books[policy.code].entries.items() for item, net in e[3].items() if net
+        }
         assert held == expected, policy.code
         totals = {key: e[2] for (_, key), e in books[policy.code].entries.items() if e[2]}
         assert totals == {s.key: s.due_now for s in fresh if s.due_now}
@@ -137,7 +164,9 @@ def test_coverage_joins_the_run_with_the_frozen_periods_of_its_year():
     books.add_period(Period(dt.date(2023, 10, 1), dt.date(2024, 3, 31)))
     books.add_period(Period(dt.date(2024, 7, 1), dt.date(2024, 9, 30)))
     c = books.coverage(Period(dt.date(2024, 4, 1), dt.date(2024, 5, 31)))
-    assert c == Coverage(2024, (Period(dt.date(2024, 1, 1), dt.date(2024, 5, 31)), Period(dt.date(2024, 7, 1), dt.date(2024, 9, 30))))
+    assert c == Coverage(
+        2024, (Period(dt.date(2024, 1, 1), dt.date(2024, 5, 31)), Period(dt.date(2024, 7, 1), dt.date(2024, 9, 30)))
+    )
     assert dt.date(2024, 6, 15) not in c and dt.date(2023, 12, 1) not in c
 
 

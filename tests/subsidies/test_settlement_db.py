@@ -24,8 +24,14 @@ from tests.subsidies.ledger import add_contract, add_payment, set_contract
 
 CODES = ["lc2020-seller-development-transfer", "s000-transfer-centre"]
 CAP = {"lc2020-seller-development-transfer": D("500000")}
-QUARTERS = [("2024-01-01", "2024-03-31"), ("2024-04-01", "2024-06-30"), ("2024-07-01", "2024-09-30"),
-            ("2024-10-01", "2024-12-31"), ("2024-01-01", "2024-06-30"), ("2024-01-01", "2024-12-31")]  # fmt: skip
+QUARTERS = [
+    ("2024-01-01", "2024-03-31"),
+    ("2024-04-01", "2024-06-30"),
+    ("2024-07-01", "2024-09-30"),
+    ("2024-10-01", "2024-12-31"),
+    ("2024-01-01", "2024-06-30"),
+    ("2024-01-01", "2024-12-31"),
+]
 
 
 @pytest.fixture
@@ -33,20 +39,35 @@ def people(world, client):
     uni = world.org(OrgKind.university, region_code="330203")
     officer = world.bureau(Role.programme_officer)
     adopt(client, officer, CODES[0])
-    return {"uni": uni, "firm": world.org(OrgKind.enterprise, region_code="330206"),
-            "centre": world.org(OrgKind.intermediary, region_code="330201"),
-            "officer": officer, "admin": world.bureau(Role.bureau_admin)}  # fmt: skip
+    return {
+        "uni": uni,
+        "firm": world.org(OrgKind.enterprise, region_code="330206"),
+        "centre": world.org(OrgKind.intermediary, region_code="330201"),
+        "officer": officer,
+        "admin": world.bureau(Role.bureau_admin),
+    }
 
 
 def clean() -> None:
     with session_scope() as s:
-        for table in (SubsidyExclusion, SubsidyResult, SubsidyRunPolicy, SubsidyRun, ContractPayment, ContractParty, Contract):
+        for table in (
+            SubsidyExclusion,
+            SubsidyResult,
+            SubsidyRunPolicy,
+            SubsidyRun,
+            ContractPayment,
+            ContractParty,
+            Contract,
+        ):
             s.execute(sa.delete(table))
 
 
 def run(client, p, start, end, freeze):
-    r = client.post("/api/v1/subsidies/runs", headers=p["officer"].headers,
-                    json={"period_start": start, "period_end": end, "policy_codes": CODES})  # fmt: skip
+    r = client.post(
+        "/api/v1/subsidies/runs",
+        headers=p["officer"].headers,
+        json={"period_start": start, "period_end": end, "policy_codes": CODES},
+    )
     run_id = r.json()["id"]
     service.compute_run(run_id)
     if freeze:
@@ -60,8 +81,9 @@ def frozen_net() -> dict[tuple[str, str], D]:
     with session_scope() as s:
         for code, key, difference in s.execute(
             sa.select(SubsidyResult.policy_code, SubsidyResult.beneficiary_key, SubsidyResult.difference)
-            .join(SubsidyRun, SubsidyRun.id == SubsidyResult.run_id).where(SubsidyRun.status == "frozen")
-        ):  # fmt: skip
+            .join(SubsidyRun, SubsidyRun.id == SubsidyResult.run_id)
+            .where(SubsidyRun.status == "frozen")
+        ):
             net[(code, key)] += difference
     return {k: v for k, v in net.items() if v}
 
@@ -84,8 +106,20 @@ def test_random_runs_on_the_database_stay_within_caps_and_end_at_the_full_year(c
     for s in steps:
         if s[0] == "contract":
             on = jan1 + dt.timedelta(days=s[2])
-            contracts.append((add_contract(p["uni"], p["firm"], s[1] * 100_000, intermediary=p["centre"] if s[3] else None,
-                                           type="development", subtype="commissioned", on=on), on))  # fmt: skip
+            contracts.append(
+                (
+                    add_contract(
+                        p["uni"],
+                        p["firm"],
+                        s[1] * 100_000,
+                        intermediary=p["centre"] if s[3] else None,
+                        type="development",
+                        subtype="commissioned",
+                        on=on,
+                    ),
+                    on,
+                )
+            )
         elif s[0] == "run":
             run(client, p, *s[1], s[2])
             for (code, _), paid in frozen_net().items():

@@ -14,8 +14,15 @@ def test_a_worker_computes_a_queued_run_and_reports_progress(pg_client, pg_world
     add_contract(uni, firm, 1_000_000)
     officer = pg_world.bureau(Role.programme_officer)
     celery_worker(queues="subsidies")
-    r = pg_client.post("/api/v1/subsidies/runs", headers=officer.headers,
-                       json={"period_start": "2024-01-01", "period_end": "2024-12-31", "policy_codes": ["nb2014-seller", "nb2014-buyer"]})  # fmt: skip
+    r = pg_client.post(
+        "/api/v1/subsidies/runs",
+        headers=officer.headers,
+        json={
+            "period_start": "2024-01-01",
+            "period_end": "2024-12-31",
+            "policy_codes": ["nb2014-seller", "nb2014-buyer"],
+        },
+    )
     assert r.status_code == 202 and r.json()["compute_state"] == "queued"
     url = f"/api/v1/subsidies/runs/{r.json()['id']}"
 
@@ -34,8 +41,15 @@ def test_a_run_queued_while_redis_is_down_is_computed_by_the_beat_sweep(client, 
     firm = world.org(OrgKind.enterprise, region_code="330206")
     add_contract(uni, firm, 1_000_000)
     officer = world.bureau(Role.programme_officer)
-    r = client.post("/api/v1/subsidies/runs", headers=officer.headers,
-                    json={"period_start": "2024-01-01", "period_end": "2024-12-31", "policy_codes": ["nb2014-seller", "nb2014-buyer"]})  # fmt: skip
+    r = client.post(
+        "/api/v1/subsidies/runs",
+        headers=officer.headers,
+        json={
+            "period_start": "2024-01-01",
+            "period_end": "2024-12-31",
+            "policy_codes": ["nb2014-seller", "nb2014-buyer"],
+        },
+    )
     assert r.status_code == 202 and r.json()["compute_state"] == "queued"
     # Redis is down: no message reached any worker. What beat runs on the subsidies queue picks the run up.
     sweeps = [e["task"] for e in celery_app.conf.beat_schedule.values() if e["options"]["queue"] == "subsidies"]

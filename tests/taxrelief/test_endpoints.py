@@ -13,15 +13,20 @@ def test_estimate_derived_entered_and_access(client, world):
     buyer = world.member(OrgKind.enterprise, region_code="330212")
     registrar = world.bureau(Role.registrar)
     ids = []
-    for body in (contract_body(seller.org_id, buyer.org_id),  # 技术转让
-                 contract_body(seller.org_id, buyer.org_id, contract_type="license", subtype="patent_ordinary"),
-                 contract_body(seller.org_id, buyer.org_id, contract_type="service", subtype="technical_service")):
+    for body in (
+        contract_body(seller.org_id, buyer.org_id),  # 技术转让
+        contract_body(seller.org_id, buyer.org_id, contract_type="license", subtype="patent_ordinary"),
+        contract_body(seller.org_id, buyer.org_id, contract_type="service", subtype="technical_service"),
+    ):
         cid = client.post(f"{API}/contracts", json=body, headers=seller.headers).json()["id"]
         assert client.post(f"{API}/contracts/{cid}/register", headers=registrar.headers).status_code == 200
         ids.append(cid)
     for cid, amount in zip(ids, ("600000.00", "300000.00", "90000.00"), strict=True):
-        r = client.post(f"{API}/contracts/{cid}/payments", json={"amount": amount, "received_on": today().isoformat()},
-                        headers=seller.headers)
+        r = client.post(
+            f"{API}/contracts/{cid}/payments",
+            json={"amount": amount, "received_on": today().isoformat()},
+            headers=seller.headers,
+        )
         assert r.status_code == 201, r.text
     year = today().year
     url = f"{API}/tax-relief/{seller.org_id}/{year}"
@@ -39,9 +44,15 @@ def test_estimate_derived_entered_and_access(client, world):
     # entered income across the threshold: 7,000,000 − 1,000,000 = 6,000,000 → reduction 5,500,000
     r = client.get(url, params={"income": "7000000.00", "costs": "1000000.00"}, headers=registrar.headers)
     body = r.json()
-    assert (body["income_source"], body["transfer_gain"], body["exempt"], body["excess"],
-            body["taxable_after_relief"], body["taxable_reduction"], body["estimated_tax_saving"]) == (
-        "entered", "6000000.00", "5000000.00", "1000000.00", "500000.00", "5500000.00", "1375000.00")
+    assert (
+        body["income_source"],
+        body["transfer_gain"],
+        body["exempt"],
+        body["excess"],
+        body["taxable_after_relief"],
+        body["taxable_reduction"],
+        body["estimated_tax_saving"],
+    ) == ("entered", "6000000.00", "5000000.00", "1000000.00", "500000.00", "5500000.00", "1375000.00")
     assert any("5500000.00" in line for line in body["working"])
 
     # who may: the buyer is not the seller; anonymous is 401; a bad figure is a 422

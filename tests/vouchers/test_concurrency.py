@@ -26,7 +26,9 @@ def test_concurrent_approvals_never_overcommit(vclient, parties, world, engine):
     for _ in range(THREADS):
         firm = world.member(OrgKind.enterprise)
         body = {"firm_kind": "sme", "requested_amount": "10000.00", "purpose": "x"}
-        ids.append(ok(c.post(f"{API}/programmes/{programme['id']}/applications", json=body, headers=firm.headers), 201)["id"])
+        ids.append(
+            ok(c.post(f"{API}/programmes/{programme['id']}/applications", json=body, headers=firm.headers), 201)["id"]
+        )
     with session_scope() as s:
         actor = actor_from_secret(s, officer.token)
 
@@ -87,7 +89,9 @@ def test_one_application_approved_twice_at_once_is_issued_once(vclient, parties,
     c, officer = vclient, parties.officer
     programme = open_programme(c, officer)
     body = {"firm_kind": "sme", "requested_amount": "10000.00", "purpose": "x"}
-    vid = ok(c.post(f"{API}/programmes/{programme['id']}/applications", json=body, headers=parties.firm.headers), 201)["id"]
+    vid = ok(c.post(f"{API}/programmes/{programme['id']}/applications", json=body, headers=parties.firm.headers), 201)[
+        "id"
+    ]
     with session_scope() as s:
         actor = actor_from_secret(s, officer.token)
     outcomes = _race([lambda s: flows.approve_voucher(s, actor, vid, None, TODAY)] * 4)
@@ -104,8 +108,14 @@ def test_bookings_at_once_never_overspend_a_voucher(vclient, parties, engine):
     voucher = issue_voucher(c, officer, parties.firm, programme["id"], "10000.00")
     with session_scope() as s:
         firm = actor_from_secret(s, parties.firm.token)
-    data = {"provider_org_id": parties.provider.org_id, "category": "testing_certification", "scope": "x",
-            "price": D("4000"), "voucher_amount": D("3600"), "settlement": "general"}  # fmt: skip
+    data = {
+        "provider_org_id": parties.provider.org_id,
+        "category": "testing_certification",
+        "scope": "x",
+        "price": D("4000"),
+        "voucher_amount": D("3600"),
+        "settlement": "general",
+    }
     outcomes = _race([lambda s: flows.book_service(s, firm, voucher["id"], data, TODAY)] * 4)
     assert outcomes == ["ok"] * 2 + ["voucher_balance_insufficient"] * 2  # 2 × 3,600 fit in 10,000; a third does not
     assert D(ok(c.get(f"{API}/vouchers/{voucher['id']}", headers=parties.firm.headers))["balance"]) == D("2800")
@@ -118,7 +128,9 @@ def test_one_booking_claimed_at_once_is_paid_once(vclient, parties, engine):
     admit_provider(c, officer, parties.provider, ["testing_certification"])
     programme = open_programme(c, officer)
     voucher = issue_voucher(c, officer, firm, programme["id"], "10000.00")
-    b = ok(book(c, firm, voucher["id"], parties.provider, "testing_certification", "4000.00", "3600.00", "general"), 201)
+    b = ok(
+        book(c, firm, voucher["id"], parties.provider, "testing_certification", "4000.00", "3600.00", "general"), 201
+    )
     ok(c.post(f"{API}/bookings/{b['id']}/deliver", json=EVIDENCE, headers=parties.provider.headers))
     ok(c.post(f"{API}/bookings/{b['id']}/confirm", json=SCORES, headers=firm.headers))
     with session_scope() as s:

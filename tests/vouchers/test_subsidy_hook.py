@@ -11,17 +11,34 @@ from market.vouchers.subsidy import AWARD_TYPE, award_match_policy
 
 
 def _fact(i: int, seller_region: str, contract_type: str, amount: str) -> calc.ContractFact:
-    seller = calc.Party(f"provider {seller_region}", org_id=10 if seller_region.startswith("3302") else 11, region=seller_region)
+    seller = calc.Party(
+        f"provider {seller_region}", org_id=10 if seller_region.startswith("3302") else 11, region=seller_region
+    )
     buyer = calc.Party("firm", org_id=20, region="330212", entity_type="150")
-    return calc.ContractFact(i, f"CXQ/{i}", contract_type, "voucher_service", seller, buyer, D(amount), D(amount),
-                             D(amount), dt.date(2026, 5, 1), voucher_eligible=True, activity_id=f"voucher-booking:{i}")  # fmt: skip
+    return calc.ContractFact(
+        i,
+        f"CXQ/{i}",
+        contract_type,
+        "voucher_service",
+        seller,
+        buyer,
+        D(amount),
+        D(amount),
+        D(amount),
+        dt.date(2026, 5, 1),
+        voucher_eligible=True,
+        activity_id=f"voucher-booking:{i}",
+    )
 
 
 def test_award_match_is_a_storable_policy_paying_one_to_one_in_the_city_only():
     policy = award_match_policy(("3302",))
     assert calc.policy_from_dict(calc.policy_to_dict(policy)) == policy  # the bureau can store and edit it as data
-    facts = [_fact(1, "330203", AWARD_TYPE, "80000"), _fact(2, "310104", AWARD_TYPE, "50000"),
-             _fact(3, "330203", "service", "40000")]  # fmt: skip
+    facts = [
+        _fact(1, "330203", AWARD_TYPE, "80000"),
+        _fact(2, "310104", AWARD_TYPE, "50000"),
+        _fact(3, "330203", "service", "40000"),
+    ]
     outcome = calc.compute(policy, facts, calc.Period.year(2026))
     paid = {r.org_id: r.total for r in outcome.results}
     assert paid == {10: D("80000.00"), 11: D("0.00")}  # out of city: excluded (seller_region); services: out of scope

@@ -13,19 +13,32 @@ from market.core.outbox import OutboxEvent
 from market.matching.models import Notification, WebhookDelivery, WebhookSubscription
 from market.vouchers import notices
 from tests.vouchers.conftest import (
-    API, EVIDENCE, SCORES, admit_provider, book, issue_voucher, ok, open_programme, refused,
-)  # fmt: skip
+    API,
+    EVIDENCE,
+    SCORES,
+    admit_provider,
+    book,
+    issue_voucher,
+    ok,
+    open_programme,
+    refused,
+)
 
 
 def test_notices_reach_inbox_and_webhooks_once(vclient, parties):
     c, officer, firm = vclient, parties.officer, parties.firm
     with session_scope() as s:
-        s.add(WebhookSubscription(user_id=firm.user_id, url="https://receiver.example/hook", secret="s" * 32, active=True))
+        s.add(
+            WebhookSubscription(user_id=firm.user_id, url="https://receiver.example/hook", secret="s" * 32, active=True)
+        )
     programme = open_programme(c, officer)
     voucher = issue_voucher(c, officer, firm, programme["id"], "20000.00")
     with session_scope() as s:
-        pending = s.scalar(sa.select(sa.func.count()).select_from(OutboxEvent).where(
-            OutboxEvent.topic == notices.TOPIC, OutboxEvent.processed_at.is_(None)))  # fmt: skip
+        pending = s.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboxEvent)
+            .where(OutboxEvent.topic == notices.TOPIC, OutboxEvent.processed_at.is_(None))
+        )
     assert pending == 1  # written with the approval, not yet delivered
     with session_scope() as s:
         deliveries = notices.deliver_pending(s)
@@ -70,18 +83,43 @@ def test_rejected_claim_can_be_corrected_and_cancel_returns_the_amount(vclient, 
     refused(c.post(f"{API}/bookings/{b1['id']}/confirm", json=SCORES, headers=firm.headers), 409, "invalid_state")
     ok(c.post(f"{API}/bookings/{b1['id']}/deliver", json=EVIDENCE, headers=p.headers))
     refused(c.post(f"{API}/bookings/{b1['id']}/cancel", headers=firm.headers), 409, "invalid_state")
-    refused(c.post(f"{API}/bookings/{b1['id']}/deliver", json={"evidence": []}, headers=p.headers), 422, "evidence_required")
-    refused(c.post(f"{API}/bookings/{b1['id']}/confirm", json={"scores": {"quality": 9, "timeliness": 1, "attitude": 1}},
-                   headers=firm.headers), 422, "bad_scores")  # fmt: skip
+    refused(
+        c.post(f"{API}/bookings/{b1['id']}/deliver", json={"evidence": []}, headers=p.headers), 422, "evidence_required"
+    )
+    refused(
+        c.post(
+            f"{API}/bookings/{b1['id']}/confirm",
+            json={"scores": {"quality": 9, "timeliness": 1, "attitude": 1}},
+            headers=firm.headers,
+        ),
+        422,
+        "bad_scores",
+    )
     ok(c.post(f"{API}/bookings/{b1['id']}/confirm", json=SCORES, headers=firm.headers))
     claim = {"contract_reference": "SC-9", "payment_proof": "回单", "paid_amount": "1000.00"}
     refused(c.post(f"{API}/bookings/{b1['id']}/claim", json=claim, headers=firm.headers), 422, "payment_incomplete")
-    first = ok(c.post(f"{API}/bookings/{b1['id']}/claim", json={**claim, "paid_amount": "10000.00"}, headers=firm.headers), 201)
-    rejected = ok(c.post(f"{API}/claims/{first['id']}/review", json={"approve": False, "note": "回单不清晰"}, headers=officer.headers))
+    first = ok(
+        c.post(f"{API}/bookings/{b1['id']}/claim", json={**claim, "paid_amount": "10000.00"}, headers=firm.headers), 201
+    )
+    rejected = ok(
+        c.post(
+            f"{API}/claims/{first['id']}/review", json={"approve": False, "note": "回单不清晰"}, headers=officer.headers
+        )
+    )
     assert rejected["status"] == "rejected" and rejected["payments"] == []
-    refused(c.post(f"{API}/claims/{first['id']}/review", json={"approve": True}, headers=officer.headers), 409, "invalid_state")
-    second = ok(c.post(f"{API}/bookings/{b1['id']}/claim", json={**claim, "paid_amount": "10000.00", "payment_proof": "清晰回单"},
-                       headers=firm.headers), 201)  # fmt: skip
+    refused(
+        c.post(f"{API}/claims/{first['id']}/review", json={"approve": True}, headers=officer.headers),
+        409,
+        "invalid_state",
+    )
+    second = ok(
+        c.post(
+            f"{API}/bookings/{b1['id']}/claim",
+            json={**claim, "paid_amount": "10000.00", "payment_proof": "清晰回单"},
+            headers=firm.headers,
+        ),
+        201,
+    )
     approved = ok(c.post(f"{API}/claims/{second['id']}/review", json={"approve": True}, headers=officer.headers))
     assert sum(D(x["amount"]) for x in approved["payments"]) == D("9000")
     assert [x["status"] for x in ok(c.get(f"{API}/claims", headers=firm.headers))["items"]] == ["rejected", "approved"]

@@ -28,8 +28,17 @@ from market.core.db import session_scope
 from market.core.vocab import OrgKind
 from market.vouchers import notices
 from tests.vouchers.conftest import (
-    API, EVIDENCE, SCORES, book, issue_voucher, ok, open_programme, refused, set_today, admit_provider,
-)  # fmt: skip
+    API,
+    EVIDENCE,
+    SCORES,
+    admit_provider,
+    book,
+    issue_voucher,
+    ok,
+    open_programme,
+    refused,
+    set_today,
+)
 
 
 def _claim(client, booking_id, who, paid, ref="SC-2026-001"):
@@ -39,8 +48,13 @@ def _claim(client, booking_id, who, paid, ref="SC-2026-001"):
 
 def _actions(entity_type: str, entity_id: int) -> list[str]:
     with session_scope() as s:
-        return list(s.scalars(sa.select(AuditEntry.action).where(
-            AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id).order_by(AuditEntry.id)))  # fmt: skip
+        return list(
+            s.scalars(
+                sa.select(AuditEntry.action)
+                .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+                .order_by(AuditEntry.id)
+            )
+        )
 
 
 def test_a_year_of_vouchers(vclient, parties, world):
@@ -54,8 +68,14 @@ def test_a_year_of_vouchers(vclient, parties, world):
     pid = programme["id"]
     admit_provider(c, officer, p1, ["testing_certification", "research_development"])
     admit_provider(c, officer, p2, ["consulting", "intellectual_property"])
-    ok(c.post(f"{API}/relationships", json={"provider_org_id": p1.org_id, "firm_org_id": maker_c.org_id,
-                                            "kind": "shareholding"}, headers=p1.headers), 201)  # fmt: skip
+    ok(
+        c.post(
+            f"{API}/relationships",
+            json={"provider_org_id": p1.org_id, "firm_org_id": maker_c.org_id, "kind": "shareholding"},
+            headers=p1.headers,
+        ),
+        201,
+    )
 
     va = issue_voucher(c, officer, firm_a, pid, "50000.00")
     vb = issue_voucher(c, officer, firm_b, pid, "40000.00")
@@ -73,32 +93,50 @@ def test_a_year_of_vouchers(vclient, parties, world):
     reviewed = ok(c.post(f"{API}/claims/{claim_a['id']}/review", json={"approve": True}, headers=officer.headers))
     assert reviewed["status"] == "approved"
     assert {(p["payer"], p["payee_org_id"], D(p["amount"])) for p in reviewed["payments"]} == {
-        ("province", firm_a.org_id, D("24000")), ("city", firm_a.org_id, D("12000"))}
+        ("province", firm_a.org_id, D("24000")),
+        ("city", firm_a.org_id, D("12000")),
+    }
 
     # 通兑: the provider redeems the voucher share; B paid only the rest.
     bb = ok(book(c, firm_b, vb["id"], p2, "consulting", "30000.00", "27000.00", "direct"), 201)
     ok(c.post(f"{API}/bookings/{bb['id']}/deliver", json=EVIDENCE, headers=p2.headers))
     ok(c.post(f"{API}/bookings/{bb['id']}/confirm", json=SCORES, headers=firm_b.headers))
-    refused(c.post(f"{API}/bookings/{bb['id']}/claim", json={"contract_reference": "SC", "payment_proof": "x",
-                                                              "paid_amount": "3000.00"}, headers=firm_b.headers),
-            403, "wrong_claimant")  # fmt: skip
+    refused(
+        c.post(
+            f"{API}/bookings/{bb['id']}/claim",
+            json={"contract_reference": "SC", "payment_proof": "x", "paid_amount": "3000.00"},
+            headers=firm_b.headers,
+        ),
+        403,
+        "wrong_claimant",
+    )
     claim_b = _claim(c, bb["id"], p2, "3000.00", ref="SC-2026-002")
     reviewed = ok(c.post(f"{API}/claims/{claim_b['id']}/review", json={"approve": True}, headers=officer.headers))
     assert {(p["payer"], p["payee_org_id"], D(p["amount"])) for p in reviewed["payments"]} == {
-        ("province", p2.org_id, D("18000")), ("city", p2.org_id, D("9000"))}
+        ("province", p2.org_id, D("18000")),
+        ("city", p2.org_id, D("9000")),
+    }
 
     # A related party is refused with a clear code, and nothing is booked.
-    refused(book(c, maker_c, vc["id"], p1, "testing_certification", "10000.00", "9000.00", "general"), 403, "related_party")
+    refused(
+        book(c, maker_c, vc["id"], p1, "testing_certification", "10000.00", "9000.00", "general"), 403, "related_party"
+    )
     assert D(ok(c.get(f"{API}/vouchers/{vc['id']}", headers=maker_c.headers))["balance"]) == D("30000")
 
     # Fraud: D's voucher is voided, its open booking with it, the finding recorded against D.
     bd = ok(book(c, cheat_d, vd["id"], p2, "intellectual_property", "10000.00", "9000.00", "general"), 201)
-    finding = ok(c.post(f"{API}/vouchers/{vd['id']}/void", json={"description": "伪造服务合同"}, headers=officer.headers))
+    finding = ok(
+        c.post(f"{API}/vouchers/{vd['id']}/void", json={"description": "伪造服务合同"}, headers=officer.headers)
+    )
     assert finding["org_id"] == cheat_d.org_id and finding["kind"] == "fraud"
     assert ok(c.get(f"{API}/bookings/{bd['id']}", headers=cheat_d.headers))["status"] == "voided"
-    assert [f["description"] for f in ok(c.get(f"{API}/findings/{cheat_d.org_id}", headers=officer.headers))] == ["伪造服务合同"]
+    assert [f["description"] for f in ok(c.get(f"{API}/findings/{cheat_d.org_id}", headers=officer.headers))] == [
+        "伪造服务合同"
+    ]
     assert D(ok(c.get(f"{API}/programmes/{pid}"))["committed"]) == D("120000")
-    refused(book(c, cheat_d, vd["id"], p2, "intellectual_property", "100.00", "90.00", "general"), 409, "voucher_not_active")
+    refused(
+        book(c, cheat_d, vd["id"], p2, "intellectual_property", "100.00", "90.00", "general"), 409, "voucher_not_active"
+    )
 
     # Year end: the beat's expiry gives the unused value back.
     from market.vouchers import flows
@@ -108,18 +146,34 @@ def test_a_year_of_vouchers(vclient, parties, world):
     assert sorted(expired) == sorted([va["id"], vb["id"], vc["id"]])
     with session_scope() as s:
         assert flows.expire_due(s, dt.date(2027, 1, 2)) == []  # idempotent
-    returned = {v: D(ok(c.get(f"{API}/vouchers/{v}", headers=officer.headers))["returned"]) for v in (va["id"], vb["id"], vc["id"])}
+    returned = {
+        v: D(ok(c.get(f"{API}/vouchers/{v}", headers=officer.headers))["returned"])
+        for v in (va["id"], vb["id"], vc["id"])
+    }
     assert returned == {va["id"]: D("14000"), vb["id"]: D("13000"), vc["id"]: D("30000")}
     assert D(ok(c.get(f"{API}/programmes/{pid}"))["committed"]) == D("63000")
     set_today(c, dt.date(2027, 1, 1))
-    refused(book(c, firm_a, va["id"], p1, "testing_certification", "100.00", "90.00", "general"), 409, "voucher_not_active")
+    refused(
+        book(c, firm_a, va["id"], p1, "testing_certification", "100.00", "90.00", "general"), 409, "voucher_not_active"
+    )
 
     # Figures of the programme: issued 140,000; booked = used = redeemed = 63,000 (45 %).
     f = ok(c.get(f"{API}/programmes/{pid}/figures", headers=officer.headers))
-    assert (D(f["issued"]), D(f["booked"]), D(f["used"]), D(f["redeemed"])) == (D("140000"), D("63000"), D("63000"), D("63000"))
+    assert (D(f["issued"]), D(f["booked"]), D(f["used"]), D(f["redeemed"])) == (
+        D("140000"),
+        D("63000"),
+        D("63000"),
+        D("63000"),
+    )
     assert D(f["redeemed_rate"]) == D("0.45")
-    assert {(x["category"], D(x["redeemed"])) for x in f["by_category"]} == {("testing_certification", D("36000")), ("consulting", D("27000"))}
-    assert {(x["provider_org_id"], D(x["booked"])) for x in f["by_provider"]} == {(p1.org_id, D("36000")), (p2.org_id, D("27000"))}
+    assert {(x["category"], D(x["redeemed"])) for x in f["by_category"]} == {
+        ("testing_certification", D("36000")),
+        ("consulting", D("27000")),
+    }
+    assert {(x["provider_org_id"], D(x["booked"])) for x in f["by_provider"]} == {
+        (p1.org_id, D("36000")),
+        (p2.org_id, D("27000")),
+    }
 
     # Provider subsidy at year end: a second programme adds P1's large 通兑 contract; P2 won a provincial award.
     set_today(c, dt.date(2026, 6, 1))
@@ -131,15 +185,28 @@ def test_a_year_of_vouchers(vclient, parties, world):
     ok(c.post(f"{API}/bookings/{be['id']}/confirm", json=SCORES, headers=firm_e.headers))
     claim_e = _claim(c, be["id"], p1, "1200000.00", ref="SC-2026-100")
     ok(c.post(f"{API}/claims/{claim_e['id']}/review", json={"approve": True}, headers=officer.headers))
-    ok(c.post(f"{API}/provincial-awards", json={"provider_org_id": p2.org_id, "awarded_on": "2026-11-20",
-                                                "amount": "80000.00", "reference": "浙科发〔2026〕88号"},
-              headers=officer.headers), 201)  # fmt: skip
+    ok(
+        c.post(
+            f"{API}/provincial-awards",
+            json={
+                "provider_org_id": p2.org_id,
+                "awarded_on": "2026-11-20",
+                "amount": "80000.00",
+                "reference": "浙科发〔2026〕88号",
+            },
+            headers=officer.headers,
+        ),
+        201,
+    )
     lines = {x["provider_org_id"]: x for x in ok(c.get(f"{API}/provider-subsidy/2026", headers=officer.headers))}
     assert (D(lines[p1.org_id]["post_subsidy"]), D(lines[p1.org_id]["total"])) == (D("500000"), D("500000"))
     p1_working = lines[p1.org_id]["working"]["lc2020-voucher-provider"]
     assert D(p1_working["year_cap_cut"]) == D("102000")
     assert (D(lines[p2.org_id]["post_subsidy"]), D(lines[p2.org_id]["award_match"]), D(lines[p2.org_id]["total"])) == (
-        D("1500"), D("80000"), D("81500"))
+        D("1500"),
+        D("80000"),
+        D("81500"),
+    )
 
     # Every step left its audit trail.
     assert _actions("voucher", va["id"]) == ["applied", "approved", "expired"]
