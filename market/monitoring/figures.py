@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
+from market.brokers.models import Broker, BrokerEmployment
 from market.core import regions
 from market.core.db import to_money
 from market.evaluations.models import Evaluation
@@ -108,6 +109,24 @@ def _filed_intermediaries(session: Session, prefix: str, start: dt.date, end: dt
     )
 
 
+def _brokers(session: Session, prefix: str, start: dt.date, end: dt.date) -> Figure:
+    n = session.scalar(
+        sa.select(sa.func.count(sa.distinct(Broker.id)))
+        .join(BrokerEmployment, BrokerEmployment.broker_id == Broker.id)
+        .where(
+            Broker.status == "active",
+            BrokerEmployment.start_date <= end,
+            sa.or_(BrokerEmployment.end_date.is_(None), BrokerEmployment.end_date >= end),
+            BrokerEmployment.intermediary_org_id.in_(_org_ids(prefix)),
+        )
+    )
+    return Figure(
+        Decimal(n or 0),
+        f"active technology brokers (技术经纪人) employed on {end.isoformat()} by intermediaries in {_where(prefix)}: "
+        f"{n}",
+    )
+
+
 def _evaluations(session: Session, prefix: str, start: dt.date, end: dt.date) -> Figure:
     from market.contracts.rules import CHINA_TZ
 
@@ -162,6 +181,7 @@ METRICS: dict[str, Metric] = {
         ),
         Metric("turnover_gdp_pct", "技术合同成交额占GDP比重", "%", _turnover_gdp, yearly_only=True),
         Metric("filed_intermediaries", "省级以上技术转移机构 (备案在册)", "家", _filed_intermediaries),
+        Metric("brokers_employed", "在岗技术经纪人", "人", _brokers),
         Metric("evaluations_completed", "完成的科技成果评价", "项", _evaluations),
         Metric("vouchers_redeemed", "创新券兑现金额", "元", _vouchers),
     )

@@ -31,8 +31,9 @@ MONTHLY = (
     "evaluations_completed",
     "vouchers_redeemed",
     "filed_intermediaries",
+    "brokers_employed",
 )
-STOCKS = frozenset({"filed_intermediaries"})  # a count on the last day, not a sum over the period
+STOCKS = frozenset({"filed_intermediaries", "brokers_employed"})  # a count on the last day, not a sum over the period
 YEAR_TARGET_FIELD = {
     "contracts_registered": "contract_count",
     "contract_turnover": "total_amount",

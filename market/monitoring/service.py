@@ -211,6 +211,7 @@ def scores(
     rows = []
     for s in scored(period):
         before = last_year.get(s.region_code)
+        _year_on_year(s.dimensions, before.dimensions if before else None)
         rows.append(
             {
                 "rank": s.rank,
@@ -231,6 +232,21 @@ def scores(
         "previous_period": previous_period(period),
         "regions": rows,
     }
+
+
+def _year_on_year(dimensions: list[dict[str, Any]], previous: list[dict[str, Any]] | None) -> None:
+    """Each dimension's and indicator's score a year earlier, and the change (None: nothing a year earlier)."""
+    then = {d["code"]: d for d in previous or []}
+    for d in dimensions:
+        before = then.get(d["code"])
+        d["previous_score"] = before["score"] if before else None
+        d["change"] = d["score"] - before["score"] if before else None
+        inds = {i["code"]: i for i in (before or {}).get("indicators", [])}
+        for i in d["indicators"]:
+            was = inds.get(i["code"])
+            i["previous_value"] = was["value"] if was else None
+            i["previous_score"] = was["score"] if was else None
+            i["change"] = i["score"] - was["score"] if was else None
 
 
 def flat_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from market.accounts.roles import Role
+from market.brokers.models import Broker, BrokerEmployment
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
@@ -55,7 +56,8 @@ def file(org_id: int, level: str, filed_on: dt.date, revoked_on: dt.date | None 
 def market_world(client, world):
     """鄞州区 (330212): 500,000 registered 2024-03-05; 1,200,000 on 2025-03-10 and 800,000 on 2025-06-15.
     江北区 (330205): 300,000 on 2025-03-20. Filings in 鄞州区: provincial since 2024-01-01 (in force), provincial
-    2024-06-01 revoked 2025-05-01, city-level (not 省级以上). One evaluation completed 2025-03-12 for a 鄞州 holder."""
+    2024-06-01 revoked 2025-05-01, city-level (not 省级以上). One evaluation completed 2025-03-12 for a 鄞州 holder.
+    Brokers of a 鄞州 intermediary: from 2024-02-01, from 2025-01-01, and 2023-01-01 to 2024-12-31."""
     yinzhou = world.member(OrgKind.university, region_code="330212")
     jiangbei = world.member(OrgKind.enterprise, region_code="330205")
     buyer = world.member(OrgKind.enterprise, region_code="310104")
@@ -67,6 +69,20 @@ def market_world(client, world):
     file(world.org(OrgKind.intermediary, region_code="330212"), "provincial", D(2024, 6, 1), D(2025, 5, 1))
     file(world.org(OrgKind.intermediary, region_code="330212"), "city", D(2024, 1, 1))
     file(world.org(OrgKind.intermediary, region_code="330205"), "national", D(2026, 1, 1))  # later than 2025
+    broker_firm = world.org(OrgKind.intermediary, region_code="330212")
+    with session_scope() as s:
+        for n, (start, end) in enumerate(
+            [(D(2024, 2, 1), None), (D(2025, 1, 1), None), (D(2023, 1, 1), D(2024, 12, 31))]
+        ):
+            b = Broker(
+                name=f"经纪人{n}",
+                id_number_masked="3302**********1234",
+                id_number_digest=f"d-{broker_firm}-{n}",
+                level="junior_broker",
+            )
+            s.add(b)
+            s.flush()
+            s.add(BrokerEmployment(broker_id=b.id, intermediary_org_id=broker_firm, start_date=start, end_date=end))
     achievement = client.post("/api/v1/achievements", json=achievement_body(), headers=yinzhou.headers).json()["id"]
     agency = world.org(OrgKind.intermediary, region_code="330212")
     with session_scope() as s:
@@ -308,6 +324,8 @@ def test_monthly_view_against_last_year_and_targets(client, world):
     # filings in force on 2025-03-31: both provincial (the revocation comes in May) = 2; on 2024-03-31: 1
     f = yz["filed_intermediaries"]
     assert (f["month"], f["same_month_last_year"], f["month_growth_pct"]) == ("2", "1", "100.00")
+    # brokers employed on 2025-03-31: two (the third left at the end of 2024); on 2024-03-31: the first and third
+    assert (yz["brokers_employed"]["month"], yz["brokers_employed"]["same_month_last_year"]) == ("2", "2")
     assert (yz["evaluations_completed"]["month"], yz["evaluations_completed"]["same_month_last_year"]) == ("1", "0")
     # the cumulative target as of 2025-03-31: 500,000 (2024) + 1,200,000 (2025) = 1,700,000 of 10,000,000 = 17 %
     (target,) = view["regions"][2]["targets"]
@@ -319,7 +337,7 @@ def test_monthly_view_against_last_year_and_targets(client, world):
     r = client.get(f"{API}/monthly/2025/3", params={"region": "330200", "format": "csv"}, headers=officer.headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["region_code", "region_name", "metric"] and len(rows) == 1 + 3 * 6
+    assert rows[0][:3] == ["region_code", "region_name", "metric"] and len(rows) == 1 + 3 * 7
     yz_turnover = next(row for row in rows if row[0] == "330212" and row[2] == "contract_turnover")
     assert yz_turnover[5:8] == ["1200000.00", "500000.00", "140.00"]
     r = client.get(f"{API}/monthly/2025/3", params={"region": "330200", "format": "xlsx"}, headers=officer.headers)
