@@ -26,8 +26,8 @@ from market.brokers.models import Broker, BrokerEmployment
 from market.core import regions
 from market.core.db import to_money
 from market.evaluations.models import Evaluation
-from market.filings import service as filings
-from market.filings.models import FilingLevel
+from market.filings.models import FilingLevel, FilingStatus, IntermediaryFiling
+from market.filings.rules import Record as FilingRecord
 from market.stats import rules as stats_rules
 from market.stats.models import Denominator
 from market.stats.service import period_bounds, totals
@@ -95,13 +95,18 @@ def _org_ids(prefix: str) -> sa.Select[Any]:
 
 
 def _filed_intermediaries(session: Session, prefix: str, start: dt.date, end: dt.date) -> Figure:
-    orgs: set[int] = set(session.scalars(_org_ids(prefix)))
-    wanted = {FilingLevel.national.value, FilingLevel.provincial.value}
-    in_force = sorted(
-        org
-        for org, recs in filings.records(session, orgs).items()
-        if any(r.level in wanted and r.in_force(end) for r in recs)
+    F = IntermediaryFiling
+    rows = session.execute(
+        sa.select(F.org_id, F.level, F.filed_on, F.valid_until, F.revoked_on).where(
+            F.status.in_((FilingStatus.recorded, FilingStatus.revoked)),
+            F.filed_on.is_not(None),
+            F.level.in_((FilingLevel.national, FilingLevel.provincial)),
+            F.org_id.in_(_org_ids(prefix)),
+        )
     )
+    in_force = {
+        r.org_id for r in rows if FilingRecord(r.org_id, r.level, r.filed_on, r.valid_until, r.revoked_on).in_force(end)
+    }
     return Figure(
         Decimal(len(in_force)),
         f"technology-transfer institutions in {_where(prefix)} with a national or provincial filing (备案) in "
