@@ -17,8 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.core import regions
-from market.core.config import get_settings
-from market.core.errors import ValidationFailed
 from market.monitoring import figures
 from market.stats import service as stats
 from market.stats import targets
@@ -54,13 +52,6 @@ COLUMNS = [
     "year_target",
     "year_target_progress_pct",
 ]
-
-
-def _prefix(region: str | None) -> str:
-    prefix = regions.region_prefix(region or get_settings().region_code)
-    if not prefix.isdigit() or len(prefix) not in (2, 4, 6):
-        raise ValidationFailed.field("region", "invalid_region_code", "region: a region code or prefix, e.g. 3302")
-    return prefix
 
 
 def _districts(session: Session, prefix: str, start: dt.date, end: dt.date) -> list[str]:
@@ -132,7 +123,7 @@ def _period_targets(session: Session, prefix: str, year: int, end: dt.date) -> l
 
 def view(session: Session, year: int, month: int, region: str | None = None) -> dict[str, Any]:
     """The month's monitored figures per region, with last year's, the growth and the targets."""
-    prefix = _prefix(region)
+    prefix = targets.checked_prefix(region)
     start, end = stats.period_bounds(year, month)
     places = [prefix] + _districts(session, prefix, dt.date(year - 1, 1, 1), end)
     out_regions = []
