@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
@@ -14,7 +14,7 @@ from market.core import export
 from market.core.deps import Actor, BureauActor, SessionDep, require_roles
 from market.core.errors import ValidationFailed
 from market.core.types import text
-from market.monitoring import service
+from market.monitoring import monthly, service
 from market.monitoring.models import IndicatorSet
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
@@ -126,3 +126,72 @@ def import_values(code: SetCode, data: ImportIn, session: SessionDep, actor: Bur
     except ValueError:
         raise ValidationFailed.field("content_base64", "invalid_base64", "content_base64 is not base64") from None
     return service.import_values(session, actor, code, data.filename, content)
+
+
+@router.get("/sets/{code}/values/{region_code}/{period}")
+def region_values(
+    code: SetCode, region_code: RegionCode, period: Period, session: SessionDep, actor: BureauActor
+) -> dict[str, Any]:
+    """A region's values for a period with their source (entered / imported / market), the market's working
+    and any market figure waiting beside an entered value."""
+    return service.region_values(session, code, region_code, period)
+
+
+@router.post("/sets/{code}/values/{region_code}/{period}/compute")
+def compute_values(
+    code: SetCode, region_code: RegionCode, period: Period, session: SessionDep, actor: BureauActor
+) -> dict[str, Any]:
+    """(Re)compute the indicators the market computes from its own records (bureau staff). A value a
+    department entered is never overwritten: the market's figure is held beside it for the bureau to choose."""
+    return service.compute_values(session, actor, code, region_code, period)
+
+
+class ChoiceIn(BaseModel):
+    use: Literal["market", "entered"] = Field(description="take the market's figure, or keep the entered value")
+
+
+@router.post("/sets/{code}/values/{region_code}/{period}/{indicator_code}/choice")
+def choose(
+    code: SetCode,
+    region_code: RegionCode,
+    period: Period,
+    indicator_code: Annotated[str, Path(pattern=r"^[a-z0-9_]{1,60}$")],
+    data: ChoiceIn,
+    session: SessionDep,
+    actor: BureauActor,
+) -> dict[str, Any]:
+    """Choose between an entered value and the market's figure held beside it (bureau staff; audited)."""
+    row = service.choose(session, actor, code, region_code, period, indicator_code, data.use)
+    return service.value_out(row)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/monthly/{year}/{month}")
+def monthly_view(
+    year: Annotated[int, Path(ge=1991, le=2100)],
+    month: Annotated[int, Path(ge=1, le=12)],
+    session: SessionDep,
+    actor: BureauActor,
+    region: Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="default the deployment's")] = None,
+    fmt: Annotated[str, Query(alias="format", description="json, csv or xlsx")] = "json",
+) -> Any:
+    """月度监测 (seed 001): per region, the month's market-computed figures against the same month last year,
+    year to date, and the targets with their working (bureau staff)."""
+    if fmt not in ("json", "csv", "xlsx"):
+        raise ValidationFailed.field("format", "invalid_format", "format: json, csv or xlsx")
+    result = monthly.view(session, year, month, region)
+    if fmt == "json":
+        return result
+    header, rows, target_header, target_rows = monthly.flat(result)
+    name = f"monitoring-{year}-{month:02d}"
+    if fmt == "csv":
+        body, media = export.to_csv(header, rows), "text/csv; charset=utf-8"
+    else:
+        sheets = [
+            export.Sheet(f"月度监测 {year}-{month:02d}", header, rows),
+            export.Sheet("目标", target_header, target_rows),
+        ]
+        body, media = export.to_xlsx(sheets), XLSX
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})

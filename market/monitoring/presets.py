@@ -8,6 +8,12 @@ Where the source is open or garbled the choice is written next to the indicator:
   items being mutually exclusive arrangements (4 / 2 / 1) plus a 领导小组 (1), capped at 5.
 - 争取上级支持与奖励's "其他部门行业奖励和表彰酌情得分" is an item worth 1 point each, awarded at discretion.
 - 科技管理创新情况 has no scale: points are assessed (0–5).
+
+Of the table, the market's own records support one figure: 省级以上技术转移机构 (an item of
+省级以上创新创业服务机构建设情况), counted from national / provincial filings in force. The other indicators
+are fiscal, statistical and registry figures of other departments and are entered. 技术合同成交额 and its
+ratio to GDP (seed 000's targets) are not in 篇四's table: a set version can add them as indicators with
+`"market": "contract_turnover"` / `"turnover_gdp_pct"`, and the monthly view shows them regardless.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ SEED_000_PIAN4 = "科技创新跃升计划实施方案 篇四 附件: 区科技�
 
 def scale(*points: tuple[str, str]) -> dict[str, Any]:
     """Bands from (value, score) points, ascending from (0, 0): linear between points, flat above the last."""
-    bands = [
+    bands: list[dict[str, str | None]] = [
         {"from": a, "to": b, "score_from": sa, "score_to": sb}
         for (a, sa), (b, sb) in zip(points, points[1:], strict=False)
     ]
@@ -36,8 +42,26 @@ def items(cap: str, **entries: tuple[str, str]) -> dict[str, Any]:
     }
 
 
-def ind(code: str, name: str, weight: str, unit: str, department: str, rule: dict[str, Any], note: str = "") -> dict:
-    out = {"code": code, "name": name, "weight": weight, "unit": unit, "department": department, "rule": rule}
+def ind(
+    code: str,
+    name: str,
+    weight: str,
+    unit: str,
+    department: str,
+    rule: dict[str, Any],
+    note: str = "",
+    market: dict[str, str] | str | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "code": code,
+        "name": name,
+        "weight": weight,
+        "unit": unit,
+        "department": department,
+        "rule": rule,
+    }
+    if market:
+        out["market"] = market
     return {**out, "note": note} if note else out
 
 
@@ -184,6 +208,8 @@ def pian4() -> dict[str, Any]:
                             technology_market=("省级以上技术市场", "1"),
                             academician_workstation=("院士工作站", "0.5"),
                         ),
+                        note="省级以上技术转移机构 is counted by the market from its filing records (备案)",
+                        market={"tech_transfer_institution": "filed_intermediaries"},
                     ),
                     ind(
                         "rd_institution_share",

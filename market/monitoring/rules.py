@@ -9,13 +9,17 @@ indicators (二级指标) that carry a weight, a unit, the supplying department 
 - `per_item`: points per item counted (国家级重点实验室 2 points each, …), capped at `max`.
 - `assessed`: points awarded directly by the assessors, 0 … `max`.
 
+An indicator the market can compute from its own records names the figure (`market.monitoring.figures`):
+`"market": "contract_turnover"` on a `bands` / `assessed` indicator, or `"market": {item: figure}` on a
+`per_item` one for the items the market counts (篇四's 省级以上技术转移机构 from the filing records).
+
 Scores are rounded to 2 decimals per indicator; a dimension is the sum of its indicators, the total the sum
 of the dimensions. Regions are ranked by total (equal totals share a rank: 1, 1, 3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -155,8 +159,29 @@ def indicators(definition: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {i["code"]: i for d in definition["dimensions"] for i in d["indicators"]}
 
 
-def validate(definition: Any) -> dict[str, Any]:
-    """Check an indicator set hangs together; returns it. Raises DefinitionError (with a path) otherwise."""
+def _check_market_link(ind: Mapping[str, Any], q: str, known_figures: Collection[str] | None) -> None:
+    link = ind.get("market")
+    if link is None:
+        return
+    figures_named: list[tuple[str, Any]]
+    if ind["rule"]["kind"] == "per_item":
+        if not isinstance(link, Mapping) or not link:
+            raise DefinitionError(f"{q}.market", "a per-item indicator's market link is {item: figure}")
+        unknown = sorted(set(link) - set(ind["rule"]["items"]))
+        if unknown:
+            raise DefinitionError(f"{q}.market", f"unknown items: {', '.join(unknown)}")
+        figures_named = [(f"{q}.market.{k}", v) for k, v in link.items()]
+    else:
+        figures_named = [(f"{q}.market", link)]
+    for path, figure in figures_named:
+        if not isinstance(figure, str) or (known_figures is not None and figure not in known_figures):
+            names = ", ".join(sorted(known_figures or ()))
+            raise DefinitionError(path, f"a figure the market computes: {names}")
+
+
+def validate(definition: Any, known_figures: Collection[str] | None = None) -> dict[str, Any]:
+    """Check an indicator set hangs together; returns it. Raises DefinitionError (with a path) otherwise.
+    `known_figures`: the market figures an indicator may name (unchecked when None)."""
     if not isinstance(definition, Mapping) or not isinstance(definition.get("dimensions"), list):
         raise DefinitionError("definition", "an object with a list of dimensions")
     seen: set[str] = set()
@@ -190,6 +215,7 @@ def validate(definition: Any) -> dict[str, Any]:
                     for code, item in items.items():
                         if not isinstance(item, Mapping) or _dec(item.get("points"), f"{q}.rule.items.{code}") <= 0:
                             raise DefinitionError(f"{q}.rule.items.{code}", "points > 0")
+            _check_market_link(ind, q, known_figures)
             subtotal += w
         if subtotal != weight:
             raise DefinitionError(p, f"the indicators' weights add up to {fmt(subtotal)}, not {fmt(weight)}")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.core import audit, regions
+from market.core.db import utcnow
 from market.core.deps import Actor
-from market.core.errors import NotFound, ValidationFailed
+from market.core.errors import InvalidState, NotFound, ValidationFailed
 from market.core.identifiers import IdentifierError, check_region_code
-from market.monitoring import rules
+from market.monitoring import figures, rules
 from market.monitoring.models import IndicatorSet, IndicatorValue
 from market.monitoring.presets import PRESETS
 
@@ -24,7 +26,9 @@ def ensure_presets(session: Session) -> None:
     for code, (name, build) in PRESETS.items():
         if session.scalar(sa.select(IndicatorSet.id).where(IndicatorSet.code == code).limit(1)) is None:
             session.add(
-                IndicatorSet(code=code, version=1, name=name, definition=rules.validate(build()), is_preset=True)
+                IndicatorSet(
+                    code=code, version=1, name=name, definition=rules.validate(build(), figures.METRICS), is_preset=True
+                )
             )
     session.flush()
 
@@ -52,7 +56,7 @@ def _invalid(e: rules.DefinitionError) -> ValidationFailed:
 def new_version(session: Session, actor: Actor, code: str, name: str, definition: dict[str, Any]) -> IndicatorSet:
     """Store a new version of a set (a new set when the code is new); earlier versions are kept as they were."""
     try:
-        definition = rules.validate(definition)
+        definition = rules.validate(definition, figures.METRICS)
     except rules.DefinitionError as e:
         raise _invalid(e) from None
     ensure_presets(session)
@@ -155,15 +159,25 @@ def put_values(
     return written
 
 
-def values_of(session: Session, code: str, period: str, within: str | None = None) -> dict[str, dict[str, Any]]:
-    """region → {indicator: value} for a period."""
+def rows_of(
+    session: Session, code: str, period: str, within: str | None = None
+) -> dict[str, dict[str, IndicatorValue]]:
+    """region → {indicator: stored value row} for a period."""
     stmt = sa.select(IndicatorValue).where(IndicatorValue.set_code == code, IndicatorValue.period == period)
     if within:
         stmt = stmt.where(IndicatorValue.region_code.startswith(regions.region_prefix(within)))
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, IndicatorValue]] = {}
     for v in session.scalars(stmt):
-        out.setdefault(v.region_code, {})[v.indicator_code] = v.value["value"]
+        out.setdefault(v.region_code, {})[v.indicator_code] = v
     return out
+
+
+def values_of(session: Session, code: str, period: str, within: str | None = None) -> dict[str, dict[str, Any]]:
+    """region → {indicator: value} for a period."""
+    return {
+        region: {ind: v.value["value"] for ind, v in vals.items()}
+        for region, vals in rows_of(session, code, period, within).items()
+    }
 
 
 def previous_period(period: str) -> str:
@@ -180,17 +194,24 @@ def scores(
     definition = indicator_set.definition
 
     def scored(p: str) -> list[rules.RegionScore]:
-        return rules.rank(
-            [
-                rules.score_region(definition, region, vals)
-                for region, vals in values_of(session, code, p, within).items()
-            ]
-        )
+        stored = rows_of(session, code, p, within)
+        out = []
+        for region, vals in stored.items():
+            s = rules.score_region(definition, region, {k: v.value["value"] for k, v in vals.items()})
+            for d in s.dimensions:
+                for i in d["indicators"]:
+                    row = vals.get(i["code"])
+                    i["source"] = row.source if row else None
+                    if row is not None and row.value.get("working"):
+                        i["working"] = f"{i['working']} (value computed by the market: {row.value['working']})"
+            out.append(s)
+        return rules.rank(out)
 
     last_year = {s.region_code: s for s in scored(previous_period(period))}
     rows = []
     for s in scored(period):
         before = last_year.get(s.region_code)
+        _year_on_year(s.dimensions, before.dimensions if before else None)
         rows.append(
             {
                 "rank": s.rank,
@@ -213,9 +234,35 @@ def scores(
     }
 
 
+def _year_on_year(dimensions: list[dict[str, Any]], previous: list[dict[str, Any]] | None) -> None:
+    """Each dimension's and indicator's score a year earlier, and the change (None: nothing a year earlier)."""
+    then = {d["code"]: d for d in previous or []}
+    for d in dimensions:
+        before = then.get(d["code"])
+        d["previous_score"] = before["score"] if before else None
+        d["change"] = d["score"] - before["score"] if before else None
+        inds = {i["code"]: i for i in (before or {}).get("indicators", [])}
+        for i in d["indicators"]:
+            was = inds.get(i["code"])
+            i["previous_value"] = was["value"] if was else None
+            i["previous_score"] = was["score"] if was else None
+            i["change"] = i["score"] - was["score"] if was else None
+
+
 def flat_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """The scores as one table (a row per region and indicator) for CSV / XLSX."""
-    header = ["rank", "region_code", "region_name", "total", "dimension", "indicator", "value", "score", "working"]
+    header = [
+        "rank",
+        "region_code",
+        "region_name",
+        "total",
+        "dimension",
+        "indicator",
+        "value",
+        "source",
+        "score",
+        "working",
+    ]
     rows = []
     for r in result["regions"]:
         for d in r["dimensions"]:
@@ -234,6 +281,7 @@ def flat_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
                         d["name"],
                         i["name"],
                         value,
+                        i.get("source") or "",
                         i["score"],
                         i["working"],
                     ]
@@ -264,7 +312,7 @@ def _sheet_rows(filename: str, content: bytes) -> list[list[Any]]:
     return [row for row in csv.reader(io.StringIO(text))][: MAX_IMPORT_ROWS + 2]
 
 
-def _cell_value(raw: Any, indicator: dict[str, Any]) -> Any:
+def _cell_value(raw: Any, indicator: Mapping[str, Any]) -> Any:
     """A cell as a value: a number, or "item=count; item=count" for per-item indicators."""
     if raw is None or str(raw).strip() == "":
         return None
@@ -333,3 +381,172 @@ def import_values(session: Session, actor: Actor, code: str, filename: str, cont
     for (region, period), values in groups.items():
         put_values(session, actor, code, region, period, values, source="imported")
     return {"imported": sum(len(v) for v in groups.values()), "regions": len({r for r, _ in groups})}
+
+
+# --- values the market computes ------------------------------------------------------------------
+
+ENTERED_SOURCES = ("entered", "imported", "entered+market")
+
+
+def _market_figure(session: Session, indicator: Mapping[str, Any], region_code: str, period: str) -> dict[str, Any]:
+    """The market's value of a linked indicator: {"value", "working"}; value None when it cannot be computed."""
+    link = indicator["market"]
+    if isinstance(link, Mapping):  # per-item: the items the market counts
+        counts, parts = {}, []
+        for item, metric in link.items():
+            f = figures.compute(session, metric, region_code, period)
+            parts.append(f"{item}: {f.working}")
+            if f.value is not None:
+                counts[item] = str(int(f.value))
+        return {"value": counts or None, "working": "; ".join(parts)}
+    f = figures.compute(session, link, region_code, period)
+    return {"value": None if f.value is None else rules.fmt(f.value), "working": f.working}
+
+
+def compute_values(session: Session, actor: Actor, code: str, region_code: str, period: str) -> dict[str, Any]:
+    """Fill a region's market-computed indicators for a period from the market's records (source "market").
+
+    A value a department entered (or imported) is never overwritten: the market's figure is kept beside it
+    as `market` until the bureau chooses (`choose`)."""
+    region_code, period = check_region(region_code), check_period(period)
+    indicator_set = get_set(session, code)
+    linked = {c: i for c, i in rules.indicators(indicator_set.definition).items() if i.get("market")}
+    if not linked:
+        raise ValidationFailed.field(
+            "code", "no_market_indicators", f"no indicator of {code} is computed by the market"
+        )
+    existing = rows_of(session, code, period, region_code).get(region_code, {})
+    now = utcnow().isoformat()
+    written: dict[str, Any] = {}
+    held: dict[str, Any] = {}
+    not_computed: dict[str, str] = {}
+    for ind_code, indicator in linked.items():
+        fig = _market_figure(session, indicator, region_code, period)
+        if fig["value"] is None:
+            not_computed[ind_code] = fig["working"]
+            continue
+        row = existing.get(ind_code)
+        if row is not None and row.source in ENTERED_SOURCES:
+            row.value = {**row.value, "market": {**fig, "computed_at": now}}
+            held[ind_code] = {"entered": row.value["value"], "source": row.source, "market": fig["value"]}
+            continue
+        if row is None:
+            row = IndicatorValue(set_code=code, indicator_code=ind_code, region_code=region_code, period=period)
+            session.add(row)
+        row.value, row.source, row.entered_by = {**fig, "computed_at": now}, "market", None
+        written[ind_code] = fig
+    session.flush()
+    result = {
+        "set": code,
+        "region_code": region_code,
+        "region_name": regions.region_name(region_code),
+        "period": period,
+        "computed": written,
+        "kept_entered": held,
+        "not_computed": not_computed,
+    }
+    audit.record(
+        session,
+        entity_type="monitoring_values",
+        entity_id=indicator_set.id,
+        action="compute",
+        actor=actor,
+        detail={k: v for k, v in result.items() if k != "region_name"},
+    )
+    return result
+
+
+def _value_row(session: Session, code: str, region_code: str, period: str, ind_code: str) -> IndicatorValue:
+    row = session.scalar(
+        sa.select(IndicatorValue).where(
+            IndicatorValue.set_code == code,
+            IndicatorValue.region_code == region_code,
+            IndicatorValue.period == period,
+            IndicatorValue.indicator_code == ind_code,
+        )
+    )
+    if row is None:
+        raise NotFound("no value for that indicator, region and period", code="indicator_value_not_found")
+    return row
+
+
+def choose(
+    session: Session, actor: Actor, code: str, region_code: str, period: str, ind_code: str, use: str
+) -> IndicatorValue:
+    """The bureau decides between an entered value and the market's figure held beside it.
+
+    "market": the market's figure becomes the value (for per-item counts, the market's items replace those
+    entered, the other items stay); the replaced value is kept in the row. "entered": the entered value stays
+    and the market's figure is set aside (a later `compute` holds it again)."""
+    region_code, period = check_region(region_code), check_period(period)
+    indicator_set = get_set(session, code)
+    row = _value_row(session, code, region_code, period, ind_code)
+    pending = row.value.get("market")
+    if not pending:
+        raise InvalidState("no market figure is waiting beside this value", code="no_market_figure")
+    before = {"value": row.value["value"], "source": row.source}
+    if use == "market":
+        entered = row.value["value"]
+        if isinstance(pending["value"], dict) and isinstance(entered, dict):
+            merged = {**entered, **pending["value"]}
+            source = "market" if set(merged) == set(pending["value"]) else "entered+market"
+        else:
+            merged, source = pending["value"], "market"
+        row.value = {
+            "value": merged,
+            "working": pending["working"],
+            "computed_at": pending["computed_at"],
+            "replaced": before,
+        }
+        row.source, row.entered_by = source, actor.user_id
+    else:
+        rest = {k: v for k, v in row.value.items() if k != "market"}
+        row.value = {**rest, "market_declined": pending}
+    session.flush()
+    audit.record(
+        session,
+        entity_type="monitoring_values",
+        entity_id=indicator_set.id,
+        action=f"choose_{use}",
+        actor=actor,
+        detail={
+            "set": code,
+            "region_code": region_code,
+            "period": period,
+            "indicator": ind_code,
+            "before": before,
+            "market": pending["value"],
+            "now": {"value": row.value["value"], "source": row.source},
+        },
+    )
+    return row
+
+
+def value_out(row: IndicatorValue, indicator: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    out = {
+        "indicator_code": row.indicator_code,
+        "name": (indicator or {}).get("name", row.indicator_code),
+        "value": row.value["value"],
+        "source": row.source,
+        "working": row.value.get("working"),
+        "market": row.value.get("market"),
+        "replaced": row.value.get("replaced"),
+        "updated_at": row.updated_at,
+    }
+    return out
+
+
+def region_values(session: Session, code: str, region_code: str, period: str) -> dict[str, Any]:
+    """A region's stored values for a period with their source (entered / imported / market), the market's
+    working, and any market figure waiting for the bureau's choice."""
+    region_code, period = check_region(region_code), check_period(period)
+    known = rules.indicators(get_set(session, code).definition)
+    rows = rows_of(session, code, period, region_code).get(region_code, {})
+    return {
+        "set": code,
+        "region_code": region_code,
+        "region_name": regions.region_name(region_code),
+        "period": period,
+        "values": [value_out(r, known.get(c)) for c, r in sorted(rows.items())],
+        "market_indicators": sorted(c for c, i in known.items() if i.get("market")),
+    }

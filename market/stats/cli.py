@@ -45,4 +45,20 @@ def stats_report(year: int, month: int, region: str | None, replace: bool) -> No
         )
 
 
-commands: list[click.Command] = [stats_rollup, stats_report]
+@click.command("calendar-check")
+def calendar_check() -> None:
+    """Exit 1 (with what to do) when the working-day calendar lacks a year deadlines may reach (next year from
+    15 December); for a deployment's daily checks."""
+    from market.contracts import rules
+    from market.contracts.service import today
+    from market.core import workdays
+    from market.core.config import get_settings
+
+    covered = workdays.covered_until(rules.parse_holidays(get_settings().contract_holidays))
+    gap = workdays.coverage_gap(today(), covered)
+    if gap:
+        raise click.ClickException(gap)
+    click.echo(f"the working-day calendar covers up to {covered}")
+
+
+commands: list[click.Command] = [stats_rollup, stats_report, calendar_check]

@@ -22,6 +22,10 @@ from market.contracts.models import LedgerEntry as L
 from market.core.db import lock_against_writes, to_money, upsert_adding
 from market.stats.models import RollupRow as R
 
+# The tables as sa.Table (a mapped class's __table__ is typed as a FromClause).
+RollupTable = R.metadata.tables[R.__tablename__]
+LedgerTable = L.metadata.tables[L.__tablename__]
+
 EMPTY = sa.literal_column("''", sa.String)
 
 
@@ -119,7 +123,7 @@ def apply(session: Session, entries: Iterable[L]) -> None:
             batches.append([])
         batches[n].append(dict(zip([*KEY_COLUMNS, "name", *SUMS], (*k, *acc[k]), strict=True)))
     for rows in batches:
-        upsert_adding(session, R.__table__, rows, keys=KEY_COLUMNS, add=SUMS, keep_greatest=["name"])
+        upsert_adding(session, RollupTable, rows, keys=KEY_COLUMNS, add=SUMS, keep_greatest=["name"])
 
 
 def _ledger_select(dimension: str, grain: str = "d") -> sa.Select:
@@ -174,7 +178,7 @@ def _coarser_select(grain: str, finer: str, period_of: Any) -> sa.Select:
 
 def rebuild(session: Session) -> int:
     """Recompute the whole rollup from the ledger (ledger writers wait meanwhile); returns its row count."""
-    lock_against_writes(session, L.__table__)
+    lock_against_writes(session, LedgerTable)
     session.execute(sa.delete(R))
     columns = [*KEY_COLUMNS, "name", *SUMS]
     # Written in key order (as time-ordered writes leave them), so a period's rows share pages: its range
@@ -274,7 +278,7 @@ def split_period(start: dt.date, end: dt.date, *, years: bool = True, quarters: 
         cut = [_cut(lo, hi, 3) for lo, hi in runs]
         split.quarters = [
             (q0 // 4 * 10 + q0 % 4 + 1, q1 // 4 * 10 + q1 % 4 + 1)
-            for (q0, q1), _ in (c for c in cut if c[0] is not None)
+            for q0, q1 in (block for block, _ in cut if block is not None)
         ]
         runs = [r for _, rest in cut for r in rest]
     split.months = [(_yyyymm(lo), _yyyymm(hi)) for lo, hi in sorted(runs)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 METRICS = {"count": "合同数", "total_amount": "合同成交额", "technical_transaction_amount": "技术交易额"}
 KINDS = {"cumulative": "多年累计", "ratio": "占比 (对分母, 如 GDP)"}
@@ -17,7 +18,7 @@ def pct(part: Decimal, whole: Decimal, places: Decimal = PCT) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(places, rounding=ROUND_HALF_UP)
 
 
-def cumulative(achieved_by_year: dict[int, Decimal], target: Decimal) -> dict[str, object]:
+def cumulative(achieved_by_year: dict[int, Decimal], target: Decimal) -> dict[str, Any]:
     """Progress of a multi-year cumulative target: the running sum year by year and its share of the target."""
     running, steps = Decimal(0), []
     for year in sorted(achieved_by_year):
@@ -40,7 +41,7 @@ def cumulative(achieved_by_year: dict[int, Decimal], target: Decimal) -> dict[st
     }
 
 
-def ratio(achieved: Decimal, denominator: Decimal | None, target_pct: Decimal) -> dict[str, object]:
+def ratio(achieved: Decimal, denominator: Decimal | None, target_pct: Decimal) -> dict[str, Any]:
     """A year's figure as a per cent of its denominator (成交额 / GDP), against the target per cent."""
     value = pct(achieved, denominator, RATIO) if denominator else None
     return {

@@ -195,6 +195,7 @@ def series(session: Session, start: dt.date, end: dt.date, granularity: str = "m
         "subtype", same_day_last_year(start), end, years=granularity == "year", quarters=granularity != "month"
     )
     year = (src.c.period // 100).label("year")
+    keys: tuple[sa.Label[Any], ...]
     if granularity == "month":
         keys = (year, (src.c.period % 100).label("month"))
     elif granularity == "quarter":
@@ -329,9 +330,9 @@ def breakdown(
         column_name, meta["description"] = REGION_DIMENSIONS[dimension]
         src = source("region", start, end)
         column = src.c[column_name]
-        key = sa.func.substr(column, 1, region_level).label("key")
+        region_key = sa.func.substr(column, 1, region_level).label("key")
         figs = _figures_columns(src)
-        stmt = sa.select(key, *figs).group_by(key)
+        stmt = sa.select(region_key, *figs).group_by(region_key)
         if within:
             stmt = stmt.where(column.like(f"{rules.region_prefix(within)}%"))
         meta["region_level"] = region_level

@@ -19,7 +19,8 @@ from market.stats.models import Denominator, PeriodTarget
 from market.stats.service import totals
 
 
-def _prefix(region: str | None) -> str:
+def checked_prefix(region: str | None) -> str:
+    """A region code or prefix (default the deployment's) as its prefix; a 422 when it is not one."""
     from market.core.config import get_settings
 
     prefix = regions.region_prefix(region or get_settings().region_code)
@@ -38,7 +39,7 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> PeriodTarget
             "target_pct", "ratio_target_incomplete", "a ratio target needs target_pct and a denominator"
         )
     target = PeriodTarget(
-        region_prefix=_prefix(data.get("region")),
+        region_prefix=checked_prefix(data.get("region")),
         kind=data["kind"],
         metric=data["metric"],
         first_year=data["first_year"],
@@ -63,7 +64,7 @@ def create(session: Session, actor: Actor, data: dict[str, Any]) -> PeriodTarget
 
 
 def set_denominator(session: Session, actor: Actor, name: str, region: str, year: int, amount: Decimal) -> Denominator:
-    prefix = _prefix(region)
+    prefix = checked_prefix(region)
     row = session.scalar(
         sa.select(Denominator).where(
             Denominator.name == name, Denominator.region_prefix == prefix, Denominator.year == year

@@ -497,6 +497,20 @@ def _(c):
     )
 
 
+@step("POST", "/api/v1/monitoring/sets/{code}/values/{region_code}/{period}/compute")
+def _(c):
+    return c.officer, "/api/v1/monitoring/sets/seed000-pian4/values/330212/2025/compute", None
+
+
+@step("POST", "/api/v1/monitoring/sets/{code}/values/{region_code}/{period}/{indicator_code}/choice")
+def _(c):
+    base = "/api/v1/monitoring/sets/seed000-pian4/values/330205/2025"
+    entered = {"values": {"service_bodies": {"national_incubator": 1}}}
+    assert c.kit.client.put(base, json=entered, headers=c.officer.headers).status_code == 200
+    assert c.kit.client.post(f"{base}/compute", headers=c.officer.headers).json()["kept_entered"]
+    return c.officer, f"{base}/service_bodies/choice", {"use": "market"}
+
+
 # -- evaluations ------------------------------------------------------------------------------------
 
 

@@ -49,6 +49,17 @@ def test_values_scores_ranks_and_versions(client, world):
     assert (
         regions[0]["previous_total"] == "4.00" and regions[0]["change"] == "13.00" and regions[0]["previous_rank"] == 1
     )
+    # year on year per dimension and indicator: 创新投入 5 + 8 = 13 against 4; 地方财政支出 12000 → 5 against 5000 → 4
+    inputs = regions[0]["dimensions"][0]
+    assert (inputs["score"], inputs["previous_score"], inputs["change"]) == ("13.00", "4.00", "9.00")
+    fiscal_jb = inputs["indicators"][0]
+    assert (fiscal_jb["value"], fiscal_jb["previous_value"], fiscal_jb["previous_score"], fiscal_jb["change"]) == (
+        "12000",
+        "5000",
+        "4.00",
+        "1.00",
+    )
+    assert regions[1]["dimensions"][0]["previous_score"] is None  # 鄞州区 has nothing for 2024
     fiscal = regions[1]["dimensions"][0]["indicators"][0]
     assert fiscal["score"] == "4.50" and "7500 in [5000, 10000)" in fiscal["working"]
     assert fiscal["department"] == "区财政局"
