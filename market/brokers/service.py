@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
-from market.brokers import notices, rules
+from market.brokers import notices, rules, subsidy
 from market.brokers.models import (
     Broker,
     BrokerEmployment,
@@ -650,9 +650,7 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
                 sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(set(counted) or {0}))
             ).all()
         )
-    from market.brokers.subsidy import rewards_by
-
-    rewards = rewards_by(session, start, end, by)
+    rewards = subsidy.rewards_by(session, start, end, by)
     values = {k: rules.performance_value(t, weights) for k, t in counted.items()}
     ranks = rules.rank([(k, v[0]) for k, v in values.items()])
     visible = set(counted)

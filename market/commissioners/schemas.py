@@ -42,6 +42,13 @@ class CommissionerOut(BaseModel):
     status: str
 
 
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["suspend", "reinstate"]
+    reason: text(1000, min_length=1) = Field(description="why: kept in the audit log and told to the home organisation")
+
+
 class DispatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -94,9 +94,9 @@ class Party:
         return f"name:{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ContractFact:
-    """One registered (or cancelled) technology contract, as the calculator needs it."""
+    """One registered (or cancelled) technology contract, as the calculator needs it (built by keyword only)."""
 
     contract_id: int
     registration_number: str
@@ -417,8 +417,11 @@ def beneficiary_party(policy: Policy, fact: ContractFact) -> Party | None:
     if role is Beneficiary.intermediary:
         return fact.intermediary
     if fact.broker and fact.intermediary is not None:
-        # A broker is identified within their intermediary: names are unique there, not citywide.
-        return Party(name=fact.broker, ident=f"{fact.intermediary.key}/broker:{fact.broker}")
+        # A broker is identified within their intermediary: names are unique there, not citywide. The money is
+        # paid through that intermediary (经中介机构发放), so the result is the intermediary organisation's to see.
+        return Party(
+            name=fact.broker, org_id=fact.intermediary.org_id, ident=f"{fact.intermediary.key}/broker:{fact.broker}"
+        )
     return None
 
 

@@ -24,7 +24,7 @@ from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
 from market.filings.rules import level_in_force
 from market.subsidies import calculator as calc
-from market.subsidies import rules
+from market.subsidies import rules, sources
 from market.subsidies import settlement as settle
 from market.subsidies.calculator import ContractFact, Party, Period, Policy, PolicyError, Recognition
 from market.subsidies.models import (
@@ -39,7 +39,7 @@ from market.subsidies.models import (
     SubsidyRunPolicy,
     VoucherRedemption,
 )
-from market.subsidies.presets import all_presets
+from market.subsidies.presets import OFF_BY_DEFAULT, RETIRED, all_presets
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -61,9 +61,20 @@ def require(actor: Actor, action: str) -> None:
 def parse_policy(spec: dict[str, Any]) -> Policy:
     spec = spec | {"jurisdiction": spec.get("jurisdiction") or jurisdiction()}
     try:
-        return calc.policy_from_dict(spec)
+        policy = calc.policy_from_dict(spec)
     except PolicyError as exc:
         raise ValidationFailed.field("policy", exc.code, exc.message) from exc
+    if policy.code in RETIRED:
+        raise ValidationFailed.field("code", "policy_retired", f"{policy.code} is retired: {RETIRED[policy.code]}")
+    if policy.beneficiary is calc.Beneficiary.buyer and "voucher_eligible" in (policy.required_flags_any or ()):
+        # The firm's voucher share is paid by the voucher programme with the reimbursement: never a second time here.
+        raise ValidationFailed.field(
+            "required_flags_any",
+            "voucher_share_paid_by_programme",
+            "the firm's voucher share (province 60 % + city 30 %) is paid by the voucher programme's reimbursement; "
+            "a subsidy policy may not pay the buyer on voucher-eligible contracts again",
+        )
+    return policy
 
 
 def ensure_presets(session: Session) -> None:
@@ -80,7 +91,7 @@ def ensure_presets(session: Session) -> None:
                     name=policy.name,
                     current_version=1,
                     is_preset=True,
-                    active=policy.jurisdiction == jurisdiction(),
+                    active=policy.jurisdiction == jurisdiction() and policy.code not in OFF_BY_DEFAULT,
                 )
                 session.add(row)
                 session.flush()
@@ -91,8 +102,12 @@ def ensure_presets(session: Session) -> None:
 
 
 def enabled(session: Session, policy: SubsidyPolicy) -> bool:
-    """Active, and its current version is this deployment's rules (never another city's)."""
-    return policy.active and current_version(session, policy).spec.get("jurisdiction") == jurisdiction()
+    """Active, not retired, and its current version is this deployment's rules (never another city's)."""
+    return (
+        policy.active
+        and policy.code not in RETIRED
+        and current_version(session, policy).spec.get("jurisdiction") == jurisdiction()
+    )
 
 
 def get_policy(session: Session, code: str) -> SubsidyPolicy:
@@ -203,6 +218,11 @@ def activity_roots(session: Session) -> dict[int, int]:
 
 
 def load_facts(session: Session, period: Period) -> list[ContractFact]:
+    """Every registered source's facts for the period (contracts, and what the domains register)."""
+    return sources.load(session, period)
+
+
+def contract_facts(session: Session, period: Period) -> list[ContractFact]:
     """Contracts that earn in the period: registered (or cancelled) in it, or paid in it (paid-amount policies).
 
     Identity is the registration: a contract is its own activity, and a re-registration joins the
@@ -316,28 +336,36 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
         paid = payments.get(cid, {})
         facts.append(
             ContractFact(
-                cid,
-                number or "",
-                ctype,
-                subtype,
-                seller,
-                buyer,
-                total,
-                technical,
-                sum((a for _, a in paid.values()), ZERO),
-                day,
-                inter,
-                brokers.get(cid),
-                "domestic_first" in recognised[cid],
-                "first_set" in recognised[cid],
-                cid in vouchers,
-                achievement,
-                status,
-                f"contract:{roots.get(cid, cid)}",
-                tuple((max(received, day), amount) for received, amount in paid.values() if amount != 0),
+                contract_id=cid,
+                registration_number=number or "",
+                contract_type=ctype,
+                subtype=subtype,
+                seller=seller,
+                buyer=buyer,
+                total_amount=total,
+                technical_amount=technical,
+                paid_amount=sum((a for _, a in paid.values()), ZERO),
+                registered_on=day,
+                intermediary=inter,
+                broker=brokers.get(cid),
+                domestic_first="domestic_first" in recognised[cid],
+                first_set="first_set" in recognised[cid],
+                voucher_eligible=cid in vouchers,
+                achievement_id=achievement,
+                status=status,
+                activity_id=f"contract:{roots.get(cid, cid)}",
+                payments=tuple((max(received, day), amount) for received, amount in paid.values() if amount != 0),
             )
         )
     return facts
+
+
+def register_sources() -> None:
+    """The engine's own source: registered technology contracts (market/wiring.py calls this first)."""
+    sources.register("contracts", load=contract_facts)
+
+
+register_sources()  # contracts are always a source, wired or not
 
 
 def filing_records(session: Session) -> dict[int, list]:
@@ -941,6 +969,17 @@ def run_diff(session: Session, actor: Actor, run_id: int, against: int | None = 
         "to_recover": run.to_recover,
         "changes": changes,
     }
+
+
+def outcome_of(session: Session, code: str, period: Period) -> calc.PolicyOutcome | None:
+    """What the current version of an enabled policy earns over a period, from the registered sources (not stored).
+
+    For figures that count earnings (a broker's performance); what is paid is always a run's. None if not enabled.
+    """
+    row = session.scalar(sa.select(SubsidyPolicy).where(SubsidyPolicy.code == code))
+    if row is None or not enabled(session, row):
+        return None
+    return calc.compute(calc.policy_from_dict(current_version(session, row).spec), load_facts(session, period), period)
 
 
 # ---- what-if: a draft policy against a past period, nothing stored ---------------------------------

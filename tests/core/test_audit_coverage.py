@@ -451,6 +451,11 @@ def _(c):
     )
 
 
+@step("POST", "/api/v1/commissioners/{commissioner_id}/status")
+def _(c):
+    return c.officer, f"/api/v1/commissioners/{c.commissioner}/status", {"action": "suspend", "reason": "考核不合格"}
+
+
 @step("POST", "/api/v1/stats/reports/{year}/{month}")
 def _(c):
     return c.registrar, "/api/v1/stats/reports/2025/3", None
