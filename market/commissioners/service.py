@@ -101,9 +101,7 @@ def _require_active(commissioner: Commissioner) -> None:
 def change_status(session: Session, actor: Actor, commissioner_id: int, action: str, reason: str) -> Commissioner:
     """Suspend or reinstate a commissioner (the bureau), with the reason audited and told to the home organisation."""
     _require_officer(actor)
-    commissioner = session.scalar(
-        sa.select(Commissioner).where(Commissioner.id == commissioner_id).with_for_update()
-    )
+    commissioner = session.scalar(sa.select(Commissioner).where(Commissioner.id == commissioner_id).with_for_update())
     if commissioner is None:
         raise NotFound("no such commissioner", code="commissioner_not_found")
     try:

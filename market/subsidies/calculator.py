@@ -775,6 +775,13 @@ def explain(working: dict) -> dict:
 
 def working_json(result: BeneficiaryResult, policy: Policy) -> dict:
     """A beneficiary's working as JSON-ready data (money as strings: exact, no floats)."""
+    out = _working(result, policy)
+    if policy.beneficiary is Beneficiary.broker:
+        out["paid_through_org_id"] = result.org_id  # 经中介机构发放: the intermediary that receives the broker's money
+    return out
+
+
+def _working(result: BeneficiaryResult, policy: Policy) -> dict:
     return {
         "policy": policy.code,
         "basis": policy.basis.value,

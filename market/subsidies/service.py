@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -19,9 +18,9 @@ from market.accounts.roles import ORG_ROLES
 from market.contracts.models import Contract, ContractParty, ContractPayment
 from market.core import audit, export, regions
 from market.core.config import get_settings
-from market.core.db import bulk_insert, session_scope, utcnow
+from market.core.db import bulk_insert, utcnow
 from market.core.deps import Actor
-from market.core.errors import Conflict, Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
+from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.filings.rules import level_in_force
 from market.subsidies import calculator as calc
 from market.subsidies import rules, sources
@@ -558,7 +557,7 @@ def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
     """Queue a (re)computation; refused unless the run is a draft (a frozen run never changes)."""
     require(actor, "compute")
     run = get_run(session, run_id, for_update=True)
-    _check_recomputable(run)
+    check_recomputable(run)
     if run.compute_state == ComputeState.computing and run.updated_at > utcnow() - STALE_COMPUTATION:
         raise InvalidState("the run is being computed; wait for it to finish", code="run_computing")
     # A computation silent for longer than STALE_COMPUTATION lost its worker: it may be queued again.
@@ -582,7 +581,7 @@ def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
 STALE_COMPUTATION = dt.timedelta(minutes=10)
 
 
-def _check_recomputable(run: SubsidyRun) -> None:
+def check_recomputable(run: SubsidyRun) -> None:
     if run.status == RunStatus.frozen:
         raise InvalidState("a frozen run never changes; start a new run to correct it", code="run_frozen")
     if not rules.can_recompute(run.status):
@@ -601,91 +600,14 @@ def enqueue_compute(session: Session, run_id: int) -> None:
     outbox.emit(session, COMPUTE_TOPIC, "subsidy_run", run_id)
 
 
-def compute_queued(entity_type: str, run_id: int, _payload: object = None) -> None:
-    """The COMPUTE_TOPIC handler: compute the run unless it is no longer waiting (a decision, not a failure)."""
-    with session_scope() as s:
-        run = s.get(SubsidyRun, run_id)
-        if run is None or run.compute_state != ComputeState.queued or not rules.can_recompute(run.status):
-            return
-    try:
-        compute_run(run_id)
-    except MarketError as exc:
-        log.warning("subsidy run %s not computed: %s (%s)", run_id, exc.message, exc.code)
-
-
-def compute_run(run_id: int, *, batch: int = 5000) -> SubsidyRun:
-    """Compute a draft run: policy by policy, each committed with its progress. Callable directly (tests)."""
-    with session_scope() as s:
-        run = get_run(s, run_id, for_update=True)
-        _check_recomputable(run)
-        run.compute_state = ComputeState.computing
-        run.progress_done = 0
-        run.error = None
-        s.execute(sa.delete(SubsidyExclusion).where(SubsidyExclusion.run_id == run_id))
-        s.execute(sa.delete(SubsidyResult).where(SubsidyResult.run_id == run_id))
-        period = Period(run.period_start, run.period_end)
-    # A run builds ~10⁶ short-lived objects and no garbage cycles worth collecting: without this the
-    # cyclic GC rescans the growing heap again and again (≈ 30 % of the wall time at 100k contracts).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        year = Period.year(period.start.year)
-        with session_scope() as s:
-            versions = run_policy_versions(s, run_id)
-            policies = [(v.id, calc.policy_from_dict(v.spec)) for v in versions]
-            facts = load_facts(s, year)
-            recognitions = load_recognitions(s, year)
-            books = load_books(s, [p.code for _, p in policies], exclude_run=run_id)
-            marks = prior_transfer_values(s, year.start)
-            _progress(s, run_id, 1)
-        grand_total = to_recover = ZERO
-        prepared: dict = {}
-        for i, (version_id, policy) in enumerate(policies, start=2):
-            settlements, _, _ = settle.settle_policy(
-                policy, facts, period, books[policy.code], recognitions, marks, prepared
-            )
-            with session_scope() as s:
-                if get_run(s, run_id).status != RunStatus.draft:  # reviewed meanwhile: stop writing
-                    raise InvalidState("the run left draft while computing", code="run_not_draft")
-                _store(s, run_id, version_id, policy, settlements, batch)
-                _progress(s, run_id, i)
-            grand_total += sum((x.to_pay for x in settlements), ZERO)
-            to_recover += sum((x.to_recover for x in settlements), ZERO)
-        counted = {f.contract_id for p in prepared.values() for f in p.facts}
-        with session_scope() as s:
-            run = get_run(s, run_id, for_update=True)
-            run.compute_state = ComputeState.computed
-            run.total, run.to_recover = grand_total, to_recover
-            run.contract_count = len(counted)
-            run.computed_at = utcnow()
-            audit.record(
-                s,
-                entity_type="subsidy_run",
-                entity_id=run_id,
-                action="computed",
-                detail={"total": str(grand_total), "to_recover": str(to_recover)},
-            )
-            return run
-    except Exception as exc:
-        with session_scope() as s:
-            run = get_run(s, run_id)
-            if run.compute_state == ComputeState.computing:
-                run.compute_state = ComputeState.failed
-                run.error = f"{type(exc).__name__}: {exc}"[:2000]
-        raise
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _progress(session: Session, run_id: int, done: int, contract_count: int | None = None) -> None:
+def progress(session: Session, run_id: int, done: int, contract_count: int | None = None) -> None:
     values: dict[str, Any] = {"progress_done": done}
     if contract_count is not None:
         values["contract_count"] = contract_count
     session.execute(sa.update(SubsidyRun).where(SubsidyRun.id == run_id).values(**values))
 
 
-def _store(
+def store(
     session: Session, run_id: int, version_id: int, policy: Policy, settlements: list[settle.Settlement], batch: int
 ) -> None:
     results, exclusions = [], []

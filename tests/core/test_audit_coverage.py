@@ -284,18 +284,18 @@ def _(c):
 
 @step("POST", "/api/v1/subsidies/runs/{run_id}/compute")
 def _(c):
-    from market.subsidies import service
+    from market.subsidies import flows
 
     c.run = c.last["id"]
-    service.compute_run(c.run)
+    flows.compute_run(c.run)
     return c.officer, f"/api/v1/subsidies/runs/{c.run}/compute", None
 
 
 @step("POST", "/api/v1/subsidies/runs/{run_id}/{action}")
 def _(c):
-    from market.subsidies import service
+    from market.subsidies import flows
 
-    service.compute_run(c.run)
+    flows.compute_run(c.run)
     return c.officer, f"/api/v1/subsidies/runs/{c.run}/review", None
 
 
