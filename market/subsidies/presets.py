@@ -14,7 +14,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 from market.subsidies.calculator import Aggregation, Basis, Beneficiary, Bracket, OneOffAward, Policy
-from market.subsidies.sources import COMMISSIONER_AWARD, PROVINCIAL_AWARD
+from market.subsidies.sources import COMMISSIONER_AWARD, PROVINCIAL_AWARD, VOUCHER_SERVICE
 
 SEED_004 = "聊城市人民政府办公室 聊政字〔2020〕15号 (seed 004)"
 SEED_000 = "科技创新跃升计划实施方案 篇二 (seed 000)"
@@ -108,7 +108,8 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
             basis=Basis.total,
             aggregation=Aggregation.per_year,
             brackets=flat("0.05"),
-            contract_types=frozenset({"service"}),
+            # Redemptions (market/vouchers) and registered service contracts the bureau marked as voucher-funded.
+            contract_types=frozenset({"service", VOUCHER_SERVICE}),
             required_flags_any=frozenset({"voucher_eligible"}),
             seller_regions=lc,
             cap_per_year=D("500000"),

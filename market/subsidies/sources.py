@@ -23,7 +23,9 @@ from market.subsidies.calculator import ContractFact, Period
 Loader = Callable[[Session, Period], list[ContractFact]]
 Refiner = Callable[[Session, list[ContractFact]], list[ContractFact]]
 
-# Fact types of sources other than contracts (no registered technology contract has them); policies name them.
+# Fact types of sources other than contracts (no registered technology contract has them), so a policy about
+# registered contracts never pays on them by accident; a policy names them to pay on them.
+VOUCHER_SERVICE = "voucher_service"  # an approved voucher redemption's service contract (vouchers); not registered
 PROVINCIAL_AWARD = "provincial_award"  # 省服务绩效奖励 of a voucher service provider (vouchers)
 COMMISSIONER_AWARD = "commissioner_award"  # an approved 科技特派员 evaluation award (commissioners)
 

@@ -1,7 +1,8 @@
 """Voucher redemptions and provincial awards as subsidy facts (seed 004 §5(3)), registered with the engine.
 
-An approved redemption is a voucher-eligible service contract (兑现条件服务合同) whose seller is the provider,
-so the preset `lc2020-voucher-provider` (5 %, cap 500,000 per provider and year) pays on it unchanged. A
+An approved redemption is a voucher-eligible service contract (兑现条件服务合同, fact type `voucher_service`: not a
+registered technology contract, so contract policies leave it alone) whose seller is the provider; the preset
+`lc2020-voucher-provider` (5 %, cap 500,000 per provider and year) pays on it. A
 provincial service-performance award (省服务绩效奖励) is a fact of type `provincial_award`, and the city's 1:1
 match is the preset `lc2020-voucher-provider-award-match` (rate 1 on that type). The bureau's subsidy runs pay
 both; the firm's own 60 % + 30 % are paid by the reimbursement itself, never by a run.
@@ -55,8 +56,8 @@ def redemption_facts(session: Session, period: calc.Period) -> list[calc.Contrac
         calc.ContractFact(
             contract_id=sources.ID_BASES["voucher_claim"] + claim.id,
             registration_number=f"{voucher.number}/{booking.id}",
-            contract_type="service",
-            subtype="voucher_service",
+            contract_type=sources.VOUCHER_SERVICE,
+            subtype=sources.VOUCHER_SERVICE,
             seller=_party(orgs[booking.provider_org_id]),
             buyer=_party(orgs[voucher.firm_org_id]),
             total_amount=booking.price,

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 from market.subsidies import calculator as calc
 from market.subsidies.presets import preset
-from market.subsidies.sources import PROVINCIAL_AWARD
+from market.subsidies.sources import PROVINCIAL_AWARD, VOUCHER_SERVICE
 
 
 def _fact(i: int, seller_region: str, contract_type: str, amount: str) -> calc.ContractFact:
@@ -46,9 +46,19 @@ def test_award_match_preset_pays_one_to_one_in_the_city_only():
 
 def test_provider_preset_ignores_award_facts_and_pays_five_percent_of_service_contracts():
     policy = preset("lc2020-voucher-provider", "3302")
-    facts = [_fact(1, "330203", "service", "40000"), _fact(2, "330203", PROVINCIAL_AWARD, "80000")]
+    facts = [
+        _fact(1, "330203", VOUCHER_SERVICE, "40000"),
+        _fact(2, "330203", PROVINCIAL_AWARD, "80000"),
+        _fact(3, "330203", "service", "10000"),  # a registered service contract the bureau marked voucher-funded
+    ]
     outcome = calc.compute(policy, facts, calc.Period.year(2026))
-    assert [(r.org_id, r.total) for r in outcome.results] == [(10, D("2000.00"))]
+    assert [(r.org_id, r.total) for r in outcome.results] == [(10, D("2500.00"))]
+
+
+def test_a_redemption_is_no_registered_contract_for_the_contract_policies():
+    consulting = preset("lc2020-seller-consulting-service", "3302")  # 1 ‰ of the seller's service contracts
+    outcome = calc.compute(consulting, [_fact(1, "330203", VOUCHER_SERVICE, "40000")], calc.Period.year(2026))
+    assert outcome.results == () and outcome.out_of_scope == 1
 
 
 def test_a_contract_fact_is_built_by_keyword_only():
