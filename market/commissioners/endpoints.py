@@ -22,8 +22,8 @@ from market.commissioners.schemas import (
     ProjectIn,
     ProjectOut,
     StationIn,
-    StatusIn,
     StationOut,
+    StatusIn,
 )
 from market.core.deps import BureauActor, CurrentActor, SessionDep
 from market.core.pagination import Page, PageDep, paginate

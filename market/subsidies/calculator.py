@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -182,6 +183,12 @@ class Policy:
 def check_policy(policy: Policy) -> None:
     """Every Policy, however made, keeps the one schema's rules (market/subsidies/spec.py)."""
     _validated(policy_to_dict(policy))
+
+
+class Days(Protocol):
+    """Days a computation covers: a Period, or a settlement's coverage of a year (its period and frozen runs')."""
+
+    def __contains__(self, day: dt.date, /) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +408,7 @@ def _scoped(policy: Policy, facts: list[ContractFact]) -> list[tuple[ContractFac
     return out
 
 
-def ineligibility(policy: Policy, fact: ContractFact, period: Period) -> str | None:
+def ineligibility(policy: Policy, fact: ContractFact, period: Days) -> str | None:
     """The first reason a contract does not qualify, or None."""
     if fact.status == "cancelled":
         return "cancelled"
@@ -508,7 +515,7 @@ class Prepared:
 def compute(
     policy: Policy,
     facts: Iterable[ContractFact] | Prepared,
-    period: Period,
+    period: Days,
     history: History | None = None,
     recognitions: Sequence[Recognition] = (),
 ) -> PolicyOutcome:
@@ -565,7 +572,7 @@ def _award_keys(policy: Policy, recognitions: Sequence[Recognition]) -> set[str]
     return {r.party.key for r in recognitions if r.filing_level in levels}
 
 
-def _awards(policy: Policy, party: Party, period: Period, history: History, recognitions: Sequence[Recognition]):
+def _awards(policy: Policy, party: Party, period: Days, history: History, recognitions: Sequence[Recognition]):
     lines = []
     for award in policy.one_off_awards:
         for r in recognitions:
@@ -592,7 +599,7 @@ def _beneficiary(
     facts: list[ContractFact],
     exclusions: list[Exclusion],
     retransfer: Mapping[int, tuple[Decimal, Decimal | None]],
-    period: Period,
+    period: Days,
     history: History,
     recognitions: Sequence[Recognition],
 ) -> BeneficiaryResult:
@@ -695,7 +702,7 @@ def _replace_year_cut(c: Contribution, cut: Decimal) -> Contribution:
 def compute_all(
     policies: Sequence[Policy],
     facts: Sequence[ContractFact],
-    period: Period,
+    period: Days,
     histories: Mapping[str, History] | None = None,
     recognitions: Sequence[Recognition] = (),
 ) -> list[PolicyOutcome]:

@@ -31,7 +31,7 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
     """The shipped presets as written, in the order of the table in DOMAIN.md (`jurisdiction`: the deploying city)."""
     lc, nb, local = (LIAOCHENG,), (NINGBO,), (jurisdiction,)
     lc_from = dt.date(2020, 5, 14)  # 聊政字〔2020〕15号, issued 2020-05-14, no end date
-    s000 = dict(valid_from=dt.date(2023, 1, 1), valid_until=dt.date(2026, 12, 31))  # the plan runs to 2026
+    s000_from, s000_until = dt.date(2023, 1, 1), dt.date(2026, 12, 31)  # the plan runs to 2026
     nb_from = dt.date(2014, 1, 1)
     return [
         # seed 004 §4(1): per year, on the seller's registered 成交额 of the year.
@@ -150,7 +150,8 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
             cap_per_contract=D("1000000"),
             source=SEED_000 + " 6",
             description="企业引进转化应用的科技成果，经认定为国内首创、首台(套)的，按企业对成果支付的技术合同交易额的10%补助，最高100万元。",
-            **s000,
+            valid_from=s000_from,
+            valid_until=s000_until,
         ),
         # seed 000 篇二 §8.
         Policy(
@@ -167,7 +168,8 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
             cap_per_contract=D("200000"),
             source=SEED_000 + " 8",
             description="技术转移中心促成高校、科研院所与本市企业签订的技术合作，按实际履行金额的10%奖励，单个合同最高20万元。",
-            **s000,
+            valid_from=s000_from,
+            valid_until=s000_until,
         ),
         # 甬科计〔2014〕49号: marginal brackets on the year's brokered 技术交易额.
         Policy(

@@ -201,14 +201,17 @@ def _party(row: Any) -> Party:
 
 def activity_roots(session: Session) -> dict[int, int]:
     """Each re-registered contract's first registration: one deal is one activity, whatever its names."""
-    links = dict(
-        session.execute(
+    links: dict[int, int] = {
+        cid: earlier
+        for cid, earlier in session.execute(
             sa.select(Contract.id, Contract.reregistration_of_id).where(Contract.reregistration_of_id.is_not(None))
-        ).all()
-    )
-    roots = {}
+        )
+        if earlier is not None
+    }
+    roots: dict[int, int] = {}
     for cid in links:
-        root, seen = cid, set()
+        root: int = cid
+        seen: set[int] = set()
         while root in links and root not in seen:
             seen.add(root)
             root = links[root]
@@ -610,7 +613,8 @@ def progress(session: Session, run_id: int, done: int, contract_count: int | Non
 def store(
     session: Session, run_id: int, version_id: int, policy: Policy, settlements: list[settle.Settlement], batch: int
 ) -> None:
-    results, exclusions = [], []
+    results: list[dict[str, Any]] = []
+    exclusions: list[dict[str, Any]] = []
     for x in settlements:
         r = x.result
         working = (
@@ -662,9 +666,10 @@ def store(
                 }
                 for e in r.exclusions
             )
-    for rows, table in ((results, SubsidyResult), (exclusions, SubsidyExclusion)):
+    tables = SubsidyResult.metadata.tables
+    for rows, name in ((results, SubsidyResult.__tablename__), (exclusions, SubsidyExclusion.__tablename__)):
         for start in range(0, len(rows), batch):
-            bulk_insert(session, table.__table__, rows[start : start + batch])
+            bulk_insert(session, tables[name], rows[start : start + batch])
 
 
 def _check_current(session: Session, run: SubsidyRun) -> None:
@@ -825,7 +830,7 @@ def diff(
         was = old.get(key, ("", ZERO))[1]
         now = new.get(key, ("", ZERO))[1]
         if was != now:
-            name = (new.get(key) or old.get(key))[0]
+            name = new[key][0] if key in new else old[key][0]
             out.append(
                 {
                     "policy_code": key[0],
@@ -850,7 +855,7 @@ def run_diff(session: Session, actor: Actor, run_id: int, against: int | None = 
             .where(SubsidyResult.run_id == run.id, SubsidyResult.difference != 0)
             .order_by(SubsidyResult.policy_code, SubsidyResult.beneficiary_key)
         ).all()
-        changes = [
+        changes: list[dict[str, Any]] = [
             {
                 "policy_code": r.policy_code,
                 "beneficiary_key": r.beneficiary_key,
