@@ -283,3 +283,18 @@ def test_migration_0019_leaves_a_never_adopted_preset_alone(engine):
         assert s.get(SubsidyPolicy, policy_id).active is False
         retired = sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "retired")
         assert s.scalar(retired) == 0
+
+
+def test_subsidies_import_no_domain_that_feeds_them_and_no_worker():
+    import ast
+    from pathlib import Path
+
+    import market.subsidies
+
+    feeders = ("market.vouchers", "market.brokers", "market.commissioners", "workers")
+    for path in Path(market.subsidies.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            assert not [n for n in names if n.startswith(feeders)], f"{path.name} imports {names}"
