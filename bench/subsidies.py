@@ -3,7 +3,7 @@
 Starts an embedded PostgreSQL 18 in a temporary directory (or uses --database-url), migrates it with
 `alembic upgrade heads`, writes a year of contracts with COPY — beneficiaries, intermediaries with filing
 levels, payments, 国内首创/首台套 flags, 创新券 redemptions, achievements transferred more than once,
-cancellations — then times `service.compute_run` (load facts, compute every preset, store results with
+cancellations — then times `flows.compute_run` (load facts, compute every preset, store results with
 their working and exclusions) and prints wall time and contracts per second. Target: < 30 s at full size.
 
     .venv/bin/python bench/subsidies.py                         # 100,000 contracts, 5,000 beneficiaries
@@ -294,7 +294,7 @@ def run(url: str, n_contracts: int, n_beneficiaries: int, year: int, seed: int) 
     from market.core.db import create_db_engine, session_scope, set_engine
     from market.core.deps import Actor
     from market.subsidies import calculator as calc
-    from market.subsidies import service
+    from market.subsidies import flows, service
     from market.subsidies.models import SubsidyExclusion, SubsidyResult
 
     started = time.perf_counter()
@@ -335,7 +335,7 @@ def run(url: str, n_contracts: int, n_beneficiaries: int, year: int, seed: int) 
         return wrapper
 
     service.load_facts = timed("load", service.load_facts)
-    service._store = timed("store", service._store)
+    service.store = timed("store", service.store)
     calc.compute = timed("compute", calc.compute)
     calc.working_json = timed("working", calc.working_json)
     bulk_insert = service.bulk_insert
@@ -348,7 +348,7 @@ def run(url: str, n_contracts: int, n_beneficiaries: int, year: int, seed: int) 
 
     service.bulk_insert = timed_insert
     t0 = time.perf_counter()
-    result = service.compute_run(run_id)
+    result = flows.compute_run(run_id)
     wall = time.perf_counter() - t0
 
     with session_scope() as s:

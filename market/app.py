@@ -27,6 +27,7 @@ from market.stats.endpoints import router as stats_router
 from market.subsidies.endpoints import router as subsidies_router
 from market.taxrelief.endpoints import router as taxrelief_router
 from market.vouchers.endpoints import router as vouchers_router
+from market.wiring import wire
 
 
 @asynccontextmanager
@@ -39,6 +40,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    wire()  # the domains' subsidy fact sources
     docs = get_settings().docs_enabled
     app = FastAPI(
         lifespan=lifespan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from market.core.config import get_settings
+from market.wiring import wire
 
 # Task modules: one per domain, each registering its tasks and beat entries.
 TASK_MODULES = ["workers.search", "workers.contracts", "workers.subsidies", "workers.calls", "workers.maintenance"]
@@ -55,6 +56,7 @@ def load_task_modules() -> None:
 
 
 load_task_modules()
+wire()  # the domains' subsidy fact sources, as the app registers them
 
 # Operations: heartbeat beat entry, JSON logging, request ids into tasks, task metrics.
 if "workers.ops" not in TASK_MODULES:

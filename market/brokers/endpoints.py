@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from market.brokers import service, subsidy
+from market.brokers import service
 from market.brokers.schemas import (
     BrokerEdit,
     BrokerIn,
@@ -24,11 +24,10 @@ from market.brokers.schemas import (
     TrainingOut,
     WeightsIn,
 )
-from market.core.deps import BureauActor, CurrentActor, SessionDep
+from market.core.deps import CurrentActor, SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.core.types import Id
 from market.stats.endpoints import FormatQ, render
-from market.subsidies.service import jurisdiction
 
 router = APIRouter(prefix="/api/v1/brokers", tags=["brokers 技术经纪人"])
 Year = Annotated[int, Path(ge=2000, le=2100)]
@@ -135,11 +134,6 @@ def set_weights(year: Year, body: WeightsIn, session: SessionDep, actor: Current
 @router.get("/performance-weights/{year}", summary="The year's performance weights")
 def get_weights(year: Year, session: SessionDep, actor: CurrentActor) -> Any:
     return {"year": year, "weights": {k: str(v) for k, v in service.weights_for(session, year).items()}}
-
-
-@router.get("/rewards/{year}", summary="The year's broker rewards through the subsidy engine, with working (bureau)")
-def rewards(year: Year, session: SessionDep, actor: BureauActor) -> Any:
-    return subsidy.broker_rewards(session, year, jurisdiction())
 
 
 @router.get("/{broker_id}", response_model=BrokerOut)

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from market.brokers import rules
 from market.core.types import Id, text
 from market.core.vocab import TechnicalField
+
+# Bounded text: plain str to a type checker, the bounds and text rules at run time (market.core.types.text).
+if TYPE_CHECKING:
+    IdNumber18 = str
+    Line200 = str
+    Line60 = str
+    Name100 = str
+    Note1000 = str
+else:
+    IdNumber18 = text(18, min_length=18)
+    Line200 = text(200, min_length=1)
+    Line60 = text(60, min_length=1)
+    Name100 = text(100, min_length=1)
+    Note1000 = text(1000)
+
 
 LevelField = Field(description="credential level: " + "; ".join(f"{k} {v}" for k, v in rules.LEVELS.items()))
 Level = Literal["junior_broker", "intermediate_manager", "senior_manager"]
@@ -19,8 +34,8 @@ Level = Literal["junior_broker", "intermediate_manager", "senior_manager"]
 class BrokerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: text(100, min_length=1)
-    id_number: text(18, min_length=18) = Field(description="居民身份证号码; stored only masked and as a keyed digest")
+    name: Name100
+    id_number: IdNumber18 = Field(description="居民身份证号码; stored only masked and as a keyed digest")
     level: Level = LevelField
     field: TechnicalField | None = Field(None, description="技术领域")
     intermediary_org_id: Id | None = Field(None, description="employing intermediary (default: the caller's)")
@@ -31,7 +46,7 @@ class BrokerIn(BaseModel):
 class BrokerEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: text(100, min_length=1) | None = None
+    name: Name100 | None = None
     level: Level | None = None
     field: TechnicalField | None = None
     user_id: Id | None = None
@@ -49,11 +64,11 @@ class EmploymentOut(BaseModel):
 class TrainingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    course: text(200, min_length=1)
+    course: Line200
     hours: int = Field(ge=1, le=10_000)
     completed_on: dt.date
-    certificate_number: text(60, min_length=1) | None = None
-    issuer: text(200, min_length=1) | None = None
+    certificate_number: Line60 | None = None
+    issuer: Line200 | None = None
 
 
 class TrainingOut(BaseModel):
@@ -85,7 +100,7 @@ class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["suspend", "reinstate", "remove"]
-    note: text(1000) | None = None
+    note: Note1000 | None = None
 
 
 class MoveIn(BaseModel):

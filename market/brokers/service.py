@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
-from market.brokers import notices, rules
+from market.brokers import notices, rules, subsidy
 from market.brokers.models import (
     Broker,
     BrokerEmployment,
@@ -410,7 +410,7 @@ def get_link(session: Session, link_id: int) -> BrokerLink:
 def decide_link(session: Session, actor: Actor, link_id: int, accept: bool) -> BrokerLink:
     """The contract's filer confirms or rejects a proposed broker."""
     link = get_link(session, link_id)
-    contract = session.get(Contract, link.contract_id)
+    contract = session.get_one(Contract, link.contract_id)
     if actor.org_id != contract.filer_org_id or actor.role not in FILER_ROLES:
         raise Forbidden("only the contract's filer confirms its broker", code="not_contract_filer")
     if link.status != "proposed":
@@ -446,7 +446,7 @@ def links_query(session: Session, actor: Actor, contract_id: int | None, broker_
     if not actor.is_bureau:
         filed = sa.select(Contract.id).where(Contract.filer_org_id == actor.org_id)
         own = sa.select(Broker.id).where(Broker.user_id == actor.user_id)
-        mine = [BrokerLink.broker_id.in_(own)]
+        mine: list[sa.ColumnElement[bool]] = [BrokerLink.broker_id.in_(own)]
         if actor.role in INTERMEDIARY_ROLES:
             mine.append(BrokerLink.intermediary_org_id == actor.org_id)
         if actor.role in FILER_ROLES:
@@ -461,7 +461,13 @@ def links_query(session: Session, actor: Actor, contract_id: int | None, broker_
 
 # ---- listings brought in -------------------------------------------------------------------------
 
-LISTING_MODELS = {"achievement": Achievement, "demand": Demand}
+LISTING_MODELS: dict[str, type[Achievement] | type[Demand]] = {"achievement": Achievement, "demand": Demand}
+
+
+def _listing(session: Session, listing_type: str, listing_id: int) -> Achievement | Demand | None:
+    if listing_type == "achievement":
+        return session.get(Achievement, listing_id)
+    return session.get(Demand, listing_id)
 
 
 def propose_listing(
@@ -476,7 +482,7 @@ def propose_listing(
         )
     if broker.status != "active":
         raise InvalidState(f"the broker is {broker.status}", code="broker_not_active")
-    listing = session.get(LISTING_MODELS[listing_type], listing_id)
+    listing = _listing(session, listing_type, listing_id)
     if listing is None:
         raise NotFound(f"no such {listing_type}", code="listing_not_found")
     existing = session.scalar(
@@ -516,7 +522,7 @@ def decide_listing(session: Session, actor: Actor, row_id: int, accept: bool) ->
     row = session.get(BrokerListing, row_id)
     if row is None:
         raise NotFound("no such broker listing", code="broker_listing_not_found")
-    listing = session.get(LISTING_MODELS[row.listing_type], row.listing_id)
+    listing = _listing(session, row.listing_type, row.listing_id)
     if listing is None or actor.org_id != listing.org_id or actor.role not in FILER_ROLES:
         raise Forbidden("only the listing's owner confirms who brought it in", code="not_listing_owner")
     if row.status != "proposed":
@@ -532,7 +538,7 @@ def listings_query(actor: Actor, broker_id: int | None) -> sa.Select:
     stmt = sa.select(BrokerListing).order_by(BrokerListing.id)
     if not actor.is_bureau:
         own = sa.select(Broker.id).where(Broker.user_id == actor.user_id)
-        mine = [BrokerListing.broker_id.in_(own)]
+        mine: list[sa.ColumnElement[bool]] = [BrokerListing.broker_id.in_(own)]
         if actor.role in INTERMEDIARY_ROLES:
             mine.append(BrokerListing.intermediary_org_id == actor.org_id)
         if actor.role in FILER_ROLES:
@@ -650,9 +656,7 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
                 sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(set(counted) or {0}))
             ).all()
         )
-    from market.brokers.subsidy import rewards_by
-
-    rewards = rewards_by(session, start, end, by)
+    rewards = subsidy.rewards_by(session, start, end, by)
     values = {k: rules.performance_value(t, weights) for k, t in counted.items()}
     ranks = rules.rank([(k, v[0]) for k, v in values.items()])
     visible = set(counted)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
 
-from market.commissioners import service, subsidy
+from market.commissioners import service
 from market.commissioners.models import Commissioner
 from market.commissioners.schemas import (
     AwardIn,
@@ -23,6 +23,7 @@ from market.commissioners.schemas import (
     ProjectOut,
     StationIn,
     StationOut,
+    StatusIn,
 )
 from market.core.deps import BureauActor, CurrentActor, SessionDep
 from market.core.pagination import Page, PageDep, paginate
@@ -50,13 +51,6 @@ def list_awards(
     session: SessionDep, actor: BureauActor, year: Annotated[int | None, Query(ge=2000, le=2100)] = None
 ) -> Any:
     return service.awards(session, year)
-
-
-@router.get(
-    "/awards/payout/{year}", summary="The year's approved awards through the subsidy engine, with working (bureau)"
-)
-def award_payout(year: Year, session: SessionDep, actor: BureauActor) -> Any:
-    return subsidy.payout(session, year)
 
 
 @router.post("/awards", status_code=201, response_model=AwardOut, summary="Propose an evaluation award (bureau)")
@@ -106,6 +100,15 @@ def figures(year: Year, session: SessionDep, actor: BureauActor, fmt: FormatQ = 
 @router.get("/{commissioner_id}", response_model=CommissionerOut)
 def get_commissioner(commissioner_id: int, session: SessionDep) -> Any:
     return service.get(session, commissioner_id)
+
+
+@router.post(
+    "/{commissioner_id}/status",
+    response_model=CommissionerOut,
+    summary="Suspend or reinstate (bureau): no new dispatches or awards while suspended",
+)
+def change_status(commissioner_id: int, body: StatusIn, session: SessionDep, actor: CurrentActor) -> Any:
+    return service.change_status(session, actor, commissioner_id, body.action, body.reason)
 
 
 @router.get("/{commissioner_id}/dispatches", response_model=list[DispatchOut])

@@ -1,6 +1,6 @@
-"""Commissioner notices: a dispatch tells the host, an approved award tells the commissioner's home organisation.
+"""Commissioner notices (topic `commissioners.notice`): a dispatch tells the host, an approved award the home organisation.
 
-Written to the outbox with the change; drained by the voucher notices' function under a topic of their own.
+Written to the outbox with the change and drained after commit by the one notice drain (market/notices/drain.py).
 """
 
 from __future__ import annotations
@@ -9,16 +9,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from market.core import outbox
-from market.vouchers import notices as voucher_notices
+from market.notices import drain
 
 TOPIC = "commissioners.notice"
 
 
 def emit(session: Session, org_id: int, entity_type: str, entity_id: int, title: str, detail: dict[str, Any]) -> None:
-    # entity_type becomes the inbox entry's listing_type: at most 20 characters.
-    outbox.emit(session, TOPIC, entity_type, entity_id, {"org_id": org_id, "title": title, "detail": detail})
+    drain.emit(session, TOPIC, org_id, entity_type, entity_id, title, detail)
 
 
 def deliver_pending(session: Session, limit: int = 500) -> list[int]:
-    return voucher_notices.deliver_pending(session, limit, topic=TOPIC)
+    return drain.deliver_pending(session, topic=TOPIC, limit=limit)

@@ -59,3 +59,15 @@ def award_amount(
             "source": SOURCE,
         }
     raise RuleViolation("invalid_award_kind", f"kind: one of {', '.join(AWARD_KINDS)}", "kind")
+
+
+# Status changes the bureau makes: a suspended commissioner gets no new dispatches or awards until reinstated.
+STATUS_CHANGES = {"suspend": ("active", "suspended"), "reinstate": ("suspended", "active")}
+
+
+def next_status(current: str, action: str) -> str:
+    """The status after `action`, or RuleViolation when the commissioner is not in the status it starts from."""
+    start, end = STATUS_CHANGES[action]
+    if current != start:
+        raise RuleViolation("invalid_state", f"a {current} commissioner cannot be {end}", "action")
+    return end

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from market.commissioners import rules
 from market.core.types import Id, MoneyIn, text
 from market.core.vocab import TechnicalField
+
+# Bounded text: plain str to a type checker, the bounds and text rules at run time (market.core.types.text).
+if TYPE_CHECKING:
+    Body4000 = str
+    Line200 = str
+    Line300 = str
+    Reason1000 = str
+else:
+    Body4000 = text(4000, min_length=1, multiline=True)
+    Line200 = text(200, min_length=1)
+    Line300 = text(300, min_length=1)
+    Reason1000 = text(1000, min_length=1)
 
 
 class CommissionerIn(BaseModel):
@@ -19,11 +31,9 @@ class CommissionerIn(BaseModel):
     kind: Literal["individual", "legal_entity", "team"] = Field(
         description="; ".join(f"{k} {v}" for k, v in rules.KINDS.items())
     )
-    name: text(200, min_length=1)
+    name: Line200
     home_org_id: Id | None = Field(None, description="home institution as a member organisation")
-    home_institution: text(200, min_length=1) | None = Field(
-        None, description="派出单位 (default: the home organisation's name)"
-    )
+    home_institution: Line200 | None = Field(None, description="派出单位 (default: the home organisation's name)")
     level: Literal["provincial", "city", "county"] = Field(description="省派 / 市派 / 县派")
     field: TechnicalField | None = None
     user_id: Id | None = None
@@ -42,15 +52,22 @@ class CommissionerOut(BaseModel):
     status: str
 
 
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["suspend", "reinstate"]
+    reason: Reason1000 = Field(description="why: kept in the audit log and told to the home organisation")
+
+
 class DispatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host_kind: Literal["firm", "village", "cooperative"]
     host_org_id: Id | None = None
-    host_name: text(200, min_length=1) | None = None
+    host_name: Line200 | None = None
     start_date: dt.date
     end_date: dt.date
-    goals: text(4000, min_length=1, multiline=True) = Field(description="服务协议 goals")
+    goals: Body4000 = Field(description="服务协议 goals")
 
 
 class DispatchOut(BaseModel):
@@ -79,7 +96,7 @@ class AwardIn(BaseModel):
         "agri_station",
         "provincial_match",
     ] = Field(description="seed 004 §3(3) selections")
-    subject: text(200, min_length=1) | None = None
+    subject: Line200 | None = None
     provincial_amount: MoneyIn | None = Field(None, description="省级财政后补助/支持额 (1:1 match only)")
 
 
@@ -101,9 +118,9 @@ class StationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["workstation", "agri_station", "star_maker_space"] = Field(description="工作站 / 农科驿站 / 星创天地")
-    name: text(200, min_length=1)
+    name: Line200
     host_org_id: Id | None = None
-    host_name: text(200, min_length=1) | None = None
+    host_name: Line200 | None = None
     filing_level: Literal["national", "provincial", "city"] | None = None
     commissioner_ids: list[Id] = Field(default_factory=list, max_length=200)
 
@@ -124,8 +141,8 @@ class ProjectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host_org_id: Id
-    title: text(300, min_length=1)
-    goals: text(4000, min_length=1, multiline=True)
+    title: Line300
+    goals: Body4000
     start_date: dt.date
     contract_id: Id | None = None
 
@@ -133,7 +150,7 @@ class ProjectIn(BaseModel):
 class ProjectEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcomes: text(4000, min_length=1, multiline=True) | None = None
+    outcomes: Body4000 | None = None
     contract_id: Id | None = None
     status: Literal["ongoing", "completed"] | None = None
 
@@ -157,8 +174,8 @@ class LogIn(BaseModel):
 
     kind: Literal["visit", "training", "technology_introduced"] = Field(description="走访 / 培训 / 引进技术")
     on: dt.date
-    host_name: text(200, min_length=1)
-    description: text(4000, min_length=1, multiline=True)
+    host_name: Line200
+    description: Body4000
     attendees: int = Field(0, ge=0, le=100_000)
 
 

@@ -93,11 +93,40 @@ def register(session: Session, actor: Actor, data: dict[str, Any]) -> Commission
     return row
 
 
+def _require_active(commissioner: Commissioner) -> None:
+    if commissioner.status != "active":
+        raise InvalidState(f"the commissioner is {commissioner.status}", code="commissioner_not_active")
+
+
+def change_status(session: Session, actor: Actor, commissioner_id: int, action: str, reason: str) -> Commissioner:
+    """Suspend or reinstate a commissioner (the bureau), with the reason audited and told to the home organisation."""
+    _require_officer(actor)
+    commissioner = session.scalar(sa.select(Commissioner).where(Commissioner.id == commissioner_id).with_for_update())
+    if commissioner is None:
+        raise NotFound("no such commissioner", code="commissioner_not_found")
+    try:
+        new = rules.next_status(commissioner.status, action)
+    except rules.RuleViolation as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
+    _audit(session, actor, "commissioner", commissioner.id, action, commissioner.status, new, reason=reason)
+    commissioner.status = new
+    if commissioner.home_org_id is not None:
+        notices.emit(
+            session,
+            commissioner.home_org_id,
+            "commissioner",
+            commissioner.id,
+            f"科技特派员状态: {commissioner.name} → {new}",
+            {"status": new, "reason": reason},
+        )
+    session.flush()
+    return commissioner
+
+
 def dispatch(session: Session, actor: Actor, commissioner_id: int, data: dict[str, Any]) -> CommissionerDispatch:
     _require_officer(actor)
     commissioner = get(session, commissioner_id)
-    if commissioner.status != "active":
-        raise InvalidState(f"the commissioner is {commissioner.status}", code="commissioner_not_active")
+    _require_active(commissioner)
     if data["end_date"] < data["start_date"]:
         raise ValidationFailed.field("end_date", "invalid_period", "end_date must not be before start_date")
     host = _org(session, data.get("host_org_id"), "host_org_id")
@@ -248,6 +277,7 @@ def propose_award(session: Session, actor: Actor, data: dict[str, Any]) -> Commi
     """A selection of the annual evaluation, its amount computed from the seed's rule with the working kept."""
     _require_officer(actor)
     commissioner = get(session, data["commissioner_id"])
+    _require_active(commissioner)
     fixed = rules.FIXED_AWARDS.get(data["kind"])
     one_off_paid = False
     if fixed is not None and fixed[2]:  # one-off awards: once per commissioner and kind, ever
@@ -297,6 +327,7 @@ def approve_award(session: Session, actor: Actor, award_id: int) -> Commissioner
         raise InvalidState(f"the award is already {row.status}", code="invalid_state")
     if row.proposed_by == actor.user_id:
         raise Forbidden("another officer approves the award", code="four_eyes")
+    _require_active(get(session, row.commissioner_id))
     _audit(session, actor, "commissioner_award", row.id, "approve", "proposed", "approved", amount=row.amount)
     row.status, row.approved_by = "approved", actor.user_id
     commissioner = get(session, row.commissioner_id)

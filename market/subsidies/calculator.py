@@ -29,7 +29,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from market.subsidies.spec import Aggregation, Basis, Beneficiary, PolicyError, PolicyModel
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -40,34 +44,10 @@ def fen(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-class Beneficiary(StrEnum):
-    """Who a policy pays."""
-
-    seller = "seller"  # 卖方 / 技术输出方
-    buyer = "buyer"  # 买方 / 技术吸纳方
-    intermediary = "intermediary"  # 技术转移服务机构 (中介方)
-    broker = "broker"  # 技术经纪人 named on the contract
-    service_provider = "service_provider"  # 科技服务机构: the seller of a service contract
-
-
-class Basis(StrEnum):
-    """The amount a policy pays on."""
-
-    total = "total"  # 合同成交额
-    technical = "technical"  # 技术交易额
-    paid = "paid"  # 实际履行金额 (amount actually paid / performed)
-
-
-class Aggregation(StrEnum):
-    per_contract = "per_contract"  # rates and the contract cap apply to each contract
-    per_year = "per_year"  # rates apply to the beneficiary's annual basis (marginal brackets)
-
-
 # Contract types (民法典 arts. 851–887) as the contracts ledger spells them.
 CONTRACT_TYPES = ("development", "transfer", "license", "consulting", "service")
 # Types that move an achievement from one holder to another: the re-transfer rule applies.
 TRANSFER_TYPES = frozenset({"transfer", "license"})
-FLAGS = ("domestic_first", "first_set", "voucher_eligible")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +74,9 @@ class Party:
         return f"name:{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ContractFact:
-    """One registered (or cancelled) technology contract, as the calculator needs it."""
+    """One registered (or cancelled) technology contract, as the calculator needs it (built by keyword only)."""
 
     contract_id: int
     registration_number: str
@@ -200,37 +180,15 @@ class Policy:
         check_policy(self)
 
 
-class PolicyError(ValueError):
-    """A policy that cannot be computed (bad brackets, negative cap…)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def check_policy(policy: Policy) -> None:
-    if not policy.brackets and not policy.one_off_awards:
-        raise PolicyError("policy_no_rates", "a policy needs rates (brackets) or one-off awards")
-    last: Decimal | None = ZERO
-    for i, b in enumerate(policy.brackets):
-        if b.rate < 0 or b.rate > 1:
-            raise PolicyError("policy_bad_rate", f"bracket {i + 1}: rate must be between 0 and 1")
-        if last is None:
-            raise PolicyError("policy_bad_brackets", "only the last bracket may be open-ended")
-        if b.upto is not None and b.upto <= last:
-            raise PolicyError("policy_bad_brackets", "bracket edges must increase")
-        last = b.upto
-    if policy.brackets and policy.brackets[-1].upto is not None:
-        raise PolicyError("policy_bad_brackets", "the last bracket must be open-ended (upto = null)")
-    for name in ("cap_per_contract", "cap_per_year", "min_annual_basis"):
-        value = getattr(policy, name)
-        if value is not None and value < 0:
-            raise PolicyError("policy_negative_amount", f"{name} must not be negative")
-    if policy.valid_from and policy.valid_until and policy.valid_until < policy.valid_from:
-        raise PolicyError("policy_bad_validity", "valid_until is before valid_from")
-    if policy.required_flags_any and not policy.required_flags_any <= set(FLAGS):
-        raise PolicyError("policy_unknown_flag", f"flags must be among {', '.join(FLAGS)}")
+    """Every Policy, however made, keeps the one schema's rules (market/subsidies/spec.py)."""
+    _validated(policy_to_dict(policy))
+
+
+class Days(Protocol):
+    """Days a computation covers: a Period, or a settlement's coverage of a year (its period and frozen runs')."""
+
+    def __contains__(self, day: dt.date, /) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,8 +375,11 @@ def beneficiary_party(policy: Policy, fact: ContractFact) -> Party | None:
     if role is Beneficiary.intermediary:
         return fact.intermediary
     if fact.broker and fact.intermediary is not None:
-        # A broker is identified within their intermediary: names are unique there, not citywide.
-        return Party(name=fact.broker, ident=f"{fact.intermediary.key}/broker:{fact.broker}")
+        # A broker is identified within their intermediary: names are unique there, not citywide. The money is
+        # paid through that intermediary (经中介机构发放), so the result is the intermediary organisation's to see.
+        return Party(
+            name=fact.broker, org_id=fact.intermediary.org_id, ident=f"{fact.intermediary.key}/broker:{fact.broker}"
+        )
     return None
 
 
@@ -447,7 +408,7 @@ def _scoped(policy: Policy, facts: list[ContractFact]) -> list[tuple[ContractFac
     return out
 
 
-def ineligibility(policy: Policy, fact: ContractFact, period: Period) -> str | None:
+def ineligibility(policy: Policy, fact: ContractFact, period: Days) -> str | None:
     """The first reason a contract does not qualify, or None."""
     if fact.status == "cancelled":
         return "cancelled"
@@ -554,7 +515,7 @@ class Prepared:
 def compute(
     policy: Policy,
     facts: Iterable[ContractFact] | Prepared,
-    period: Period,
+    period: Days,
     history: History | None = None,
     recognitions: Sequence[Recognition] = (),
 ) -> PolicyOutcome:
@@ -611,7 +572,7 @@ def _award_keys(policy: Policy, recognitions: Sequence[Recognition]) -> set[str]
     return {r.party.key for r in recognitions if r.filing_level in levels}
 
 
-def _awards(policy: Policy, party: Party, period: Period, history: History, recognitions: Sequence[Recognition]):
+def _awards(policy: Policy, party: Party, period: Days, history: History, recognitions: Sequence[Recognition]):
     lines = []
     for award in policy.one_off_awards:
         for r in recognitions:
@@ -638,7 +599,7 @@ def _beneficiary(
     facts: list[ContractFact],
     exclusions: list[Exclusion],
     retransfer: Mapping[int, tuple[Decimal, Decimal | None]],
-    period: Period,
+    period: Days,
     history: History,
     recognitions: Sequence[Recognition],
 ) -> BeneficiaryResult:
@@ -741,7 +702,7 @@ def _replace_year_cut(c: Contribution, cut: Decimal) -> Contribution:
 def compute_all(
     policies: Sequence[Policy],
     facts: Sequence[ContractFact],
-    period: Period,
+    period: Days,
     histories: Mapping[str, History] | None = None,
     recognitions: Sequence[Recognition] = (),
 ) -> list[PolicyOutcome]:
@@ -772,6 +733,13 @@ def explain(working: dict) -> dict:
 
 def working_json(result: BeneficiaryResult, policy: Policy) -> dict:
     """A beneficiary's working as JSON-ready data (money as strings: exact, no floats)."""
+    out = _working(result, policy)
+    if policy.beneficiary is Beneficiary.broker:
+        out["paid_through_org_id"] = result.org_id  # 经中介机构发放: the intermediary that receives the broker's money
+    return out
+
+
+def _working(result: BeneficiaryResult, policy: Policy) -> dict:
     return {
         "policy": policy.code,
         "basis": policy.basis.value,
@@ -864,52 +832,74 @@ def policy_to_dict(policy: Policy) -> dict:
     return out
 
 
-def _decimal(name: str, value) -> Decimal:
-    if isinstance(value, float):
-        raise PolicyError("policy_float_amount", f"{name}: give amounts and rates as strings or integers, not floats")
+def _refuse_floats(data: Mapping) -> None:
+    """Amounts and rates come as strings or integers: a float has already lost the exact value."""
+    values = [(name, data.get(name)) for name in _MONEY]
+    values += [("rate", b.get("rate")) for b in data.get("brackets") or () if isinstance(b, Mapping)]
+    values += [("upto", b.get("upto")) for b in data.get("brackets") or () if isinstance(b, Mapping)]
+    values += [("amount", a.get("amount")) for a in data.get("one_off_awards") or () if isinstance(a, Mapping)]
+    for name, value in values:
+        if isinstance(value, float):
+            raise PolicyError(
+                "policy_float_amount", f"{name}: give amounts and rates as strings or integers, not floats"
+            )
+
+
+def _validated(data: Mapping) -> PolicyModel:
     try:
-        return Decimal(str(value))
-    except Exception as exc:  # noqa: BLE001 - any unparsable input is the same user error
-        raise PolicyError("policy_bad_number", f"{name}: not a number: {value!r}") from exc
+        return PolicyModel.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, PolicyError):
+            raise inner from None
+        kind = err["type"]
+        code = {"missing": "policy_missing_field", "enum": "policy_bad_enum"}.get(kind) or (
+            "policy_bad_number" if kind.startswith("decimal") else "policy_bad_field"
+        )
+        where = ".".join(str(p) for p in err["loc"])
+        raise PolicyError(code, f"{where}: {err['msg']}") from None
+
+
+def policy_from_model(m: PolicyModel) -> Policy:
+    """The calculator's frozen Policy of a validated model."""
+
+    def aset(values: list[str] | None) -> frozenset[str] | None:
+        return None if values is None else frozenset(values)
+
+    def prefixes(values: list[str] | None) -> tuple[str, ...] | None:
+        return None if values is None else tuple(values)
+
+    return Policy(
+        code=m.code,
+        name=m.name,
+        beneficiary=m.beneficiary,
+        basis=m.basis,
+        aggregation=m.aggregation,
+        brackets=tuple(Bracket(b.rate, b.upto) for b in m.brackets),
+        contract_types=aset(m.contract_types),
+        subtypes=aset(m.subtypes),
+        seller_entity_types=aset(m.seller_entity_types),
+        buyer_entity_types=aset(m.buyer_entity_types),
+        seller_regions=prefixes(m.seller_regions),
+        buyer_regions=prefixes(m.buyer_regions),
+        intermediary_regions=prefixes(m.intermediary_regions),
+        intermediary_filing_levels=aset(m.intermediary_filing_levels),
+        required_flags_any=aset(m.required_flags_any),
+        min_annual_basis=m.min_annual_basis,
+        cap_per_contract=m.cap_per_contract,
+        cap_per_year=m.cap_per_year,
+        valid_from=m.valid_from,
+        valid_until=m.valid_until,
+        one_off_awards=tuple(OneOffAward(a.filing_level, a.amount, a.label) for a in m.one_off_awards),
+        value_added_only=m.value_added_only,
+        source=m.source,
+        description=m.description,
+        jurisdiction=m.jurisdiction or "",
+    )
 
 
 def policy_from_dict(data: Mapping) -> Policy:
-    """Inverse of policy_to_dict; raises PolicyError with a stable code on bad input."""
-    try:
-        kwargs: dict = {
-            "code": str(data["code"]),
-            "name": str(data["name"]),
-            "beneficiary": Beneficiary(data["beneficiary"]),
-            "basis": Basis(data.get("basis", "total")),
-            "aggregation": Aggregation(data.get("aggregation", "per_contract")),
-        }
-    except KeyError as exc:
-        raise PolicyError("policy_missing_field", f"missing field {exc.args[0]}") from exc
-    except ValueError as exc:
-        raise PolicyError("policy_bad_enum", str(exc)) from exc
-    kwargs["brackets"] = tuple(
-        Bracket(_decimal("rate", b["rate"]), None if b.get("upto") is None else _decimal("upto", b["upto"]))
-        for b in data.get("brackets") or ()
-    )
-    kwargs["one_off_awards"] = tuple(
-        OneOffAward(str(a["filing_level"]), _decimal("amount", a["amount"]), str(a.get("label", "")))
-        for a in data.get("one_off_awards") or ()
-    )
-    for name in _SETS:
-        if data.get(name) is not None:
-            kwargs[name] = frozenset(str(v) for v in data[name])
-    for name in _TUPLES:
-        if data.get(name) is not None:
-            kwargs[name] = tuple(str(v) for v in data[name])
-    for name in _MONEY:
-        if data.get(name) is not None:
-            kwargs[name] = _decimal(name, data[name])
-    for name in _DATES:
-        if data.get(name) is not None:
-            value = data[name]
-            kwargs[name] = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-    kwargs["value_added_only"] = bool(data.get("value_added_only", True))
-    kwargs["source"] = str(data.get("source") or "")
-    kwargs["jurisdiction"] = str(data.get("jurisdiction") or "")
-    kwargs["description"] = str(data.get("description") or "")
-    return Policy(**kwargs)
+    """Inverse of policy_to_dict, through the one schema; raises PolicyError with a stable code on bad input."""
+    _refuse_floats(data)
+    return policy_from_model(_validated(data))

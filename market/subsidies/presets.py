@@ -14,6 +14,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 from market.subsidies.calculator import Aggregation, Basis, Beneficiary, Bracket, OneOffAward, Policy
+from market.subsidies.sources import COMMISSIONER_AWARD, PROVINCIAL_AWARD, VOUCHER_SERVICE
 
 SEED_004 = "聊城市人民政府办公室 聊政字〔2020〕15号 (seed 004)"
 SEED_000 = "科技创新跃升计划实施方案 篇二 (seed 000)"
@@ -30,7 +31,7 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
     """The shipped presets as written, in the order of the table in DOMAIN.md (`jurisdiction`: the deploying city)."""
     lc, nb, local = (LIAOCHENG,), (NINGBO,), (jurisdiction,)
     lc_from = dt.date(2020, 5, 14)  # 聊政字〔2020〕15号, issued 2020-05-14, no end date
-    s000 = dict(valid_from=dt.date(2023, 1, 1), valid_until=dt.date(2026, 12, 31))  # the plan runs to 2026
+    s000_from, s000_until = dt.date(2023, 1, 1), dt.date(2026, 12, 31)  # the plan runs to 2026
     nb_from = dt.date(2014, 1, 1)
     return [
         # seed 004 §4(1): per year, on the seller's registered 成交额 of the year.
@@ -107,7 +108,8 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
             basis=Basis.total,
             aggregation=Aggregation.per_year,
             brackets=flat("0.05"),
-            contract_types=frozenset({"service"}),
+            # Redemptions (market/vouchers) and registered service contracts the bureau marked as voucher-funded.
+            contract_types=frozenset({"service", VOUCHER_SERVICE}),
             required_flags_any=frozenset({"voucher_eligible"}),
             seller_regions=lc,
             cap_per_year=D("500000"),
@@ -115,22 +117,24 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
             source=SEED_004 + " 五(三)",
             description="对市内科技服务机构按兑现条件服务合同额的5%给予后补助，同一服务机构年获补助总额不超过50万元。",
         ),
+        # seed 004 §5(3), second sentence: 对获得省服务绩效奖励的，市财政给予1∶1配套奖励 — rate 1 on each award.
         Policy(
-            code="lc2020-voucher-sme",
+            code="lc2020-voucher-provider-award-match",
             jurisdiction=lc[0],
-            name="创新券中小微企业市级补助",
-            beneficiary=Beneficiary.buyer,
-            basis=Basis.paid,
+            name="创新券服务机构省绩效奖励市级1:1配套",
+            beneficiary=Beneficiary.service_provider,
+            basis=Basis.total,
             aggregation=Aggregation.per_contract,
-            brackets=flat("0.30"),  # the province pays its 60 % itself; this is the city's 30 %
-            contract_types=frozenset({"service"}),
-            required_flags_any=frozenset({"voucher_eligible"}),
-            buyer_entity_types=frozenset({"enterprise"}),
-            buyer_regions=lc,
+            brackets=flat("1"),
+            contract_types=frozenset({PROVINCIAL_AWARD}),
+            seller_regions=lc,
+            value_added_only=False,
             valid_from=lc_from,
             source=SEED_004 + " 五(三)",
-            description="依托本市科技服务机构进行科技创新活动的中小微企业，在省补贴60%的同时市财政再给予30%补助。",
+            description="对获得省服务绩效奖励的科技服务机构，市财政给予1∶1配套奖励。",
         ),
+        # The SME's city 30 % (lc2020-voucher-sme) is no longer a preset: the voucher programme pays it with the
+        # reimbursement (market/vouchers, split by the programme's shares); a policy paying it again is refused.
         # seed 000 篇二 §6: the cap is read as per contract (the text caps each supported result).
         Policy(
             code="s000-buyer-first-of-kind",
@@ -146,7 +150,8 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
             cap_per_contract=D("1000000"),
             source=SEED_000 + " 6",
             description="企业引进转化应用的科技成果，经认定为国内首创、首台(套)的，按企业对成果支付的技术合同交易额的10%补助，最高100万元。",
-            **s000,
+            valid_from=s000_from,
+            valid_until=s000_until,
         ),
         # seed 000 篇二 §8.
         Policy(
@@ -163,7 +168,8 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
             cap_per_contract=D("200000"),
             source=SEED_000 + " 8",
             description="技术转移中心促成高校、科研院所与本市企业签订的技术合作，按实际履行金额的10%奖励，单个合同最高20万元。",
-            **s000,
+            valid_from=s000_from,
+            valid_until=s000_until,
         ),
         # 甬科计〔2014〕49号: marginal brackets on the year's brokered 技术交易额.
         Policy(
@@ -215,7 +221,44 @@ def all_presets(jurisdiction: str = NINGBO) -> list[Policy]:
             source=NINGBO_2014,
             description="本市高校、科研院所科技成果在本市转化的，给予受让方技术交易额10%补助，最高400万元。",
         ),
+        # seed 004 §4(2) names brokering; the rate and caps are the bureau's to set: shipped off (OFF_BY_DEFAULT),
+        # the bureau's first edit (a version with its figures) turns it on. Paid through the employing intermediary.
+        Policy(
+            code="broker-reward",
+            jurisdiction=local[0],
+            name="技术经纪人促成交易奖励",
+            beneficiary=Beneficiary.broker,
+            basis=Basis.technical,
+            aggregation=Aggregation.per_contract,
+            brackets=flat("0.015"),
+            intermediary_regions=local,
+            cap_per_contract=D("30000"),
+            cap_per_year=D("100000"),
+            source="seed 004 四(二)",
+            description="登记技术合同上经确认的技术经纪人，按技术交易额1.5%奖励，单个合同最高3万元，每人每年最高10万元，经签约之日所在中介机构发放。",
+        ),
+        # seed 004 §3(3): the commissioner programme decides each award (market/commissioners, four eyes); the run
+        # pays the approved amount as it stands (rate 1), with its working.
+        Policy(
+            code="commissioner-awards",
+            jurisdiction=local[0],
+            name="科技特派员年度评选奖励",
+            beneficiary=Beneficiary.seller,
+            basis=Basis.total,
+            aggregation=Aggregation.per_contract,
+            brackets=flat("1"),
+            contract_types=frozenset({COMMISSIONER_AWARD}),
+            value_added_only=False,
+            source=SEED_004 + " 三(三)",
+            description="示范基地(项目)10万元、优秀科技特派员2万元、先进个人1万元；星创天地一次性20万元；省级后补助1∶1配套。",
+        ),
     ]
+
+
+# Shipped presets installed inactive even for their own city: their figures are the bureau's to confirm.
+OFF_BY_DEFAULT = frozenset({"broker-reward"})
+# Presets no longer shipped; a deployment that installed or adopted one has it switched off (migration 0019).
+RETIRED = {"lc2020-voucher-sme": "the voucher programme pays the city's 30 % with the reimbursement"}
 
 
 def adopted(policy: Policy, jurisdiction: str) -> Policy:

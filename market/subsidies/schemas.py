@@ -9,33 +9,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from market.core.types import Id, LongText, Text
-from market.subsidies.calculator import Aggregation, Basis, Beneficiary
+from market.subsidies.spec import PolicyModel
 
 
-class BracketIn(BaseModel):
-    rate: Decimal = Field(ge=0, le=1, description="marginal rate, e.g. 0.015 for 1.5 %")
-    upto: Decimal | None = Field(None, gt=0, description="upper edge of the band in yuan; null = no upper edge")
-
-
-class AwardIn(BaseModel):
-    filing_level: Text = Field(description="national / provincial / city")
-    amount: Decimal = Field(ge=0)
-    label: Text = ""
-
-
-class PolicySpec(BaseModel):
-    """A subsidy policy (补助政策) as data. A null criterion means "any"."""
+class PolicySpec(PolicyModel):
+    """A subsidy policy (补助政策) as the API takes it: the one policy schema (market/subsidies/spec.py), its text
+    bounded. A null criterion means "any"."""
 
     code: Text = Field(min_length=2, max_length=60, pattern=r"^[a-z0-9][a-z0-9\-_.]*$")
     name: Text = Field(min_length=1, max_length=200)
-    beneficiary: Beneficiary
-    basis: Basis = Field(Basis.total, description="total 合同成交额 / technical 技术交易额 / paid 实际履行金额")
-    aggregation: Aggregation = Field(
-        Aggregation.per_contract, description="per contract, or on the beneficiary's annual basis"
-    )
-    brackets: list[BracketIn] = Field(
-        default_factory=list, description="flat = one open band; tiered bands are marginal"
-    )
     contract_types: list[Text] | None = None
     subtypes: list[Text] | None = None
     seller_entity_types: list[Text] | None = Field(
@@ -49,13 +31,6 @@ class PolicySpec(BaseModel):
     required_flags_any: list[Text] | None = Field(
         None, description="domestic_first 国内首创 / first_set 首台套 / voucher_eligible 创新券"
     )
-    min_annual_basis: Decimal | None = Field(None, ge=0, description="minimum annual qualifying amount (门槛)")
-    cap_per_contract: Decimal | None = Field(None, ge=0)
-    cap_per_year: Decimal | None = Field(None, ge=0, description="cap per beneficiary per period")
-    valid_from: dt.date | None = None
-    valid_until: dt.date | None = None
-    one_off_awards: list[AwardIn] = Field(default_factory=list)
-    value_added_only: bool = Field(True, description="同一项目多次转让，仅就增值部分补助")
     jurisdiction: str | None = Field(
         None,
         pattern=r"^\d{2,6}$",
@@ -70,7 +45,7 @@ class PolicySpec(BaseModel):
 
 
 class PolicyEdit(PolicySpec):
-    code: Text | None = None  # taken from the path
+    code: Text | None = None  # type: ignore[assignment]  # taken from the path, so optional in the body
 
 
 class PolicyOut(BaseModel):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -19,12 +18,12 @@ from market.accounts.roles import ORG_ROLES
 from market.contracts.models import Contract, ContractParty, ContractPayment
 from market.core import audit, export, regions
 from market.core.config import get_settings
-from market.core.db import bulk_insert, session_scope, utcnow
+from market.core.db import bulk_insert, utcnow
 from market.core.deps import Actor
-from market.core.errors import Conflict, Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
+from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.filings.rules import level_in_force
 from market.subsidies import calculator as calc
-from market.subsidies import rules
+from market.subsidies import rules, sources
 from market.subsidies import settlement as settle
 from market.subsidies.calculator import ContractFact, Party, Period, Policy, PolicyError, Recognition
 from market.subsidies.models import (
@@ -39,7 +38,7 @@ from market.subsidies.models import (
     SubsidyRunPolicy,
     VoucherRedemption,
 )
-from market.subsidies.presets import all_presets
+from market.subsidies.presets import OFF_BY_DEFAULT, RETIRED, all_presets
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -61,9 +60,20 @@ def require(actor: Actor, action: str) -> None:
 def parse_policy(spec: dict[str, Any]) -> Policy:
     spec = spec | {"jurisdiction": spec.get("jurisdiction") or jurisdiction()}
     try:
-        return calc.policy_from_dict(spec)
+        policy = calc.policy_from_dict(spec)
     except PolicyError as exc:
         raise ValidationFailed.field("policy", exc.code, exc.message) from exc
+    if policy.code in RETIRED:
+        raise ValidationFailed.field("code", "policy_retired", f"{policy.code} is retired: {RETIRED[policy.code]}")
+    if policy.beneficiary is calc.Beneficiary.buyer and "voucher_eligible" in (policy.required_flags_any or ()):
+        # The firm's voucher share is paid by the voucher programme with the reimbursement: never a second time here.
+        raise ValidationFailed.field(
+            "required_flags_any",
+            "voucher_share_paid_by_programme",
+            "the firm's voucher share (province 60 % + city 30 %) is paid by the voucher programme's reimbursement; "
+            "a subsidy policy may not pay the buyer on voucher-eligible contracts again",
+        )
+    return policy
 
 
 def ensure_presets(session: Session) -> None:
@@ -80,7 +90,7 @@ def ensure_presets(session: Session) -> None:
                     name=policy.name,
                     current_version=1,
                     is_preset=True,
-                    active=policy.jurisdiction == jurisdiction(),
+                    active=policy.jurisdiction == jurisdiction() and policy.code not in OFF_BY_DEFAULT,
                 )
                 session.add(row)
                 session.flush()
@@ -91,8 +101,12 @@ def ensure_presets(session: Session) -> None:
 
 
 def enabled(session: Session, policy: SubsidyPolicy) -> bool:
-    """Active, and its current version is this deployment's rules (never another city's)."""
-    return policy.active and current_version(session, policy).spec.get("jurisdiction") == jurisdiction()
+    """Active, not retired, and its current version is this deployment's rules (never another city's)."""
+    return (
+        policy.active
+        and policy.code not in RETIRED
+        and current_version(session, policy).spec.get("jurisdiction") == jurisdiction()
+    )
 
 
 def get_policy(session: Session, code: str) -> SubsidyPolicy:
@@ -187,14 +201,17 @@ def _party(row: Any) -> Party:
 
 def activity_roots(session: Session) -> dict[int, int]:
     """Each re-registered contract's first registration: one deal is one activity, whatever its names."""
-    links = dict(
-        session.execute(
+    links: dict[int, int] = {
+        cid: earlier
+        for cid, earlier in session.execute(
             sa.select(Contract.id, Contract.reregistration_of_id).where(Contract.reregistration_of_id.is_not(None))
-        ).all()
-    )
-    roots = {}
+        )
+        if earlier is not None
+    }
+    roots: dict[int, int] = {}
     for cid in links:
-        root, seen = cid, set()
+        root: int = cid
+        seen: set[int] = set()
         while root in links and root not in seen:
             seen.add(root)
             root = links[root]
@@ -203,6 +220,11 @@ def activity_roots(session: Session) -> dict[int, int]:
 
 
 def load_facts(session: Session, period: Period) -> list[ContractFact]:
+    """Every registered source's facts for the period (contracts, and what the domains register)."""
+    return sources.load(session, period)
+
+
+def contract_facts(session: Session, period: Period) -> list[ContractFact]:
     """Contracts that earn in the period: registered (or cancelled) in it, or paid in it (paid-amount policies).
 
     Identity is the registration: a contract is its own activity, and a re-registration joins the
@@ -316,28 +338,36 @@ def load_facts(session: Session, period: Period) -> list[ContractFact]:
         paid = payments.get(cid, {})
         facts.append(
             ContractFact(
-                cid,
-                number or "",
-                ctype,
-                subtype,
-                seller,
-                buyer,
-                total,
-                technical,
-                sum((a for _, a in paid.values()), ZERO),
-                day,
-                inter,
-                brokers.get(cid),
-                "domestic_first" in recognised[cid],
-                "first_set" in recognised[cid],
-                cid in vouchers,
-                achievement,
-                status,
-                f"contract:{roots.get(cid, cid)}",
-                tuple((max(received, day), amount) for received, amount in paid.values() if amount != 0),
+                contract_id=cid,
+                registration_number=number or "",
+                contract_type=ctype,
+                subtype=subtype,
+                seller=seller,
+                buyer=buyer,
+                total_amount=total,
+                technical_amount=technical,
+                paid_amount=sum((a for _, a in paid.values()), ZERO),
+                registered_on=day,
+                intermediary=inter,
+                broker=brokers.get(cid),
+                domestic_first="domestic_first" in recognised[cid],
+                first_set="first_set" in recognised[cid],
+                voucher_eligible=cid in vouchers,
+                achievement_id=achievement,
+                status=status,
+                activity_id=f"contract:{roots.get(cid, cid)}",
+                payments=tuple((max(received, day), amount) for received, amount in paid.values() if amount != 0),
             )
         )
     return facts
+
+
+def register_sources() -> None:
+    """The engine's own source: registered technology contracts (market/wiring.py calls this first)."""
+    sources.register("contracts", load=contract_facts)
+
+
+register_sources()  # contracts are always a source, wired or not
 
 
 def filing_records(session: Session) -> dict[int, list]:
@@ -530,7 +560,7 @@ def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
     """Queue a (re)computation; refused unless the run is a draft (a frozen run never changes)."""
     require(actor, "compute")
     run = get_run(session, run_id, for_update=True)
-    _check_recomputable(run)
+    check_recomputable(run)
     if run.compute_state == ComputeState.computing and run.updated_at > utcnow() - STALE_COMPUTATION:
         raise InvalidState("the run is being computed; wait for it to finish", code="run_computing")
     # A computation silent for longer than STALE_COMPUTATION lost its worker: it may be queued again.
@@ -554,7 +584,7 @@ def request_compute(session: Session, actor: Actor, run_id: int) -> SubsidyRun:
 STALE_COMPUTATION = dt.timedelta(minutes=10)
 
 
-def _check_recomputable(run: SubsidyRun) -> None:
+def check_recomputable(run: SubsidyRun) -> None:
     if run.status == RunStatus.frozen:
         raise InvalidState("a frozen run never changes; start a new run to correct it", code="run_frozen")
     if not rules.can_recompute(run.status):
@@ -573,94 +603,18 @@ def enqueue_compute(session: Session, run_id: int) -> None:
     outbox.emit(session, COMPUTE_TOPIC, "subsidy_run", run_id)
 
 
-def compute_queued(entity_type: str, run_id: int, _payload: object = None) -> None:
-    """The COMPUTE_TOPIC handler: compute the run unless it is no longer waiting (a decision, not a failure)."""
-    with session_scope() as s:
-        run = s.get(SubsidyRun, run_id)
-        if run is None or run.compute_state != ComputeState.queued or not rules.can_recompute(run.status):
-            return
-    try:
-        compute_run(run_id)
-    except MarketError as exc:
-        log.warning("subsidy run %s not computed: %s (%s)", run_id, exc.message, exc.code)
-
-
-def compute_run(run_id: int, *, batch: int = 5000) -> SubsidyRun:
-    """Compute a draft run: policy by policy, each committed with its progress. Callable directly (tests)."""
-    with session_scope() as s:
-        run = get_run(s, run_id, for_update=True)
-        _check_recomputable(run)
-        run.compute_state = ComputeState.computing
-        run.progress_done = 0
-        run.error = None
-        s.execute(sa.delete(SubsidyExclusion).where(SubsidyExclusion.run_id == run_id))
-        s.execute(sa.delete(SubsidyResult).where(SubsidyResult.run_id == run_id))
-        period = Period(run.period_start, run.period_end)
-    # A run builds ~10⁶ short-lived objects and no garbage cycles worth collecting: without this the
-    # cyclic GC rescans the growing heap again and again (≈ 30 % of the wall time at 100k contracts).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        year = Period.year(period.start.year)
-        with session_scope() as s:
-            versions = run_policy_versions(s, run_id)
-            policies = [(v.id, calc.policy_from_dict(v.spec)) for v in versions]
-            facts = load_facts(s, year)
-            recognitions = load_recognitions(s, year)
-            books = load_books(s, [p.code for _, p in policies], exclude_run=run_id)
-            marks = prior_transfer_values(s, year.start)
-            _progress(s, run_id, 1)
-        grand_total = to_recover = ZERO
-        prepared: dict = {}
-        for i, (version_id, policy) in enumerate(policies, start=2):
-            settlements, _, _ = settle.settle_policy(
-                policy, facts, period, books[policy.code], recognitions, marks, prepared
-            )
-            with session_scope() as s:
-                if get_run(s, run_id).status != RunStatus.draft:  # reviewed meanwhile: stop writing
-                    raise InvalidState("the run left draft while computing", code="run_not_draft")
-                _store(s, run_id, version_id, policy, settlements, batch)
-                _progress(s, run_id, i)
-            grand_total += sum((x.to_pay for x in settlements), ZERO)
-            to_recover += sum((x.to_recover for x in settlements), ZERO)
-        counted = {f.contract_id for p in prepared.values() for f in p.facts}
-        with session_scope() as s:
-            run = get_run(s, run_id, for_update=True)
-            run.compute_state = ComputeState.computed
-            run.total, run.to_recover = grand_total, to_recover
-            run.contract_count = len(counted)
-            run.computed_at = utcnow()
-            audit.record(
-                s,
-                entity_type="subsidy_run",
-                entity_id=run_id,
-                action="computed",
-                detail={"total": str(grand_total), "to_recover": str(to_recover)},
-            )
-            return run
-    except Exception as exc:
-        with session_scope() as s:
-            run = get_run(s, run_id)
-            if run.compute_state == ComputeState.computing:
-                run.compute_state = ComputeState.failed
-                run.error = f"{type(exc).__name__}: {exc}"[:2000]
-        raise
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _progress(session: Session, run_id: int, done: int, contract_count: int | None = None) -> None:
+def progress(session: Session, run_id: int, done: int, contract_count: int | None = None) -> None:
     values: dict[str, Any] = {"progress_done": done}
     if contract_count is not None:
         values["contract_count"] = contract_count
     session.execute(sa.update(SubsidyRun).where(SubsidyRun.id == run_id).values(**values))
 
 
-def _store(
+def store(
     session: Session, run_id: int, version_id: int, policy: Policy, settlements: list[settle.Settlement], batch: int
 ) -> None:
-    results, exclusions = [], []
+    results: list[dict[str, Any]] = []
+    exclusions: list[dict[str, Any]] = []
     for x in settlements:
         r = x.result
         working = (
@@ -712,9 +666,10 @@ def _store(
                 }
                 for e in r.exclusions
             )
-    for rows, table in ((results, SubsidyResult), (exclusions, SubsidyExclusion)):
+    tables = SubsidyResult.metadata.tables
+    for rows, name in ((results, SubsidyResult.__tablename__), (exclusions, SubsidyExclusion.__tablename__)):
         for start in range(0, len(rows), batch):
-            bulk_insert(session, table.__table__, rows[start : start + batch])
+            bulk_insert(session, tables[name], rows[start : start + batch])
 
 
 def _check_current(session: Session, run: SubsidyRun) -> None:
@@ -875,7 +830,7 @@ def diff(
         was = old.get(key, ("", ZERO))[1]
         now = new.get(key, ("", ZERO))[1]
         if was != now:
-            name = (new.get(key) or old.get(key))[0]
+            name = new[key][0] if key in new else old[key][0]
             out.append(
                 {
                     "policy_code": key[0],
@@ -900,7 +855,7 @@ def run_diff(session: Session, actor: Actor, run_id: int, against: int | None = 
             .where(SubsidyResult.run_id == run.id, SubsidyResult.difference != 0)
             .order_by(SubsidyResult.policy_code, SubsidyResult.beneficiary_key)
         ).all()
-        changes = [
+        changes: list[dict[str, Any]] = [
             {
                 "policy_code": r.policy_code,
                 "beneficiary_key": r.beneficiary_key,
@@ -941,6 +896,17 @@ def run_diff(session: Session, actor: Actor, run_id: int, against: int | None = 
         "to_recover": run.to_recover,
         "changes": changes,
     }
+
+
+def outcome_of(session: Session, code: str, period: Period) -> calc.PolicyOutcome | None:
+    """What the current version of an enabled policy earns over a period, from the registered sources (not stored).
+
+    For figures that count earnings (a broker's performance); what is paid is always a run's. None if not enabled.
+    """
+    row = session.scalar(sa.select(SubsidyPolicy).where(SubsidyPolicy.code == code))
+    if row is None or not enabled(session, row):
+        return None
+    return calc.compute(calc.policy_from_dict(current_version(session, row).spec), load_facts(session, period), period)
 
 
 # ---- what-if: a draft policy against a past period, nothing stored ---------------------------------

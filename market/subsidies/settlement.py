@@ -229,8 +229,8 @@ def settle(outcome: PolicyOutcome, year: int, standing: Mapping[str, Standing]) 
             Settlement(
                 year=year,
                 key=key,
-                name=r.name if r else before.name,
-                org_id=r.org_id if r else before.org_id,
+                name=r.name if r else standing[key].name,  # no result: the key is one of the standing's
+                org_id=r.org_id if r else standing[key].org_id,
                 result=r,
                 paid_before=before.paid if before else ZERO,
                 due_now=r.total if r else ZERO,
@@ -255,7 +255,7 @@ def settle_policy(
     cache = prepared if prepared is not None else {}
     if scoped_key not in cache:
         cache[scoped_key] = Prepared(facts_in(policy.basis, facts, coverage))
-    outcome = calc.compute(policy, cache[scoped_key], coverage, books.history(coverage.year, marks), recognitions)  # type: ignore[arg-type]
+    outcome = calc.compute(policy, cache[scoped_key], coverage, books.history(coverage.year, marks), recognitions)
     return settle(outcome, coverage.year, books.standing(coverage.year)), outcome, coverage
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from market.contracts.rules import china_date
 from market.core.db import utcnow
@@ -13,7 +13,7 @@ from market.core.deps import BureauActor, CurrentActor, OptionalActor, SessionDe
 from market.core.pagination import Page, PageDep, paginate
 from market.stats.endpoints import FormatQ, render
 from market.subsidies.service import jurisdiction
-from market.vouchers import flows, service, subsidy
+from market.vouchers import flows, service
 from market.vouchers.schemas import (
     ApplicationIn,
     ApprovalIn,
@@ -148,13 +148,6 @@ def record_award(body: AwardIn, session: SessionDep, actor: CurrentActor) -> Any
     return service.record_provincial_award(
         session, actor, body.provider_org_id, body.awarded_on, body.amount, body.reference
     )
-
-
-@router.get(
-    "/provider-subsidy/{year}", summary="The year's provider subsidy from redemptions (seed 004 §5(3)), by provider"
-)
-def provider_subsidy(year: Annotated[int, Path(ge=2000, le=2100)], session: SessionDep, actor: BureauActor) -> Any:
-    return subsidy.provider_subsidy(session, year, jurisdiction())
 
 
 # --- vouchers --------------------------------------------------------------------------------------

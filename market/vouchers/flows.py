@@ -381,14 +381,14 @@ def review_claim(
     if found is None:
         raise NotFound("no such claim", code="claim_not_found")
     # Lock order as a void takes them: voucher, booking, claim.
-    voucher = get_voucher(session, session.get(VoucherBooking, found.booking_id).voucher_id, for_update=True)
+    voucher = get_voucher(session, session.get_one(VoucherBooking, found.booking_id).voucher_id, for_update=True)
     booking = lock_booking(session, found.booking_id)
-    claim = session.scalar(
+    claim = session.scalars(
         sa.select(VoucherRedemptionClaim)
         .where(VoucherRedemptionClaim.id == claim_id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    )
+    ).one()
     if claim.status != "submitted":
         raise InvalidState(f"the claim is {claim.status}", code="invalid_state")
     programme = get_programme(session, voucher.programme_id)

@@ -266,7 +266,7 @@ def get_provider(session: Session, actor: Actor | None, provider_id: int) -> Vou
     provider = session.get(VoucherProvider, provider_id)
     public = provider is not None and provider.status == "approved"
     own = provider is not None and actor is not None and (actor.is_bureau or actor.org_id == provider.org_id)
-    if not (public or own):
+    if provider is None or not (public or own):
         raise NotFound("no such provider", code="provider_not_found")
     return provider
 
@@ -410,12 +410,15 @@ def findings_of(session: Session, actor: Actor, org_id: int) -> list[VoucherFind
 
 def lock_booking(session: Session, booking_id: int) -> VoucherBooking:
     """The booking row, locked and read afresh (take its voucher's lock first where both are needed)."""
-    return session.scalar(
+    booking = session.scalar(
         sa.select(VoucherBooking)
         .where(VoucherBooking.id == booking_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    if booking is None:
+        raise NotFound("no such booking", code="booking_not_found")
+    return booking
 
 
 def visible_booking(session: Session, actor: Actor, booking_id: int) -> tuple[VoucherBooking, Voucher]:
@@ -531,7 +534,9 @@ def figures(session: Session, programme_id: int) -> dict[str, Any]:
     def blank() -> dict[str, Decimal]:
         return {"booked": NIL, "used": NIL, "redeemed": NIL}
 
-    total, by_category, by_provider = blank(), defaultdict(blank), defaultdict(blank)
+    total = blank()
+    by_category: defaultdict[str, dict[str, Decimal]] = defaultdict(blank)
+    by_provider: defaultdict[int, dict[str, Decimal]] = defaultdict(blank)
     for category, provider, status, amount, redeemed in rows:
         if status not in BOOKED:
             continue  # cancelled or voided: never counted

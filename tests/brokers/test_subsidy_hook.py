@@ -1,13 +1,13 @@
-"""The reward hook: only a confirmed broker earns; a name typed on the contract or a mere proposal does not."""
+"""The broker fact source: only a confirmed broker earns; a name typed on the contract or a mere proposal does not."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal as D
 
-from market.brokers import subsidy
 from market.core.db import session_scope
 from market.subsidies import calculator as calc
+from market.subsidies.presets import preset
 from market.subsidies.service import load_facts
 from tests.brokers.conftest import contract, decide, link, ok, register
 from tests.subsidies.ledger import add_contract
@@ -29,10 +29,10 @@ def test_only_confirmed_brokers_are_facts_brokers(client, parties):
     ok(link(client, parties.agency, b["id"], proposed), 201)
     ok(decide(client, parties.seller, ok(link(client, parties.agency, b["id"], confirmed), 201)["id"]))
     with session_scope() as s:
-        facts = {f.contract_id: f for f in subsidy.with_registered_brokers(s, load_facts(s, calc.Period.year(2026)))}
+        facts = {f.contract_id: f for f in load_facts(s, calc.Period.year(2026))}  # the registered sources
     assert (facts[typed].broker, facts[proposed].broker) == (None, None)
     assert facts[confirmed].broker == f"李明 #{b['id']}"
-    policy = subsidy.broker_reward_policy(("3302",))
+    policy = preset("broker-reward", "3302")
     results = calc.compute(policy, list(facts.values()), calc.Period.year(2026)).results
     # 1.5 % × 2,000,000 = 30,000 — exactly the per-contract cap.
     assert [(r.key, r.total) for r in results] == [

@@ -28,10 +28,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal as D
 
+from market.accounts.roles import Role
 from market.brokers.models import BrokerListing
 from market.core.db import session_scope
 from tests.brokers.conftest import API, contract, decide, link, ok, refused, register
 from tests.listings.payloads import achievement_body
+from tests.subsidies.helpers import enable, run_year
 
 D_ = dt.date
 
@@ -40,7 +42,7 @@ def _rows(table: dict) -> dict[str, dict]:
     return {r["name"]: r for r in table["rows"]}
 
 
-def test_a_brokers_year(client, parties):
+def test_a_brokers_year(client, parties, world):
     p = parties
     li = register(client, p.agency, name="李明", user_id=p.broker_user.user_id)
     wang = register(client, p.agency_b, name="王芳")
@@ -88,6 +90,8 @@ def test_a_brokers_year(client, parties):
     mine = ok(client.get(f"{API}/links", params={"broker_id": li["id"]}, headers=p.broker_user.headers))["items"]
     assert sorted(x["status"] for x in mine) == ["confirmed", "confirmed", "confirmed", "rejected"]
 
+    # The bureau turns the broker reward on (shipped off: its figures are the bureau's): earnings show from now.
+    enable(client, p.officer, "broker-reward")
     year = {"start": "2026-01-01", "end": "2026-12-31"}
     brokers = _rows(ok(client.get(f"{API}/performance", params=year, headers=p.officer.headers)))
     li_row = {
@@ -157,15 +161,28 @@ def test_a_brokers_year(client, parties):
     xlsx = client.get(f"{API}/performance", params={**year, "format": "xlsx"}, headers=p.officer.headers)
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
-    # Rewards through the subsidy engine, paid through each contract's intermediary.
-    refused(client.get(f"{API}/rewards/2026", headers=p.agency.headers), 403, "role_required")
-    rewards = {line["key"]: line for line in ok(client.get(f"{API}/rewards/2026", headers=p.officer.headers))}
+    # Rewards are paid by the bureau's subsidy run, through the intermediary that employed the broker on the
+    # signing date (the contract's, checked when the link was confirmed), each with the engine's working.
+    run_id = run_year(client, p.officer, 2026, ["broker-reward"])
+    rows = ok(client.get(f"/api/v1/subsidies/runs/{run_id}/results", headers=p.officer.headers))["items"]
     i1, i2 = f"org:{p.agency.org_id}", f"org:{p.agency_b.org_id}"
     expected = {
-        f"{i1}/broker:李明 #{li['id']}": D("15000.00"),
-        f"{i2}/broker:李明 #{li['id']}": D("9000.00"),
-        f"{i2}/broker:王芳 #{wang['id']}": D("30000.00"),
+        (f"{i1}/broker:李明 #{li['id']}", p.agency.org_id): D("15000.00"),
+        (f"{i2}/broker:李明 #{li['id']}", p.agency_b.org_id): D("9000.00"),
+        (f"{i2}/broker:王芳 #{wang['id']}", p.agency_b.org_id): D("30000.00"),
     }
-    assert {k: D(v["total"]) for k, v in rewards.items()} == expected
-    assert {v["paid_through"] for v in rewards.values()} == {i1, i2}
-    assert rewards[f"{i2}/broker:王芳 #{wang['id']}"]["working"]  # the engine's working is shown
+    assert {(r["beneficiary_key"], r["beneficiary_org_id"]): D(r["total"]) for r in rows} == expected
+    wang_row = next(r for r in rows if "王芳" in r["beneficiary_key"])
+    working = ok(client.get(f"/api/v1/subsidies/results/{wang_row['id']}", headers=p.officer.headers))["working"]
+    assert (D(working["before_caps"]), D(working["contract_cap_cut"]), working["paid_through_org_id"]) == (
+        D("37500.00"),
+        D("7500.00"),
+        p.agency_b.org_id,
+    )
+    # The intermediary sees its brokers' rewards once the run is approved; the other intermediary only its own.
+    admin = world.bureau(Role.bureau_admin)
+    for action, who in (("review", p.officer), ("approve", admin)):
+        ok(client.post(f"/api/v1/subsidies/runs/{run_id}/{action}", headers=who.headers))
+    mine = {r["beneficiary_key"] for r in ok(client.get("/api/v1/subsidies/my-results", headers=p.agency.headers))}
+    assert mine == {f"{i1}/broker:李明 #{li['id']}"}
+    assert ok(client.get("/api/v1/subsidies/my-results", headers=p.other.headers)) == []

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import sqlalchemy as sa
+
 from market.accounts.roles import Role
+from market.core.audit import AuditEntry
 from market.core.vocab import OrgKind
+from tests.subsidies.helpers import run_year
 
 API = "/api/v1/commissioners"
 
@@ -215,8 +219,62 @@ def test_a_commissioners_year(client, world):
     awards = sum(v for (item, _, _), v in rows.items() if item.startswith("awards:"))
     assert awards == D("405000")
     refused(client.get(f"{API}/figures/2026", headers=firm.headers), 403, "role_required")
-    # Paid through the subsidy engine: 陈农 20,000 + 200,000 + 85,000 = 305,000; the team 100,000.
-    payout = {line["key"]: D(line["total"]) for line in ok(client.get(f"{API}/awards/payout/2026", headers=b.headers))}
-    assert payout == {f"commissioner:{chen['id']}": D("305000"), f"commissioner:{team['id']}": D("100000")}
-    refused(client.get(f"{API}/awards/payout/2026", headers=chen_user.headers), 403, "role_required")
+    # Paid by the bureau's subsidy run (preset commissioner-awards, on by default): 陈农 20,000 + 200,000 + 85,000 =
+    # 305,000 (seen by 宁波大学 once approved); the team 100,000 (no home organisation).
+    run_id = run_year(client, a, 2026, ["commissioner-awards"])
+    rows = ok(client.get(f"/api/v1/subsidies/runs/{run_id}/results", headers=b.headers))["items"]
+    assert {r["beneficiary_key"]: D(r["total"]) for r in rows} == {
+        f"commissioner:{chen['id']}": D("305000"),
+        f"commissioner:{team['id']}": D("100000"),
+    }
+    chen_row = next(r for r in rows if r["beneficiary_key"] == f"commissioner:{chen['id']}")
+    working = ok(client.get(f"/api/v1/subsidies/results/{chen_row['id']}", headers=b.headers))["working"]
+    assert sorted(D(c["paid"]) for c in working["contributions"]) == [D("20000"), D("85000"), D("200000")]
+    assert ok(client.get("/api/v1/subsidies/my-results", headers=uni.headers)) == []  # a draft: not yet
+    ok(client.post(f"/api/v1/subsidies/runs/{run_id}/review", headers=a.headers))
+    ok(client.post(f"/api/v1/subsidies/runs/{run_id}/approve", headers=b.headers))
+    mine = ok(client.get("/api/v1/subsidies/my-results", headers=uni.headers))
+    assert [(r["beneficiary_key"], D(r["total"])) for r in mine] == [(f"commissioner:{chen['id']}", D("305000"))]
+    assert ok(client.get("/api/v1/subsidies/my-results", headers=firm.headers)) == []
+
+    # Suspension (bureau, with a reason, audited): no new dispatch or award until reinstated.
+    body = {"action": "suspend", "reason": "年度考核不合格"}
+    for who, status, code in [
+        (None, 401, "not_authenticated"),
+        (firm, 403, "role_required"),
+        (chen_user, 403, "role_required"),
+    ]:
+        refused(client.post(f"{API}/{chen['id']}/status", json=body, headers=who.headers if who else {}), status, code)
+    refused(
+        client.post(f"{API}/{chen['id']}/status", json={"action": "suspend"}, headers=a.headers), 422, "invalid_missing"
+    )
+    assert ok(client.post(f"{API}/{chen['id']}/status", json=body, headers=a.headers))["status"] == "suspended"
+    refused(client.post(f"{API}/{chen['id']}/status", json=body, headers=a.headers), 409, "invalid_state")
+    refused(
+        propose({"commissioner_id": chen["id"], "kind": "outstanding_commissioner"}), 409, "commissioner_not_active"
+    )
+    village = {
+        "host_kind": "village",
+        "host_name": "横溪村",
+        "start_date": "2026-09-01",
+        "end_date": "2026-12-31",
+        "goals": "x",
+    }
+    refused(
+        client.post(f"{API}/{chen['id']}/dispatches", json=village, headers=a.headers), 409, "commissioner_not_active"
+    )
+    reinstate = {"action": "reinstate", "reason": "整改完成"}
+    assert ok(client.post(f"{API}/{chen['id']}/status", json=reinstate, headers=b.headers))["status"] == "active"
+    ok(client.post(f"{API}/{chen['id']}/dispatches", json=village, headers=a.headers), 201)
+    with session_scope() as s:
+        trail = s.execute(
+            sa.select(AuditEntry.action, AuditEntry.detail)
+            .where(AuditEntry.entity_type == "commissioner", AuditEntry.entity_id == chen["id"])
+            .where(AuditEntry.action.in_(["suspend", "reinstate"]))
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [(action, detail["reason"]) for action, detail in trail] == [
+        ("suspend", "年度考核不合格"),
+        ("reinstate", "整改完成"),
+    ]
     assert client.get(f"{API}/figures/2026", params={"format": "csv"}, headers=b.headers).status_code == 200

@@ -284,18 +284,18 @@ def _(c):
 
 @step("POST", "/api/v1/subsidies/runs/{run_id}/compute")
 def _(c):
-    from market.subsidies import service
+    from market.subsidies import flows
 
     c.run = c.last["id"]
-    service.compute_run(c.run)
+    flows.compute_run(c.run)
     return c.officer, f"/api/v1/subsidies/runs/{c.run}/compute", None
 
 
 @step("POST", "/api/v1/subsidies/runs/{run_id}/{action}")
 def _(c):
-    from market.subsidies import service
+    from market.subsidies import flows
 
-    service.compute_run(c.run)
+    flows.compute_run(c.run)
     return c.officer, f"/api/v1/subsidies/runs/{c.run}/review", None
 
 
@@ -449,6 +449,11 @@ def _(c):
         f"/api/v1/commissioners/{c.commissioner}/logs",
         {"kind": "visit", "on": "2026-05-20", "host_name": "横溪村", "description": "走访"},
     )
+
+
+@step("POST", "/api/v1/commissioners/{commissioner_id}/status")
+def _(c):
+    return c.officer, f"/api/v1/commissioners/{c.commissioner}/status", {"action": "suspend", "reason": "考核不合格"}
 
 
 @step("POST", "/api/v1/stats/reports/{year}/{month}")

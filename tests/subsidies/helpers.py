@@ -82,3 +82,24 @@ def filed(
     r = client.post(f"/api/v1/filings/{fid}/record", json=body, headers=world.bureau(Role.bureau_admin).headers)
     assert r.status_code == 200, r.text
     return member.org_id
+
+
+def enable(client, who, code: str, **changes) -> dict:
+    """The bureau turns a shipped-off preset on: its first edit (a version with the bureau's figures)."""
+    spec = client.get(f"/api/v1/subsidies/policies/{code}", headers=who.headers).json()["spec"]
+    r = client.put(f"/api/v1/subsidies/policies/{code}", headers=who.headers, json={**spec, **changes})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def run_year(client, who, year: int, codes: list[str] | None = None) -> int:
+    """Create a run for the year through the API and compute it (as the worker does)."""
+    from market.subsidies.flows import compute_run
+
+    body: dict = {"period_start": f"{year}-01-01", "period_end": f"{year}-12-31"}
+    if codes is not None:
+        body["policy_codes"] = codes
+    r = client.post("/api/v1/subsidies/runs", headers=who.headers, json=body)
+    assert r.status_code == 202, r.text
+    compute_run(r.json()["id"])
+    return r.json()["id"]

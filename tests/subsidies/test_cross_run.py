@@ -8,7 +8,7 @@ import pytest
 
 from market.accounts.roles import Role
 from market.core.vocab import OrgKind
-from market.subsidies import service
+from market.subsidies import flows
 from tests.subsidies.helpers import adopt
 from tests.subsidies.ledger import add_contract, add_payment, set_contract
 
@@ -33,7 +33,7 @@ def run(client, m, start, end, codes, **extra) -> dict:
         json={"period_start": start, "period_end": end, "policy_codes": codes, **extra},
     )
     assert r.status_code == 202, r.text
-    service.compute_run(r.json()["id"])
+    flows.compute_run(r.json()["id"])
     return client.get(f"/api/v1/subsidies/runs/{r.json()['id']}", headers=m["officer"].headers).json()
 
 

@@ -15,7 +15,7 @@ from market.accounts.roles import Role
 from market.contracts.models import Contract, ContractParty, ContractPayment
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
-from market.subsidies import service
+from market.subsidies import flows, service
 from market.subsidies.calculator import Period
 from market.subsidies.models import SubsidyExclusion, SubsidyResult, SubsidyRun, SubsidyRunPolicy
 from market.subsidies.settlement import Books, settle_policy
@@ -69,7 +69,7 @@ def run(client, p, start, end, freeze):
         json={"period_start": start, "period_end": end, "policy_codes": CODES},
     )
     run_id = r.json()["id"]
-    service.compute_run(run_id)
+    flows.compute_run(run_id)
     if freeze:
         for action, who in (("review", "officer"), ("approve", "admin"), ("freeze", "admin")):
             assert client.post(f"/api/v1/subsidies/runs/{run_id}/{action}", headers=p[who].headers).status_code == 200

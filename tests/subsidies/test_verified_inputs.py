@@ -8,7 +8,7 @@ import pytest
 
 from market.accounts.roles import Role
 from market.core.vocab import OrgKind
-from market.subsidies import service
+from market.subsidies import flows
 from tests.subsidies.helpers import adopt, filed
 from tests.subsidies.ledger import add_contract, add_payment
 
@@ -33,7 +33,7 @@ def total(client, m, codes, year=2024) -> str:
         json={"period_start": f"{year}-01-01", "period_end": f"{year}-12-31", "policy_codes": codes},
     )
     assert r.status_code == 202, r.text
-    service.compute_run(r.json()["id"])
+    flows.compute_run(r.json()["id"])
     return client.get(f"/api/v1/subsidies/runs/{r.json()['id']}", headers=m["officer"].headers).json()["total"]
 
 

@@ -254,13 +254,6 @@ def test_every_step_per_role(vclient, parties, world):
     )
     _try(
         c,
-        "GET",
-        f"{API}/provider-subsidy/2026",
-        who,
-        {"anonymous": (401, None), "firm": denied_org, "provider": denied_org, "bureau": (200, None)},
-    )
-    _try(
-        c,
         "POST",
         f"{API}/provincial-awards",
         who,

@@ -90,7 +90,6 @@ from tests.vouchers.conftest import API, PROGRAMME, admit_provider, issue_vouche
             422,
             "amount_not_positive",
         ),
-        ("GET", "/provider-subsidy/99999", None, 422, None),
         ("GET", "/programmes/{prog}/figures?format=pdf", None, 422, "invalid_format"),
         ("POST", "/vouchers/999/void", {"description": "x"}, 404, "voucher_not_found"),
     ],
@@ -113,7 +112,6 @@ def test_bad_input_is_a_clear_4xx(vclient, parties, method, path, body, status, 
         or "/provincial-awards" in path
         or "/void" in path
         or "/figures" in path
-        or "provider-subsidy" in path
         or path == "/programmes"
     )
     headers = officer.headers if as_bureau else parties.firm.headers

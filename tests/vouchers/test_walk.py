@@ -26,7 +26,9 @@ import sqlalchemy as sa
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
+from market.subsidies.flows import compute_run
 from market.vouchers import notices
+from tests.subsidies.helpers import adopt
 from tests.vouchers.conftest import (
     API,
     EVIDENCE,
@@ -198,15 +200,29 @@ def test_a_year_of_vouchers(vclient, parties, world):
         ),
         201,
     )
-    lines = {x["provider_org_id"]: x for x in ok(c.get(f"{API}/provider-subsidy/2026", headers=officer.headers))}
-    assert (D(lines[p1.org_id]["post_subsidy"]), D(lines[p1.org_id]["total"])) == (D("500000"), D("500000"))
-    p1_working = lines[p1.org_id]["working"]["lc2020-voucher-provider"]
-    assert D(p1_working["year_cap_cut"]) == D("102000")
-    assert (D(lines[p2.org_id]["post_subsidy"]), D(lines[p2.org_id]["award_match"]), D(lines[p2.org_id]["total"])) == (
-        D("1500"),
-        D("80000"),
-        D("81500"),
+    # The bureau's subsidy run pays it (this is Ningbo: 聊城's §5(3) presets run here once adopted).
+    codes = ["lc2020-voucher-provider", "lc2020-voucher-provider-award-match"]
+    adopt(c, officer, *codes)
+    run = ok(
+        c.post(
+            "/api/v1/subsidies/runs",
+            json={"period_start": "2026-01-01", "period_end": "2026-12-31", "policy_codes": codes},
+            headers=officer.headers,
+        ),
+        202,
     )
+    compute_run(run["id"])
+    rows = ok(c.get(f"/api/v1/subsidies/runs/{run['id']}/results?page_size=50", headers=officer.headers))["items"]
+    paid = {(r["policy_code"], r["beneficiary_org_id"]): D(r["total"]) for r in rows}
+    assert paid == {
+        (codes[0], p1.org_id): D("500000"),
+        (codes[0], p2.org_id): D("1500"),
+        (codes[1], p2.org_id): D("80000"),
+    }
+    p1_result = next(r for r in rows if r["beneficiary_org_id"] == p1.org_id)
+    p1_working = ok(c.get(f"/api/v1/subsidies/results/{p1_result['id']}", headers=officer.headers))["working"]
+    assert D(p1_working["before_caps"]) == D("602000") and D(p1_working["year_cap_cut"]) == D("102000")
+    assert {x["registration_number"].split("/")[0] for x in p1_working["contributions"]} == {ve["number"], va["number"]}
 
     # Every step left its audit trail.
     assert _actions("voucher", va["id"]) == ["applied", "approved", "expired"]
