@@ -198,9 +198,9 @@ def _contract_page(
         and contract.decision_deadline < today
         and contract.status == ContractStatus.submitted,
         "refusal_reasons": [(r.value, rules.REFUSAL_REASON_LABELS[r]) for r in rules.RefusalReason],
-        "refusal_label": rules.REFUSAL_REASON_LABELS.get(rules.RefusalReason(contract.refusal_reason))
-        if contract.refusal_reason in rules.RefusalReason.__members__
-        else contract.refusal_reason,
+        "refusal_label": {r.value: label for r, label in rules.REFUSAL_REASON_LABELS.items()}.get(
+            contract.refusal_reason or "", contract.refusal_reason
+        ),
         "correctable": CORRECTABLE,
         "return_rows": range(RETURN_ROWS),
         "technical_fields": {k.value: v for k, v in TECHNICAL_FIELD_LABELS.items()},
