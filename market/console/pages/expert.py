@@ -76,7 +76,9 @@ def _bid_page(
     context: dict[str, Any] = {
         "call": call,
         "bid": bid,
-        "field": TECHNICAL_FIELD_LABELS.get(call.technical_field, call.technical_field),
+        "field": {k.value: v for k, v in TECHNICAL_FIELD_LABELS.items()}.get(
+            call.technical_field, call.technical_field
+        ),
         "lead": names.get(bid.lead_org_id, str(bid.lead_org_id)),
         "members": [names.get(i, str(i)) for i in bid.member_org_ids],
         "mine": mine,
