@@ -221,7 +221,8 @@ return charts.map(el => {
     id: el.id,
     drawn: el.dataset.drawn === '1',
     canvas: canvas ? [canvas.width, canvas.height] : null,
-    points: series.reduce((n, s) => n + (s.data || []).filter(v => Number(v && v.value !== undefined ? v.value : v) > 0).length, 0),
+    points: series.reduce(
+      (n, s) => n + (s.data || []).filter(v => Number(v && v.value !== undefined ? v.value : v) > 0).length, 0),
   };
 });
 """
