@@ -11,6 +11,7 @@ from market.accounts import service as accounts
 from market.accounts.models import Organisation
 from market.accounts.roles import Role
 from market.core.db import utcnow
+from market.demo.console_contracts import load_console_contracts
 from market.demo.generator import demo_listings
 from market.demo.orgs import demo_orgs
 from market.listings import service as listing_service
@@ -68,6 +69,9 @@ def load_demo(session: Session, *, listings: int = 320, today: dt.date | None = 
         )
         actors[spec.key] = accounts.actor_for_user(session, user)
 
+    # The console's registrar queue and the statistics dashboard: contracts registered and filed.
+    console_contracts = load_console_contracts(session, today=today)
+
     counts = {"organisations": len(orgs), "users": len(orgs), "achievement": 0, "demand": 0}
     counts.update(dict.fromkeys(ACTIONS, 0))
     for spec in specs:
@@ -86,4 +90,5 @@ def load_demo(session: Session, *, listings: int = 320, today: dt.date | None = 
         "achievements": counts["achievement"],
         "demands": counts["demand"],
         **{state: counts[state] for state in ACTIONS},
+        **console_contracts,
     }
