@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from market.accounts import service as accounts
@@ -20,7 +21,7 @@ from market.listings.schemas import AchievementIn, DemandIn
 SEED = 2024
 # The transitions that take a fresh draft to each final state.
 ACTIONS = {"draft": (), "published": ("publish",), "closed": ("publish", "close"), "withdrawn": ("publish", "withdraw")}
-INPUT_SCHEMA = {"achievement": AchievementIn, "demand": DemandIn}
+INPUT_SCHEMA: dict[str, type[BaseModel]] = {"achievement": AchievementIn, "demand": DemandIn}
 
 
 def demo_username(org_key: str) -> str:
@@ -74,15 +75,15 @@ def load_demo(session: Session, *, listings: int = 320, today: dt.date | None = 
 
     counts = {"organisations": len(orgs), "users": len(orgs), "achievement": 0, "demand": 0}
     counts.update(dict.fromkeys(ACTIONS, 0))
-    for spec in specs:
-        actor = actors[spec.org_key]
+    for listing_spec in specs:
+        actor = actors[listing_spec.org_key]
         # Through the API's own input schema: demo data passes the same checks a client's would.
-        data = INPUT_SCHEMA[spec.kind].model_validate(spec.data).model_dump()
-        listing = listing_service.create_listing(session, actor, spec.kind, data)
-        for action in ACTIONS[spec.final_state]:
+        data = INPUT_SCHEMA[listing_spec.kind].model_validate(listing_spec.data).model_dump()
+        listing = listing_service.create_listing(session, actor, listing_spec.kind, data)
+        for action in ACTIONS[listing_spec.final_state]:
             listing_service.transition(session, actor, listing, action)
-        counts[spec.kind] += 1
-        counts[spec.final_state] += 1
+        counts[listing_spec.kind] += 1
+        counts[listing_spec.final_state] += 1
     return {
         "skipped": False,
         "organisations": counts["organisations"],
