@@ -121,3 +121,20 @@ def test_vendored_libraries_are_served_from_the_project(client: TestClient) -> N
         assert r.headers["content-type"].startswith("text/javascript")
     assert client.get("/console/vendor/..%2Fpackage.json").status_code == 404
     assert client.get("/console/static/console.js").status_code == 200
+
+
+def test_cookie_is_secure_over_tls(engine: object, world: World) -> None:
+    from market.app import create_app
+
+    registrar = world.bureau(Role.registrar)
+    _with_password(registrar.user_id)
+    with TestClient(create_app(), base_url="https://console.example") as tls:
+        token = csrf_in(tls.get("/console/login").text)
+        r = tls.post(
+            "/console/login",
+            data={"username": registrar.username, "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+    assert r.status_code == 303, r.text
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(auth.SESSION_COOKIE + "="))
+    assert "Secure" in cookie and "HttpOnly" in cookie
