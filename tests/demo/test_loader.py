@@ -31,17 +31,21 @@ def test_load_creates_what_it_reports_and_is_visible_through_the_api(engine, cli
     assert counts["skipped"] is False
     assert counts["achievements"] + counts["demands"] == 320
     with session_scope() as s:
-        orgs = s.scalars(sa.select(Organisation)).all()
+        orgs = s.scalars(sa.select(Organisation).where(Organisation.kind != "bureau")).all()  # + the console's bureau
         assert len(orgs) == counts["organisations"] and all(o.verification_status == "verified" for o in orgs)
         users = s.scalars(sa.select(User)).all()
-        assert len(users) == counts["users"] and all(u.password_hash is None for u in users)
+        admins = [u for u in users if u.role == "org_admin"]  # the rest: the console's bureau users and experts
+        assert len(admins) == counts["users"] and all(u.password_hash is None for u in users)
         achievements, demands = _status_counts(s, Achievement), _status_counts(s, Demand)
         assert sum(achievements.values()) == counts["achievements"]
         assert sum(demands.values()) == counts["demands"]
         for state in ("published", "draft", "closed", "withdrawn"):
             assert achievements.get(state, 0) + demands.get(state, 0) == counts[state]
         # Through the service: each listing has its audit trail and a search outbox intent per change.
-        creates = s.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "create"))
+        listing = AuditEntry.entity_type.in_(("achievement", "demand"))
+        creates = s.scalar(
+            sa.select(sa.func.count()).select_from(AuditEntry).where(listing, AuditEntry.action == "create")
+        )
         publishes = s.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "publish"))
         assert creates == 320
         assert publishes == counts["published"] + counts["closed"] + counts["withdrawn"]
@@ -65,7 +69,8 @@ def test_second_load_does_nothing(engine):
     assert _load(listings=40) == {"skipped": True, "reason": "demo organisations already exist"}
     with session_scope() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Achievement)) == first["achievements"]
-        assert s.scalar(sa.select(sa.func.count()).select_from(Organisation)) == first["organisations"]
+        firms_and_labs = sa.select(sa.func.count()).where(Organisation.kind != "bureau")
+        assert s.scalar(firms_and_labs) == first["organisations"]
 
 
 def test_demo_admins_cannot_log_in(engine, client):
