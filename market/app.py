@@ -75,6 +75,11 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
 
+    # The console (控制台): server-rendered pages under /console on the same services.
+    from market.console import install_console
+
+    install_console(app)
+
     # Operations: request id + latency by route (outermost, so every response carries X-Request-ID),
     # /readyz and /metrics.
     from market.core.health import install_outage_handlers

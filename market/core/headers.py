@@ -14,6 +14,13 @@ SECURITY_HEADERS = {
 # The API serves JSON and files, never pages to frame; /docs loads its own inline script and styles.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = "frame-ancestors 'none'"
+# The console's pages (market/console/): scripts, styles and images from the project only (htmx and ECharts are
+# served by it), no inline script, forms posted only to itself.
+CONSOLE_CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+CONSOLE_PREFIX = "/console"
 # Responses that carry or depend on credentials must not be kept by any cache.
 AUTH_PATH_PREFIX = "/api/v1/auth"
 
@@ -29,7 +36,13 @@ class SecurityHeadersMiddleware:
         path: str = scope.get("path", "")
         request_headers = {k.lower() for k, _ in scope.get("headers", [])}
         credentialed = b"authorization" in request_headers or b"x-api-key" in request_headers
-        no_store = path.startswith(AUTH_PATH_PREFIX) or credentialed
+        console = path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+        # Console pages depend on the session cookie: never cached (its static files and vendored libraries may be).
+        no_store = (
+            path.startswith(AUTH_PATH_PREFIX)
+            or credentialed
+            or (console and "/static/" not in path and "/vendor/" not in path)
+        )
         docs = path in ("/docs", "/redoc") or path.startswith("/docs/")
 
         async def send_with_headers(message: Message) -> None:
@@ -37,7 +50,7 @@ class SecurityHeadersMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+                headers.setdefault("Content-Security-Policy", CONSOLE_CSP if console else DOCS_CSP if docs else API_CSP)
                 if no_store:
                     headers["Cache-Control"] = "no-store"
             await send(message)

@@ -1,0 +1,23 @@
+"""Console test helpers: a TestClient signed in through the session cookie, and the CSRF token for its forms."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from market.console import auth
+from tests.factories import Member
+
+
+def sign_in(client: TestClient, member: Member) -> str:
+    """Put `member`'s login token in the console cookie (as the login form would); returns the session's CSRF token."""
+    client.cookies.clear()
+    client.cookies.set(auth.SESSION_COOKIE, member.token)
+    return auth.csrf_token(member.token)
+
+
+def csrf_in(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
