@@ -25,6 +25,7 @@ from market.console.web import ConsoleRoute, FormErrors, attempt, redirect, rend
 from market.core.deps import Actor, SessionDep
 from market.core.errors import MarketError, ValidationFailed
 from market.core.vocab import TECHNICAL_FIELD_LABELS, OrgKind
+from market.filings import rules as filing_rules
 from market.filings import service as filings
 from market.filings.models import FilingStatus, IntermediaryFiling
 from market.filings.schemas import RecordIn, RejectIn
@@ -142,6 +143,7 @@ def _filings_page(request: Request, session: Session, actor: Actor, **shown: Any
         "orgs": _names(session, Organisation, Organisation.name, {f.org_id for f in rows}),
         "labels": FILING_LABELS,
         "levels": LEVEL_LABELS,
+        "may_decide": actor.role in filing_rules.REVIEW_ROLES,
     }
     return _page(request, "console/admin/filings.html", context, **shown)
 
