@@ -37,7 +37,7 @@ BASE = "/console/officer/calls"
 
 LOCAL = ZoneInfo("Asia/Shanghai")  # the bureau's deadlines are read and typed in local time
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     CallState.proposed: "待审核",
     CallState.rejected: "未通过审核",
     CallState.vetted: "编制中",
@@ -201,8 +201,8 @@ def _call_page(
     )
     objections: list[Objection] = service.list_objections(session, actor, call) if call.state in REVIEWED else []
     projects = service.list_projects(session, actor, call) if call.state in rules.AWARDED_CALL_STATES else []
-    org_ids = {o for b in bids for o in (b.lead_org_id, *b.member_org_ids)} | ({call.posing_org_id} - {None})
-    org_ids |= {o.lodged_by_org_id for o in objections if o.lodged_by_org_id}
+    org_ids = {o for b in bids for o in (b.lead_org_id, *b.member_org_ids)}
+    org_ids |= {o for o in (call.posing_org_id, *(x.lodged_by_org_id for x in objections)) if o is not None}
     terms = dict(form) if form_name == "terms" and form is not None else _terms_form(call)
     for key in ("indicators", "review_criteria"):
         terms[key] = list(terms[key]) + [{} for _ in range(BLANK_ROWS)]
