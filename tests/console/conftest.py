@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
+from market.calls.endpoints import clock
 from market.console import auth
-from tests.factories import Member
+from tests.calls.conftest import T0, Clock, Kit
+from tests.factories import Member, World
 
 
 def sign_in(client: TestClient, member: Member) -> str:
@@ -21,3 +24,11 @@ def csrf_in(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
     assert match, "the page has no CSRF field"
     return match.group(1)
+
+
+@pytest.fixture
+def kit(client: TestClient, world: World) -> Kit:
+    """The open-call kit of tests/calls (pinned clock): the console's pages use the same clock dependency."""
+    pinned = Clock(T0)
+    client.app.dependency_overrides[clock] = pinned  # type: ignore[attr-defined]  # TestClient.app is the FastAPI app
+    return Kit(client, world, pinned)

@@ -1,0 +1,165 @@
+"""Registrar pages: the queue by deadline, a contract's page, and the decisions as the API's service calls."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from market.accounts.roles import Role
+from market.console import auth
+from market.core.audit import AuditEntry
+from market.core.db import session_scope
+from market.core.vocab import OrgKind
+from tests.console.conftest import csrf_in, sign_in
+from tests.contracts.payloads import contract_body
+from tests.factories import Member, World
+
+
+def file_contract(client: TestClient, world: World, **overrides: object) -> tuple[int, Member]:
+    seller = world.member(OrgKind.university, region_code="330212")
+    buyer = world.org(OrgKind.enterprise)
+    r = client.post("/api/v1/contracts", json=contract_body(seller.org_id, buyer, **overrides), headers=seller.headers)
+    assert r.status_code == 201, r.text
+    return r.json()["id"], seller
+
+
+def test_queue_lists_filed_contracts_by_deadline(client: TestClient, world: World) -> None:
+    small, _ = file_contract(client, world, project_name="小额合同")
+    # ≥ 5,000,000 技术交易额: 30 working days instead of 15, so it comes after
+    large, _ = file_contract(
+        client,
+        world,
+        project_name="大额合同",
+        total_amount="6000000.00",
+        technical_transaction_amount="5800000.00",
+    )
+    registrar = world.bureau(Role.registrar)
+    sign_in(client, registrar)
+    r = client.get("/console/registrar")
+    assert r.status_code == 200
+    assert r.text.index("小额合同") < r.text.index("大额合同")
+    assert "剩余工作日" in r.text and f'data-contract="{small}"' in r.text and f'data-contract="{large}"' in r.text
+    # the htmx refresh gets the table alone
+    part = client.get("/console/registrar", headers={"HX-Request": "true"})
+    assert part.status_code == 200 and "<html" not in part.text and "小额合同" in part.text
+
+
+def test_contract_page_shows_parties_amounts_checks_and_events(client: TestClient, world: World) -> None:
+    contract_id, _ = file_contract(client, world)
+    sign_in(client, world.bureau(Role.registrar))
+    r = client.get(f"/console/registrar/contracts/{contract_id}")
+    assert r.status_code == 200
+    for text in ("卖方", "买方", "1,200,000.00", "1,000,000.00", "样机", "规则校验", "办理记录", "鄞州区"):
+        assert text in r.text, text
+    assert client.get("/console/registrar/contracts/999999").status_code == 404
+
+
+def test_register_one_and_return_another(client: TestClient, world: World) -> None:
+    first, _ = file_contract(client, world)
+    second, seller = file_contract(client, world)
+    registrar = world.bureau(Role.registrar)
+    csrf = sign_in(client, registrar)
+    r = client.post(f"/console/registrar/contracts/{first}/register", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"])
+    assert "已认定登记" in page.text and 'id="registration-number"' in page.text
+    # returning with an item missing its message: the error sits next to that item, nothing changes
+    r = client.post(
+        f"/console/registrar/contracts/{second}/return",
+        data={"csrf_token": csrf, "item_field": ["total_amount", "parties"], "item_message": ["请附发票", ""]},
+    )
+    assert r.status_code == 422 and "correction_item_incomplete" in r.text
+    assert client.get(f"/api/v1/contracts/{second}", headers=seller.headers).json()["status"] == "submitted"
+    r = client.post(
+        f"/console/registrar/contracts/{second}/return",
+        data={"csrf_token": csrf, "item_field": ["total_amount", ""], "item_message": ["请附发票", ""]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    seen = client.get(f"/api/v1/contracts/{second}", headers=seller.headers).json()
+    assert seen["status"] == "returned" and seen["correction_items"] == [
+        {"field": "total_amount", "message": "请附发票"}
+    ]
+    # the same audit entries the API writes, by this registrar
+    with session_scope() as s:
+        actions = {
+            (e.entity_id, e.action)
+            for e in s.query(AuditEntry).filter_by(entity_type="contract", actor_user_id=registrar.user_id)
+        }
+    assert actions == {(first, "register"), (second, "return")}
+
+
+def test_refuse_needs_a_reason_shown_next_to_the_field(client: TestClient, world: World) -> None:
+    contract_id, seller = file_contract(client, world)
+    csrf = sign_in(client, world.bureau(Role.registrar))
+    r = client.post(f"/console/registrar/contracts/{contract_id}/refuse", data={"csrf_token": csrf, "reason": ""})
+    assert r.status_code == 422
+    assert 'id="reason-error"' in r.text and "unknown_refusal_reason" in r.text
+    r = client.post(
+        f"/console/registrar/contracts/{contract_id}/refuse",
+        data={"csrf_token": csrf, "reason": "seals_missing", "note": "乙方未盖章"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    seen = client.get(f"/api/v1/contracts/{contract_id}", headers=seller.headers).json()
+    assert (seen["status"], seen["refusal_reason"], seen["refusal_note"]) == ("refused", "seals_missing", "乙方未盖章")
+
+
+def test_amend_and_cancel_a_registered_contract(client: TestClient, world: World) -> None:
+    contract_id, seller = file_contract(client, world)
+    csrf = sign_in(client, world.bureau(Role.registrar))
+    client.post(f"/console/registrar/contracts/{contract_id}/register", data={"csrf_token": csrf})
+    page = client.get(f"/console/registrar/contracts/{contract_id}")
+    assert 'id="amend-form"' in page.text and 'id="cancel-form"' in page.text
+    # an amendment that changes nothing: the service's error code is shown
+    r = client.post(f"/console/registrar/contracts/{contract_id}/amend", data={"csrf_token": csrf, "reason": "更正"})
+    assert r.status_code == 422 and "empty_amendment" in r.text
+    bad = client.post(
+        f"/console/registrar/contracts/{contract_id}/amend",
+        data={"csrf_token": csrf, "reason": "更正", "total_amount": "abc"},
+    )
+    assert bad.status_code == 422 and 'id="total_amount-error"' in bad.text
+    r = client.post(
+        f"/console/registrar/contracts/{contract_id}/amend",
+        data={"csrf_token": csrf, "reason": "补充协议增加金额", "total_amount": "1500000.00"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    seen = client.get(f"/api/v1/contracts/{contract_id}", headers=seller.headers).json()
+    assert seen["total_amount"] == "1500000.00" and seen["version"] == 2
+    r = client.post(
+        f"/console/registrar/contracts/{contract_id}/cancel",
+        data={"csrf_token": csrf, "reason": "双方解除合同"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert client.get(f"/api/v1/contracts/{contract_id}", headers=seller.headers).json()["status"] == "cancelled"
+    assert "注销登记" in client.get("/console/registrar/registered").text
+
+
+@pytest.mark.parametrize("role", [Role.programme_officer, Role.expert, Role.org_admin])
+def test_others_may_not_open_or_decide(client: TestClient, world: World, role: Role) -> None:
+    contract_id, seller = file_contract(client, world)
+    member = world.expert() if role == Role.expert else world.member() if role == Role.org_admin else world.bureau(role)
+    csrf = sign_in(client, member)
+    assert client.get("/console/registrar").status_code == 403
+    assert client.get(f"/console/registrar/contracts/{contract_id}").status_code == 403
+    r = client.post(f"/console/registrar/contracts/{contract_id}/register", data={"csrf_token": csrf})
+    assert r.status_code == 403
+    assert client.get(f"/api/v1/contracts/{contract_id}", headers=seller.headers).json()["status"] == "submitted"
+
+
+def test_anonymous_and_csrf_less_posts_change_nothing(client: TestClient, world: World) -> None:
+    contract_id, seller = file_contract(client, world)
+    client.cookies.clear()
+    r = client.get(f"/console/registrar/contracts/{contract_id}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/login?next=")
+    registrar = world.bureau(Role.registrar)
+    sign_in(client, registrar)
+    r = client.post(f"/console/registrar/contracts/{contract_id}/register")
+    assert r.status_code == 403 and "csrf_failed" in r.text
+    r = client.post(f"/console/registrar/contracts/{contract_id}/register", data={"csrf_token": "0" * 64})
+    assert r.status_code == 403
+    assert client.get(f"/api/v1/contracts/{contract_id}", headers=seller.headers).json()["status"] == "submitted"
+    assert auth.csrf_token(registrar.token) in client.get(f"/console/registrar/contracts/{contract_id}").text
+    assert csrf_in(client.get("/console/registrar").text)
