@@ -4,7 +4,6 @@ assignment with conflicts, the review board, the notice with objections, award, 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -12,24 +11,14 @@ from fastapi.testclient import TestClient
 
 from market.accounts.roles import Role
 from market.calls import flows
-from market.calls.endpoints import clock
 from market.calls.models import Call
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
-from tests.calls.conftest import DEADLINE, T0, Clock, Kit, call_body
+from tests.calls.conftest import DEADLINE, Kit, call_body
 from tests.console.conftest import sign_in
 from tests.factories import World
 
 CALLS = "/console/officer/calls"
-
-
-@pytest.fixture
-def kit(client: TestClient, world: World) -> Iterator[Kit]:
-    """The calls tests' kit (a pinned clock the API and the console share, an officer, a posing firm)."""
-    pinned = Clock(T0)
-    client.app.dependency_overrides[clock] = pinned  # type: ignore[attr-defined]  # TestClient.app is the FastAPI app
-    yield Kit(client, world, pinned)
-    client.app.dependency_overrides.pop(clock, None)  # type: ignore[attr-defined]
 
 
 def _state(call_id: int) -> str:
