@@ -20,6 +20,11 @@ def sign_in(client: TestClient, member: Member) -> str:
     return auth.csrf_token(member.token)
 
 
+def csrf_tokens(html: str) -> set[str]:
+    """Every CSRF token the page's forms carry."""
+    return set(re.findall(r'name="csrf_token" value="([^"]*)"', html))
+
+
 def csrf_in(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
     assert match, "the page has no CSRF field"

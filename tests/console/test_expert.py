@@ -10,7 +10,7 @@ from market.calls.models import ReviewAssignment
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
 from tests.calls.conftest import Kit
-from tests.console.conftest import sign_in
+from tests.console.conftest import csrf_tokens, sign_in
 from tests.factories import Member
 
 
@@ -40,6 +40,7 @@ def test_expert_scores_an_assigned_bid(kit: Kit) -> None:
     assert mine.status_code == 200 and f'data-bid="{bid_id}"' in mine.text and "待评分" in mine.text
     page = client.get(f"/console/expert/calls/{call_id}/bids/{bid_id}")
     assert page.status_code == 200
+    assert csrf_tokens(page.text) == {csrf}  # logout, scoring and conflict forms
     for text in ("采用硫化物体系", "技术方案", "50%", "评分指引", "张教授", "4,800,000.00"):
         assert text in page.text, text
     url = f"/console/expert/calls/{call_id}/bids/{bid_id}/scores"
