@@ -16,7 +16,7 @@ from market.core.vocab import OrgKind
 from market.filings.models import IntermediaryFiling
 from market.subsidies import service as subsidies
 from market.subsidies.models import SubsidyRun
-from tests.console.conftest import csrf_in, sign_in
+from tests.console.conftest import csrf_in, csrf_tokens, sign_in
 from tests.factories import Member, World
 from tests.subsidies.ledger import add_contract
 
@@ -45,11 +45,12 @@ def test_anonymous_and_firm_users_get_nothing(client: TestClient, world: World, 
 
 @pytest.mark.parametrize("role", [Role.bureau_admin, Role.registrar, Role.programme_officer])
 def test_bureau_staff_open_the_admin_pages_experts_do_not(client: TestClient, world: World, role: Role) -> None:
-    sign_in(client, world.bureau(role))
+    csrf = sign_in(client, world.bureau(role))
     for path in PAGES:
         r = client.get(path)
         assert r.status_code == 200, (path, r.text)
         assert f'href="{path}"' in r.text  # reachable from the menu
+        assert csrf_tokens(r.text) == {csrf}  # every form on the page carries this session's token
     users = client.get("/console/admin/users")
     assert users.status_code == (200 if role == Role.bureau_admin else 403)
     sign_in(client, world.expert())

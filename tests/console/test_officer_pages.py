@@ -15,7 +15,7 @@ from market.calls.models import Call
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
 from tests.calls.conftest import DEADLINE, Kit, call_body
-from tests.console.conftest import sign_in
+from tests.console.conftest import csrf_tokens, sign_in
 from tests.factories import World
 
 CALLS = "/console/officer/calls"
@@ -72,6 +72,7 @@ def test_vet_a_proposal_and_compile_the_call(client: TestClient, kit: Kit) -> No
     # and nothing of the refused edit is kept (the service had set the terms before it found the problem)
     page = client.get(url)
     assert 'id="terms-form"' in page.text and 'for="f-title"' in page.text
+    assert csrf_tokens(page.text) == {csrf}  # the editor, publish and logout forms carry the session's token
     form = {
         "title": "海水淡化反渗透膜",
         "problem": "通量与脱盐率不足。",
