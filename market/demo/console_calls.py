@@ -191,14 +191,24 @@ def _finish_quietly(reviewer: Actor, today: dt.date) -> None:
 
 
 def finish_subsidy_run(reviewer: Actor, today: dt.date) -> int | None:
-    """A subsidy run over last year's registered contracts: computed, reviewed, then approved and frozen by
+    """A subsidy run over the year of most registered contracts: computed, reviewed, then approved and frozen by
     a second person (four eyes). Runs after the demo's transaction has committed (the computation commits
     its own steps)."""
+    from market.contracts.models import Contract
     from market.subsidies import service as subsidies
 
-    year = today.year - 1
     try:
         with session_scope() as s:
+            # The year with the most registered contracts (last year when there are none yet).
+            year_of = sa.extract("year", Contract.registration_date)
+            busiest = s.execute(
+                sa.select(year_of, sa.func.count())
+                .where(Contract.status == "registered", Contract.registration_date.is_not(None))
+                .group_by(year_of)
+                .order_by(sa.func.count().desc(), year_of.desc())
+                .limit(1)
+            ).first()
+            year = int(busiest[0]) if busiest else today.year - 1
             run = subsidies.create_run(
                 s, reviewer, period_start=dt.date(year, 1, 1), period_end=dt.date(year, 12, 31), name=f"{year} 年度补助"
             )
