@@ -233,6 +233,12 @@ class EmbeddedStack:
 
         with session_scope() as session:
             print(f"demo data: {load_demo(session)}", flush=True)
+        # --demo only: the demo's console users get the known demo password, printed here.
+        from market.demo.console_logins import banner, enable_console_logins
+
+        with session_scope() as session:
+            logins = enable_console_logins(session)
+        print(banner(logins), flush=True)
 
     def serve(self, host: str, port: int, workers: int = 1) -> None:
         import uvicorn

@@ -164,12 +164,13 @@ def compose_achievement(
     ip, patents, ip_text = _ip(rng, tech, patent_serials)
     offered = RESEARCH_MODES if research else FIRM_MODES
     modes = sorted(rng.sample(offered, rng.randint(1, 3)), key=list(TransferMode).index)
+    price: Decimal | str
     if rng.random() < 0.25:
         price, price_text = NEGOTIABLE, "价格面议。"
     else:
         low, high = PRICE_WAN[maturity]
-        price = Decimal(rng.randint(low, high) * 10000)
-        price_text = f"意向价格{_wan(price)}，可根据合作方式协商。"
+        amount = Decimal(rng.randint(low, high) * 10000)
+        price, price_text = amount, f"意向价格{_wan(amount)}，可根据合作方式协商。"
     recognitions = []
     if maturity in (Maturity.small_batch, Maturity.industrial) and rng.random() < 0.2:
         recognitions.append("domestic_first")
@@ -221,11 +222,12 @@ def compose_demand(
 ) -> dict:
     wanted = _weighted(rng, ((Maturity.pilot, 2), (Maturity.small_batch, 3), (Maturity.industrial, 3), (None, 2)))
     modes = sorted(rng.sample(DEMAND_MODES, rng.randint(1, 2)), key=list(TransferMode).index)
+    budget: Decimal | str
     if rng.random() < 0.25:
         budget, budget_text = NEGOTIABLE, "费用面议，"
     else:
-        budget = Decimal(rng.randint(10, 500) * 10000)
-        budget_text = f"预算约{_wan(budget)}，"
+        amount = Decimal(rng.randint(10, 500) * 10000)
+        budget, budget_text = amount, f"预算约{_wan(amount)}，"
     deadline = today + dt.timedelta(days=rng.randint(60, 365)) if rng.random() < 0.85 else None
     targets = "；".join(f"{i}. {t}" for i, t in enumerate(problem.targets, start=1))
     closing = rng.choice(
@@ -283,10 +285,10 @@ def demo_listings(
         for r in rounds:
             rng.shuffle(r)
         ach_pool[bank.field] = [c for r in rounds for c in r]
-        rounds = [[(bank, p, demand_titles(p)[r]) for p in bank.problems] for r in range(3)]
-        for r in rounds:
-            rng.shuffle(r)
-        dem_pool[bank.field] = [c for r in rounds for c in r]
+        demand_rounds = [[(bank, p, demand_titles(p)[r]) for p in bank.problems] for r in range(3)]
+        for dr in demand_rounds:
+            rng.shuffle(dr)
+        dem_pool[bank.field] = [c for dr in demand_rounds for c in dr]
 
     specs: list[ListingSpec] = []
     patent_serials: set[str] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from market.accounts import service as accounts
@@ -12,6 +13,7 @@ from market.accounts.models import Organisation
 from market.accounts.roles import Role
 from market.core.db import utcnow
 from market.demo.console_calls import load_console_calls
+from market.demo.console_contracts import load_console_contracts
 from market.demo.generator import demo_listings
 from market.demo.orgs import demo_orgs
 from market.listings import service as listing_service
@@ -20,7 +22,7 @@ from market.listings.schemas import AchievementIn, DemandIn
 SEED = 2024
 # The transitions that take a fresh draft to each final state.
 ACTIONS = {"draft": (), "published": ("publish",), "closed": ("publish", "close"), "withdrawn": ("publish", "withdraw")}
-INPUT_SCHEMA = {"achievement": AchievementIn, "demand": DemandIn}
+INPUT_SCHEMA: dict[str, type[BaseModel]] = {"achievement": AchievementIn, "demand": DemandIn}
 
 
 def demo_username(org_key: str) -> str:
@@ -69,17 +71,20 @@ def load_demo(session: Session, *, listings: int = 320, today: dt.date | None = 
         )
         actors[spec.key] = accounts.actor_for_user(session, user)
 
+    # The console's registrar queue and the statistics dashboard: contracts registered and filed.
+    console_contracts = load_console_contracts(session, today=today)
+
     counts = {"organisations": len(orgs), "users": len(orgs), "achievement": 0, "demand": 0}
     counts.update(dict.fromkeys(ACTIONS, 0))
-    for spec in specs:
-        actor = actors[spec.org_key]
+    for listing_spec in specs:
+        actor = actors[listing_spec.org_key]
         # Through the API's own input schema: demo data passes the same checks a client's would.
-        data = INPUT_SCHEMA[spec.kind].model_validate(spec.data).model_dump()
-        listing = listing_service.create_listing(session, actor, spec.kind, data)
-        for action in ACTIONS[spec.final_state]:
+        data = INPUT_SCHEMA[listing_spec.kind].model_validate(listing_spec.data).model_dump()
+        listing = listing_service.create_listing(session, actor, listing_spec.kind, data)
+        for action in ACTIONS[listing_spec.final_state]:
             listing_service.transition(session, actor, listing, action)
-        counts[spec.kind] += 1
-        counts[spec.final_state] += 1
+        counts[listing_spec.kind] += 1
+        counts[listing_spec.final_state] += 1
     load_console_calls(session, today=today)  # the console pages' open calls and a finished subsidy run
     return {
         "skipped": False,
@@ -88,4 +93,5 @@ def load_demo(session: Session, *, listings: int = 320, today: dt.date | None = 
         "achievements": counts["achievement"],
         "demands": counts["demand"],
         **{state: counts[state] for state in ACTIONS},
+        **console_contracts,
     }
