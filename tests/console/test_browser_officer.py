@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 def _submit(driver: WebDriver, button_id: str) -> None:
     driver.find_element(By.ID, button_id).click()
-    WebDriverWait(driver, 20).until(
+    WebDriverWait(driver, 60).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "p.notice") or d.find_elements(By.CLASS_NAME, "form-error")
     )
     errors = driver.find_elements(By.CLASS_NAME, "form-error")
@@ -37,7 +37,7 @@ def _submit(driver: WebDriver, button_id: str) -> None:
 
 def _log_out(driver: WebDriver) -> None:
     driver.find_element(By.CSS_SELECTOR, "form[action='/console/logout'] button").click()
-    WebDriverWait(driver, 20).until(lambda d: "/console/login" in d.current_url)
+    WebDriverWait(driver, 60).until(lambda d: "/console/login" in d.current_url)
 
 
 def test_officer_awards_after_the_notice(
@@ -70,7 +70,7 @@ def test_officer_awards_after_the_notice(
     assert "已立项" in browser.find_element(By.ID, "call-state").text
     shot(browser, "officer-call-awarded")
     browser.find_element(By.CSS_SELECTOR, "#projects a").click()
-    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "project-state"))
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "project-state"))
     assert browser.find_elements(By.ID, "milestones") and browser.find_elements(By.ID, "tranches")
     shot(browser, "officer-project")
     pg_client.app.dependency_overrides.pop(clock, None)  # type: ignore[attr-defined]
@@ -94,7 +94,7 @@ def test_bureau_approves_a_subsidy_run_with_four_eyes(
         browser.execute_script("arguments[0].value = arguments[1]", browser.find_element(By.ID, field), value)
     shot(browser, "admin-subsidies")
     browser.find_element(By.CSS_SELECTOR, "form[action='/console/admin/subsidies/runs'] button[type=submit]").click()
-    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "run-status"))
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "run-status"))
     run_path = "/" + browser.current_url.split("/", 3)[3].split("?")[0]
     run_id = int(run_path.rsplit("/", 1)[1])
     subsidies.compute_run(run_id)  # the worker's part
@@ -105,7 +105,7 @@ def test_bureau_approves_a_subsidy_run_with_four_eyes(
     assert "已复核" in browser.find_element(By.ID, "run-status").text
     assert not browser.find_elements(By.ID, "run-approve")  # not the officer's to approve
     browser.find_element(By.CSS_SELECTOR, "#results a").click()
-    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "contributions"))
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "contributions"))
     shot(browser, "admin-result-working")
     _log_out(browser)
 
