@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from market.accounts.roles import Role
 from market.calls import flows
-from market.calls.models import Call
+from market.calls.models import Call, Milestone
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
 from tests.calls.conftest import DEADLINE, Kit, call_body
@@ -219,6 +219,20 @@ def test_officer_awards_only_after_the_notice_and_every_objection(client: TestCl
     assert due
     r = client.post(f"/console/officer/projects/{project_id}/tranches/{due[0]['id']}/pay", data={"csrf_token": csrf})
     assert r.status_code == 200 and "已拨付" in r.text
+    # the team hands in the first milestone (API); the officer reviews it here: a failure needs no note, a pass is kept
+    first = project["milestones"][0]
+    milestone_url = f"/api/v1/calls/projects/{project_id}/milestones/{first['id']}"
+    kit.post(uni, f"{milestone_url}/submit", {"note": "小试样品与测试报告已提交"})
+    page = client.get(f"/console/officer/projects/{project_id}")
+    assert f'id="ms-note-{first["id"]}"' in page.text and "小试样品与测试报告已提交" in page.text
+    r = client.post(
+        f"/console/officer/projects/{project_id}/milestones/{first['id']}/review",
+        data={"passed": "yes", "note": "指标达到", "csrf_token": csrf},
+    )
+    assert r.status_code == 200 and "节点审核已记录" in r.text
+    with session_scope() as s:
+        reviewed = s.get(Milestone, first["id"])
+        assert reviewed is not None and reviewed.state == "passed" and reviewed.review_note == "指标达到"
     # the registrar may follow the API's projects but not act here
     registrar_csrf = sign_in(client, kit.world.bureau(Role.registrar))
     r = client.post(

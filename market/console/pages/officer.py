@@ -258,23 +258,10 @@ def _rows(form: Any, prefix: str, names: tuple[str, ...]) -> list[dict[str, str]
     return rows
 
 
-TERM_TEXTS = (
-    "title",
-    "problem",
-    "technical_field",
-    "total_amount",
-    "gov_support_ratio_pct",
-    "gov_support_cap",
-    "duration_months",
-    "bid_deadline",
-    "eligible_entity_types",
-    "eligible_regions",
-    "winners_count",
-    "experts_per_bid",
-    "notice_days",
-    "first_tranche_pct",
-    "first_tranche_reason",
-    "posing_org_id",
+# The editor's single-valued fields: the flows' terms but the lists (rows of their own), the checkbox and the
+# achievement of a 揭榜转化 call (not edited here).
+TERM_TEXTS = tuple(
+    f for f in flows.TERM_FIELDS if f not in ("indicators", "review_criteria", "consortium_allowed", "achievement_id")
 )
 
 
