@@ -186,6 +186,8 @@ def _create_run(client: TestClient, csrf: str, **extra: str) -> int:
     r = client.post("/console/admin/subsidies/runs", data=data, follow_redirects=False)
     assert r.status_code == 303, r.text
     run_id = int(r.headers["location"].split("/runs/")[1].split("?")[0])
+    queued = client.get(f"/console/admin/subsidies/runs/{run_id}")
+    assert 'hx-trigger="every 3s"' in queued.text  # the page follows the computation in place
     subsidies.compute_run(run_id)  # what the worker does with the queued computation
     return run_id
 
@@ -207,7 +209,7 @@ def test_subsidy_run_four_eyes_through_the_console(client: TestClient, world: Wo
     assert bad.status_code == 422 and "period_spans_years" in bad.text and 'id="period_end-error"' in bad.text
     run_id = _create_run(client, csrf)
     page = client.get(f"/console/admin/subsidies/runs/{run_id}")
-    assert page.status_code == 200 and "北仑某制造公司" in page.text
+    assert page.status_code == 200 and "北仑某制造公司" in page.text and "hx-trigger" not in page.text
     assert 'id="run-review"' in page.text and 'id="run-approve"' not in page.text
     assert client.post(f"/console/admin/subsidies/runs/{run_id}/review", data={"csrf_token": csrf}).status_code == 200
     assert _status(run_id) == "reviewed"
