@@ -6,6 +6,7 @@ by `npm ci` in `./dev setup`, as the Meilisearch binary is. Only the files named
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -13,7 +14,12 @@ from fastapi.responses import FileResponse
 
 from market.core.errors import NotFound
 
-NODE_MODULES = Path(__file__).resolve().parents[2] / "tools" / "console" / "node_modules"
+# The checkout's tools/console/node_modules; an installed package (the Docker image) names its copy in
+# MARKET_CONSOLE_ASSETS.
+NODE_MODULES = Path(
+    os.environ.get("MARKET_CONSOLE_ASSETS")
+    or Path(__file__).resolve().parents[2] / "tools" / "console" / "node_modules"
+)
 VENDOR = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
     "echarts.min.js": "echarts/dist/echarts.min.js",

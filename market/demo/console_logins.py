@@ -39,9 +39,9 @@ def enable_console_logins(session: Session) -> list[tuple[str, str, str]]:
     return [(u.username, u.display_name, ROLE_NAMES.get(u.role, u.role)) for u in users]
 
 
-def banner(logins: list[tuple[str, str, str]], url: str = "http://127.0.0.1:8000/console/") -> str:
+def banner(logins: list[tuple[str, str, str]]) -> str:
     if not logins:
         return "console: no demo console users"
-    lines = [f"console (控制台): {url} — demo users, password '{DEMO_PASSWORD}' (demo only):"]
+    lines = [f"console (控制台): /console/ on the API's address below — demo users, password '{DEMO_PASSWORD}':"]
     lines += [f"  {username:<24} {name}（{role}）" for username, name, role in logins]
     return "\n".join(lines)

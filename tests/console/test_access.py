@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -121,3 +123,49 @@ def test_vendored_libraries_are_served_from_the_project(client: TestClient) -> N
         assert r.headers["content-type"].startswith("text/javascript")
     assert client.get("/console/vendor/..%2Fpackage.json").status_code == 404
     assert client.get("/console/static/console.js").status_code == 200
+
+
+def test_cookie_is_secure_over_tls(engine: object, world: World) -> None:
+    from market.app import create_app
+
+    registrar = world.bureau(Role.registrar)
+    _with_password(registrar.user_id)
+    with TestClient(create_app(), base_url="https://console.example") as tls:
+        token = csrf_in(tls.get("/console/login").text)
+        r = tls.post(
+            "/console/login",
+            data={"username": registrar.username, "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+    assert r.status_code == 303, r.text
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(auth.SESSION_COOKIE + "="))
+    assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_every_menu_page_opens_for_its_roles_and_for_nobody_else(client: TestClient, world: World) -> None:
+    members = {
+        Role.bureau_admin: world.bureau(Role.bureau_admin),
+        Role.registrar: world.bureau(Role.registrar),
+        Role.programme_officer: world.bureau(Role.programme_officer),
+        Role.expert: world.expert(),
+    }
+    menus: dict[Role, set[str]] = {}
+    for role, member in members.items():
+        sign_in(client, member)
+        home = client.get("/console/")
+        menus[role] = set(re.findall(r'<li><a href="(/console/[^"]*)"', home.text))
+        assert "/console/" in menus[role]
+        for path in menus[role]:
+            assert client.get(path).status_code == 200, (role, path)
+    every = set().union(*menus.values())
+    for role, member in members.items():
+        sign_in(client, member)
+        for path in every - menus[role]:
+            assert client.get(path).status_code == 403, (role, path)  # not in my menu: not mine to open
+    sign_in(client, world.member())
+    for path in every:
+        assert client.get(path).status_code == 403, path
+    client.cookies.clear()
+    for path in every:
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/login"), path

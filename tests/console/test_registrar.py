@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
 from market.accounts.roles import Role
 from market.console import auth
+from market.contracts.models import Contract
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
@@ -166,3 +170,32 @@ def test_anonymous_and_csrf_less_posts_change_nothing(client: TestClient, world:
         auth.csrf_token(registrar.token)
     }
     assert csrf_in(client.get("/console/registrar").text)
+
+
+def test_overdue_contracts_are_marked_with_the_working_days_past(client: TestClient, world: World) -> None:
+    late, _ = file_contract(client, world, project_name="超期合同")
+    on_time, _ = file_contract(client, world, project_name="未超期合同")
+    # the filing date cannot be set through any service: the test moves the deadline back instead
+    with session_scope() as s:
+        contract = s.get(Contract, late)
+        assert contract is not None
+        contract.decision_deadline = dt.date(2026, 11, 2)  # a Monday; the ten working days up to 2026-11-16
+    sign_in(client, world.bureau(Role.registrar))
+    r = client.get("/console/registrar")
+    late_row = re.search(rf'<tr class="overdue" data-contract="{late}">(.*?)</tr>', r.text, re.S)
+    assert late_row and "已超期" in late_row.group(1)
+    assert r.text.index("超期合同") < r.text.index("未超期合同")  # the earliest deadline first
+    assert f'<tr class="" data-contract="{on_time}">' in r.text
+    assert "其中超期 1 件" in r.text
+    page = client.get(f"/console/registrar/contracts/{late}")
+    assert "已超期" in page.text
+
+
+def test_working_days_left_follow_the_official_calendar() -> None:
+    from market.console.pages.registrar import working_days_left
+
+    # 2026-09-30 (Wed) → 2026-10-10 (Sat): 1–7 Oct are the National Day holidays; the 8th, 9th and the
+    # Saturday 10th (调休) are working days
+    assert working_days_left(dt.date(2026, 9, 30), dt.date(2026, 10, 10)) == 3
+    assert working_days_left(dt.date(2026, 11, 16), dt.date(2026, 11, 2)) == -10
+    assert working_days_left(dt.date(2026, 11, 16), dt.date(2026, 11, 16)) == 0

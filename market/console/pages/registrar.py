@@ -46,6 +46,18 @@ STATUS_LABELS = {
     ContractStatus.cancelled: "已注销",
 }
 ROLE_LABELS = {"seller": "卖方", "buyer": "买方", "intermediary": "中介方"}
+ACTION_LABELS = {
+    "create": "创建",
+    "create_draft": "生成草稿",
+    "edit": "修改",
+    "submit": "提交申请",
+    "register": "认定登记",
+    "return": "退回补正",
+    "refuse": "不予登记",
+    "amend": "变更登记",
+    "cancel": "注销登记",
+    "import": "历史登记导入",
+}
 EVENT_LABELS = {"registered": "认定登记", "amended": "变更登记", "cancelled": "注销登记"}
 # What a return for correction (补正) can name: the contract's fields, as the filer's form calls them.
 CORRECTABLE = {
@@ -191,6 +203,8 @@ def _contract_page(
         "performed": contracts.performed_amount(session, contract.id),
         "history": contracts.history_of(session, contract.id),
         "event_labels": EVENT_LABELS,
+        "action_labels": ACTION_LABELS,
+        "status_labels": {str(k): v for k, v in STATUS_LABELS.items()},
         "audit": audit_rows,
         "checks": checks,
         "left": working_days_left(today, contract.decision_deadline) if contract.decision_deadline else None,
