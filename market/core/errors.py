@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -107,6 +108,18 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request"
 
 
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic's errors as the API reports them: field, stable code, message (also used by the console's forms)."""
+    details = []
+    for err in errors:
+        ctx = err.get("ctx") or {}
+        inner = ctx.get("error")
+        code = getattr(inner, "code", None) or f"invalid_{err.get('type', 'value')}".replace(".", "_")
+        message = getattr(inner, "message", None) or err.get("msg", "invalid value")
+        details.append({"field": _field_path(tuple(err.get("loc", ()))), "code": code, "message": message})
+    return details
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MarketError)
     async def _market_error(_: Request, exc: MarketError) -> JSONResponse:
@@ -116,13 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = []
-        for err in exc.errors():
-            ctx = err.get("ctx") or {}
-            inner = ctx.get("error")
-            code = getattr(inner, "code", None) or f"invalid_{err.get('type', 'value')}".replace(".", "_")
-            message = getattr(inner, "message", None) or err.get("msg", "invalid value")
-            details.append({"field": _field_path(tuple(err.get("loc", ()))), "code": code, "message": message})
+        details = validation_details(exc.errors())
         first = details[0] if details else {"code": "validation_failed", "message": "invalid request"}
         code = first["code"] if len(details) == 1 else "validation_failed"
         message = f"{first['field']}: {first['message']}" if len(details) == 1 else "The request has invalid fields."

@@ -12,6 +12,7 @@ from market.accounts import service as accounts
 from market.accounts.models import Organisation
 from market.accounts.roles import Role
 from market.core.db import utcnow
+from market.demo.console_calls import load_console_calls
 from market.demo.console_contracts import load_console_contracts
 from market.demo.generator import demo_listings
 from market.demo.orgs import demo_orgs
@@ -84,6 +85,7 @@ def load_demo(session: Session, *, listings: int = 320, today: dt.date | None = 
             listing_service.transition(session, actor, listing, action)
         counts[listing_spec.kind] += 1
         counts[listing_spec.final_state] += 1
+    load_console_calls(session, today=today)  # the console pages' open calls and a finished subsidy run
     return {
         "skipped": False,
         "organisations": counts["organisations"],

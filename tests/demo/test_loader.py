@@ -46,7 +46,9 @@ def test_load_creates_what_it_reports_and_is_visible_through_the_api(engine, cli
         creates = s.scalar(
             sa.select(sa.func.count()).select_from(AuditEntry).where(listing, AuditEntry.action == "create")
         )
-        publishes = s.scalar(sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "publish"))
+        publishes = s.scalar(
+            sa.select(sa.func.count()).select_from(AuditEntry).where(listing, AuditEntry.action == "publish")
+        )
         assert creates == 320
         assert publishes == counts["published"] + counts["closed"] + counts["withdrawn"]
         assert s.scalar(sa.select(sa.func.count()).select_from(OutboxEvent)) >= 320 + publishes
