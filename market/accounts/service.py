@@ -11,10 +11,10 @@ from market.accounts import scopes as api_scopes
 from market.accounts import security
 from market.accounts.models import Credential, Organisation, User
 from market.accounts.roles import BUREAU_ROLES, ORG_ROLES, Role
+from market.auth.actor import Actor
 from market.core import audit
 from market.core.config import get_settings
 from market.core.db import utcnow
-from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, Unauthorized, ValidationFailed
 from market.core.vocab import OrgKind
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.brokers import notices, rules
 from market.brokers.models import (
     Broker,
@@ -28,7 +29,6 @@ from market.contracts.models import Contract, ContractParty, ContractStatus, Par
 from market.contracts.service import today
 from market.core import audit
 from market.core.config import get_settings
-from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
 from market.core.vocab import OrgKind
 from market.listings.models import Achievement, Demand

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.calls import rules
 from market.calls.models import (
     Bid,
@@ -34,7 +35,6 @@ from market.calls.notify import notify
 from market.calls.rules import BidState, CallKind, CallState, ProjectState
 from market.core import audit, outbox
 from market.core.db import to_money, utcnow
-from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.core.vocab import OrgKind
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
+from market.auth.actor import Actor
 from market.calls import rules
 from market.calls.models import (
     Bid,
@@ -23,7 +24,6 @@ from market.calls.models import (
 )
 from market.calls.rules import BidState, CallState
 from market.core.db import utcnow
-from market.core.deps import Actor
 from market.core.errors import Forbidden, NotFound
 from market.core.vocab import TECHNICAL_FIELD_LABELS
 

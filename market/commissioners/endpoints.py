@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
 
+from market.auth.dependencies import BureauActor, CurrentActor
 from market.commissioners import service, subsidy
 from market.commissioners.models import Commissioner
 from market.commissioners.schemas import (
@@ -24,7 +25,7 @@ from market.commissioners.schemas import (
     StationIn,
     StationOut,
 )
-from market.core.deps import BureauActor, CurrentActor, SessionDep
+from market.core.deps import SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.stats.endpoints import FormatQ, render
 

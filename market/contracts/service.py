@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.contracts import rules
 from market.contracts.models import (
     Contract,
@@ -35,7 +36,6 @@ from market.core import audit, workdays
 from market.core.audit import AuditEntry
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
-from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.stats import rollup
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.core import audit
 from market.core.db import utcnow
-from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.core.vocab import OrgKind
 from market.filings import rules

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.core import audit
 from market.core.db import to_money, utcnow
-from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
 from market.vouchers import notices, rules
 from market.vouchers.models import (
