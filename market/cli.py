@@ -123,8 +123,10 @@ def ready_command(only: str) -> None:
     """Print the readiness checks (as /readyz); exit 1 unless all are ready (container healthchecks)."""
     import json
 
+    from market import probes
     from market.core.health import check
 
+    probes.install()
     result = check({c.strip() for c in only.split(",") if c.strip()} or None)
     click.echo(json.dumps(result, ensure_ascii=False))
     if result["status"] != "ok":
@@ -157,7 +159,8 @@ def restore_command(path: Path, yes: bool, no_reindex: bool, allow_id_reuse: boo
     """Replace the whole state with the backup at PATH: database, then a full search reindex. Stop the API first."""
     import json
 
-    from market.core.backup import BackupError, read_manifest, reindex_after_restore, restore
+    from market.core.backup import BackupError, read_manifest, restore
+    from market.matching import service as search_service
     from market.stack import running_stack
 
     pid = running_stack(get_settings().data_dir)
@@ -178,7 +181,9 @@ def restore_command(path: Path, yes: bool, no_reindex: bool, allow_id_reuse: boo
         click.echo("search index NOT rebuilt: run `market search reindex` before serving")
         return
     try:
-        click.echo(json.dumps({"reindexed": reindex_after_restore()}, ensure_ascii=False))
+        # Rebuild the search indexes from the restored database (documents it no longer has disappear).
+        search_service.apply_index_settings()
+        click.echo(json.dumps({"reindexed": search_service.reindex()}, ensure_ascii=False))
     except Exception as exc:  # noqa: BLE001 - the database is restored; say what is left to do
         raise click.ClickException(
             f"database restored, but the search reindex failed ({type(exc).__name__}: {exc}); "

@@ -25,6 +25,7 @@ from market.embedded import Process, master_key_file, spawn, start_meilisearch, 
 log = logging.getLogger("market.stack")
 
 STACK_MARK = "MARKET_STACK_DIR"
+WORKER_MODULE = "workers"  # `python -m workers`: the Celery worker with beat (workers/__main__.py)
 # A child that dies more often than this is left down (readiness reports it) instead of restarted forever.
 MAX_RESTARTS, RESTART_WINDOW = 5, 60.0
 
@@ -99,8 +100,7 @@ class EmbeddedStack:
             redis = _started(self, lambda: start_redis(data / "redis", env=mark))
             os.environ["MARKET_REDIS_URL"] = redis.url
             print(f"redis: {redis.url}", flush=True)
-        get_settings.cache_clear()
-        self._reload_celery()
+        get_settings.cache_clear()  # what connects later (the API, its nudgers, the worker) reads these URLs
         self.migrate()
         self._bootstrap_search()
         if self.start_worker:
@@ -181,12 +181,6 @@ class EmbeddedStack:
     # -- pieces -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _reload_celery() -> None:
-        from workers import app as worker_app
-
-        worker_app.celery_app.conf.broker_url = worker_app.broker_url()
-
-    @staticmethod
     def migrate() -> None:
         from market.core.migrations import upgrade
 
@@ -201,22 +195,14 @@ class EmbeddedStack:
         bootstrap()
 
     def _spawn_worker(self, proc: Process) -> None:
-        from workers.app import QUEUES
-
         proc.die_with_parent = True
         proc.popen = spawn(
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "worker",
-                "-B",
+                WORKER_MODULE,  # started by name: market never imports workers (it serves every queue, with beat)
                 "--loglevel=INFO",
                 "--concurrency=2",
-                "-Q",
-                ",".join(QUEUES),
                 "--schedule",
                 str(self.data / "celerybeat-schedule"),
             ],

@@ -152,7 +152,7 @@ def read_manifest(source: Path) -> dict[str, Any]:
 def restore(source: Path, engine: sa.Engine | None = None, *, allow_id_reuse: bool = False) -> dict[str, Any]:
     """Replace the database with the backup, migrate it to head, keep ids past every issued one.
 
-    The caller reindexes search afterwards (reindex_after_restore). Nothing may be writing meanwhile:
+    The caller reindexes search afterwards (`market restore` does). Nothing may be writing meanwhile:
     stop the API and the worker first (the CLI refuses while the embedded stack runs).
     """
     engine = _engine(engine)
@@ -237,11 +237,3 @@ def _keep_ids_ahead(engine: sa.Engine, marks: dict[str, int]) -> dict[str, int]:
                 if value > top:
                     bumped[table] = value
     return bumped
-
-
-def reindex_after_restore() -> dict[str, int]:
-    """Rebuild the search indexes from the restored database (documents it no longer has disappear)."""
-    from market.matching import service
-
-    service.apply_index_settings()
-    return service.reindex()
