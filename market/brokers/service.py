@@ -30,6 +30,7 @@ from market.contracts.service import today
 from market.core import audit
 from market.core.config import get_settings
 from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
+from market.core.transitions import TransitionError
 from market.core.vocab import OrgKind
 from market.listings.models import Achievement, Demand
 from market.stats.service import Table
@@ -221,8 +222,8 @@ def change_status(session: Session, actor: Actor, broker_id: int, action: str, n
     broker = get_broker(session, broker_id)
     try:
         new = rules.next_status(broker.status, action)
-    except rules.RuleViolation as exc:
-        raise refusal(exc) from None
+    except TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
     _audit(session, actor, "broker", broker.id, action, broker.status, new, note=note or "")
     current = current_employment(session, broker.id)
     if current is not None:

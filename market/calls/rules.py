@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from market.accounts.roles import Role
 from market.core.db import to_money
+from market.core.transitions import TransitionError
 from market.core.vocab import is_enterprise_entity
 
 
@@ -123,15 +124,6 @@ CALL_TRANSITIONS: dict[str, Transition] = {
 BID_ACTIONS = {"submit_bid", "update_bid", "withdraw_bid", "answer_invitation"}
 for _name in BID_ACTIONS:
     CALL_TRANSITIONS[_name] = _t([S.published], None, ORG_ROLES)
-
-
-class TransitionError(Exception):
-    """Raised by check_transition; carries a stable code (the flows turn it into a MarketError)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def check_transition(action: str, state: str | None, role: str) -> Transition:

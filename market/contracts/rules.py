@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from market.core import regions
+from market.core import regions, transitions
 from market.core.identifiers import IdentifierError, check_credit_code, check_region_code
 from market.core.vocab import IPType, TechnicalField, is_known_entity_type
 
@@ -432,15 +432,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 EDITABLE_STATUSES = frozenset({"draft", "returned"})
 
 
-class TransitionError(ValueError):
-    pass
-
-
 def next_status(status: str, action: str) -> str:
-    try:
-        return TRANSITIONS[(status, action)]
-    except KeyError:
-        raise TransitionError(f"cannot {action} a contract that is {status}") from None
+    """The contract's status after `action`; TransitionError("invalid_state") if not allowed."""
+    return transitions.next_status(TRANSITIONS, status, action, subject="a contract")
 
 
 # --- regions ------------------------------------------------------------------------------------

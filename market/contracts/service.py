@@ -37,6 +37,7 @@ from market.core.audit import AuditEntry
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from market.core.transitions import TransitionError
 from market.stats import rollup
 
 REGISTRAR_ROLES = frozenset({Role.registrar, Role.bureau_admin})
@@ -352,8 +353,8 @@ def _submit(session: Session, actor: Actor, contract: Contract) -> None:
     before = contract.status
     try:
         contract.status = rules.next_status(contract.status, "submit")
-    except rules.TransitionError as exc:
-        raise InvalidState(str(exc), code="invalid_state") from None
+    except TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
     now = utcnow()
     contract.submitted_at = now
     holidays, extra = _calendar()
@@ -644,8 +645,8 @@ def _require_four_eyes(session: Session, actor: Actor, contract: Contract) -> No
 def _transition(contract: Contract, action: str) -> str:
     try:
         return rules.next_status(contract.status, action)
-    except rules.TransitionError as exc:
-        raise InvalidState(str(exc), code="invalid_state") from None
+    except TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
 
 
 def allocate_number(session: Session, office: str, year: int) -> int:

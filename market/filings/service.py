@@ -15,6 +15,7 @@ from market.auth.actor import Actor
 from market.core import audit
 from market.core.db import utcnow
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from market.core.transitions import TransitionError
 from market.core.vocab import OrgKind
 from market.filings import rules
 from market.filings.models import FilingStatus, IntermediaryFiling
@@ -30,8 +31,8 @@ def _today() -> dt.date:
 def _transition(filing: IntermediaryFiling, action: str) -> str:
     try:
         return rules.next_status(filing.status, action)
-    except rules.TransitionError as exc:
-        raise InvalidState(str(exc), code="invalid_filing_transition") from None
+    except TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
 
 
 def _require_reviewer(actor: Actor) -> None:
