@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,6 +34,15 @@ def get_org(session: Session, org_id: int) -> Organisation:
     if org is None:
         raise NotFound(f"organisation {org_id} not found", code="organisation_not_found")
     return org
+
+
+def org_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The names of the organisations `ids`, by id (ids with no organisation are left out)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(wanted)))
+    return {org_id: name for org_id, name in rows}
 
 
 def register_organisation(

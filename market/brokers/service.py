@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.accounts.service import org_names
 from market.auth.actor import Actor
 from market.brokers import notices, rules
 from market.brokers.models import (
@@ -646,11 +647,7 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
     if by == "broker":
         names = dict(session.execute(sa.select(Broker.id, Broker.name).where(Broker.id.in_(set(counted) or {0}))).all())
     else:
-        names = dict(
-            session.execute(
-                sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(set(counted) or {0}))
-            ).all()
-        )
+        names = org_names(session, counted)
     from market.brokers.subsidy import rewards_by
 
     rewards = rewards_by(session, start, end, by)

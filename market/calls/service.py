@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
+from market.accounts.service import org_names
 from market.auth.actor import Actor
 from market.calls import rules
 from market.calls.models import (
@@ -71,7 +72,7 @@ def notice_list(session: Session, call: Call) -> list[dict[str, Any]]:
         (BidState.proposed_winner,) if call.state in (CallState.notice, CallState.notice_ended) else (BidState.winner,)
     )
     bids = list(session.scalars(sa.select(Bid).where(Bid.call_id == call.id, Bid.state.in_(states)).order_by(Bid.id)))
-    names = _org_names(session, {o for b in bids for o in (b.lead_org_id, *b.member_org_ids)})
+    names = org_names(session, {o for b in bids for o in (b.lead_org_id, *b.member_org_ids)})
     aggregates = _aggregates(session, [b.id for b in bids])
     return [
         {
@@ -84,12 +85,6 @@ def notice_list(session: Session, call: Call) -> list[dict[str, Any]]:
         }
         for b in bids
     ]
-
-
-def _org_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
 
 
 # --- bids -------------------------------------------------------------------------------------------
@@ -259,7 +254,7 @@ def my_invitations(session: Session, actor: Actor) -> list[dict[str, Any]]:
         .where(BidInvitation.org_id == actor.org_id)
         .order_by(BidInvitation.id.desc())
     ).all()
-    names = _org_names(session, {lead for _, lead, _ in rows})
+    names = org_names(session, {lead for _, lead, _ in rows})
     out = []
     for inv, lead, title in rows:
         out.append(
