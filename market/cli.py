@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
 
 import click
 
+from market.contracts import cli as contracts_cli
 from market.core.config import get_settings
+from market.demo import cli as demo_cli
+from market.stats import cli as stats_cli
+from market.subsidies import cli as subsidies_cli
+from search import cli as search_cli
 
 
 @click.group()
@@ -72,22 +76,15 @@ def serve(host: str, port: int, demo: bool, no_worker: bool, workers: int) -> No
         stack.close()
 
 
-# Domains contribute their own commands (search: reindex, settings; demo: demo-data).
-for module_name in (
-    "search.cli",
-    "market.demo.cli",
-    "market.contracts.cli",
-    "market.stats.cli",
-    "market.subsidies.cli",
+# Domains contribute their own commands (search: reindex, settings; demo: demo-data; contracts; stats; subsidies).
+for cmd in (
+    *search_cli.commands,
+    *demo_cli.commands,
+    *contracts_cli.commands,
+    *stats_cli.commands,
+    *subsidies_cli.commands,
 ):
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if not (exc.name and module_name.startswith(exc.name)):
-            raise
-        continue
-    for cmd in getattr(module, "commands", []):
-        main.add_command(cmd)
+    main.add_command(cmd)
 
 
 @main.command("api")
