@@ -451,7 +451,7 @@ def office_jurisdiction(office: str) -> str:
 
 def in_jurisdiction(region: str | None, office: str) -> bool:
     """An office registers applicants located in its own jurisdiction (the seller; an import's domestic buyer)."""
-    return bool(region) and region.startswith(office_jurisdiction(office))
+    return bool(region and region.startswith(office_jurisdiction(office)))
 
 
 def may_decide(decider_id: int, touched_by: Iterable[int | None]) -> bool:

@@ -230,8 +230,8 @@ def _keep_ids_ahead(engine: sa.Engine, marks: dict[str, int]) -> dict[str, int]:
             seq = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}).scalar()
             if not seq:
                 continue
-            top = conn.execute(sa.text(f'SELECT coalesce(max(id), 0) FROM "{table}"')).scalar()
-            value = max(int(top), mark)
+            top = int(conn.execute(sa.text(f'SELECT coalesce(max(id), 0) FROM "{table}"')).scalar_one())
+            value = max(top, mark)
             if value > 0:
                 conn.execute(sa.text("SELECT setval(:s, :v, true)"), {"s": seq, "v": value})
                 if value > top:

@@ -151,7 +151,12 @@ def _index_lag() -> dict[str, Any]:
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
 
 
-def _timed(fn) -> dict[str, Any]:
+# A check's result: one component's status, or (redis, worker) from the one Redis round trip.
+Status = dict[str, Any]
+Outcome = Status | tuple[Status, Status]
+
+
+def _timed(fn: Callable[[], Outcome]) -> Outcome:
     started = time.perf_counter()
     try:
         result = fn()
@@ -159,7 +164,8 @@ def _timed(fn) -> dict[str, Any]:
         result = {"status": "down", "detail": type(exc).__name__}
     ms = round((time.perf_counter() - started) * 1000, 1)
     if isinstance(result, tuple):
-        return tuple({**r, "latency_ms": ms} for r in result)  # type: ignore[return-value]
+        redis, worker = result
+        return {**redis, "latency_ms": ms}, {**worker, "latency_ms": ms}
     return {**result, "latency_ms": ms}
 
 
@@ -167,7 +173,7 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
     """Each component's status, checked in parallel and bounded in time (a hung dependency is "timeout");
     overall "ok" only when every checked one is ok (or not configured)."""
     wanted = set(only or COMPONENTS)
-    jobs = {
+    jobs: dict[str, Callable[[], Outcome]] = {
         name: fn
         for name, fn in (("database", _database), ("meilisearch", _meilisearch), ("index_lag", _index_lag))
         if name in wanted
@@ -178,6 +184,7 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
     deadline = time.monotonic() + _limit("MARKET_READY_TIMEOUT_SECONDS", 3)
     components: dict[str, dict[str, Any]] = {}
     for name, future in futures.items():
+        result: Outcome
         try:
             result = future.result(timeout=max(deadline - time.monotonic(), 0))
         except FuturesTimeout:
@@ -190,7 +197,7 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
             for part, status in zip(("redis", "worker"), result, strict=True):
                 if part in wanted:
                     components[part] = status
-        else:
+        elif isinstance(result, dict):
             components[name] = result
     components = {name: components[name] for name in COMPONENTS if name in components}
     ok = all(c["status"] in ("ok", "not_configured") for c in components.values())

@@ -114,7 +114,7 @@ def patch_model(model: type[BaseModel], name: str) -> type[BaseModel]:
         if f.is_required():
             info.metadata = [*info.metadata, BeforeValidator(_refuse_null)]
         fields[n] = (f.annotation, info)
-    return create_model(name, __base__=model, **fields)  # type: ignore[call-overload]
+    return create_model(name, __base__=model, **fields)
 
 
 # ---- path and query parameters ----------------------------------------------------------------

@@ -183,5 +183,6 @@ def records(session: Session, org_ids: Iterable[int] | None = None) -> dict[int,
         stmt = stmt.where(IntermediaryFiling.org_id.in_(list(org_ids)))
     out: dict[int, list[rules.Record]] = defaultdict(list)
     for org_id, level, filed_on, valid_until, revoked_on in session.execute(stmt):
-        out[org_id].append(rules.Record(org_id, level, filed_on, valid_until, revoked_on))
+        if filed_on is not None:  # always, by the query: a record counts from its filing date
+            out[org_id].append(rules.Record(org_id, level, filed_on, valid_until, revoked_on))
     return dict(out)
