@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -107,6 +107,9 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+M = TypeVar("M", bound=Base)
 
 
 class IdMixin:
@@ -297,6 +300,18 @@ def _json_contains_default(element: _JsonContains, compiler: Any, **kw: Any) -> 
 
 def _bind(col_type: sa.types.TypeDecorator[Any], value: Any, *, dialect: sa.Dialect) -> Any:
     return col_type.process_bind_param(value, dialect)
+
+
+def get_existing(session: Session, model: type[M], ident: Any) -> M:
+    """The row of `model` with primary key `ident` that a foreign key guarantees; LookupError (a bug) if missing.
+
+    For rows reached from another row (a project's bid, a bid's call); a row a client names is looked up with
+    `session.get` and answered with a 404 when missing.
+    """
+    row = session.get(model, ident)
+    if row is None:
+        raise LookupError(f"{model.__name__} {ident!r} is missing")
+    return row
 
 
 def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -79,6 +79,10 @@ class _TextRules:
         )
 
 
+# The marker, for bounded text types spelled out where a type checker must read them:
+# Annotated[str, Field(min_length=…, max_length=…), TextRules(multiline=…)] is what `text(…)` builds.
+TextRules = _TextRules
+
 # One line (names, titles, codes, keywords): no control characters at all.
 Text = Annotated[str, _TextRules(multiline=False)]
 # Long text (summaries, descriptions, reasons): tabs and line breaks allowed.
