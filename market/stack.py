@@ -193,10 +193,8 @@ class EmbeddedStack:
 
     @staticmethod
     def _bootstrap_search() -> None:
-        try:
-            from search.bootstrap import bootstrap
-        except ModuleNotFoundError:
-            return
+        from search.bootstrap import bootstrap
+
         bootstrap()
 
     def _spawn_worker(self, proc: Process) -> subprocess.Popen:
