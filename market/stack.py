@@ -14,17 +14,22 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO, TypeVar
 
 from market.core.config import PROJECT_ROOT, get_settings
-from market.embedded import Process, master_key_file, spawn, start_meilisearch, start_redis
+from market.embedded import Meilisearch, Process, Redis, master_key_file, spawn, start_meilisearch, start_redis
 
 log = logging.getLogger("market.stack")
+P = TypeVar("P", bound=Process)
 
 STACK_MARK = "MARKET_STACK_DIR"
+WORKER_MODULE = "workers"  # `python -m workers`: the Celery worker with beat (workers/__main__.py)
 # A child that dies more often than this is left down (readiness reports it) instead of restarted forever.
 MAX_RESTARTS, RESTART_WINDOW = 5, 60.0
 
@@ -40,7 +45,7 @@ class EmbeddedStack:
         self.start_worker = start_worker
         self.supervise = supervise
         self.processes: list[Process] = []
-        self._lock_file = None
+        self._lock_file: TextIO | None = None
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._restarts: dict[str, list[float]] = {}
@@ -99,15 +104,14 @@ class EmbeddedStack:
             redis = _started(self, lambda: start_redis(data / "redis", env=mark))
             os.environ["MARKET_REDIS_URL"] = redis.url
             print(f"redis: {redis.url}", flush=True)
-        get_settings.cache_clear()
-        self._reload_celery()
+        get_settings.cache_clear()  # what connects later (the API, its nudgers, the worker) reads these URLs
         self.migrate()
         self._bootstrap_search()
         if self.start_worker:
             worker = Process(name="worker", log_path=data / "worker.log", env=mark)
             self.processes.append(worker)
-            self._spawn_worker(worker)
-            print(f"celery worker + beat: pid {worker.popen.pid} (log {worker.log_path})", flush=True)
+            popen = self._spawn_worker(worker)
+            print(f"celery worker + beat: pid {popen.pid} (log {worker.log_path})", flush=True)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -166,25 +170,20 @@ class EmbeddedStack:
                 self._restarts[proc.name] = recent
             return
         self._restarts[proc.name] = [*recent, now]
-        log.warning("%s exited with status %s; restarting it", proc.name, proc.popen.returncode)
-        print(f"{proc.name} exited with status {proc.popen.returncode}; restarting", flush=True)
+        status = proc.popen.returncode if proc.popen is not None else None
+        log.warning("%s exited with status %s; restarting it", proc.name, status)
+        print(f"{proc.name} exited with status {status}; restarting", flush=True)
         proc.stop()  # reap what is left of its process group
         try:
             if proc.name == "worker":
                 self._spawn_worker(proc)
-            else:
-                proc.start()  # type: ignore[attr-defined] - Meilisearch and Redis restart in place
+            elif isinstance(proc, Meilisearch | Redis):
+                proc.start()  # Meilisearch and Redis restart in place
             self._record(proc)
         except Exception:  # noqa: BLE001 - tried again on the next round, within the limit
             log.exception("restarting %s failed", proc.name)
 
     # -- pieces -----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _reload_celery() -> None:
-        from workers import app as worker_app
-
-        worker_app.celery_app.conf.broker_url = worker_app.broker_url()
 
     @staticmethod
     def migrate() -> None:
@@ -194,38 +193,29 @@ class EmbeddedStack:
 
     @staticmethod
     def _bootstrap_search() -> None:
-        try:
-            from search.bootstrap import bootstrap
-        except ModuleNotFoundError:
-            return
+        from search.bootstrap import bootstrap
+
         bootstrap()
 
-    def _spawn_worker(self, proc: Process) -> None:
-        from workers.app import QUEUES
-
+    def _spawn_worker(self, proc: Process) -> subprocess.Popen:
         proc.die_with_parent = True
-        proc.popen = spawn(
+        proc.popen = popen = spawn(
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "worker",
-                "-B",
+                WORKER_MODULE,  # started by name: market never imports workers (it serves every queue, with beat)
                 "--loglevel=INFO",
                 "--concurrency=2",
-                "-Q",
-                ",".join(QUEUES),
                 "--schedule",
                 str(self.data / "celerybeat-schedule"),
             ],
             cwd=PROJECT_ROOT,
             env={**os.environ, **proc.env},
-            log_path=proc.log_path,
+            log_path=proc.log_path or self.data / "worker.log",
             die_with_parent=True,
         )
         self._record(proc)
+        return popen
 
     def load_demo(self) -> None:
         from market.core.db import session_scope
@@ -266,7 +256,7 @@ class EmbeddedStack:
         uvicorn.run(create_app(), host=host, port=port, log_config=uvicorn_log_config(), access_log=False)
 
 
-def _started(stack: EmbeddedStack, start) -> Process:
+def _started(stack: EmbeddedStack, start: Callable[[], P]) -> P:
     """Start a child; it joins the stack's list (and so is stopped) even when it fails half-way."""
     proc = start()
     proc.die_with_parent = True
@@ -275,18 +265,19 @@ def _started(stack: EmbeddedStack, start) -> Process:
     return proc
 
 
-def _announce_meilisearch(meili: object) -> None:
+def _announce_meilisearch(meili: Meilisearch) -> None:
     """Let `market search drain | reindex` use this Meilisearch instead of starting one on its data directory."""
     from search import runtime
 
-    runtime.announce(meili.data_dir, meili.url, meili.master_key, meili.popen.pid)
+    if meili.popen is not None:  # just started
+        runtime.announce(meili.data_dir, meili.url, meili.master_key, meili.popen.pid)
 
 
 def _withdraw_meilisearch(processes: list[Process]) -> None:
     from search import runtime
 
     for proc in processes:
-        if proc.name == "meilisearch":
+        if isinstance(proc, Meilisearch):
             runtime.withdraw(proc.data_dir)
 
 

@@ -48,11 +48,7 @@ def load_task_modules() -> None:
     import importlib
 
     for name in TASK_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not (exc.name and name.startswith(exc.name)):
-                raise
+        importlib.import_module(name)
 
 
 load_task_modules()

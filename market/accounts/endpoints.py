@@ -29,9 +29,10 @@ from market.accounts.schemas import (
     VerificationIn,
 )
 from market.accounts.throttle import client_address, get_throttle
+from market.auth.dependencies import BureauActor, CurrentActor, OptionalActor
 from market.core import regions
 from market.core.audit import history
-from market.core.deps import BureauActor, CurrentActor, OptionalActor, SessionDep
+from market.core.deps import SessionDep
 from market.core.errors import NotFound, Unauthorized
 from market.core.identifiers import check_credit_code
 from market.core.pagination import Page, PageDep, paginate

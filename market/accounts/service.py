@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from market.accounts import scopes as api_scopes
 from market.accounts import security
 from market.accounts.models import Credential, Organisation, User
 from market.accounts.roles import BUREAU_ROLES, ORG_ROLES, Role
+from market.auth.actor import Actor
 from market.core import audit
 from market.core.config import get_settings
 from market.core.db import utcnow
-from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, Unauthorized, ValidationFailed
 from market.core.vocab import OrgKind
 
@@ -33,6 +36,15 @@ def get_org(session: Session, org_id: int) -> Organisation:
     if org is None:
         raise NotFound(f"organisation {org_id} not found", code="organisation_not_found")
     return org
+
+
+def org_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The names of the organisations `ids`, by id (ids with no organisation are left out)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(wanted)))
+    return {org_id: name for org_id, name in rows}
 
 
 def register_organisation(
@@ -277,12 +289,19 @@ def actor_from_secret(session: Session, secret: str) -> Actor:
     return actor_for_user(session, user, org, cred)
 
 
+def _actor_user(session: Session, actor: Actor) -> User:
+    user = session.get(User, actor.user_id)
+    if user is None:  # authenticated in this very request: gone only if deleted meanwhile
+        raise Unauthorized("invalid or expired credentials", code="invalid_token")
+    return user
+
+
 def create_api_key(
     session: Session, actor: Actor, *, name: str, scopes: set[str], expires_at: dt.datetime | None
 ) -> tuple[Credential, str]:
     if expires_at is not None and expires_at <= utcnow():
         raise ValidationFailed.field("expires_at", "expiry_in_past", "an API key's expiry must be in the future")
-    user = session.get(User, actor.user_id)
+    user = _actor_user(session, actor)
     cred, secret = issue_credential(session, user, kind="api_key", name=name, scopes=scopes, expires_at=expires_at)
     audit.record(
         session,
@@ -342,7 +361,7 @@ def _revoke_all(session: Session, user_id: int, kinds: tuple[str, ...]) -> int:
         .values(revoked_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0  # an UPDATE's result is a CursorResult
 
 
 def revoke_session(session: Session, actor: Actor, session_id: int) -> None:
@@ -395,7 +414,7 @@ def _set_password(session: Session, user: User, password: str, field: str) -> No
 
 def change_password(session: Session, actor: Actor, old_password: str, new_password: str) -> str:
     """Old + new password; every session is logged out and a fresh token for this one is returned."""
-    user = session.get(User, actor.user_id)
+    user = _actor_user(session, actor)
     if not security.verify_password(user.password_hash, old_password):
         raise Unauthorized("the current password is wrong", code="invalid_credentials")
     _set_password(session, user, new_password, "new_password")
@@ -427,7 +446,7 @@ def issue_password_reset(session: Session, actor: Actor, user_id: int) -> tuple[
         entity_id=user.id,
         action="password_reset_issue",
         actor=actor,
-        detail={"credential_id": cred.id, "expires_at": cred.expires_at.isoformat()},
+        detail={"credential_id": cred.id, "expires_at": cred.expires_at.isoformat() if cred.expires_at else None},
     )
     return cred, secret
 
@@ -436,7 +455,7 @@ def reset_password(session: Session, token: str, new_password: str) -> None:
     """Set a new password with a reset token: once, before it expires; every session is logged out."""
     cred = session.scalar(sa.select(Credential).where(Credential.secret_hash == security.secret_digest(token)))
     user = session.get(User, cred.user_id) if cred is not None and cred.kind == "reset" else None
-    if user is None or not _is_live(cred, utcnow()) or not user.is_active:
+    if cred is None or user is None or not _is_live(cred, utcnow()) or not user.is_active:
         raise Unauthorized("invalid or expired reset token", code="invalid_reset_token")
     _set_password(session, user, new_password, "new_password")  # also consumes this token
     audit.record(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import cast
 
 from fastapi import Request
 from limits import RateLimitItem, parse
@@ -38,7 +39,7 @@ class Throttle:
     def __init__(self, redis_url: str, prefix: str) -> None:
         self.uri = storage_uri(redis_url)
         storage: Storage = (
-            storage_from_string(self.uri, key_prefix=prefix, wrap_exceptions=True)
+            cast(Storage, storage_from_string(self.uri, key_prefix=prefix, wrap_exceptions=True))  # a sync URI
             if self.uri != "memory://"
             else MemoryStorage()
         )
@@ -97,7 +98,7 @@ class Throttle:
 
     def registration(self, address: str) -> None:
         """Count a registration attempt from `address`; refuse it (429) once the address has spent its quota."""
-        checks = [(self.registrations, ("register-addr", address))]
+        checks: list[tuple[RateLimitItem, tuple[str, ...]]] = [(self.registrations, ("register-addr", address))]
         self._refuse_if_spent(checks, "too many registrations from this address; try again later")
         self._hit(checks)
 

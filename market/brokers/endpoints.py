@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from market.auth.dependencies import CurrentActor
 from market.brokers import service
 from market.brokers.schemas import (
     BrokerEdit,
@@ -24,7 +25,7 @@ from market.brokers.schemas import (
     TrainingOut,
     WeightsIn,
 )
-from market.core.deps import CurrentActor, SessionDep
+from market.core.deps import SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.core.types import Id
 from market.stats.endpoints import FormatQ, render

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from market.core import transitions
+
 # 初级 技术经纪人, 中级 / 高级 技术经理人 (the national credential ladder).
 LEVELS = {
     "junior_broker": "初级技术经纪人",
@@ -15,11 +17,12 @@ LEVELS = {
     "senior_manager": "高级技术经理人",
 }
 STATUSES = ("active", "suspended", "removed")
-# status -> action -> new status; "removed" is final.
-STATUS_ACTIONS = {
-    "active": {"suspend": "suspended", "remove": "removed"},
-    "suspended": {"reinstate": "active", "remove": "removed"},
-    "removed": {},
+# (status, action) -> new status; "removed" is final.
+TRANSITIONS = {
+    ("active", "suspend"): "suspended",
+    ("active", "remove"): "removed",
+    ("suspended", "reinstate"): "active",
+    ("suspended", "remove"): "removed",
 }
 
 # 居民身份证 check digit (GB 11643-1999): weights per position, then the remainder's character.
@@ -66,10 +69,8 @@ def id_number_digest(value: str, pepper: str) -> str:
 
 
 def next_status(status: str, action: str) -> str:
-    allowed = STATUS_ACTIONS.get(status, {})
-    if action not in allowed:
-        raise RuleViolation("invalid_state", f"a broker that is {status} cannot be {action}ed")
-    return allowed[action]
+    """The broker's status after `action`; TransitionError("invalid_state") if not allowed."""
+    return transitions.next_status(TRANSITIONS, status, action, subject="a broker")
 
 
 @dataclass(frozen=True)

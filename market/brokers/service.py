@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.accounts.service import org_names
+from market.auth.actor import Actor
 from market.brokers import notices, rules, subsidy
 from market.brokers.models import (
     Broker,
@@ -28,8 +30,8 @@ from market.contracts.models import Contract, ContractParty, ContractStatus, Par
 from market.contracts.service import today
 from market.core import audit
 from market.core.config import get_settings
-from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
+from market.core.transitions import TransitionError
 from market.core.vocab import OrgKind
 from market.listings.models import Achievement, Demand
 from market.stats.service import Table
@@ -221,8 +223,8 @@ def change_status(session: Session, actor: Actor, broker_id: int, action: str, n
     broker = get_broker(session, broker_id)
     try:
         new = rules.next_status(broker.status, action)
-    except rules.RuleViolation as exc:
-        raise refusal(exc) from None
+    except TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
     _audit(session, actor, "broker", broker.id, action, broker.status, new, note=note or "")
     current = current_employment(session, broker.id)
     if current is not None:
@@ -651,11 +653,7 @@ def performance(session: Session, actor: Actor, start: dt.date, end: dt.date, by
     if by == "broker":
         names = dict(session.execute(sa.select(Broker.id, Broker.name).where(Broker.id.in_(set(counted) or {0}))).all())
     else:
-        names = dict(
-            session.execute(
-                sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(set(counted) or {0}))
-            ).all()
-        )
+        names = org_names(session, counted)
     rewards = subsidy.rewards_by(session, start, end, by)
     values = {k: rules.performance_value(t, weights) for k, t in counted.items()}
     ranks = rules.rank([(k, v[0]) for k, v in values.items()])

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
+from market.auth.dependencies import CurrentActor, OptionalActor
 from market.calls import flows, service
 from market.calls.models import Call
 from market.calls.schemas import (
@@ -47,7 +48,7 @@ from market.calls.schemas import (
     VetIn,
 )
 from market.core.db import utcnow
-from market.core.deps import CurrentActor, OptionalActor, SessionDep
+from market.core.deps import SessionDep
 from market.core.errors import NotFound
 from market.core.pagination import Page, PageDep, paginate
 

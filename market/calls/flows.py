@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.calls import rules
 from market.calls.models import (
     Bid,
@@ -33,8 +34,7 @@ from market.calls.models import (
 from market.calls.notify import notify
 from market.calls.rules import BidState, CallKind, CallState, ProjectState
 from market.core import audit, outbox
-from market.core.db import to_money, utcnow
-from market.core.deps import Actor
+from market.core.db import get_existing, to_money, utcnow
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.core.vocab import OrgKind
 
@@ -90,7 +90,7 @@ def _move(session: Session, call: Call, action: str, actor: Actor | None, to_sta
     _tell_bidders(session, call, f"call.{action}", STATE_LABELS.get(to_state, to_state))
 
 
-STATE_LABELS = {
+STATE_LABELS: dict[str, str] = {
     CallState.vetted: "榜单已通过审核",
     CallState.rejected: "榜单未通过审核",
     CallState.published: "已发榜",
@@ -624,7 +624,7 @@ def answer_invitation(
     _guard("answer_invitation", call, actor)
     now = _now(now)
     _ensure_open(call, now)
-    bid = session.get(Bid, invitation.bid_id)
+    bid = get_existing(session, Bid, invitation.bid_id)
     allowed = {"accept": ("invited",), "decline": ("invited",), "withdraw": ("accepted",)}[action]
     if invitation.state not in allowed or bid.state != BidState.submitted:
         raise InvalidState(f"this invitation cannot be {action}ed now", code="invalid_state")
@@ -671,6 +671,7 @@ def close_bidding(
     call = _lock_call(session, call_id)
     _guard("close_bidding", call, actor)
     now = _now(now)
+    assert call.bid_deadline is not None  # a published call has one (the guard admits published calls only)
     if now < call.bid_deadline:
         raise InvalidState("the bid deadline has not passed", code="deadline_not_reached")
     _move(session, call, "close_bidding", actor, CallState.bidding_closed)
@@ -784,7 +785,8 @@ def _assign(session: Session, call: Call, bids: Sequence[Bid], now: dt.datetime)
             for e in rules.eligible_experts(
                 pool,
                 field=call.technical_field,
-                team_org_ids={bid.lead_org_id, *bid.member_org_ids} | ({call.posing_org_id} - {None}),
+                team_org_ids={bid.lead_org_id, *bid.member_org_ids}
+                | ({call.posing_org_id} if call.posing_org_id is not None else set()),
                 conflict_org_ids=by_org,
                 conflict_bid=by_bid.get(bid.id, set()),
                 bid_id=bid.id,
@@ -845,7 +847,7 @@ def submit_scores(
     now: dt.datetime | None = None,
 ) -> ReviewAssignment:
     """An assigned expert scores every criterion once; nobody else's scores are shown to them."""
-    call = session.get(Call, bid.call_id)
+    call = get_existing(session, Call, bid.call_id)
     if not actor.is_expert:
         raise Forbidden("only experts score bids", code="role_required")
     a = _my_assignment(session, actor, bid.id)
@@ -974,6 +976,7 @@ def lodge_objection(
     call = _lock_call(session, call_id, shared=True)
     _guard("lodge_objection", call, actor)
     now = _now(now)
+    assert call.notice_ends_at is not None  # set when the notice began (the guard admits calls under notice only)
     if now >= call.notice_ends_at:
         raise InvalidState("the public notice period is over", code="notice_over")
     if bid_id is not None:
@@ -1003,7 +1006,7 @@ def lodge_objection(
         to_state="open",
         detail={"call_id": call.id, "bid_id": bid_id},
     )
-    concerned = _team(session.get(Bid, bid_id)) if bid_id is not None else []
+    concerned = _team(get_existing(session, Bid, bid_id)) if bid_id is not None else []
     notify(
         session,
         "objection.lodged",
@@ -1097,7 +1100,7 @@ def resolve_objection(
         to_state=objection.state,
         detail={"resolution": resolution},
     )
-    concerned = _team(session.get(Bid, objection.bid_id)) if objection.bid_id is not None else []
+    concerned = _team(get_existing(session, Bid, objection.bid_id)) if objection.bid_id is not None else []
     notify(
         session,
         "objection.resolved",
@@ -1107,7 +1110,7 @@ def resolve_objection(
         detail={"objection_id": objection.id, "upheld": upheld, "resolution": resolution},
     )
     if upheld and objection.bid_id is not None:
-        bid = session.get(Bid, objection.bid_id)
+        bid = get_existing(session, Bid, objection.bid_id)
         if bid.state == BidState.proposed_winner:
             bid.state = BidState.disqualified
             audit.record(
@@ -1127,6 +1130,7 @@ def end_notice(session: Session, call_id: int, actor: Actor | None = None, *, no
     """The notice period is over (the scheduler does this)."""
     call = _lock_call(session, call_id)
     _guard("end_notice", call, actor)
+    assert call.notice_ends_at is not None  # set when the notice began (the guard admits calls under notice only)
     if _now(now) < call.notice_ends_at:
         raise InvalidState("the public notice period is not over", code="notice_not_over")
     _move(session, call, "end_notice", actor, CallState.notice_ended)
@@ -1163,7 +1167,7 @@ def _draft_contract(session: Session, actor: Actor, call: Call, bid: Bid) -> int
         "technical_field": call.technical_field,
     }
     if call.kind == CallKind.adopt:
-        ach = session.get(Achievement, call.achievement_id)
+        ach = get_existing(session, Achievement, call.achievement_id)
         data |= {
             "contract_type": "transfer",
             "subtype": _TRANSFER_SUBTYPE.get(ach.ip_type, "technical_secret"),
@@ -1312,7 +1316,7 @@ def _tranches(session: Session, project_id: int, *states: str) -> list[Tranche]:
 
 
 def _project_team(session: Session, project: Project) -> list[int]:
-    return _team(session.get(Bid, project.bid_id))
+    return _team(get_existing(session, Bid, project.bid_id))
 
 
 # Tranches not yet earned; a due tranche was earned and stays due whatever happens later.
@@ -1450,14 +1454,14 @@ def sign_project(
     if project.contract_id is not None:
         from market.contracts.models import Contract
 
-        filer_org_id = session.get(Contract, project.contract_id).filer_org_id
+        filer_org_id = get_existing(session, Contract, project.contract_id).filer_org_id
     else:
-        filer_org_id = session.get(Bid, project.bid_id).lead_org_id
+        filer_org_id = get_existing(session, Bid, project.bid_id).lead_org_id
     if actor.org_id != filer_org_id:
         raise Forbidden("the party that files the award contract records the signing", code="not_the_filer")
     if project.state != ProjectState.awarded:
         raise InvalidState("the project is not awaiting signature", code="invalid_state")
-    call = session.get(Call, project.call_id)
+    call = get_existing(session, Call, project.call_id)
     project.signed_on = signed_on
     project.end_date = rules.add_months(signed_on, call.duration_months)
     for m in session.scalars(sa.select(Milestone).where(Milestone.project_id == project.id)):
@@ -1471,7 +1475,7 @@ def sign_project(
         from market.listings.models import Achievement
 
         if ip_type is None:
-            ach = session.get(Achievement, call.achievement_id) if call.achievement_id else None
+            ach = get_existing(session, Achievement, call.achievement_id) if call.achievement_id else None
             ip_type = ach.ip_type if ach is not None and ach.ip_type else "technical_secret"
         # Paid in instalments (the tranches); an open call is a municipal plan (市级科技计划).
         file_signed_draft(
@@ -1506,7 +1510,7 @@ def _running(project: Project) -> None:
 def submit_milestone(session: Session, actor: Actor, project: Project, milestone: Milestone, *, note: str) -> Milestone:
     """The winning team hands in a milestone's deliverable."""
     _project_call(session, project, "deliver", actor)
-    bid = session.get(Bid, project.bid_id)
+    bid = get_existing(session, Bid, project.bid_id)
     if actor.is_bureau or actor.org_id != bid.lead_org_id:
         raise NotFound("project not found", code="project_not_found")
     _running(project)
@@ -1724,11 +1728,12 @@ def extend_project(session: Session, actor: Actor, project: Project, *, months: 
             else ValidationFailed.field("months", e.code, e.message)
         ) from None
     project.extension_months, project.extension_reason = months, reason
+    assert project.end_date is not None  # a running project was signed, which dates its end
     project.end_date = rules.add_months(project.end_date, months)
     for m in session.scalars(
         sa.select(Milestone).where(Milestone.project_id == project.id, Milestone.state != "passed")
     ):
-        m.due_date = rules.add_months(m.due_date, months)
+        m.due_date = rules.add_months(m.due_date, months) if m.due_date is not None else None
         m.reminded_at = None
     audit.record(
         session,
@@ -1811,17 +1816,21 @@ def accept_project(
         "project.accepted",
         project.call_id,
         f"验收结论: {ACCEPTANCE_LABELS[result]}",
-        org_ids=[*_project_team(session, project), session.get(Call, project.call_id).posing_org_id],
+        org_ids=[*_project_team(session, project), get_existing(session, Call, project.call_id).posing_org_id],
         detail={"project_id": project.id, "result": result},
     )
     return project
 
 
-ACCEPTANCE_LABELS = {ProjectState.passed: "通过", ProjectState.failed: "不通过", ProjectState.diligent: "尽职免责"}
+ACCEPTANCE_LABELS: dict[str, str] = {
+    ProjectState.passed: "通过",
+    ProjectState.failed: "不通过",
+    ProjectState.diligent: "尽职免责",
+}
 
 
 def pay_tranche(session: Session, actor: Actor, tranche: Tranche, *, now: dt.datetime | None = None) -> Tranche:
-    project = session.get(Project, tranche.project_id)
+    project = get_existing(session, Project, tranche.project_id)
     _project_call(session, project, "deliver", actor)
     if not actor.is_bureau:
         raise Forbidden("the bureau pays tranches", code="role_required")
@@ -1927,7 +1936,11 @@ def remind_overdue(session: Session, now: dt.datetime | None = None) -> list[int
             f"里程碑已逾期: {milestone.title}（应于 {milestone.due_date} 交付）",
             org_ids=_project_team(session, project),
             officers=True,
-            detail={"project_id": project.id, "milestone": milestone.seq, "due_date": milestone.due_date.isoformat()},
+            detail={
+                "project_id": project.id,
+                "milestone": milestone.seq,
+                "due_date": milestone.due_date.isoformat() if milestone.due_date else None,
+            },
         )
         audit.record(
             session,

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from market.accounts.roles import Role
 from market.core.db import to_money
+from market.core.transitions import TransitionError
 from market.core.vocab import is_enterprise_entity
 
 
@@ -125,15 +126,6 @@ for _name in BID_ACTIONS:
     CALL_TRANSITIONS[_name] = _t([S.published], None, ORG_ROLES)
 
 
-class TransitionError(Exception):
-    """Raised by check_transition; carries a stable code (the flows turn it into a MarketError)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def check_transition(action: str, state: str | None, role: str) -> Transition:
     """Return the transition if `role` may do `action` on a call in `state`; raise TransitionError otherwise."""
     t = CALL_TRANSITIONS[action]
@@ -147,9 +139,9 @@ def check_transition(action: str, state: str | None, role: str) -> Transition:
 # --- bidding window -------------------------------------------------------------------------------
 
 
-def bidding_open(state: str, deadline: dt.datetime, now: dt.datetime) -> bool:
+def bidding_open(state: str, deadline: dt.datetime | None, now: dt.datetime) -> bool:
     """Bids are taken while published and strictly before the deadline (at the deadline it is closed)."""
-    return state == CallState.published and now < deadline
+    return state == CallState.published and deadline is not None and now < deadline
 
 
 # --- money ----------------------------------------------------------------------------------------
@@ -309,10 +301,11 @@ def check_criteria(criteria: Sequence[Mapping]) -> list[Problem]:
     if any(not n for n in names) or len(set(names)) != len(names):
         problems.append(("review_criteria", "criteria_names", "criteria need unique, non-empty names"))
     weights = [c.get("weight") for c in criteria]
-    if any(not isinstance(w, int) or isinstance(w, bool) or w <= 0 for w in weights):
+    positive = [w for w in weights if isinstance(w, int) and not isinstance(w, bool) and w > 0]
+    if len(positive) != len(weights):
         problems.append(("review_criteria", "criteria_weight_positive", "each weight is a positive integer"))
-    elif sum(weights) != 100:
-        problems.append(("review_criteria", "criteria_weights_sum", f"weights sum to {sum(weights)}, not 100"))
+    elif sum(positive) != 100:
+        problems.append(("review_criteria", "criteria_weights_sum", f"weights sum to {sum(positive)}, not 100"))
     return problems
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from market.calls.rules import CallKind
-from market.core.types import Id, LongText, Text, text
+from market.core.types import Id, LongText, Text, TextRules
 from market.core.vocab import IPType, TechnicalField
 
 MoneyIn = Annotated[Decimal, Field(max_digits=16, decimal_places=2, description="yuan, 2 decimals")]
@@ -35,8 +35,8 @@ class CallTerms(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: text(200, min_length=1) | None = None
-    problem: text(min_length=1, multiline=True) | None = Field(
+    title: Annotated[str, Field(min_length=1, max_length=200), TextRules(multiline=False)] | None = None
+    problem: Annotated[str, Field(min_length=1), TextRules(multiline=True)] | None = Field(
         None, description="the problem (揭榜攻关) or what taking up means (揭榜转化)"
     )
     technical_field: TechnicalField | None = None
@@ -205,8 +205,8 @@ class BidChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     member_org_ids: list[Id] | None = None
-    team_leader: text(100, min_length=1) | None = None
-    plan: text(min_length=1, multiline=True) | None = None
+    team_leader: Annotated[str, Field(min_length=1, max_length=100), TextRules(multiline=False)] | None = None
+    plan: Annotated[str, Field(min_length=1), TextRules(multiline=True)] | None = None
     promised_indicators: list[Indicator] | None = None
     price: MoneyIn | None = None
     milestones: list[Milestone] | None = None

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
+from market.accounts.service import org_names
+from market.auth.actor import Actor
 from market.calls import rules
 from market.calls.models import (
     Bid,
@@ -22,10 +24,9 @@ from market.calls.models import (
     Tranche,
 )
 from market.calls.rules import BidState, CallState
-from market.core.db import utcnow
-from market.core.deps import Actor
+from market.core.db import get_existing, utcnow
 from market.core.errors import Forbidden, NotFound
-from market.core.vocab import TECHNICAL_FIELD_LABELS
+from market.core.vocab import technical_field_label
 
 # --- calls ------------------------------------------------------------------------------------------
 
@@ -51,7 +52,7 @@ def list_calls(actor: Actor | None, *, state: str | None = None, kind: str | Non
     """Public calls for everyone; the bureau sees every state, a firm also its own proposals."""
     stmt = sa.select(Call).order_by(Call.id.desc())
     if actor is None or not actor.is_bureau:
-        visible = Call.state.in_(rules.PUBLIC_CALL_STATES)
+        visible: sa.ColumnElement[bool] = Call.state.in_(rules.PUBLIC_CALL_STATES)
         if actor is not None:
             visible = visible | (Call.posing_org_id == actor.org_id)
         stmt = stmt.where(visible)
@@ -71,7 +72,7 @@ def notice_list(session: Session, call: Call) -> list[dict[str, Any]]:
         (BidState.proposed_winner,) if call.state in (CallState.notice, CallState.notice_ended) else (BidState.winner,)
     )
     bids = list(session.scalars(sa.select(Bid).where(Bid.call_id == call.id, Bid.state.in_(states)).order_by(Bid.id)))
-    names = _org_names(session, {o for b in bids for o in (b.lead_org_id, *b.member_org_ids)})
+    names = org_names(session, {o for b in bids for o in (b.lead_org_id, *b.member_org_ids)})
     aggregates = _aggregates(session, [b.id for b in bids])
     return [
         {
@@ -84,12 +85,6 @@ def notice_list(session: Session, call: Call) -> list[dict[str, Any]]:
         }
         for b in bids
     ]
-
-
-def _org_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
 
 
 # --- bids -------------------------------------------------------------------------------------------
@@ -149,7 +144,8 @@ def _aggregates(session: Session, bid_ids: list[int]) -> dict[int, rules.Aggrega
             )
         )
         for bid_id, centi in rows:
-            totals[bid_id].append(Decimal(centi) / 100)
+            if centi is not None:  # a scored assignment has its total
+                totals[bid_id].append(Decimal(centi) / 100)
     return {i: rules.aggregate(t) for i, t in totals.items()}
 
 
@@ -162,7 +158,7 @@ def review_summary(session: Session, actor: Actor, call: Call) -> list[dict[str,
     assignments: dict[int, list[ReviewAssignment]] = {}
     for a in session.scalars(sa.select(ReviewAssignment).where(ReviewAssignment.call_id == call.id)):
         assignments.setdefault(a.bid_id, []).append(a)
-    out = []
+    out: list[dict[str, Any]] = []
     for b in bids:
         agg = aggregates[b.id]
         rows = assignments.get(b.id, [])
@@ -206,7 +202,7 @@ def _concerns(session: Session, actor: Actor, obj: Objection) -> bool:
     """The objection is against a bid of the actor's team."""
     if obj.bid_id is None or actor.is_bureau or actor.is_expert:
         return False
-    bid = session.get(Bid, obj.bid_id)
+    bid = get_existing(session, Bid, obj.bid_id)
     return actor.org_id in {bid.lead_org_id, *bid.member_org_ids}
 
 
@@ -259,7 +255,7 @@ def my_invitations(session: Session, actor: Actor) -> list[dict[str, Any]]:
         .where(BidInvitation.org_id == actor.org_id)
         .order_by(BidInvitation.id.desc())
     ).all()
-    names = _org_names(session, {lead for _, lead, _ in rows})
+    names = org_names(session, {lead for _, lead, _ in rows})
     out = []
     for inv, lead, title in rows:
         out.append(
@@ -323,8 +319,8 @@ def get_project(session: Session, actor: Actor, project_id: int) -> tuple[Projec
     project = session.get(Project, project_id)
     if project is None:
         raise NotFound("project not found", code="project_not_found")
-    bid = session.get(Bid, project.bid_id)
-    call = session.get(Call, project.call_id)
+    bid = get_existing(session, Bid, project.bid_id)
+    call = get_existing(session, Call, project.call_id)
     if not (actor.is_bureau or actor.org_id in {bid.lead_org_id, *bid.member_org_ids, call.posing_org_id}):
         raise NotFound("project not found", code="project_not_found")
     return project, bid
@@ -405,7 +401,7 @@ def search_document(session: Session, call_id: int) -> dict[str, Any] | None:
         "title": call.title,
         "problem": call.problem,
         "technical_field": call.technical_field,
-        "technical_field_label": TECHNICAL_FIELD_LABELS.get(call.technical_field, call.technical_field),
+        "technical_field_label": technical_field_label(call.technical_field),
         "indicators": indicators,
         "indicators_text": "；".join(indicators),
         "total_amount": str(call.total_amount),

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
 
+from market.auth.dependencies import BureauActor, CurrentActor
 from market.commissioners import service
 from market.commissioners.models import Commissioner
 from market.commissioners.schemas import (
@@ -25,7 +26,7 @@ from market.commissioners.schemas import (
     StationOut,
     StatusIn,
 )
-from market.core.deps import BureauActor, CurrentActor, SessionDep
+from market.core.deps import SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.stats.endpoints import FormatQ, render
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.commissioners import notices, rules
 from market.commissioners.models import (
     Commissioner,
@@ -25,7 +26,6 @@ from market.commissioners.models import (
 )
 from market.contracts.models import Contract
 from market.core import audit
-from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from market.stats.service import Table
 

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import User
 from market.accounts.roles import BUREAU_ROLES, Role
+from market.auth.actor import Actor
 from market.core.config import get_settings
-from market.core.deps import Actor, SessionDep
+from market.core.deps import SessionDep
 from market.core.errors import Unauthorized
 
 SESSION_COOKIE = "market_console"

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.orm import Session
 
+from market.auth.dependencies import BureauActor, CurrentActor
 from market.contracts import rules, service
 from market.contracts.models import Contract
 from market.contracts.schemas import (
@@ -29,7 +30,7 @@ from market.contracts.schemas import (
     ReturnIn,
     ReversalIn,
 )
-from market.core.deps import BureauActor, CurrentActor, SessionDep
+from market.core.deps import SessionDep
 from market.core.errors import ValidationFailed
 from market.core.pagination import Page, PageDep, paginate
 from market.core.vocab import IP_TYPE_LABELS, TECHNICAL_FIELD_LABELS

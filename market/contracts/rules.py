@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from market.core import regions
+from market.core import regions, transitions
 from market.core.identifiers import IdentifierError, check_credit_code, check_region_code
 from market.core.vocab import IPType, TechnicalField, is_known_entity_type
 
@@ -432,15 +432,9 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 EDITABLE_STATUSES = frozenset({"draft", "returned"})
 
 
-class TransitionError(ValueError):
-    pass
-
-
 def next_status(status: str, action: str) -> str:
-    try:
-        return TRANSITIONS[(status, action)]
-    except KeyError:
-        raise TransitionError(f"cannot {action} a contract that is {status}") from None
+    """The contract's status after `action`; TransitionError("invalid_state") if not allowed."""
+    return transitions.next_status(TRANSITIONS, status, action, subject="a contract")
 
 
 # --- regions ------------------------------------------------------------------------------------
@@ -457,7 +451,7 @@ def office_jurisdiction(office: str) -> str:
 
 def in_jurisdiction(region: str | None, office: str) -> bool:
     """An office registers applicants located in its own jurisdiction (the seller; an import's domestic buyer)."""
-    return bool(region) and region.startswith(office_jurisdiction(office))
+    return bool(region and region.startswith(office_jurisdiction(office)))
 
 
 def may_decide(decider_id: int, touched_by: Iterable[int | None]) -> bool:

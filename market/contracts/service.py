@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.contracts import rules
 from market.contracts.models import (
     Contract,
@@ -35,8 +36,8 @@ from market.core import audit, workdays
 from market.core.audit import AuditEntry
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
-from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from market.core.transitions import TransitionError
 from market.stats import rollup
 
 REGISTRAR_ROLES = frozenset({Role.registrar, Role.bureau_admin})
@@ -246,7 +247,8 @@ def _replace_children(
 ) -> None:
     session.execute(sa.delete(ContractParty).where(ContractParty.contract_id == contract.id))
     session.execute(sa.delete(ContractDeduction).where(ContractDeduction.contract_id == contract.id))
-    for row in (*parties, *deductions):
+    rows: list[ContractParty | ContractDeduction] = [*parties, *deductions]
+    for row in rows:
         row.contract_id = contract.id
         session.add(row)
     session.flush()
@@ -352,8 +354,8 @@ def _submit(session: Session, actor: Actor, contract: Contract) -> None:
     before = contract.status
     try:
         contract.status = rules.next_status(contract.status, "submit")
-    except rules.TransitionError as exc:
-        raise InvalidState(str(exc), code="invalid_state") from None
+    except TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
     now = utcnow()
     contract.submitted_at = now
     holidays, extra = _calendar()
@@ -429,7 +431,7 @@ def _check_links(session: Session, actor: Actor, data: ContractIn) -> None:
     from market.listings.models import Achievement, Demand
     from market.listings.service import is_visible
 
-    checks = (
+    checks: tuple[tuple[str, type[Any], Callable[[Actor, Any], bool]], ...] = (
         ("achievement_id", Achievement, is_visible),
         ("demand_id", Demand, is_visible),
         ("call_id", Call, lambda a, call: can_read_call(call, a)),
@@ -644,13 +646,13 @@ def _require_four_eyes(session: Session, actor: Actor, contract: Contract) -> No
 def _transition(contract: Contract, action: str) -> str:
     try:
         return rules.next_status(contract.status, action)
-    except rules.TransitionError as exc:
-        raise InvalidState(str(exc), code="invalid_state") from None
+    except TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
 
 
 def allocate_number(session: Session, office: str, year: int) -> int:
     """Take the next sequence for (office, year); the counter row stays locked until commit (gapless)."""
-    table = NumberCounter.__table__
+    table = cast(sa.Table, NumberCounter.__table__)  # a mapped class's table
     where = sa.and_(table.c.office == office, table.c.year == year)
     current = session.execute(sa.select(table.c.last_value).where(where).with_for_update()).scalar()
     if current is None:
@@ -937,14 +939,14 @@ def amend(session: Session, actor: Actor, contract_id: int, data: AmendmentIn) -
     _raise_problems(problems)
     if data.parties is not None:
         session.execute(sa.delete(ContractParty).where(ContractParty.contract_id == contract.id))
-        for row in parties:
-            row.contract_id = contract.id
-            session.add(row)
+        for party in parties:
+            party.contract_id = contract.id
+            session.add(party)
     if data.deductions is not None:
         session.execute(sa.delete(ContractDeduction).where(ContractDeduction.contract_id == contract.id))
-        for row in deductions:
-            row.contract_id = contract.id
-            session.add(row)
+        for deduction in deductions:
+            deduction.contract_id = contract.id
+            session.add(deduction)
     session.flush()
     contract.version += 1
     event = ContractEvent(
@@ -1422,7 +1424,7 @@ def _reserve_imported_number(session: Session, office: str, number: str) -> None
         return
     if number_office != office:
         return
-    table = NumberCounter.__table__
+    table = cast(sa.Table, NumberCounter.__table__)  # a mapped class's table
     where = sa.and_(table.c.office == office, table.c.year == year)
     if session.execute(sa.select(table.c.last_value).where(where).with_for_update()).scalar() is None:
         try:

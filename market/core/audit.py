@@ -39,7 +39,7 @@ def record(
     to_state: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append an audit entry in the caller's transaction. `actor` is a market.core.deps.Actor or None."""
+    """Append an audit entry in the caller's transaction. `actor` is a market.auth.actor.Actor or None."""
     entry = AuditEntry(
         entity_type=entity_type,
         entity_id=entity_id,

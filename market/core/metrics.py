@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy.orm import Session
 
 from market.core.logging import REQUEST_ID_HEADER, new_request_id, request_id_var
 
@@ -111,17 +112,18 @@ def _search_topic() -> str:
     return TOPIC
 
 
-def _webhook_counts(session) -> dict[str, int]:
-    try:
-        from market.matching.models import WebhookDelivery
-    except ModuleNotFoundError:
-        return {}
-    counts = {"pending": 0, "delivered": 0, "failed": 0}
-    for status, count in session.execute(
-        sa.select(WebhookDelivery.status, sa.func.count()).group_by(WebhookDelivery.status)
-    ):
-        counts[status] = count
-    return counts
+# Webhook deliveries by status are the matching domain's figures: the composition plugs them in
+# (market/probes.py), so core imports no domain. Until then the gauge has no samples.
+_webhook_counts_source: Callable[[Session], dict[str, int]] | None = None
+
+
+def set_webhook_counts_source(source: Callable[[Session], dict[str, int]]) -> None:
+    global _webhook_counts_source
+    _webhook_counts_source = source
+
+
+def _webhook_counts(session: Session) -> dict[str, int]:
+    return {} if _webhook_counts_source is None else _webhook_counts_source(session)
 
 
 def _aware(value):

@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from market.core.db import (
@@ -247,4 +248,4 @@ def prune(session: Session, older_than: dt.timedelta) -> int:
     result = session.execute(
         sa.delete(OutboxEvent).where(OutboxEvent.processed_at.is_not(None), OutboxEvent.processed_at < cutoff)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0  # a DELETE's result is a CursorResult

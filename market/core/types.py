@@ -79,6 +79,10 @@ class _TextRules:
         )
 
 
+# The marker, for bounded text types spelled out where a type checker must read them:
+# Annotated[str, Field(min_length=…, max_length=…), TextRules(multiline=…)] is what `text(…)` builds.
+TextRules = _TextRules
+
 # One line (names, titles, codes, keywords): no control characters at all.
 Text = Annotated[str, _TextRules(multiline=False)]
 # Long text (summaries, descriptions, reasons): tabs and line breaks allowed.
@@ -114,7 +118,7 @@ def patch_model(model: type[BaseModel], name: str) -> type[BaseModel]:
         if f.is_required():
             info.metadata = [*info.metadata, BeforeValidator(_refuse_null)]
         fields[n] = (f.annotation, info)
-    return create_model(name, __base__=model, **fields)  # type: ignore[call-overload]
+    return create_model(name, __base__=model, **fields)
 
 
 # ---- path and query parameters ----------------------------------------------------------------

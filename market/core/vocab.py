@@ -56,6 +56,11 @@ MATURITY_LABELS = {
 MATURITY_RANK = {m: i for i, m in enumerate(Maturity, start=1)}
 
 
+def technical_field_label(code: str) -> str:
+    """The field's Chinese name; a code outside the vocabulary is shown as it is."""
+    return TECHNICAL_FIELD_LABELS[TechnicalField(code)] if code in TECHNICAL_FIELD_LABELS else code
+
+
 def maturity_from_trl(trl: int) -> Maturity:
     """Map a technology readiness level (TRL 1-9) onto the five maturity stages."""
     if trl <= 3:

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from market.accounts import service as accounts
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.calls import flows
 from market.calls.models import Bid, ReviewAssignment
 from market.calls.schemas import BidIn, CallProposal
 from market.core.db import after_commit, session_scope, utcnow
-from market.core.deps import Actor
 from market.core.vocab import OrgKind, TechnicalField
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from market.accounts import service as accounts
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.contracts import service as contracts
 from market.contracts.schemas import ContractIn
-from market.core.deps import Actor
 from market.core.vocab import OrgKind, TechnicalField
 from market.stats import service as stats
 

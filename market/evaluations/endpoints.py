@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from market.accounts.roles import Role
-from market.core.deps import Actor, CurrentActor, OptionalActor, SessionDep, require_roles
+from market.auth.actor import Actor
+from market.auth.dependencies import CurrentActor, OptionalActor, require_roles
+from market.core.deps import SessionDep
 from market.core.errors import NotFound
 from market.core.types import Id, MoneyIn, text
 from market.evaluations import rules, service

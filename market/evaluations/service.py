@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.core import audit
 from market.core.db import utcnow
-from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from market.evaluations import rules
 from market.evaluations.models import Evaluation, EvaluationAgency

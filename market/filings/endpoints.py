@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from market.core.deps import BureauActor, CurrentActor, SessionDep
+from market.auth.dependencies import BureauActor, CurrentActor
+from market.core.deps import SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.filings import service
 from market.filings.schemas import ApplicationIn, FilingOut, RecordIn, RejectIn, RevokeIn

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from market.accounts.roles import Role
+from market.core import transitions
 
 # Bureau staff who review filings; programme officers (who prepare subsidy runs) do not decide their inputs.
 REVIEW_ROLES = frozenset({Role.bureau_admin, Role.registrar})
@@ -20,15 +21,9 @@ TRANSITIONS = {
 }
 
 
-class TransitionError(ValueError):
-    pass
-
-
 def next_status(status: str, action: str) -> str:
-    try:
-        return TRANSITIONS[(status, action)]
-    except KeyError:
-        raise TransitionError(f"cannot {action} a filing that is {status}") from None
+    """The filing's status after `action`; TransitionError("invalid_filing_transition") if not allowed."""
+    return transitions.next_status(TRANSITIONS, status, action, subject="a filing", code="invalid_filing_transition")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.core import audit
 from market.core.db import utcnow
-from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from market.core.transitions import TransitionError
 from market.core.vocab import OrgKind
 from market.filings import rules
 from market.filings.models import FilingStatus, IntermediaryFiling
@@ -30,8 +31,8 @@ def _today() -> dt.date:
 def _transition(filing: IntermediaryFiling, action: str) -> str:
     try:
         return rules.next_status(filing.status, action)
-    except rules.TransitionError as exc:
-        raise InvalidState(str(exc), code="invalid_filing_transition") from None
+    except TransitionError as exc:
+        raise InvalidState(exc.message, code=exc.code) from None
 
 
 def _require_reviewer(actor: Actor) -> None:
@@ -182,5 +183,6 @@ def records(session: Session, org_ids: Iterable[int] | None = None) -> dict[int,
         stmt = stmt.where(IntermediaryFiling.org_id.in_(list(org_ids)))
     out: dict[int, list[rules.Record]] = defaultdict(list)
     for org_id, level, filed_on, valid_until, revoked_on in session.execute(stmt):
-        out[org_id].append(rules.Record(org_id, level, filed_on, valid_until, revoked_on))
+        if filed_on is not None:  # always, by the query: a record counts from its filing date
+            out[org_id].append(rules.Record(org_id, level, filed_on, valid_until, revoked_on))
     return dict(out)

@@ -4,7 +4,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
 
-from market.core.deps import CurrentActor, OptionalActor, SessionDep
+from market.auth.dependencies import CurrentActor, OptionalActor
+from market.core.deps import SessionDep
 from market.core.pagination import Page, PageDep
 from market.core.types import MoneyIn
 from market.core.vocab import (

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.core import audit, outbox, regions
 from market.core.db import json_array_contains, to_money, utcnow
-from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
 from market.core.pagination import PageParams, paginate
 from market.listings import rules

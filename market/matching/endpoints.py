@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 
-from market.core.deps import BearerToken, BureauActor, CurrentActor, SessionDep, actor_for, in_unit_of_work
+from market.auth.dependencies import BearerToken, BureauActor, CurrentActor, actor_for
+from market.core.deps import SessionDep, in_unit_of_work
 from market.core.pagination import Page, PageDep
 from market.core.types import MoneyIn
 from market.core.vocab import Maturity, TechnicalField, TransferMode

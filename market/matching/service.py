@@ -20,9 +20,9 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from market.auth.actor import Actor
 from market.core import audit, outbox
 from market.core.db import after_commit, is_sqlite, json_array_contains, session_scope, utcnow
-from market.core.deps import Actor
 from market.core.errors import InvalidState, NotFound, ValidationFailed
 from market.core.pagination import PageParams, paginate
 from market.listings.models import Achievement, Demand

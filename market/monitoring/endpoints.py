@@ -10,8 +10,10 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from market.accounts.roles import Role
+from market.auth.actor import Actor
+from market.auth.dependencies import BureauActor, require_roles
 from market.core import export
-from market.core.deps import Actor, BureauActor, SessionDep, require_roles
+from market.core.deps import SessionDep
 from market.core.errors import ValidationFailed
 from market.core.types import text
 from market.monitoring import monthly, service

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from market.auth.actor import Actor
 from market.core import audit, regions
 from market.core.db import utcnow
-from market.core.deps import Actor
 from market.core.errors import InvalidState, NotFound, ValidationFailed
 from market.core.identifiers import IdentifierError, check_region_code
 from market.monitoring import figures, rules

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from market.accounts.roles import Role
+from market.auth.actor import Actor
+from market.auth.dependencies import BureauActor, require_roles
 from market.contracts.rules import china_date, region_prefix
 from market.core import audit
 from market.core.config import get_settings
 from market.core.db import utcnow
-from market.core.deps import Actor, BureauActor, SessionDep, require_roles
+from market.core.deps import SessionDep
 from market.core.errors import NotFound, ValidationFailed
 from market.core.regions import region_name
 from market.core.types import Id, MoneyIn, text

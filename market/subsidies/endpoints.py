@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response, status
 
-from market.core.deps import BureauActor, CurrentActor, SessionDep
+from market.auth.dependencies import BureauActor, CurrentActor
+from market.core.deps import SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.subsidies import service
 from market.subsidies.calculator import REASON_MESSAGES, Period, explain

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from market.accounts.roles import Role
+from market.core.transitions import TransitionError
 from market.subsidies.models import ComputeState, RunStatus
 
 # action -> (allowed from, to)
@@ -27,13 +28,6 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
 
 # Beneficiaries see their own results only once the bureau has approved them.
 VISIBLE_TO_BENEFICIARIES = frozenset({RunStatus.approved, RunStatus.frozen})
-
-
-class TransitionError(ValueError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def next_status(action: str, status: str, compute_state: str) -> str:

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.accounts.roles import ORG_ROLES
+from market.auth.actor import Actor
 from market.contracts.models import Contract, ContractParty, ContractPayment
 from market.core import audit, export, regions
 from market.core.config import get_settings
 from market.core.db import bulk_insert, utcnow
-from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.filings.rules import level_in_force
 from market.subsidies import calculator as calc

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from market.core.deps import CurrentActor, SessionDep
+from market.auth.dependencies import CurrentActor
+from market.core.deps import SessionDep
 from market.core.types import MONEY_MAX
 from market.taxrelief import rules, service
 

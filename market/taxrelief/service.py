@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
+from market.auth.actor import Actor
 from market.contracts.models import Contract, ContractParty, ContractPayment, PartyRole
-from market.core.deps import Actor
 from market.core.errors import Forbidden, NotFound
 from market.taxrelief import rules
 

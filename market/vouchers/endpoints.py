@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from market.auth.dependencies import BureauActor, CurrentActor, OptionalActor
 from market.contracts.rules import china_date
 from market.core.db import utcnow
-from market.core.deps import BureauActor, CurrentActor, OptionalActor, SessionDep
+from market.core.deps import SessionDep
 from market.core.pagination import Page, PageDep, paginate
 from market.stats.endpoints import FormatQ, render
 from market.subsidies.service import jurisdiction

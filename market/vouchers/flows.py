@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
+from market.auth.actor import Actor
 from market.core.db import utcnow
-from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from market.vouchers import notices, rules
 from market.vouchers.models import (

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.accounts.roles import Role
+from market.accounts.service import org_names
+from market.auth.actor import Actor
 from market.core import audit
 from market.core.db import to_money, utcnow
-from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, MarketError, NotFound, ValidationFailed
 from market.vouchers import notices, rules
 from market.vouchers.models import (
@@ -525,11 +526,7 @@ def figures(session: Session, programme_id: int) -> dict[str, Any]:
         )
         .where(Voucher.programme_id == programme_id)
     ).all()
-    names = dict(
-        session.execute(
-            sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_({r[1] for r in rows} or {0}))
-        ).all()
-    )
+    names = org_names(session, {r[1] for r in rows})
 
     def blank() -> dict[str, Decimal]:
         return {"booked": NIL, "used": NIL, "redeemed": NIL}

@@ -9,6 +9,7 @@ import pytest
 
 from market.brokers import rules
 from market.brokers.rules import RuleViolation, Stint
+from market.core.transitions import TransitionError
 
 D_ = dt.date
 
@@ -97,8 +98,9 @@ def test_link_check(status, intermediary, signed, code):
 )
 def test_status_transitions(status, action, new):
     if new is None:
-        with pytest.raises(RuleViolation):
+        with pytest.raises(TransitionError) as exc:
             rules.next_status(status, action)
+        assert exc.value.code == "invalid_state"
     else:
         assert rules.next_status(status, action) == new
 

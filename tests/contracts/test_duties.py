@@ -7,11 +7,11 @@ import datetime as dt
 import sqlalchemy as sa
 
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.contracts import service
 from market.contracts.service import today
 from market.core.audit import AuditEntry
 from market.core.db import session_scope
-from market.core.deps import Actor
 from market.core.vocab import OrgKind
 from tests.contracts.payloads import contract_body
 

@@ -7,11 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.contracts import service
 from market.contracts.models import Contract, ContractParty, LedgerEntry
 from market.contracts.schemas import ContractIn
 from market.core.db import session_scope
-from market.core.deps import Actor
 from market.core.errors import ValidationFailed
 from market.core.vocab import OrgKind
 from tests.contracts.payloads import contract_body

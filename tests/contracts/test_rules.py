@@ -8,6 +8,7 @@ import pytest
 
 from market.contracts import rules
 from market.contracts.rules import ContractFacts, PartyFacts
+from market.core.transitions import TransitionError
 from tests.factories import valid_credit_code
 
 TODAY = dt.date(2026, 3, 10)
@@ -174,8 +175,9 @@ def test_registration_number_out_of_range(seq, office):
 )
 def test_transitions(status, action, expected):
     if expected is None:
-        with pytest.raises(rules.TransitionError):
+        with pytest.raises(TransitionError) as exc:
             rules.next_status(status, action)
+        assert exc.value.code == "invalid_state"
     else:
         assert rules.next_status(status, action) == expected
 

@@ -60,8 +60,11 @@ def test_auth_and_credentialed_responses_are_not_stored(client, world):
     ("env", "expected"),
     [
         ({}, 200),
-        ({"MARKET_ENVIRONMENT": "production"}, 404),
-        ({"MARKET_ENVIRONMENT": "production", "MARKET_API_DOCS": "true"}, 200),
+        ({"MARKET_ENVIRONMENT": "production", "MARKET_SECRET_KEY": "a-real-secret-0f3c"}, 404),
+        (
+            {"MARKET_ENVIRONMENT": "production", "MARKET_SECRET_KEY": "a-real-secret-0f3c", "MARKET_API_DOCS": "true"},
+            200,
+        ),
         ({"MARKET_API_DOCS": "false"}, 404),
     ],
 )

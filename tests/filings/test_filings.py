@@ -44,7 +44,9 @@ def test_an_intermediary_applies_and_bureau_staff_record_and_revoke(client, worl
         headers=world.bureau(Role.bureau_admin).headers,
     )
     assert r.status_code == 200 and (r.json()["status"], r.json()["revoked_on"]) == ("revoked", "2025-01-01")
-    assert client.post(f"{API}/{fid}/revoke", json={"reason": "x"}, headers=registrar.headers).status_code == 409
+    again_revoked = client.post(f"{API}/{fid}/revoke", json={"reason": "x"}, headers=registrar.headers)
+    assert again_revoked.status_code == 409
+    assert again_revoked.json()["error"]["code"] == "invalid_filing_transition"  # the code clients see stays
     with session_scope() as s:
         actions = s.scalars(
             sa.select(AuditEntry.action)

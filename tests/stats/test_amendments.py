@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.contracts import service
 from market.contracts.schemas import AmendmentIn
 from market.core.db import session_scope
-from market.core.deps import Actor
 from market.core.errors import ValidationFailed
 from market.core.vocab import OrgKind
 from market.stats import service as stats

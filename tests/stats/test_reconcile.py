@@ -8,10 +8,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.contracts import rules, service
 from market.contracts.schemas import AmendmentIn
 from market.core.db import session_scope
-from market.core.deps import Actor
 from market.core.vocab import IPType, OrgKind, TechnicalField
 from market.stats import rollup
 from market.stats import service as stats

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from market.accounts.roles import Role
+from market.auth.actor import Actor
 from market.cli import main as cli
 from market.contracts import service
 from market.contracts.schemas import AmendmentIn, ContractIn, PartyIn
 from market.core.db import session_scope
-from market.core.deps import Actor
 from market.core.vocab import OrgKind
 from market.stats import rollup
 from market.stats import service as stats

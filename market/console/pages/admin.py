@@ -18,11 +18,12 @@ from market.accounts import service as accounts
 from market.accounts.models import Organisation, User
 from market.accounts.roles import BUREAU_ROLES, Role
 from market.accounts.schemas import UserIn, VerificationIn
+from market.auth.actor import Actor
 from market.console.acting import form_values, parse, text
 from market.console.auth import AdminUser, BureauUser
 from market.console.menu import MenuItem
 from market.console.web import ConsoleRoute, FormErrors, attempt, redirect, render
-from market.core.deps import Actor, SessionDep
+from market.core.deps import SessionDep
 from market.core.errors import MarketError, ValidationFailed
 from market.core.vocab import TECHNICAL_FIELD_LABELS, OrgKind
 from market.filings import rules as filing_rules

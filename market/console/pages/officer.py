@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
+from market.auth.actor import Actor
 from market.calls import flows, rules, service
 from market.calls.endpoints import Now
 from market.calls.models import Bid, Call, ExpertConflict, Objection, Project, ReviewAssignment
@@ -27,7 +28,7 @@ from market.console.acting import form_values, parse, text
 from market.console.auth import OfficerUser
 from market.console.menu import MenuItem
 from market.console.web import ConsoleRoute, FormErrors, attempt, redirect, render
-from market.core.deps import Actor, SessionDep
+from market.core.deps import SessionDep
 from market.core.errors import MarketError, NotFound
 from market.core.vocab import TECHNICAL_FIELD_LABELS
 
