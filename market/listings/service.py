@@ -188,7 +188,9 @@ def list_listings(
     """Filtered, paginated listings the actor may see (public ones, plus own drafts; bureau sees all)."""
     model = _model(kind)
     stmt = sa.select(model)
-    visible = model.status.in_(rules.PUBLIC_STATES)
+    # `status = a OR status = b …` rather than `status IN (…)`: an IN list is an "expanding" parameter that
+    # SQLAlchemy re-renders into the cached statement on every execution (a tenth of a list's Python time).
+    visible = sa.or_(*(model.status == state for state in sorted(rules.PUBLIC_STATES)))
     if actor is not None and actor.is_bureau:
         visible = sa.true()
     elif actor is not None:
