@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -391,19 +391,25 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -
     import json
 
     dialect = session.get_bind().dialect
+
+    def bind(col_type: sa.types.TypeDecorator[Any]) -> Callable[[Any], Any]:
+        return lambda v: col_type.process_bind_param(v, dialect)
+
     names = list(rows[0])
     converters: list[Callable[[Any], Any] | None] = []
     for name in names:
         col_type = table.c[name].type
         if isinstance(col_type, sa.types.TypeDecorator):
-            converters.append(lambda v, t=col_type: t.process_bind_param(v, dialect))
+            converters.append(bind(col_type))
         elif isinstance(col_type, sa.JSON):
             converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
         else:
             converters.append(None)
     pairs = list(zip(names, converters, strict=True))
     columns = ", ".join(f'"{n}"' for n in names)
-    with session.connection().connection.driver_connection.cursor() as cursor:
+    driver = session.connection().connection.driver_connection
+    assert driver is not None, "a checked-out connection has its driver connection"
+    with driver.cursor() as cursor:
         with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row([row[n] if conv is None else conv(row[n]) for n, conv in pairs])
@@ -416,7 +422,7 @@ def upsert_adding(
     *,
     keys: list[str],
     add: list[str],
-    keep_greatest: list[str] = (),
+    keep_greatest: Sequence[str] = (),
 ) -> None:
     """INSERT rows; where a row with the same `keys` exists, add the `add` columns to it instead.
 
@@ -425,15 +431,15 @@ def upsert_adding(
     """
     if not rows:
         return
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt: sqlite.Insert | postgresql.Insert
     if is_sqlite(session):
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-
-        greatest = sa.func.max  # SQLite's two-argument max() is scalar
+        stmt = sqlite.insert(table).values(rows)
+        greatest: Any = sa.func.max  # SQLite's two-argument max() is scalar
     else:
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-
+        stmt = postgresql.insert(table).values(rows)
         greatest = sa.func.greatest
-    stmt = dialect_insert(table).values(rows)
     updates: dict[str, Any] = {name: table.c[name] + stmt.excluded[name] for name in add}
     updates.update({name: greatest(table.c[name], stmt.excluded[name]) for name in keep_greatest})
     session.execute(stmt.on_conflict_do_update(index_elements=[table.c[k] for k in keys], set_=updates))

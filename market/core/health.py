@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
@@ -141,15 +142,22 @@ def _index_lag() -> dict[str, Any]:
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
 
 
-def _timed(fn) -> dict[str, Any]:
+# A check's result: one component's status, or (for Redis and the worker, checked together) two.
+Status = dict[str, Any]
+Checked = Status | tuple[Status, Status]
+
+
+def _timed(fn: Callable[[], Checked]) -> Checked:
     started = time.perf_counter()
+    result: Checked
     try:
         result = fn()
     except Exception as exc:  # noqa: BLE001 - a failed check is a status, not an error
         result = {"status": "down", "detail": type(exc).__name__}
     ms = round((time.perf_counter() - started) * 1000, 1)
     if isinstance(result, tuple):
-        return tuple({**r, "latency_ms": ms} for r in result)  # type: ignore[return-value]
+        first, second = result
+        return {**first, "latency_ms": ms}, {**second, "latency_ms": ms}
     return {**result, "latency_ms": ms}
 
 
@@ -157,7 +165,7 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
     """Each component's status, checked in parallel and bounded in time (a hung dependency is "timeout");
     overall "ok" only when every checked one is ok (or not configured)."""
     wanted = set(only or COMPONENTS)
-    jobs = {
+    jobs: dict[str, Callable[[], Checked]] = {
         name: fn
         for name, fn in (("database", _database), ("meilisearch", _meilisearch), ("index_lag", _index_lag))
         if name in wanted
@@ -166,8 +174,9 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
         jobs["redis+worker"] = _redis_and_worker
     futures = {name: _pool.submit(_timed, fn) for name, fn in jobs.items()}
     deadline = time.monotonic() + _limit("MARKET_READY_TIMEOUT_SECONDS", 3)
-    components: dict[str, dict[str, Any]] = {}
+    components: dict[str, Status] = {}
     for name, future in futures.items():
+        result: Checked
         try:
             result = future.result(timeout=max(deadline - time.monotonic(), 0))
         except FuturesTimeout:
@@ -180,6 +189,8 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
             for part, status in zip(("redis", "worker"), result, strict=True):
                 if part in wanted:
                     components[part] = status
+        elif isinstance(result, tuple):  # only Redis and the worker are checked as a pair
+            raise TypeError(f"the {name} check returned two statuses")
         else:
             components[name] = result
     components = {name: components[name] for name in COMPONENTS if name in components}

@@ -1,6 +1,7 @@
 """HTTP endpoints for achievements (/achievements) and demands (/demands)."""
 
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from pydantic import BaseModel
@@ -49,15 +50,23 @@ def catalog() -> dict[str, Any]:
     }
 
 
-def _routes(kind: str, path: str, create_model: type, patch_model: type, out_model: type, label: str) -> None:
-    tags = [f"{kind}s"]
+def _routes(
+    kind: service.Kind,
+    path: str,
+    create_model: type[BaseModel],
+    patch_model: type[BaseModel],
+    out_model: type[BaseModel],
+    label: str,
+) -> None:
+    tags: list[str | Enum] = [f"{kind}s"]
+    # The models are chosen per kind at run time; to mypy a variable is not a type (hence the ignores below).
 
     # The hot paths (create, list, get) are async and do all their database work, the actor's credential
     # included, in one trip to the worker threads (`in_unit_of_work`): with SessionDep, OptionalActor and a
     # sync endpoint a request made three (a create) or two (a list) trips, each a GIL hand-off that a loaded
     # worker process queues for. Their responses are serialised once, in that trip.
-    async def create(body: Annotated[create_model, Body()], request: Request, token: BearerToken):  # type: ignore[valid-type]
-        data = body.model_dump()
+    async def create(body: Annotated[create_model, Body()], request: Request, token: BearerToken):  # type: ignore[valid-type]  # see above
+        data = cast(BaseModel, body).model_dump()
 
         def work(session: Session) -> Response:
             actor = get_actor(actor_for(session, request, token))
@@ -106,7 +115,8 @@ def _routes(kind: str, path: str, create_model: type, patch_model: type, out_mod
             actor = actor_for(session, request, token)
             items, total = service.list_listings(session, actor, kind, filters, page)
             listed = [out_model.model_validate(i) for i in items]
-            return _json(Page[out_model](items=listed, total=total, page=page.page, page_size=page.page_size))  # type: ignore[valid-type]
+            paged = Page[out_model](items=listed, total=total, page=page.page, page_size=page.page_size)  # type: ignore[valid-type]  # see above
+            return _json(paged)
 
         return await in_unit_of_work(work, write=False)
 
@@ -117,8 +127,10 @@ def _routes(kind: str, path: str, create_model: type, patch_model: type, out_mod
 
         return await in_unit_of_work(work, write=False)
 
-    def patch(listing_id: int, body: Annotated[patch_model, Body()], session: SessionDep, actor: CurrentActor):  # type: ignore[valid-type]
-        listing = service.update_listing(session, actor, kind, listing_id, body.model_dump(exclude_unset=True))
+    def patch(listing_id: int, body: Annotated[patch_model, Body()], session: SessionDep, actor: CurrentActor):  # type: ignore[valid-type]  # see above
+        listing = service.update_listing(
+            session, actor, kind, listing_id, cast(BaseModel, body).model_dump(exclude_unset=True)
+        )
         return out_model.model_validate(listing)
 
     def transition(listing_id: int, body: TransitionIn, session: SessionDep, actor: CurrentActor):
@@ -141,7 +153,7 @@ def _routes(kind: str, path: str, create_model: type, patch_model: type, out_mod
         f"/{path}",
         list_,
         methods=["GET"],
-        response_model=Page[out_model],
+        response_model=Page[out_model],  # type: ignore[valid-type]  # see above
         tags=tags,
         summary=f"List and filter {label}s (public ones, plus your own drafts)",
     )
