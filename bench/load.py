@@ -35,6 +35,7 @@ import time
 import urllib.parse
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script, bench/ comes first on sys.path and bench/search.py would shadow the `search` package.
@@ -349,7 +350,7 @@ class Supply:
     A contract is registered once: the register row gets contracts filed (status submitted) and not yet
     registered, filing more through the API first when the file rows left too few. An organisation bids once
     per call: the bid row gets (call, bidder) pairs without a bid, publishing more calls first when needed.
-    Requests still in flight when wrk stops are given a moment to commit before the next read.
+    An item is handed out once: a request still in flight when wrk stopped may commit after the next read.
     """
 
     def __init__(self, url: str, p: Prepared) -> None:
@@ -357,6 +358,12 @@ class Supply:
 
         self.p = p
         self.engine = create_db_engine(url, poolclass=sa.NullPool)
+        self.handed: set[Any] = set()
+
+    def _hand_out(self, items: list[Any], n: int) -> list[Any]:
+        fresh = [i for i in items if i not in self.handed][:n]
+        self.handed.update(fresh)
+        return fresh
 
     def close(self) -> None:
         self.engine.dispose()
@@ -364,17 +371,17 @@ class Supply:
     def filed(self, base: str, n: int) -> list[int]:
         from market.contracts.models import Contract
 
-        time.sleep(0.5)
         stmt = sa.select(Contract.id).where(Contract.status == "submitted").order_by(Contract.id)
         with self.engine.connect() as conn:
             ids = list(conn.scalars(stmt))
+        ids = [i for i in ids if i not in self.handed]
         if len(ids) < n:
             body = contract_body(int(self.p.parties["seller_org"]), int(self.p.parties["buyer_org"]))
             headers = {"Authorization": f"Bearer {self.p.parties['seller']}"}
             with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
                 for _ in range(n - len(ids)):
                     ids.append(c.post("/api/v1/contracts", json=body).raise_for_status().json()["id"])
-        return ids[:n]
+        return self._hand_out(ids, n)
 
     def bid_pairs(self, base: str, n: int) -> list[tuple[int, str]]:
         """(call id, bidder token) pairs with no bid yet, call by call (many bidders on one call at a time)."""
@@ -382,7 +389,6 @@ class Supply:
 
         from market.calls.models import Bid, Call
 
-        time.sleep(0.5)
         while True:
             with self.engine.connect() as conn:
                 calls = list(
@@ -390,8 +396,9 @@ class Supply:
                 )
                 taken = {(c, o) for c, o in conn.execute(sa.select(Bid.call_id, Bid.lead_org_id))}
             pairs = [(c, t) for c in calls for org, t in self.p.bidders if (c, org) not in taken]
+            pairs = [pair for pair in pairs if pair not in self.handed]
             if len(pairs) >= n:
-                return pairs[:n]
+                return self._hand_out(pairs, n)
             deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=6)).replace(microsecond=0)
             for _ in range((n - len(pairs)) // len(self.p.bidders) + 1):
                 publish_call(base, self.p.officer_token, self.p.firm_id, deadline)
