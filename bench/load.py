@@ -28,6 +28,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -247,6 +248,19 @@ def to_row(db: str, workers: int, endpoint: str, connections: int, w: dict) -> R
         w["p99"] / 1000,
         w["bad"],
     )
+
+
+def median_row(runs: list[Row]) -> Row:
+    """One row for repeated runs: the median req/s and percentiles, all requests and bad answers, the last load."""
+    if len(runs) == 1:
+        return runs[0]
+    row = Row(**{**asdict(runs[-1]), "requests": sum(r.requests for r in runs), "bad": sum(r.bad for r in runs)})
+    row.seconds = sum(r.seconds for r in runs)
+    row.rps = statistics.median(r.rps for r in runs)
+    row.p50_ms = statistics.median(r.p50_ms for r in runs)
+    row.p90_ms = statistics.median(r.p90_ms for r in runs)
+    row.p99_ms = statistics.median(r.p99_ms for r in runs)
+    return row
 
 
 @dataclass
@@ -500,20 +514,23 @@ def bench_database(db: str, args: argparse.Namespace, meili, workdir: Path) -> l
                         if not raw or code == servers[-1][0]:
                             run_wrk(meili.url if raw else base, script, 1, 1, workdir)
                     for c in args.connections:
-                        for code, _, base in servers:  # side by side: each row on each tree, back to back
-                            script, raw = script_for(endpoint, base, c, args.duration, rates)
-                            if raw and code != servers[-1][0]:
-                                continue  # Meilisearch is the same for both
-                            w = run_wrk(meili.url if raw else base, script, c, args.duration, workdir)
-                            row = to_row(db, workers, endpoint, c, w)
-                            row.code = code
-                            row.load = os.getloadavg()[0]
-                            rates[endpoint] = max(rates.get(endpoint, 0.0), row.rps)
-                            rows.append(row)
-                            shown = [*row.cells()[:-3], f"load {row.load:.1f}"]
-                            print("  " + "  ".join(shown) + (f"  bad={row.bad}" if row.bad else ""), flush=True)
-                            if w["bad_sample"]:
-                                print(f"    first bad answer: {w['bad_sample']}", flush=True)
+                        runs: dict[str, list[Row]] = {}
+                        for _ in range(args.repeat):  # the trees alternate: A B A B …, so both see each minute
+                            for code, _, base in servers:  # side by side: each row on each tree, back to back
+                                script, raw = script_for(endpoint, base, c, args.duration, rates)
+                                if raw and code != servers[-1][0]:
+                                    continue  # Meilisearch is the same for both
+                                w = run_wrk(meili.url if raw else base, script, c, args.duration, workdir)
+                                row = to_row(db, workers, endpoint, c, w)
+                                row.code = code
+                                row.load = os.getloadavg()[0]
+                                rates[endpoint] = max(rates.get(endpoint, 0.0), row.rps)
+                                runs.setdefault(code, []).append(row)
+                                shown = [*row.cells()[:-3], f"load {row.load:.1f}"]
+                                print("  " + "  ".join(shown) + (f"  bad={row.bad}" if row.bad else ""), flush=True)
+                                if w["bad_sample"]:
+                                    print(f"    first bad answer: {w['bad_sample']}", flush=True)
+                        rows += [median_row(repeated) for repeated in runs.values()]
             finally:
                 for _, proc, _ in servers:
                     stop_server(proc)
@@ -534,7 +551,7 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     load = os.getloadavg()
     print(
         f"cores: {os.cpu_count()}  python {platform.python_version()}  wrk threads: min(conns, 2)  "
-        f"{args.duration:.0f}s per row  demo listings: {args.demo_listings}  load average at end: "
+        f"{args.duration:.0f}s per row × {args.repeat} (medians)  demo listings: {args.demo_listings}  load average at end: "
         f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
     print("| " + " | ".join(HEADER) + " |")
@@ -556,6 +573,9 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts, comma-separated")
     parser.add_argument("--connections", default="1,8,32", help="wrk connection counts, comma-separated")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per row")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each row N times, the trees alternating; report the medians"
+    )
     parser.add_argument("--only", default=",".join(ENDPOINTS), help=f"endpoints: {', '.join(ENDPOINTS)}")
     parser.add_argument("--demo-listings", type=int, default=320, help="demo listings loaded and indexed first")
     parser.add_argument("--json", action="store_true", help="also print the rows as JSON")
