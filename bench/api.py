@@ -15,10 +15,8 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,16 +25,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-BENCH_SECRET_KEY = secrets.token_urlsafe(32)
-# Settings are read once per process: give the bootstrap the same key the server gets.
-os.environ.setdefault("MARKET_SECRET_KEY", BENCH_SECRET_KEY)
-
-from market.embedded import free_port, start_postgres  # noqa: E402
+# bench/harness.py: schema, users, payloads and the uvicorn subprocess, shared with bench/load.py and others.
+from bench.harness import (  # noqa: E402
+    LIST_FILTERS,
+    bootstrap,
+    create_pg_database,
+    migrate,
+    payloads,
+    server_env,
+    start_server,
+    stop_server,
+)
+from market.embedded import start_postgres  # noqa: E402
 
 
 @dataclass
@@ -68,122 +72,6 @@ class Result:
             f"{statistics.median(lat) * 1000:.1f}",
             f"{p95 * 1000:.1f}",
         ]
-
-
-def migrate(url: str, revision: str = "head") -> None:
-    from market.core.db import create_db_engine
-    from market.core.migrations import upgrade
-
-    engine = create_db_engine(url, poolclass=sa.NullPool)
-    upgrade(engine, revision)
-    engine.dispose()
-
-
-def bootstrap(url: str, demo_listings: int) -> str:
-    """Bureau admin, one verified enterprise with an admin and a bearer token, and the demo data."""
-    from market.accounts import service as accounts
-    from market.accounts.roles import Role
-    from market.core.db import create_db_engine, session_scope, set_engine
-    from market.core.identifiers import credit_code_check_char
-    from market.demo import load_demo
-
-    engine = create_db_engine(url)
-    set_engine(engine)
-    with session_scope() as s:
-        bureau = accounts.create_bureau_admin(
-            s, username="bench-bureau", password=secrets.token_urlsafe(16), display_name="科技局管理员"
-        )
-        first17 = "91330212" + "MA2H7Q8K3"
-        org, admin = accounts.register_organisation(
-            s,
-            org_fields={
-                "name": "宁波基准测试科技有限公司",
-                "kind": "enterprise",
-                "entity_type_code": "150",
-                "credit_code": first17 + credit_code_check_char(first17),
-                "region_code": "330212",
-            },
-            admin_username="bench-firm",
-            admin_password=secrets.token_urlsafe(16),
-            admin_display_name="测试管理员",
-        )
-        accounts.set_verification(s, org, accounts.actor_for_user(s, bureau), verified=True, reason=None)
-        assert admin.role == Role.org_admin
-        _, token = accounts.issue_credential(s, admin, kind="token")
-        if demo_listings:
-            load_demo(s, listings=demo_listings)
-    engine.dispose()
-    return token
-
-
-def start_server(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "market.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited ({proc.returncode}); see {log}:\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError(f"uvicorn did not answer on {base} within 60s")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def payloads(n: int) -> list[dict]:
-    """Realistic achievement bodies (the demo generator's), as JSON the API accepts."""
-    from market.demo.generator import demo_listings
-    from market.demo.orgs import demo_orgs
-
-    specs = [s for s in demo_listings(demo_orgs(), count=min(500, max(n, 10)), seed=7) if s.kind == "achievement"]
-    bodies = []
-    for spec in specs:
-        body = dict(spec.data, region_code="330212")
-        body["asking_price"] = str(body["asking_price"])
-        bodies.append(body)
-    return bodies
-
-
-# Filter combinations that each match a handful of the demo listings (a page, not an empty result).
-LIST_FILTERS = tuple(
-    {"technical_field": field, "maturity": maturity, "region_code": region, "min_price": lo, "max_price": hi}
-    for field, maturity, region, lo, hi in (
-        ("environmental", "pilot", "330000", "100000", "5000000"),
-        ("aerospace", "small_batch", "330000", "100000", "8000000"),
-        ("new_energy", "pilot_small", "330000", "50000", "3000000"),
-        ("agriculture", "pilot", "330200", "0", "5000000"),
-        ("new_materials", "pilot", "330000", "100000", "5000000"),
-    )
-)
 
 
 def drive(db: str, operation: str, clients: int, max_requests: int, duration: float, make_request) -> Result:
@@ -227,27 +115,12 @@ def drive(db: str, operation: str, clients: int, max_requests: int, duration: fl
 def bench_database(db: str, args: argparse.Namespace, workdir: Path) -> list[Result]:
     data_dir = workdir / db
     data_dir.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKET_")}
-    env.update(
-        MARKET_DATA_DIR=str(data_dir),
-        MARKET_SECRET_KEY=os.environ["MARKET_SECRET_KEY"],
-        MARKET_ENVIRONMENT="bench",
-        PYTHONPATH=str(ROOT),
-    )
+    env = server_env(data_dir)
     pg = None
     try:
         if db == "postgresql":
             pg = start_postgres(data_dir / "pg")
-            admin = sa.create_engine(
-                pg.url.replace("postgresql://", "postgresql+psycopg://", 1),
-                isolation_level="AUTOCOMMIT",
-                poolclass=sa.NullPool,
-            )
-            with admin.connect() as conn:
-                conn.exec_driver_sql("CREATE DATABASE market_bench")
-            admin.dispose()
-            url = sa.engine.make_url(pg.url.replace("postgresql://", "postgresql+psycopg://", 1))
-            url = url.set(database="market_bench").render_as_string(hide_password=False)
+            url = create_pg_database(pg.url, "market_bench")
             env["MARKET_DATABASE_URL"] = url
         else:
             url = f"sqlite:///{data_dir / 'market.sqlite3'}"  # the embedded default's file under MARKET_DATA_DIR

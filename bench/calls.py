@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
-from bench.api import migrate, start_server  # noqa: E402  (bench/api.py: uvicorn helpers)
+from bench.harness import create_pg_database, migrate, server_env, start_server  # noqa: E402
 from market.embedded import start_postgres  # noqa: E402
 
 FIELD = "new_energy"
@@ -194,16 +194,7 @@ def main() -> int:
     pg = start_postgres(work / "pg" / "data")
     proc = None
     try:
-        admin = sa.create_engine(
-            pg.url.replace("postgresql://", "postgresql+psycopg://", 1),
-            isolation_level="AUTOCOMMIT",
-            poolclass=sa.NullPool,
-        )
-        with admin.connect() as conn:
-            conn.exec_driver_sql("CREATE DATABASE market_bench")
-        admin.dispose()
-        url = sa.engine.make_url(pg.url.replace("postgresql://", "postgresql+psycopg://", 1))
-        url = url.set(database="market_bench").render_as_string(hide_password=False)
+        url = create_pg_database(pg.url, "market_bench")
         migrate(url)
         engine = create_db_engine(url)
         set_engine(engine)
@@ -211,14 +202,7 @@ def main() -> int:
         officer_token, tokens, firm_id = seed(args.bids + args.late)
         print(f"seeded {len(tokens)} bidder organisations in {time.perf_counter() - t:.1f}s")
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MARKET_")}
-        env.update(
-            MARKET_DATABASE_URL=url,
-            MARKET_SECRET_KEY=os.environ["MARKET_SECRET_KEY"],
-            MARKET_DATA_DIR=str(work / "data"),
-            MARKET_ENVIRONMENT="bench",
-            PYTHONPATH=str(ROOT),
-        )
+        env = server_env(work / "data", database_url=url)
         proc, base = start_server(env, args.workers, work / "uvicorn.log")
         deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=args.window)).replace(microsecond=0)
         call_id = publish_call(base, officer_token, firm_id, deadline)

@@ -36,7 +36,8 @@ os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
 from gen_contracts import generate  # noqa: E402
 
-from bench.api import migrate, start_server, stop_server  # noqa: E402  (bench/api.py: schema + uvicorn helpers)
+from bench.harness import contract_body, migrate, start_server, stop_server  # noqa: E402  (schema + uvicorn helpers)
+from bench.harness import contract_parties as bootstrap  # noqa: E402
 from market.embedded import start_postgres  # noqa: E402
 
 FIGS = "sum(sign), sum(total_amount), sum(technical_transaction_amount)"
@@ -109,63 +110,6 @@ CASES: dict[str, tuple[str, dict, str]] = {
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * q))] * 1000
-
-
-def bootstrap(url: str) -> dict[str, str]:
-    """A registrar, a verified seller (university) with a token, and a buyer organisation (new ones each run,
-    so a kept database can be benchmarked again)."""
-    from market.accounts import service as accounts
-    from market.accounts.models import Organisation
-    from market.accounts.roles import Role
-    from market.core.db import create_db_engine, session_scope, set_engine
-    from market.core.identifiers import CREDIT_CODE_ALPHABET, credit_code_check_char
-
-    engine = create_db_engine(url)
-    set_engine(engine)
-    with session_scope() as s:
-        bureau = accounts.ensure_bureau(s, name="科技局", region_code="330200", credit_code=None)
-        tag = "".join(secrets.choice(CREDIT_CODE_ALPHABET) for _ in range(4))
-        registrar = accounts.create_user(
-            s,
-            org=bureau,
-            username=f"bench-registrar-{tag}",
-            password=secrets.token_urlsafe(16),
-            display_name="登记员",
-            role=Role.registrar,
-        )
-        orgs = {}
-        for key, kind, etype, region, body in (
-            ("seller", "university", "022", "330205", "BENCH"),
-            ("buyer", "enterprise", "150", "330212", "BENCF"),
-        ):
-            first17 = "91" + region + body + tag
-            org = Organisation(
-                name=f"bench {key}",
-                kind=kind,
-                credit_code=first17 + credit_code_check_char(first17),
-                entity_type_code=etype,
-                region_code=region,
-                verification_status="verified",
-            )
-            s.add(org)
-            s.flush()
-            orgs[key] = org
-        seller_admin = accounts.create_user(
-            s,
-            org=orgs["seller"],
-            username=f"bench-seller-{tag}",
-            password=secrets.token_urlsafe(16),
-            display_name="卖方",
-            role=Role.org_admin,
-        )
-        tokens = {
-            "registrar": accounts.issue_credential(s, registrar, kind="token")[1],
-            "seller": accounts.issue_credential(s, seller_admin, kind="token")[1],
-            "seller_org": str(orgs["seller"].id),
-            "buyer_org": str(orgs["buyer"].id),
-        }
-    engine.dispose()
-    return tokens
 
 
 def time_api(client: httpx.Client, path: str, params: dict, reps: int) -> tuple[list[float], int]:
@@ -271,25 +215,7 @@ def reused(url: str) -> dict:
 
 
 def registration_throughput(base: str, tokens: dict[str, str], total: int, clients: int) -> tuple[float, int]:
-    today = dt.date.today()
-    body = {
-        "project_name": "基准测试专利转让",
-        "contract_type": "transfer",
-        "subtype": "patent_right",
-        "signing_date": (today - dt.timedelta(days=3)).isoformat(),
-        "valid_from": today.isoformat(),
-        "valid_until": (today + dt.timedelta(days=365)).isoformat(),
-        "total_amount": "500000.00",
-        "deductions": [{"kind": "equipment", "amount": "50000.00"}],
-        "payment_method": "lump_sum",
-        "ip_type": "invention_patent",
-        "technical_field": "new_materials",
-        "plan_source": "unplanned",
-        "parties": [
-            {"role": "seller", "org_id": int(tokens["seller_org"])},
-            {"role": "buyer", "org_id": int(tokens["buyer_org"])},
-        ],
-    }
+    body = contract_body(int(tokens["seller_org"]), int(tokens["buyer_org"]))
     seller_h = {"Authorization": f"Bearer {tokens['seller']}"}
     registrar_h = {"Authorization": f"Bearer {tokens['registrar']}"}
     counter = iter(range(total))

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import create_pg_database, migrate  # noqa: E402
 from market.core.identifiers import make_credit_code
 
 NINGBO = ["330201", "330203", "330205", "330206", "330211", "330212", "330213", "330225", "330226", "330281"]
@@ -47,15 +48,6 @@ def credit_code(n: int, region: str) -> str:
 
 def region(rnd: random.Random) -> str:
     return rnd.choice(NINGBO) if rnd.random() < 0.75 else rnd.choice(ELSEWHERE)
-
-
-def migrate(url: str, revision: str = "head") -> None:
-    from market.core.db import create_db_engine
-    from market.core.migrations import upgrade
-
-    engine = create_db_engine(url, poolclass=sa.NullPool)
-    upgrade(engine, revision)
-    engine.dispose()
 
 
 def generate(url: str, n_contracts: int, n_beneficiaries: int, year: int, seed: int) -> dict:
@@ -399,13 +391,7 @@ def main() -> int:
 
         tmp = Path(tempfile.mkdtemp(prefix="market-bench-subsidies-"))
         server = start_postgres(tmp / "pg" / "data")
-        admin = sa.create_engine(
-            server.url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.exec_driver_sql("CREATE DATABASE subsidy_bench")
-        url = admin.url.set(database="subsidy_bench").render_as_string(hide_password=False)
-        admin.dispose()
+        url = create_pg_database(server.url, "subsidy_bench")
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     try:
         migrate(url, args.revision)

@@ -16,6 +16,8 @@ flushes and DML raise `ReadOnlyUnitOfWork`, and the database refuses raw writes 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
@@ -156,6 +158,8 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        writers = _WriterQueue(engine.dialect)
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: sa.Connection) -> None:
             read_only = _is_read_only(conn)
@@ -165,16 +169,25 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
                 info["query_only"] = read_only
             # Readers: deferred, on a WAL snapshot, waiting for nobody. Writers: one at a time, the
             # lock taken up front, so no two read-then-write transactions deadlock upgrading it.
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            if read_only:
+                conn.exec_driver_sql("BEGIN")
+                return
+            writers.enter(conn.connection)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.leave(conn.connection)
+                raise
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
         # Kept open: 20 (10 made every request beyond the tenth open and close a server connection); at most
         # 30 per process as before, so two API workers and the Celery worker stay under max_connections=100.
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 10)
     engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
 
     @event.listens_for(engine, "begin")
     def _pg_begin(conn: sa.Connection) -> None:
@@ -183,6 +196,77 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     return engine
+
+
+class _WriterQueue:
+    """This process's SQLite writers wait their turn on a lock, not in SQLite's busy handler.
+
+    The busy handler polls: a writer that finds the database locked sleeps 1, 2, 5, 10 … up to 100 ms between
+    tries, so under a few concurrent writers one in ten waited hundreds of milliseconds for a lock that had
+    been free most of that time (bench/load.py: create p99 above 1 s at 8 connections). Here a writer waits
+    on a lock held from its `BEGIN IMMEDIATE` to the end of its COMMIT or ROLLBACK (wrapped around the
+    dialect's own, so every path out of a transaction, pool resets included, hands the turn on) and is woken
+    the moment it is free. Other processes (a second uvicorn worker, Celery) still meet in the busy handler.
+    After the busy timeout a writer stops waiting here and tries `BEGIN IMMEDIATE` anyway, as before.
+    """
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self._lock = threading.Lock()
+        self._holder: Any = None
+        self._timeout = 30.0
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(dbapi_connection: Any) -> None:
+            try:
+                commit(dbapi_connection)
+            finally:
+                self.leave(dbapi_connection)
+
+        def do_rollback(dbapi_connection: Any) -> None:
+            try:
+                rollback(dbapi_connection)
+            finally:
+                self.leave(dbapi_connection)
+
+        dialect.do_commit = do_commit  # type: ignore[method-assign]  # this engine's dialect instance only
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    @staticmethod
+    def _raw(connection: Any) -> Any:
+        # The dialect is handed the pool's proxy or the driver's connection, depending on the path.
+        return getattr(connection, "dbapi_connection", connection)
+
+    def enter(self, connection: Any) -> None:
+        if self._lock.acquire(timeout=self._timeout):
+            self._holder = self._raw(connection)
+
+    def leave(self, connection: Any) -> None:
+        if self._holder is not None and self._holder is self._raw(connection):
+            self._holder = None
+            self._lock.release()
+
+
+# A pooled PostgreSQL connection is pinged before it is handed out only when it sat idle this long. A
+# connection used a moment ago is alive; `pool_pre_ping` pinged before every checkout, a round trip to the
+# server per request (a PostgreSQL restart is noticed the same way, on each connection's next use after it).
+PING_WHEN_IDLE_FOR = 2.0  # seconds
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_WHEN_IDLE_FOR:
+            return  # just opened, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as err:
+            # The pool drops this connection and hands out a new one (up to three attempts).
+            raise sa.exc.DisconnectionError(f"pooled connection failed its ping: {err}") from err
 
 
 _engine: Engine | None = None
@@ -327,6 +411,7 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -
     import json
 
     dialect = session.get_bind().dialect
+
     names = list(rows[0])
     converters: list[Callable[[Any], Any] | None] = []
     for name in names:

@@ -151,21 +151,22 @@ def _index_lag() -> dict[str, Any]:
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
 
 
-# A check's result: one component's status, or (redis, worker) from the one Redis round trip.
+# A check's result: one component's status, or (for Redis and the worker, checked together) two.
 Status = dict[str, Any]
-Outcome = Status | tuple[Status, Status]
+Checked = Status | tuple[Status, Status]
 
 
-def _timed(fn: Callable[[], Outcome]) -> Outcome:
+def _timed(fn: Callable[[], Checked]) -> Checked:
     started = time.perf_counter()
+    result: Checked
     try:
         result = fn()
     except Exception as exc:  # noqa: BLE001 - a failed check is a status, not an error
         result = {"status": "down", "detail": type(exc).__name__}
     ms = round((time.perf_counter() - started) * 1000, 1)
     if isinstance(result, tuple):
-        redis, worker = result
-        return {**redis, "latency_ms": ms}, {**worker, "latency_ms": ms}
+        first, second = result
+        return {**first, "latency_ms": ms}, {**second, "latency_ms": ms}
     return {**result, "latency_ms": ms}
 
 
@@ -173,7 +174,7 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
     """Each component's status, checked in parallel and bounded in time (a hung dependency is "timeout");
     overall "ok" only when every checked one is ok (or not configured)."""
     wanted = set(only or COMPONENTS)
-    jobs: dict[str, Callable[[], Outcome]] = {
+    jobs: dict[str, Callable[[], Checked]] = {
         name: fn
         for name, fn in (("database", _database), ("meilisearch", _meilisearch), ("index_lag", _index_lag))
         if name in wanted
@@ -182,9 +183,9 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
         jobs["redis+worker"] = _redis_and_worker
     futures = {name: _pool.submit(_timed, fn) for name, fn in jobs.items()}
     deadline = time.monotonic() + _limit("MARKET_READY_TIMEOUT_SECONDS", 3)
-    components: dict[str, dict[str, Any]] = {}
+    components: dict[str, Status] = {}
     for name, future in futures.items():
-        result: Outcome
+        result: Checked
         try:
             result = future.result(timeout=max(deadline - time.monotonic(), 0))
         except FuturesTimeout:
@@ -197,7 +198,9 @@ def check(only: set[str] | None = None) -> dict[str, Any]:
             for part, status in zip(("redis", "worker"), result, strict=True):
                 if part in wanted:
                     components[part] = status
-        elif isinstance(result, dict):
+        elif isinstance(result, tuple):  # only Redis and the worker are checked as a pair
+            raise TypeError(f"the {name} check returned two statuses")
+        else:
             components[name] = result
     components = {name: components[name] for name in COMPONENTS if name in components}
     ok = all(c["status"] in ("ok", "not_configured") for c in components.values())

@@ -189,14 +189,20 @@ class RequestMiddleware:
             method = scope.get("method", "")
             if route != "/metrics":
                 REQUEST_LATENCY.labels(method, route, str(status)).observe(elapsed)
-            access_log.info(
-                "%s %s %s %.1fms",
-                method,
-                route,
-                status,
-                elapsed * 1000,
-                extra={"method": method, "route": route, "status": status, "duration_ms": round(elapsed * 1000, 2)},
-            )
+            if access_log.isEnabledFor(logging.INFO):  # most deployments log warnings only: skip building the line
+                access_log.info(
+                    "%s %s %s %.1fms",
+                    method,
+                    route,
+                    status,
+                    elapsed * 1000,
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
 
 

@@ -27,7 +27,8 @@ def _parse_price(value: Any) -> Decimal | str | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise IdentifierError("invalid_amount", f"'{value}' is neither an amount in yuan nor 面议") from None
-    if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2 or amount > Decimal("1e13"):
+    exponent = amount.as_tuple().exponent  # an int for every finite amount ('n', 'N', 'F': NaN, sNaN, infinity)
+    if not isinstance(exponent, int) or amount < 0 or exponent < -2 or amount > Decimal("1e13"):
         raise IdentifierError("invalid_amount", "amount must be non-negative yuan with at most 2 decimals")
     return amount.quantize(Decimal("0.01"))
 
@@ -52,7 +53,7 @@ def _check_region(value: str) -> str:
 class _ListingBase(BaseModel):
     title: Text = Field(min_length=4, max_length=200)
     technical_field: TechnicalField = Field(description="技术领域")
-    keywords: list[text(40, min_length=1)] = Field(default_factory=list, max_length=20)
+    keywords: list[text(40, min_length=1)] = Field(default_factory=list, max_length=20)  # type: ignore[valid-type]  # text() builds its Annotated type at run time
     region_code: str = Field(description="行政区划代码 (GB/T 2260)")
 
     _region = field_validator("region_code")(lambda cls, v: _check_region(v))
@@ -68,7 +69,7 @@ class AchievementIn(_ListingBase):
     patent_numbers: list[str] = Field(default_factory=list, description="CNIPA numbers, e.g. ZL201710601862.3")
     transfer_modes: list[TransferMode] = Field(min_length=1, description="转化方式")
     asking_price: PriceOrNegotiable
-    inventors: list[text(100)] = Field(default_factory=list, max_length=100)
+    inventors: list[text(100)] = Field(default_factory=list, max_length=100)  # type: ignore[valid-type]  # as keywords
     recognitions: list[Literal["domestic_first", "first_set"]] = Field(
         default_factory=list, description="国内首创 / 首台套"
     )
