@@ -107,11 +107,6 @@ LARGE_CONTRACT_THRESHOLD = Decimal("5000000")  # 技术交易额 ≥ this: 30 wo
 NORMAL_DECISION_DAYS = 15
 LONG_DECISION_DAYS = 30
 DEFAULT_NUMBER_TEMPLATE = "{year:04d}{office:0>6}{seq:06d}"
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # no DST in China; registration dates are local dates
-
-
-def china_date(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(CHINA_TZ).date()
 
 
 # --- validation ---------------------------------------------------------------------------------

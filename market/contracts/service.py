@@ -45,7 +45,7 @@ FILER_ROLES = frozenset({Role.org_admin, Role.member})
 
 
 def today() -> dt.date:
-    return rules.china_date(utcnow())
+    return workdays.china_date(utcnow())
 
 
 def _calendar() -> tuple[frozenset[dt.date], frozenset[dt.date]]:
@@ -360,7 +360,7 @@ def _submit(session: Session, actor: Actor, contract: Contract) -> None:
     contract.submitted_at = now
     holidays, extra = _calendar()
     contract.decision_deadline = rules.decision_deadline(
-        rules.china_date(now), contract.technical_transaction_amount, contract.disputed, holidays, extra
+        workdays.china_date(now), contract.technical_transaction_amount, contract.disputed, holidays, extra
     )
     contract.correction_items = None
     session.flush()

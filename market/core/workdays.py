@@ -27,6 +27,14 @@ from pathlib import Path
 from chinese_calendar import constants
 
 LIST = Path(__file__).parent / "data" / "holidays.csv"
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # no DST in China; registration dates are local dates
+
+
+def china_date(moment: dt.datetime) -> dt.date:
+    """The calendar date in China at `moment` (deadlines, registration dates and periods are local dates)."""
+    return moment.astimezone(CHINA_TZ).date()
+
+
 KINDS = ("holiday", "working_day")
 log = logging.getLogger(__name__)
 
@@ -103,7 +111,6 @@ def calendar(
     """The official calendar with the environment's dates laid over it (a warning, once a day, on a gap)."""
     holidays, working = official()
     if today is None:
-        from market.contracts.rules import china_date
         from market.core.db import utcnow
 
         today = china_date(utcnow())

@@ -23,7 +23,7 @@ from market.filings.schemas import ApplicationIn, RecordIn, RevokeIn
 
 
 def _today() -> dt.date:
-    from market.contracts.rules import china_date
+    from market.core.workdays import china_date
 
     return china_date(utcnow())
 

@@ -133,7 +133,7 @@ def _brokers(session: Session, prefix: str, start: dt.date, end: dt.date) -> Fig
 
 
 def _evaluations(session: Session, prefix: str, start: dt.date, end: dt.date) -> Figure:
-    from market.contracts.rules import CHINA_TZ
+    from market.core.workdays import CHINA_TZ
 
     lo = dt.datetime.combine(start, dt.time(), CHINA_TZ)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), CHINA_TZ)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from market.accounts.roles import Role
 from market.auth.actor import Actor
 from market.auth.dependencies import BureauActor, require_roles
-from market.contracts.rules import china_date, region_prefix
+from market.contracts.rules import region_prefix
 from market.core import audit
 from market.core.config import get_settings
 from market.core.db import utcnow
@@ -21,6 +21,7 @@ from market.core.deps import SessionDep
 from market.core.errors import NotFound, ValidationFailed
 from market.core.regions import region_name
 from market.core.types import Id, MoneyIn, text
+from market.core.workdays import china_date
 from market.stats import export, service, targets
 from market.stats.models import MonthlyReport
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.contracts import rules
-from market.core import regions
+from market.core import regions, workdays
 from market.core.config import get_settings
 from market.core.db import to_money, utcnow
 from market.core.errors import ValidationFailed
@@ -523,7 +523,7 @@ def set_target(
 def progress(session: Session, year: int, region: str | None = None, as_of: dt.date | None = None) -> Table:
     """Figures so far this year against the bureau's target; the basis is 技术输出 (sellers in the region)."""
     prefix = rules.region_prefix(region or get_settings().region_code)
-    as_of = as_of or rules.china_date(utcnow())
+    as_of = as_of or workdays.china_date(utcnow())
     end = min(as_of, dt.date(year, 12, 31))
     target = session.scalar(sa.select(StatsTarget).where(StatsTarget.year == year, StatsTarget.region_prefix == prefix))
     done = totals(session, dt.date(year, 1, 1), end, seller_region=prefix)

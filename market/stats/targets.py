@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.auth.actor import Actor
-from market.contracts.rules import china_date
 from market.core import audit, regions
 from market.core.db import to_money, utcnow
 from market.core.errors import NotFound, ValidationFailed
+from market.core.workdays import china_date
 from market.stats import rules
 from market.stats.models import Denominator, PeriodTarget
 from market.stats.service import totals

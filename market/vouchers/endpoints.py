@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from market.auth.dependencies import BureauActor, CurrentActor, OptionalActor
-from market.contracts.rules import china_date
 from market.core.db import utcnow
 from market.core.deps import SessionDep
 from market.core.pagination import Page, PageDep, paginate
+from market.core.workdays import china_date
 from market.stats.endpoints import FormatQ, render
 from market.subsidies.service import jurisdiction
 from market.vouchers import flows, service

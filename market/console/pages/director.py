@@ -19,12 +19,12 @@ from market.accounts.roles import BUREAU_ROLES
 from market.console import auth
 from market.console.menu import MenuItem
 from market.console.web import ConsoleRoute, render
-from market.contracts.rules import china_date
 from market.core.config import get_settings
 from market.core.db import utcnow
 from market.core.deps import SessionDep
 from market.core.errors import NotFound, ValidationFailed
 from market.core.regions import region_name
+from market.core.workdays import china_date
 from market.stats import export, service
 from market.stats.service import Table
 
