@@ -121,7 +121,7 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
     from market.embedded import free_port, start_meilisearch
     from market.listings.models import Achievement, Demand
     from market.matching import indexing, listings, match, synonyms
-    from search import embeddings, indexer, query, runtime, vectors
+    from search import embeddings, query, runtime, vectors, writer
     from search.client import MeiliClient
     from search.settings import index_uid, settings_for
     from search.synonyms import shipped_groups
@@ -199,7 +199,7 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
                 sample_ids = s.scalars(sa.select(Achievement.id).limit(embed_sample)).all()
                 sample = [
                     vectors.embedding_text(d)
-                    for d in indexer.load_documents(s, "achievement", set(sample_ids), extractor).values()
+                    for d in indexing.load_documents(s, "achievement", set(sample_ids), extractor).values()
                     if d
                 ]
             started = time.perf_counter()
@@ -266,11 +266,11 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
         with session_scope() as s:
             extractor = synonyms.current_extractor(s)
             docs = {
-                k: [d for d in indexer.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
+                k: [d for d in indexing.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
                 for k, m in (("achievement", Achievement), ("demand", Demand))
             }
         bulk_uid = index_uid("achievement", "_bulk")
-        indexer.ensure_index(client, bulk_uid)
+        writer.ensure_index(client, bulk_uid)
         client.wait_task(client.update_settings(bulk_uid, settings_for("achievement")), timeout=600)
         flat = docs["achievement"] + [{**d, "id": d["id"] + 10**9} for d in docs["demand"]]
         started = time.perf_counter()

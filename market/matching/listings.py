@@ -13,11 +13,12 @@ from market.core.errors import NotFound
 from market.listings.models import Achievement, Demand
 from search import documents
 from search.scoring import Facts
+from search.sources import AchievementData, DemandData, ListingData
 from search.terms import TermExtractor
 
 OTHER_SIDE = {"demand": "achievement", "achievement": "demand"}
 ENDED_STATES = frozenset({"closed", "withdrawn"})
-MODELS = {"achievement": Achievement, "demand": Demand}
+MODELS: dict[str, type[Achievement] | type[Demand]] = {"achievement": Achievement, "demand": Demand}
 # A listing as matching reads it: the ORM object, or its columns as a Row (documents read attributes only).
 Listing = Achievement | Demand | sa.Row[Any]
 
@@ -68,9 +69,20 @@ def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts:
     )
 
 
-def document_of(kind: str, listing: Listing, extractor: TermExtractor) -> dict[str, Any]:
-    project = documents.achievement_document if kind == "achievement" else documents.demand_document
-    return project(listing, "", extractor)
+def document_of(
+    kind: str, listing: Listing | ListingData, extractor: TermExtractor, org_name: str = ""
+) -> dict[str, Any]:
+    """A listing's search document: search builds it from plain data (search/sources.py), never from the ORM."""
+    if kind == "achievement":
+        return documents.achievement_document(AchievementData.of(listing), org_name, extractor)
+    return documents.demand_document(DemandData.of(listing), org_name, extractor)
+
+
+def load_listing(session: Session, kind: str | None, listing_id: int | None) -> Achievement | Demand | None:
+    """The achievement or demand by id (None for another kind, or one that is gone)."""
+    if listing_id is None or kind not in MODELS:
+        return None
+    return session.get(Achievement, listing_id) if kind == "achievement" else session.get(Demand, listing_id)
 
 
 def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Listing:

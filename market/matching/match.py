@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from market.matching import embedding
 from market.matching.listings import OTHER_SIDE, Listing, document_of, facts_of, present
 from market.matching.searching import query_vector
 from market.matching.synonyms import current_extractor
@@ -116,8 +117,10 @@ def match_document(
         text_of = {i: entry[1] for i, entry in found.items()}
         ranked = sorted(found, key=lambda i: (-found[i][2], i))
     else:
-        lexical = {i: entry[1] for i, entry in found.items()} if mode == "hybrid" else {}
-        text_of = fuse_ranks(lexical, similarity, weights=scoring.HYBRID_WEIGHTS) if lexical else fuse_ranks(similarity)
+        lexical_of = {i: entry[1] for i, entry in found.items()} if mode == "hybrid" else {}
+        text_of = (
+            fuse_ranks(lexical_of, similarity, weights=scoring.HYBRID_WEIGHTS) if lexical_of else fuse_ranks(similarity)
+        )
         scores = {}
         for i, (candidate, *_rest) in found.items():
             demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
@@ -186,7 +189,7 @@ def _closest_sentences(
     if vector is None or embedder is None or session is None or not ids:
         return {}
     out = {}
-    for i, (ss, vs) in vectors.sentence_vectors(session, kind, ids, embedder.identity).items():
+    for i, (ss, vs) in embedding.sentence_vectors(session, kind, ids, embedder.identity).items():
         best = explain.closest(vector, ss, vs) if ss else None
         if best is not None:
             out[i] = best

