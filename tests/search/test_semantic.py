@@ -201,6 +201,25 @@ def test_searchable_by_words_at_once_by_meaning_once_its_vector_lands(pg_client,
     assert row.model == model.identity and row.dimensions == 384
 
 
+def test_a_lexical_push_landing_after_the_vector_does_not_erase_it(pg_client, meili, model, people):
+    """Issue 13's race: the lexical pass reads a listing before its vector exists, the embedding pass stores the
+    vector and pushes it, then the lexical push (no vector) lands in Meilisearch last. The listing must still
+    end up with its vector, not wait for its next edit."""
+    hood = post(pg_client, people["institute"], "achievement", **FUME_HOOD)
+    with session_scope() as s:
+        extractor = synonyms.current_extractor(s)
+    slow = indexing.prepare(extractor)  # the lexical pass reads the listing: no vector stored yet
+    assert slow is not None and slow.docs["achievement"][hood]["embedding_model"] is None
+    embed()  # the embedding pass: the vector is stored and pushed
+    assert meili_vector(meili, "achievement", hood) is not None
+    indexing.send(meili, slow)  # the lexical push, read before the vector existed, lands after it
+    indexing.finish(meili, slow, indexing.DrainResult())
+    drain()
+    embed()
+    assert meili_vector(meili, "achievement", hood) is not None
+    assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "油烟净化"})) == [hood]
+
+
 def test_an_edit_re_embeds_the_listing(pg_client, meili, model, people):
     inst = people["institute"]
     hood = post(pg_client, inst, "achievement", **FUME_HOOD)
