@@ -36,6 +36,30 @@ def stored(session: Session, kind: str, ids: Iterable[int], model: str) -> dict[
     return {i: (h, vectors.unpack(v)) for i, h, v in rows}
 
 
+def stored_hashes(session: Session, kind: str, ids: Iterable[int], model: str) -> dict[int, str]:
+    """The text hash of each listing's stored vector (without reading the vector)."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(ListingEmbedding.entity_id, ListingEmbedding.text_hash).where(
+            ListingEmbedding.entity_type == kind, ListingEmbedding.model == model, ListingEmbedding.entity_id.in_(ids)
+        )
+    )
+    return {i: h for i, h in rows}
+
+
+def landed_since(session: Session, kind: str, docs: dict[int, dict[str, Any] | None]) -> set[int]:
+    """Documents read without a vector whose vector for that very text has been stored since: a push of them may
+    have landed after the embedding pass's own and erased the vector, so they must be sent again (with it)."""
+    embedder = embeddings.get_embedder()
+    bare = {i: d for i, d in docs.items() if d is not None and "_vectors" in d and d.get("embedding_model") is None}
+    if embedder is None or not bare:
+        return set()
+    have = stored_hashes(session, kind, bare, embedder.identity)
+    return {i for i, d in bare.items() if have.get(i) == vectors.text_hash(vectors.embedding_text(d))}
+
+
 def attach(session: Session, kind: str, docs: dict[int, dict[str, Any] | None]) -> list[int]:
     """Give each document its stored vector for its current text, or an explicit "none yet" (Meilisearch wants
     one or the other once an embedder is set); queue those without one for the embedding pass."""

@@ -178,6 +178,9 @@ def finish(client: MeiliClient, batch: Batch, result: DrainResult) -> None:
     state at the version it read; once Meilisearch has applied it, a drain that finds the entity at
     another version leaves its row due, so the current state is sent again after the older one.
     The last operation applied for an entity is therefore always one read at its current version.
+
+    Likewise for vectors: a document read before its vector was stored, and pushed without it, may land after
+    the embedding pass pushed the vector, erasing it; its row stays due, so it is sent again with the vector.
     """
     writer.wait(client, batch.tasks)
     with session_scope() as session:
@@ -185,8 +188,9 @@ def finish(client: MeiliClient, batch: Batch, result: DrainResult) -> None:
         for kind, by_id in batch.docs.items():
             read = batch.versions.get(kind, {})
             now_versions = versions_of(session, kind, set(by_id))
+            landed = embedding.landed_since(session, kind, by_id)
             for i, doc in by_id.items():
-                if now_versions.get(i) != read.get(i):
+                if now_versions.get(i) != read.get(i) or i in landed:
                     stale.add((kind, i))
                 elif doc is not None:
                     result.public.append((kind, i))
