@@ -120,8 +120,8 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
     from market.core.outbox import OutboxEvent
     from market.embedded import free_port, start_meilisearch
     from market.listings.models import Achievement, Demand
-    from market.matching import service
-    from search import embeddings, indexer, query, runtime, vectors
+    from market.matching import indexing, listings, match, synonyms
+    from search import embeddings, query, runtime, vectors, writer
     from search.client import MeiliClient
     from search.settings import index_uid, settings_for
     from search.synonyms import shipped_groups
@@ -142,7 +142,7 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
     embeddings.configure(DiskCachedEmbedder(embedder) if embedder is not None else None)
     api = None
     try:
-        service.apply_index_settings()
+        indexing.apply_index_settings()
         groups = list(shipped_groups())
         with session_scope() as s:
             org = Organisation(
@@ -182,7 +182,7 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
                     ],
                 )
         committed = time.perf_counter()
-        result = service.drain_index(limit=batch)
+        result = indexing.drain_index(limit=batch)
         drained = time.perf_counter() - committed
         total = achievements + demands
         assert result.error is None, result.error
@@ -195,11 +195,11 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
         if embedder is not None:
             # -- embedding throughput of the model itself, on a sample of real listing texts (nothing cached)
             with session_scope() as s:
-                extractor = service.current_extractor(s)
+                extractor = synonyms.current_extractor(s)
                 sample_ids = s.scalars(sa.select(Achievement.id).limit(embed_sample)).all()
                 sample = [
                     vectors.embedding_text(d)
-                    for d in indexer.load_documents(s, "achievement", set(sample_ids), extractor).values()
+                    for d in indexing.load_documents(s, "achievement", set(sample_ids), extractor).values()
                     if d
                 ]
             started = time.perf_counter()
@@ -218,7 +218,7 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
             )
             # -- the embedding pass over the corpus (vectors from the disk cache where a previous run made them)
             started = time.perf_counter()
-            embedded = service.embed_pending(limit=vectors.BATCH)
+            embedded = indexing.embed_pending(limit=vectors.BATCH)
             took = time.perf_counter() - started
             cached = embeddings.get_embedder()
             assert embedded.error is None, embedded.error
@@ -252,9 +252,9 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
                         ],
                     )
                 started = time.perf_counter()
-                assert service.drain_index(limit=batch).error is None
+                assert indexing.drain_index(limit=batch).error is None
                 by_words = time.perf_counter() - started
-                assert service.embed_pending(limit=vectors.BATCH).error is None
+                assert indexing.embed_pending(limit=vectors.BATCH).error is None
                 by_meaning = time.perf_counter() - started
                 print(
                     f"commit → searchable, {n} new listing(s): by words {by_words * 1000:.0f} ms, "
@@ -264,13 +264,13 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
 
         # -- Meilisearch's own bulk add of the same documents into a fresh index
         with session_scope() as s:
-            extractor = service.current_extractor(s)
+            extractor = synonyms.current_extractor(s)
             docs = {
-                k: [d for d in indexer.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
+                k: [d for d in indexing.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
                 for k, m in (("achievement", Achievement), ("demand", Demand))
             }
         bulk_uid = index_uid("achievement", "_bulk")
-        indexer.ensure_index(client, bulk_uid)
+        writer.ensure_index(client, bulk_uid)
         client.wait_task(client.update_settings(bulk_uid, settings_for("achievement")), timeout=600)
         flat = docs["achievement"] + [{**d, "id": d["id"] + 10**9} for d in docs["demand"]]
         started = time.perf_counter()
@@ -371,11 +371,11 @@ def main(achievements: int, demands: int, queries: int, batch: int, seed: int, e
         match_bodies, semantic_bodies = {}, {}
         with session_scope() as s:
             for d in demand_ids:
-                doc = service.document_of("demand", s.get(Demand, d), extractor)
-                match_bodies[d] = service.match_request(extractor, "demand", doc)
+                doc = listings.document_of("demand", s.get(Demand, d), extractor)
+                match_bodies[d] = match.match_request(extractor, "demand", doc)
                 vector = embed_query(vectors.embedding_text(doc))
                 if vector is not None:
-                    semantic_bodies[d] = service.semantic_match_request("achievement", vector, query.SearchFilters())
+                    semantic_bodies[d] = match.semantic_match_request("achievement", vector, query.SearchFilters())
         search_bodies = {q: search_body(q) for q in set(words)}
 
         def raw_search(q: str) -> None:

@@ -11,9 +11,9 @@ import click
 from market.contracts import cli as contracts_cli
 from market.core.config import get_settings
 from market.demo import cli as demo_cli
+from market.matching import cli as search_cli
 from market.stats import cli as stats_cli
 from market.subsidies import cli as subsidies_cli
-from search import cli as search_cli
 
 
 @click.group()
@@ -157,7 +157,7 @@ def restore_command(path: Path, yes: bool, no_reindex: bool, allow_id_reuse: boo
     import json
 
     from market.core.backup import BackupError, read_manifest, restore
-    from market.matching import service as search_service
+    from market.matching import indexing as search_service
     from market.stack import running_stack
 
     pid = running_stack(get_settings().data_dir)

@@ -15,7 +15,7 @@ from market.core import health, metrics
 
 
 def _index_lag(session: Session) -> dict[str, Any]:
-    from market.matching.service import index_lag
+    from market.matching.indexing import index_lag
 
     return index_lag(session)
 

@@ -193,7 +193,7 @@ class EmbeddedStack:
 
     @staticmethod
     def _bootstrap_search() -> None:
-        from search.bootstrap import bootstrap
+        from market.matching.indexing import bootstrap
 
         bootstrap()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from market.core import regions
 from market.core.vocab import MATURITY_RANK, TECHNICAL_FIELD_LABELS, Maturity, TechnicalField
-from market.listings.models import Achievement, Demand
+from search.sources import AchievementData, DemandData
 from search.terms import TermExtractor
 
 PUBLIC_STATES = frozenset({"published", "matched", "negotiating"})
@@ -32,7 +32,7 @@ def _field_label(code: str) -> str:
         return code
 
 
-def _common(listing: Achievement | Demand, org_name: str, terms: list[str]) -> dict[str, Any]:
+def _common(listing: AchievementData | DemandData, org_name: str, terms: list[str]) -> dict[str, Any]:
     region = listing.region_code or ""
     return {
         "id": listing.id,
@@ -52,7 +52,7 @@ def _common(listing: Achievement | Demand, org_name: str, terms: list[str]) -> d
     }
 
 
-def achievement_document(a: Achievement, org_name: str, extractor: TermExtractor) -> dict[str, Any]:
+def achievement_document(a: AchievementData, org_name: str, extractor: TermExtractor) -> dict[str, Any]:
     terms = extractor.terms(a.title, " ".join(a.keywords or []), a.summary)
     return {
         **_common(a, org_name, terms),
@@ -71,7 +71,7 @@ def achievement_document(a: Achievement, org_name: str, extractor: TermExtractor
     }
 
 
-def demand_document(d: Demand, org_name: str, extractor: TermExtractor) -> dict[str, Any]:
+def demand_document(d: DemandData, org_name: str, extractor: TermExtractor) -> dict[str, Any]:
     terms = extractor.terms(d.title, " ".join(d.keywords or []), d.description)
     return {
         **_common(d, org_name, terms),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from market.contracts.rules import china_date
 from market.core.db import session_scope, utcnow
+from market.core.workdays import china_date
 from market.stats import service
 from workers.base import add_beat, task
 

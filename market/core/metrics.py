@@ -105,11 +105,9 @@ class StateCollector:
 
 
 def _search_topic() -> str:
-    try:
-        from search.indexer import TOPIC
-    except ModuleNotFoundError:
-        return "search.index"
-    return TOPIC
+    from market.core.outbox import SEARCH_INDEX
+
+    return SEARCH_INDEX
 
 
 # Webhook deliveries by status are the matching domain's figures: the composition plugs them in

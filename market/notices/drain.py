@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import User
 from market.core import outbox
 from market.core.db import utcnow
-from market.matching import service as matching
+from market.matching import notifications as matching
 from market.matching.models import Notification
 
 

@@ -17,7 +17,7 @@ from market.accounts.models import Organisation
 from market.accounts.roles import ORG_ROLES
 from market.auth.actor import Actor
 from market.contracts.models import Contract, ContractParty, ContractPayment
-from market.core import audit, export, regions
+from market.core import audit, export, outbox, regions
 from market.core.config import get_settings
 from market.core.db import bulk_insert, utcnow
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
@@ -594,12 +594,13 @@ def check_recomputable(run: SubsidyRun) -> None:
 # Outbox topic of queued computations: written with the run, drained by the worker (nudged after the
 # commit, and swept by beat, so a run queued while Redis is down is computed once it is back or by the sweep).
 COMPUTE_TOPIC = "subsidies.compute"
+# The worker's task that drains it, by name (workers/subsidies.py registers it; market never imports workers).
+COMPUTE_QUEUED_TASK = "market.subsidies.compute_queued"
+outbox.route(COMPUTE_TOPIC, COMPUTE_QUEUED_TASK, "subsidies")
 
 
 def enqueue_compute(session: Session, run_id: int) -> None:
     """Queue the computation durably, in the transaction that queued the run."""
-    from market.core import outbox
-
     outbox.emit(session, COMPUTE_TOPIC, "subsidy_run", run_id)
 
 

