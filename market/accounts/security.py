@@ -50,6 +50,9 @@ def password_problem(password: str, user_inputs: list[str]) -> tuple[str, str] |
     return None
 
 
+API_KEY_PREFIX = "mkt_a_"
+
+
 def new_secret(kind: str) -> str:
     """A bearer secret: 'mkt_t_…' for session tokens, 'mkt_a_…' for API keys, 'mkt_r_…' for password resets."""
     return f"mkt_{kind[0]}_{secrets.token_urlsafe(32)}"

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from market.accounts.security import API_KEY_PREFIX
 from market.auth.dependencies import BearerToken, CurrentActor, OptionalActor, actor_for, get_actor
 from market.core.deps import SessionDep, in_unit_of_work
 from market.core.errors import Unauthorized
@@ -37,9 +38,16 @@ router = APIRouter(prefix="/api/v1")
 
 
 async def _credentials_sent(request: Request, token: BearerToken) -> str | None:
-    """A create needs credentials: without any, a 401 before the body is validated (no database needed)."""
-    if not (token or request.headers.get("X-API-Key")):
+    """A create needs credentials: without any, a 401 before the body is validated (no database needed).
+
+    An API key (mkt_a_…) acts only within its scopes: one without this route's is refused before the body is
+    read, as on every other route (a trip of its own; a session token's create still makes one).
+    """
+    secret = token or request.headers.get("X-API-Key")
+    if not secret:
         raise Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+    if secret.startswith(API_KEY_PREFIX):
+        await in_unit_of_work(lambda session: actor_for(session, request, token), write=False)
     return token
 
 
