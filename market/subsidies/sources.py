@@ -9,10 +9,15 @@ domains import `market.subsidies`, never the reverse.
 A source either adds facts (`load`) or refines the facts loaded so far (`refine`: the broker registry puts the
 confirmed broker on each brokered contract). Sources are applied in registration order: loaders first, then
 refiners.
+
+Loading wires first (`ensure_wired`): a script that computes a run without having called `wire()` still sees every
+source, never contracts alone. The composition root is named here by module, not imported: importing it is what
+wires the domains, so this package keeps importing none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +50,7 @@ class FactSource:
 
 
 _sources: dict[str, FactSource] = {}
+WIRING = "market.wiring"  # the composition root: its `wire()` registers every domain's source
 
 
 def register(name: str, *, load: Loader | None = None, refine: Refiner | None = None) -> None:
@@ -58,8 +64,14 @@ def registered() -> tuple[str, ...]:
     return tuple(_sources)
 
 
+def ensure_wired() -> None:
+    """Register every domain's source (idempotent and cheap: `wire()` registers by name, the module is cached)."""
+    importlib.import_module(WIRING).wire()
+
+
 def load(session: Session, period: Period) -> list[ContractFact]:
-    """Every registered source's facts for the period, refined by the refiners."""
+    """Every registered source's facts for the period, refined by the refiners (wired first, whoever calls)."""
+    ensure_wired()
     facts: list[ContractFact] = []
     for source in _sources.values():
         if source.load is not None:
