@@ -27,6 +27,7 @@ from market.subsidies.calculator import ContractFact, Period
 
 Loader = Callable[[Session, Period], list[ContractFact]]
 Refiner = Callable[[Session, list[ContractFact]], list[ContractFact]]
+Cover = Callable[[Session, int], bool]  # does this domain's record already say the contract is voucher-funded?
 
 # Fact types of sources other than contracts (no registered technology contract has them), so a policy about
 # registered contracts never pays on them by accident; a policy names them to pay on them.
@@ -58,6 +59,20 @@ def register(name: str, *, load: Loader | None = None, refine: Refiner | None = 
     if (load is None) == (refine is None):
         raise ValueError("a fact source either loads facts or refines them")
     _sources[name] = FactSource(name, load, refine)
+
+
+_voucher_covers: dict[str, Cover] = {}
+
+
+def register_voucher_cover(name: str, covers: Cover) -> None:
+    """Register (by name) a check that a registered contract's voucher funding is already another record's."""
+    _voucher_covers[name] = covers
+
+
+def voucher_covered(session: Session, contract_id: int) -> bool:
+    """Whether a registered source already pays this contract's voucher funding (the old marking must not)."""
+    ensure_wired()
+    return any(covers(session, contract_id) for covers in _voucher_covers.values())
 
 
 def registered() -> tuple[str, ...]:
