@@ -197,5 +197,6 @@ def completed_for(session: Session, achievement_id: int) -> list[Evaluation]:
 
 def verified_trl(session: Session, achievement_id: int) -> int | None:
     """The TRL of the latest completed evaluation: a verified fact for matching and subsidies (hook)."""
-    done = completed_for(session, achievement_id)
-    return done[-1].trl if done else None
+    from market.evaluations.subsidy import evaluated_trls  # the one reading of it, also the subsidy engine's
+
+    return evaluated_trls(session, {achievement_id}).get(achievement_id)
