@@ -5,6 +5,8 @@ Figures (seed 004 §5(3), 5 % of the service contract, cap 500,000 per provider 
   voucher-funded the old way (`POST /subsidies/vouchers`), and F also redeems a voucher booking for the same
   service (price 40,000, voucher 36,000) whose claim names C. Before: two facts, 2,000 + 2,000 = 4,000.
   Now: one payment, 5 % × 40,000 = 2,000.
+- Across years: C3 (30,000, registered 2025-09-01) marked the old way is paid 1,500 in a frozen 2025 run; a 2026
+  redemption naming C3 joins C3's activity and pays nothing more in 2026 (before: 1,500 again).
 - Then a second service, contract C2 (20,000): redeemed first, naming C2; the old marking of C2 is refused
   (409 voucher_redemption_covers); P's year = 2,000 + 5 % × 20,000 = 3,000.
 """
@@ -28,7 +30,7 @@ CODE = "lc2020-voucher-provider"
 
 @pytest.fixture
 def scheme(client, world):
-    officer = world.bureau(Role.programme_officer)
+    officer, admin = world.bureau(Role.programme_officer), world.bureau(Role.bureau_admin)
     v.set_today(client, dt.date(2026, 3, 2))
     provider = world.member(OrgKind.intermediary, name="宁波检测中心 P", region_code="330203")
     firm = world.member(OrgKind.enterprise, name="甬江精密 F", region_code="330206")
@@ -64,8 +66,10 @@ def scheme(client, world):
     def mark(contract_id: int):
         return client.post("/api/v1/subsidies/vouchers", json={"contract_id": contract_id}, headers=officer.headers)
 
-    def provider_total() -> D:
-        run = run_year(client, officer, 2026, [CODE])
+    def provider_total(year: int = 2026, freeze: bool = False) -> D:
+        run = run_year(client, officer, year, [CODE])
+        for action, who in (("review", officer), ("approve", admin), ("freeze", admin)) if freeze else ():
+            ok(client.post(f"/api/v1/subsidies/runs/{run}/{action}", headers=who.headers))
         items = ok(client.get(f"/api/v1/subsidies/runs/{run}/results?page_size=100", headers=officer.headers))
         return sum((D(r["total"]) for r in items["items"] if r["beneficiary_org_id"] == provider.org_id), D(0))
 
@@ -101,3 +105,13 @@ def test_a_claim_names_only_a_registered_contract_of_this_service_and_only_once(
     ok(s["claim"](booking, "40000.00", c), 201)
     again = s["delivered"]("30000.00", "10000.00")
     refused(s["claim"](again, "30000.00", c), 409, "contract_already_redeemed")
+
+
+def test_a_contract_paid_the_old_way_in_a_frozen_year_is_not_paid_again_by_a_later_redemption(client, scheme):
+    s = scheme
+    c3 = s["service_contract"](s["firm"], 30_000, dt.date(2025, 9, 1))
+    ok(s["mark"](c3), 201)
+    assert s["provider_total"](2025, freeze=True) == D("1500.00")  # 5 % × 30,000
+    claimed = ok(s["claim"](s["delivered"]("30000.00", "20000.00"), "30000.00", c3), 201)
+    s["approve"](claimed["id"])
+    assert s["provider_total"](2026) == D("0.00")  # the service was paid in 2025
