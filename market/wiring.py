@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from market.brokers import subsidy as brokers
 from market.commissioners import subsidy as commissioners
+from market.evaluations import subsidy as evaluations
 from market.subsidies import service as subsidies
 from market.vouchers import subsidy as vouchers
 
@@ -18,3 +19,4 @@ def wire() -> None:
     vouchers.register()
     commissioners.register()
     brokers.register()
+    evaluations.register()

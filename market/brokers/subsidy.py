@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import defaultdict
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from market.brokers.models import Broker, BrokerLink
+from market.brokers import rules
+from market.brokers.models import Broker, BrokerEmployment, BrokerLink
+from market.contracts.models import Contract, ContractParty
 from market.subsidies import calculator as calc
 from market.subsidies import service as subsidies
 from market.subsidies import sources
@@ -30,15 +33,39 @@ def broker_label(broker: Broker) -> str:
 
 
 def confirmed_brokers(session: Session, contract_ids: set[int]) -> dict[int, str]:
-    """contract id -> the first confirmed broker's label (one broker is rewarded per contract)."""
+    """contract id -> the first confirmed broker's label (one broker is rewarded per contract).
+
+    The employment rule is checked again on the records as they stand now, not only when the link was confirmed:
+    the broker must have been employed by the link's intermediary on the contract's signing date, and that must
+    still be the contract's intermediary. An employment record corrected afterwards (a move dated back) drops the
+    broker, so the reward never goes through an intermediary that did not employ them.
+    """
     rows = session.execute(
-        sa.select(BrokerLink.contract_id, Broker)
+        sa.select(BrokerLink.contract_id, BrokerLink.intermediary_org_id, Contract.signing_date, Broker)
         .join(Broker, Broker.id == BrokerLink.broker_id)
+        .join(Contract, Contract.id == BrokerLink.contract_id)
         .where(BrokerLink.status == "confirmed", BrokerLink.contract_id.in_(contract_ids or {0}))
         .order_by(BrokerLink.id)
-    )
+    ).all()
+    intermediaries: dict[int, int | None] = {
+        cid: org
+        for cid, org in session.execute(
+            sa.select(ContractParty.contract_id, ContractParty.org_id).where(
+                ContractParty.role == "intermediary", ContractParty.contract_id.in_({r[0] for r in rows} or {0})
+            )
+        )
+    }
+    stints: dict[int, list[rules.Stint]] = defaultdict(list)
+    for e in session.scalars(
+        sa.select(BrokerEmployment).where(BrokerEmployment.broker_id.in_({r[3].id for r in rows} or {0}))
+    ):
+        stints[e.broker_id].append(rules.Stint(e.intermediary_org_id, e.start_date, e.end_date))
     found: dict[int, str] = {}
-    for contract_id, broker in rows:
+    for contract_id, link_org, signed, broker in rows:
+        if signed is None or intermediaries.get(contract_id) != link_org:
+            continue
+        if rules.employer_on(stints[broker.id], signed) != link_org:
+            continue
         found.setdefault(contract_id, broker_label(broker))
     return found
 

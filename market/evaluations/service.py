@@ -16,6 +16,7 @@ from market.core.db import utcnow
 from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from market.evaluations import rules
 from market.evaluations.models import Evaluation, EvaluationAgency
+from market.evaluations.subsidy import evaluated_trls  # the one reading of the verified TRL
 from market.listings.models import Achievement
 
 
@@ -130,7 +131,7 @@ def assign(session: Session, actor: Actor, evaluation_id: int, evaluator_ids: li
 def report(session: Session, actor: Actor, evaluation_id: int, data: dict[str, Any]) -> Evaluation:
     ev = _for_agency(session, actor, evaluation_id, "report")
     low, high = data.get("value_low"), data.get("value_high")
-    if (low is None) != (high is None) or (low is not None and Decimal(low) > Decimal(high)):
+    if (low is None) != (high is None) or (low is not None and high is not None and Decimal(low) > Decimal(high)):
         raise ValidationFailed.field("value_high", "invalid_value_range", "give both ends of the range, low ≤ high")
     ev.trl, ev.innovation_grade, ev.advancement_grade = data["trl"], data["innovation_grade"], data["advancement_grade"]
     ev.value_low, ev.value_high, ev.report_reference = low, high, data["report_reference"]
@@ -197,5 +198,4 @@ def completed_for(session: Session, achievement_id: int) -> list[Evaluation]:
 
 def verified_trl(session: Session, achievement_id: int) -> int | None:
     """The TRL of the latest completed evaluation: a verified fact for matching and subsidies (hook)."""
-    done = completed_for(session, achievement_id)
-    return done[-1].trl if done else None
+    return evaluated_trls(session, {achievement_id}).get(achievement_id)

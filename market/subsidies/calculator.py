@@ -94,6 +94,8 @@ class ContractFact:
     first_set: bool = False  # 首台套
     voucher_eligible: bool = False  # 创新券兑现条件
     achievement_id: int | None = None
+    # TRL of the achievement's latest finished evaluation (科技成果评价, market/evaluations): a verified fact.
+    evaluated_trl: int | None = None
     status: str = "registered"  # registered / cancelled
     activity_id: str = ""  # amendments and re-registrations of one deal share it; "" = contract_id
     # Payments received (net of reversals), each dated when it counts: the later of receipt and registration.
@@ -166,6 +168,7 @@ class Policy:
     intermediary_filing_levels: frozenset[str] | None = None
     required_flags_any: frozenset[str] | None = None  # at least one of these flags is set
     min_annual_basis: Decimal | None = None  # the beneficiary's qualifying annual 成交额 etc. must reach it
+    min_evaluated_trl: int | None = None  # the achievement's finished evaluation must rate it at least this TRL
     cap_per_contract: Decimal | None = None
     cap_per_year: Decimal | None = None
     valid_from: dt.date | None = None
@@ -346,6 +349,7 @@ REASON_MESSAGES = {
     "no_value_added": "同一项目再次转让，无增值部分",
     "zero_basis": "计补金额为零",
     "below_annual_threshold": "年度合同额未达到政策门槛",
+    "evaluated_trl": "所涉成果无已完成的科技成果评价，或评价的技术就绪度低于政策要求",
 }
 
 
@@ -437,6 +441,8 @@ def ineligibility(policy: Policy, fact: ContractFact, period: Days) -> str | Non
         inter is None or inter.filing_level not in policy.intermediary_filing_levels
     ):
         return "intermediary_filing_level"
+    if policy.min_evaluated_trl is not None and (fact.evaluated_trl or 0) < policy.min_evaluated_trl:
+        return "evaluated_trl"
     return None
 
 
@@ -813,6 +819,7 @@ def policy_to_dict(policy: Policy) -> dict:
             {"filing_level": a.filing_level, "amount": str(a.amount), "label": a.label} for a in policy.one_off_awards
         ],
         "value_added_only": policy.value_added_only,
+        "min_evaluated_trl": policy.min_evaluated_trl,
         "jurisdiction": policy.jurisdiction,
         "source": policy.source,
         "description": policy.description,
@@ -887,6 +894,7 @@ def policy_from_model(m: PolicyModel) -> Policy:
         intermediary_filing_levels=aset(m.intermediary_filing_levels),
         required_flags_any=aset(m.required_flags_any),
         min_annual_basis=m.min_annual_basis,
+        min_evaluated_trl=m.min_evaluated_trl,
         cap_per_contract=m.cap_per_contract,
         cap_per_year=m.cap_per_year,
         valid_from=m.valid_from,

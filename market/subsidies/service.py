@@ -969,6 +969,11 @@ def record_voucher(session: Session, actor: Actor, contract_id: int) -> VoucherR
     existing = session.scalar(sa.select(VoucherRedemption).where(VoucherRedemption.contract_id == contract_id))
     if existing is not None:
         return existing
+    if sources.voucher_covered(session, contract_id):
+        raise Conflict(
+            "a voucher redemption names this contract and pays its provider subsidy; it is not marked again",
+            code="voucher_redemption_covers",
+        )
     row = VoucherRedemption(contract_id=contract_id, recorded_by=actor.user_id)
     session.add(row)
     audit.record(session, entity_type="contract", entity_id=contract_id, action="voucher_redemption", actor=actor)

@@ -91,6 +91,12 @@ class PolicyModel(BaseModel):
         None, description="domestic_first 国内首创 / first_set 首台套 / voucher_eligible 创新券"
     )
     min_annual_basis: Decimal | None = Field(None, description="minimum annual qualifying amount (门槛)")
+    min_evaluated_trl: int | None = Field(
+        None,
+        ge=1,
+        le=9,
+        description="the achievement's finished evaluation (科技成果评价) must rate it this TRL or more",
+    )
     cap_per_contract: Decimal | None = None
     cap_per_year: Decimal | None = Field(None, description="cap per beneficiary per period")
     valid_from: dt.date | None = None

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.auth.actor import Actor
+from market.contracts.models import Contract, ContractParty, ContractStatus
 from market.core.db import utcnow
-from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
+from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.vouchers import notices, rules
 from market.vouchers.models import (
     Voucher,
@@ -333,6 +334,39 @@ def cancel_booking(session: Session, actor: Actor, booking_id: int) -> VoucherBo
     return booking
 
 
+def registered_service_contract(session: Session, booking: VoucherBooking, voucher: Voucher, contract_id: int) -> None:
+    """A claim may name a registered technology contract only if it is this service: provider sells, firm buys.
+
+    One registered contract is redeemed once (a claim not rejected holds it). A contract that is not this service's,
+    or does not exist, gets one answer, so a claimant learns nothing about others' contracts.
+    """
+    contract = session.get(Contract, contract_id, with_for_update=True)
+    orgs: dict[str, int | None] = {}
+    if contract is not None:
+        rows = session.execute(
+            sa.select(ContractParty.role, ContractParty.org_id).where(ContractParty.contract_id == contract_id)
+        )
+        orgs = {role: org for role, org in rows}
+    if (
+        contract is None
+        or contract.status != ContractStatus.registered
+        or orgs.get("seller") != booking.provider_org_id
+        or orgs.get("buyer") != voucher.firm_org_id
+    ):
+        raise ValidationFailed.field(
+            "contract_id",
+            "contract_not_of_booking",
+            "no registered contract with this provider as seller and this firm as buyer has that id",
+        )
+    taken = session.scalar(
+        sa.select(VoucherRedemptionClaim.id).where(
+            VoucherRedemptionClaim.contract_id == contract_id, VoucherRedemptionClaim.status != "rejected"
+        )
+    )
+    if taken is not None:
+        raise Conflict("another redemption claim already names this contract", code="contract_already_redeemed")
+
+
 def submit_claim(session: Session, actor: Actor, booking_id: int, data: dict[str, Any]) -> VoucherRedemptionClaim:
     """兑现: the firm (通用) or the provider (通兑) claims the voucher share with contract and proof of payment."""
     booking, voucher = visible_booking(session, actor, booking_id)
@@ -356,19 +390,33 @@ def submit_claim(session: Session, actor: Actor, booking_id: int, data: dict[str
         )
     except rules.RuleViolation as exc:
         raise refusal(exc) from None
+    contract_id = data.get("contract_id")
+    if contract_id is not None:
+        registered_service_contract(session, booking, voucher, contract_id)
     _step(session, actor, booking, "claim")
     claim = VoucherRedemptionClaim(
         booking_id=booking.id,
         claimant_org_id=claimant_org,
         amount=booking.voucher_amount,
         contract_reference=data["contract_reference"],
+        contract_id=contract_id,
         payment_proof=data["payment_proof"],
         paid_amount=data["paid_amount"],
         status="submitted",
     )
     session.add(claim)
     session.flush()
-    audit_change(session, actor, "voucher_claim", claim.id, "submitted", None, "submitted", amount=claim.amount)
+    audit_change(
+        session,
+        actor,
+        "voucher_claim",
+        claim.id,
+        "submitted",
+        None,
+        "submitted",
+        amount=claim.amount,
+        contract_id=contract_id,
+    )
     return claim
 
 

@@ -112,6 +112,9 @@ class VoucherRedemptionClaim(IdMixin, TimestampMixin, Base):
     claimant_org_id: Mapped[int] = mapped_column(BigIntPK, sa.ForeignKey("organisations.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
     contract_reference: Mapped[str] = mapped_column(sa.String(200))
+    # The registered technology contract that is this service contract, when it is one: the redemption then pays
+    # the provider's 5 % for it, and the contract's own voucher marking pays nothing (one service, one payment).
+    contract_id: Mapped[int | None] = mapped_column(BigIntPK, sa.ForeignKey("contracts.id"), index=True)
     payment_proof: Mapped[str] = mapped_column(sa.String(500))
     paid_amount: Mapped[Decimal] = mapped_column(Money)
     status: Mapped[str] = mapped_column(sa.String(20), default="submitted", index=True)

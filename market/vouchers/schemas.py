@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from market.contracts.schemas import MoneyIn
+from market.core.types import Id
 from market.vouchers import rules
 
 Share = Field(ge=0, le=1, max_digits=5, decimal_places=4)
@@ -225,6 +226,7 @@ class ClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contract_reference: str = Field(min_length=1, max_length=200, description="服务合同")
+    contract_id: Id | None = Field(None, description="the registered technology contract this service contract is")
     payment_proof: str = Field(min_length=1, max_length=500, description="付款凭证")
     paid_amount: MoneyIn = Field(description="what the firm paid the provider, per the proof")
 
@@ -252,6 +254,7 @@ class ClaimOut(BaseModel):
     claimant_org_id: int
     amount: Decimal
     contract_reference: str
+    contract_id: int | None = None
     payment_proof: str
     paid_amount: Decimal
     status: str

@@ -10,11 +10,14 @@ both; the firm's own 60 % + 30 % are paid by the reimbursement itself, never by 
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation
 from market.subsidies import calculator as calc
+from market.subsidies import service as subsidies
 from market.subsidies import sources
 from market.vouchers.models import ProvincialServiceAward, Voucher, VoucherBooking, VoucherRedemptionClaim
 
@@ -100,7 +103,61 @@ def award_facts(session: Session, period: calc.Period) -> list[calc.ContractFact
     ]
 
 
+def _named_contracts(session: Session, where: sa.ColumnElement[bool]) -> dict[int, int]:
+    """claim id -> the registered contract an approved claim names, for the claims `where` selects."""
+    return {
+        claim_id: contract_id
+        for claim_id, contract_id in session.execute(
+            sa.select(VoucherRedemptionClaim.id, VoucherRedemptionClaim.contract_id).where(
+                VoucherRedemptionClaim.status == "approved", VoucherRedemptionClaim.contract_id.is_not(None), where
+            )
+        )
+        if contract_id is not None
+    }
+
+
+def one_payment_per_service(session: Session, facts: list[calc.ContractFact]) -> list[calc.ContractFact]:
+    """A registered contract that an approved redemption names is paid through the redemption, once.
+
+    Its contract fact stops being voucher-eligible (the old marking pays nothing for it), and when the contract is
+    not among this run's facts (registered in another year) the redemption's fact joins the contract's activity, so
+    a provider subsidy already paid on the contract in a frozen run is not paid again (`already_subsidised`).
+    """
+    base = sources.ID_BASES["voucher_claim"]
+    contract_ids = {f.contract_id for f in facts if f.contract_id < min(sources.ID_BASES.values())}
+    claim_ids = {f.contract_id - base for f in facts if f.contract_type == sources.VOUCHER_SERVICE}
+    covered = set(_named_contracts(session, VoucherRedemptionClaim.contract_id.in_(contract_ids or {0})).values())
+    named = _named_contracts(session, VoucherRedemptionClaim.id.in_(claim_ids or {0}))
+    roots = subsidies.activity_roots(session) if set(named.values()) - contract_ids else {}
+    out = []
+    for f in facts:
+        if f.contract_id in covered and f.voucher_eligible:
+            f = dataclasses.replace(f, voucher_eligible=False)
+        elif f.contract_type == sources.VOUCHER_SERVICE and named.get(f.contract_id - base) not in (
+            None,
+            *contract_ids,
+        ):
+            cid = named[f.contract_id - base]
+            f = dataclasses.replace(f, activity_id=f"contract:{roots.get(cid, cid)}")
+        out.append(f)
+    return out
+
+
+def covers(session: Session, contract_id: int) -> bool:
+    """A redemption claim not rejected names the contract: its voucher funding is the redemption's."""
+    return (
+        session.scalar(
+            sa.select(VoucherRedemptionClaim.id).where(
+                VoucherRedemptionClaim.contract_id == contract_id, VoucherRedemptionClaim.status != "rejected"
+            )
+        )
+        is not None
+    )
+
+
 def register() -> None:
     """Called once at app and worker start (market/wiring.py)."""
     sources.register("voucher_redemptions", load=redemption_facts)
     sources.register("voucher_provincial_awards", load=award_facts)
+    sources.register("voucher_redemption_links", refine=one_payment_per_service)
+    sources.register_voucher_cover("voucher_redemptions", covers)

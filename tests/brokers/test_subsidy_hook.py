@@ -38,3 +38,29 @@ def test_only_confirmed_brokers_are_facts_brokers(client, parties):
     assert [(r.key, r.total) for r in results] == [
         (f"org:{parties.agency.org_id}/broker:李明 #{b['id']}", D("30000.00"))
     ]
+
+
+def test_employment_edited_after_confirmation_pays_no_wrong_intermediary(client, parties):
+    """The employer on the signing date is checked again when a run loads facts, not only at confirmation."""
+    b = register(client, parties.agency, name="王芳", start="2026-01-01")
+    signed = contract(parties, parties.agency, dt.date(2026, 4, 1), 2_000_000, 1_000_000)
+    ok(decide(client, parties.seller, ok(link(client, parties.agency, b["id"], signed), 201)["id"]))
+    policy = preset("broker-reward", "3302")
+
+    def rewards() -> list[tuple[str, D]]:
+        with session_scope() as s:
+            facts = load_facts(s, calc.Period.year(2026))
+        return [(r.key, r.total) for r in calc.compute(policy, facts, calc.Period.year(2026)).results]
+
+    # 1.5 % × 1,000,000 = 15,000 through I1, the employer on 2026-04-01.
+    assert rewards() == [(f"org:{parties.agency.org_id}/broker:王芳 #{b['id']}", D("15000.00"))]
+    # The record is corrected afterwards: she had moved to I2 on 2026-02-01, before the signing date.
+    ok(
+        client.post(
+            f"/api/v1/brokers/{b['id']}/moves",
+            json={"intermediary_org_id": parties.agency_b.org_id, "start_date": "2026-02-01"},
+            headers=parties.officer.headers,
+        ),
+        201,
+    )
+    assert rewards() == []  # neither I1 (did not employ her then) nor I2 (not the contract's intermediary)

@@ -298,3 +298,14 @@ def test_subsidies_import_no_domain_that_feeds_them_and_no_worker():
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not [n for n in names if n.startswith(feeders)], f"{path.name} imports {names}"
+
+
+def test_a_run_computed_without_wiring_still_sees_every_source(client, year, monkeypatch):
+    """A script calling flows.compute_run directly, in a process where nothing called wire(): same figures."""
+    from market.subsidies import service, sources
+
+    monkeypatch.setattr(sources, "_sources", {"contracts": sources.FactSource("contracts", service.contract_facts)})
+    run = run_year(client, year.officer, 2026, CODES)  # compute_run, called directly
+    assert set(sources.registered()) >= {"voucher_redemptions", "broker_links", "commissioner_awards"}
+    # 2,000 + 10,000 + 15,000 + 20,000, as in the wired run above.
+    assert ok(client.get(f"{SUBSIDIES}/runs/{run}", headers=year.officer.headers))["total"] == "47000.00"
