@@ -93,10 +93,10 @@ def run_command(
 def _compute_with_progress(run_id: int, total: int) -> tuple[str, str | None]:
     """Compute the queued run in a thread (unless a worker already took it) and follow its stored progress."""
     from market.core.db import session_scope
-    from market.subsidies import service
+    from market.subsidies import flows
     from market.subsidies.models import ComputeState, SubsidyRun
 
-    worker = threading.Thread(target=service.compute_queued, args=("subsidy_run", run_id), daemon=True)
+    worker = threading.Thread(target=flows.compute_queued, args=("subsidy_run", run_id), daemon=True)
     worker.start()
     columns = (TextColumn("computing run {task.fields[run]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
