@@ -204,9 +204,9 @@ def main(
     from market.embedded import free_port, start_meilisearch
     from market.listings.models import Demand
     from market.matching import service
-    from search import embeddings, query, runtime, vectors
+    from search import embeddings, indexer, query, runtime, vectors
     from search.client import MeiliClient
-    from search.settings import index_uid
+    from search.settings import index_uid, settings_for
     from search.synonyms import shipped_groups
 
     rng = random.Random(seed)
@@ -248,7 +248,9 @@ def main(
         print(f"listing vectors: {label}; query vectors: the real model", flush=True)
     apis: list[tuple[str, subprocess.Popen]] = []
     try:
-        service.apply_index_settings()
+        for kind in ("achievement", "demand", "call"):  # as the API's start-up does, but waiting as long as it takes
+            indexer.ensure_index(client, index_uid(kind))
+            client.wait_task(client.update_settings(index_uid(kind), settings_for(kind)), timeout=36000)
         groups = list(shipped_groups())
         with session_scope() as s:
             extractor = service.current_extractor(s)
