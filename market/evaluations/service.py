@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
-from market.core import audit
+from market.core import audit, outbox
 from market.core.db import utcnow
 from market.core.deps import Actor
 from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from market.evaluations import rules
 from market.evaluations.models import Evaluation, EvaluationAgency
 from market.listings.models import Achievement
+from market.listings.service import SEARCH_TOPIC
 
 
 def register_agency(session: Session, actor: Actor, hide_evaluators: bool) -> EvaluationAgency:
@@ -130,12 +133,13 @@ def assign(session: Session, actor: Actor, evaluation_id: int, evaluator_ids: li
 def report(session: Session, actor: Actor, evaluation_id: int, data: dict[str, Any]) -> Evaluation:
     ev = _for_agency(session, actor, evaluation_id, "report")
     low, high = data.get("value_low"), data.get("value_high")
-    if (low is None) != (high is None) or (low is not None and Decimal(low) > Decimal(high)):
+    if (low is None) != (high is None) or (low is not None and high is not None and Decimal(low) > Decimal(high)):
         raise ValidationFailed.field("value_high", "invalid_value_range", "give both ends of the range, low ≤ high")
     ev.trl, ev.innovation_grade, ev.advancement_grade = data["trl"], data["innovation_grade"], data["advancement_grade"]
     ev.value_low, ev.value_high, ev.report_reference = low, high, data["report_reference"]
     ev.status, ev.completed_at = "completed", utcnow()
     session.flush()
+    reindex_achievement(session, ev.achievement_id)
     audit.record(
         session,
         entity_type="evaluation",
@@ -199,3 +203,64 @@ def verified_trl(session: Session, achievement_id: int) -> int | None:
     """The TRL of the latest completed evaluation: a verified fact for matching and subsidies (hook)."""
     done = completed_for(session, achievement_id)
     return done[-1].trl if done else None
+
+
+class Summary(NamedTuple):
+    """A finished evaluation as listings, search documents and matching show it (the latest per achievement)."""
+
+    evaluation_id: int
+    trl: int | None
+    innovation_grade: str | None
+    advancement_grade: str | None
+    agency_org_id: int
+    agency_name: str
+    completed_at: dt.datetime | None
+
+    def public(self) -> dict[str, Any]:
+        """The listing's `evaluation` block: grades with their labels, the agency, the date."""
+        return {
+            "evaluation_id": self.evaluation_id,
+            "trl": self.trl,
+            "trl_label": rules.TRL.get(self.trl) if self.trl else None,
+            "innovation_grade": self.innovation_grade,
+            "innovation_grade_label": rules.INNOVATION_GRADES.get(self.innovation_grade or ""),
+            "advancement_grade": self.advancement_grade,
+            "advancement_grade_label": rules.ADVANCEMENT_GRADES.get(self.advancement_grade or ""),
+            "agency_org_id": self.agency_org_id,
+            "agency_name": self.agency_name,
+            "completed_at": self.completed_at,
+        }
+
+
+def summaries(session: Session, achievement_ids: Iterable[int]) -> dict[int, Summary]:
+    """The latest completed evaluation of each achievement that has one: one query for a whole page or batch."""
+    ids = sorted(set(achievement_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(
+            Evaluation.achievement_id,
+            Evaluation.id,
+            Evaluation.trl,
+            Evaluation.innovation_grade,
+            Evaluation.advancement_grade,
+            Evaluation.agency_org_id,
+            Organisation.name,
+            Evaluation.completed_at,
+        )
+        .join(Organisation, Organisation.id == Evaluation.agency_org_id)
+        .where(Evaluation.achievement_id.in_(ids), Evaluation.status == "completed")
+        .order_by(Evaluation.achievement_id, Evaluation.completed_at, Evaluation.id)
+    ).all()
+    out: dict[int, Summary] = {}
+    for achievement_id, eid, trl, innovation, advancement, agency_id, agency_name, completed in rows:
+        out[achievement_id] = Summary(
+            eid, trl, innovation, advancement, agency_id, agency_name, completed
+        )  # latest wins
+    return out
+
+
+def reindex_achievement(session: Session, achievement_id: int) -> None:
+    """A finished evaluation changes the achievement's search document (grades, evaluated maturity): queue it
+    for the index in the same transaction (the outbox; the drain skips it when the listing is not public)."""
+    outbox.emit(session, SEARCH_TOPIC, "achievement", achievement_id)

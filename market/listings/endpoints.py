@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
+from sqlalchemy.orm import Session
 
 from market.core.deps import CurrentActor, OptionalActor, SessionDep
 from market.core.pagination import Page, PageDep
@@ -16,6 +17,7 @@ from market.core.vocab import (
     TechnicalField,
     TransferMode,
 )
+from market.evaluations import service as evaluations
 from market.listings import service
 from market.listings.schemas import (
     AchievementIn,
@@ -24,6 +26,7 @@ from market.listings.schemas import (
     DemandIn,
     DemandOut,
     DemandPatch,
+    EvaluationBlock,
     HistoryEntry,
     TransitionIn,
 )
@@ -42,12 +45,25 @@ def catalog() -> dict[str, Any]:
     }
 
 
+def _shown(session: Session, kind: str, out: list[Any]) -> list[Any]:
+    """Achievements show their latest finished evaluation (one query for the whole page)."""
+    if kind == "achievement" and out:
+        found = evaluations.summaries(session, [o.id for o in out])
+        for o in out:
+            if o.id in found:
+                o.evaluation = EvaluationBlock(**found[o.id].public())
+    return out
+
+
 def _routes(kind: str, path: str, create_model: type, patch_model: type, out_model: type, label: str) -> None:
     tags = [f"{kind}s"]
 
+    def one(session: Session, listing: Any) -> Any:
+        return _shown(session, kind, [out_model.model_validate(listing)])[0]
+
     def create(body: Annotated[create_model, Body()], session: SessionDep, actor: CurrentActor):  # type: ignore[valid-type]
         listing = service.create_listing(session, actor, kind, body.model_dump())
-        return out_model.model_validate(listing)
+        return one(session, listing)
 
     def list_(
         session: SessionDep,
@@ -86,19 +102,22 @@ def _routes(kind: str, path: str, create_model: type, patch_model: type, out_mod
         }
         items, total = service.list_listings(session, actor, kind, filters, page)
         return Page(
-            items=[out_model.model_validate(i) for i in items], total=total, page=page.page, page_size=page.page_size
+            items=_shown(session, kind, [out_model.model_validate(i) for i in items]),
+            total=total,
+            page=page.page,
+            page_size=page.page_size,
         )
 
     def get(listing_id: int, session: SessionDep, actor: OptionalActor):
-        return out_model.model_validate(service.get_visible(session, actor, kind, listing_id))
+        return one(session, service.get_visible(session, actor, kind, listing_id))
 
     def patch(listing_id: int, body: Annotated[patch_model, Body()], session: SessionDep, actor: CurrentActor):  # type: ignore[valid-type]
         listing = service.update_listing(session, actor, kind, listing_id, body.model_dump(exclude_unset=True))
-        return out_model.model_validate(listing)
+        return one(session, listing)
 
     def transition(listing_id: int, body: TransitionIn, session: SessionDep, actor: CurrentActor):
         listing = service.get_manageable(session, actor, kind, listing_id)
-        return out_model.model_validate(service.transition(session, actor, listing, body.action, body.note))
+        return one(session, service.transition(session, actor, listing, body.action, body.note))
 
     def history(listing_id: int, session: SessionDep, actor: OptionalActor):
         return [HistoryEntry.model_validate(e) for e in service.history(session, actor, kind, listing_id)]
