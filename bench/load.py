@@ -174,7 +174,7 @@ def prepare(url: str, meili, prefix: str, demo_listings: int) -> Prepared:
     """Schema, users and demo data (bench/api.py's bootstrap), indexed in Meilisearch under `prefix`."""
     from market.core.db import create_db_engine, session_scope, set_engine
     from market.listings.models import Achievement, Demand
-    from market.matching import service
+    from market.matching import indexing, listings, match, synonyms
     from search import query, runtime
     from search.client import MeiliClient
     from search.settings import index_uid
@@ -187,8 +187,8 @@ def prepare(url: str, meili, prefix: str, demo_listings: int) -> Prepared:
     client = MeiliClient(meili.url, key, timeout=120)
     runtime.configure(client, prefix)
     try:
-        service.apply_index_settings()
-        result = service.drain_index()
+        indexing.apply_index_settings()
+        result = indexing.drain_index()
         assert result.error is None, result.error
         with session_scope(write=False) as s:
             achievement = s.scalars(
@@ -196,7 +196,7 @@ def prepare(url: str, meili, prefix: str, demo_listings: int) -> Prepared:
             ).first()
             demand = s.scalars(sa.select(Demand).where(Demand.status == "published").order_by(Demand.id)).first()
             assert achievement is not None and demand is not None, "the demo data has no published listings"
-            extractor = service.current_extractor(s)
+            extractor = synonyms.current_extractor(s)
             word = (achievement.keywords or [achievement.title[:4]])[0]
             variants = extractor.variants(extractor.terms(word))
             queries, federation, single = query.search_request(
@@ -217,7 +217,7 @@ def prepare(url: str, meili, prefix: str, demo_listings: int) -> Prepared:
                     "body": {"queries": queries, **({"federation": federation} if federation else {})},
                 }
             )
-            match_queries = service.match_request(extractor, "demand", service.document_of("demand", demand, extractor))
+            match_queries = match.match_request(extractor, "demand", listings.document_of("demand", demand, extractor))
             raw_match = {
                 "path": "/multi-search",
                 "body": {"queries": match_queries, "federation": query.match_federation()},

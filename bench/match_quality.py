@@ -136,14 +136,14 @@ def _quality(
 ) -> Quality:
     from market.core.db import session_scope
     from market.listings.models import Achievement, Demand
-    from market.matching import service
+    from market.matching import match
 
     model = Demand if kind == "demand" else Achievement
     recalls, recalls10, rrs, rows = [], [], [], []
     for key, listing_id, relevant in queries:
         with session_scope() as s:
             listing = s.get(model, listing_id)
-            result = service.match_listing(s, kind, listing, limit=max(k, 10), mode=mode)
+            result = match.match_listing(s, kind, listing, limit=max(k, 10), mode=mode)
         ranked = [key_of.get(i["listing"]["id"]) for i in result["items"]]
         recalls.append(len([r for r in relevant if r in ranked[:k]]) / len(relevant))
         recalls10.append(len([r for r in relevant if r in ranked[:10]]) / len(relevant))
@@ -227,7 +227,7 @@ def main(k: int, verbose: bool, eval_files: tuple[Path, ...], modes: tuple[str, 
     import os
 
     from bench._vector_cache import DiskCachedEmbedder
-    from market.matching import service
+    from market.matching import indexing
     from search import embeddings, runtime
     from search.client import MeiliClient
 
@@ -258,12 +258,12 @@ def main(k: int, verbose: bool, eval_files: tuple[Path, ...], modes: tuple[str, 
                 prefix = f"eval{n}"
                 key = runtime.scoped_key(server.url, server.master_key, prefix)
                 runtime.configure(MeiliClient(server.url, key), prefix)
-            service.apply_index_settings()
+            indexing.apply_index_settings()
             data = eval_set(path)
             a_ids, d_ids = load(data)
-            service.drain_index()
+            indexing.drain_index()
             started = time.perf_counter()
-            embedded = service.embed_pending()
+            embedded = indexing.embed_pending()
             embed_seconds = time.perf_counter() - started
             print(
                 f"[{label}] {path.name}: demands={len(d_ids)} achievements={len(a_ids)}  "

@@ -203,7 +203,7 @@ def main(
     from market.core.migrations import upgrade
     from market.embedded import free_port, start_meilisearch
     from market.listings.models import Demand
-    from market.matching import service
+    from market.matching import listings, match, synonyms
     from search import embeddings, indexer, query, runtime, vectors
     from search.client import MeiliClient
     from search.settings import index_uid, settings_for
@@ -253,7 +253,7 @@ def main(
             client.wait_task(client.update_settings(index_uid(kind), settings_for(kind)), timeout=36000)
         groups = list(shipped_groups())
         with session_scope() as s:
-            extractor = service.current_extractor(s)
+            extractor = synonyms.current_extractor(s)
         if reuse:
             print(f"reusing the loaded corpus in {workdir} ({achievements} achievements, {demands} demands)")
         else:
@@ -322,11 +322,11 @@ def main(
         match_bodies, semantic_bodies = {}, {}
         with session_scope() as s:
             for d in demand_ids:
-                doc = service.document_of("demand", s.get(Demand, d), extractor)
-                match_bodies[d] = service.match_request(extractor, "demand", doc)
+                doc = listings.document_of("demand", s.get(Demand, d), extractor)
+                match_bodies[d] = match.match_request(extractor, "demand", doc)
                 vector = embed_query(vectors.embedding_text(doc))
                 if vector is not None:
-                    semantic_bodies[d] = service.semantic_match_request("achievement", vector, query.SearchFilters())
+                    semantic_bodies[d] = match.semantic_match_request("achievement", vector, query.SearchFilters())
         search_bodies = {q: search_body(q) for q in set(words)}
 
         def raw_search(q: str) -> None:
@@ -406,7 +406,7 @@ def load(
     from market.core.db import session_scope, utcnow
     from market.core.outbox import OutboxEvent
     from market.listings.models import Achievement, Demand
-    from market.matching import service
+    from market.matching import indexing, synonyms
     from search import embeddings, indexer, runtime, vectors
     from search.settings import index_uid, settings_for
     from tests.factories import valid_credit_code
@@ -436,7 +436,7 @@ def load(
             s.execute(sa.insert(OutboxEvent), outbox_rows(kind, list(s.scalars(sa.select(model.id))), utcnow()))
     del a_rows, d_rows
     committed = time.perf_counter()
-    result = service.drain_index(limit=batch)
+    result = indexing.drain_index(limit=batch)
     drained = time.perf_counter() - committed
     total = achievements + demands
     assert result.error is None, result.error
@@ -449,7 +449,7 @@ def load(
     if embedder is not None:
         # -- embedding throughput of the model itself, on a sample of real listing texts (nothing cached)
         with session_scope() as s:
-            extractor = service.current_extractor(s)
+            extractor = synonyms.current_extractor(s)
             sample_ids = s.scalars(sa.select(Achievement.id).limit(embed_sample)).all()
             sample = [
                 vectors.embedding_text(d)
@@ -492,9 +492,9 @@ def load(
                 new_ids = [s.execute(sa.insert(Achievement).values(**row)).inserted_primary_key[0] for row in fresh]
                 s.execute(sa.insert(OutboxEvent), outbox_rows("achievement", new_ids, utcnow()))
             started = time.perf_counter()
-            assert service.drain_index(limit=batch).error is None
+            assert indexing.drain_index(limit=batch).error is None
             by_words = time.perf_counter() - started
-            assert service.embed_pending(limit=vectors.BATCH).error is None
+            assert indexing.embed_pending(limit=vectors.BATCH).error is None
             by_meaning = time.perf_counter() - started
             print(
                 f"commit → searchable, {n} new listing(s), real model: by words {by_words * 1000:.0f} ms, "
@@ -505,7 +505,7 @@ def load(
 
     # -- Meilisearch's own bulk add of the same documents into a fresh index
     with session_scope() as s:
-        extractor = service.current_extractor(s)
+        extractor = synonyms.current_extractor(s)
         docs = {
             k: [d for d in indexer.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
             for k, m in (("achievement", Achievement), ("demand", Demand))

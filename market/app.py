@@ -31,7 +31,7 @@ from market.vouchers.endpoints import router as vouchers_router
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    from market.matching.service import search_startup
+    from market.matching.indexing import search_startup
 
     # Registers the outbox nudger and applies index settings when a Meilisearch is configured.
     await run_in_threadpool(search_startup)

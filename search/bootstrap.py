@@ -13,7 +13,7 @@ def bootstrap() -> None:
     The master key leaves the environment here: the app, the worker and anything started later
     see only the scoped key (search, documents, indexes, tasks, settings on the project's indexes).
     """
-    from market.matching import service
+    from market.matching import indexing
     from search import runtime
 
     master = os.environ.pop("MARKET_MEILI_MASTER_KEY", "")
@@ -24,4 +24,4 @@ def bootstrap() -> None:
     runtime.configure(None)  # the next get_client() reads the settings again
     if get_settings().meili_url:
         runtime.get_client()
-    service.search_startup()
+    indexing.search_startup()

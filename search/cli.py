@@ -15,19 +15,19 @@ def search_group() -> None:
 @search_group.command("apply-settings")
 def apply_settings() -> None:
     """Create the indexes and apply their settings (idempotent)."""
-    from market.matching import service
+    from market.matching import indexing
 
-    service.apply_index_settings()
+    indexing.apply_index_settings()
     click.echo("settings applied")
 
 
 @search_group.command("reindex")
 def reindex() -> None:
     """Rebuild every index from the database into a new index and swap it in (no empty moment)."""
-    from market.matching import service
+    from market.matching import indexing
 
-    service.apply_index_settings()
-    counts = service.reindex()
+    indexing.apply_index_settings()
+    counts = indexing.reindex()
     click.echo(json.dumps({"reindexed": counts}, ensure_ascii=False))
 
 
@@ -36,10 +36,10 @@ def reindex() -> None:
 def drain(limit: int) -> None:
     """Drain due outbox rows into the index now, then check saved searches against the listings now public
     (what the worker's tasks do; with `market serve` running, its Meilisearch is used)."""
-    from market.matching import service
+    from market.matching import indexing, saved_searches
 
-    r = service.drain_index(limit=limit)
-    notified = service.drain_notifications()
+    r = indexing.drain_index(limit=limit)
+    notified = saved_searches.drain_notifications()
     click.echo(
         json.dumps({"processed": r.processed, "retried": r.retried, "error": r.error, "notifications": notified})
     )
@@ -48,7 +48,7 @@ def drain(limit: int) -> None:
 @search_group.command("embed")
 def embed() -> None:
     """Embed every public listing with the configured model (after a model change: all of them), with progress."""
-    from market.matching import service
+    from market.matching import indexing
     from search import embeddings
 
     embedder = embeddings.get_embedder()
@@ -61,7 +61,7 @@ def embed() -> None:
         state["bar"].__enter__()
 
     try:
-        counts = service.embed_all(on_start=start, on_progress=lambda n: state["bar"].update(n))
+        counts = indexing.embed_all(on_start=start, on_progress=lambda n: state["bar"].update(n))
     finally:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)
@@ -72,10 +72,10 @@ def embed() -> None:
 def lag() -> None:
     """Print the index lag (oldest undrained outbox entry)."""
     from market.core.db import session_scope
-    from market.matching import service
+    from market.matching import indexing
 
     with session_scope() as session:
-        click.echo(json.dumps(service.index_lag(session), default=str))
+        click.echo(json.dumps(indexing.index_lag(session), default=str))
 
 
 commands: list[click.Command] = [search_group]

@@ -50,7 +50,7 @@ def meili_app_key(meili_server: Meilisearch) -> str:
 @pytest.fixture
 def meili(meili_server: Meilisearch, meili_app_key: str) -> Iterator:
     """The app's Meilisearch for one test: scoped key, own index prefix, settings and shipped synonyms applied."""
-    from market.matching import service
+    from market.matching import synonyms
     from search import indexer, runtime
     from search.client import MeiliClient
     from search.settings import KINDS, index_uid
@@ -60,7 +60,7 @@ def meili(meili_server: Meilisearch, meili_app_key: str) -> Iterator:
     client = MeiliClient(meili_server.url, meili_app_key)
     prefix = f"t_{secrets.token_hex(4)}"
     runtime.configure(client, prefix)
-    service.reset_cache()
+    synonyms.reset_cache()
     indexer.apply_settings(client)
     yield client
     if meili_server.popen and meili_server.popen.poll() is None:

@@ -41,7 +41,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 @pytest.fixture(scope="module")
 def fuzz_headers(sqlite_template: Path, meili_server, meili_app_key: str, tmp_path_factory) -> Iterator[dict]:
     """One database and one Meilisearch index prefix for the whole fuzz run; tokens of both roles."""
-    from market.matching import service
+    from market.matching import synonyms
     from search import indexer, runtime
     from search.client import MeiliClient
 
@@ -53,7 +53,7 @@ def fuzz_headers(sqlite_template: Path, meili_server, meili_app_key: str, tmp_pa
         meili_server.start()
     client = MeiliClient(meili_server.url, meili_app_key)
     runtime.configure(client, f"t_fuzz{secrets.token_hex(3)}")
-    service.reset_cache()
+    synonyms.reset_cache()
     try:
         indexer.apply_settings(client)
     except BaseException:

@@ -7,7 +7,7 @@ import os
 
 from market.core import outbox
 from market.core.db import session_scope
-from market.matching import service
+from market.matching import webhooks
 from workers.base import add_beat, task
 
 PRUNE = "market.maintenance.prune"
@@ -23,7 +23,7 @@ def prune() -> dict[str, int]:
     with session_scope() as session:
         return {
             "outbox": outbox.prune(session, OUTBOX_KEEP),
-            "webhook_deliveries": service.prune_deliveries(session, DELIVERIES_KEEP),
+            "webhook_deliveries": webhooks.prune_deliveries(session, DELIVERIES_KEEP),
         }
 
 

@@ -11,7 +11,7 @@ import logging
 from celery.signals import worker_ready
 
 from market.core import outbox
-from market.matching import service
+from market.matching import indexing, notifications, saved_searches, webhooks
 from search.client import SearchUnavailable
 from search.indexer import NOTIFY_TOPIC, TOPIC
 from search.vectors import EMBED_TOPIC
@@ -28,7 +28,7 @@ EMBED = "market.search.embed"
 @task(DRAIN, queue=QUEUE, max_retries=0)
 def drain_search_index() -> dict:
     """Drain every due outbox row; failures are rescheduled on the rows themselves (backoff), not here."""
-    result = service.drain_index()
+    result = indexing.drain_index()
     return {"processed": result.processed, "retried": result.retried, "batches": result.batches, "error": result.error}
 
 
@@ -37,20 +37,20 @@ def notify_saved_searches(*_legacy: object) -> dict:
     """Check saved searches against the listings the drain found public (rows of NOTIFY_TOPIC).
 
     (Messages queued by the previous version carried a listing; its outbox row is drained here all the same.)"""
-    return service.drain_notifications()
+    return saved_searches.drain_notifications()
 
 
 @task(EMBED, queue=QUEUE, max_retries=0)
 def embed_search_index() -> dict:
     """The embedding pass: vectors for listings indexed without one; failures come back on the rows (backoff)."""
-    result = service.embed_pending()
+    result = indexing.embed_pending()
     return {"processed": result.processed, "retried": result.retried, "batches": result.batches, "error": result.error}
 
 
 @task(DELIVER, queue=QUEUE, max_retries=0)
 def deliver_webhooks() -> dict:
     """Send every webhook delivery that is due (each failure is rescheduled on its row, for hours)."""
-    return service.sweep_webhooks()
+    return webhooks.sweep_webhooks()
 
 
 def _nudge(task_fn):
@@ -62,7 +62,7 @@ def _nudge(task_fn):
 
 outbox.register_nudger(TOPIC, _nudge(drain_search_index))
 outbox.register_nudger(NOTIFY_TOPIC, _nudge(notify_saved_searches))
-outbox.register_nudger(service.WEBHOOK_TOPIC, _nudge(deliver_webhooks))
+outbox.register_nudger(notifications.WEBHOOK_TOPIC, _nudge(deliver_webhooks))
 add_beat("search-drain", DRAIN, 30, queue=QUEUE)
 add_beat("search-notify", NOTIFY, 30, queue=QUEUE)
 add_beat("webhooks-deliver", DELIVER, 30, queue=QUEUE)
@@ -75,7 +75,7 @@ add_beat("search-embed", EMBED, 30, queue=QUEUE)
 @worker_ready.connect
 def _apply_settings_on_start(**_: object) -> None:
     try:
-        service.apply_index_settings()
+        indexing.apply_index_settings()
     except SearchUnavailable:
         log.warning(
             "Meilisearch unavailable at worker start; settings applied on the next `market search apply-settings`"

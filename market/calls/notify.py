@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import User
 from market.accounts.roles import ORG_ROLES
 from market.calls.rules import OFFICER_ROLES
-from market.matching import service as matching
+from market.matching import notifications
 from market.matching.models import Notification
 
 
@@ -50,6 +50,6 @@ def notify(
         notes.append(note)
     if not notes:
         return []
-    matching.queue_deliveries(session, notes)
-    matching.nudge_deliveries(session)
+    notifications.queue_deliveries(session, notes)
+    notifications.nudge_deliveries(session)
     return [n.id for n in notes]

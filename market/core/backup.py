@@ -241,7 +241,7 @@ def _keep_ids_ahead(engine: sa.Engine, marks: dict[str, int]) -> dict[str, int]:
 
 def reindex_after_restore() -> dict[str, int]:
     """Rebuild the search indexes from the restored database (documents it no longer has disappear)."""
-    from market.matching import service
+    from market.matching import indexing
 
-    service.apply_index_settings()
-    return service.reindex()
+    indexing.apply_index_settings()
+    return indexing.reindex()

@@ -124,7 +124,7 @@ def _index_lag() -> dict[str, Any]:
     from market.core.db import session_scope
 
     try:
-        from market.matching.service import index_lag
+        from market.matching.indexing import index_lag
     except ModuleNotFoundError:
         return {"status": "not_configured"}
     with session_scope() as session:

@@ -13,7 +13,17 @@ from market.core.pagination import Page, PageDep
 from market.core.types import MoneyIn
 from market.core.vocab import Maturity, TechnicalField, TransferMode
 from market.evaluations.rules import AdvancementGrade, InnovationGrade
-from market.matching import service
+from market.matching import (
+    call_matching,
+    indexing,
+    listings,
+    notifications,
+    saved_searches,
+    searching,
+    synonyms,
+    webhooks,
+)
+from market.matching.match import match_listing
 from market.matching.models import SavedSearch, WebhookSubscription
 from market.matching.schemas import (
     DeliveryOut,
@@ -68,13 +78,13 @@ async def search(
         advancement_grade=advancement_grade,
     )
     return await in_unit_of_work(
-        lambda session: service.search(session, kind, q, filters, sort=sort, page=page), write=False
+        lambda session: searching.search(session, kind, q, filters, sort=sort, page=page), write=False
     )
 
 
 @router.get("/search/lag", response_model=IndexLag, tags=["search"], summary="Index lag (oldest undrained change)")
 def index_lag(session: SessionDep, actor: BureauActor) -> dict:
-    return service.index_lag(session)
+    return indexing.index_lag(session)
 
 
 @router.get(
@@ -92,10 +102,8 @@ async def match(
     region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> dict:
     def work(session: Session) -> dict:
-        listing = service.get_listing(session, actor_for(session, request, token), kind, listing_id)
-        return service.match_listing(
-            session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code)
-        )
+        listing = listings.get_listing(session, actor_for(session, request, token), kind, listing_id)
+        return match_listing(session, kind, listing, limit=limit, filters=SearchFilters(region_code=region_code))
 
     return await in_unit_of_work(work, write=False)
 
@@ -106,7 +114,7 @@ async def match(
     summary="For a published open call (揭榜挂帅): the organisations whose listings fit it, with those listings",
 )
 def match_call(call_id: int, session: SessionDep, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict:
-    return service.match_call_organisations(session, call_id, limit=limit)
+    return call_matching.match_call_organisations(session, call_id, limit=limit)
 
 
 # -- synonyms (read: anyone; edit: bureau) ------------------------------------------------------
@@ -114,7 +122,7 @@ def match_call(call_id: int, session: SessionDep, limit: Annotated[int, Query(ge
 
 @router.get("/synonyms", response_model=Page[SynonymGroupOut], tags=["synonyms"])
 def list_synonyms(session: SessionDep, page: PageDep, term: Annotated[str | None, Query(max_length=40)] = None):
-    rows, total = service.list_synonym_groups(session, term, page)
+    rows, total = synonyms.list_synonym_groups(session, term, page)
     return Page(
         items=[SynonymGroupOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
     )
@@ -122,17 +130,17 @@ def list_synonyms(session: SessionDep, page: PageDep, term: Annotated[str | None
 
 @router.post("/synonyms", response_model=SynonymGroupOut, status_code=status.HTTP_201_CREATED, tags=["synonyms"])
 def create_synonyms(body: SynonymGroupIn, session: SessionDep, actor: BureauActor):
-    return service.create_synonym_group(session, actor, body.terms)
+    return synonyms.create_synonym_group(session, actor, body.terms)
 
 
 @router.put("/synonyms/{group_id}", response_model=SynonymGroupOut, tags=["synonyms"])
 def update_synonyms(group_id: int, body: SynonymGroupIn, session: SessionDep, actor: BureauActor):
-    return service.update_synonym_group(session, actor, group_id, body.terms)
+    return synonyms.update_synonym_group(session, actor, group_id, body.terms)
 
 
 @router.delete("/synonyms/{group_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["synonyms"])
 def delete_synonyms(group_id: int, session: SessionDep, actor: BureauActor) -> None:
-    service.delete_synonym_group(session, actor, group_id)
+    synonyms.delete_synonym_group(session, actor, group_id)
 
 
 # -- saved searches and the inbox ---------------------------------------------------------------
@@ -144,7 +152,7 @@ def delete_synonyms(group_id: int, session: SessionDep, actor: BureauActor) -> N
 def create_saved_search(body: SavedSearchIn, session: SessionDep, actor: CurrentActor):
     data = body.model_dump()
     data["filters"] = body.filters.model_dump(mode="json", exclude_none=True)
-    return service.create_saved_search(session, actor, data)
+    return saved_searches.create_saved_search(session, actor, data)
 
 
 @router.get("/saved-searches", response_model=list[SavedSearchOut], tags=["saved searches"])
@@ -156,12 +164,12 @@ def list_saved_searches(session: SessionDep, actor: CurrentActor):
 
 @router.delete("/saved-searches/{saved_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["saved searches"])
 def delete_saved_search(saved_id: int, session: SessionDep, actor: CurrentActor) -> None:
-    service.delete_saved_search(session, actor, saved_id)
+    saved_searches.delete_saved_search(session, actor, saved_id)
 
 
 @router.get("/inbox", response_model=Page[NotificationOut], tags=["saved searches"])
 def inbox(session: SessionDep, actor: CurrentActor, page: PageDep, unread: bool = False):
-    rows, total = service.inbox(session, actor, unread, page)
+    rows, total = notifications.inbox(session, actor, unread, page)
     return Page(
         items=[NotificationOut.model_validate(r) for r in rows], total=total, page=page.page, page_size=page.page_size
     )
@@ -169,7 +177,7 @@ def inbox(session: SessionDep, actor: CurrentActor, page: PageDep, unread: bool 
 
 @router.post("/inbox/{notification_id}/read", response_model=NotificationOut, tags=["saved searches"])
 def mark_read(notification_id: int, session: SessionDep, actor: CurrentActor):
-    return service.mark_read(session, actor, notification_id)
+    return notifications.mark_read(session, actor, notification_id)
 
 
 # -- webhooks -------------------------------------------------------------------------------------
@@ -177,7 +185,7 @@ def mark_read(notification_id: int, session: SessionDep, actor: CurrentActor):
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED, tags=["webhooks"])
 def create_webhook(body: WebhookIn, session: SessionDep, actor: CurrentActor):
-    return service.create_webhook(session, actor, body.url)
+    return webhooks.create_webhook(session, actor, body.url)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut], tags=["webhooks"])
@@ -188,7 +196,7 @@ def list_webhooks(session: SessionDep, actor: CurrentActor):
 
 @router.delete("/webhooks/{sub_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["webhooks"])
 def delete_webhook(sub_id: int, session: SessionDep, actor: CurrentActor) -> None:
-    service.delete_webhook(session, actor, sub_id)
+    webhooks.delete_webhook(session, actor, sub_id)
 
 
 DeliveryStatus = Annotated[
@@ -199,16 +207,16 @@ DeliveryStatus = Annotated[
 @router.get("/webhooks/{sub_id}/deliveries", response_model=list[DeliveryOut], tags=["webhooks"])
 def deliveries(sub_id: int, session: SessionDep, actor: CurrentActor, status: DeliveryStatus = None):
     """The delivery log of one of your webhooks, newest first (200 at most)."""
-    return service.list_deliveries(session, actor, subscription_id=sub_id, status=status)
+    return webhooks.list_deliveries(session, actor, subscription_id=sub_id, status=status)
 
 
 @router.get("/webhook-deliveries", response_model=list[DeliveryOut], tags=["webhooks"])
 def all_deliveries(session: SessionDep, actor: CurrentActor, status: DeliveryStatus = None):
     """Deliveries of all your webhooks (the bureau: everyone's), newest first; `?status=failed` for those to redo."""
-    return service.list_deliveries(session, actor, status=status)
+    return webhooks.list_deliveries(session, actor, status=status)
 
 
 @router.post("/webhook-deliveries/{delivery_id}/redeliver", response_model=DeliveryOut, tags=["webhooks"])
 def redeliver(delivery_id: int, session: SessionDep, actor: CurrentActor):
     """Send a failed (or delivered) notification again, from the start of the retry schedule (audited)."""
-    return service.redeliver(session, actor, delivery_id)
+    return webhooks.redeliver(session, actor, delivery_id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import User
 from market.core import outbox
 from market.core.db import utcnow
-from market.matching import service as matching
+from market.matching import notifications
 from market.matching.models import Notification
 
 TOPIC = "vouchers.notice"
@@ -63,7 +63,7 @@ def deliver_pending(session: Session, limit: int = 500, topic: str = TOPIC) -> l
         event.processed_at = utcnow()
         event.attempts = (event.attempts or 0) + 1
     session.flush()
-    matching.queue_deliveries(session, notes)
+    notifications.queue_deliveries(session, notes)
     if notes:
-        matching.nudge_deliveries(session)
-    return matching.pending_deliveries(session, [n.id for n in notes])
+        notifications.nudge_deliveries(session)
+    return notifications.pending_deliveries(session, [n.id for n in notes])

@@ -28,7 +28,7 @@ def test_script_sees_the_real_search_package(script):
     # As a script, bench/ is sys.path[0]: bench/search.py must not shadow the `search` package.
     check = (
         "import runpy, sys; sys.path[0] = 'bench'; runpy.run_path(sys.argv[1], run_name='bench_check'); "
-        "import search.documents, market.matching.service; print(search.__file__)"
+        "import search.documents, market.matching.match; print(search.__file__)"
     )
     r = subprocess.run(
         [sys.executable, "-c", check, f"bench/{script}"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60

@@ -16,7 +16,8 @@ from market.accounts.roles import Role
 from market.core.db import session_scope
 from market.core.outbox import OutboxEvent
 from market.core.vocab import OrgKind
-from market.matching import service
+from market.matching import notifications, saved_searches, webhooks
+from search import runtime
 from tests.search.conftest import drain, ids, post
 
 
@@ -205,8 +206,8 @@ def test_webhooks_to_internal_addresses_are_refused(pg_client, people, url):
 
 def _notify(kind: str, listing_id: int) -> list[int]:
     with session_scope() as s:
-        created = service.notify_for_listing(s, kind, listing_id)
-        return service.pending_deliveries(s, created)
+        created = saved_searches.notify_for_listing(s, kind, listing_id)
+        return notifications.pending_deliveries(s, created)
 
 
 def test_saved_searches_notify_inbox_and_signed_webhook(pg_client, meili, people, receiver):
@@ -276,10 +277,10 @@ def test_saved_searches_notify_inbox_and_signed_webhook(pg_client, meili, people
     # webhook: first attempt fails (receiver down with 500) and is logged; the retry succeeds, signed
     assert len(deliveries) == 1
     receiver.status = 500
-    assert service.deliver_webhook(deliveries[0]) == "retrying"
+    assert webhooks.deliver_webhook(deliveries[0]) == "retrying"
     receiver.status = 204
-    assert service.deliver_webhook(deliveries[0]) == "delivered"
-    assert service.deliver_webhook(deliveries[0]) == "skipped"  # idempotent
+    assert webhooks.deliver_webhook(deliveries[0]) == "delivered"
+    assert webhooks.deliver_webhook(deliveries[0]) == "skipped"  # idempotent
     log = pg_client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=firm.headers).json()
     assert log[0]["status"] == "delivered" and log[0]["attempts"] == 2 and log[0]["last_status_code"] == 204
     assert pg_client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=broker.headers).status_code == 404
@@ -331,7 +332,7 @@ def test_many_query_searches_are_checked_in_one_request(pg_client, meili, people
         names[r.json()["id"]] = q
     listing = post(pg_client, inst, "achievement")
     drain()
-    client = service.runtime.get_client()
+    client = runtime.get_client()
     sent = []
     real = client.multi_search
     monkeypatch.setattr(client, "multi_search", lambda *a, **kw: sent.append(a) or real(*a, **kw))

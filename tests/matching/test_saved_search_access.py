@@ -11,7 +11,8 @@ import pytest
 from market.accounts.roles import Role
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
-from market.matching import service
+from market.matching import notifications, saved_searches, webhooks
+from market.matching.models import SavedSearch, WebhookDelivery
 from tests.accounts.helpers import audit_actions
 from tests.matching.test_endpoints import allow_loopback_webhooks, receiver  # noqa: F401 - fixtures
 from tests.search.conftest import drain, post, transition
@@ -31,8 +32,8 @@ def people(pg_world):
 
 def _notify(kind: str, listing_id: int) -> tuple[list[int], list[int]]:
     with session_scope() as s:
-        created = service.notify_for_listing(s, kind, listing_id)
-        return created, service.pending_deliveries(s, created)
+        created = saved_searches.notify_for_listing(s, kind, listing_id)
+        return created, notifications.pending_deliveries(s, created)
 
 
 def _inbox(client, member) -> list[int]:
@@ -124,7 +125,7 @@ def test_query_search_pauses_when_its_owner_is_disabled(
     drain()
     assert _notify(target, second) == ([], [])
     with session_scope() as s:
-        saved = s.get(service.SavedSearch, saved_id)
+        saved = s.get(SavedSearch, saved_id)
         assert (saved.active, saved.paused_reason) == (False, "owner_disabled")
 
 
@@ -149,9 +150,9 @@ def test_webhook_delivery_is_withheld_when_its_owner_may_no_longer_see(pg_client
             pg_client.post(f"/api/v1/users/{broker.user_id}/disable", headers=people["bureau"].headers).status_code
             == 200
         )
-    assert service.deliver_webhook(deliveries[0]) == "withheld"
+    assert webhooks.deliver_webhook(deliveries[0]) == "withheld"
     assert receiver.requests == []
     with session_scope() as s:
-        delivery = s.get(service.WebhookDelivery, deliveries[0])
+        delivery = s.get(WebhookDelivery, deliveries[0])
         expected = "listing_not_visible" if change == "listing_back_to_draft" else "owner_disabled"
         assert (delivery.status, delivery.last_error, delivery.subscription_id) == ("withheld", expected, hook["id"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from market.matching import service
+from market.matching import indexing
+from search import indexer
 
 ACHIEVEMENT = {
     "title": "高镍三元锂离子电池正极材料制备技术",
@@ -45,8 +46,8 @@ def transition(client, member, kind: str, listing_id: int, action: str) -> None:
     assert r.status_code == 200, r.text
 
 
-def drain() -> service.indexer.DrainResult:
-    result = service.drain_index()
+def drain() -> indexer.DrainResult:
+    result = indexing.drain_index()
     assert result.error is None, result.error
     return result
 

@@ -143,7 +143,7 @@ def test_match_both_directions_with_reasons(pg_client, meili, people):
 
 
 def test_full_reindex_swaps_without_an_empty_moment(pg_client, meili, people):
-    from market.matching import service
+    from market.matching import indexing
 
     inst = people["institute"]
     listing_ids = [post(pg_client, inst, "achievement", title=f"锂离子电池正极材料 第{i}代") for i in range(6)]
@@ -163,7 +163,7 @@ def test_full_reindex_swaps_without_an_empty_moment(pg_client, meili, people):
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        counts = service.reindex()
+        counts = indexing.reindex()
     finally:
         stop.set()
         watcher.join()

@@ -19,7 +19,7 @@ to tune towards. How honest each set's figure is:
 import pytest
 
 from bench.match_quality import EVAL_FILE, HOLDOUT_FILE, eval_set, evaluate, load, run_raw_baseline
-from market.matching import service
+from market.matching import indexing, match
 
 SETS = [
     # file, recall@5 floor, MRR floor (hybrid, measured; lexical-only before issue 13), minimum demands / achievements
@@ -41,10 +41,10 @@ def test_demands_find_their_achievements_in_other_words(
     data = eval_set(path)
     assert len(data["demands"]) >= min_demands and len(data["achievements"]) >= min_achievements
     a_ids, d_ids = load(data)
-    assert service.drain_index().error is None
-    assert service.embed_pending().error is None  # the shipped model, for real: ~100–150 listings per set
+    assert indexing.drain_index().error is None
+    assert indexing.embed_pending().error is None  # the shipped model, for real: ~100–150 listings per set
     quality = evaluate(data, a_ids, d_ids, k=5)
-    assert service.match_mode() == "hybrid"
+    assert match.match_mode() == "hybrid"
     assert quality.recall_at_k >= recall_floor, quality.per_demand
     assert quality.mrr >= mrr_floor, quality.per_demand
     # the dictionary and the scoring are what make the difference over a plain title query

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
-from market.matching import service
+from market.matching import indexing, synonyms
 from search import indexer, runtime
 from search.settings import index_uid
 from tests.search.conftest import drain, post, transition
@@ -20,7 +20,7 @@ def _indexed_ids(kind: str = "achievement") -> set[int]:
 
 def _extractor():
     with session_scope() as s:
-        return service.current_extractor(s)
+        return synonyms.current_extractor(s)
 
 
 def test_a_deletion_read_while_draft_never_lands_after_the_published_document(pg_client, pg_world, meili):
@@ -93,7 +93,7 @@ def test_writers_and_drains_racing_on_postgresql_leave_every_published_listing_i
     def drainer() -> None:
         try:
             while not stop.is_set():
-                result = service.drain_index(limit=5)
+                result = indexing.drain_index(limit=5)
                 assert result.error is None, result.error
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)

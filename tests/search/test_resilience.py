@@ -58,17 +58,17 @@ def test_writes_survive_meilisearch_outage_and_index_converges(pg_client, pg_wor
 
 
 def _extractor():
-    from market.matching import service
+    from market.matching import synonyms
 
     with session_scope() as s:
-        return service.current_extractor(s)
+        return synonyms.current_extractor(s)
 
 
 KILLED_WORKER = textwrap.dedent(
     """
     import os, signal
     from market.core.db import create_db_engine, set_engine, session_scope
-    from market.matching import service
+    from market.matching import synonyms
     from search import indexer, runtime
     from search.client import MeiliClient
     import datetime as dt
@@ -77,7 +77,7 @@ KILLED_WORKER = textwrap.dedent(
     runtime.configure(MeiliClient(os.environ["MEILI"], os.environ["KEY"]), os.environ["PREFIX"])
     claimed = indexer.claim_batch(limit=3, lease=dt.timedelta(seconds=float(os.environ["LEASE"])))
     with session_scope() as s:
-        ex = service.current_extractor(s)
+        ex = synonyms.current_extractor(s)
         docs = {k: indexer.load_documents(s, k, ids, ex) for k, ids in claimed.entities.items()}
     client = runtime.get_client()
     for kind, by_id in docs.items():  # half-done: sent, never waited for, never marked

