@@ -93,11 +93,19 @@ def load_documents(
         return {}
     rows = session.scalars(sa.select(model).where(model.id.in_(ids))).all()
     names = _org_names(session, (r.org_id for r in rows))
-    project = documents.achievement_document if kind == "achievement" else documents.demand_document
     out: dict[int, dict[str, Any] | None] = dict.fromkeys(ids)
-    for row in rows:
-        if row.status in documents.PUBLIC_STATES:
-            out[row.id] = project(row, names.get(row.org_id, ""), extractor)
+    public = [r for r in rows if r.status in documents.PUBLIC_STATES]
+    if kind == "achievement":
+        from market.evaluations.service import summaries  # finished evaluations: grades, evaluated maturity
+
+        evaluated = summaries(session, (r.id for r in public))
+        for row in public:
+            out[row.id] = documents.achievement_document(
+                row, names.get(row.org_id, ""), extractor, evaluated.get(row.id)
+            )
+    else:
+        for row in public:
+            out[row.id] = documents.demand_document(row, names.get(row.org_id, ""), extractor)
     return vectors.attached(session, kind, out)
 
 

@@ -48,14 +48,16 @@ def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts:
     if concepts is None:
         concepts = frozenset(extractor.concept_keys(doc.get("terms") or []))
     if kind == "achievement":
+        evaluated = doc.get("evaluated_maturity_rank")  # from a finished evaluation's TRL: outranks the declared one
         return Facts(
             doc.get("technical_field"),
-            doc.get("maturity_rank"),
+            evaluated if evaluated is not None else doc.get("maturity_rank"),
             doc.get("asking_price_fen"),
             bool(doc.get("price_negotiable")),
             frozenset(doc.get("transfer_modes") or []),
             doc.get("region_code"),
             concepts,
+            doc.get("evaluation_trl") if evaluated is not None else None,
         )
     return Facts(
         doc.get("technical_field"),
@@ -68,9 +70,16 @@ def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts:
     )
 
 
-def document_of(kind: str, listing: Listing, extractor: TermExtractor) -> dict[str, Any]:
-    project = documents.achievement_document if kind == "achievement" else documents.demand_document
-    return project(listing, "", extractor)
+def document_of(
+    kind: str, listing: Listing, extractor: TermExtractor, session: Session | None = None
+) -> dict[str, Any]:
+    """The listing's search document (a match's source); with a session, an achievement's finished evaluation too."""
+    if kind == "achievement":
+        from market.evaluations.service import summaries
+
+        evaluation = summaries(session, [listing.id]).get(listing.id) if session is not None else None
+        return documents.achievement_document(listing, "", extractor, evaluation)  # type: ignore[arg-type]  # a Row reads the same attributes
+    return documents.demand_document(listing, "", extractor)  # type: ignore[arg-type]  # a Row reads the same attributes
 
 
 def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Listing:

@@ -27,7 +27,7 @@ def match_listing(
 ) -> dict[str, Any]:
     """The other side's public listings that fit `listing`, best first, each with its reasons."""
     extractor = current_extractor(session)
-    source = document_of(kind, listing, extractor)
+    source = document_of(kind, listing, extractor, session)
     return match_document(extractor, kind, source, limit=limit, filters=filters, mode=mode, session=session)
 
 
