@@ -204,7 +204,7 @@ def main(
     from market.embedded import free_port, start_meilisearch
     from market.listings.models import Demand
     from market.matching import listings, match, synonyms
-    from search import embeddings, indexer, query, runtime, vectors
+    from search import embeddings, query, runtime, vectors, writer
     from search.client import MeiliClient
     from search.settings import index_uid, settings_for
     from search.synonyms import shipped_groups
@@ -249,7 +249,7 @@ def main(
     apis: list[tuple[str, subprocess.Popen]] = []
     try:
         for kind in ("achievement", "demand", "call"):  # as the API's start-up does, but waiting as long as it takes
-            indexer.ensure_index(client, index_uid(kind))
+            writer.ensure_index(client, index_uid(kind))
             client.wait_task(client.update_settings(index_uid(kind), settings_for(kind)), timeout=36000)
         groups = list(shipped_groups())
         with session_scope() as s:
@@ -432,7 +432,7 @@ def load(
     from market.core.outbox import OutboxEvent
     from market.listings.models import Achievement, Demand
     from market.matching import indexing, synonyms
-    from search import embeddings, indexer, runtime, vectors
+    from search import embeddings, runtime, vectors, writer
     from search.settings import index_uid, settings_for
     from tests.factories import valid_credit_code
 
@@ -478,7 +478,7 @@ def load(
             sample_ids = s.scalars(sa.select(Achievement.id).limit(embed_sample)).all()
             sample = [
                 vectors.embedding_text(d)
-                for d in indexer.load_documents(s, "achievement", set(sample_ids), extractor).values()
+                for d in indexing.load_documents(s, "achievement", set(sample_ids), extractor).values()
                 if d
             ]
         started = time.perf_counter()
@@ -497,7 +497,7 @@ def load(
         )
         # -- the embedding pass over the corpus (the product's own pass; vectors as --vectors says)
         started = time.perf_counter()
-        embedded = vectors.embed_pending(client, extractor, limit=500, max_batches=10**6)
+        embedded = indexing.embedding_pass(client, extractor, limit=500, max_batches=10**6)
         took = time.perf_counter() - started
         assert embedded.error is None, embedded.error
         corpus_embedder.save()
@@ -532,11 +532,11 @@ def load(
     with session_scope() as s:
         extractor = synonyms.current_extractor(s)
         docs = {
-            k: [d for d in indexer.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
+            k: [d for d in indexing.load_documents(s, k, set(s.scalars(sa.select(m.id))), extractor).values() if d]
             for k, m in (("achievement", Achievement), ("demand", Demand))
         }
     bulk_uid = index_uid("achievement", "_bulk")
-    indexer.ensure_index(client, bulk_uid)
+    writer.ensure_index(client, bulk_uid)
     client.wait_task(client.update_settings(bulk_uid, settings_for("achievement")), timeout=600)
     flat = docs["achievement"] + [{**d, "id": d["id"] + 10**9} for d in docs["demand"]]
     del docs

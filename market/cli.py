@@ -74,7 +74,7 @@ def serve(host: str, port: int, demo: bool, no_worker: bool, workers: int) -> No
 
 # Domains contribute their own commands (search: reindex, settings; demo: demo-data).
 for module_name in (
-    "search.cli",
+    "market.matching.cli",
     "market.demo.cli",
     "market.contracts.cli",
     "market.stats.cli",

@@ -182,7 +182,7 @@ class EmbeddedStack:
 
     @staticmethod
     def _reload_celery() -> None:
-        from workers import app as worker_app
+        from market.core import queue as worker_app
 
         worker_app.celery_app.conf.broker_url = worker_app.broker_url()
 
@@ -194,10 +194,8 @@ class EmbeddedStack:
 
     @staticmethod
     def _bootstrap_search() -> None:
-        try:
-            from search.bootstrap import bootstrap
-        except ModuleNotFoundError:
-            return
+        from market.matching.indexing import bootstrap
+
         bootstrap()
 
     def _spawn_worker(self, proc: Process) -> None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from market.core import regions
 from market.core.vocab import MATURITY_RANK, TECHNICAL_FIELD_LABELS, Maturity, TechnicalField, maturity_from_trl
-from market.listings.models import Achievement, Demand
+from search.sources import AchievementData, DemandData, EvaluationData
 from search.terms import TermExtractor
-
-if TYPE_CHECKING:
-    from market.evaluations.service import Summary
 
 PUBLIC_STATES = frozenset({"published", "matched", "negotiating"})
 
@@ -35,7 +32,7 @@ def _field_label(code: str) -> str:
         return code
 
 
-def _common(listing: Achievement | Demand, org_name: str, terms: list[str]) -> dict[str, Any]:
+def _common(listing: AchievementData | DemandData, org_name: str, terms: list[str]) -> dict[str, Any]:
     region = listing.region_code or ""
     return {
         "id": listing.id,
@@ -55,7 +52,7 @@ def _common(listing: Achievement | Demand, org_name: str, terms: list[str]) -> d
     }
 
 
-def evaluation_fields(evaluation: Summary | None) -> dict[str, Any]:
+def evaluation_fields(evaluation: EvaluationData | None) -> dict[str, Any]:
     """A finished evaluation (科技成果评价) on the achievement's document: shown, filtered and faceted in search
     (`evaluated`, grades, agency), and read by matching: `evaluated_maturity_rank`, from the evaluated TRL,
     outranks the self-declared maturity."""
@@ -84,7 +81,7 @@ def evaluation_fields(evaluation: Summary | None) -> dict[str, Any]:
 
 
 def achievement_document(
-    a: Achievement, org_name: str, extractor: TermExtractor, evaluation: Summary | None = None
+    a: AchievementData, org_name: str, extractor: TermExtractor, evaluation: EvaluationData | None = None
 ) -> dict[str, Any]:
     terms = extractor.terms(a.title, " ".join(a.keywords or []), a.summary)
     return {
@@ -105,7 +102,7 @@ def achievement_document(
     }
 
 
-def demand_document(d: Demand, org_name: str, extractor: TermExtractor) -> dict[str, Any]:
+def demand_document(d: DemandData, org_name: str, extractor: TermExtractor) -> dict[str, Any]:
     terms = extractor.terms(d.title, " ".join(d.keywords or []), d.description)
     return {
         **_common(d, org_name, terms),

@@ -195,7 +195,7 @@ def search_request(
             body["sort"] = sort_spec
         return [], None, body
     queries = [{**base, "q": q}] + [{**base, "q": v, "federationOptions": {"weight": 0.9}} for v in extra]
-    if meaning:
+    if meaning and vector is not None:  # (meaning implies a vector; said again for the type checker)
         semantic = {
             **base,
             **semantic_query(uid, vector, min_similarity),

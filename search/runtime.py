@@ -6,13 +6,12 @@ The app never holds the master key: for its own server the project creates a sco
 
 from __future__ import annotations
 
-import atexit
-import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from market.core.config import get_settings
-from search.client import MeiliClient
+from search.client import MeiliClient, SearchUnavailable
 
 APP_KEY_NAME = "market-app"
 APP_KEY_ACTIONS = ["search", "documents.*", "indexes.*", "tasks.*", "settings.*"]
@@ -20,7 +19,6 @@ APP_KEY_ACTIONS = ["search", "documents.*", "indexes.*", "tasks.*", "settings.*"
 _lock = threading.Lock()
 _client: MeiliClient | None = None
 _prefix: str | None = None
-_server = None
 
 
 def index_prefix() -> str:
@@ -47,16 +45,28 @@ def get_client() -> MeiliClient:
     if _client is None:
         with _lock:
             if _client is None:
-                _owned = True
                 settings = get_settings()
                 if settings.meili_url:
-                    _client = MeiliClient(settings.meili_url, settings.meili_api_key)
+                    client = MeiliClient(settings.meili_url, settings.meili_api_key)
                 elif (running := running_server(settings.data_dir / "meilisearch")) is not None:
                     # a running stack owns that data directory: use its server, never start a second one on it
-                    _client = MeiliClient(running[0], scoped_key(*running, index_prefix()))
+                    client = MeiliClient(running[0], scoped_key(*running, index_prefix()))
+                elif _local_server is not None:
+                    client = _local_server(settings.data_dir / "meilisearch")
                 else:
-                    _client = start_embedded(settings.data_dir / "meilisearch")
+                    raise SearchUnavailable(details=[{"reason": "MARKET_MEILI_URL is not set"}])
+                _client, _owned = client, True
     return _client
+
+
+# How this process starts a Meilisearch of its own when none is configured or running: starting processes is
+# the market's composition (market/embedded.py), installed by market/matching/indexing.py.
+_local_server: Callable[[Path], MeiliClient] | None = None
+
+
+def use_local_server(start: Callable[[Path], MeiliClient]) -> None:
+    global _local_server
+    _local_server = start
 
 
 RUNNING_FILE = "running.json"
@@ -86,8 +96,6 @@ def running_server(data_dir: Path) -> tuple[str, str] | None:
     """
     import json
     import os
-
-    from search.client import SearchUnavailable
 
     try:
         info = json.loads((data_dir / RUNNING_FILE).read_text())
@@ -123,18 +131,3 @@ def scoped_key(url: str, master_key: str, prefix: str) -> str:
         return admin.create_key(name=APP_KEY_NAME, actions=APP_KEY_ACTIONS, indexes=[pattern])["key"]
     finally:
         admin.close()
-
-
-def start_embedded(data_dir: Path) -> MeiliClient:
-    """Start (once per process) a Meilisearch under data_dir; its master key stays in a file beside the data."""
-    global _server
-    from market.embedded import start_meilisearch
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key_file = data_dir / "master.key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(32))
-        key_file.chmod(0o600)
-    _server = start_meilisearch(data_dir, master_key=key_file.read_text().strip())
-    atexit.register(_server.stop)
-    return MeiliClient(_server.url, scoped_key(_server.url, _server.master_key, index_prefix()))

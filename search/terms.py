@@ -8,7 +8,7 @@ vocabulary), which the synonym groups then map onto shared concepts.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -294,7 +294,7 @@ class TermExtractor:
         return list(cached)
 
     def _concepts(self, title: str, keywords: list[str], body: str, limit: int, oov_limit: int) -> list[Concept]:
-        weights: Counter[str] = Counter()
+        weights: defaultdict[str, float] = defaultdict(float)
         surface: dict[str, list[str]] = {}
         for text, weight in ((title, 3.0), (" ".join(keywords), 2.5), (body, 1.0)):
             for term in self._terms_of(text or ""):
@@ -327,7 +327,7 @@ class TermExtractor:
 
     def oov_concepts(self, title: str, body: str, known: set[str], limit: int = 6) -> list[Concept]:
         """Concepts from text the dictionary does not know, weighted below dictionary terms (they are guesses)."""
-        weights: Counter[str] = Counter()
+        weights: defaultdict[str, float] = defaultdict(float)
         for text, weight in ((title, OOV_TITLE_WEIGHT), (body, OOV_BODY_WEIGHT)):
             for gap in self.segmenter.gaps(text or ""):
                 for term in oov_terms(gap):

@@ -51,7 +51,7 @@ def meili_app_key(meili_server: Meilisearch) -> str:
 def meili(meili_server: Meilisearch, meili_app_key: str) -> Iterator:
     """The app's Meilisearch for one test: scoped key, own index prefix, settings and shipped synonyms applied."""
     from market.matching import synonyms
-    from search import indexer, runtime
+    from search import runtime, writer
     from search.client import MeiliClient
     from search.settings import KINDS, index_uid
 
@@ -61,7 +61,7 @@ def meili(meili_server: Meilisearch, meili_app_key: str) -> Iterator:
     prefix = f"t_{secrets.token_hex(4)}"
     runtime.configure(client, prefix)
     synonyms.reset_cache()
-    indexer.apply_settings(client)
+    writer.apply_settings(client)
     yield client
     if meili_server.popen and meili_server.popen.poll() is None:
         for kind in KINDS:

@@ -42,7 +42,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 def fuzz_headers(sqlite_template: Path, meili_server, meili_app_key: str, tmp_path_factory) -> Iterator[dict]:
     """One database and one Meilisearch index prefix for the whole fuzz run; tokens of both roles."""
     from market.matching import synonyms
-    from search import indexer, runtime
+    from search import runtime, writer
     from search.client import MeiliClient
 
     path = tmp_path_factory.mktemp("fuzz") / "market.db"
@@ -55,7 +55,7 @@ def fuzz_headers(sqlite_template: Path, meili_server, meili_app_key: str, tmp_pa
     runtime.configure(client, f"t_fuzz{secrets.token_hex(3)}")
     synonyms.reset_cache()
     try:
-        indexer.apply_settings(client)
+        writer.apply_settings(client)
     except BaseException:
         client.close()
         raise

@@ -1,7 +1,8 @@
-"""Search tasks: drain the outbox into Meilisearch, notify saved searches, deliver signed webhooks.
+"""Search tasks: drain the outbox into Meilisearch, embed, notify saved searches, deliver signed webhooks.
 
-Every task here drains durable rows (outbox rows, webhook deliveries with their due time); the
-post-commit nudge only makes that sooner, and the beat entries make it happen when Redis was down.
+Every task here drains durable rows (outbox rows, webhook deliveries with their due time) through
+market/matching; a write nudges them by task name after its commit (outbox.route), and the beat entries
+make it happen when Redis was down.
 """
 
 from __future__ import annotations
@@ -10,19 +11,14 @@ import logging
 
 from celery.signals import worker_ready
 
-from market.core import outbox
-from market.matching import indexing, notifications, saved_searches, webhooks
+from market.matching import flows, indexing, notifications, saved_searches
 from search.client import SearchUnavailable
-from search.indexer import NOTIFY_TOPIC, TOPIC
-from search.vectors import EMBED_TOPIC
 from workers.base import add_beat, task
 
 log = logging.getLogger(__name__)
-QUEUE = "search"
-DRAIN = "market.search.drain"
-NOTIFY = "market.search.notify"
-DELIVER = "market.search.deliver_webhooks"
-EMBED = "market.search.embed"
+QUEUE = indexing.QUEUE
+DRAIN, NOTIFY, EMBED = indexing.DRAIN_TASK, indexing.NOTIFY_TASK, indexing.EMBED_TASK
+DELIVER = notifications.DELIVER_TASK
 
 
 @task(DRAIN, queue=QUEUE, max_retries=0)
@@ -50,25 +46,12 @@ def embed_search_index() -> dict:
 @task(DELIVER, queue=QUEUE, max_retries=0)
 def deliver_webhooks() -> dict:
     """Send every webhook delivery that is due (each failure is rescheduled on its row, for hours)."""
-    return webhooks.sweep_webhooks()
+    return flows.sweep_webhooks()
 
 
-def _nudge(task_fn):
-    def nudge() -> None:
-        task_fn.apply_async(retry=False)  # a failure is logged once per outage by outbox.nudger
-
-    return nudge
-
-
-outbox.register_nudger(TOPIC, _nudge(drain_search_index))
-outbox.register_nudger(NOTIFY_TOPIC, _nudge(notify_saved_searches))
-outbox.register_nudger(notifications.WEBHOOK_TOPIC, _nudge(deliver_webhooks))
 add_beat("search-drain", DRAIN, 30, queue=QUEUE)
 add_beat("search-notify", NOTIFY, 30, queue=QUEUE)
 add_beat("webhooks-deliver", DELIVER, 30, queue=QUEUE)
-
-
-outbox.register_nudger(EMBED_TOPIC, _nudge(embed_search_index))
 add_beat("search-embed", EMBED, 30, queue=QUEUE)
 
 

@@ -12,7 +12,7 @@ from workers.base import add_beat, task
 log = logging.getLogger(__name__)
 
 COMPUTE_RUN = "market.subsidies.compute_run"
-COMPUTE_QUEUED = "market.subsidies.compute_queued"
+COMPUTE_QUEUED = service.COMPUTE_QUEUED_TASK
 
 
 @task(COMPUTE_QUEUED, queue="subsidies", max_retries=0)
@@ -31,6 +31,5 @@ def compute_run_task(run_id: int) -> None:
         log.warning("subsidy run %s not computed: %s (%s)", run_id, exc.message, exc.code)
 
 
-outbox.register_nudger(service.COMPUTE_TOPIC, lambda: compute_queued.apply_async(retry=False))
 # A run queued while Redis was down (no nudge arrived) is computed by this sweep.
 add_beat("subsidies-compute-queued", COMPUTE_QUEUED, 30, queue="subsidies")

@@ -38,9 +38,6 @@ from market.core.deps import Actor
 from market.core.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from market.core.vocab import OrgKind
 
-SEARCH_TOPIC = "search.index"
-
-
 # --- plumbing ---------------------------------------------------------------------------------------
 
 
@@ -69,7 +66,7 @@ def _publicly_changed(session: Session, call: Call) -> None:
     """Bump the version and tell the search index (it drops the document when the call is not public)."""
     call.version = (call.version or 0) + 1
     session.flush()
-    outbox.emit(session, SEARCH_TOPIC, "call", call.id, {"version": call.version})
+    outbox.emit(session, outbox.SEARCH_INDEX, "call", call.id, {"version": call.version})
 
 
 def _move(session: Session, call: Call, action: str, actor: Actor | None, to_state: str, **detail: Any) -> None:

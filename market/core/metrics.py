@@ -104,11 +104,9 @@ class StateCollector:
 
 
 def _search_topic() -> str:
-    try:
-        from search.indexer import TOPIC
-    except ModuleNotFoundError:
-        return "search.index"
-    return TOPIC
+    from market.core.outbox import SEARCH_INDEX
+
+    return SEARCH_INDEX
 
 
 def _webhook_counts(session) -> dict[str, int]:

@@ -50,12 +50,27 @@ class OutboxEvent(IdMixin, Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
-# topic -> callable run after commit to nudge a drainer (set by workers; a no-op if unset).
+# A listing or an open call changed what search must show: written by the domain with the change, drained into
+# Meilisearch by market/matching/indexing.py.
+SEARCH_INDEX = "search.index"
+
+# topic -> callable run after commit to nudge a drainer (see route(); a no-op if unset).
 _nudgers: dict[str, Any] = {}
 
 
 def register_nudger(topic: str, nudge: Any) -> None:
     _nudgers[topic] = nudge
+
+
+def route(topic: str, task_name: str, queue: str) -> None:
+    """Nudge `topic`'s drainer by sending the worker's task `task_name` (by name: market never imports workers)."""
+
+    def nudge() -> None:
+        from market.core import queue as tasks
+
+        tasks.send(task_name, queue)
+
+    register_nudger(topic, nudge)
 
 
 def emit(session: Session, topic: str, entity_type: str, entity_id: int, payload: dict[str, Any] | None = None) -> None:

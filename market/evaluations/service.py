@@ -19,7 +19,6 @@ from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFail
 from market.evaluations import rules
 from market.evaluations.models import Evaluation, EvaluationAgency
 from market.listings.models import Achievement
-from market.listings.service import SEARCH_TOPIC
 
 
 def register_agency(session: Session, actor: Actor, hide_evaluators: bool) -> EvaluationAgency:
@@ -263,4 +262,4 @@ def summaries(session: Session, achievement_ids: Iterable[int]) -> dict[int, Sum
 def reindex_achievement(session: Session, achievement_id: int) -> None:
     """A finished evaluation changes the achievement's search document (grades, evaluated maturity): queue it
     for the index in the same transaction (the outbox; the drain skips it when the listing is not public)."""
-    outbox.emit(session, SEARCH_TOPIC, "achievement", achievement_id)
+    outbox.emit(session, outbox.SEARCH_INDEX, "achievement", achievement_id)

@@ -24,7 +24,6 @@ MODELS: dict[str, type[Achievement] | type[Demand]] = {"achievement": Achievemen
 # The price-like field of each kind: (amount column, negotiable flag, modes column).
 PRICE_FIELDS = {"achievement": ("asking_price", "price_negotiable"), "demand": ("budget", "budget_negotiable")}
 MODES_FIELD = {"achievement": "transfer_modes", "demand": "cooperation_modes"}
-SEARCH_TOPIC = "search.index"
 
 
 def _model(kind: str) -> type[Achievement] | type[Demand]:
@@ -63,7 +62,7 @@ def _can_manage(actor: Actor, listing: Achievement | Demand) -> bool:
 def _changed(session: Session, kind: str, listing: Achievement | Demand) -> None:
     """Every change bumps the version and tells the search index, in the same transaction."""
     session.flush()
-    outbox.emit(session, SEARCH_TOPIC, kind, listing.id, {"version": listing.version})
+    outbox.emit(session, outbox.SEARCH_INDEX, kind, listing.id, {"version": listing.version})
 
 
 def create_listing(session: Session, actor: Actor, kind: Kind, data: dict[str, Any]) -> Achievement | Demand:

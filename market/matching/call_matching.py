@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from market.core.errors import NotFound
-from market.listings.models import Achievement, Demand
 from market.matching.listings import OTHER_SIDE, document_of
 from market.matching.match import match_document
 from market.matching.synonyms import current_extractor
+from search.sources import AchievementData, DemandData, ListingData
 
 
 def match_call_organisations(session: Session, call_id: int, *, limit: int = 10) -> dict[str, Any]:
@@ -31,10 +31,11 @@ def match_call_organisations(session: Session, call_id: int, *, limit: int = 10)
     text = "；".join(filter(None, [doc.get("problem"), doc.get("indicators_text")]))
     region = doc.get("region_code") or get_settings().region_code
     total = Decimal(doc["total_amount"])
+    listing: ListingData
     if doc.get("kind") == "adopt":
         kind, listing = (
             "achievement",
-            Achievement(
+            AchievementData(
                 id=call_id,
                 org_id=doc.get("posing_org_id") or 0,
                 title=doc["title"],
@@ -52,13 +53,14 @@ def match_call_organisations(session: Session, call_id: int, *, limit: int = 10)
                 inventors=[],
                 recognitions=[],
                 status="published",
+                published_at=None,
                 version=1,
             ),
         )
     else:
         kind, listing = (
             "demand",
-            Demand(
+            DemandData(
                 id=call_id,
                 org_id=doc.get("posing_org_id") or 0,
                 title=doc["title"],
@@ -70,7 +72,9 @@ def match_call_organisations(session: Session, call_id: int, *, limit: int = 10)
                 budget=total,
                 budget_negotiable=False,
                 cooperation_modes=["joint_development", "transfer", "license"],
+                deadline=None,
                 status="published",
+                published_at=None,
                 version=1,
             ),
         )

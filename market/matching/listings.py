@@ -13,11 +13,12 @@ from market.core.errors import NotFound
 from market.listings.models import Achievement, Demand
 from search import documents
 from search.scoring import Facts
+from search.sources import AchievementData, DemandData, EvaluationData, ListingData
 from search.terms import TermExtractor
 
 OTHER_SIDE = {"demand": "achievement", "achievement": "demand"}
 ENDED_STATES = frozenset({"closed", "withdrawn"})
-MODELS = {"achievement": Achievement, "demand": Demand}
+MODELS: dict[str, type[Achievement] | type[Demand]] = {"achievement": Achievement, "demand": Demand}
 # A listing as matching reads it: the ORM object, or its columns as a Row (documents read attributes only).
 Listing = Achievement | Demand | sa.Row[Any]
 
@@ -71,15 +72,25 @@ def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts:
 
 
 def document_of(
-    kind: str, listing: Listing, extractor: TermExtractor, session: Session | None = None
+    kind: str,
+    listing: Listing | ListingData,
+    extractor: TermExtractor,
+    org_name: str = "",
+    evaluation: Any = None,
 ) -> dict[str, Any]:
-    """The listing's search document (a match's source); with a session, an achievement's finished evaluation too."""
+    """A listing's search document: search builds it from plain data (search/sources.py), never from the ORM;
+    `evaluation`: an achievement's latest finished evaluation (`market.evaluations.service.Summary`), if any."""
     if kind == "achievement":
-        from market.evaluations.service import summaries
+        evaluated = EvaluationData.of(evaluation) if evaluation is not None else None
+        return documents.achievement_document(AchievementData.of(listing), org_name, extractor, evaluated)
+    return documents.demand_document(DemandData.of(listing), org_name, extractor)
 
-        evaluation = summaries(session, [listing.id]).get(listing.id) if session is not None else None
-        return documents.achievement_document(listing, "", extractor, evaluation)  # type: ignore[arg-type]  # a Row reads the same attributes
-    return documents.demand_document(listing, "", extractor)  # type: ignore[arg-type]  # a Row reads the same attributes
+
+def load_listing(session: Session, kind: str | None, listing_id: int | None) -> Achievement | Demand | None:
+    """The achievement or demand by id (None for another kind, or one that is gone)."""
+    if listing_id is None or kind not in MODELS:
+        return None
+    return session.get(Achievement, listing_id) if kind == "achievement" else session.get(Demand, listing_id)
 
 
 def get_listing(session: Session, actor: Actor | None, kind: str, listing_id: int) -> Listing:

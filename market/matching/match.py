@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from market.evaluations import service as evaluations
+from market.matching import embedding
 from market.matching.listings import OTHER_SIDE, Listing, document_of, facts_of, present
 from market.matching.searching import query_vector
 from market.matching.synonyms import current_extractor
@@ -28,7 +30,8 @@ def match_listing(
 ) -> dict[str, Any]:
     """The other side's public listings that fit `listing`, best first, each with its reasons."""
     extractor = current_extractor(session)
-    source = document_of(kind, listing, extractor, session)
+    evaluation = evaluations.summaries(session, [listing.id]).get(listing.id) if kind == "achievement" else None
+    source = document_of(kind, listing, extractor, evaluation=evaluation)
     return match_document(extractor, kind, source, limit=limit, filters=filters, mode=mode, session=session)
 
 
@@ -106,8 +109,10 @@ def match_document(
         text_of = {i: entry[1] for i, entry in found.items()}
         ranked = sorted(found, key=lambda i: (-found[i][2], i))
     else:
-        lexical = {i: entry[1] for i, entry in found.items()} if mode == "hybrid" else {}
-        text_of = fuse_ranks(lexical, similarity, weights=scoring.HYBRID_WEIGHTS) if lexical else fuse_ranks(similarity)
+        lexical_of = {i: entry[1] for i, entry in found.items()} if mode == "hybrid" else {}
+        text_of = (
+            fuse_ranks(lexical_of, similarity, weights=scoring.HYBRID_WEIGHTS) if lexical_of else fuse_ranks(similarity)
+        )
         scores = {}
         for i, (candidate, *_rest) in found.items():
             demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
@@ -174,12 +179,12 @@ def _closest_sentences(
     session: Session | None, kind: str, vector: list[float] | None, hits: dict[int, dict[str, Any]]
 ) -> dict[int, tuple[str, float]]:
     """For the candidates shown: each one's sentence closest in meaning to the source (vectors stored at indexing
-    for exactly the text shown; remembered per text, see `vectors.sentence_vectors`)."""
+    for exactly the text shown; remembered per text, see `embedding.sentence_vectors`)."""
     embedder = embeddings.get_embedder()
     if vector is None or embedder is None or session is None or not hits:
         return {}
     hashes = {i: vectors.text_hash(vectors.embedding_text(hit)) for i, hit in hits.items()}
-    return explain.closest_each(vector, vectors.sentence_vectors(session, kind, hits, embedder.identity, hashes))
+    return explain.closest_each(vector, embedding.sentence_vectors(session, kind, hits, embedder.identity, hashes))
 
 
 def _shared(matcher: ConceptMatcher, extractor: TermExtractor, hit: dict[str, Any]) -> frozenset[str]:

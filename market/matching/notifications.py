@@ -12,8 +12,11 @@ from market.core.errors import NotFound
 from market.core.pagination import PageParams, paginate
 from market.matching.models import Notification, WebhookDelivery, WebhookSubscription
 
-# Nudge name for "a webhook delivery is due" (deliveries are rows of their own, not outbox rows).
+# Nudge name for "a webhook delivery is due" (deliveries are rows of their own, not outbox rows), and the worker's
+# task that sends due deliveries, by name (workers/search.py registers it under this name).
 WEBHOOK_TOPIC = "webhooks.deliver"
+DELIVER_TASK = "market.search.deliver_webhooks"
+outbox.route(WEBHOOK_TOPIC, DELIVER_TASK, "search")
 
 
 def queue_deliveries(session: Session, notes: list[Notification]) -> int:

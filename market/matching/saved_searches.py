@@ -13,13 +13,14 @@ from market.core import audit, outbox
 from market.core.db import session_scope
 from market.core.deps import Actor
 from market.core.errors import NotFound, ValidationFailed
-from market.matching.listings import ENDED_STATES, MODELS, OTHER_SIDE, get_listing
+from market.matching.indexing import NOTIFY_TOPIC
+from market.matching.listings import ENDED_STATES, OTHER_SIDE, get_listing, load_listing
 from market.matching.match import match_listing
 from market.matching.models import Notification, SavedSearch
 from market.matching.notifications import WEBHOOK_TOPIC, pending_deliveries, queue_deliveries
 from market.matching.searching import meaning_of
 from market.matching.synonyms import current_extractor
-from search import documents, indexer, query, runtime
+from search import documents, query, runtime
 from search.settings import index_uid
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def evaluate(session: Session, saved: SavedSearch, kind: str, listing_id: int) -
     """Does the (indexed, public) listing fit this saved search? The hit's detail, or None."""
     if not saved.source_type:
         return evaluate_queries(session, [saved], kind, listing_id).get(saved.id)
-    source = session.get(MODELS[saved.source_type], saved.source_id)
+    source = load_listing(session, saved.source_type, saved.source_id)
     if source is None or source.status in ENDED_STATES:  # its owner no longer looks
         return None
     result = match_listing(session, saved.source_type, source, limit=1, filters=_filters_of(saved, listing_id))
@@ -124,7 +125,7 @@ def owner_still_sees_source(session: Session, saved: SavedSearch) -> bool:
     if owner is None or not owner.is_active:
         reason = PAUSED_OWNER_DISABLED
     elif saved.source_type:
-        source = session.get(MODELS[saved.source_type], saved.source_id)
+        source = load_listing(session, saved.source_type, saved.source_id)
         if source is None or not listings.is_visible(actor_for_user(session, owner), source):
             reason = PAUSED_SOURCE_NOT_VISIBLE
     if reason is None:
@@ -176,7 +177,7 @@ def evaluate_queries(
             limit=1,
             **meaning_of(q, "relevance"),
         )
-        for one in federated or [{**body, "indexUid": uid}]:
+        for one in federated or [{**(body or {}), "indexUid": uid}]:
             weight = one.get("federationOptions", {}).get("weight", 1.0)
             queries.append({k: v for k, v in one.items() if k not in ("federationOptions", "facets")})
             owners.append((saved.id, weight))
@@ -196,7 +197,7 @@ def evaluate_queries(
 
 def notify_for_listing(session: Session, kind: str, listing_id: int) -> list[int]:
     """Create inbox entries (and webhook deliveries) for every saved search the new listing fits."""
-    listing = session.get(MODELS[kind], listing_id) if kind in MODELS else None
+    listing = load_listing(session, kind, listing_id)
     if listing is None or listing.status not in documents.PUBLIC_STATES:
         return []
     searches = session.scalars(
@@ -248,6 +249,8 @@ def notify_saved_searches(kind: str, listing_id: int) -> list[int]:
 
 def drain_notifications(limit: int = 50) -> dict[str, int]:
     """Check saved searches against every listing the index drain found public (worker, beat and CLI alike)."""
-    return outbox.drain_topic(
-        indexer.NOTIFY_TOPIC, lambda kind, listing_id, _payload: notify_saved_searches(kind, listing_id), limit=limit
-    )
+
+    def notify(kind: str, listing_id: int, _payload: object) -> None:
+        notify_saved_searches(kind, listing_id)
+
+    return outbox.drain_topic(NOTIFY_TOPIC, notify, limit=limit)

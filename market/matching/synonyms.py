@@ -13,9 +13,9 @@ from market.core.db import after_commit, json_array_contains, utcnow
 from market.core.deps import Actor
 from market.core.errors import NotFound, ValidationFailed
 from market.core.pagination import PageParams, paginate
-from market.matching.listings import MODELS
+from market.listings.models import Achievement, Demand
 from market.matching.models import SynonymGroup
-from search import documents, indexer
+from search import documents
 from search.synonyms import Thesaurus, normalise
 from search.terms import TermExtractor, shipped_vocabulary
 
@@ -26,7 +26,8 @@ CACHE_SECONDS = 5.0
 
 
 def _stamp(session: Session) -> tuple[int, Any]:
-    return tuple(session.execute(sa.select(sa.func.count(), sa.func.max(SynonymGroup.updated_at))).one())
+    count, last = session.execute(sa.select(sa.func.count(), sa.func.max(SynonymGroup.updated_at))).one()
+    return int(count), last
 
 
 def current_extractor(session: Session) -> TermExtractor:
@@ -77,8 +78,11 @@ def _reindex_listings_using(session: Session, terms: list[str]) -> int:
     if not new:
         return 0
     queued = 0
-    for kind, model in MODELS.items():
-        body = model.summary if kind == "achievement" else model.description
+    listings: tuple[tuple[str, type[Achievement] | type[Demand], Any], ...] = (
+        ("achievement", Achievement, Achievement.summary),
+        ("demand", Demand, Demand.description),
+    )
+    for kind, model, body in listings:
         uses = [
             c
             for t in new
@@ -90,7 +94,7 @@ def _reindex_listings_using(session: Session, terms: list[str]) -> int:
         ]
         ids = session.scalars(sa.select(model.id).where(model.status.in_(documents.PUBLIC_STATES), sa.or_(*uses)))
         for listing_id in ids:
-            outbox.emit(session, indexer.TOPIC, kind, listing_id)
+            outbox.emit(session, outbox.SEARCH_INDEX, kind, listing_id)
             queued += 1
     return queued
 

@@ -64,7 +64,7 @@ def check_webhook_target(url: str) -> str:
         )
     except (socket.gaierror, UnicodeError):
         raise WebhookTargetRefused(f"webhook host '{parts.hostname}' does not resolve") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise WebhookTargetRefused(f"webhook host '{parts.hostname}' does not resolve")
     if not get_settings().webhook_allow_private_targets and any(is_internal_address(a) for a in addresses):

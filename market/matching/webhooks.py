@@ -9,17 +9,19 @@ import json
 import random
 import secrets
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from market.core import audit, outbox
-from market.core.db import is_sqlite, session_scope, utcnow
+from market.core.db import is_sqlite, utcnow
 from market.core.deps import Actor
 from market.core.errors import InvalidState, NotFound, ValidationFailed
-from market.matching.listings import MODELS
+from market.matching.listings import load_listing
 from market.matching.models import Notification, SavedSearch, WebhookDelivery, WebhookSubscription
 from market.matching.notifications import WEBHOOK_TOPIC
 from market.matching.saved_searches import PAUSED_SOURCE_NOT_VISIBLE, owner_still_sees_source
@@ -48,98 +50,107 @@ def retry_delay(attempts: int, rand: Any = random.random) -> dt.timedelta:
     return base * (0.75 + 0.5 * rand())
 
 
-def claim_due_deliveries(limit: int = 100) -> list[int]:
-    """Pending deliveries whose time has come, leased to this caller (committed at once)."""
-    with session_scope() as session:
-        now = utcnow()
-        stmt = (
-            sa.select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(limit)
-        )
-        if not is_sqlite(session):
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = session.scalars(stmt).all()
-        for row in rows:
-            row.next_attempt_at = now + DELIVERY_LEASE
-        return [row.id for row in rows]
+@dataclass(frozen=True)
+class Outgoing:
+    """One attempt's request, read in a transaction and sent outside any (flows.deliver_webhook)."""
+
+    delivery_id: int
+    url: str
+    event: str
+    body: bytes
+    secret: str
+    active: bool
 
 
-def sweep_webhooks(limit: int = 100, timeout: float = WEBHOOK_TIMEOUT) -> dict[str, int]:
-    """Send every due delivery once (beat, every 30 s, and the nudge after a notification)."""
-    counts: dict[str, int] = {}
-    for delivery_id in claim_due_deliveries(limit):
-        outcome = deliver_webhook(delivery_id, timeout=timeout)
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return counts
+def claim_due(session: Session, limit: int = 100) -> list[int]:
+    """Pending deliveries whose time has come, leased to the caller (for DELIVERY_LEASE, once committed)."""
+    now = utcnow()
+    stmt = (
+        sa.select(WebhookDelivery)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+    )
+    if not is_sqlite(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = session.scalars(stmt).all()
+    for row in rows:
+        row.next_attempt_at = now + DELIVERY_LEASE
+    session.flush()
+    return [row.id for row in rows]
 
 
-def deliver_webhook(delivery_id: int, *, timeout: float = WEBHOOK_TIMEOUT) -> str:
-    """POST one notification and log the attempt: "delivered", "retrying" (due again later), "failed", "skipped".
+def outgoing(session: Session, delivery_id: int) -> Outgoing | str:
+    """The request a due delivery sends now, or why it sends none: "skipped" (not pending), "withheld" (access at
+    this moment; written on the delivery)."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.status != "pending":
+        return "skipped"
+    sub = session.get(WebhookSubscription, delivery.subscription_id)
+    note = session.get(Notification, delivery.notification_id)
+    assert sub is not None and note is not None  # foreign keys
+    if (withheld := delivery_withheld(session, note)) is not None:  # access at this moment
+        delivery.status, delivery.last_error = "withheld", withheld
+        session.flush()
+        return "withheld"
+    event = (
+        "saved_search.match"
+        if note.saved_search_id is not None
+        else str((note.detail or {}).get("event") or f"{note.listing_type}.notice")
+    )
+    payload = {
+        "event": event,
+        "delivery_id": delivery.id,
+        "notification_id": note.id,
+        "saved_search_id": note.saved_search_id,
+        "listing_type": note.listing_type,
+        "listing_id": note.listing_id,
+        "title": note.title,
+        "detail": note.detail,
+        "created_at": note.created_at.isoformat(),
+    }
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+    return Outgoing(delivery.id, sub.url, event, body, sub.secret, sub.active)
 
-    A receiver slower than the timeout may still act on the request, so a timed-out attempt is never
-    re-sent at once: like any failure it waits its turn on the schedule, and the body and the
-    X-Market-Delivery header are the same on every attempt, for the receiver to drop a repeat.
-    """
-    with session_scope() as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        if delivery is None or delivery.status != "pending":
-            return "skipped"
-        sub = session.get(WebhookSubscription, delivery.subscription_id)
-        note = session.get(Notification, delivery.notification_id)
-        if (withheld := delivery_withheld(session, note)) is not None:  # access at this moment
-            delivery.status, delivery.last_error = "withheld", withheld
-            return "withheld"
-        event = (
-            "saved_search.match"
-            if note.saved_search_id is not None
-            else str((note.detail or {}).get("event") or f"{note.listing_type}.notice")
-        )
-        payload = {
-            "event": event,
-            "delivery_id": delivery.id,
-            "notification_id": note.id,
-            "saved_search_id": note.saved_search_id,
-            "listing_type": note.listing_type,
-            "listing_id": note.listing_id,
-            "title": note.title,
-            "detail": note.detail,
-            "created_at": note.created_at.isoformat(),
-        }
-        body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
-        url, secret, active = sub.url, sub.secret, sub.active
+
+def send(out: Outgoing, timeout: float) -> tuple[int | None, str | None]:
+    """POST the signed request (no database here): the receiver's status code, and the error if it failed."""
     ts = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        "X-Market-Event": event,
-        "X-Market-Delivery": str(delivery_id),
-        "X-Market-Signature": sign(secret, ts, body),
+        "X-Market-Event": out.event,
+        "X-Market-Delivery": str(out.delivery_id),
+        "X-Market-Signature": sign(out.secret, ts, out.body),
     }
-    status_code, error = None, None
-    if not active:
-        error = "the webhook was deleted"
+    if not out.active:
+        return None, "the webhook was deleted"
+    try:
+        return post_pinned(out.url, out.body, headers, timeout), None
+    except WebhookRejected as exc:
+        return exc.status_code, str(exc)
+    except (httpx.HTTPError, WebhookTargetRefused) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def record_attempt(session: Session, out: Outgoing, status_code: int | None, error: str | None) -> str:
+    """Write one attempt's outcome on its delivery: "delivered", "retrying" (due again later) or "failed"."""
+    delivery = session.get(WebhookDelivery, out.delivery_id)
+    assert delivery is not None  # deliveries are pruned only once delivered
+    delivery.attempts += 1
+    delivery.last_status_code = status_code
+    delivery.last_error = error
+    if error is None:
+        delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", utcnow(), None
+        outcome = "delivered"
+    elif delivery.attempts >= MAX_ATTEMPTS or not out.active:
+        delivery.status, delivery.next_attempt_at = "failed", None
+        webhook_failed(delivery.subscription_id)
+        outcome = "failed"
     else:
-        try:
-            status_code = post_pinned(url, body, headers, timeout)
-        except WebhookRejected as exc:
-            status_code, error = exc.status_code, str(exc)
-        except (httpx.HTTPError, WebhookTargetRefused) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-    with session_scope() as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        delivery.attempts += 1
-        delivery.last_status_code = status_code
-        delivery.last_error = error
-        if error is None:
-            delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", utcnow(), None
-            return "delivered"
-        if delivery.attempts >= MAX_ATTEMPTS or not active:
-            delivery.status, delivery.next_attempt_at = "failed", None
-            webhook_failed(delivery.subscription_id)
-            return "failed"
         delivery.next_attempt_at = utcnow() + retry_delay(delivery.attempts)
-        return "retrying"
+        outcome = "retrying"
+    session.flush()
+    return outcome
 
 
 def webhook_failed(subscription_id: int) -> None:
@@ -166,7 +177,7 @@ def redeliver(session: Session, actor: Actor, delivery_id: int) -> WebhookDelive
     """Send a delivery again from the start of the schedule (its subscriber, or the bureau)."""
     delivery = session.get(WebhookDelivery, delivery_id)
     sub = session.get(WebhookSubscription, delivery.subscription_id) if delivery else None
-    if sub is None or not (actor.is_bureau or sub.user_id == actor.user_id):
+    if delivery is None or sub is None or not (actor.is_bureau or sub.user_id == actor.user_id):
         raise NotFound(f"webhook delivery {delivery_id} not found", code="webhook_delivery_not_found")
     if not sub.active:
         raise InvalidState("the webhook was deleted; create it again", code="webhook_inactive")
@@ -192,8 +203,13 @@ def redeliver(session: Session, actor: Actor, delivery_id: int) -> WebhookDelive
 def prune_deliveries(session: Session, older_than: dt.timedelta) -> int:
     """Delete delivered deliveries older than `older_than`; pending and failed ones stay until resolved."""
     cutoff = utcnow() - older_than
-    result = session.execute(
-        sa.delete(WebhookDelivery).where(WebhookDelivery.status == "delivered", WebhookDelivery.delivered_at < cutoff)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            sa.delete(WebhookDelivery).where(
+                WebhookDelivery.status == "delivered", WebhookDelivery.delivered_at < cutoff
+            )
+        ),
     )
     return result.rowcount or 0
 
@@ -210,8 +226,9 @@ def delivery_withheld(session: Session, note: Notification) -> str | None:
     saved = session.get(SavedSearch, note.saved_search_id)
     if saved is None or not owner_still_sees_source(session, saved):
         return saved.paused_reason if saved is not None else PAUSED_SOURCE_NOT_VISIBLE
-    listing = session.get(MODELS[note.listing_type], note.listing_id) if note.listing_type in MODELS else None
-    if listing is None or not listings.is_visible(actor_for_user(session, session.get(User, saved.user_id)), listing):
+    listing = load_listing(session, note.listing_type, note.listing_id)
+    owner = session.get(User, saved.user_id)
+    if listing is None or owner is None or not listings.is_visible(actor_for_user(session, owner), listing):
         return "listing_not_visible"
     return None
 

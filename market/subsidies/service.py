@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation
 from market.accounts.roles import ORG_ROLES
 from market.contracts.models import Contract, ContractParty, ContractPayment
-from market.core import audit, export, regions
+from market.core import audit, export, outbox, regions
 from market.core.config import get_settings
 from market.core.db import bulk_insert, session_scope, utcnow
 from market.core.deps import Actor
@@ -564,12 +564,13 @@ def _check_recomputable(run: SubsidyRun) -> None:
 # Outbox topic of queued computations: written with the run, drained by the worker (nudged after the
 # commit, and swept by beat, so a run queued while Redis is down is computed once it is back or by the sweep).
 COMPUTE_TOPIC = "subsidies.compute"
+# The worker's task that drains it, by name (workers/subsidies.py registers it; market never imports workers).
+COMPUTE_QUEUED_TASK = "market.subsidies.compute_queued"
+outbox.route(COMPUTE_TOPIC, COMPUTE_QUEUED_TASK, "subsidies")
 
 
 def enqueue_compute(session: Session, run_id: int) -> None:
     """Queue the computation durably, in the transaction that queued the run."""
-    from market.core import outbox
-
     outbox.emit(session, COMPUTE_TOPIC, "subsidy_run", run_id)
 
 

@@ -16,7 +16,7 @@ from market.accounts.roles import Role
 from market.core.db import session_scope
 from market.core.outbox import OutboxEvent
 from market.core.vocab import OrgKind
-from market.matching import notifications, saved_searches, webhooks
+from market.matching import flows, notifications, saved_searches
 from search import runtime
 from tests.search.conftest import drain, ids, post
 
@@ -277,10 +277,10 @@ def test_saved_searches_notify_inbox_and_signed_webhook(pg_client, meili, people
     # webhook: first attempt fails (receiver down with 500) and is logged; the retry succeeds, signed
     assert len(deliveries) == 1
     receiver.status = 500
-    assert webhooks.deliver_webhook(deliveries[0]) == "retrying"
+    assert flows.deliver_webhook(deliveries[0]) == "retrying"
     receiver.status = 204
-    assert webhooks.deliver_webhook(deliveries[0]) == "delivered"
-    assert webhooks.deliver_webhook(deliveries[0]) == "skipped"  # idempotent
+    assert flows.deliver_webhook(deliveries[0]) == "delivered"
+    assert flows.deliver_webhook(deliveries[0]) == "skipped"  # idempotent
     log = pg_client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=firm.headers).json()
     assert log[0]["status"] == "delivered" and log[0]["attempts"] == 2 and log[0]["last_status_code"] == 204
     assert pg_client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=broker.headers).status_code == 404

@@ -11,7 +11,7 @@ import pytest
 from market.accounts.roles import Role
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
-from market.matching import notifications, saved_searches, webhooks
+from market.matching import flows, notifications, saved_searches
 from market.matching.models import SavedSearch, WebhookDelivery
 from tests.accounts.helpers import audit_actions
 from tests.matching.test_endpoints import allow_loopback_webhooks, receiver  # noqa: F401 - fixtures
@@ -150,7 +150,7 @@ def test_webhook_delivery_is_withheld_when_its_owner_may_no_longer_see(pg_client
             pg_client.post(f"/api/v1/users/{broker.user_id}/disable", headers=people["bureau"].headers).status_code
             == 200
         )
-    assert webhooks.deliver_webhook(deliveries[0]) == "withheld"
+    assert flows.deliver_webhook(deliveries[0]) == "withheld"
     assert receiver.requests == []
     with session_scope() as s:
         delivery = s.get(WebhookDelivery, deliveries[0])

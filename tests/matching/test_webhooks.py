@@ -14,7 +14,7 @@ from market.core.audit import AuditEntry
 from market.core.db import session_scope, utcnow
 from market.core.vocab import OrgKind
 from market.listings.models import Achievement
-from market.matching import webhook_targets, webhooks
+from market.matching import flows, webhook_targets, webhooks
 from market.matching.models import Notification, SavedSearch, WebhookDelivery, WebhookSubscription
 from tests.matching.test_endpoints import Receiver, allow_loopback_webhooks  # noqa: F401 - a fixture
 
@@ -106,14 +106,14 @@ def test_an_outage_is_retried_from_the_database_then_failed_then_redelivered(cli
     firm, other, bureau = people["firm"], people["other"], people["bureau"]
     hook_id, delivery_id = _delivery_for(client, firm, receiver.url)
     receiver.status = 503
-    assert webhooks.sweep_webhooks() == {"retrying": 1}
+    assert flows.sweep_webhooks() == {"retrying": 1}
     first = _delivery(delivery_id)
     wait = first.next_attempt_at - utcnow()
     assert dt.timedelta(seconds=15) < wait < dt.timedelta(seconds=40) and first.last_status_code == 503
-    assert webhooks.sweep_webhooks() == {}  # not due yet: persisted time, not a Celery countdown
+    assert flows.sweep_webhooks() == {}  # not due yet: persisted time, not a Celery countdown
     for _ in range(webhooks.MAX_ATTEMPTS - 1):
         _make_due(delivery_id)
-        webhooks.sweep_webhooks()
+        flows.sweep_webhooks()
     failed = _delivery(delivery_id)
     assert (failed.status, failed.attempts, failed.next_attempt_at) == ("failed", webhooks.MAX_ATTEMPTS, None)
     assert len(receiver.requests) == webhooks.MAX_ATTEMPTS
@@ -141,10 +141,10 @@ def test_an_outage_is_retried_from_the_database_then_failed_then_redelivered(cli
     assert r.status_code == 200 and r.json()["status"] == "pending" and r.json()["attempts"] == 0
     r = client.post(url, headers=firm.headers)
     assert r.status_code == 409 and r.json()["error"]["code"] == "delivery_pending"
-    assert webhooks.sweep_webhooks() == {"delivered": 1}
+    assert flows.sweep_webhooks() == {"delivered": 1}
     # the bureau may redeliver a delivered one too
     assert client.post(url, headers=bureau.headers).status_code == 200
-    assert webhooks.sweep_webhooks() == {"delivered": 1}
+    assert flows.sweep_webhooks() == {"delivered": 1}
     with session_scope() as s:
         actors = s.scalars(
             sa.select(AuditEntry.actor_user_id)
@@ -162,9 +162,9 @@ def test_a_receiver_slower_than_the_timeout_is_not_sent_the_delivery_again_at_on
     _, delivery_id = _delivery_for(client, people["firm"], receiver.url)
     receiver.delay = 1.5
     # two workers sweeping at once, then again and again while the receiver is still busy with the first
-    assert webhooks.sweep_webhooks(timeout=0.5) == {"retrying": 1}
+    assert flows.sweep_webhooks(timeout=0.5) == {"retrying": 1}
     for _ in range(3):
-        assert webhooks.sweep_webhooks(timeout=0.5) == {}
+        assert flows.sweep_webhooks(timeout=0.5) == {}
     time.sleep(1.5)
     assert len(receiver.requests) == 1
     d = _delivery(delivery_id)
@@ -174,8 +174,8 @@ def test_a_receiver_slower_than_the_timeout_is_not_sent_the_delivery_again_at_on
 
 def test_a_claimed_delivery_is_not_claimed_twice(client, people, receiver):
     _, delivery_id = _delivery_for(client, people["firm"], receiver.url)
-    assert webhooks.claim_due_deliveries() == [delivery_id]
-    assert webhooks.claim_due_deliveries() == []  # leased to the first sweep while its attempt is in flight
+    assert flows.claim_due_deliveries() == [delivery_id]
+    assert flows.claim_due_deliveries() == []  # leased to the first sweep while its attempt is in flight
 
 
 def test_delivery_connects_to_the_vetted_address_without_a_second_lookup(client, people, receiver, monkeypatch):
@@ -193,7 +193,7 @@ def test_delivery_connects_to_the_vetted_address_without_a_second_lookup(client,
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     _, delivery_id = _delivery_for(client, people["firm"], f"http://hooks.example.test:{port}/hook")
     lookups.clear()
-    assert webhooks.sweep_webhooks() == {"delivered": 1}
+    assert flows.sweep_webhooks() == {"delivered": 1}
     assert lookups == ["hooks.example.test"]  # one lookup, at the check; the connection used its answer
     headers, _ = receiver.requests[-1]
     assert headers["Host"] == f"hooks.example.test:{port}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from market.matching import indexing
-from search import indexer
 
 ACHIEVEMENT = {
     "title": "高镍三元锂离子电池正极材料制备技术",
@@ -46,7 +45,7 @@ def transition(client, member, kind: str, listing_id: int, action: str) -> None:
     assert r.status_code == 200, r.text
 
 
-def drain() -> indexer.DrainResult:
+def drain() -> indexing.DrainResult:
     result = indexing.drain_index()
     assert result.error is None, result.error
     return result

@@ -17,7 +17,7 @@ def test_bootstrap_swaps_master_key_for_scoped_key_and_applies_settings(pg_engin
     monkeypatch.delenv("MARKET_MEILI_API_KEY", raising=False)
     get_settings.cache_clear()
     try:
-        from search.bootstrap import bootstrap
+        from market.matching.indexing import bootstrap
 
         bootstrap()
         import os

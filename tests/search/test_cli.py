@@ -5,7 +5,7 @@ import json
 from click.testing import CliRunner
 
 from market.core.vocab import OrgKind
-from search.cli import commands, search_group
+from market.matching.cli import commands, search_group
 from tests.search.conftest import ids, post
 
 

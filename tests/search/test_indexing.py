@@ -193,11 +193,11 @@ def test_patent_numbers_match_exactly_without_typo_tolerance(pg_client, meili, p
 
 
 def test_settings_are_applied_idempotently(meili):
-    from search import indexer
+    from search import writer
     from search.settings import index_uid
 
-    indexer.apply_settings(meili)
-    indexer.apply_settings(meili)
+    writer.apply_settings(meili)
+    writer.apply_settings(meili)
     applied = meili.get_settings(index_uid("achievement"))
     assert applied["localizedAttributes"][0]["locales"] == ["cmn"]
     assert "patent_numbers" in applied["typoTolerance"]["disableOnAttributes"]

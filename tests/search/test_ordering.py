@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
 from market.matching import indexing, synonyms
-from search import indexer, runtime
+from search import runtime
 from search.settings import index_uid
 from tests.search.conftest import drain, post, transition
 
@@ -27,16 +27,16 @@ def test_a_deletion_read_while_draft_never_lands_after_the_published_document(pg
     inst = pg_world.member(OrgKind.institute)
     client, extractor = runtime.get_client(), _extractor()
     listing = post(pg_client, inst, "achievement", publish=False)
-    slow = indexer.prepare(extractor)  # claims "created": reads a draft, so it will send a deletion
+    slow = indexing.prepare(extractor)  # claims "created": reads a draft, so it will send a deletion
     assert slow is not None and slow.docs["achievement"][listing] is None
     transition(pg_client, inst, "achievement", listing, "publish")
-    fast = indexer.prepare(extractor)  # claims "published": reads the public document
+    fast = indexing.prepare(extractor)  # claims "published": reads the public document
     assert fast is not None and fast.docs["achievement"][listing] is not None
-    result = indexer.DrainResult()
-    indexer.send(client, fast)
-    indexer.finish(client, fast, result)
-    indexer.send(client, slow)  # the slow drain's deletion reaches Meilisearch last
-    indexer.finish(client, slow, result)
+    result = indexing.DrainResult()
+    indexing.send(client, fast)
+    indexing.finish(client, fast, result)
+    indexing.send(client, slow)  # the slow drain's deletion reaches Meilisearch last
+    indexing.finish(client, slow, result)
     assert result.retried == 1  # the deletion was read at an older version: its row is due again
     drain()
     assert listing in _indexed_ids()
@@ -46,14 +46,14 @@ def test_a_document_read_before_closing_never_lands_after_the_deletion(pg_client
     inst = pg_world.member(OrgKind.institute)
     client, extractor = runtime.get_client(), _extractor()
     listing = post(pg_client, inst, "achievement")
-    slow = indexer.prepare(extractor)  # reads the published document
+    slow = indexing.prepare(extractor)  # reads the published document
     transition(pg_client, inst, "achievement", listing, "close")
-    fast = indexer.prepare(extractor)
-    result = indexer.DrainResult()
-    indexer.send(client, fast)
-    indexer.finish(client, fast, result)
-    indexer.send(client, slow)
-    indexer.finish(client, slow, result)
+    fast = indexing.prepare(extractor)
+    result = indexing.DrainResult()
+    indexing.send(client, fast)
+    indexing.finish(client, fast, result)
+    indexing.send(client, slow)
+    indexing.finish(client, slow, result)
     drain()
     assert listing not in _indexed_ids()
 
@@ -114,6 +114,8 @@ def test_writers_and_drains_racing_on_postgresql_leave_every_published_listing_i
         drain()
         with session_scope() as s:
             indexer_pending = s.scalar(
-                sa.select(sa.func.count()).where(OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None))
+                sa.select(sa.func.count()).where(
+                    OutboxEvent.topic == indexing.TOPIC, OutboxEvent.processed_at.is_(None)
+                )
             )
     assert set(published) <= _indexed_ids()

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from market.core.db import session_scope
 from market.core.outbox import OutboxEvent
 from market.core.vocab import OrgKind
-from search import indexer, runtime
+from market.matching import indexing
+from search import runtime
 from search.settings import index_uid
 from tests.search.conftest import drain, ids, post
 from tests.services import engine_url, wait_until
@@ -27,7 +28,7 @@ def _indexed_ids(kind: str = "achievement") -> set[int]:
 def _pending() -> int:
     with session_scope() as s:
         return s.scalar(
-            sa.select(sa.func.count()).where(OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None))
+            sa.select(sa.func.count()).where(OutboxEvent.topic == indexing.TOPIC, OutboxEvent.processed_at.is_(None))
         )
 
 
@@ -44,11 +45,11 @@ def test_writes_survive_meilisearch_outage_and_index_converges(pg_client, pg_wor
         assert r.status_code == 503 and r.json()["error"]["code"] == "search_unavailable"
         assert pg_client.get(f"/api/v1/match/achievement/{before}").status_code == 503
         # … and the drain keeps every row, with the error and a backoff
-        result = indexer.drain_once(runtime.get_client(), _extractor())
+        result = indexing.drain_once(runtime.get_client(), _extractor())
         assert result.error and result.processed == 0
         with session_scope() as s:
             rows = s.scalars(
-                sa.select(OutboxEvent).where(OutboxEvent.topic == indexer.TOPIC, OutboxEvent.processed_at.is_(None))
+                sa.select(OutboxEvent).where(OutboxEvent.topic == indexing.TOPIC, OutboxEvent.processed_at.is_(None))
             ).all()
             assert len(rows) == 10 and all(r.last_error and r.attempts == 1 for r in rows)
     finally:
@@ -69,19 +70,21 @@ KILLED_WORKER = textwrap.dedent(
     import os, signal
     from market.core.db import create_db_engine, set_engine, session_scope
     from market.matching import synonyms
-    from search import indexer, runtime
+    from market.matching import indexing
+    from search import runtime
     from search.client import MeiliClient
+    from search.settings import index_uid
     import datetime as dt
 
     set_engine(create_db_engine(os.environ["DB"]))
     runtime.configure(MeiliClient(os.environ["MEILI"], os.environ["KEY"]), os.environ["PREFIX"])
-    claimed = indexer.claim_batch(limit=3, lease=dt.timedelta(seconds=float(os.environ["LEASE"])))
+    claimed = indexing.claim_batch(limit=3, lease=dt.timedelta(seconds=float(os.environ["LEASE"])))
     with session_scope() as s:
         ex = synonyms.current_extractor(s)
-        docs = {k: indexer.load_documents(s, k, ids, ex) for k, ids in claimed.entities.items()}
+        docs = {k: indexing.load_documents(s, k, ids, ex) for k, ids in claimed.entities.items()}
     client = runtime.get_client()
     for kind, by_id in docs.items():  # half-done: sent, never waited for, never marked
-        client.add_documents(indexer.index_uid(kind), [d for d in by_id.values() if d][:1])
+        client.add_documents(index_uid(kind), [d for d in by_id.values() if d][:1])
     print(len(claimed.ids), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
     """
@@ -103,7 +106,7 @@ def test_worker_killed_mid_batch_loses_nothing(pg_client, pg_world, pg_engine, m
     assert proc.returncode == -9, proc.stderr
     assert proc.stdout.strip() == "3"  # it held three rows when it died
     # the leased rows are invisible to other drainers until the lease runs out …
-    first = indexer.drain_once(runtime.get_client(), _extractor())
+    first = indexing.drain_once(runtime.get_client(), _extractor())
     assert first.processed == 5 and _pending() == 3
     # … then they come back, and everything reaches the index
     wait_until(lambda: (drain(), _pending() == 0)[1], timeout=30, interval=0.5)

