@@ -58,16 +58,20 @@ def test_cli_uses_the_running_stacks_meilisearch_instead_of_starting_one(meili_s
     monkeypatch.setenv("MARKET_MEILI_URL", "")
     get_settings.cache_clear()
     runtime.configure(None, "t_cli")
+
+    def start_second(_data_dir):
+        pytest.fail("a second Meilisearch was started on the stack's data directory")
+
+    monkeypatch.setattr(runtime, "_local_server", start_second)
     try:
         client = runtime.get_client()
-        assert client.url == meili_server.url and runtime._server is None  # no second server started
+        assert client.url == meili_server.url  # no second server started
         assert client.api_key != meili_server.master_key  # the app's scoped key, as for its own server
         runtime.configure(None, "t_cli")
         # announced by a process that is alive but whose Meilisearch does not answer: refused, clearly
         runtime.announce(data, "http://127.0.0.1:9", "k", os.getpid())
         with pytest.raises(SearchUnavailable, match="does not answer"):
             runtime.get_client()
-        assert runtime._server is None
     finally:
         runtime.configure(None)
         get_settings.cache_clear()
