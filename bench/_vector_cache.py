@@ -59,3 +59,58 @@ class DiskCachedEmbedder:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(pickle.dumps(self._items, protocol=pickle.HIGHEST_PROTOCOL))
         tmp.replace(self.path)
+
+
+class StandInPassages:
+    """Benchmark-only, for the SPEED run at full size: passages (listings and their sentences) get stand-in
+    vectors instead of the model's, queries still go to the real model (`inner`).
+
+    Embedding 120,000 listings with the shipped model takes hours on a small CPU, and Meilisearch's cost of
+    storing and searching vectors depends on their count and dimension, not on what they mean. So:
+    - `random`: a unit vector of the model's dimension drawn from a generator seeded by the text's hash;
+    - `pool`: the model's real vectors of the first `pool_size` distinct passages, reused for every further
+      passage (chosen by the text's hash).
+    The stand-ins are stored under the real model's identity (so the API treats them as current and the match
+    path does all its usual work, sentence vectors included); results are meaningless, timings are not.
+    The benchmark prints which vectors it used; quality is measured by bench/match_quality.py, never with these.
+    """
+
+    def __init__(self, inner: Any, mode: str, pool_size: int = 256) -> None:
+        if mode not in ("random", "pool"):
+            raise ValueError(mode)
+        self.inner, self.mode, self.pool_size = inner, mode, pool_size
+        self.identity = inner.identity
+        self.dimensions = inner.dimensions
+        self._pool: list[list[float]] = []
+        self._pool_texts: set[str] = set()
+        self.computed = 0
+        self.compute_seconds = 0.0
+
+    def _seed(self, text: str) -> int:
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+    def _random(self, text: str) -> list[float]:
+        import numpy as np
+
+        v = np.random.default_rng(self._seed(text)).standard_normal(self.dimensions)
+        return (v / np.linalg.norm(v)).astype("float32").tolist()
+
+    def embed(self, texts: Sequence[str], kind: str = "passage") -> list[list[float]]:
+        if kind == "query":
+            return self.inner.embed(texts, kind)
+        if self.mode == "random":
+            return [self._random(t) for t in texts]
+        fill = [t for t in dict.fromkeys(texts) if t not in self._pool_texts][: self.pool_size - len(self._pool)]
+        if fill:
+            import time
+
+            started = time.perf_counter()
+            self._pool.extend(self.inner.embed(fill, "passage"))
+            self.compute_seconds += time.perf_counter() - started
+            self.computed += len(fill)
+            self._pool_texts.update(fill)
+        return [self._pool[self._seed(t) % len(self._pool)] for t in texts]
+
+    def save(self) -> None:
+        if hasattr(self.inner, "save"):
+            self.inner.save()

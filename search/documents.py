@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from market.core import regions
-from market.core.vocab import MATURITY_RANK, TECHNICAL_FIELD_LABELS, Maturity, TechnicalField
-from search.sources import AchievementData, DemandData
+from market.core.vocab import MATURITY_RANK, TECHNICAL_FIELD_LABELS, Maturity, TechnicalField, maturity_from_trl
+from search.sources import AchievementData, DemandData, EvaluationData
 from search.terms import TermExtractor
 
 PUBLIC_STATES = frozenset({"published", "matched", "negotiating"})
@@ -52,7 +52,37 @@ def _common(listing: AchievementData | DemandData, org_name: str, terms: list[st
     }
 
 
-def achievement_document(a: AchievementData, org_name: str, extractor: TermExtractor) -> dict[str, Any]:
+def evaluation_fields(evaluation: EvaluationData | None) -> dict[str, Any]:
+    """A finished evaluation (科技成果评价) on the achievement's document: shown, filtered and faceted in search
+    (`evaluated`, grades, agency), and read by matching: `evaluated_maturity_rank`, from the evaluated TRL,
+    outranks the self-declared maturity."""
+    if evaluation is None:
+        return {
+            "evaluated": False,
+            "evaluation_trl": None,
+            "evaluated_maturity_rank": None,
+            "innovation_grade": None,
+            "advancement_grade": None,
+            "evaluation_agency_id": None,
+            "evaluation_agency": None,
+            "evaluated_at": None,
+        }
+    trl = evaluation.trl
+    return {
+        "evaluated": True,
+        "evaluation_trl": trl,
+        "evaluated_maturity_rank": MATURITY_RANK[maturity_from_trl(trl)] if trl else None,
+        "innovation_grade": evaluation.innovation_grade,
+        "advancement_grade": evaluation.advancement_grade,
+        "evaluation_agency_id": evaluation.agency_org_id,
+        "evaluation_agency": evaluation.agency_name,
+        "evaluated_at": evaluation.completed_at.date().isoformat() if evaluation.completed_at else None,
+    }
+
+
+def achievement_document(
+    a: AchievementData, org_name: str, extractor: TermExtractor, evaluation: EvaluationData | None = None
+) -> dict[str, Any]:
     terms = extractor.terms(a.title, " ".join(a.keywords or []), a.summary)
     return {
         **_common(a, org_name, terms),
@@ -68,6 +98,7 @@ def achievement_document(a: AchievementData, org_name: str, extractor: TermExtra
         "price_negotiable": bool(a.price_negotiable or a.asking_price is None),
         "inventors": list(a.inventors or []),
         "recognitions": list(a.recognitions or []),
+        **evaluation_fields(evaluation),
     }
 
 

@@ -10,7 +10,8 @@ candidate says one of the group's words too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from search.synonyms import normalise
 from search.terms import Concept
@@ -74,3 +75,19 @@ def closest(
     sims = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
     best = int(sims.argmax())
     return candidates[best], float(sims[best])
+
+
+def closest_each(
+    query: Sequence[float], by_id: Mapping[int, tuple[Sequence[str], Any]]
+) -> dict[int, tuple[str, float]]:
+    """`closest` for several listings' sentences at once (the query converted once)."""
+    import numpy as np
+
+    q = np.asarray(query, dtype=np.float32)
+    out = {}
+    for i, (candidates, vectors) in by_id.items():
+        if len(candidates):
+            sims = np.asarray(vectors, dtype=np.float32) @ q
+            best = int(sims.argmax())
+            out[i] = (candidates[best], float(sims[best]))
+    return out

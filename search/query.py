@@ -35,6 +35,8 @@ MATCH_ATTRIBUTES = [
     "published_at_ts",
     "maturity",
     "maturity_rank",
+    "evaluation_trl",
+    "evaluated_maturity_rank",
     "transfer_modes",
     "asking_price_fen",
     "price_negotiable",
@@ -76,6 +78,11 @@ class SearchFilters:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     include_negotiable: bool = False
+    # a finished evaluation (achievements only): evaluated or not, TRL at least, grades
+    evaluated: bool | None = None
+    min_trl: int | None = None
+    innovation_grade: str | None = None
+    advancement_grade: str | None = None
     exclude_ids: list[int] = field(default_factory=list)
     only_ids: list[int] = field(default_factory=list)
 
@@ -112,6 +119,15 @@ def filter_expression(kind: str, f: SearchFilters) -> list[str | list[str]]:
             out.append([f"({ranged})", f"{NEGOTIABLE_FIELD[kind]} = true"])
         else:
             out.append(ranged)
+    if kind == "achievement":
+        if f.evaluated is not None:
+            out.append(f"evaluated = {'true' if f.evaluated else 'false'}")
+        if f.min_trl is not None:
+            out.append(f"evaluation_trl >= {int(f.min_trl)}")
+        if f.innovation_grade:
+            out.append(f"innovation_grade = {_quote(f.innovation_grade)}")
+        if f.advancement_grade:
+            out.append(f"advancement_grade = {_quote(f.advancement_grade)}")
     if f.exclude_ids:
         out.append(f"id NOT IN [{', '.join(str(int(i)) for i in f.exclude_ids)}]")
     if f.only_ids:

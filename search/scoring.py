@@ -8,6 +8,9 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from market.core import regions
+from market.core.vocab import MATURITY_LABELS, MATURITY_RANK
+
+_MATURITY_BY_RANK = {rank: m for m, rank in MATURITY_RANK.items()}
 
 
 class Fit(StrEnum):
@@ -49,6 +52,9 @@ class Facts(NamedTuple):
     modes: frozenset[str] = frozenset()  # transfer modes / cooperation modes
     region_code: str | None = None
     concepts: frozenset[str] = frozenset()
+    # achievement: the TRL of its latest finished evaluation; when set, `maturity_rank` is the maturity that TRL
+    # means (it outranks the self-declared one) and the maturity reason says so ("评价TRL …")
+    evaluated_trl: int | None = None
 
 
 class Reason(NamedTuple):
@@ -126,14 +132,24 @@ def field_fit(demand: Facts, achievement: Facts) -> Reason:
     return Reason("technical_field", fit, f"技术领域不同 ({demand.technical_field} ≠ {achievement.technical_field})")
 
 
+def _maturity_label(rank: int | None) -> str:
+    if rank is None or rank not in _MATURITY_BY_RANK:
+        return "未说明"
+    return MATURITY_LABELS[_MATURITY_BY_RANK[rank]]
+
+
 def maturity_fit(demand: Facts, achievement: Facts) -> Reason:
     fit = maturity_check(demand, achievement)
     wanted, has = demand.maturity_rank, achievement.maturity_rank
+    if achievement.evaluated_trl is not None:
+        source = f"评价TRL {achievement.evaluated_trl}，{_maturity_label(has)}"  # verified by an evaluation agency
+    else:
+        source = f"自报{_maturity_label(has)}"
     detail = {
-        Fit.unknown: "成熟度要求未说明",
-        Fit.fit: f"成熟度满足要求 ({has} ≥ {wanted})",
-        Fit.partial: f"成熟度差一级 ({has} < {wanted})",
-        Fit.miss: f"成熟度不足 ({has} < {wanted})",
+        Fit.unknown: f"成熟度要求未说明 ({source})" if has is not None else "成熟度要求未说明",
+        Fit.fit: f"成熟度满足要求 ({source} ≥ {_maturity_label(wanted)})",
+        Fit.partial: f"成熟度差一级 ({source} < {_maturity_label(wanted)})",
+        Fit.miss: f"成熟度不足 ({source} < {_maturity_label(wanted)})",
     }[fit]
     return Reason("maturity", fit, detail)
 

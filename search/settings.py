@@ -34,8 +34,14 @@ INDEX_SETTINGS: dict[str, dict[str, Any]] = {
             "price_negotiable",
             "ip_type",
             "recognitions",
+            # a finished evaluation (科技成果评价, search/documents.py evaluation_fields)
+            "evaluated",
+            "evaluation_trl",
+            "innovation_grade",
+            "advancement_grade",
+            "evaluation_agency_id",
         ],
-        "sortableAttributes": ["id", "published_at_ts", "asking_price_fen", "maturity_rank"],
+        "sortableAttributes": ["id", "published_at_ts", "asking_price_fen", "maturity_rank", "evaluation_trl"],
         "localizedAttributes": [
             {
                 "attributePatterns": ["title", "keywords", "terms", "summary", "org_name", "inventors"],
@@ -91,7 +97,18 @@ SHARED_SETTINGS: dict[str, Any] = {
     "pagination": {"maxTotalHits": 2000},
 }
 FACETS = {
-    "achievement": ["technical_field", "maturity", "transfer_modes", "region_code", "ip_type", "price_negotiable"],
+    "achievement": [
+        "technical_field",
+        "maturity",
+        "transfer_modes",
+        "region_code",
+        "ip_type",
+        "price_negotiable",
+        "evaluated",
+        "evaluation_trl",
+        "innovation_grade",
+        "advancement_grade",
+    ],
     "demand": ["technical_field", "wanted_maturity", "cooperation_modes", "region_code", "budget_negotiable"],
     "call": ["technical_field", "region_code", "kind", "state", "bidding_open"],
 }

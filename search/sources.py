@@ -63,3 +63,19 @@ def _names(cls: type) -> tuple[str, ...]:
     if cls not in _fields:
         _fields[cls] = tuple(f.name for f in fields(cls))
     return _fields[cls]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EvaluationData:
+    """An achievement's latest finished evaluation (科技成果评价) as its search document reads it."""
+
+    trl: int | None
+    innovation_grade: str | None
+    advancement_grade: str | None
+    agency_org_id: int
+    agency_name: str
+    completed_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, obj: Any) -> Self:
+        return cls(**{name: getattr(obj, name) for name in _names(cls)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -68,8 +68,8 @@ def assign(evaluation_id: Id, data: AssignIn, session: SessionDep, actor: Curren
 
 class ReportIn(BaseModel):
     trl: int = Field(ge=1, le=9, description="technology readiness level, GB/T 22900")
-    innovation_grade: Literal[tuple(rules.INNOVATION_GRADES)]  # type: ignore[valid-type]
-    advancement_grade: Literal[tuple(rules.ADVANCEMENT_GRADES)]  # type: ignore[valid-type]
+    innovation_grade: rules.InnovationGrade
+    advancement_grade: rules.AdvancementGrade
     value_low: MoneyIn | None = None
     value_high: MoneyIn | None = None
     report_reference: text(200, min_length=1)  # type: ignore[valid-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 # Technology readiness levels, GB/T 22900-2022 appendix (abridged labels).
 TRL = {
@@ -29,6 +30,11 @@ ADVANCEMENT_GRADES = {
     "domestic_leading": "国内领先",
     "domestic_advanced": "国内先进",
 }
+# The scales' codes as request types (the report, the search filters); the same codes as the dicts above.
+InnovationGrade = Literal["international_first", "domestic_first", "regional_first", "improvement"]
+AdvancementGrade = Literal["international_leading", "international_advanced", "domestic_leading", "domestic_advanced"]
+assert set(get_args(InnovationGrade)) == set(INNOVATION_GRADES)
+assert set(get_args(AdvancementGrade)) == set(ADVANCEMENT_GRADES)
 
 # State transitions: requested → assigned (evaluators named) → completed; requested / assigned → declined.
 TRANSITIONS = {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from market.accounts.models import Organisation, User
 from market.accounts.roles import Role
 from market.auth.actor import Actor
-from market.core import audit
+from market.core import audit, outbox
 from market.core.db import utcnow
 from market.core.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from market.evaluations import rules
@@ -137,6 +139,7 @@ def report(session: Session, actor: Actor, evaluation_id: int, data: dict[str, A
     ev.value_low, ev.value_high, ev.report_reference = low, high, data["report_reference"]
     ev.status, ev.completed_at = "completed", utcnow()
     session.flush()
+    reindex_achievement(session, ev.achievement_id)
     audit.record(
         session,
         entity_type="evaluation",
@@ -199,3 +202,64 @@ def completed_for(session: Session, achievement_id: int) -> list[Evaluation]:
 def verified_trl(session: Session, achievement_id: int) -> int | None:
     """The TRL of the latest completed evaluation: a verified fact for matching and subsidies (hook)."""
     return evaluated_trls(session, {achievement_id}).get(achievement_id)
+
+
+class Summary(NamedTuple):
+    """A finished evaluation as listings, search documents and matching show it (the latest per achievement)."""
+
+    evaluation_id: int
+    trl: int | None
+    innovation_grade: str | None
+    advancement_grade: str | None
+    agency_org_id: int
+    agency_name: str
+    completed_at: dt.datetime | None
+
+    def public(self) -> dict[str, Any]:
+        """The listing's `evaluation` block: grades with their labels, the agency, the date."""
+        return {
+            "evaluation_id": self.evaluation_id,
+            "trl": self.trl,
+            "trl_label": rules.TRL.get(self.trl) if self.trl else None,
+            "innovation_grade": self.innovation_grade,
+            "innovation_grade_label": rules.INNOVATION_GRADES.get(self.innovation_grade or ""),
+            "advancement_grade": self.advancement_grade,
+            "advancement_grade_label": rules.ADVANCEMENT_GRADES.get(self.advancement_grade or ""),
+            "agency_org_id": self.agency_org_id,
+            "agency_name": self.agency_name,
+            "completed_at": self.completed_at,
+        }
+
+
+def summaries(session: Session, achievement_ids: Iterable[int]) -> dict[int, Summary]:
+    """The latest completed evaluation of each achievement that has one: one query for a whole page or batch."""
+    ids = sorted(set(achievement_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(
+            Evaluation.achievement_id,
+            Evaluation.id,
+            Evaluation.trl,
+            Evaluation.innovation_grade,
+            Evaluation.advancement_grade,
+            Evaluation.agency_org_id,
+            Organisation.name,
+            Evaluation.completed_at,
+        )
+        .join(Organisation, Organisation.id == Evaluation.agency_org_id)
+        .where(Evaluation.achievement_id.in_(ids), Evaluation.status == "completed")
+        .order_by(Evaluation.achievement_id, Evaluation.completed_at, Evaluation.id)
+    ).all()
+    out: dict[int, Summary] = {}
+    for achievement_id, eid, trl, innovation, advancement, agency_id, agency_name, completed in rows:
+        out[achievement_id] = Summary(
+            eid, trl, innovation, advancement, agency_id, agency_name, completed
+        )  # latest wins
+    return out
+
+
+def reindex_achievement(session: Session, achievement_id: int) -> None:
+    """A finished evaluation changes the achievement's search document (grades, evaluated maturity): queue it
+    for the index in the same transaction (the outbox; the drain skips it when the listing is not public)."""
+    outbox.emit(session, outbox.SEARCH_INDEX, "achievement", achievement_id)

@@ -22,6 +22,7 @@ from market.core.vocab import (
     TechnicalField,
     TransferMode,
 )
+from market.evaluations import service as evaluations
 from market.listings import service
 from market.listings.schemas import (
     AchievementIn,
@@ -30,6 +31,7 @@ from market.listings.schemas import (
     DemandIn,
     DemandOut,
     DemandPatch,
+    EvaluationBlock,
     HistoryEntry,
     TransitionIn,
 )
@@ -67,6 +69,16 @@ def catalog() -> dict[str, Any]:
     }
 
 
+def _shown(session: Session, kind: str, out: list[Any]) -> list[Any]:
+    """Achievements show their latest finished evaluation (one query for the whole page)."""
+    if kind == "achievement" and out:
+        found = evaluations.summaries(session, [o.id for o in out])
+        for o in out:
+            if o.id in found:
+                o.evaluation = EvaluationBlock(**found[o.id].public())
+    return out
+
+
 def _routes(
     kind: service.Kind,
     path: str,
@@ -77,6 +89,9 @@ def _routes(
 ) -> None:
     tags: list[str | Enum] = [f"{kind}s"]
     # The models are chosen per kind at run time; to mypy a variable is not a type (hence the ignores below).
+
+    def one(session: Session, listing: Any) -> Any:
+        return _shown(session, kind, [out_model.model_validate(listing)])[0]
 
     # The hot paths (create, list, get) are async and do all their database work, the actor's credential
     # included, in one trip to the worker threads (`in_unit_of_work`): with SessionDep, OptionalActor and a
@@ -92,7 +107,7 @@ def _routes(
         def work(session: Session) -> Response:
             actor = get_actor(actor_for(session, request, token))
             listing = service.create_listing(session, actor, kind, data)
-            return _json(out_model.model_validate(listing), status.HTTP_201_CREATED)
+            return _json(one(session, listing), status.HTTP_201_CREATED)
 
         return await in_unit_of_work(work)
 
@@ -135,7 +150,7 @@ def _routes(
         def work(session: Session) -> Response:
             actor = actor_for(session, request, token)
             items, total = service.list_listings(session, actor, kind, filters, page)
-            listed = [out_model.model_validate(i) for i in items]
+            listed = _shown(session, kind, [out_model.model_validate(i) for i in items])
             paged = Page[out_model](items=listed, total=total, page=page.page, page_size=page.page_size)  # type: ignore[valid-type]  # see above
             return _json(paged)
 
@@ -144,7 +159,7 @@ def _routes(
     async def get(listing_id: int, request: Request, token: BearerToken):
         def work(session: Session) -> Response:
             listing = service.get_visible(session, actor_for(session, request, token), kind, listing_id)
-            return _json(out_model.model_validate(listing))
+            return _json(one(session, listing))
 
         return await in_unit_of_work(work, write=False)
 
@@ -152,11 +167,11 @@ def _routes(
         listing = service.update_listing(
             session, actor, kind, listing_id, cast(BaseModel, body).model_dump(exclude_unset=True)
         )
-        return out_model.model_validate(listing)
+        return one(session, listing)
 
     def transition(listing_id: int, body: TransitionIn, session: SessionDep, actor: CurrentActor):
         listing = service.get_manageable(session, actor, kind, listing_id)
-        return out_model.model_validate(service.transition(session, actor, listing, body.action, body.note))
+        return one(session, service.transition(session, actor, listing, body.action, body.note))
 
     def history(listing_id: int, session: SessionDep, actor: OptionalActor):
         return [HistoryEntry.model_validate(e) for e in service.history(session, actor, kind, listing_id)]

@@ -121,6 +121,21 @@ class _ListingOutBase(BaseModel):
     version: int
 
 
+class EvaluationBlock(BaseModel):
+    """The achievement's latest finished evaluation (科技成果评价): grades, agency, date."""
+
+    evaluation_id: int
+    trl: int | None
+    trl_label: str | None
+    innovation_grade: str | None
+    innovation_grade_label: str | None
+    advancement_grade: str | None
+    advancement_grade_label: str | None
+    agency_org_id: int
+    agency_name: str
+    completed_at: dt.datetime | None
+
+
 class AchievementOut(_ListingOutBase):
     summary: str
     maturity: str
@@ -131,6 +146,7 @@ class AchievementOut(_ListingOutBase):
     asking_price: PriceOrNegotiable = Field(validation_alias="price_value")
     inventors: list[str]
     recognitions: list[str]
+    evaluation: EvaluationBlock | None = Field(None, description="latest finished evaluation; null when none")
 
 
 class DemandOut(_ListingOutBase):

@@ -3,7 +3,9 @@ for the embedding pass of the drain (market/matching/indexing.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,15 +133,42 @@ def store(session: Session, kind: str, found: dict[int, vectors.Embedded], model
     session.flush()
 
 
-def sentence_vectors(session: Session, kind: str, ids: Iterable[int], model: str) -> dict[int, tuple[list[str], Any]]:
-    """The stored sentences of listings, with their vectors as one float32 matrix (explaining without the model)."""
+# Sentences and their vectors of listings recently shown in a match, by (kind, id, model, text hash): a listing's
+# sentences change only with its text, so an entry is never stale, and the listings a market's matches show
+# repeat. About 5 KB each (three sentences of 384 float32).
+SENTENCE_CACHE_SIZE = 4096
+_sentences: OrderedDict[tuple[str, int, str, str], tuple[list[str], Any]] = OrderedDict()
+_sentences_lock = threading.Lock()
+
+
+def sentence_vectors(
+    session: Session, kind: str, ids: Iterable[int], model: str, hashes: Mapping[int, str] | None = None
+) -> dict[int, tuple[list[str], Any]]:
+    """The stored sentences of listings, with their vectors as one float32 matrix (explaining without the model).
+
+    With `hashes` (id → `text_hash` of the text the caller shows), only vectors of exactly that text are
+    returned — an edited listing whose new vectors have not landed yet has none — and they are remembered in
+    a process-wide LRU, so a listing shown again costs no database read."""
     ids = list(ids)
     if not ids:
         return {}
+    out: dict[int, tuple[list[str], Any]] = {}
+    if hashes is not None:
+        with _sentences_lock:
+            for i in ids:
+                key = (kind, i, model, hashes.get(i, ""))
+                found = _sentences.get(key)
+                if found is not None:
+                    _sentences.move_to_end(key)
+                    out[i] = found
+        ids = [i for i in ids if i not in out]
+        if not ids:
+            return out
     rows = session.execute(
         sa.select(
             ListingEmbedding.entity_id,
             ListingEmbedding.dimensions,
+            ListingEmbedding.text_hash,
             ListingEmbedding.sentences,
             ListingEmbedding.sentence_vectors,
         ).where(
@@ -148,8 +177,16 @@ def sentence_vectors(session: Session, kind: str, ids: Iterable[int], model: str
     ).all()
     import numpy as np
 
-    out: dict[int, tuple[list[str], Any]] = {}
-    for i, dims, ss, blob in rows:
+    fresh: dict[int, tuple[list[str], Any]] = {}
+    for i, dims, stored_hash, ss, blob in rows:
+        if hashes is not None and hashes.get(i) != stored_hash:
+            continue  # vectors of an older text: the new ones have not landed yet
         ss = list(ss or [])
-        out[i] = (ss, np.frombuffer(blob, dtype="<f4").reshape(len(ss), dims) if ss else [])
-    return out
+        fresh[i] = (ss, np.frombuffer(blob, dtype="<f4").reshape(len(ss), dims) if ss else [])
+    if hashes is not None and fresh:
+        with _sentences_lock:
+            for i, value in fresh.items():
+                _sentences[(kind, i, model, hashes[i])] = value
+            while len(_sentences) > SENTENCE_CACHE_SIZE:
+                _sentences.popitem(last=False)
+    return {**out, **fresh}

@@ -13,6 +13,7 @@ from market.core.deps import SessionDep, in_unit_of_work
 from market.core.pagination import Page, PageDep
 from market.core.types import MoneyIn
 from market.core.vocab import Maturity, TechnicalField, TransferMode
+from market.evaluations.rules import AdvancementGrade, InnovationGrade
 from market.matching import (
     call_matching,
     indexing,
@@ -56,6 +57,12 @@ async def search(
     min_price: Annotated[MoneyIn | None, Query(ge=0, description="yuan")] = None,
     max_price: Annotated[MoneyIn | None, Query(ge=0, description="yuan")] = None,
     include_negotiable: Annotated[bool, Query(description="with a price range, also 面议 listings")] = False,
+    evaluated: Annotated[
+        bool | None, Query(description="achievements: with (true) or without (false) a finished evaluation")
+    ] = None,
+    min_trl: Annotated[int | None, Query(ge=1, le=9, description="achievements: evaluated TRL at least")] = None,
+    innovation_grade: Annotated[InnovationGrade | None, Query(description="achievements: evaluated 创新程度")] = None,
+    advancement_grade: Annotated[AdvancementGrade | None, Query(description="achievements: evaluated 先进程度")] = None,
     sort: Literal["relevance", "newest", "oldest", "price_asc", "price_desc"] = "relevance",
 ) -> dict:
     filters = SearchFilters(
@@ -66,6 +73,10 @@ async def search(
         min_price=min_price,
         max_price=max_price,
         include_negotiable=include_negotiable,
+        evaluated=evaluated,
+        min_trl=min_trl,
+        innovation_grade=innovation_grade,
+        advancement_grade=advancement_grade,
     )
     return await in_unit_of_work(
         lambda session: searching.search(session, kind, q, filters, sort=sort, page=page), write=False

@@ -34,6 +34,7 @@ from market.core import outbox
 from market.core.config import get_settings
 from market.core.db import session_scope, utcnow
 from market.core.outbox import Claimed, OutboxEvent
+from market.evaluations import service as evaluations
 from market.listings.models import Achievement, Demand
 from market.matching import embedding
 from market.matching.listings import document_of
@@ -113,9 +114,11 @@ def load_documents(
         model = _MODELS[kind]
         rows = session.scalars(sa.select(model).where(model.id.in_(ids))).all()
         names = _org_names(session, (r.org_id for r in rows))
-        for row in rows:
-            if row.status in documents.PUBLIC_STATES:
-                out[row.id] = document_of(kind, row, extractor, names.get(row.org_id, ""))
+        public = [r for r in rows if r.status in documents.PUBLIC_STATES]
+        # an achievement's finished evaluation is part of its document (grades, evaluated maturity)
+        evaluated = evaluations.summaries(session, (r.id for r in public)) if kind == "achievement" else {}
+        for row in public:
+            out[row.id] = document_of(kind, row, extractor, names.get(row.org_id, ""), evaluated.get(row.id))
     else:
         return {}
     return embedding.attached(session, kind, out)

@@ -13,7 +13,7 @@ from market.core.errors import NotFound
 from market.listings.models import Achievement, Demand
 from search import documents
 from search.scoring import Facts
-from search.sources import AchievementData, DemandData, ListingData
+from search.sources import AchievementData, DemandData, EvaluationData, ListingData
 from search.terms import TermExtractor
 
 OTHER_SIDE = {"demand": "achievement", "achievement": "demand"}
@@ -49,14 +49,16 @@ def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts:
     if concepts is None:
         concepts = frozenset(extractor.concept_keys(doc.get("terms") or []))
     if kind == "achievement":
+        evaluated = doc.get("evaluated_maturity_rank")  # from a finished evaluation's TRL: outranks the declared one
         return Facts(
             doc.get("technical_field"),
-            doc.get("maturity_rank"),
+            evaluated if evaluated is not None else doc.get("maturity_rank"),
             doc.get("asking_price_fen"),
             bool(doc.get("price_negotiable")),
             frozenset(doc.get("transfer_modes") or []),
             doc.get("region_code"),
             concepts,
+            doc.get("evaluation_trl") if evaluated is not None else None,
         )
     return Facts(
         doc.get("technical_field"),
@@ -70,11 +72,17 @@ def facts_of(kind: str, doc: dict[str, Any], extractor: TermExtractor, concepts:
 
 
 def document_of(
-    kind: str, listing: Listing | ListingData, extractor: TermExtractor, org_name: str = ""
+    kind: str,
+    listing: Listing | ListingData,
+    extractor: TermExtractor,
+    org_name: str = "",
+    evaluation: Any = None,
 ) -> dict[str, Any]:
-    """A listing's search document: search builds it from plain data (search/sources.py), never from the ORM."""
+    """A listing's search document: search builds it from plain data (search/sources.py), never from the ORM;
+    `evaluation`: an achievement's latest finished evaluation (`market.evaluations.service.Summary`), if any."""
     if kind == "achievement":
-        return documents.achievement_document(AchievementData.of(listing), org_name, extractor)
+        evaluated = EvaluationData.of(evaluation) if evaluation is not None else None
+        return documents.achievement_document(AchievementData.of(listing), org_name, extractor, evaluated)
     return documents.demand_document(DemandData.of(listing), org_name, extractor)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from market.evaluations import service as evaluations
 from market.matching import embedding
 from market.matching.listings import OTHER_SIDE, Listing, document_of, facts_of, present
 from market.matching.searching import query_vector
@@ -28,13 +30,17 @@ def match_listing(
 ) -> dict[str, Any]:
     """The other side's public listings that fit `listing`, best first, each with its reasons."""
     extractor = current_extractor(session)
-    source = document_of(kind, listing, extractor)
+    evaluation = evaluations.summaries(session, [listing.id]).get(listing.id) if kind == "achievement" else None
+    source = document_of(kind, listing, extractor, evaluation=evaluation)
     return match_document(extractor, kind, source, limit=limit, filters=filters, mode=mode, session=session)
 
 
 MATCH_MODES = ("hybrid", "lexical", "semantic")
 # Candidates the semantic query brings (beside the lexical federation's `query.MATCH_CANDIDATES`).
 SEMANTIC_CANDIDATES = 60
+# Sends a match's semantic request while the calling thread sends the lexical one and reads its hits (a match
+# waits for the slower of the two instead of their sum). The client's connection pool is shared and thread-safe.
+_SEMANTIC = ThreadPoolExecutor(max_workers=8, thread_name_prefix="semantic-match")
 
 
 def match_mode(mode: str | None = None) -> str:
@@ -76,43 +82,29 @@ def match_document(
     if not queries and vector is None:
         return {"source": {"kind": kind, "id": source["id"]}, "concepts": [], "items": []}
     client = runtime.get_client()
+    # the semantic request goes out first and runs in Meilisearch while the lexical one is sent and its hits read
+    semantic = _SEMANTIC.submit(client.search, uid, semantic_match_request(target, vector, flt)) if vector else None
     source_facts = facts_of(kind, source, extractor)
     matcher = ConceptMatcher(concepts)
     # id → (candidate facts, lexical text evidence, lexical rank score, engine score, hit)
     found: dict[int, tuple[Facts, float, float, float, dict[str, Any]]] = {}
-    if queries:
-        # one federated request: concept queries, out-of-dictionary queries and the same-field fallback
-        result = client.multi_search(queries, query.match_federation())
-        fallback = query.fallback_position(queries)
-        oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
-        for hit in result["hits"]:
-            text = ""
-            if matcher.reads_text:
-                text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
-            shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
-            candidate = facts_of(target, hit, extractor, shared)
-            demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
-            federation = hit.get("_federation", {})
-            engine = hit.get("_rankingScore", federation.get("weightedRankingScore", 0.0))
-            if federation.get("queriesPosition", -1) >= oov_from:
-                engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
-            if fallback is not None and federation.get("queriesPosition") == fallback:
-                engine = 0.0  # found only by the placeholder query: no text evidence from the engine
-            lexical, _ = text_relevance(weights, candidate.concepts, engine)
-            score = rank_score(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
-            found[hit["id"]] = (candidate, lexical, score, engine, hit)
-    similarity: dict[int, float] = {}
-    if vector is not None:
-        sem = client.search(uid, semantic_match_request(target, vector, flt))
-        for hit in sem["hits"]:
-            score = hit.get("_rankingScore", 0.0)
-            if score <= 0.0:
-                continue  # a listing whose vector has not landed yet
-            similarity[hit["id"]] = score
-            if hit["id"] not in found:
-                text = " ".join([hit.get("title") or "", " ".join(hit.get("keywords") or []), _body(hit)])
-                shared = matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text)
-                found[hit["id"]] = (facts_of(target, hit, extractor, shared), 0.0, 0.0, 0.0, hit)
+    semantic_only: dict[int, dict[str, Any]] = {}  # hits found by meaning alone: their facts are read cheaply
+    try:
+        if queries:
+            _lexical(client, queries, kind, target, extractor, matcher, weights, source_facts, mode, found)
+        similarity: dict[int, float] = {}
+        if semantic is not None:
+            for hit in semantic.result()["hits"]:
+                score = hit.get("_rankingScore", 0.0)
+                if score <= 0.0:
+                    continue  # a listing whose vector has not landed yet
+                similarity[hit["id"]] = score
+                if hit["id"] not in found:
+                    semantic_only[hit["id"]] = hit
+                    found[hit["id"]] = (facts_of(target, hit, extractor, frozenset()), 0.0, 0.0, 0.0, hit)
+    finally:
+        if semantic is not None:
+            semantic.cancel()
     if mode == "lexical":
         text_of = {i: entry[1] for i, entry in found.items()}
         ranked = sorted(found, key=lambda i: (-found[i][2], i))
@@ -127,10 +119,12 @@ def match_document(
             scores[i] = fused_score(demand, achievement, text_of.get(i, 0.0))
         ranked = sorted(found, key=lambda i: (-scores[i], i))
     shown = ranked[:limit]
-    closest = _closest_sentences(session, target, vector, shown)
+    closest = _closest_sentences(session, target, vector, {i: found[i][4] for i in shown})
     items = []
     for i in shown:  # only those shown are explained
         candidate, _lex, _score, engine, hit = found[i]
+        if i in semantic_only:  # the concepts it shares with the source: read only for those shown
+            candidate = candidate._replace(concepts=_shared(matcher, extractor, hit))
         demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
         words = explain.shown_terms(
             concepts,
@@ -182,18 +176,54 @@ def _text_of(doc: dict[str, Any]) -> str:
 
 
 def _closest_sentences(
-    session: Session | None, kind: str, vector: list[float] | None, ids: list[int]
+    session: Session | None, kind: str, vector: list[float] | None, hits: dict[int, dict[str, Any]]
 ) -> dict[int, tuple[str, float]]:
-    """For the candidates shown: each one's sentence closest in meaning to the source (vectors stored at indexing)."""
+    """For the candidates shown: each one's sentence closest in meaning to the source (vectors stored at indexing
+    for exactly the text shown; remembered per text, see `embedding.sentence_vectors`)."""
     embedder = embeddings.get_embedder()
-    if vector is None or embedder is None or session is None or not ids:
+    if vector is None or embedder is None or session is None or not hits:
         return {}
-    out = {}
-    for i, (ss, vs) in embedding.sentence_vectors(session, kind, ids, embedder.identity).items():
-        best = explain.closest(vector, ss, vs) if ss else None
-        if best is not None:
-            out[i] = best
-    return out
+    hashes = {i: vectors.text_hash(vectors.embedding_text(hit)) for i, hit in hits.items()}
+    return explain.closest_each(vector, embedding.sentence_vectors(session, kind, hits, embedder.identity, hashes))
+
+
+def _shared(matcher: ConceptMatcher, extractor: TermExtractor, hit: dict[str, Any]) -> frozenset[str]:
+    """The source's concepts a candidate has (its indexed key terms, and its text when the source needs it)."""
+    text = _text_of(hit) if matcher.reads_text else ""
+    return frozenset(matcher.shared(extractor.candidate_keys(hit.get("terms") or []), text))
+
+
+def _lexical(
+    client: Any,
+    queries: list[dict[str, Any]],
+    kind: str,
+    target: str,
+    extractor: TermExtractor,
+    matcher: ConceptMatcher,
+    weights: dict[str, float],
+    source_facts: Facts,
+    mode: str,
+    found: dict[int, tuple[Facts, float, float, float, dict[str, Any]]],
+) -> None:
+    """The lexical candidates: one federated request (concept queries, out-of-dictionary queries and the same-field
+    fallback), each hit with its shared concepts and text evidence; its rank score only in lexical mode."""
+    result = client.multi_search(queries, query.match_federation())
+    fallback = query.fallback_position(queries)
+    oov_from = next((i for i, q in enumerate(queries) if "matchingStrategy" in q), len(queries))
+    for hit in result["hits"]:
+        candidate = facts_of(target, hit, extractor, _shared(matcher, extractor, hit))
+        federation = hit.get("_federation", {})
+        engine = hit.get("_rankingScore", federation.get("weightedRankingScore", 0.0))
+        if federation.get("queriesPosition", -1) >= oov_from:
+            engine = federation.get("weightedRankingScore", engine)  # a guessed term's hit counts at its weight
+        if fallback is not None and federation.get("queriesPosition") == fallback:
+            engine = 0.0  # found only by the placeholder query: no text evidence from the engine
+        lexical, _ = text_relevance(weights, candidate.concepts, engine)
+        score = 0.0
+        if mode == "lexical":  # the hybrid ranks by the fused evidence instead
+            demand, achievement = (source_facts, candidate) if kind == "demand" else (candidate, source_facts)
+            score = rank_score(demand, achievement, query_concepts=weights, candidate=candidate, engine_score=engine)
+        found[hit["id"]] = (candidate, lexical, score, engine, hit)
 
 
 def _meaning_reasons(
