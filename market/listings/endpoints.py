@@ -107,7 +107,8 @@ def _routes(
         def work(session: Session) -> Response:
             actor = get_actor(actor_for(session, request, token))
             listing = service.create_listing(session, actor, kind, data)
-            return _json(one(session, listing), status.HTTP_201_CREATED)
+            # a new draft has no finished evaluation: nothing to look up
+            return _json(out_model.model_validate(listing), status.HTTP_201_CREATED)
 
         return await in_unit_of_work(work)
 

@@ -92,8 +92,10 @@ def test_a_list_is_a_count_and_one_page_select_however_many_rows(client, world, 
     with statements(engine) as many:
         r = client.get("/api/v1/achievements", params=LIST)
     assert r.status_code == 200 and r.json()["total"] == 7 and len(r.json()["items"]) == 7
-    assert len(queries(many)) == len(queries(few)) == 2, many  # count(*) and the page; nothing per row
+    # count(*), the page and the page's finished evaluations (achievements show theirs); nothing per row
+    assert len(queries(many)) == len(queries(few)) == 3, many
     assert queries(many)[0].startswith("SELECT count(*)")
+    assert "FROM evaluations" in queries(many)[2]
     assert many.count("COMMIT") == 1
     assert len(trips) == 1, trips  # the whole unit of work in one trip to the worker threads
 
@@ -105,19 +107,21 @@ def test_a_list_with_a_token_adds_one_credential_select(client, world, engine, t
     with statements(engine) as seen:
         r = client.get("/api/v1/achievements", params=LIST, headers=uni.headers)
     assert r.status_code == 200 and r.json()["total"] == 3
-    assert len(queries(seen)) == 3, seen
+    assert len(queries(seen)) == 4, seen
     assert "credentials" in queries(seen)[0]
     assert len(trips) == 1, trips
 
 
-def test_a_get_is_one_select(client, world, engine, trips):
+def test_a_get_is_the_listing_and_its_evaluation(client, world, engine, trips):
     uni = world.member(OrgKind.university)
     (listing_id,) = _publish(client, uni, 1)
     trips.clear()
     with statements(engine) as seen:
         r = client.get(f"/api/v1/achievements/{listing_id}")
     assert r.status_code == 200 and r.json()["id"] == listing_id
-    assert len(queries(seen)) == 1 and "FROM achievements" in queries(seen)[0], seen
+    # the achievement, then its latest finished evaluation
+    assert len(queries(seen)) == 2 and "FROM achievements" in queries(seen)[0], seen
+    assert "FROM evaluations" in queries(seen)[1], seen
     assert len(trips) == 1, trips
 
 
