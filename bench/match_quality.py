@@ -34,12 +34,15 @@ BLIND_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind.json"
 BLIND2_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind2.json"
 # written for issue 13 by someone who read neither code, dictionaries nor the other sets; measured once, at the end
 BLIND3_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind3.json"
+# written the same way for the fourth session (after evaluations joined matching); measured once, at the end
+BLIND4_FILE = PROJECT_ROOT / "tests" / "data" / "match_eval_blind4.json"
 LABELS = {
     EVAL_FILE: "tuned",
     HOLDOUT_FILE: "held-out",
     BLIND_FILE: "blind",
     BLIND2_FILE: "blind2",
     BLIND3_FILE: "blind3",
+    BLIND4_FILE: "blind4",
 }
 
 
@@ -208,7 +211,7 @@ def _fresh_database(path: Path) -> None:
     "eval_files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="evaluation set(s) to run (repeatable); default: all five (tuned, held-out, blind, blind2, blind3)",
+    help="evaluation set(s) to run (repeatable); default: all six (tuned, held-out, blind, blind2, blind3, blind4)",
 )
 @click.option(
     "--mode",
