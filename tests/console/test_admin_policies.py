@@ -20,27 +20,33 @@ from tests.factories import World
 URL = "/console/admin/subsidies/policies/nb2014-seller"
 
 
-def _form(page: str) -> dict[str, object]:
+def _first(pattern: str, text: str) -> str:
+    found = re.search(pattern, text, flags=re.S)
+    assert found, pattern
+    return found.group(1)
+
+
+def _form(page: str) -> dict[str, str | list[str]]:
     """The edit form as the page fills it (text inputs, selected options, the checkbox, bracket rows)."""
     form = page[page.index('id="policy-form"') :]
     form = form[: form.index("</form>")]
-    data: dict[str, object] = {}
+    data: dict[str, str | list[str]] = {}
+    rows: dict[str, list[str]] = {"bracket_rate": [], "bracket_upto": []}
     for attrs in re.findall(r"<input ([^>]*)>", form):
         named, valued = re.search(r'name="(\w+)"', attrs), re.search(r'value="([^"]*)"', attrs)
         if not named or not valued or 'type="checkbox"' in attrs or named.group(1) == "csrf_token":
             continue
-        name, value = named.group(1), valued.group(1)
-        if name.startswith("bracket_"):
-            data.setdefault(name, []).append(value)  # type: ignore[union-attr]  # the rows are lists
+        if named.group(1) in rows:
+            rows[named.group(1)].append(valued.group(1))
         else:
-            data[name] = value
+            data[named.group(1)] = valued.group(1)
     for name, body in re.findall(r'<select id="[^"]*" name="(\w+)"[^>]*>(.*?)</select>', form, flags=re.S):
-        data[name] = re.search(r'<option value="([^"]*)" selected', body).group(1)  # type: ignore[union-attr]
-    data["csrf_token"] = re.search(r'name="csrf_token" value="([^"]*)"', form).group(1)  # type: ignore[union-attr]
+        data[name] = _first(r'<option value="([^"]*)" selected', body)
+    data["csrf_token"] = _first(r'name="csrf_token" value="([^"]*)"', form)
     if 'name="value_added_only" checked' in form:
         data["value_added_only"] = "on"
     data["description"] = ""
-    return data
+    return data | rows
 
 
 def _versions() -> tuple[int, int]:
