@@ -196,6 +196,7 @@ def finish_subsidy_run(reviewer: Actor, today: dt.date) -> int | None:
     its own steps)."""
     from market.contracts.models import Contract
     from market.subsidies import service as subsidies
+    from market.subsidies.flows import compute_run
 
     try:
         with session_scope() as s:
@@ -213,7 +214,7 @@ def finish_subsidy_run(reviewer: Actor, today: dt.date) -> int | None:
                 s, reviewer, period_start=dt.date(year, 1, 1), period_end=dt.date(year, 12, 31), name=f"{year} 年度补助"
             )
             run_id = run.id
-        subsidies.compute_run(run_id)
+        compute_run(run_id)
         with session_scope() as s:
             subsidies.transition(s, reviewer, run_id, "review")
             admin = _user(
