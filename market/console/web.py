@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,17 @@ MENU: list[MenuItem] = []  # filled by market.console.pages from each page modul
 
 
 def _money(value: Any) -> str:
+    """An amount as 4,000,000.00 — Decimals, and the decimal strings a result's stored working holds."""
     if value is None:
         return "—"
     if isinstance(value, Decimal | int | float):
         return f"{Decimal(value):,.2f}"
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            return value
+        return f"{amount:,.2f}" if amount.is_finite() else value
     return str(value)
 
 

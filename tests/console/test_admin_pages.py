@@ -14,7 +14,7 @@ from market.core.audit import AuditEntry
 from market.core.db import session_scope
 from market.core.vocab import OrgKind
 from market.filings.models import IntermediaryFiling
-from market.subsidies import service as subsidies
+from market.subsidies.flows import compute_run
 from market.subsidies.models import SubsidyRun
 from tests.console.conftest import csrf_in, csrf_tokens, sign_in
 from tests.factories import Member, World
@@ -188,7 +188,7 @@ def _create_run(client: TestClient, csrf: str, **extra: str) -> int:
     run_id = int(r.headers["location"].split("/runs/")[1].split("?")[0])
     queued = client.get(f"/console/admin/subsidies/runs/{run_id}")
     assert 'hx-trigger="every 3s"' in queued.text  # the page follows the computation in place
-    subsidies.compute_run(run_id)  # what the worker does with the queued computation
+    compute_run(run_id)  # what the worker does with the queued computation
     return run_id
 
 

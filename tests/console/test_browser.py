@@ -14,17 +14,21 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -104,6 +108,63 @@ def browser() -> Iterator[WebDriver]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+WAIT = 60  # seconds: generous, the CI machine has two cores and runs the whole suite beside the browser
+Locator = tuple[str, str]
+
+
+def _ready_or_empty(locator: Locator) -> Callable[[WebDriver], tuple[WebElement | None] | Literal[False]]:
+    """Until `locator` is on the page (→ (the element,)) or the document finished loading empty (→ (None,))."""
+
+    def check(d: WebDriver) -> tuple[WebElement | None] | Literal[False]:
+        found = d.find_elements(*locator)
+        if found:
+            return (found[0],)
+        loaded = d.execute_script("return document.readyState") == "complete"
+        empty = d.execute_script("return !document.body || !document.body.innerHTML.trim()")
+        return (None,) if loaded and empty else False
+
+    return check
+
+
+def _await(driver: WebDriver, locator: Locator, what: str) -> WebElement | None:
+    """The element once present; None when the page came back empty; fails with the page's source on time-out."""
+    try:
+        (got,) = WebDriverWait(driver, WAIT, poll_frequency=0.2).until(_ready_or_empty(locator))
+    except TimeoutException:
+        pytest.fail(
+            f"{what}: {locator} did not appear within {WAIT} s at {driver.current_url}\n{driver.page_source[:3000]}"
+        )
+    return got
+
+
+def open_page(driver: WebDriver, url: str, locator: Locator) -> WebElement:
+    """Load `url` and wait for `locator`; a load that comes back with an empty document is retried once."""
+    for _attempt in (1, 2):
+        driver.get(url)
+        element = _await(driver, locator, f"loading {url}")
+        if element is not None:
+            return element
+    pytest.fail(f"{url} came back empty twice")
+
+
+def click_then(driver: WebDriver, target: WebElement | Locator, locator: Locator) -> WebElement:
+    """Click (a button submitting a form, a link) and wait for the next page to be replaced and show `locator`."""
+    element = target if isinstance(target, WebElement) else wait_for(driver, target)
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, WAIT, poll_frequency=0.2).until(EC.staleness_of(old))
+    found = _await(driver, locator, "after a click")
+    return found if found is not None else open_page(driver, driver.current_url, locator)
+
+
+def wait_for(driver: WebDriver, locator: Locator) -> WebElement:
+    """An element of the page already loaded (present and shown)."""
+    element: WebElement = WebDriverWait(driver, WAIT, poll_frequency=0.2).until(
+        EC.visibility_of_element_located(locator)
+    )
+    return element
+
+
 def shot(driver: WebDriver, name: str) -> None:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
@@ -111,18 +172,19 @@ def shot(driver: WebDriver, name: str) -> None:
     assert driver.save_screenshot(str(ARTEFACTS / f"{name}.png"))
 
 
-def log_in(driver: WebDriver, base: str, member: Member, next_path: str) -> None:
+def log_in(driver: WebDriver, base: str, member: Member, next_path: str, ready: Locator) -> WebElement:
+    """Log in through the form from `next_path` (anonymous: sent to the login form, then back); waits for `ready`."""
     with session_scope() as s:
         user = s.get(User, member.user_id)
         assert user is not None
         user.password_hash = hash_password(PASSWORD)
-    driver.get(f"{base}{next_path}")  # anonymous: sent to the login form, then back here
+    open_page(driver, f"{base}{next_path}", (By.ID, "login-submit"))
     assert "/console/login" in driver.current_url
-    driver.find_element(By.ID, "username").send_keys(member.username)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-submit").click()
-    WebDriverWait(driver, 20).until(lambda d: "/console/login" not in d.current_url)
+    wait_for(driver, (By.ID, "username")).send_keys(member.username)
+    wait_for(driver, (By.ID, "password")).send_keys(PASSWORD)
+    element = click_then(driver, (By.ID, "login-submit"), ready)
     assert d_path(driver) == next_path
+    return element
 
 
 def d_path(driver: WebDriver) -> str:
@@ -134,37 +196,32 @@ def test_registrar_registers_one_contract_and_returns_another(
 ) -> None:
     first, _ = file_contract(pg_client, pg_world, project_name="浏览器登记合同")
     second, _ = file_contract(pg_client, pg_world, project_name="浏览器退回合同")
-    log_in(browser, live, pg_world.bureau(Role.registrar), "/console/registrar")
+    log_in(browser, live, pg_world.bureau(Role.registrar), "/console/registrar", (By.ID, "queue-table"))
     rows = browser.find_elements(By.CSS_SELECTOR, "#queue-table tbody tr[data-contract]")
     assert {r.get_attribute("data-contract") for r in rows} == {str(first), str(second)}
     shot(browser, "registrar-queue")
 
-    browser.find_element(By.LINK_TEXT, "浏览器登记合同").click()
+    click_then(browser, (By.LINK_TEXT, "浏览器登记合同"), (By.ID, "register-submit"))
     assert "规则校验" in browser.page_source
     shot(browser, "registrar-contract")
-    browser.find_element(By.ID, "register-submit").click()
-    WebDriverWait(browser, 20).until(
-        lambda d: d.find_elements(By.ID, "notice") or d.find_elements(By.CLASS_NAME, "form-error")
-    )
-    assert not browser.find_elements(By.CLASS_NAME, "form-error"), browser.find_element(
-        By.CLASS_NAME, "form-error"
-    ).text
+    click_then(browser, (By.ID, "register-submit"), (By.CSS_SELECTOR, "#notice, .form-error"))
+    errors = browser.find_elements(By.CLASS_NAME, "form-error")
+    assert not errors, errors[0].text
     assert "已认定登记" in browser.find_element(By.ID, "notice").text
-    assert browser.find_element(By.ID, "registration-number").text.strip()
+    assert wait_for(browser, (By.ID, "registration-number")).text.strip()
     assert "已登记" in browser.find_element(By.ID, "contract-status").text
     shot(browser, "registrar-registered")
 
-    browser.get(f"{live}/console/registrar/contracts/{second}")
-    Select(browser.find_element(By.ID, "item-field-0")).select_by_value("parties")
-    browser.find_element(By.ID, "item-message-0").send_keys("买方签章页缺失，请补充")
-    browser.find_element(By.ID, "return-submit").click()
-    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "notice"))
+    open_page(browser, f"{live}/console/registrar/contracts/{second}", (By.ID, "return-submit"))
+    Select(wait_for(browser, (By.ID, "item-field-0"))).select_by_value("parties")
+    wait_for(browser, (By.ID, "item-message-0")).send_keys("买方签章页缺失，请补充")
+    click_then(browser, (By.ID, "return-submit"), (By.CSS_SELECTOR, "#notice, .form-error"))
     assert "已退回补正" in browser.find_element(By.ID, "notice").text
     assert "退回补正" in browser.find_element(By.ID, "contract-status").text
     assert "买方签章页缺失" in browser.page_source
     shot(browser, "registrar-returned")
 
-    browser.get(f"{live}/console/registrar")
+    open_page(browser, f"{live}/console/registrar", (By.ID, "queue-table"))
     assert not browser.find_elements(By.CSS_SELECTOR, "#queue-table tbody tr[data-contract]")
 
 
@@ -187,24 +244,27 @@ def test_expert_scores_an_assigned_bid_and_cannot_open_another(
         for o in bids
         if (e.user_id, b["id"]) in pairs and (e.user_id, o["id"]) not in pairs
     )
-    log_in(browser, live, expert, "/console/expert")
-    assert browser.find_element(By.CSS_SELECTOR, f'#assignments tr[data-bid="{mine}"]')
+    log_in(browser, live, expert, "/console/expert", (By.CSS_SELECTOR, f'#assignments tr[data-bid="{mine}"]'))
     shot(browser, "expert-assignments")
 
-    browser.find_element(By.LINK_TEXT, f"方案 {mine}").click()
-    assert "采用硫化物体系" in browser.find_element(By.ID, "bid-content").text
+    content = click_then(browser, (By.LINK_TEXT, f"方案 {mine}"), (By.ID, "bid-content"))
+    assert "采用硫化物体系" in content.text
     for i, score in enumerate(("85", "75", "95")):
-        browser.find_element(By.ID, f"score-{i}").send_keys(score)
-    browser.find_element(By.ID, "comment").send_keys("技术路线清晰")
+        wait_for(browser, (By.ID, f"score-{i}")).send_keys(score)
+    wait_for(browser, (By.ID, "comment")).send_keys("技术路线清晰")
     shot(browser, "expert-bid")
-    browser.find_element(By.ID, "score-submit").click()
-    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.ID, "my-scores"))
+    click_then(browser, (By.ID, "score-submit"), (By.CSS_SELECTOR, "#my-scores, .form-error"))
+    errors = browser.find_elements(By.CLASS_NAME, "form-error")
+    assert not errors, errors[0].text
     assert "评分已提交" in browser.find_element(By.ID, "notice").text
-    assert "84.00" in browser.find_element(By.ID, "my-scores").text  # 85×50% + 75×30% + 95×20%
+    total = browser.find_element(By.CSS_SELECTOR, "#my-scores tfoot th.num").text.strip()
+    assert total == "84.00"  # 85×50% + 75×30% + 95×20%
     shot(browser, "expert-scored")
 
-    browser.get(f"{live}/console/expert/calls/{call['id']}/bids/{other}")
-    assert "bid_not_found" in browser.page_source and "采用硫化物体系" not in browser.page_source
+    url = f"{live}/console/expert/calls/{call['id']}/bids/{other}"
+    error = open_page(browser, url, (By.CSS_SELECTOR, ".form-error code"))
+    assert error.text == "bid_not_found" and not browser.find_elements(By.ID, "bid-content")
+    assert "采用硫化物体系" not in browser.page_source
     shot(browser, "expert-unassigned")
     with session_scope() as s:
         a = s.scalar(sa.select(ReviewAssignment).where(ReviewAssignment.bid_id == mine))
@@ -230,8 +290,8 @@ return charts.map(el => {
 
 def test_dashboard_draws_its_charts(pg_client: TestClient, pg_world: World, live: str, browser: WebDriver) -> None:
     seed(pg_client, pg_world)
-    log_in(browser, live, pg_world.bureau(Role.programme_officer), "/console/dashboard")
-    WebDriverWait(browser, 30).until(
+    log_in(browser, live, pg_world.bureau(Role.programme_officer), "/console/dashboard", (By.ID, "summary"))
+    WebDriverWait(browser, WAIT, poll_frequency=0.2).until(
         lambda d: all(c["drawn"] for c in d.execute_script(CHARTS_DRAWN)) and d.execute_script(CHARTS_DRAWN)
     )
     charts = browser.execute_script(CHARTS_DRAWN)
@@ -242,7 +302,8 @@ def test_dashboard_draws_its_charts(pg_client: TestClient, pg_world: World, live
             assert c["points"] > 0, c
     shot(browser, "dashboard")
 
-    browser.get(f"{live}/console/dashboard/report?year={dt.date.today().year - 1}&month=1")
-    assert browser.find_element(By.ID, "print").is_displayed()
+    year = dt.date.today().year - 1
+    button = open_page(browser, f"{live}/console/dashboard/report?year={year}&month=1", (By.ID, "print"))
+    assert button.is_displayed()
     assert "宁波大学测试" in browser.page_source
     shot(browser, "monthly-report")

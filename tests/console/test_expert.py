@@ -58,7 +58,7 @@ def test_expert_scores_an_assigned_bid(kit: Kit) -> None:
     )
     assert r.status_code == 303, r.text
     page = client.get(r.headers["location"])
-    assert "评分已提交" in page.text and 'id="my-scores"' in page.text and "79.00" in page.text
+    assert "评分已提交" in page.text and _my_total(page.text) == "79.00"
     assert 'id="score-form"' not in page.text
     # scoring again is refused by the service (already scored) — the form is gone, the POST still checked
     again = client.post(url, data={"csrf_token": csrf, "score-0": "10", "score-1": "10", "score-2": "10"})
@@ -94,6 +94,13 @@ def test_unassigned_bid_is_not_found_and_cannot_be_scored(kit: Kit) -> None:
         assert a is not None and a.state == "assigned" and a.expert_user_id == other_expert.user_id
 
 
+def _my_total(html: str) -> str:
+    """The weighted total in the foot of my scores table (not any "79.00" elsewhere on the page)."""
+    found = re.search(r'id="my-scores".*?<tfoot>.*?<th class="num">([^<]*)</th>', html, flags=re.S)
+    assert found, "no total in my scores"
+    return found.group(1).strip()
+
+
 def _cells(html: str) -> str:
     """The page's text and cells, without attribute values (CSRF tokens are hex and contain any digits)."""
     return re.sub(r"""(value|hx-headers)=("[^"]*"|'[^']*')""", "", html)
@@ -120,7 +127,7 @@ def test_other_experts_scores_are_never_shown(kit: Kit) -> None:
     )
     assert r.status_code == 303
     after = client.get(url).text
-    assert "79.00" in after and not others.search(_cells(after))  # after submitting: still only my own
+    assert _my_total(after) == "79.00" and not others.search(_cells(after))  # after submitting: still only my own
 
 
 def test_declaring_a_conflict_recuses_through_the_service(kit: Kit) -> None:

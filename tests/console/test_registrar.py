@@ -199,3 +199,38 @@ def test_working_days_left_follow_the_official_calendar() -> None:
     assert working_days_left(dt.date(2026, 9, 30), dt.date(2026, 10, 10)) == 3
     assert working_days_left(dt.date(2026, 11, 16), dt.date(2026, 11, 2)) == -10
     assert working_days_left(dt.date(2026, 11, 16), dt.date(2026, 11, 16)) == 0
+
+
+def _visible_words(html: str) -> set[str]:
+    """Latin words a reader sees on the page: no markup, attributes, scripts or <code> (the API's error codes)."""
+    text = re.sub(r"<(script|style|code)\b.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]*>", " ", text)
+    return set(re.findall(r"[A-Za-z]*[a-z]{2,}[A-Za-z]*", text))
+
+
+def test_contract_page_speaks_chinese_including_the_rule_checks(client: TestClient, world: World) -> None:
+    contract_id, _ = file_contract(client, world, project_name="失效合同")
+    with session_scope() as s:  # the contract ran out while it waited: the rules flag it on the registrar's page
+        contract = s.get(Contract, contract_id)
+        assert contract is not None and contract.valid_from is not None
+        contract.valid_from = contract.valid_from - dt.timedelta(days=800)
+        contract.valid_until = contract.valid_from + dt.timedelta(days=30)
+        contract.signing_date = contract.valid_from
+    sign_in(client, world.bureau(Role.registrar))
+    r = client.get(f"/console/registrar/contracts/{contract_id}")
+    assert r.status_code == 200
+    checks = r.text[r.text.index('id="checks"') :]
+    checks = checks[: checks.index("</ul>")]
+    assert "有效期止" in checks and "合同已失效" in checks and "<code>contract_expired</code>" in checks
+    assert "valid_until" not in checks and "only contracts in force" not in checks
+    # the test world's data is Latin (users u12_registrar, organisations "university 7"); the labels must not be
+    page = re.sub(r"\bu\d+_\w+|\b(?:university|enterprise) \d+\b", " ", r.text)
+    assert not _visible_words(page), _visible_words(page)
+
+
+def test_a_check_on_a_party_names_the_party_in_chinese() -> None:
+    from market.console.pages.registrar import check_field_label
+
+    assert check_field_label("parties.1.credit_code") == "当事人信息 · 第 2 项 · 统一社会信用代码"
+    assert check_field_label("total_amount") == "合同成交额"
+    assert check_field_label("something_new") == "something_new"  # a field the console does not know stays visible

@@ -34,7 +34,7 @@ from market.subsidies import rules as subsidy_rules
 from market.subsidies import service as subsidies
 from market.subsidies.calculator import explain
 from market.subsidies.models import ComputeState, RunStatus, SubsidyPolicy, SubsidyRun
-from market.subsidies.schemas import RunIn
+from market.subsidies.schemas import PolicyEdit, RunIn
 from market.subsidies.settlement import settlement_items
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -310,6 +310,81 @@ async def create_run(request: Request, session: SessionDep, user: BureauUser) ->
     if error:
         return _subsidies_page(request, session, actor, error=error, form=form, form_name="run")
     return redirect(f"{ADMIN}/subsidies/runs/{created[0]}?done=created")
+
+
+# --- a policy's parameters: edited through the API's PUT /subsidies/policies/{code} (a new version) ---------
+
+BASIS_LABELS = {"total": "合同成交额", "technical": "技术交易额", "paid": "实际履行金额"}
+AGGREGATION_LABELS = {"per_contract": "按每份合同", "per_year": "按受益方全年合计（分段累进）"}
+BENEFICIARY_LABELS = {"seller": "卖方（技术输出方）", "buyer": "买方（技术吸纳方）", "intermediary": "技术转移服务机构"}
+POLICY_AMOUNTS = ("min_annual_basis", "cap_per_contract", "cap_per_year")
+POLICY_TEXTS = ("name", "basis", "aggregation", *POLICY_AMOUNTS, "valid_from", "valid_until", "source", "description")
+BLANK_BRACKETS = 2  # empty bracket rows offered below the policy's own
+
+
+def _policy_form(spec: dict[str, Any]) -> dict[str, Any]:
+    """A version's spec as the edit form shows it (amounts and dates as typed text, brackets as rows)."""
+    shown: dict[str, Any] = {name: "" if spec.get(name) is None else str(spec.get(name)) for name in POLICY_TEXTS}
+    shown["value_added_only"] = bool(spec.get("value_added_only", True))
+    shown["brackets"] = [
+        {"rate": str(b.get("rate", "")), "upto": "" if b.get("upto") is None else str(b["upto"])}
+        for b in spec.get("brackets") or []
+    ]
+    return shown
+
+
+def _policy_page(request: Request, session: Session, actor: Actor, code: str, **shown: Any) -> Response:
+    subsidies.ensure_presets(session)
+    policy = subsidies.get_policy(session, code)
+    version = subsidies.current_version(session, policy)
+    values = dict(shown.pop("values", None) or _policy_form(version.spec))
+    values["brackets"] = list(values["brackets"]) + [{} for _ in range(BLANK_BRACKETS)]
+    context = {
+        "policy": policy,
+        "version": version,
+        "spec": version.spec,
+        "values": values,
+        "versions": subsidies.versions_of(session, policy),
+        "basis_labels": BASIS_LABELS,
+        "aggregation_labels": AGGREGATION_LABELS,
+        "beneficiary_labels": BENEFICIARY_LABELS,
+        "may_edit": actor.role in subsidy_rules.ACTION_ROLES["edit_policy"],
+    }
+    return _page(request, "console/admin/policy.html", context, **shown)
+
+
+@router.get("/admin/subsidies/policies/{code}")
+def policy_page(code: str, request: Request, session: SessionDep, user: BureauUser) -> Response:
+    return _policy_page(request, session, user.actor, code)
+
+
+@router.post("/admin/subsidies/policies/{code}")
+async def edit_policy(code: str, request: Request, session: SessionDep, user: BureauUser) -> Response:
+    """The API's PUT /subsidies/policies/{code} (PolicyEdit → service.edit_policy): the form's parameters over the
+    current version's spec (criteria it does not show are kept), validated by the API's schema, a new version."""
+    raw, actor = await request.form(), user.actor
+    shown: dict[str, Any] = {name: str(raw.get(name) or "").strip() for name in POLICY_TEXTS}
+    shown["value_added_only"] = raw.get("value_added_only") == "on"
+    rows = zip(raw.getlist("bracket_rate"), raw.getlist("bracket_upto"), strict=False)
+    shown["brackets"] = [
+        {"rate": str(r).strip(), "upto": str(u).strip()} for r, u in rows if str(r).strip() or str(u).strip()
+    ]
+
+    def work() -> Any:
+        subsidies.ensure_presets(session)
+        current = subsidies.current_version(session, subsidies.get_policy(session, code)).spec
+        data: dict[str, Any] = {k: v for k, v in current.items() if k != "code"}
+        data.update({name: shown[name] or None for name in POLICY_TEXTS})
+        data["source"], data["description"] = shown["source"], shown["description"]
+        data["value_added_only"] = shown["value_added_only"]
+        data["brackets"] = [{"rate": b["rate"] or None, "upto": b["upto"] or None} for b in shown["brackets"]]
+        body = parse(PolicyEdit, data)
+        return subsidies.edit_policy(session, actor, code, body.as_dict())
+
+    error = attempt(session, work)
+    if error:
+        return _policy_page(request, session, actor, code, error=error, values=shown, form_name="policy")
+    return redirect(f"{ADMIN}/subsidies/policies/{code}?done=policy")
 
 
 PAGE_SIZE = 50

@@ -23,7 +23,19 @@ from market.calls import flows, rules, service
 from market.calls.endpoints import Now
 from market.calls.models import Bid, Call, ExpertConflict, Objection, Project, ReviewAssignment
 from market.calls.rules import CallState
-from market.calls.schemas import CallTerms, FormalCheckIn, MilestoneReviewIn, ProposeWinnersIn, ResolveIn, VetIn
+from market.calls.schemas import (
+    AcceptanceIn,
+    CallTerms,
+    DecisionIn,
+    DownSelectIn,
+    FormalCheckIn,
+    MidtermReviewIn,
+    MilestoneReviewIn,
+    ProposeWinnersIn,
+    ReasonIn,
+    ResolveIn,
+    VetIn,
+)
 from market.console.acting import form_values, parse, text
 from market.console.auth import OfficerUser
 from market.console.menu import MenuItem
@@ -422,6 +434,55 @@ def award(call_id: int, request: Request, session: SessionDep, user: OfficerUser
     return _act(request, session, actor, call_id, now, "award", work, {})
 
 
+@router.post("/officer/calls/{call_id}/cancel")
+async def cancel(call_id: int, request: Request, session: SessionDep, user: OfficerUser, now: Now) -> Response:
+    """取消榜单: the API's POST /calls/{id}/cancel (ReasonIn → flows.cancel_call), before the award."""
+    form, actor = form_values(await request.form()), user.actor
+
+    def work() -> Call:
+        body = parse(ReasonIn, {"reason": text(form, "reason") or ""})
+        call = service.get_call(session, actor, call_id, for_update=True)
+        return flows.cancel_call(session, actor, call, reason=body.reason)
+
+    return _act(request, session, actor, call_id, now, "cancel", work, form)
+
+
+@router.post("/officer/calls/{call_id}/midterm-review")
+async def midterm_review(call_id: int, request: Request, session: SessionDep, user: OfficerUser, now: Now) -> Response:
+    """赛马制 中期评估: the API's POST /calls/{id}/midterm-review (→ flows.record_midterm_review)."""
+    form, actor = form_values(await request.form()), user.actor
+
+    def work() -> Call:
+        body = parse(MidtermReviewIn, {"conclusion": text(form, "conclusion") or ""})
+        service.get_call(session, actor, call_id)
+        return flows.record_midterm_review(session, actor, call_id, conclusion=body.conclusion, now=now)
+
+    return _act(request, session, actor, call_id, now, "midterm_review", work, form)
+
+
+@router.post("/officer/calls/{call_id}/down-select")
+async def down_select(call_id: int, request: Request, session: SessionDep, user: OfficerUser, now: Now) -> Response:
+    """赛马制 择优保留: the API's POST /calls/{id}/down-select (DownSelectIn → flows.down_select)."""
+    raw, actor = await request.form(), user.actor
+    form: dict[str, Any] = {**form_values(raw), "keep_bid_ids": [str(v) for v in raw.getlist("keep_bid_ids")]}
+
+    def work() -> list[Project]:
+        body = parse(
+            DownSelectIn,
+            {
+                "keep_bid_ids": form["keep_bid_ids"],
+                "disposition": text(form, "disposition") or "",
+                "reason": text(form, "reason") or "",
+            },
+        )
+        service.get_call(session, actor, call_id)
+        return flows.down_select(
+            session, actor, call_id, body.keep_bid_ids, disposition=body.disposition, reason=body.reason, now=now
+        )
+
+    return _act(request, session, actor, call_id, now, "down_select", work, form)
+
+
 # --- projects: milestones and tranches ------------------------------------------------------------------
 
 
@@ -501,3 +562,80 @@ def pay_tranche(
     if error:
         return _project_page(request, session, actor, project_id, error=error, form_name=f"tranche_{tranche_id}")
     return redirect(f"/console/officer/projects/{project_id}?done=tranche")
+
+
+def _project_act(
+    request: Request, session: Session, actor: Actor, project_id: int, name: str, work: Callable[[], Any], form: dict
+) -> Response:
+    """Run one flow for the project form `name`; a refusal shows the project page with the error at that form."""
+    error = attempt(session, work)
+    if error:
+        return _project_page(request, session, actor, project_id, error=error, form=form, form_name=name)
+    return redirect(f"/console/officer/projects/{project_id}?done={name.split('_')[0]}")
+
+
+@router.post("/officer/projects/{project_id}/milestones/{milestone_id}/decision")
+async def decide_milestone(
+    project_id: int, milestone_id: int, request: Request, session: SessionDep, user: OfficerUser, now: Now
+) -> Response:
+    """After a failed milestone: continue, rework or terminate — the API's …/decision (→ flows.decide_after_failure)."""
+    form, actor = form_values(await request.form()), user.actor
+
+    def work() -> Any:
+        body = parse(
+            DecisionIn,
+            {
+                "decision": text(form, "decision") or "",
+                "reason": text(form, "reason") or "",
+                "unspent_amount": text(form, "unspent_amount"),
+            },
+        )
+        project, _bid = service.get_project(session, actor, project_id)
+        milestone = service.get_milestone(session, project, milestone_id)
+        return flows.decide_after_failure(
+            session,
+            actor,
+            project,
+            milestone,
+            decision=body.decision,
+            reason=body.reason,
+            unspent_amount=body.unspent_amount,
+            now=now,
+        )
+
+    return _project_act(request, session, actor, project_id, f"decision_{milestone_id}", work, form)
+
+
+@router.post("/officer/projects/{project_id}/acceptance")
+async def accept(project_id: int, request: Request, session: SessionDep, user: OfficerUser, now: Now) -> Response:
+    """验收: the API's POST /projects/{id}/acceptance (AcceptanceIn → flows.accept_project)."""
+    form, actor = form_values(await request.form()), user.actor
+    panel = [
+        n for n in (text(form, "expert_panel") or "").replace("，", ",").replace("、", ",").split(",") if n.strip()
+    ]
+
+    def work() -> Any:
+        body = parse(
+            AcceptanceIn,
+            {
+                "result": text(form, "result") or "",
+                "note": text(form, "note") or "",
+                "unspent_amount": text(form, "unspent_amount"),
+                "expert_panel": [n.strip() for n in panel] or None,
+                "expert_panel_conclusion": text(form, "expert_panel_conclusion"),
+            },
+        )
+        project, _bid = service.get_project(session, actor, project_id)
+        return flows.accept_project(
+            session,
+            actor,
+            project,
+            result=body.result,
+            note=body.note,
+            unspent_amount=body.unspent_amount,
+            expert_panel=body.expert_panel,
+            expert_panel_conclusion=body.expert_panel_conclusion,
+            now=now,
+        )
+
+    return _project_act(request, session, actor, project_id, "acceptance", work, form)

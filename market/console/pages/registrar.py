@@ -45,7 +45,7 @@ STATUS_LABELS = {
     ContractStatus.refused: "不予登记",
     ContractStatus.cancelled: "已注销",
 }
-ROLE_LABELS = {"seller": "卖方", "buyer": "买方", "intermediary": "中介方"}
+ROLE_LABELS = {"seller": "卖方", "buyer": "买方", "intermediary": "中介方", "consortium_member": "联合体成员"}
 ACTION_LABELS = {
     "create": "创建",
     "create_draft": "生成草稿",
@@ -57,6 +57,11 @@ ACTION_LABELS = {
     "amend": "变更登记",
     "cancel": "注销登记",
     "import": "历史登记导入",
+    "payment": "登记履行（付款）",
+    "payment_reversal": "冲销付款",
+    "add_consortium_members": "添加联合体成员",
+    "achievement_link_confirmed": "确认关联成果",
+    "withdraw_award": "撤销立项",
 }
 EVENT_LABELS = {"registered": "认定登记", "amended": "变更登记", "cancelled": "注销登记"}
 # What a return for correction (补正) can name: the contract's fields, as the filer's form calls them.
@@ -77,6 +82,53 @@ CORRECTABLE = {
     "documents": "证明文件",
     "seals": "签章",
 }
+# The rule checks in Chinese: the field each one concerns and what it says (the API's code is shown beside it).
+CHECK_FIELDS = {
+    **CORRECTABLE,
+    "technical_transaction_amount": "技术交易额",
+    "role": "角色",
+    "name": "名称",
+    "credit_code": "统一社会信用代码",
+    "region_code": "所在地",
+    "entity_type_code": "法人性质",
+    "amount": "金额",
+    "kind": "类别",
+}
+CHECK_MESSAGES = {
+    "unknown_contract_type": "合同类型不在认定范围内",
+    "unknown_subtype": "合同子类与合同类型不符",
+    "amount_not_positive": "合同成交额应大于零",
+    "deduction_not_positive": "扣除项金额应大于零",
+    "unknown_deduction_kind": "非技术性费用类别不在规定范围内",
+    "technical_amount_exceeds_total": "技术交易额超过合同成交额",
+    "deductions_exceed_total": "非技术性费用合计超过合同成交额",
+    "deductions_do_not_add_up": "技术交易额不等于合同成交额减去非技术性费用",
+    "signing_date_required": "缺少签订日期",
+    "signing_date_in_future": "签订日期晚于今天",
+    "validity_required": "缺少合同有效期",
+    "validity_out_of_order": "有效期起始日期晚于终止日期",
+    "signed_after_expiry": "签订日期晚于有效期终止日期",
+    "contract_expired": "合同已失效，只有在有效期内的合同才能登记",
+    "unknown_party_role": "当事人角色应为卖方、买方或中介方",
+    "party_name_required": "缺少当事人名称",
+    "credit_code_required": "境内当事人须填写统一社会信用代码",
+    "invalid_entity_type": "法人性质代码无效",
+    "missing_party": "缺少卖方或买方",
+    "duplicate_party": "同一角色的当事人不止一个",
+    "self_contract": "卖方与买方为同一单位",
+    "intermediary_is_party": "中介方不能同时是合同当事人",
+    "import_seller_not_foreign": "技术进口合同的卖方应为境外单位",
+    "import_buyer_not_domestic": "技术进口合同的买方应为境内单位",
+}
+
+
+def check_field_label(field: str) -> str:
+    """'parties.1.credit_code' → '当事人信息 · 第 2 项 · 统一社会信用代码'; an unknown part stays as it is."""
+    return " · ".join(
+        f"第 {int(part) + 1} 项" if part.isdigit() else CHECK_FIELDS.get(part, part) for part in field.split(".")
+    )
+
+
 RETURN_ROWS = 3  # correction items offered on the form at once
 AMEND_FIELDS = ("project_name", "total_amount", "valid_until", "technical_field", "payment_method")
 
@@ -206,7 +258,10 @@ def _contract_page(
         "action_labels": ACTION_LABELS,
         "status_labels": {str(k): v for k, v in STATUS_LABELS.items()},
         "audit": audit_rows,
-        "checks": checks,
+        "checks": [
+            {"field": check_field_label(p.field), "code": p.code, "message": CHECK_MESSAGES.get(p.code, p.message)}
+            for p in checks
+        ],
         "left": working_days_left(today, contract.decision_deadline) if contract.decision_deadline else None,
         "overdue": contract.decision_deadline is not None
         and contract.decision_deadline < today
