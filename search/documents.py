@@ -6,11 +6,18 @@ from decimal import Decimal
 from typing import Any
 
 from market.core import regions
-from market.core.vocab import MATURITY_RANK, TECHNICAL_FIELD_LABELS, Maturity, TechnicalField, maturity_from_trl
+from market.core.vocab import (
+    LISTING_PUBLIC_STATES,
+    MATURITY_RANK,
+    TECHNICAL_FIELD_LABELS,
+    Maturity,
+    TechnicalField,
+    maturity_from_trl,
+)
 from search.sources import AchievementData, DemandData, EvaluationData
 from search.terms import TermExtractor
 
-PUBLIC_STATES = frozenset({"published", "matched", "negotiating"})
+PUBLIC_STATES = LISTING_PUBLIC_STATES
 
 
 def fen(amount: Decimal | None) -> int | None:

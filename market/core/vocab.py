@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# A listing published and still on the market: visible to everyone and searchable (listings and search share it).
+LISTING_PUBLIC_STATES = frozenset({"published", "matched", "negotiating"})
+
 
 class TechnicalField(StrEnum):
     """技术领域 — the national statistics' eleven fields."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from market.core.vocab import LISTING_PUBLIC_STATES
+
 DRAFT, PUBLISHED, MATCHED, NEGOTIATING, CLOSED, WITHDRAWN = (
     "draft",
     "published",
@@ -14,7 +16,7 @@ DRAFT, PUBLISHED, MATCHED, NEGOTIATING, CLOSED, WITHDRAWN = (
 )
 STATES = (DRAFT, PUBLISHED, MATCHED, NEGOTIATING, CLOSED, WITHDRAWN)
 # Published, and still on the market: visible to everyone and searchable.
-PUBLIC_STATES = frozenset({PUBLISHED, MATCHED, NEGOTIATING})
+PUBLIC_STATES = LISTING_PUBLIC_STATES  # published, matched, negotiating: the one set, shared with search
 # Editable without a re-open: a closed or withdrawn listing must be re-opened first.
 EDITABLE_STATES = frozenset({DRAFT, PUBLISHED, MATCHED, NEGOTIATING})
 

@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from market.accounts.models import Organisation
+from market.accounts.service import org_names
 from market.calls.models import Call
 from market.core import outbox
 from market.core.config import get_settings
@@ -93,13 +93,6 @@ def claim_batch(limit: int = BATCH, lease: dt.timedelta = LEASE, topic: str = TO
     return outbox.claim(topic, limit, lease)
 
 
-def _org_names(session: Session, org_ids: Iterable[int]) -> dict[int, str]:
-    ids = set(org_ids)
-    if not ids:
-        return {}
-    return dict(session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
-
-
 def load_documents(
     session: Session, kind: str, ids: set[int], extractor: TermExtractor
 ) -> dict[int, dict[str, Any] | None]:
@@ -113,7 +106,7 @@ def load_documents(
     elif kind in ("achievement", "demand"):
         model = _MODELS[kind]
         rows = session.scalars(sa.select(model).where(model.id.in_(ids))).all()
-        names = _org_names(session, (r.org_id for r in rows))
+        names = org_names(session, (r.org_id for r in rows))
         public = [r for r in rows if r.status in documents.PUBLIC_STATES]
         # an achievement's finished evaluation is part of its document (grades, evaluated maturity)
         evaluated = evaluations.summaries(session, (r.id for r in public)) if kind == "achievement" else {}

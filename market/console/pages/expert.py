@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from market.accounts.models import Organisation
 from market.accounts.roles import Role
+from market.accounts.service import org_names
 from market.calls import flows
 from market.calls import service as calls
 from market.calls.endpoints import Now
@@ -46,12 +46,6 @@ def assignments(request: Request, session: SessionDep, user: Expert) -> Response
     return render(request, "console/expert/assignments.html", {"rows": rows})
 
 
-def _org_names(session: Session, ids: list[int]) -> dict[int, str]:
-    return {
-        i: n for i, n in session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))
-    }
-
-
 def _bid_page(
     request: Request,
     session: Session,
@@ -72,7 +66,7 @@ def _bid_page(
             ReviewAssignment.bid_id == bid.id, ReviewAssignment.expert_user_id == user.actor.user_id
         )
     )
-    names = _org_names(session, [bid.lead_org_id, *bid.member_org_ids])
+    names = org_names(session, [bid.lead_org_id, *bid.member_org_ids])
     context: dict[str, Any] = {
         "call": call,
         "bid": bid,

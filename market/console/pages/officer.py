@@ -17,7 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from market.accounts.models import Organisation, User
+from market.accounts.models import User
+from market.accounts.service import org_names
 from market.auth.actor import Actor
 from market.calls import flows, rules, service
 from market.calls.endpoints import Now
@@ -110,12 +111,6 @@ def _local(value: dt.datetime | None) -> str:
     return value.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def _org_names(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(sa.select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))).all())
-
-
 def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -128,7 +123,7 @@ def _user_names(session: Session, ids: set[int]) -> dict[int, str]:
 @router.get("/officer/calls")
 def calls_page(request: Request, session: SessionDep, user: OfficerUser) -> Response:
     calls = list(session.scalars(service.list_calls(user.actor).order_by(None).order_by(Call.id.desc())))
-    names = _org_names(session, {c.posing_org_id for c in calls if c.posing_org_id})
+    names = org_names(session, {c.posing_org_id for c in calls if c.posing_org_id})
     queues = [(title, [c for c in calls if c.state in states]) for title, states in QUEUES]
     context = {"queues": queues, "names": names, "labels": STATE_LABELS, "local": _local, "base": BASE}
     return render(request, "console/officer/calls.html", context)
@@ -179,7 +174,7 @@ def _conflicts(session: Session, bids: list[Bid], call: Call) -> list[dict[str, 
         .order_by(ExpertConflict.id)
     ).all()
     experts = _user_names(session, {r.expert_user_id for r in rows})
-    orgs = _org_names(session, {r.org_id for r in rows if r.org_id})
+    orgs = org_names(session, {r.org_id for r in rows if r.org_id})
     return [
         {
             "expert": experts.get(r.expert_user_id, str(r.expert_user_id)),
@@ -239,7 +234,7 @@ def _call_page(
         "open_objections": sum(1 for o in objections if o.state == "open"),
         "projects": projects,
         "project_labels": PROJECT_STATE_LABELS,
-        "names": _org_names(session, org_ids),
+        "names": org_names(session, org_ids),
         "spread_limit": rules.DISAGREEMENT_SPREAD,
         "stdev_limit": rules.DISAGREEMENT_STDEV,
         "criteria_sum": sum(int(c.get("weight") or 0) for c in call.review_criteria or []),
@@ -506,7 +501,7 @@ def _project_page(
         "bid": bid,
         "call": call,
         "base": BASE,
-        "names": _org_names(session, {bid.lead_org_id, *bid.member_org_ids}),
+        "names": org_names(session, {bid.lead_org_id, *bid.member_org_ids}),
         "state_label": PROJECT_STATE_LABELS.get(project.state, project.state),
         "milestones": service.milestones_of(session, project.id),
         "milestone_labels": MILESTONE_STATE_LABELS,
