@@ -29,8 +29,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# bench/harness.py: schema, users, payloads and the uvicorn subprocess, shared with bench/load.py and others.
-from bench.harness import (  # noqa: E402
+# bench/_harness.py: schema, users, payloads and the uvicorn subprocess, shared with bench/load.py and others.
+from bench._harness import (  # noqa: E402
     LIST_FILTERS,
     bootstrap,
     create_pg_database,

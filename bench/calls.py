@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
-from bench.harness import create_pg_database, migrate, server_env, start_server  # noqa: E402
+from bench._harness import create_pg_database, migrate, server_env, start_server  # noqa: E402
 from market.embedded import start_postgres  # noqa: E402
 
 FIELD = "new_energy"

@@ -45,8 +45,7 @@ sys.path[:0] = [str(ROOT)]
 import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from bench.calls import bid_body, publish_call, seed  # noqa: E402
-from bench.harness import (  # noqa: E402
+from bench._harness import (  # noqa: E402
     LIST_FILTERS,
     bootstrap,
     contract_body,
@@ -58,6 +57,7 @@ from bench.harness import (  # noqa: E402
     start_server,
     stop_server,
 )
+from bench.calls import bid_body, publish_call, seed  # noqa: E402
 
 ENDPOINTS = (
     "healthz",

@@ -36,8 +36,8 @@ os.environ.setdefault("MARKET_SECRET_KEY", secrets.token_urlsafe(32))
 
 from gen_contracts import generate  # noqa: E402
 
-from bench.harness import contract_body, migrate, start_server, stop_server  # noqa: E402  (schema + uvicorn helpers)
-from bench.harness import contract_parties as bootstrap  # noqa: E402
+from bench._harness import contract_body, migrate, start_server, stop_server  # noqa: E402  (schema + uvicorn helpers)
+from bench._harness import contract_parties as bootstrap  # noqa: E402
 from market.embedded import start_postgres  # noqa: E402
 
 FIGS = "sum(sign), sum(total_amount), sum(technical_transaction_amount)"

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import create_pg_database, migrate  # noqa: E402
+from bench._harness import create_pg_database, migrate  # noqa: E402
 from market.core.identifiers import make_credit_code
 
 NINGBO = ["330201", "330203", "330205", "330206", "330211", "330212", "330213", "330225", "330226", "330281"]
