@@ -306,7 +306,10 @@ def main(
         def search_body(q: str) -> tuple:  # with the query's meaning, as the API sends it
             variants = extractor.variants(extractor.terms(q))
             vector = embed_query(q)
-            return query.search_request(
+            probe = None
+            if vector is not None:  # the bounded semantic request, whose hits above the floor the federation scores
+                probe = query.semantic_probe(uid_a, "achievement", vector, query.SearchFilters(), want=20)
+            return probe, lambda ids: query.search_request(
                 uid_a,
                 "achievement",
                 q,
@@ -316,7 +319,7 @@ def main(
                 offset=0,
                 limit=20,
                 vector=vector,
-                min_similarity=min_sim,
+                semantic_ids=ids,
             )
 
         match_bodies, semantic_bodies = {}, {}
@@ -329,8 +332,10 @@ def main(
                     semantic_bodies[d] = match.semantic_match_request("achievement", vector, query.SearchFilters())
         search_bodies = {q: search_body(q) for q in set(words)}
 
-        def raw_search(q: str) -> None:
-            qs, fed, body = search_bodies[q]
+        def raw_search(q: str) -> None:  # both requests, as market/matching/searching.py sends them
+            probe, request = search_bodies[q]
+            ids = None if probe is None else query.ids_above_floor(client.search(uid_a, probe)["hits"], min_sim)
+            qs, fed, body = request(ids)
             client.search(uid_a, body) if body is not None else client.multi_search(qs, fed)
 
         from concurrent.futures import ThreadPoolExecutor

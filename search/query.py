@@ -145,19 +145,49 @@ def sort_for(kind: str, sort: str) -> list[str] | None:
     raise ValueError(sort)
 
 
-# A query's meaning as one more query of the federation: below an exact keyword hit (weight), and only listings
-# at least this similar (Meilisearch's semantic score is (1 + cosine) / 2; see Settings.embeddings_min_similarity).
+# A query's meaning as one more query of the federation, below an exact keyword hit (weight). Only listings at least
+# `min_similarity` similar count (Meilisearch's semantic score is (1 + cosine) / 2; Settings.embeddings_min_similarity).
+# The floor is not sent as a `rankingScoreThreshold`: when few listings reach it, Meilisearch then scans the whole
+# vector index for more (1.6 s instead of 120 ms at 120,000 listings). Instead a bounded request (`semantic_probe`,
+# a fixed `limit`) brings the nearest listings with their scores, our code keeps those above the floor
+# (`ids_above_floor`), and the federation's semantic query is restricted to those ids.
 SEMANTIC_WEIGHT = 0.9
+# Nearest listings the bounded semantic request brings (at least a page's offset + limit).
+SEMANTIC_LIMIT = 100
 
 
-def semantic_query(uid: str, vector: list[float], min_similarity: float, embedder: str = "semantic") -> dict[str, Any]:
+def similarity_floor(min_similarity: float) -> float:
+    """The Meilisearch semantic score of a listing exactly `min_similarity` (cosine) similar to the query."""
+    return round((1 + min_similarity) / 2, 4)
+
+
+def semantic_query(uid: str, vector: list[float], embedder: str = "semantic") -> dict[str, Any]:
     return {
         "indexUid": uid,
         "q": "",
         "vector": vector,
         "hybrid": {"embedder": embedder, "semanticRatio": 1.0},
-        "rankingScoreThreshold": round((1 + min_similarity) / 2, 4),
     }
+
+
+def semantic_probe(uid: str, kind: str, vector: list[float], filters: SearchFilters, *, want: int) -> dict[str, Any]:
+    """The bounded semantic request (for `MeiliClient.search`): the `want` (at least SEMANTIC_LIMIT) nearest
+    listings the filters allow, ids and scores only."""
+    body = semantic_query(uid, vector)
+    body.pop("indexUid")
+    return {
+        **body,
+        "filter": filter_expression(kind, filters),
+        "limit": max(want, SEMANTIC_LIMIT),
+        "showRankingScore": True,
+        "attributesToRetrieve": ["id"],
+    }
+
+
+def ids_above_floor(hits: list[dict[str, Any]], min_similarity: float) -> list[int]:
+    """The ids of the semantic hits at least `min_similarity` similar to the query, best first."""
+    floor = similarity_floor(min_similarity)
+    return [int(h["id"]) for h in hits if h.get("_rankingScore", 0.0) >= floor]
 
 
 def search_request(
@@ -171,10 +201,14 @@ def search_request(
     offset: int,
     limit: int,
     vector: list[float] | None = None,
-    min_similarity: float = 0.86,
+    semantic_ids: list[int] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
     """(queries, federation, single_body): a plain search when sorting or without expansion or meaning, else federated
-    (the query, its synonym variants, and with `vector` the query's meaning)."""
+    (the query, its synonym variants, and with `vector` the query's meaning).
+
+    With `semantic_ids` (from `semantic_probe` and `ids_above_floor`), the semantic query only scores those
+    listings, and is left out when there are none. Without, it is unrestricted (no similarity floor): the caller
+    must bound it by its filters (one listing, for saved searches) and drop hits below the floor itself."""
     base = {
         "indexUid": uid,
         "filter": filter_expression(kind, filters),
@@ -187,7 +221,7 @@ def search_request(
     }
     sort_spec = sort_for(kind, sort)
     extra = [v for v in variants if v and v != q.strip().lower()][: MAX_MATCH_QUERIES - 1]
-    meaning = vector is not None and sort_spec is None and bool(q.strip())
+    meaning = vector is not None and sort_spec is None and bool(q.strip()) and semantic_ids != []
     if sort_spec is not None or not q.strip() or not (extra or meaning):
         body = {**base, "q": q, "offset": offset, "limit": limit, "facets": FACETS[kind]}
         body.pop("indexUid")
@@ -198,9 +232,13 @@ def search_request(
     if meaning and vector is not None:  # (meaning implies a vector; said again for the type checker)
         semantic = {
             **base,
-            **semantic_query(uid, vector, min_similarity),
+            **semantic_query(uid, vector),
             "federationOptions": {"weight": SEMANTIC_WEIGHT},
         }
+        if semantic_ids is not None:
+            semantic["filter"] = filter_expression(kind, filters) + [
+                f"id IN [{', '.join(str(int(i)) for i in semantic_ids)}]"
+            ]
         queries.append(semantic)
     federation = {"offset": offset, "limit": limit, "facetsByIndex": {uid: FACETS[kind]}}
     return queries, federation, None

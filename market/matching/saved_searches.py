@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from market.auth.actor import Actor
 from market.core import audit, outbox
+from market.core.config import get_settings
 from market.core.db import session_scope
 from market.core.errors import NotFound, ValidationFailed
 from market.matching.indexing import NOTIFY_TOPIC
@@ -161,7 +162,8 @@ def evaluate_queries(
     """
     extractor = current_extractor(session)
     uid = index_uid(kind)
-    owners: list[tuple[int, float]] = []  # per query: (saved search id, weight)
+    floor = query.similarity_floor(get_settings().embeddings_min_similarity)
+    owners: list[tuple[int, float, float]] = []  # per query: (saved search id, weight, least score that fits)
     queries: list[dict[str, Any]] = []
     for saved in saved_searches:
         q = saved.query or ""
@@ -179,14 +181,16 @@ def evaluate_queries(
         )
         for one in federated or [{**(body or {}), "indexUid": uid}]:
             weight = one.get("federationOptions", {}).get("weight", 1.0)
-            queries.append({k: v for k, v in one.items() if k not in ("federationOptions", "facets")})
-            owners.append((saved.id, weight))
+            # a semantic query is unrestricted by similarity (no threshold: see search.query): its filter (this one
+            # listing) and limit bound it, and its hit must reach the similarity floor
+            queries.append({k: v for k, v in one.items() if k not in ("federationOptions", "facets")} | {"limit": 1})
+            owners.append((saved.id, weight, floor if "vector" in one else 0.0))
     fits: dict[int, dict[str, Any]] = {}
     client = runtime.get_client()
     for start in range(0, len(queries), QUERIES_PER_REQUEST):
         results = client.multi_search(queries[start : start + QUERIES_PER_REQUEST])["results"]
-        for (saved_id, weight), result in zip(owners[start : start + QUERIES_PER_REQUEST], results, strict=True):
-            if not result["hits"]:
+        for (saved_id, weight, least), result in zip(owners[start : start + QUERIES_PER_REQUEST], results, strict=True):
+            if not result["hits"] or result["hits"][0].get("_rankingScore", 0.0) < least:
                 continue
             hit = result["hits"][0]
             score = round(weight * hit.get("_rankingScore", 0.0), 4)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from market.core.config import get_settings
 from market.core.errors import ValidationFailed
 from market.core.pagination import PageParams
 from market.matching.listings import present
@@ -24,6 +25,15 @@ def search(
     extractor = current_extractor(session)
     variants = extractor.variants(extractor.terms(q)) if q.strip() else []
     uid = index_uid(kind)
+    client = runtime.get_client()
+    meaning = meaning_of(q, sort)
+    if "vector" in meaning:  # the bounded semantic request first: which listings are similar enough
+        probe = query.semantic_probe(uid, kind, meaning["vector"], filters, want=page.offset + page.page_size)
+        hits = client.search(uid, probe)["hits"]
+        meaning = {
+            "vector": meaning["vector"],
+            "semantic_ids": query.ids_above_floor(hits, get_settings().embeddings_min_similarity),
+        }
     queries, federation, body = query.search_request(
         uid,
         kind,
@@ -33,9 +43,8 @@ def search(
         sort=sort,
         offset=page.offset,
         limit=page.page_size,
-        **meaning_of(q, sort),
+        **meaning,
     )
-    client = runtime.get_client()
     if body is not None:
         result = client.search(uid, body)
         facets = result.get("facetDistribution", {})
@@ -59,15 +68,13 @@ def search(
 
 def meaning_of(q: str, sort: str) -> dict[str, Any]:
     """The query's vector (cached) for a relevance search, when an embedder is configured; else nothing."""
-    from market.core.config import get_settings
-
     cache = embeddings.query_cache()
     if cache is None or sort != "relevance" or not q.strip():
         return {}
     vector = query_vector(lambda: cache.one(q.strip(), "query"))
     if vector is None:
         return {}
-    return {"vector": vector, "min_similarity": get_settings().embeddings_min_similarity}
+    return {"vector": vector}
 
 
 def query_vector(compute) -> list[float] | None:
