@@ -24,8 +24,8 @@ JOIN = 20.0
 
 
 @pytest.fixture
-def probe(engine: sa.Engine) -> sa.Table:
-    PROBE.create(engine)
+def sqlite_probe(sqlite_engine: sa.Engine) -> sa.Table:
+    PROBE.create(sqlite_engine)
     return PROBE
 
 
@@ -74,9 +74,8 @@ def _writer(
     return threading.Thread(target=run, name=name)
 
 
-def test_sqlite_writers_take_turns_in_the_process_not_in_the_busy_handler(engine, probe) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's single writer")
+def test_sqlite_writers_take_turns_in_the_process_not_in_the_busy_handler(sqlite_engine, sqlite_probe) -> None:
+    engine = sqlite_engine  # SQLite's single writer: this queue exists on SQLite only
     log = _log(engine)
     holding, go = threading.Event(), threading.Event()
     first = _writer("first", holding, go, log=log)
@@ -105,9 +104,8 @@ def test_sqlite_writers_take_turns_in_the_process_not_in_the_busy_handler(engine
         assert s.scalar(sa.select(sa.func.count()).select_from(PROBE)) == 4
 
 
-def test_sqlite_a_rolled_back_or_failed_writer_hands_the_turn_on(engine, probe) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's single writer")
+def test_sqlite_a_rolled_back_or_failed_writer_hands_the_turn_on(sqlite_engine, sqlite_probe) -> None:
+    # SQLite's single writer: this queue exists on SQLite only
     failing = _writer("failing", fail=True)
     failing.start()
     failing.join(JOIN)
