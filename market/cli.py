@@ -111,6 +111,9 @@ def api_command(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_config=uvicorn_log_config(),
         access_log=False,
+        # a worker importing the app on a busy machine may take longer than uvicorn's 5 s to answer its first
+        # health ping; it would be killed and restarted for nothing
+        timeout_worker_healthcheck=30,
     )
 
 

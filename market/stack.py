@@ -251,6 +251,9 @@ class EmbeddedStack:
                 port=port,
                 log_config=uvicorn_log_config(),
                 access_log=False,
+                # a worker importing the app on a busy machine may take longer than uvicorn's 5 s to answer its first
+                # health ping; it would be killed and restarted for nothing
+                timeout_worker_healthcheck=30,
             )
             return
         uvicorn.run(create_app(), host=host, port=port, log_config=uvicorn_log_config(), access_log=False)

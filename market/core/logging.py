@@ -61,7 +61,13 @@ def uvicorn_log_config(level: str | None = None) -> dict:
             }
         },
         "root": {"level": level, "handlers": ["stderr"]},
-        "loggers": {"uvicorn": quiet, "uvicorn.error": quiet, "uvicorn.access": quiet},
+        "loggers": {
+            "uvicorn": quiet,
+            "uvicorn.error": quiet,
+            "uvicorn.access": quiet,
+            # one INFO line per Meilisearch request would drown the log, as in configure_logging
+            **{name: {"level": max(logging.getLevelName(level), logging.WARNING)} for name in ("httpx", "httpcore")},
+        },
     }
 
 
