@@ -177,3 +177,13 @@ def _get(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_uvicorn_workers_log_no_line_per_meilisearch_request():
+    # each uvicorn worker applies uvicorn_log_config(): httpx and httpcore (every Meilisearch call) warn only
+    from market.core.logging import uvicorn_log_config
+
+    for level in ("DEBUG", "INFO"):
+        loggers = uvicorn_log_config(level)["loggers"]
+        assert loggers["httpx"]["level"] == loggers["httpcore"]["level"] == logging.WARNING, level
+    assert uvicorn_log_config("ERROR")["loggers"]["httpx"]["level"] == logging.ERROR
