@@ -211,6 +211,11 @@ def test_officer_awards_only_after_the_notice_and_every_objection(client: TestCl
     kit.sign(project)
     page = client.get(f"/console/officer/projects/{project_id}")
     assert page.status_code == 200 and 'id="milestones"' in page.text and 'id="tranches"' in page.text
+    # the page's title is its title (a form pasted into the title block once rendered inside <title>), and the
+    # acceptance form appears once
+    title = page.text.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<form" not in title and f"项目 {project_id}" in title, title
+    assert page.text.count('id="acceptance-form"') <= 1
     due = [
         t
         for t in kit.ok(client.get(f"/api/v1/calls/projects/{project_id}", headers=kit.officer.headers))["tranches"]
