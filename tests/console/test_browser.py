@@ -23,7 +23,7 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi.testclient import TestClient
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -149,9 +149,18 @@ def open_page(driver: WebDriver, url: str, locator: Locator) -> WebElement:
 
 def click_then(driver: WebDriver, target: WebElement | Locator, locator: Locator) -> WebElement:
     """Click (a button submitting a form, a link) and wait for the next page to be replaced and show `locator`."""
-    element = target if isinstance(target, WebElement) else wait_for(driver, target)
     old = driver.find_element(By.TAG_NAME, "html")
-    element.click()
+    for attempt in (1, 2, 3):
+        element = target if isinstance(target, WebElement) else wait_for(driver, target)
+        try:
+            element.click()
+            break
+        except WebDriverException:
+            # on a loaded machine the page may still be settling: a node found a moment ago no longer belongs to
+            # the document; find it again (a WebElement given by the caller cannot be found again)
+            if isinstance(target, WebElement) or attempt == 3:
+                raise
+            old = driver.find_element(By.TAG_NAME, "html")
     WebDriverWait(driver, WAIT, poll_frequency=0.2).until(EC.staleness_of(old))
     found = _await(driver, locator, "after a click")
     return found if found is not None else open_page(driver, driver.current_url, locator)
